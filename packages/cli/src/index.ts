@@ -1,0 +1,3 @@
+export { runCli, createProgram } from './program.js';
+export { EXIT, CliError, type ExitCode } from './exit-codes.js';
+export { type CliIo, processIo } from './io.js';

@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { CliError } from './exit-codes.js';
+
+/** The streams a command writes to; injected so tests can run commands in-process. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Whether stdout is a terminal (progress bars only draw there). */
+  readonly isTty: boolean;
+}
+
+export const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  isTty: process.stderr.isTTY,
+};
+
+/** Reads a file (or standard input for `-`) as UTF-8, turning any failure into exit code 2. */
+export function readTextInput(path: string): string {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (err) {
+    throw new CliError(
+      'IO_READ_FAILED',
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// Tests import workspace packages from source, so no build is needed to run them.
+const pkg = (name: string): string =>
+  fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+const alias = Object.fromEntries(
+  ['records', 'semantic', 'arp', 'kernel', 'audit', 'store-postgres', 'cli'].map((n) => [
+    `@edca/${n}`,
+    pkg(n),
+  ]),
+);
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    // A stray console.* in a test run is a bug (zod's habit): see test/setup.ts.
+    setupFiles: [fileURLToPath(new URL('./test/setup.ts', import.meta.url))],
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/*.slow.test.ts', '**/node_modules/**'],
+          setupFiles: [fileURLToPath(new URL('./test/setup.ts', import.meta.url))],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'slow',
+          include: ['packages/*/test/**/*.slow.test.ts', 'test/**/*.slow.test.ts'],
+          setupFiles: [fileURLToPath(new URL('./test/setup.ts', import.meta.url))],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
