@@ -1,0 +1,26 @@
+// Shared by everyone writing in @edca/kernel: add new codes to `KernelErrorCode` here (one closed union
+// for the package), keep them SCREAMING_SNAKE and stable, and document each in docs/. Created by the
+// journal work; JOURNAL_* codes belong to the Journal port and the file journal.
+
+/** Every stable code a `KernelError` can carry. */
+export type KernelErrorCode =
+  /** The journal cannot write, sync or sign (or was closed); it refuses appends until reopened. */
+  | 'JOURNAL_UNAVAILABLE'
+  /** Stored journal bytes fail to decode, verify or chain before the tail. */
+  | 'JOURNAL_CORRUPT'
+  /** Another live process holds the journal's single-writer lock. */
+  | 'JOURNAL_LOCKED';
+
+/** The error class of `@edca/kernel`, with a closed, stable `code`. */
+export class KernelError extends Error {
+  override readonly name = 'KernelError';
+
+  /** Creates an error with a stable code and a human message; `cause` keeps the underlying error. */
+  constructor(
+    readonly code: KernelErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

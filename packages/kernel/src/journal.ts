@@ -1,0 +1,53 @@
+/**
+ * The `Journal` port: where the kernel puts signed responsibility records.
+ *
+ * Implemented by the embedded file journal (`file-journal.ts`) and by `@edca/store-postgres`.
+ * Every implementation must pass the shared suite in `test/journal-suite.ts`.
+ * See docs/contracts.md (the pinned shape) and docs/journal.md (the file journal).
+ */
+import type { Digest, JsonValue, RecordType, SignedRecord } from '@edca/records';
+
+/** A record the caller wants appended: the journal assigns `stream`, `seq`, `prev`, `kid` and `sig`. */
+export interface RecordDraft {
+  readonly type: RecordType;
+  /** RFC 3339 UTC timestamp with milliseconds, from the caller's clock port. */
+  readonly at: string;
+  readonly body: JsonValue;
+}
+
+/** A record as stored: the signed record, its hash (`recordHash`) and its exact line bytes (`encodeRecord`). */
+export interface AppendedRecord {
+  readonly record: SignedRecord;
+  readonly hash: Digest;
+  /** The exact bytes the journal stores (no trailing newline); Merkle leaves are over these bytes. */
+  readonly bytes: Uint8Array;
+}
+
+/** The last record of a journal: `seq` 0 and `hash` null when the journal is empty. */
+export interface JournalHead {
+  readonly seq: number;
+  readonly hash: Digest | null;
+}
+
+/** An append-only, hash-chained, signed record log for one stream. */
+export interface Journal {
+  /** The stream every record of this journal carries. */
+  readonly stream: string;
+  /**
+   * Assigns seq and prev, signs with the journal's signer, writes the drafts in order as one group and
+   * resolves only once they are durable (fsync / COMMIT). Inserts a `checkpoint` every N records.
+   * The result holds the drafts' records in order (checkpoints it inserted are not included).
+   * @throws KernelError JOURNAL_UNAVAILABLE when the write, the sync or the signer fails, or after close;
+   *   the journal then refuses every later append until reopened.
+   */
+  append(drafts: readonly RecordDraft[]): Promise<AppendedRecord[]>;
+  /** The last durable record's seq and hash. @throws KernelError JOURNAL_UNAVAILABLE after close. */
+  head(): Promise<JournalHead>;
+  /**
+   * Yields every durable record with `seq >= fromSeq` (default 1) in order, with exact bytes and hash.
+   * @throws KernelError JOURNAL_CORRUPT when stored bytes do not decode or chain; JOURNAL_UNAVAILABLE after close.
+   */
+  read(fromSeq?: number): AsyncIterable<AppendedRecord>;
+  /** Waits for in-flight appends, releases resources (the file lock); later calls fail with JOURNAL_UNAVAILABLE. */
+  close(): Promise<void>;
+}
