@@ -1,1 +1,3 @@
-export {};
+export { KernelError } from './errors.js';
+export type { KernelErrorCode } from './errors.js';
+export type { AppendedRecord, Journal, JournalHead, RecordDraft } from './journal.js';
