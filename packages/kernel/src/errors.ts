@@ -9,7 +9,17 @@ export type KernelErrorCode =
   /** Stored journal bytes fail to decode, verify or chain before the tail. */
   | 'JOURNAL_CORRUPT'
   /** Another live process holds the journal's single-writer lock. */
-  | 'JOURNAL_LOCKED';
+  | 'JOURNAL_LOCKED'
+  /** The kernel store (consumed permits, approvals, counters) cannot be reached or written. */
+  | 'STORE_UNAVAILABLE'
+  /** A store call broke its contract (unknown approval, reservation settled twice, bad argument). */
+  | 'STORE_MISUSE'
+  /** `createKernel` options are malformed (missing port, duplicate map, handler without a route). */
+  | 'KERNEL_CONFIG_INVALID'
+  /** The startup self-test failed (map, routes, forbidden proposal, signer or journal); the kernel refuses to start. */
+  | 'KERNEL_SELF_TEST_FAILED'
+  /** The kernel was closed; no further decision or execution is accepted. */
+  | 'KERNEL_CLOSED';
 
 /** The error class of `@edca/kernel`, with a closed, stable `code`. */
 export class KernelError extends Error {

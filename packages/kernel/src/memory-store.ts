@@ -1,0 +1,192 @@
+import { KernelError } from './errors.js';
+import type {
+  AddApproverResult,
+  ApprovalStatus,
+  ApproverEntry,
+  KernelStore,
+  PendingApproval,
+  PendingApprovalInit,
+  Reservation,
+  ReserveResult,
+} from './store.js';
+
+interface Held {
+  readonly counter: string;
+  readonly amount: number;
+  readonly holdUntil: number;
+  settled: boolean;
+}
+
+/**
+ * Creates the in-process `KernelStore` (the embedded default; the kernel rebuilds it from the journal
+ * at startup). Every method runs synchronously inside one microtask, so it is atomic in one process.
+ * @example const store = createMemoryStore(); await store.consumePermit('sha256:…', at);
+ */
+export function createMemoryStore(): KernelStore {
+  const consumed = new Set<string>();
+  const approvals = new Map<string, PendingApproval>();
+  const reservations = new Map<string, Held>();
+  const byCounter = new Map<string, Set<string>>();
+  let closed = false;
+
+  // Misuse surfaces as a rejected promise (never a synchronous throw), like any remote store.
+  const run = <T>(body: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(body());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  };
+  const open = (): void => {
+    if (closed) throw new KernelError('STORE_UNAVAILABLE', 'the memory store was closed');
+  };
+  const usageOf = (counter: string, now: number): number => {
+    let total = 0;
+    for (const id of byCounter.get(counter) ?? []) {
+      const held = reservations.get(id);
+      if (held && (held.settled || held.holdUntil > now)) total += held.amount;
+    }
+    return total;
+  };
+  const approvalOf = (id: string): PendingApproval => {
+    const found = approvals.get(id);
+    if (!found) throw new KernelError('STORE_MISUSE', `no approval ${id}`);
+    return found;
+  };
+
+  return {
+    consumePermit(permitHash: string): Promise<boolean> {
+      return run(() => {
+        open();
+        if (consumed.has(permitHash)) return false;
+        consumed.add(permitHash);
+        return true;
+      });
+    },
+    isPermitConsumed(permitHash: string): Promise<boolean> {
+      return run(() => {
+        open();
+        return consumed.has(permitHash);
+      });
+    },
+    createApproval(init: PendingApprovalInit): Promise<PendingApproval> {
+      return run(() => {
+        open();
+        if (!Number.isInteger(init.required.count) || init.required.count < 1) {
+          throw new KernelError('STORE_MISUSE', 'an approval needs a positive integer count');
+        }
+        const existing = approvals.get(init.id);
+        if (existing) return existing;
+        const created: PendingApproval = {
+          ...init,
+          required: { ...init.required },
+          status: 'pending',
+          approvers: [],
+          resolvedAt: null,
+        };
+        approvals.set(init.id, created);
+        return created;
+      });
+    },
+    getApproval(id: string): Promise<PendingApproval | undefined> {
+      return run(() => {
+        open();
+        return approvals.get(id);
+      });
+    },
+    addApprover(id: string, approver: ApproverEntry): Promise<AddApproverResult> {
+      return run(() => {
+        open();
+        const current = approvalOf(id);
+        if (current.status !== 'pending' || current.approvers.some((a) => a.kid === approver.kid)) {
+          return { approval: current, added: false };
+        }
+        const next: PendingApproval = { ...current, approvers: [...current.approvers, { ...approver }] };
+        approvals.set(id, next);
+        return { approval: next, added: true };
+      });
+    },
+    resolveApproval(
+      id: string,
+      status: Exclude<ApprovalStatus, 'pending'>,
+      at: string,
+    ): Promise<PendingApproval> {
+      return run(() => {
+        open();
+        if ((status as ApprovalStatus) === 'pending') {
+          throw new KernelError('STORE_MISUSE', 'cannot resolve an approval to pending');
+        }
+        const current = approvalOf(id);
+        if (current.status !== 'pending') return current;
+        const next: PendingApproval = { ...current, status, resolvedAt: at };
+        approvals.set(id, next);
+        return next;
+      });
+    },
+    listExpiredApprovals(now: string): Promise<PendingApproval[]> {
+      return run(() => {
+        open();
+        const at = Date.parse(now);
+        return [...approvals.values()].filter((a) => a.status === 'pending' && Date.parse(a.expiresAt) <= at);
+      });
+    },
+    reserve(wanted: readonly Reservation[], now: number): Promise<ReserveResult> {
+      return run(() => {
+        open();
+        const pending = new Map<string, number>();
+        for (const r of wanted) {
+          if (reservations.has(r.id) || wanted.filter((w) => w.id === r.id).length > 1) {
+            throw new KernelError('STORE_MISUSE', `reservation id ${r.id} reused`);
+          }
+          if (!(r.amount >= 0) || !Number.isFinite(r.amount)) {
+            throw new KernelError('STORE_MISUSE', `reservation ${r.id} has a bad amount`);
+          }
+          const usage = usageOf(r.counter, now) + (pending.get(r.counter) ?? 0);
+          if (usage + r.amount > r.max) return { ok: false, counter: r.counter, usage };
+          pending.set(r.counter, (pending.get(r.counter) ?? 0) + r.amount);
+        }
+        for (const r of wanted) {
+          reservations.set(r.id, {
+            counter: r.counter,
+            amount: r.amount,
+            holdUntil: r.holdUntil,
+            settled: false,
+          });
+          const ids = byCounter.get(r.counter) ?? new Set<string>();
+          ids.add(r.id);
+          byCounter.set(r.counter, ids);
+        }
+        return { ok: true };
+      });
+    },
+    settle(reservationId: string): Promise<void> {
+      return run(() => {
+        open();
+        const held = reservations.get(reservationId);
+        if (held) held.settled = true;
+        return;
+      });
+    },
+    release(reservationId: string): Promise<void> {
+      return run(() => {
+        open();
+        const held = reservations.get(reservationId);
+        if (held && !held.settled) {
+          reservations.delete(reservationId);
+          byCounter.get(held.counter)?.delete(reservationId);
+        }
+        return;
+      });
+    },
+    usage(counter: string, now: number): Promise<number> {
+      return run(() => {
+        open();
+        return usageOf(counter, now);
+      });
+    },
+    close(): Promise<void> {
+      closed = true;
+      return Promise.resolve();
+    },
+  };
+}
