@@ -1,0 +1,120 @@
+/**
+ * Connection plumbing shared by the journal and the store: pool ownership, a checked-out client that
+ * cannot crash the process when its connection dies, and transactions.
+ */
+import pg from 'pg';
+import { PostgresStoreError } from '../errors.js';
+
+/** How a caller hands us a database: a URL (we own the pool) or a pool (the caller owns it). */
+export type ConnectionOptions =
+  | { readonly connectionString: string; readonly pool?: undefined; readonly poolSize?: number }
+  | { readonly pool: pg.Pool; readonly connectionString?: undefined; readonly poolSize?: undefined };
+
+/** A pool plus whether closing the journal or store should end it. */
+export interface Db {
+  readonly pool: pg.Pool;
+  readonly owned: boolean;
+}
+
+/** Opens (or adopts) a pool. @throws PostgresStoreError PG_CONFIG_INVALID */
+export function openDb(options: ConnectionOptions, defaultSize: number): Db {
+  const given = options as { connectionString?: unknown; pool?: unknown; poolSize?: unknown };
+  if (given.pool !== undefined && given.connectionString !== undefined) {
+    throw new PostgresStoreError('PG_CONFIG_INVALID', 'give either connectionString or pool, not both');
+  }
+  if (given.pool !== undefined) {
+    if (!(given.pool instanceof pg.Pool)) {
+      throw new PostgresStoreError('PG_CONFIG_INVALID', 'pool must be a pg.Pool');
+    }
+    return { pool: given.pool, owned: false };
+  }
+  if (typeof given.connectionString !== 'string' || given.connectionString === '') {
+    throw new PostgresStoreError('PG_CONFIG_INVALID', 'a connectionString or a pool is required');
+  }
+  const size = given.poolSize ?? defaultSize;
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) {
+    throw new PostgresStoreError('PG_CONFIG_INVALID', 'poolSize must be a positive integer');
+  }
+  const pool = new pg.Pool({ connectionString: given.connectionString, max: size });
+  // An idle client whose connection dies is reported on the pool; unobserved, that event would crash
+  // the process. The pool drops the client, and the next checkout connects afresh.
+  pool.on('error', () => {});
+  return { pool, owned: true };
+}
+
+/** Runs `fn` on one checked-out client; a client that saw an error is destroyed rather than reused. */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let failed = false;
+  // A dying connection is emitted as an event on the client as well as rejecting the query in flight.
+  const onError = (): void => {
+    failed = true;
+  };
+  client.on('error', onError);
+  try {
+    return await fn(client);
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    client.off('error', onError);
+    client.release(failed);
+  }
+}
+
+/** Returned by a transaction body to roll back (not an error: e.g. a limit refused) and still yield a value. */
+export class Rollback<T> {
+  constructor(readonly value: T) {}
+}
+
+/**
+ * Runs `fn` in a transaction and commits (or rolls back when `fn` returns a `Rollback`). Any error rolls
+ * back; when even the rollback fails the connection is destroyed, never reused in an unknown state.
+ * `begin` may carry `SET LOCAL` statements.
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T | Rollback<T>>,
+  begin = 'BEGIN',
+): Promise<T> {
+  const client = await pool.connect();
+  // The session is reusable only when the transaction provably ended (COMMIT or ROLLBACK answered)
+  // and the connection reported no error.
+  let ended = false;
+  let broken = false;
+  const onError = (): void => {
+    broken = true;
+  };
+  client.on('error', onError);
+  try {
+    await client.query(begin);
+    let result: T | Rollback<T>;
+    try {
+      result = await fn(client);
+    } catch (err) {
+      await client.query('ROLLBACK').then(
+        () => {
+          ended = true;
+        },
+        () => {},
+      );
+      throw err;
+    }
+    if (result instanceof Rollback) {
+      await client.query('ROLLBACK');
+      ended = true;
+      return result.value;
+    }
+    await client.query('COMMIT');
+    ended = true;
+    return result;
+  } finally {
+    client.off('error', onError);
+    client.release(broken || !ended);
+  }
+}
+
+/** The SQLSTATE of a server error, if `err` is one. */
+export function sqlState(err: unknown): string | undefined {
+  return err instanceof pg.DatabaseError ? err.code : undefined;
+}
