@@ -36,7 +36,8 @@ export interface Journal {
   /**
    * Assigns seq and prev, signs with the journal's signer, writes the drafts in order as one group and
    * resolves only once they are durable (fsync / COMMIT). Inserts a `checkpoint` every N records.
-   * The result holds the drafts' records in order (checkpoints it inserted are not included).
+   * The result holds the drafts' records in order (checkpoints it inserted are not included); a
+   * caller-made `checkpoint` draft is refused (TypeError), since only the journal knows the root.
    * @throws KernelError JOURNAL_UNAVAILABLE when the write, the sync or the signer fails, or after close;
    *   the journal then refuses every later append until reopened.
    */
@@ -48,6 +49,6 @@ export interface Journal {
    * @throws KernelError JOURNAL_CORRUPT when stored bytes do not decode or chain; JOURNAL_UNAVAILABLE after close.
    */
   read(fromSeq?: number): AsyncIterable<AppendedRecord>;
-  /** Waits for in-flight appends, releases resources (the file lock); later calls fail with JOURNAL_UNAVAILABLE. */
+  /** Waits for in-flight appends, releases resources (the file lock); idempotent; later calls fail with JOURNAL_UNAVAILABLE. */
   close(): Promise<void>;
 }

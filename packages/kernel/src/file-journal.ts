@@ -1,0 +1,555 @@
+/**
+ * The embedded file journal: append-only JSON Lines of exact signed record bytes, fsync before an
+ * append resolves, group commit, a signed RFC 6962 checkpoint every N records, a single-writer lock,
+ * and recovery that cuts a torn tail but never an acknowledged record. Format, locking, group commit
+ * and recovery are described in docs/journal.md.
+ */
+import { constants } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+import {
+  MAX_RECORD_BYTES,
+  checkRecordBody,
+  decodeRecord,
+  digestBytes,
+  isRecordType,
+  leafHash,
+  sealRecord,
+  toBase64url,
+  type Digest,
+  type MerkleAccumulator,
+  type RecordType,
+  type SignedRecord,
+  type Signer,
+  type UnsignedRecord,
+} from '@edca/records';
+
+import { KernelError } from './errors.js';
+import type { AppendedRecord, Journal, JournalHead, RecordDraft } from './journal.js';
+import { readJournalLines } from './internal/journal-lines.js';
+import { acquireJournalLock, type JournalLock } from './internal/journal-lock.js';
+import { INDEX_STRIDE, recoverJournal } from './internal/journal-recover.js';
+
+/** Options of {@link openFileJournal}. */
+export interface FileJournalOptions {
+  /** The journal file; created if missing. The lock is `path + '.lock'`. */
+  readonly path: string;
+  /** The stream every record carries (one journal file per stream). */
+  readonly stream: string;
+  /** Signs every record, checkpoints included; its key also verifies the tail on open. */
+  readonly signer: Signer;
+  /** A `checkpoint` follows every N-th non-checkpoint record (default 1000). */
+  readonly checkpointEvery?: number;
+  /** Time source (epoch ms) for checkpoint timestamps; defaults to the system clock. */
+  readonly clock?: { now(): number };
+  /** `false` skips fdatasync: appends are then NOT durable (tests and benchmarks only). Default `true`. */
+  readonly fsync?: boolean;
+  /** How many of the last records have their signatures verified on open (default 1000). */
+  readonly verifyTail?: number;
+  /** Public keys of earlier journal signers (after a key rotation) accepted when verifying the tail. */
+  readonly previousKeys?: readonly { readonly kid: string; readonly publicKey: Uint8Array }[];
+}
+
+/** What opening the file found. */
+export interface FileJournalRecovery {
+  /** Records found intact. */
+  readonly records: number;
+  /** Bytes of a torn tail cut away (0 when the file ended cleanly). */
+  readonly truncatedBytes: number;
+  /** How many tail records had their signatures verified. */
+  readonly verifiedSignatures: number;
+  /** True when a stale lock of a dead process was taken over. */
+  readonly tookOverStaleLock: boolean;
+}
+
+/** A {@link Journal} backed by one file. */
+export interface FileJournal extends Journal {
+  readonly path: string;
+  readonly recovery: FileJournalRecovery;
+}
+
+/**
+ * The file operations on the append path, a seam for fault-injection tests (a real disk does not
+ * fail on demand). Not part of the public API.
+ */
+export interface JournalAppendFile {
+  /** Appends all of `data` (the file is opened with O_APPEND). */
+  write(data: Uint8Array): Promise<void>;
+  /** fdatasync. */
+  sync(): Promise<void>;
+}
+
+/** Internal hooks for tests. */
+export interface FileJournalHooks {
+  readonly wrapFile?: (file: JournalAppendFile) => JournalAppendFile;
+}
+
+const DEFAULT_CHECKPOINT_EVERY = 1000;
+const DEFAULT_VERIFY_TAIL = 1000;
+const NEWLINE = new Uint8Array([0x0a]);
+const RFC3339_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const unavailable = (message: string, cause?: unknown): KernelError =>
+  new KernelError('JOURNAL_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
+
+const errorCode = (e: unknown): string | undefined =>
+  typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+
+/**
+ * Opens (or creates) a file journal: takes the lock, scans and verifies the file, cuts a torn tail.
+ * @throws KernelError JOURNAL_LOCKED when another live writer holds the file; JOURNAL_CORRUPT when the
+ *   stored records do not verify before the tail; JOURNAL_UNAVAILABLE when the file cannot be opened.
+ * @throws TypeError / RangeError on malformed options.
+ * @example
+ * const journal = await openFileJournal({ path: 'edca.journal', stream: 'bank-1', signer });
+ * const [permit] = await journal.append([{ type: 'decision', at: '2026-01-01T00:00:00.000Z', body }]);
+ * await journal.close();
+ */
+export async function openFileJournal(options: FileJournalOptions): Promise<FileJournal> {
+  return openFileJournalWith(options, {});
+}
+
+/** {@link openFileJournal} with test hooks; internal. */
+export async function openFileJournalWith(
+  options: FileJournalOptions,
+  hooks: FileJournalHooks,
+): Promise<FileJournal> {
+  const checkpointEvery = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+  const verifyTail = options.verifyTail ?? DEFAULT_VERIFY_TAIL;
+  if (typeof options.path !== 'string' || options.path === '')
+    throw new TypeError('path must be a file path');
+  if (typeof options.stream !== 'string' || options.stream === '')
+    throw new TypeError('stream must be a string');
+  if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 1) {
+    throw new RangeError('checkpointEvery must be a positive integer');
+  }
+  if (!Number.isSafeInteger(verifyTail) || verifyTail < 0) throw new RangeError('verifyTail must be >= 0');
+
+  const keys = new Map<string, Uint8Array>([[options.signer.kid, options.signer.publicKey]]);
+  for (const k of options.previousKeys ?? []) if (!keys.has(k.kid)) keys.set(k.kid, k.publicKey);
+
+  const lock = await acquireJournalLock(options.path);
+  let file: FileHandle | undefined;
+  try {
+    const existed = await stat(options.path).then(
+      () => true,
+      (e: unknown) => {
+        if (errorCode(e) === 'ENOENT') return false;
+        throw e;
+      },
+    );
+    try {
+      file = await open(options.path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o640);
+      // A new file's directory entry must be durable too, or a crash could lose the whole file.
+      if (!existed) await syncDirectory(dirname(options.path));
+    } catch (error) {
+      throw unavailable(`cannot open journal ${options.path}`, error);
+    }
+    const end = (await file.stat()).size;
+    const recovered = await recoverJournal(file, end, { stream: options.stream, keys, verifyTail });
+    if (recovered.tornBytes > 0) {
+      // The torn tail was never acknowledged; cut it so the next append starts on a line boundary.
+      await file.truncate(recovered.size);
+      await file.datasync();
+    }
+    const journal = new FileJournalImpl(options, hooks, lock, file, {
+      checkpointEvery,
+      seq: recovered.seq,
+      hash: recovered.hash,
+      size: recovered.size,
+      accumulator: recovered.accumulator,
+      sinceCheckpoint: recovered.sinceCheckpoint,
+      index: recovered.index,
+      recovery: {
+        records: recovered.seq,
+        truncatedBytes: recovered.tornBytes,
+        verifiedSignatures: recovered.verifiedSignatures,
+        tookOverStaleLock: lock.tookOver,
+      },
+    });
+    return journal;
+  } catch (error) {
+    await file?.close();
+    await lock.release();
+    throw error;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+interface InitialState {
+  readonly checkpointEvery: number;
+  readonly seq: number;
+  readonly hash: Digest | null;
+  readonly size: number;
+  readonly accumulator: MerkleAccumulator;
+  readonly sinceCheckpoint: number;
+  readonly index: number[];
+  readonly recovery: FileJournalRecovery;
+}
+
+/** One append call waiting in the queue. `drafts` empty with `checkpoint` set: the close checkpoint. */
+interface Job {
+  readonly drafts: readonly RecordDraft[];
+  readonly closeCheckpoint: boolean;
+  readonly resolve: (records: AppendedRecord[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Signed records of several jobs, written with one write and one fdatasync. */
+interface Group {
+  readonly jobs: { readonly job: Job; readonly records: AppendedRecord[] }[];
+  readonly chunks: Uint8Array[];
+  /** Offsets (relative to the group start) and seqs of lines, for the read index. */
+  readonly lines: { readonly seq: number; readonly at: number }[];
+  bytes: number;
+  lastSeq: number;
+  lastHash: Digest | null;
+}
+
+class FileJournalImpl implements FileJournal {
+  readonly stream: string;
+  readonly path: string;
+  readonly recovery: FileJournalRecovery;
+
+  readonly #signer: Signer;
+  readonly #checkpointEvery: number;
+  readonly #clock: { now(): number };
+  readonly #fsync: boolean;
+  readonly #lock: JournalLock;
+  readonly #handle: FileHandle;
+  readonly #file: JournalAppendFile;
+  readonly #accumulator: MerkleAccumulator;
+  readonly #index: number[];
+
+  // The chain tip: includes records signed but not yet durable.
+  #tipSeq: number;
+  #tipHash: Digest | null;
+  #sinceCheckpoint: number;
+  // The durable head: what head() and read() expose.
+  #durableSeq: number;
+  #durableHash: Digest | null;
+  #durableSize: number;
+
+  #queue: Job[] = [];
+  #pump: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #failure: KernelError | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    options: FileJournalOptions,
+    hooks: FileJournalHooks,
+    lock: JournalLock,
+    handle: FileHandle,
+    initial: InitialState,
+  ) {
+    this.stream = options.stream;
+    this.path = options.path;
+    this.recovery = initial.recovery;
+    this.#signer = options.signer;
+    this.#checkpointEvery = initial.checkpointEvery;
+    this.#clock = options.clock ?? { now: () => Date.now() };
+    this.#fsync = options.fsync ?? true;
+    this.#lock = lock;
+    this.#handle = handle;
+    const plain: JournalAppendFile = {
+      write: async (data) => {
+        let done = 0;
+        while (done < data.length) {
+          const { bytesWritten } = await handle.write(data, done, data.length - done);
+          if (bytesWritten <= 0) throw new Error('write made no progress');
+          done += bytesWritten;
+        }
+      },
+      sync: () => handle.datasync(),
+    };
+    this.#file = hooks.wrapFile ? hooks.wrapFile(plain) : plain;
+    this.#accumulator = initial.accumulator;
+    this.#index = initial.index;
+    this.#tipSeq = this.#durableSeq = initial.seq;
+    this.#tipHash = this.#durableHash = initial.hash;
+    this.#sinceCheckpoint = initial.sinceCheckpoint;
+    this.#durableSize = initial.size;
+  }
+
+  append(drafts: readonly RecordDraft[]): Promise<AppendedRecord[]> {
+    if (this.#closed) return Promise.reject(unavailable('journal is closed'));
+    if (this.#failure) return Promise.reject(this.#failure);
+    try {
+      validateDrafts(drafts);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+    }
+    if (drafts.length === 0) return Promise.resolve([]);
+    return new Promise<AppendedRecord[]>((resolve, reject) => {
+      this.#enqueue({ drafts, closeCheckpoint: false, resolve, reject });
+    });
+  }
+
+  head(): Promise<JournalHead> {
+    if (this.#closed) return Promise.reject(unavailable('journal is closed'));
+    return Promise.resolve({ seq: this.#durableSeq, hash: this.#durableHash });
+  }
+
+  read(fromSeq = 1): AsyncIterable<AppendedRecord> {
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1)
+      throw new RangeError('fromSeq must be a positive integer');
+    // Snapshot the durable end now: records appended later are not part of this read.
+    return this.#readRange(fromSeq, this.#durableSeq, this.#durableSize);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    let error: Error | undefined;
+    try {
+      await this.#pump;
+      // Seal the journal: a final checkpoint covers every record, so a clean file ends with a signed root.
+      if (this.#failure === undefined && this.#sinceCheckpoint > 0) {
+        await new Promise<AppendedRecord[]>((resolve, reject) => {
+          this.#enqueue({ drafts: [], closeCheckpoint: true, resolve, reject });
+        });
+      }
+      await this.#pump;
+    } catch (e) {
+      error = e instanceof Error ? e : unavailable(String(e));
+    }
+    await this.#handle.close();
+    await this.#lock.release();
+    if (error !== undefined) throw error;
+  }
+
+  #enqueue(job: Job): void {
+    this.#queue.push(job);
+    if (this.#wake) {
+      this.#wake();
+      this.#wake = undefined;
+    }
+    this.#pump ??= this.#run().finally(() => {
+      this.#pump = undefined;
+    });
+  }
+
+  /**
+   * The group-commit loop. While one group's write+fdatasync is in flight, jobs that arrive are
+   * signed into the next group (CPU work overlaps the disk wait); when the disk is done, the next
+   * group is written with one write and one fdatasync. Groups are written strictly in order, and a
+   * group starts only after the previous one is durable, so a failure never leaves a later group
+   * acknowledged.
+   */
+  async #run(): Promise<void> {
+    let inFlight: { promise: Promise<void>; done: boolean } | undefined;
+    let next: Group | undefined;
+    for (;;) {
+      if (inFlight?.done) inFlight = undefined;
+      if (inFlight === undefined && next !== undefined) {
+        const group = next;
+        next = undefined;
+        if (this.#failure) {
+          for (const { job } of group.jobs) job.reject(this.#failure);
+          continue;
+        }
+        const flight = { promise: Promise.resolve(), done: false };
+        flight.promise = this.#commit(group).finally(() => {
+          flight.done = true;
+        });
+        inFlight = flight;
+        continue;
+      }
+      if (this.#queue.length > 0) {
+        const jobs = this.#queue.splice(0);
+        if (this.#failure) {
+          for (const job of jobs) job.reject(this.#failure);
+          continue;
+        }
+        next ??= {
+          jobs: [],
+          chunks: [],
+          lines: [],
+          bytes: 0,
+          lastSeq: this.#tipSeq,
+          lastHash: this.#tipHash,
+        };
+        try {
+          await this.#sign(jobs, next);
+        } catch (error) {
+          const failure = unavailable(
+            'journal signer failed; the journal refuses appends until reopened',
+            error,
+          );
+          this.#fail(failure);
+          for (const job of jobs) if (!next.jobs.some((j) => j.job === job)) job.reject(failure);
+          for (const { job } of next.jobs) job.reject(failure);
+          next = undefined;
+        }
+        continue;
+      }
+      if (inFlight === undefined) return;
+      // Wait for the disk, or for a new job to sign meanwhile.
+      const arrived = new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+      await Promise.race([inFlight.promise, arrived]);
+      this.#wake = undefined;
+    }
+  }
+
+  /** Assigns seq/prev, signs and encodes the jobs' records onto the chain tip, inserting checkpoints. */
+  async #sign(jobs: readonly Job[], group: Group): Promise<void> {
+    for (const job of jobs) {
+      const records: AppendedRecord[] = [];
+      for (const draft of job.drafts) {
+        records.push(await this.#signOne(draft.type, draft.at, draft.body, group));
+        this.#sinceCheckpoint += 1;
+        if (this.#sinceCheckpoint >= this.#checkpointEvery) await this.#checkpoint(group);
+      }
+      if (job.closeCheckpoint && this.#sinceCheckpoint > 0) await this.#checkpoint(group);
+      group.jobs.push({ job, records });
+    }
+  }
+
+  async #checkpoint(group: Group): Promise<void> {
+    const at = new Date(this.#clock.now()).toISOString();
+    const body = { size: this.#accumulator.size, root: toBase64url(this.#accumulator.root()) };
+    await this.#signOne('checkpoint', at, body, group);
+    this.#sinceCheckpoint = 0;
+  }
+
+  async #signOne(
+    type: RecordType,
+    at: string,
+    body: RecordDraft['body'],
+    group: Group,
+  ): Promise<AppendedRecord> {
+    const unsigned: UnsignedRecord = {
+      type,
+      stream: this.stream,
+      seq: this.#tipSeq + 1,
+      prev: this.#tipHash,
+      at,
+      body,
+      kid: this.#signer.kid,
+    };
+    const { record, bytes, hash } = await sealRecord(unsigned, this.#signer);
+    this.#accumulator.append(leafHash(bytes));
+    this.#tipSeq = record.seq;
+    this.#tipHash = hash;
+    group.lines.push({ seq: record.seq, at: group.bytes });
+    group.chunks.push(bytes, NEWLINE);
+    group.bytes += bytes.length + 1;
+    group.lastSeq = record.seq;
+    group.lastHash = hash;
+    return { record, hash, bytes };
+  }
+
+  /** Writes and syncs one group, then acknowledges its jobs; on any failure the journal fails closed. */
+  async #commit(group: Group): Promise<void> {
+    try {
+      await this.#file.write(Buffer.concat(group.chunks, group.bytes));
+      if (this.#fsync) await this.#file.sync();
+    } catch (error) {
+      this.#fail(
+        unavailable('journal write or fdatasync failed; the journal refuses appends until reopened', error),
+      );
+      for (const { job } of group.jobs) job.reject(this.#failure);
+      return;
+    }
+    for (const line of group.lines) {
+      if ((line.seq - 1) % INDEX_STRIDE === 0) this.#index.push(this.#durableSize + line.at);
+    }
+    this.#durableSize += group.bytes;
+    this.#durableSeq = group.lastSeq;
+    this.#durableHash = group.lastHash;
+    for (const { job, records } of group.jobs) job.resolve(records);
+  }
+
+  #fail(error: KernelError): void {
+    this.#failure ??= error;
+  }
+
+  async *#readRange(fromSeq: number, lastSeq: number, end: number): AsyncGenerator<AppendedRecord> {
+    if (this.#closed) throw unavailable('journal is closed');
+    if (fromSeq > lastSeq) return;
+    const slot = Math.floor((fromSeq - 1) / INDEX_STRIDE);
+    const start = this.#index[slot];
+    if (start === undefined)
+      throw new KernelError('JOURNAL_CORRUPT', `journal index has no entry for seq ${fromSeq}`);
+    let seq = slot * INDEX_STRIDE;
+    let prev: Digest | null | undefined;
+    // A separate read-only handle: a read may outlive close() of the writer without touching its fd.
+    const handle = await open(this.path, constants.O_RDONLY);
+    try {
+      for await (const line of readJournalLines(handle, start, end)) {
+        const record = decodeLine(line.bytes, line.complete, seq);
+        const hash = digestBytes(line.bytes);
+        if (
+          record.seq !== seq + 1 ||
+          record.stream !== this.stream ||
+          (prev !== undefined && record.prev !== prev)
+        ) {
+          throw new KernelError('JOURNAL_CORRUPT', `journal seq ${record.seq} does not chain to seq ${seq}`);
+        }
+        seq = record.seq;
+        prev = hash;
+        if (seq >= fromSeq) yield { record, hash, bytes: line.bytes };
+        if (seq >= lastSeq) return;
+      }
+      throw new KernelError('JOURNAL_CORRUPT', `journal ended at seq ${seq}, expected ${lastSeq}`);
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+function decodeLine(bytes: Uint8Array, complete: boolean, after: number): SignedRecord {
+  if (!complete) throw new KernelError('JOURNAL_CORRUPT', `journal line after seq ${after} has no newline`);
+  try {
+    return decodeRecord(bytes);
+  } catch (error) {
+    throw new KernelError('JOURNAL_CORRUPT', `journal line after seq ${after} does not decode`, {
+      cause: error,
+    });
+  }
+}
+
+/** Room left in a line for the envelope around a body (stream, kid, sig, prev, …). */
+const ENVELOPE_ALLOWANCE = 4096;
+
+/**
+ * Refuses malformed drafts before they reach the signing pipeline: once a group is being signed,
+ * any failure fails the whole journal closed, so a bad draft must be caught here, alone.
+ */
+function validateDrafts(drafts: unknown): asserts drafts is readonly RecordDraft[] {
+  if (!Array.isArray(drafts)) throw new TypeError('drafts must be an array');
+  for (const item of drafts as unknown[]) {
+    if (typeof item !== 'object' || item === null) throw new TypeError('a draft must be an object');
+    const draft = item as RecordDraft;
+    if (!isRecordType(draft.type)) throw new TypeError('draft.type must be a record type');
+    if (draft.type === 'checkpoint')
+      throw new TypeError('checkpoint records are written by the journal itself');
+    const ms =
+      typeof draft.at === 'string' && RFC3339_MS_UTC.test(draft.at) ? Date.parse(draft.at) : Number.NaN;
+    if (Number.isNaN(ms) || new Date(ms).toISOString() !== draft.at) {
+      throw new TypeError('draft.at must be an RFC 3339 UTC timestamp with milliseconds');
+    }
+    checkRecordBody(draft);
+    // RFC 8785 serializes strings and numbers as ECMAScript does, so this is the canonical length.
+    if (Buffer.byteLength(JSON.stringify(draft.body), 'utf8') > MAX_RECORD_BYTES - ENVELOPE_ALLOWANCE) {
+      throw new RangeError('draft.body is too large for one record line');
+    }
+  }
+}

@@ -1,0 +1,390 @@
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  RecordsError,
+  createNodeSigner,
+  decodeRecord,
+  encodeRecord,
+  signRecord,
+  type SignedRecord,
+  type Signer,
+} from '@edca/records';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { KernelError, openFileJournal, type AppendedRecord, type FileJournal } from '@edca/kernel';
+
+import { openFileJournalWith, type JournalAppendFile } from '../src/file-journal.js';
+import { expectValidChain, runJournalSuite, suiteDraft } from './journal-suite.js';
+
+runJournalSuite('file journal', async ({ stream, signer, checkpointEvery }) => {
+  const dir = await mkdtemp(join(tmpdir(), 'edca-journal-suite-'));
+  const path = join(dir, 'journal.jsonl');
+  return {
+    open: () => openFileJournal({ path, stream, signer, checkpointEvery }),
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+async function collect(iterable: AsyncIterable<AppendedRecord>): Promise<AppendedRecord[]> {
+  const out: AppendedRecord[] = [];
+  for await (const r of iterable) out.push(r);
+  return out;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(KernelError);
+    return (error as KernelError).code;
+  }
+  throw new Error('expected a KernelError');
+}
+
+const lines = async (path: string): Promise<string[]> => (await readFile(path, 'utf8')).split('\n');
+
+describe('openFileJournal', () => {
+  let dir: string;
+  let path: string;
+  let signer: Signer;
+  const open: FileJournal[] = [];
+  const stream = 'bank-1';
+
+  const openJournal = async (
+    extra: Partial<Parameters<typeof openFileJournal>[0]> = {},
+  ): Promise<FileJournal> => {
+    const j = await openFileJournal({ path, stream, signer, checkpointEvery: 1000, ...extra });
+    open.push(j);
+    return j;
+  };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edca-file-journal-'));
+    path = join(dir, 'journal.jsonl');
+    signer = createNodeSigner(generateKeyPairSync('ed25519').privateKey);
+  });
+
+  afterEach(async () => {
+    for (const j of open.splice(0)) await j.close().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('when records are appended', () => {
+    it('stores each record as exactly encodeRecord(record) plus a newline', async () => {
+      const j = await openJournal();
+      const out = await j.append([suiteDraft('a'), suiteDraft('b')]);
+      const file = await readFile(path);
+      const expected = Buffer.concat(
+        out.flatMap((r) => [Buffer.from(encodeRecord(r.record)), Buffer.from('\n')]),
+      );
+      expect(file.equals(expected)).toBe(true);
+    });
+
+    it('acknowledges concurrent calls in call order along the chain', async () => {
+      const j = await openJournal({ checkpointEvery: 7 });
+      const calls = Array.from({ length: 100 }, (_, i) =>
+        j.append([suiteDraft(`x${i}`), suiteDraft(`y${i}`)]),
+      );
+      const results = await Promise.all(calls);
+      const firstSeqs = results.map((out) => out[0]!.record.seq);
+      expect([...firstSeqs].sort((a, b) => a - b)).toEqual(firstSeqs);
+      expectValidChain(await collect(j.read()), signer, stream);
+    });
+
+    it('shares one fdatasync among appends that arrive while a sync is in flight', async () => {
+      let syncs = 0;
+      const j = await openFileJournalWith(
+        { path, stream, signer },
+        {
+          wrapFile: (file) => ({
+            write: (data) => file.write(data),
+            sync: async () => {
+              syncs += 1;
+              await file.sync();
+            },
+          }),
+        },
+      );
+      open.push(j);
+      await Promise.all(Array.from({ length: 200 }, (_, i) => j.append([suiteDraft(String(i))])));
+      expect(syncs).toBeGreaterThan(0);
+      expect(syncs).toBeLessThan(200);
+      expect((await j.head()).seq).toBe(200);
+    });
+
+    it('resolves only after the group that holds the record is synced', async () => {
+      const events: string[] = [];
+      const j = await openFileJournalWith(
+        { path, stream, signer },
+        {
+          wrapFile: (file) => ({
+            write: async (data) => {
+              await file.write(data);
+              events.push('write');
+            },
+            sync: async () => {
+              await file.sync();
+              events.push('sync');
+            },
+          }),
+        },
+      );
+      open.push(j);
+      await j.append([suiteDraft('a')]).then(() => events.push('resolved'));
+      expect(events).toEqual(['write', 'sync', 'resolved']);
+    });
+
+    it('refuses malformed drafts without harming the journal', async () => {
+      const j = await openJournal();
+      await expect(j.append([{ ...suiteDraft('a'), at: '2026-01-02' }])).rejects.toBeInstanceOf(TypeError);
+      await expect(j.append([{ ...suiteDraft('a'), body: { n: Number.NaN } }])).rejects.toBeInstanceOf(
+        RecordsError,
+      );
+      const [r] = await j.append([suiteDraft('ok')]);
+      expect(r!.record.seq).toBe(1);
+    });
+  });
+
+  describe('when the journal is closed cleanly', () => {
+    it('seals it with a checkpoint over every record, and continues after reopening', async () => {
+      const j = await openJournal({ checkpointEvery: 1000 });
+      await j.append([suiteDraft('a'), suiteDraft('b')]);
+      await j.close();
+      const text = await lines(path);
+      expect(text).toHaveLength(4); // two records, the checkpoint, and the empty string after the last "\n"
+      const cp = decodeRecord(text[2]!);
+      expect(cp.type).toBe('checkpoint');
+      expect((cp.body as { size: number }).size).toBe(2);
+      const again = await openJournal();
+      expect(again.recovery).toMatchObject({ records: 3, truncatedBytes: 0 });
+      const [next] = await again.append([suiteDraft('c')]);
+      expect(next!.record.seq).toBe(4);
+    });
+
+    it('adds no second checkpoint when nothing followed the last one', async () => {
+      const j = await openJournal({ checkpointEvery: 2 });
+      await j.append([suiteDraft('a'), suiteDraft('b')]);
+      await j.close();
+      expect((await lines(path)).filter((l) => l !== '')).toHaveLength(3);
+    });
+  });
+
+  describe('when the last line is torn', () => {
+    it('cuts a tail without a newline and keeps every complete record', async () => {
+      const j = await openJournal();
+      const out = await j.append([suiteDraft('a'), suiteDraft('b')]);
+      await j.close();
+      open.splice(0);
+      const sealed = await collect((await openJournal()).read());
+      await open.splice(0)[0]!.close();
+      const size = (await stat(path)).size;
+      // A crash mid-write of a group that was never acknowledged leaves part of a line.
+      await appendFile(path, Buffer.from(encodeRecord(out[1]!.record)).subarray(0, 40));
+      const again = await openJournal();
+      expect(again.recovery.truncatedBytes).toBe(40);
+      expect((await stat(path)).size).toBe(size);
+      expect(await again.head()).toEqual({ seq: sealed.length, hash: sealed.at(-1)!.hash });
+      const [c] = await again.append([suiteDraft('c')]);
+      expect(c!.record.prev).toBe(sealed.at(-1)!.hash);
+      expectValidChain(await collect(again.read()), signer, stream);
+    });
+
+    it('cuts a final line that reads back as zeros', async () => {
+      const j = await openJournal();
+      await j.append([suiteDraft('a')]);
+      await j.close();
+      open.splice(0);
+      const size = (await stat(path)).size;
+      await appendFile(path, Buffer.concat([Buffer.alloc(300), Buffer.from('"}\n')]));
+      const again = await openJournal();
+      expect(again.recovery.truncatedBytes).toBe(303);
+      expect((await stat(path)).size).toBe(size);
+    });
+  });
+
+  describe('when stored records are corrupt', () => {
+    const writeThree = async (): Promise<string[]> => {
+      const j = await openJournal();
+      await j.append([suiteDraft('a'), suiteDraft('b'), suiteDraft('c')]);
+      await j.close();
+      open.splice(0);
+      return (await lines(path)).filter((l) => l !== '');
+    };
+    const rewrite = (text: string[]): Promise<void> => writeFile(path, text.map((l) => `${l}\n`).join(''));
+
+    it('refuses a changed byte before the tail with JOURNAL_CORRUPT', async () => {
+      const text = await writeThree();
+      text[1] = text[1]!.replace('"b"', '"B"');
+      await rewrite(text);
+      expect(await codeOf(openJournal())).toBe('JOURNAL_CORRUPT');
+    });
+
+    it('refuses a missing record with JOURNAL_CORRUPT', async () => {
+      const text = await writeThree();
+      text.splice(1, 1);
+      await rewrite(text);
+      expect(await codeOf(openJournal())).toBe('JOURNAL_CORRUPT');
+    });
+
+    it('refuses an undecodable complete last line with JOURNAL_CORRUPT rather than dropping it', async () => {
+      const text = await writeThree();
+      text[text.length - 1] = text.at(-1)!.slice(0, -5);
+      await rewrite(text);
+      expect(await codeOf(openJournal())).toBe('JOURNAL_CORRUPT');
+    });
+
+    it('refuses garbage followed by more records with JOURNAL_CORRUPT even when it holds zeros', async () => {
+      const text = await writeThree();
+      text.splice(1, 0, '\u0000\u0000\u0000');
+      await rewrite(text);
+      expect(await codeOf(openJournal())).toBe('JOURNAL_CORRUPT');
+    });
+
+    it('refuses a tail record re-signed by a foreign key with JOURNAL_CORRUPT', async () => {
+      const text = await writeThree();
+      const last = decodeRecord(text.at(-1)!);
+      const mallory = createNodeSigner(generateKeyPairSync('ed25519').privateKey);
+      const { sig: _sig, ...unsigned } = last;
+      const forged: SignedRecord = await signRecord({ ...unsigned, kid: mallory.kid }, mallory);
+      text[text.length - 1] = Buffer.from(encodeRecord(forged)).toString('utf8');
+      await rewrite(text);
+      expect(await codeOf(openJournal())).toBe('JOURNAL_CORRUPT');
+    });
+
+    it('refuses a tail record whose signature does not verify with JOURNAL_CORRUPT', async () => {
+      const text = await writeThree();
+      const last = decodeRecord(text.at(-1)!);
+      const other = decodeRecord(text[0]!);
+      text[text.length - 1] = Buffer.from(encodeRecord({ ...last, sig: other.sig })).toString('utf8');
+      await rewrite(text);
+      expect(await codeOf(openJournal())).toBe('JOURNAL_CORRUPT');
+    });
+
+    it('refuses a checkpoint with a wrong root with JOURNAL_CORRUPT', async () => {
+      const j = await openJournal({ checkpointEvery: 2 });
+      await j.append([suiteDraft('a'), suiteDraft('b'), suiteDraft('c')]);
+      await j.close();
+      open.splice(0);
+      const text = (await lines(path)).filter((l) => l !== '');
+      const cp = decodeRecord(text[2]!);
+      const { sig: _sig, ...unsigned } = cp;
+      const forged = await signRecord({ ...unsigned, body: { size: 2, root: 'A'.repeat(43) } }, signer);
+      text[2] = Buffer.from(encodeRecord(forged)).toString('utf8');
+      await rewrite(text.slice(0, 3));
+      expect(await codeOf(openJournal())).toBe('JOURNAL_CORRUPT');
+    });
+
+    it('refuses a file of another stream with JOURNAL_CORRUPT', async () => {
+      await writeThree();
+      expect(await codeOf(openJournal({ stream: 'bank-2' }))).toBe('JOURNAL_CORRUPT');
+    });
+
+    it('accepts an earlier signer only when it is listed in previousKeys', async () => {
+      await writeThree();
+      const old = signer;
+      signer = createNodeSigner(generateKeyPairSync('ed25519').privateKey);
+      expect(await codeOf(openJournal())).toBe('JOURNAL_CORRUPT');
+      const j = await openJournal({ previousKeys: [{ kid: old.kid, publicKey: old.publicKey }] });
+      const [r] = await j.append([suiteDraft('d')]);
+      expect(r!.record.kid).toBe(signer.kid);
+    });
+  });
+
+  describe('when another writer holds the file', () => {
+    it('refuses a second open with JOURNAL_LOCKED until the first closes', async () => {
+      const j = await openJournal();
+      expect(await codeOf(openJournal())).toBe('JOURNAL_LOCKED');
+      await j.close();
+      await expect(openJournal()).resolves.toBeDefined();
+    });
+
+    it('takes over a stale lock left by a dead process', async () => {
+      const child = spawnSync(process.execPath, ['-e', '0']);
+      const dead = child.pid;
+      const lock = { pid: dead, host: hostname(), nonce: 'dead', at: '2026-01-01T00:00:00.000Z' };
+      await writeFile(`${path}.lock`, JSON.stringify(lock));
+      const j = await openJournal();
+      expect(j.recovery.tookOverStaleLock).toBe(true);
+      expect(JSON.parse(await readFile(`${path}.lock`, 'utf8'))).toMatchObject({ pid: process.pid });
+      await j.close();
+      await expect(stat(`${path}.lock`)).rejects.toThrow();
+    });
+
+    it('refuses a lock held by a live process on this host or any process on another host', async () => {
+      const live = { pid: process.ppid, host: hostname(), nonce: 'live', at: '2026-01-01T00:00:00.000Z' };
+      await writeFile(`${path}.lock`, JSON.stringify(live));
+      expect(await codeOf(openJournal())).toBe('JOURNAL_LOCKED');
+      await writeFile(`${path}.lock`, JSON.stringify({ ...live, pid: 999_999_999, host: 'elsewhere' }));
+      expect(await codeOf(openJournal())).toBe('JOURNAL_LOCKED');
+    });
+
+    it('refuses an unreadable lock file with JOURNAL_LOCKED', async () => {
+      await writeFile(`${path}.lock`, 'garbage');
+      expect(await codeOf(openJournal())).toBe('JOURNAL_LOCKED');
+    });
+  });
+
+  describe('when the disk fails', () => {
+    const failing = (fail: 'write' | 'sync', after: { count: number }) => (file: JournalAppendFile) => ({
+      write: async (data: Uint8Array): Promise<void> => {
+        if (fail === 'write' && after.count-- <= 0) {
+          await file.write(data.subarray(0, Math.floor(data.length / 2)));
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        }
+        await file.write(data);
+      },
+      sync: async (): Promise<void> => {
+        if (fail === 'sync' && after.count-- <= 0)
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        await file.sync();
+      },
+    });
+
+    for (const fail of ['write', 'sync'] as const) {
+      it(`rejects with JOURNAL_UNAVAILABLE when ${fail} fails and refuses every later append`, async () => {
+        const j = await openFileJournalWith(
+          { path, stream, signer },
+          { wrapFile: failing(fail, { count: 1 }) },
+        );
+        open.push(j);
+        const [a] = await j.append([suiteDraft('a')]);
+        const pending = Array.from({ length: 20 }, (_, i) => j.append([suiteDraft(`p${i}`)]));
+        const settled = await Promise.allSettled(pending);
+        expect(settled.every((s) => s.status === 'rejected')).toBe(true);
+        for (const s of settled) {
+          expect(((s as PromiseRejectedResult).reason as KernelError).code).toBe('JOURNAL_UNAVAILABLE');
+        }
+        expect(await codeOf(j.append([suiteDraft('after')]))).toBe('JOURNAL_UNAVAILABLE');
+        expect(await j.head()).toEqual({ seq: 1, hash: a!.hash });
+        await j.close();
+        open.splice(0);
+
+        // Reopened on a healthy disk: the acknowledged record is there and the chain goes on.
+        const again = await openJournal();
+        const all = await collect(again.read());
+        expect(all[0]!.hash).toBe(a!.hash);
+        expectValidChain(all, signer, stream);
+        await again.append([suiteDraft('b')]);
+      });
+    }
+
+    it('rejects with JOURNAL_UNAVAILABLE when the signer fails', async () => {
+      let calls = 0;
+      const flaky: Signer = {
+        kid: signer.kid,
+        publicKey: signer.publicKey,
+        sign: (m) => (++calls > 1 ? Promise.reject(new Error('HSM offline')) : signer.sign(m)),
+      };
+      const j = await openFileJournal({ path, stream, signer: flaky });
+      open.push(j);
+      await j.append([suiteDraft('a')]);
+      expect(await codeOf(j.append([suiteDraft('b')]))).toBe('JOURNAL_UNAVAILABLE');
+      expect(await codeOf(j.append([suiteDraft('c')]))).toBe('JOURNAL_UNAVAILABLE');
+      expect((await j.head()).seq).toBe(1);
+    });
+  });
+});
