@@ -1,1 +1,80 @@
-export {};
+// The public API of @edca/records: exact bytes, digests, Ed25519, the record envelope and
+// RFC 6962 Merkle proofs. Everything but key-file.ts is pure (no I/O, clock or randomness).
+export { RecordsError, type RecordsErrorCode } from './errors.js';
+export {
+  assertIJson,
+  parseJson,
+  canonicalize,
+  canonicalBytes,
+  DEFAULT_IJSON_LIMITS,
+  type JsonValue,
+  type IJsonLimits,
+} from './ijson.js';
+export { sha256, toDigest, digestBytes, digestValue, digestEquals, isDigest, type Digest } from './digest.js';
+export { toBase64url, fromBase64url } from './base64url.js';
+export {
+  verifyEd25519,
+  isAcceptablePublicKey,
+  kidOf,
+  createNodeSigner,
+  createTweetnaclSigner,
+  privateKeyPemFromSeed,
+  publicKeyOf,
+  type Signer,
+  type Ed25519Backend,
+} from './ed25519.js';
+export {
+  recordBodySchemas,
+  RECORD_TYPES,
+  isRecordType,
+  type RecordType,
+  type RecordBody,
+} from './record-types.js';
+export {
+  signRecord,
+  sealRecord,
+  verifyRecord,
+  safeVerifyRecord,
+  verifyRecordLine,
+  safeVerifyRecordLine,
+  recordHash,
+  encodeRecord,
+  decodeRecord,
+  checkRecordBody,
+  signingMessage,
+  RECORD_SIGNATURE_DOMAIN,
+  MAX_RECORD_BYTES,
+  type UnsignedRecord,
+  type SignedRecord,
+  type SealedRecord,
+  type KeyChoice,
+  type Result,
+} from './record.js';
+export {
+  leafHash,
+  nodeHash,
+  merkleRoot,
+  inclusionProof,
+  consistencyProof,
+  verifyInclusion,
+  verifyConsistency,
+  MerkleAccumulator,
+} from './merkle.js';
+export {
+  parseTrustFile,
+  checkTrustFile,
+  findTrustedKey,
+  publicKeyOfTrusted,
+  trustedKeyFor,
+  addTrustedKey,
+  serializeTrustFile,
+  trustFileSchema,
+  type TrustFile,
+  type TrustedKey,
+} from './trust.js';
+export {
+  generateKeyPair,
+  writePrivateKeyFile,
+  loadPrivateKeyFile,
+  type GeneratedKeyPair,
+} from './key-file.js';

@@ -1,0 +1,238 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
+import nacl from 'tweetnacl';
+import { toBase64url } from './base64url.js';
+import { sha256 } from './digest.js';
+import { RecordsError } from './errors.js';
+import { decodePoint, encodePoint, isIdentity, isSmallOrder, multiply } from './internal/edwards.js';
+
+/** Which Ed25519 implementation computes the verification equation. */
+export type Ed25519Backend = 'node' | 'tweetnacl';
+
+/**
+ * The signing port: async so a KMS or HSM can stand behind it; `sign` returns a 64-byte
+ * RFC 8032 Ed25519 signature over exactly the given bytes.
+ */
+export interface Signer {
+  /** `kidOf(publicKey)`. */
+  readonly kid: string;
+  /** The raw 32-byte Ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  /** Signs `message` (already domain-separated by the caller). */
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+// The group order L in little-endian bytes (RFC 8032 §5.1), for the canonical-S check.
+const L_BYTES = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+
+// RFC 8032 §5.1.7 step 1 requires S < L; without it a signature has a second valid form
+// (S + L), which tweetnacl accepts. Compared from the most significant byte down.
+function isCanonicalScalar(sig: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const s = sig[32 + i] ?? 0;
+    const l = L_BYTES[i] ?? 0;
+    if (s < l) return true;
+    if (s > l) return false;
+  }
+  return false;
+}
+
+// y < p = 2^255 − 19, ignoring the sign bit (RFC 8032 §5.1.3 step 1 "decoding fails").
+function isCanonicalY(b: Uint8Array, offset: number): boolean {
+  if (((b[offset + 31] ?? 0) & 0x7f) !== 0x7f) return true;
+  for (let i = 30; i >= 1; i--) if (b[offset + i] !== 0xff) return true;
+  return (b[offset] ?? 0) < 0xed;
+}
+
+const latin1 = (b: Uint8Array, start = 0, end = b.length): string =>
+  Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
+
+// The eight points of order dividing 8, generated from one point of order exactly 8 (its
+// encoding is libsodium's blocklist entry), plus the two non-canonical "x = 0, sign 1"
+// encodings. Computed and self-checked at load so no hand-typed table can be wrong.
+const REFUSED_R: ReadonlySet<string> = (() => {
+  const t8 = decodePoint(
+    Buffer.from('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', 'hex'),
+  );
+  if (t8 === undefined || isIdentity(multiply(t8, 4n)) || !isIdentity(multiply(t8, 8n)))
+    throw new Error('edwards25519 torsion self-check failed');
+  const set = new Set<string>();
+  for (let k = 0n; k < 8n; k++) set.add(latin1(encodePoint(multiply(t8, k))));
+  if (set.size !== 8) throw new Error('edwards25519 torsion self-check failed');
+  set.add(latin1(Buffer.from('01'.padEnd(62, '0') + '80', 'hex')));
+  set.add(latin1(Buffer.from('ec' + 'ff'.repeat(31), 'hex')));
+  return set;
+})();
+
+interface KeyEntry {
+  /** Canonical encoding of a curve point that is not of small order. */
+  readonly acceptable: boolean;
+  readonly kid: string;
+  nodeKey: KeyObject | undefined;
+}
+
+// Verifiers see few distinct keys (a trust file); the cache keeps the point decoding
+// (bigint, ~0.1 ms) and the KeyObject off the hot path. Cleared when it grows past the bound.
+const KEY_CACHE_MAX = 4096;
+const keyCache = new Map<string, KeyEntry>();
+
+function keyEntry(publicKey: Uint8Array): KeyEntry {
+  const id = latin1(publicKey);
+  let entry = keyCache.get(id);
+  if (entry === undefined) {
+    const point = decodePoint(publicKey);
+    entry = {
+      acceptable: point !== undefined && !isSmallOrder(point),
+      kid: kidOf(publicKey),
+      nodeKey: undefined,
+    };
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+    keyCache.set(id, entry);
+  }
+  return entry;
+}
+
+/**
+ * The key id of a public key: `ed25519:` + base64url of the first 16 bytes of its SHA-256.
+ * @throws RecordsError `KEY_INVALID` when `publicKey` is not 32 bytes
+ * @example
+ * kidOf(signer.publicKey); // 'ed25519:3hI3…' (30 characters)
+ */
+export function kidOf(publicKey: Uint8Array): string {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32)
+    throw new RecordsError('KEY_INVALID', 'an Ed25519 public key has 32 bytes');
+  return `ed25519:${toBase64url(sha256(publicKey).subarray(0, 16))}`;
+}
+
+/**
+ * Whether a public key passes the strict policy: a canonical encoding (y < p, no "negative
+ * zero") of a curve point that is not of small order. Cached per key.
+ * @example
+ * isAcceptablePublicKey(new Uint8Array(32)); // false (y = 0 is a point of order 4)
+ */
+export function isAcceptablePublicKey(publicKey: Uint8Array): boolean {
+  return publicKey instanceof Uint8Array && publicKey.length === 32 && keyEntry(publicKey).acceptable;
+}
+
+/** @internal The cached kid of a key (used by the record path to avoid re-hashing). */
+export function cachedKidOf(publicKey: Uint8Array): string {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32)
+    throw new RecordsError('KEY_INVALID', 'an Ed25519 public key has 32 bytes');
+  return keyEntry(publicKey).kid;
+}
+
+/**
+ * Strict Ed25519 verification (RFC 8032 §5.1.7, cofactorless), the same policy whatever the
+ * backend: 32-byte key, 64-byte signature, S < L, the key a canonical encoding of a point not of
+ * small order, R a canonical encoding not of small order, then `[S]B = R + [k]A` compared on the
+ * encoding of R. Returns false on any failure, never throws for bad bytes.
+ * @throws TypeError when an argument is not a Uint8Array
+ * @example
+ * verifyEd25519(signer.publicKey, msg, await signer.sign(msg)); // true
+ */
+export function verifyEd25519(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  backend: Ed25519Backend = 'node',
+): boolean {
+  if (
+    !(publicKey instanceof Uint8Array) ||
+    !(message instanceof Uint8Array) ||
+    !(signature instanceof Uint8Array)
+  )
+    throw new TypeError('verifyEd25519 takes Uint8Array arguments');
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  if (!isCanonicalScalar(signature)) return false;
+  if (!isCanonicalY(signature, 0) || REFUSED_R.has(latin1(signature, 0, 32))) return false;
+  const entry = keyEntry(publicKey);
+  if (!entry.acceptable) return false;
+  if (backend === 'tweetnacl') return nacl.sign.detached.verify(message, signature, publicKey);
+  if (backend !== 'node') throw new TypeError(`unknown Ed25519 backend ${String(backend)}`);
+  entry.nodeKey ??= createPublicKey({
+    key: Buffer.concat([SPKI_PREFIX, publicKey]),
+    format: 'der',
+    type: 'spki',
+  });
+  return nodeVerify(null, message, entry.nodeKey, signature);
+}
+
+/**
+ * PKCS#8 PEM (RFC 8410) of the Ed25519 private key with this 32-byte seed.
+ * @throws RecordsError `KEY_INVALID` when the seed is not 32 bytes
+ * @example
+ * privateKeyPemFromSeed(new Uint8Array(32)).startsWith('-----BEGIN PRIVATE KEY-----'); // true
+ */
+export function privateKeyPemFromSeed(seed: Uint8Array): string {
+  if (!(seed instanceof Uint8Array) || seed.length !== 32)
+    throw new RecordsError('KEY_INVALID', 'an Ed25519 seed has 32 bytes');
+  const der = Buffer.concat([PKCS8_PREFIX, seed]);
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+    .export({ format: 'pem', type: 'pkcs8' })
+    .toString();
+}
+
+/**
+ * The raw 32-byte public key of an Ed25519 private key.
+ * @throws RecordsError `KEY_UNSUPPORTED` when the key is not Ed25519
+ */
+export function publicKeyOf(key: KeyObject): Uint8Array {
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new RecordsError('KEY_UNSUPPORTED', `not an Ed25519 key: ${String(key.asymmetricKeyType)}`);
+  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(spki.length - 32));
+}
+
+/**
+ * A {@link Signer} backed by node:crypto (OpenSSL), the default on Node.
+ * @throws RecordsError `KEY_INVALID` (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not Ed25519)
+ * @example
+ * const signer = createNodeSigner(generateKeyPair().privateKeyPem);
+ */
+export function createNodeSigner(privateKey: string | KeyObject): Signer {
+  let key: KeyObject;
+  if (typeof privateKey === 'string') {
+    try {
+      key = createPrivateKey(privateKey);
+    } catch {
+      throw new RecordsError('KEY_INVALID', 'not a PEM private key');
+    }
+  } else key = privateKey;
+  if (key.type !== 'private') throw new RecordsError('KEY_INVALID', 'not a private key');
+  const publicKey = publicKeyOf(key);
+  return Object.freeze({
+    kid: kidOf(publicKey),
+    publicKey,
+    sign: (message: Uint8Array): Promise<Uint8Array> => {
+      const sig = nodeSign(null, message, key);
+      return Promise.resolve(new Uint8Array(sig.buffer, sig.byteOffset, sig.length));
+    },
+  });
+}
+
+/**
+ * A {@link Signer} backed by tweetnacl (portable, pure JavaScript; about 80× slower).
+ * @throws RecordsError `KEY_INVALID` when the seed is not 32 bytes
+ * @example
+ * const signer = createTweetnaclSigner(new Uint8Array(32).fill(7));
+ */
+export function createTweetnaclSigner(seed: Uint8Array): Signer {
+  if (!(seed instanceof Uint8Array) || seed.length !== 32)
+    throw new RecordsError('KEY_INVALID', 'an Ed25519 seed has 32 bytes');
+  const pair = nacl.sign.keyPair.fromSeed(Uint8Array.from(seed));
+  const publicKey = pair.publicKey;
+  return Object.freeze({
+    kid: kidOf(publicKey),
+    publicKey,
+    sign: (message: Uint8Array): Promise<Uint8Array> =>
+      Promise.resolve(nacl.sign.detached(message, pair.secretKey)),
+  });
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { assertIJson, type JsonValue } from './ijson.js';
+
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex>');
+const b64url = (bytes: number): z.ZodString =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'expected unpadded base64url')
+    .length(Math.ceil((bytes * 4) / 3), `expected base64url of ${bytes} bytes`);
+const kid = z.string().regex(/^ed25519:[A-Za-z0-9_-]{22}$/, 'expected ed25519:<22 base64url>');
+const rfc3339 = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/, 'expected RFC 3339 UTC');
+const json: z.ZodType<JsonValue> = z.custom<JsonValue>((v) => {
+  try {
+    assertIJson(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected an I-JSON value');
+const text = z.string().min(1);
+
+const keyBody = z.strictObject({ kid, publicKey: b64url(32), role: text });
+
+/**
+ * The zod schema of each record type's `body` (docs/contracts.md, "Record types and bodies").
+ * Objects are strict: unknown keys are refused.
+ */
+export const recordBodySchemas = {
+  'policy.activated': z.strictObject({ policyDigest: digest, name: text, version: text, owner: text }),
+  'key.added': keyBody,
+  'key.retired': keyBody,
+  decision: z.strictObject({
+    verdict: z.enum(['permit', 'refuse', 'escalate']),
+    decisionKey: digest,
+    policyDigest: digest,
+    stateHash: digest,
+    actionHash: digest,
+    input: json,
+    rule: z.string(),
+    reasons: z.array(z.string()),
+    accountable: z.string(),
+    principal: json,
+    proposer: json,
+    expiresAt: rfc3339.optional(),
+    pendingApproval: json.optional(),
+  }),
+  approval: z.strictObject({
+    decision: digest,
+    actionHash: digest,
+    verdict: z.enum(['approve', 'reject']),
+    approver: z.strictObject({ kid, role: text }),
+    statement: json,
+    sig: b64url(64),
+  }),
+  attempt: z.strictObject({
+    permit: digest,
+    actionHash: digest,
+    idempotencyKey: text,
+    try: z.int().min(1),
+  }),
+  outcome: z.strictObject({
+    attempt: digest,
+    permit: digest,
+    status: z.enum(['completed', 'failed', 'unknown', 'compensated']),
+    error: z.strictObject({ code: text }).optional(),
+    transition: z.strictObject({ machine: text, from: text, to: text }).optional(),
+  }),
+  checkpoint: z.strictObject({ size: z.int().min(0), root: b64url(32) }),
+} as const;
+
+/** The closed set of record types. */
+export type RecordType = keyof typeof recordBodySchemas;
+
+/** Every record type, in the order of docs/contracts.md. */
+export const RECORD_TYPES: readonly RecordType[] = Object.freeze(
+  Object.keys(recordBodySchemas) as RecordType[],
+);
+
+/** The parsed body of a record of type `T`. */
+export type RecordBody<T extends RecordType> = z.infer<(typeof recordBodySchemas)[T]>;
+
+/**
+ * Whether `value` names a record type.
+ * @example
+ * isRecordType('decision'); // true
+ */
+export function isRecordType(value: unknown): value is RecordType {
+  return typeof value === 'string' && Object.hasOwn(recordBodySchemas, value);
+}
