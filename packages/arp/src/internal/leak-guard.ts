@@ -1,0 +1,312 @@
+import { ArpError } from './errors.js';
+import { REF_PATTERN } from './refs.js';
+
+/** Where a private term comes from; reported with incidents so an operator knows what leaked. */
+export type TermCategory =
+  'source' | 'source_field' | 'enum_code' | 'handler' | 'route_target' | 'configured' | 'map';
+
+/** One word of the private vocabulary. */
+export interface PrivateTerm {
+  readonly term: string;
+  readonly category: TermCategory;
+}
+
+/** A configured pattern for private values (account numbers, emails, …). */
+export interface LeakPattern {
+  readonly name: string;
+  /** Matched against each string leaf and against adjacent leaves joined; must not be sticky. */
+  readonly regex: RegExp;
+  /** Optional check on a match (a checksum), to keep false positives down. */
+  readonly accept?: (match: string) => boolean;
+}
+
+/** What the guard found: the JSON pointer of the first hit and the rule, never the value itself. */
+export interface LeakHit {
+  readonly path: string;
+  readonly rule: `term:${TermCategory}` | `pattern:${string}`;
+  /** The private term (for terms) — private-side information for the incident record only. */
+  readonly term?: string;
+}
+
+/** The guard: `scan` returns the first hit or undefined. Pure and deterministic. */
+export interface LeakGuard {
+  scan(value: unknown): LeakHit | undefined;
+  /** The terms actually scanned for, after exemptions (normalized, sorted). */
+  readonly terms: readonly string[];
+  /** Single-word private terms dropped because the map publishes the same word itself. */
+  readonly exempted: readonly string[];
+}
+
+/** Options of {@link createLeakGuard}. */
+export interface LeakGuardOptions {
+  readonly terms: readonly PrivateTerm[];
+  readonly patterns?: readonly LeakPattern[];
+  /** Words the map publishes on purpose; single-word private terms equal to one are exempt. */
+  readonly publicWords?: ReadonlySet<string>;
+  /** Private terms the owner explicitly allows in views (normalized by the same tokenizer). */
+  readonly allowTerms?: readonly string[];
+}
+
+/**
+ * Minimum length of a one-word term: shorter codes ("A", "CL") match too much ordinary text to
+ * be scanned alone; they are only meaningful next to a field name, which is scanned.
+ */
+export const MIN_SINGLE_TERM_LENGTH = 3;
+/** Minimum squashed length for matching a term whose pieces were split or glued together. */
+export const MIN_SQUASHED_LENGTH = 6;
+
+// Words: an upper-case run not followed by lower case (acronym), a capitalised or lower-case
+// word, a digit run, or any other letters (scripts without case). Everything else separates.
+const TOKEN = /\p{Lu}+(?!\p{Ll})|\p{Lu}?\p{Ll}+|\p{N}+|[\p{L}\p{M}]+/gu;
+
+/** Splits text into lower-case tokens at separators, camelCase and letter/digit boundaries. */
+export function tokenize(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(TOKEN)) out.push(m[0].toLowerCase());
+  return out;
+}
+
+interface Entry {
+  readonly tokens: readonly string[];
+  readonly category: TermCategory;
+  readonly term: string;
+}
+
+function luhn(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+function ibanValid(raw: string): boolean {
+  const s = raw.replace(/ /g, '');
+  const moved = s.slice(4) + s.slice(0, 4);
+  let rem = 0;
+  for (const ch of moved) {
+    const code = ch.charCodeAt(0);
+    const v = code >= 65 ? code - 55 : code - 48;
+    rem = (v > 9 ? rem * 100 + v : rem * 10 + v) % 97;
+  }
+  return rem === 1;
+}
+
+/**
+ * The default value patterns. Patterns never span a newline, so each leaf is checked alone when
+ * leaves are joined with newlines; joining without a separator catches a value split in two.
+ */
+export const DEFAULT_LEAK_PATTERNS: readonly LeakPattern[] = [
+  { name: 'email', regex: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g },
+  { name: 'iban', regex: /\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b/g, accept: ibanValid },
+  {
+    name: 'card_pan',
+    regex: /\b(?:[0-9][ -]?){12,18}[0-9]\b/g,
+    accept: (m) => luhn(m.replace(/[ -]/g, '')),
+  },
+  { name: 'account_number', regex: /\b[0-9]{8,34}\b/g },
+  { name: 'phone', regex: /\+[0-9][0-9 ().-]{6,18}[0-9]|\(?\b[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}\b/g },
+  { name: 'national_id', regex: /\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b/g },
+];
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+interface Scanned {
+  readonly leaves: string[];
+}
+
+/** Collects keys and scalar values in document order; refs we minted ourselves are skipped. */
+function collect(value: unknown, leaves: string[], depth: number): void {
+  if (depth > 64) throw new ArpError('LEAK_IN_MAP', 'value too deeply nested to scan');
+  if (typeof value === 'string') {
+    if (!REF_PATTERN.test(value)) leaves.push(value);
+  } else if (typeof value === 'number') {
+    leaves.push(String(value));
+  } else if (Array.isArray(value)) {
+    for (const item of value) collect(item, leaves, depth + 1);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      leaves.push(k);
+      collect(v, leaves, depth + 1);
+    }
+  }
+}
+
+/** Finds the JSON pointer of leaf number `index` (same order as `collect`). */
+function pathOfLeaf(value: unknown, index: number): string {
+  let n = 0;
+  let found = '';
+  const esc = (k: string): string => k.replace(/~/g, '~0').replace(/\//g, '~1');
+  const walk = (v: unknown, path: string): boolean => {
+    if (typeof v === 'string') {
+      if (REF_PATTERN.test(v)) return false;
+      if (n++ === index) return ((found = path), true);
+    } else if (typeof v === 'number') {
+      if (n++ === index) return ((found = path), true);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (walk(v[i], `${path}/${i}`)) return true;
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, child] of Object.entries(v)) {
+        if (n++ === index) return ((found = `${path}/${esc(k)}`), true);
+        if (walk(child, `${path}/${esc(k)}`)) return true;
+      }
+    }
+    return false;
+  };
+  walk(value, '');
+  return found;
+}
+
+/**
+ * Builds a leak guard over the private vocabulary and value patterns.
+ *
+ * Matching, all case-insensitive on tokens (see {@link tokenize}):
+ * 1. whole-token sequences anywhere in the token stream of the document (keys and values, in
+ *    order), so `cust_acct_no`, `CustAcctNo`, `CUST ACCT NO` and `["cust","acct","no"]` all hit;
+ * 2. adjacent tokens glued together equal to a term (≥ 6 letters): `"transac"`, `"tions"`;
+ * 3. multi-word terms (≥ 6 letters squashed) as a substring of the squashed stream: `custacctno`,
+ *    `xCustacctNoy`.
+ * One-word terms shorter than 3 letters are not scanned; one-word terms are never matched inside
+ * a longer word (`order` does not trip on `border`). See docs/threat-model.md for the trade-off.
+ * @throws ArpError PATTERN_INVALID when a pattern is not global or is sticky.
+ */
+export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
+  const patterns = options.patterns ?? DEFAULT_LEAK_PATTERNS;
+  for (const p of patterns) {
+    if (!p.regex.global || p.regex.sticky) {
+      throw new ArpError('PATTERN_INVALID', `leak pattern ${p.name} must be global and not sticky`);
+    }
+  }
+  const allow = new Set((options.allowTerms ?? []).map((t) => tokenize(t).join(' ')));
+  const publicWords = options.publicWords ?? new Set<string>();
+  const byKey = new Map<string, Entry>();
+  const exempted = new Set<string>();
+  for (const { term, category } of options.terms) {
+    const tokens = tokenize(term);
+    if (tokens.length === 0) continue;
+    const key = tokens.join(' ');
+    if (allow.has(key)) continue;
+    if (tokens.length === 1) {
+      if (key.length < MIN_SINGLE_TERM_LENGTH) continue;
+      if (publicWords.has(key)) {
+        exempted.add(key);
+        continue;
+      }
+    }
+    if (!byKey.has(key)) byKey.set(key, { tokens, category, term: key });
+  }
+  const first = new Map<string, Entry[]>();
+  const glued = new Map<string, Entry>();
+  const compound: Entry[] = [];
+  let maxGlued = 0;
+  for (const entry of byKey.values()) {
+    const list = first.get(entry.tokens[0]!) ?? [];
+    list.push(entry);
+    first.set(entry.tokens[0]!, list);
+    const squashed = entry.tokens.join('');
+    if (squashed.length >= MIN_SQUASHED_LENGTH) {
+      glued.set(squashed, entry);
+      maxGlued = Math.max(maxGlued, squashed.length);
+      if (entry.tokens.length > 1) compound.push(entry);
+    }
+  }
+  const compoundRe =
+    compound.length === 0
+      ? undefined
+      : new RegExp(compound.map((e) => escapeRegExp(e.tokens.join(''))).join('|'), 'g');
+  const compoundBySquash = new Map(compound.map((e) => [e.tokens.join(''), e]));
+
+  function scanTokens(leaves: readonly string[]): { leaf: number; entry: Entry } | undefined {
+    const tokens: string[] = [];
+    const leafOf: number[] = [];
+    for (let l = 0; l < leaves.length; l++) {
+      for (const m of leaves[l]!.matchAll(TOKEN)) {
+        tokens.push(m[0].toLowerCase());
+        leafOf.push(l);
+      }
+    }
+    for (let i = 0; i < tokens.length; i++) {
+      const candidates = first.get(tokens[i]!);
+      if (candidates !== undefined) {
+        for (const e of candidates) {
+          let ok = i + e.tokens.length <= tokens.length;
+          for (let k = 1; ok && k < e.tokens.length; k++) ok = tokens[i + k] === e.tokens[k];
+          if (ok) return { leaf: leafOf[i]!, entry: e };
+        }
+      }
+      if (maxGlued > 0) {
+        let s = tokens[i]!;
+        for (let j = i + 1; j < tokens.length && s.length < maxGlued; j++) {
+          s += tokens[j]!;
+          const e = glued.get(s);
+          if (e !== undefined) return { leaf: leafOf[i]!, entry: e };
+        }
+      }
+    }
+    if (compoundRe !== undefined) {
+      const squashed = tokens.join('');
+      compoundRe.lastIndex = 0;
+      const m = compoundRe.exec(squashed);
+      if (m !== null) {
+        let offset = 0;
+        let t = 0;
+        while (t < tokens.length && offset + tokens[t]!.length <= m.index) offset += tokens[t++]!.length;
+        return { leaf: leafOf[Math.min(t, tokens.length - 1)]!, entry: compoundBySquash.get(m[0])! };
+      }
+    }
+    return undefined;
+  }
+
+  function scanPatterns(leaves: readonly string[]): { leaf: number; name: string } | undefined {
+    for (const sep of ['\n', '']) {
+      const text = leaves.join(sep);
+      for (const p of patterns) {
+        p.regex.lastIndex = 0;
+        for (let m = p.regex.exec(text); m !== null; m = p.regex.exec(text)) {
+          if (m[0].length === 0) p.regex.lastIndex++;
+          else if (p.accept === undefined || p.accept(m[0])) {
+            let offset = 0;
+            let l = 0;
+            while (l < leaves.length - 1 && offset + leaves[l]!.length + sep.length <= m.index) {
+              offset += leaves[l]!.length + sep.length;
+              l++;
+            }
+            return { leaf: l, name: p.name };
+          }
+        }
+      }
+    }
+    return undefined;
+  }
+
+  return {
+    terms: [...byKey.keys()].sort(),
+    exempted: [...exempted].sort(),
+    scan(value) {
+      const leaves: Scanned['leaves'] = [];
+      collect(value, leaves, 0);
+      const term = scanTokens(leaves);
+      if (term !== undefined) {
+        return {
+          path: pathOfLeaf(value, term.leaf),
+          rule: `term:${term.entry.category}`,
+          term: term.entry.term,
+        };
+      }
+      const pattern = scanPatterns(leaves);
+      if (pattern !== undefined) {
+        return { path: pathOfLeaf(value, pattern.leaf), rule: `pattern:${pattern.name}` };
+      }
+      return undefined;
+    },
+  };
+}
