@@ -1,0 +1,638 @@
+import { celEnv, plan, type CelResult } from '@bufbuild/cel';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { digestValue, type Digest, type JsonValue } from '@edca/records';
+import { z } from 'zod';
+import type { ReasonCode } from '../errors.js';
+import type {
+  AbstractState,
+  CompiledIntent,
+  CompiledLimit,
+  CompiledMachine,
+  CompiledMap,
+  DecisionInput,
+  DecisionResult,
+  DeriveResult,
+  ParamSpec,
+} from '../types.js';
+import { isRfc3339, type CheckedCondition } from './cel-check.js';
+import { durationMs, pathToString, type RawDiagnostic } from './diagnostics.js';
+import { stateMapSchema, type StateMapDocument } from './schema.js';
+import { schemaDiagnostics, validateDocument } from './validate.js';
+
+type Bindings = Record<string, unknown>;
+type Condition = {
+  readonly path: string;
+  readonly run: (b: Bindings) => CelResult;
+  readonly names: ReadonlySet<string>;
+};
+
+// One CEL environment for every condition: names are flat, qualified variables (`payment.amount_cents`,
+// `facets.band`), bound per call. The standard library is the only function set: no clock, no randomness.
+const ENV = celEnv({});
+
+/** Compiles a schema-valid, semantically valid document; returns every diagnostic otherwise. */
+export function compileDocument(
+  input: unknown,
+): { ok: true; map: CompiledMap; warnings: RawDiagnostic[] } | { ok: false; diagnostics: RawDiagnostic[] } {
+  const parsed = stateMapSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, diagnostics: schemaDiagnostics(parsed.error) };
+  const doc = parsed.data;
+  const v = validateDocument(doc);
+  const errors = v.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0) return { ok: false, diagnostics: v.diagnostics };
+  return { ok: true, map: new Compiled(doc, v.conditions), warnings: v.diagnostics };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+const SOURCE_CONVERT = {
+  string: (v: unknown) => v,
+  enum: (v: unknown) => v,
+  boolean: (v: unknown) => v,
+  number: (v: unknown) => v,
+  integer: (v: unknown) => BigInt(v as number),
+  timestamp: (v: unknown) => timestampFromDate(new Date(v as string)),
+} as const;
+
+interface CompiledSource {
+  readonly name: string;
+  readonly schema: z.ZodType;
+  readonly fields: readonly {
+    readonly name: string;
+    readonly key: string;
+    readonly convert: (v: unknown) => unknown;
+  }[];
+}
+
+type RuleSet<V extends string> = {
+  readonly path: string;
+  readonly rules: readonly { readonly cond: Condition | undefined; readonly value: string }[];
+  readonly fallback: string | undefined;
+  readonly noMatch: V;
+};
+
+interface RuntimeIntent extends CompiledIntent {
+  readonly guard: Condition | undefined;
+  readonly allowedWhen: Condition | undefined;
+  readonly escalateWhen: Condition | undefined;
+  readonly paramKinds: readonly (readonly [string, ParamSpec['kind']])[];
+  readonly attrsRead: readonly string[];
+}
+
+const REF_PATTERN = /^[A-Za-z0-9_.:~-]{1,200}$/;
+
+function paramSpec(p: NonNullable<StateMapDocument['intents'][string]['params']>[string]): ParamSpec {
+  const d = p.description === undefined ? {} : { description: p.description };
+  if ('ref' in p) return { kind: 'ref', entity: p.ref, ...d };
+  switch (p.type) {
+    case 'string':
+      return {
+        kind: 'string',
+        maxLength: p.max_length ?? 500,
+        ...d,
+        ...(p.enum ? { enum: p.enum } : {}),
+        ...(p.pattern !== undefined ? { pattern: p.pattern } : {}),
+      };
+    case 'integer':
+    case 'number':
+      return {
+        kind: p.type,
+        ...d,
+        ...(p.minimum !== undefined ? { minimum: p.minimum } : {}),
+        ...(p.maximum !== undefined ? { maximum: p.maximum } : {}),
+        ...('multiple_of' in p && p.multiple_of !== undefined ? { multipleOf: p.multiple_of } : {}),
+      };
+    case 'boolean':
+      return { kind: 'boolean', ...d };
+  }
+}
+
+function paramZod(spec: ParamSpec): z.ZodType {
+  switch (spec.kind) {
+    case 'ref':
+      return z.string().regex(REF_PATTERN);
+    case 'string': {
+      if (spec.enum) return z.enum(spec.enum as [string, ...string[]]);
+      let s = z.string().max(spec.maxLength);
+      if (spec.pattern !== undefined) s = s.regex(new RegExp(`^(?:${spec.pattern})$`, 'u'));
+      return s;
+    }
+    case 'integer':
+    case 'number': {
+      let n = spec.kind === 'integer' ? z.int() : z.number();
+      if (spec.minimum !== undefined) n = n.min(spec.minimum);
+      if (spec.maximum !== undefined) n = n.max(spec.maximum);
+      if (spec.multipleOf !== undefined) n = n.multipleOf(spec.multipleOf);
+      return n;
+    }
+    case 'boolean':
+      return z.boolean();
+  }
+}
+
+class Compiled implements CompiledMap {
+  readonly name: string;
+  readonly version: string;
+  readonly owner: string;
+  readonly digest: Digest;
+  readonly document: StateMapDocument;
+  readonly intentNames: readonly string[];
+  readonly facetValues: Readonly<Record<string, readonly string[]>>;
+  readonly machines: readonly CompiledMachine[];
+  readonly privateVocabulary: readonly string[];
+  readonly usesTime: boolean;
+  readonly #sources: readonly CompiledSource[];
+  readonly #facets: readonly (
+    | (RuleSet<'FACET_NO_MATCH'> & { readonly name: string; readonly kind: 'rules' })
+    | {
+        readonly name: string;
+        readonly kind: 'bands';
+        readonly path: string;
+        readonly source: string;
+        readonly field: string;
+        readonly bands: readonly { below: number; value: string }[];
+        readonly fallback: string | undefined;
+      }
+  )[];
+  readonly #machineRules: readonly (RuleSet<'MACHINE_NO_MATCH'> & {
+    readonly name: string;
+    readonly initial: string;
+  })[];
+  readonly #intents: ReadonlyMap<string, RuntimeIntent>;
+  readonly #stateSets: {
+    facets: ReadonlyMap<string, ReadonlySet<string>>;
+    machines: ReadonlyMap<string, ReadonlySet<string>>;
+  };
+
+  constructor(doc: StateMapDocument, checked: ReadonlyMap<string, CheckedCondition>) {
+    // The digest covers the validated document with defaults filled in, canonicalized (RFC 8785):
+    // key order, comments and formatting of the source text do not reach it.
+    const canonical = JSON.parse(JSON.stringify(doc)) as StateMapDocument;
+    this.document = deepFreeze(canonical);
+    this.digest = digestValue(canonical);
+    this.name = doc.name;
+    this.version = doc.version;
+    this.owner = doc.owner;
+    this.usesTime = doc.time;
+
+    const cond = (path: readonly (string | number)[], text: string | undefined): Condition | undefined => {
+      if (text === undefined) return undefined;
+      const c = checked.get(path.map(String).join('\u0000'));
+      if (c?.parsed === undefined)
+        throw new Error(`invariant: condition at ${path.join('.')} was not checked`);
+      if (c.constant === true) return undefined;
+      const planned = plan(ENV, c.parsed);
+      // Bindings hold only CEL inputs (strings, bigints, numbers, booleans, Timestamps) built here.
+      return {
+        path: pathToString(path),
+        run: planned as unknown as (b: Bindings) => CelResult,
+        names: c.names,
+      };
+    };
+
+    this.#sources = Object.entries(doc.sources).map(([sname, s]) => {
+      const shape: Record<string, z.ZodType> = {};
+      const fields = Object.entries(s.fields).map(([fname, f]) => {
+        shape[fname] =
+          f.type === 'string'
+            ? f.max_length === undefined
+              ? z.string()
+              : z.string().max(f.max_length)
+            : f.type === 'integer'
+              ? z.int()
+              : f.type === 'number'
+                ? z.number()
+                : f.type === 'boolean'
+                  ? z.boolean()
+                  : f.type === 'timestamp'
+                    ? z.iso.datetime({ offset: true })
+                    : z.enum(f.values as [string, ...string[]]);
+        return { name: fname, key: `${sname}.${fname}`, convert: SOURCE_CONVERT[f.type] };
+      });
+      return { name: sname, schema: z.object(shape), fields };
+    });
+
+    this.#facets = Object.entries(doc.facets).map(([fname, f]) => {
+      if (f.rules !== undefined) {
+        return {
+          name: fname,
+          kind: 'rules' as const,
+          path: `facets.${fname}`,
+          rules: f.rules.map((r, i) => ({
+            cond: cond(['facets', fname, 'rules', i, 'when'], r.when),
+            value: r.value,
+          })),
+          fallback: f.default,
+          noMatch: 'FACET_NO_MATCH' as const,
+        };
+      }
+      const [source, field] = f.from!.split('.') as [string, string];
+      return {
+        name: fname,
+        kind: 'bands' as const,
+        path: `facets.${fname}`,
+        source,
+        field,
+        bands: f.bands!.map((b) => ({ below: b.below ?? Infinity, value: b.value })),
+        fallback: f.default,
+      };
+    });
+    this.#machineRules = Object.entries(doc.machines).map(([mname, m]) => ({
+      name: mname,
+      initial: m.initial,
+      path: `machines.${mname}`,
+      rules: (m.rules ?? []).map((r, i) => ({
+        cond: cond(['machines', mname, 'rules', i, 'when'], r.when),
+        value: r.state,
+      })),
+      fallback: m.rules === undefined ? m.initial : m.default,
+      noMatch: 'MACHINE_NO_MATCH' as const,
+    }));
+
+    const intents = new Map<string, RuntimeIntent>();
+    for (const [iname, i] of Object.entries(doc.intents)) {
+      const params: Record<string, ParamSpec> = {};
+      const shape: Record<string, z.ZodType> = {};
+      for (const [pname, p] of Object.entries(i.params ?? {})) {
+        params[pname] = paramSpec(p);
+        shape[pname] = paramZod(params[pname]);
+      }
+      const base = ['intents', iname];
+      const allowedWhen = cond([...base, 'allowed_when'], i.allowed_when);
+      const escalateWhen = cond([...base, 'escalate_when'], i.escalate_when);
+      const guard = cond([...base, 'transition', 'guard'], i.transition?.guard);
+      const read = new Set<string>([
+        ...(allowedWhen?.names ?? []),
+        ...(escalateWhen?.names ?? []),
+        ...(guard?.names ?? []),
+      ]);
+      const limits: CompiledLimit[] = (i.limits ?? []).map((l) => ({
+        key: l.key,
+        kind: l.kind,
+        max: l.max,
+        windowMs: durationMs(l.window),
+        per: l.per,
+        ...(l.amount !== undefined ? { amountParam: l.amount } : {}),
+      }));
+      const escalation: CompiledIntent['escalation'] =
+        i.approvals === undefined
+          ? 'never'
+          : i.escalate_when === undefined
+            ? 'always'
+            : escalateWhen === undefined
+              ? 'always'
+              : 'conditional';
+      deepFreeze(params);
+      deepFreeze(limits);
+      intents.set(
+        iname,
+        Object.freeze({
+          name: iname,
+          description: i.description,
+          ...(i.machine !== undefined ? { machine: i.machine } : {}),
+          from: i.transition?.from ?? [],
+          ...(i.transition?.to !== undefined ? { to: i.transition.to } : {}),
+          params,
+          paramsSchema: z.strictObject(shape) as unknown as z.ZodType<Record<string, JsonValue>>,
+          limits,
+          accountable: i.accountable ?? doc.owner,
+          ...(i.approvals !== undefined
+            ? { approvals: { count: i.approvals.count, role: i.approvals.role } }
+            : {}),
+          escalation,
+          ...(i.compensation !== undefined ? { compensation: i.compensation } : {}),
+          readsTime: read.has('now'),
+          guard,
+          allowedWhen,
+          escalateWhen,
+          paramKinds: Object.entries(params).map(([n, p]) => [n, p.kind] as const),
+          attrsRead: [...read]
+            .filter((n) => n.startsWith('principal.') && n !== 'principal.id')
+            .map((n) => n.slice('principal.'.length)),
+        }),
+      );
+    }
+    this.#intents = intents;
+    this.intentNames = Object.freeze(Object.keys(doc.intents));
+    this.facetValues = deepFreeze(
+      Object.fromEntries(Object.entries(doc.facets).map(([n, f]) => [n, [...f.values]])),
+    );
+    this.#stateSets = {
+      facets: new Map(Object.entries(doc.facets).map(([n, f]) => [n, new Set(f.values)])),
+      machines: new Map(Object.entries(doc.machines).map(([n, m]) => [n, new Set(m.states)])),
+    };
+    this.machines = deepFreeze(
+      Object.entries(doc.machines).map(([mname, m]) => ({
+        name: mname,
+        ...(m.entity !== undefined ? { entity: m.entity } : {}),
+        states: [...m.states],
+        initial: m.initial,
+        terminal: [...(m.terminal ?? [])],
+        transitions: Object.entries(doc.intents)
+          .filter(([, i]) => i.machine === mname)
+          .flatMap(([iname, i]) =>
+            i.transition!.from.map((from) => ({
+              intent: iname,
+              from,
+              to: i.transition!.to ?? from,
+              guarded: i.transition!.guard !== undefined,
+            })),
+          ),
+      })),
+    );
+    this.privateVocabulary = Object.freeze(collectVocabulary(doc));
+    Object.freeze(this);
+  }
+
+  derive(records: Readonly<Record<string, unknown>>): DeriveResult {
+    if (records === null || typeof records !== 'object') {
+      return {
+        ok: false,
+        code: 'SOURCE_MISSING',
+        path: '',
+        message: 'records must be an object keyed by source name',
+      };
+    }
+    const b: Bindings = {};
+    for (const src of this.#sources) {
+      const raw = records[src.name];
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+        return {
+          ok: false,
+          code: 'SOURCE_MISSING',
+          path: src.name,
+          message: `source '${src.name}' is missing or not an object`,
+        };
+      }
+      const checked = src.schema.safeParse(raw);
+      if (!checked.success) {
+        const issue = checked.error.issues[0]!;
+        const field = String(issue.path[0] ?? '');
+        const missing =
+          !Object.prototype.hasOwnProperty.call(raw, field) ||
+          (raw as Record<string, unknown>)[field] === undefined;
+        return {
+          ok: false,
+          code: missing ? 'SOURCE_FIELD_MISSING' : 'SOURCE_FIELD_INVALID',
+          path: `${src.name}.${field}`,
+          message: missing
+            ? `field '${src.name}.${field}' is missing`
+            : `field '${src.name}.${field}': ${issue.message}`,
+        };
+      }
+      const row = raw as Record<string, unknown>;
+      for (const f of src.fields) b[f.key] = f.convert(row[f.name]);
+    }
+    const facets: Record<string, string> = {};
+    for (const f of this.#facets) {
+      if (f.kind === 'bands') {
+        const v = (records[f.source] as Record<string, number>)[f.field]!;
+        let value = f.fallback;
+        for (const band of f.bands) {
+          if (v < band.below) {
+            value = band.value;
+            break;
+          }
+        }
+        if (value === undefined)
+          return {
+            ok: false,
+            code: 'FACET_NO_MATCH',
+            path: f.path,
+            message: `no band of facet '${f.name}' covers the value`,
+          };
+        facets[f.name] = value;
+        continue;
+      }
+      const r = runRules(f, b);
+      if (!r.ok) return r;
+      facets[f.name] = r.value;
+    }
+    const machines: Record<string, string> = {};
+    for (const m of this.#machineRules) {
+      const r = runRules(m, b);
+      if (!r.ok) return r;
+      machines[m.name] = r.value;
+    }
+    const state: AbstractState = Object.freeze({
+      facets: Object.freeze(facets),
+      machines: Object.freeze(machines),
+    });
+    return { ok: true, state, stateHash: digestValue(state) };
+  }
+
+  stateHash(state: AbstractState): Digest {
+    return digestValue({ facets: state.facets, machines: state.machines });
+  }
+
+  intentsFor(state: AbstractState): { allowed: string[]; escalating: string[] } {
+    const allowed: string[] = [];
+    const escalating: string[] = [];
+    if (this.#stateError(state) !== undefined) return { allowed, escalating };
+    const b = stateBindings(state);
+    // A condition that reads only the state is decided here; one that reads params, the
+    // principal or time is left to evaluate() and does not hide the intent.
+    const stateOnly = (c: Condition): boolean =>
+      [...c.names].every((n) => n.startsWith('facets.') || n.startsWith('machines.'));
+    for (const i of this.#intents.values()) {
+      if (i.machine !== undefined && !i.from.includes(state.machines[i.machine]!)) continue;
+      if (i.guard !== undefined && i.guard.run(b) !== true) continue;
+      if (i.allowedWhen !== undefined && stateOnly(i.allowedWhen) && i.allowedWhen.run(b) !== true) continue;
+      const certain =
+        i.escalation === 'always' ||
+        (i.escalation === 'conditional' && stateOnly(i.escalateWhen!) && i.escalateWhen!.run(b) === true);
+      (certain ? escalating : allowed).push(i.name);
+    }
+    return { allowed, escalating };
+  }
+
+  intent(name: string): CompiledIntent | undefined {
+    return this.#intents.get(name);
+  }
+
+  canTransition(machine: string, from: string, intent: string): boolean {
+    const i = this.#intents.get(intent);
+    return i !== undefined && i.machine === machine && i.from.includes(from);
+  }
+
+  next(machine: string, from: string, intent: string): string | undefined {
+    if (!this.canTransition(machine, from, intent)) return undefined;
+    return this.#intents.get(intent)!.to ?? from;
+  }
+
+  evaluate(input: DecisionInput): DecisionResult {
+    const refuse = (rule: string, reason: ReasonCode, accountable = this.owner): DecisionResult => ({
+      verdict: 'refuse',
+      rule,
+      reasons: [reason],
+      accountable,
+    });
+    if (input.policyDigest !== this.digest) return refuse('policy', 'POLICY_DIGEST_MISMATCH');
+    const i = this.#intents.get(input.proposal.intent);
+    if (i === undefined) return refuse('intents', 'UNKNOWN_INTENT');
+    const base = `intents.${i.name}`;
+    const acc = i.accountable;
+    if (this.#stateError(input.state) !== undefined) return refuse('state', 'STATE_INVALID', acc);
+    const params = i.paramsSchema.safeParse(input.proposal.params);
+    if (!params.success) return refuse(`${base}.params`, 'PARAMS_INVALID', acc);
+    const b = stateBindings(input.state);
+    for (const [name, kind] of i.paramKinds) {
+      const v = input.proposal.params[name];
+      if (kind !== 'ref') b[`params.${name}`] = kind === 'integer' ? BigInt(v as number) : v;
+    }
+    b['principal.id'] = input.principal.id;
+    for (const attr of i.attrsRead) {
+      const decl = this.document.principal.attributes[attr]!;
+      const v = input.principal.attributes[attr];
+      const ok =
+        decl.type === 'integer'
+          ? Number.isSafeInteger(v)
+          : decl.type === 'number'
+            ? typeof v === 'number'
+            : decl.type === 'boolean'
+              ? typeof v === 'boolean'
+              : typeof v === 'string' && (decl.enum === undefined || decl.enum.includes(v));
+      if (!ok) return refuse(`principal.attributes.${attr}`, 'PARAMS_INVALID', acc);
+      b[`principal.${attr}`] = decl.type === 'integer' ? BigInt(v as number) : v;
+    }
+    if (i.readsTime) {
+      if (input.now === undefined || !isRfc3339(input.now)) return refuse('now', 'TIME_REQUIRED', acc);
+      b.now = timestampFromDate(new Date(input.now));
+    }
+    if (i.machine !== undefined) {
+      if (!i.from.includes(input.state.machines[i.machine]!))
+        return refuse(`${base}.transition`, 'TRANSITION_NOT_ALLOWED', acc);
+      if (i.guard !== undefined) {
+        const g = i.guard.run(b);
+        if (g !== true)
+          return refuse(i.guard.path, g === false ? 'TRANSITION_NOT_ALLOWED' : 'CONDITION_ERROR', acc);
+      }
+    }
+    if (i.allowedWhen !== undefined) {
+      const a = i.allowedWhen.run(b);
+      if (a !== true) return refuse(i.allowedWhen.path, a === false ? 'NOT_ALLOWED' : 'CONDITION_ERROR', acc);
+    }
+    for (const l of i.limits) {
+      const used = input.counters[l.key];
+      const rule = `${base}.limits[${l.key}]`;
+      if (typeof used !== 'number' || !Number.isFinite(used) || used < 0)
+        return refuse(rule, 'COUNTER_MISSING', acc);
+      const inc = l.kind === 'rate' ? 1 : (input.proposal.params[l.amountParam!] as number);
+      if (used + inc > l.max) return refuse(rule, 'LIMIT_EXCEEDED', acc);
+    }
+    if (i.approvals !== undefined) {
+      let needed = i.escalation === 'always';
+      if (i.escalation === 'conditional') {
+        const e = i.escalateWhen!.run(b);
+        if (e !== true && e !== false) return refuse(i.escalateWhen!.path, 'CONDITION_ERROR', acc);
+        needed = e;
+      }
+      if (needed) {
+        const approvers = new Set<string>();
+        for (const a of input.approvals) if (a.role === i.approvals.role) approvers.add(a.kid);
+        const rule = i.escalateWhen?.path ?? `${base}.approvals`;
+        if (approvers.size >= i.approvals.count) {
+          return {
+            verdict: 'permit',
+            rule: `${base}.approvals`,
+            reasons: ['APPROVALS_MET'],
+            accountable: acc,
+          };
+        }
+        return {
+          verdict: 'escalate',
+          rule,
+          reasons: ['APPROVAL_REQUIRED'],
+          accountable: acc,
+          approvalsRequired: { count: i.approvals.count, role: i.approvals.role },
+        };
+      }
+    }
+    return { verdict: 'permit', rule: i.allowedWhen?.path ?? base, reasons: ['ALLOWED'], accountable: acc };
+  }
+
+  #stateError(state: AbstractState): string | undefined {
+    if (
+      state === null ||
+      typeof state !== 'object' ||
+      state.facets === null ||
+      typeof state.facets !== 'object'
+    )
+      return 'state';
+    if (state.machines === null || typeof state.machines !== 'object') return 'state';
+    for (const [name, set] of this.#stateSets.facets)
+      if (!set.has(state.facets[name]!)) return `facets.${name}`;
+    for (const [name, set] of this.#stateSets.machines)
+      if (!set.has(state.machines[name]!)) return `machines.${name}`;
+    if (Object.keys(state.facets).length !== this.#stateSets.facets.size) return 'facets';
+    if (Object.keys(state.machines).length !== this.#stateSets.machines.size) return 'machines';
+    return undefined;
+  }
+}
+
+function stateBindings(state: AbstractState): Bindings {
+  const b: Bindings = {};
+  for (const k in state.facets) b[`facets.${k}`] = state.facets[k];
+  for (const k in state.machines) b[`machines.${k}`] = state.machines[k];
+  return b;
+}
+
+function runRules(
+  set: RuleSet<'FACET_NO_MATCH' | 'MACHINE_NO_MATCH'>,
+  b: Bindings,
+):
+  | { ok: true; value: string }
+  | {
+      ok: false;
+      code: 'FACET_NO_MATCH' | 'MACHINE_NO_MATCH' | 'CONDITION_ERROR';
+      path: string;
+      message: string;
+    } {
+  for (let i = 0; i < set.rules.length; i++) {
+    const rule = set.rules[i]!;
+    if (rule.cond === undefined) return { ok: true, value: rule.value };
+    const r = rule.cond.run(b);
+    if (r === true) return { ok: true, value: rule.value };
+    if (r !== false) {
+      return {
+        ok: false,
+        code: 'CONDITION_ERROR',
+        path: `${set.path}.rules[${i}].when`,
+        message: 'condition failed at run time',
+      };
+    }
+  }
+  if (set.fallback !== undefined) return { ok: true, value: set.fallback };
+  return {
+    ok: false,
+    code: set.noMatch,
+    path: set.path,
+    message: `no rule of '${set.path}' matched and it declares no default`,
+  };
+}
+
+function collectVocabulary(doc: StateMapDocument): string[] {
+  const words = new Set<string>();
+  for (const [sname, s] of Object.entries(doc.sources)) {
+    words.add(sname);
+    for (const [fname, f] of Object.entries(s.fields)) {
+      words.add(fname);
+      if (f.type === 'enum') for (const v of f.values) words.add(v);
+    }
+  }
+  for (const e of Object.values(doc.entities)) words.add(e.id);
+  for (const r of Object.values(doc.routes)) {
+    words.add(r.handler);
+    for (const p of Object.values(r.params ?? {})) {
+      words.add(p.field);
+      for (const v of Object.values(p.values ?? {})) words.add(v);
+    }
+  }
+  return [...words].sort();
+}

@@ -1,0 +1,91 @@
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import type { Diagnostic } from '../errors.js';
+import { pathToString, type RawDiagnostic } from './diagnostics.js';
+
+/** Parsed text plus a way to place a document path at `line:col`. */
+export interface ParsedText {
+  readonly value: unknown;
+  readonly errors: readonly RawDiagnostic[];
+  readonly errorPositions: readonly { line: number; col: number }[];
+  locate(d: RawDiagnostic): { line: number; col: number } | undefined;
+}
+
+/**
+ * Parses YAML 1.2 or JSON (a JSON text is YAML) and keeps the concrete syntax tree, so every
+ * diagnostic can point at the line and column of the offending node. Duplicate keys are an error
+ * (DUPLICATE_NAME), never last-wins.
+ */
+export function parseText(text: string): ParsedText {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter,
+    uniqueKeys: true,
+    prettyErrors: false,
+    strict: true,
+    merge: false,
+  });
+  const errors: RawDiagnostic[] = [];
+  const errorPositions: { line: number; col: number }[] = [];
+  for (const e of doc.errors) {
+    const pos = lineCounter.linePos(e.pos[0]);
+    errorPositions.push({ line: pos.line, col: pos.col });
+    errors.push({
+      code: e.code === 'DUPLICATE_KEY' ? 'DUPLICATE_NAME' : 'PARSE_ERROR',
+      severity: 'error',
+      path: [],
+      message: e.message.split('\n')[0] ?? e.message,
+    });
+  }
+  const value: unknown = errors.length === 0 ? doc.toJS({ maxAliasCount: 50 }) : undefined;
+
+  const locate = (d: RawDiagnostic): { line: number; col: number } | undefined => {
+    let node: unknown = doc.contents;
+    let found: Node | undefined = isNodeLike(node) ? node : undefined;
+    for (const seg of d.path) {
+      if (isMap(node)) {
+        const pair = node.items.find(
+          (p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg),
+        );
+        if (pair === undefined) break;
+        node = pair.value ?? pair.key;
+        if (isNodeLike(node)) found = node;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        node = node.items[seg];
+        if (isNodeLike(node)) found = node;
+      } else break;
+    }
+    if (found?.range === undefined || found.range === null) return undefined;
+    let offset = found.range[0];
+    // Point inside a condition: plain and quoted scalars on one line map offsets 1:1.
+    if (d.offset !== undefined && isScalar(found)) {
+      if (found.type === 'PLAIN') offset += d.offset;
+      else if (found.type === 'QUOTE_DOUBLE' || found.type === 'QUOTE_SINGLE') offset += 1 + d.offset;
+    }
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, col: pos.col };
+  };
+  return { value, errors, errorPositions, locate };
+}
+
+function isNodeLike(v: unknown): v is Node {
+  return typeof v === 'object' && v !== null && 'range' in v;
+}
+
+/** Places raw diagnostics in `file` (line and column when a tree is known). */
+export function placeDiagnostics(
+  raw: readonly RawDiagnostic[],
+  file: string,
+  parsed?: ParsedText,
+): Diagnostic[] {
+  return raw.map((d) => {
+    const pos = parsed?.locate(d);
+    return {
+      code: d.code,
+      severity: d.severity,
+      path: pathToString(d.path),
+      message: d.message,
+      file,
+      ...(pos ? { line: pos.line, col: pos.col } : {}),
+    };
+  });
+}
