@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 
 import {
   MAX_RECORD_BYTES,
+  RecordsError,
   checkRecordBody,
   decodeRecord,
   digestBytes,
@@ -25,6 +26,7 @@ import {
   type UnsignedRecord,
 } from '@edca/records';
 
+import { systemClock, type Clock } from './clock.js';
 import { KernelError } from './errors.js';
 import type { AppendedRecord, Journal, JournalHead, RecordDraft } from './journal.js';
 import { readJournalLines } from './internal/journal-lines.js';
@@ -42,10 +44,10 @@ export interface FileJournalOptions {
   /** A `checkpoint` follows every N-th non-checkpoint record (default 1000). */
   readonly checkpointEvery?: number;
   /** Time source (epoch ms) for checkpoint timestamps; defaults to the system clock. */
-  readonly clock?: { now(): number };
+  readonly clock?: Clock;
   /** `false` skips fdatasync: appends are then NOT durable (tests and benchmarks only). Default `true`. */
   readonly fsync?: boolean;
-  /** How many of the last records have their signatures verified on open (default 1000). */
+  /** How many of the last records are strictly decoded and signature-verified on open (default 1000, at least 1). */
   readonly verifyTail?: number;
   /** Public keys of earlier journal signers (after a key rotation) accepted when verifying the tail. */
   readonly previousKeys?: readonly { readonly kid: string; readonly publicKey: Uint8Array }[];
@@ -124,7 +126,7 @@ export async function openFileJournalWith(
   if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 1) {
     throw new RangeError('checkpointEvery must be a positive integer');
   }
-  if (!Number.isSafeInteger(verifyTail) || verifyTail < 0) throw new RangeError('verifyTail must be >= 0');
+  if (!Number.isSafeInteger(verifyTail) || verifyTail < 1) throw new RangeError('verifyTail must be >= 1');
 
   const keys = new Map<string, Uint8Array>([[options.signer.kid, options.signer.publicKey]]);
   for (const k of options.previousKeys ?? []) if (!keys.has(k.kid)) keys.set(k.kid, k.publicKey);
@@ -222,7 +224,7 @@ class FileJournalImpl implements FileJournal {
 
   readonly #signer: Signer;
   readonly #checkpointEvery: number;
-  readonly #clock: { now(): number };
+  readonly #clock: Clock;
   readonly #fsync: boolean;
   readonly #lock: JournalLock;
   readonly #handle: FileHandle;
@@ -258,7 +260,7 @@ class FileJournalImpl implements FileJournal {
     this.recovery = initial.recovery;
     this.#signer = options.signer;
     this.#checkpointEvery = initial.checkpointEvery;
-    this.#clock = options.clock ?? { now: () => Date.now() };
+    this.#clock = options.clock ?? systemClock;
     this.#fsync = options.fsync ?? true;
     this.#lock = lock;
     this.#handle = handle;
@@ -412,11 +414,26 @@ class FileJournalImpl implements FileJournal {
   async #sign(jobs: readonly Job[], group: Group): Promise<void> {
     for (const job of jobs) {
       const records: AppendedRecord[] = [];
-      for (const draft of job.drafts) {
-        records.push(await this.#signOne(draft.type, draft.at, draft.body, group));
+      for (const [k, draft] of job.drafts.entries()) {
+        let appended: AppendedRecord;
+        try {
+          appended = await this.#signOne(draft.type, draft.at, draft.body, group);
+        } catch (error) {
+          // Sealing mutates nothing until it succeeds: a job that fails on its FIRST draft is refused
+          // alone and the chain goes on. After that the chain tip has moved: the caller must fail closed.
+          if (k > 0) throw error;
+          job.reject(
+            error instanceof RecordsError && !error.code.startsWith('SIG_')
+              ? error
+              : unavailable('journal signer failed; nothing was appended', error),
+          );
+          break;
+        }
+        records.push(appended);
         this.#sinceCheckpoint += 1;
         if (this.#sinceCheckpoint >= this.#checkpointEvery) await this.#checkpoint(group);
       }
+      if (records.length < job.drafts.length) continue;
       if (job.closeCheckpoint && this.#sinceCheckpoint > 0) await this.#checkpoint(group);
       group.jobs.push({ job, records });
     }
@@ -535,7 +552,7 @@ const ENVELOPE_ALLOWANCE = 4096;
  */
 function validateDrafts(drafts: unknown): asserts drafts is readonly RecordDraft[] {
   if (!Array.isArray(drafts)) throw new TypeError('drafts must be an array');
-  for (const item of drafts as unknown[]) {
+  for (const [k, item] of (drafts as unknown[]).entries()) {
     if (typeof item !== 'object' || item === null) throw new TypeError('a draft must be an object');
     const draft = item as RecordDraft;
     if (!isRecordType(draft.type)) throw new TypeError('draft.type must be a record type');
@@ -546,7 +563,9 @@ function validateDrafts(drafts: unknown): asserts drafts is readonly RecordDraft
     if (Number.isNaN(ms) || new Date(ms).toISOString() !== draft.at) {
       throw new TypeError('draft.at must be an RFC 3339 UTC timestamp with milliseconds');
     }
-    checkRecordBody(draft);
+    // The first draft's body is checked by sealRecord itself (a failure there refuses the job alone);
+    // later drafts must be checked here, since by then the job's first records moved the chain tip.
+    if (k > 0) checkRecordBody(draft);
     // RFC 8785 serializes strings and numbers as ECMAScript does, so this is the canonical length.
     if (Buffer.byteLength(JSON.stringify(draft.body), 'utf8') > MAX_RECORD_BYTES - ENVELOPE_ALLOWANCE) {
       throw new RangeError('draft.body is too large for one record line');

@@ -147,6 +147,24 @@ describe('openFileJournal', () => {
       const [r] = await j.append([suiteDraft('ok')]);
       expect(r!.record.seq).toBe(1);
     });
+
+    it('refuses a draft with a bad body alone when it shares a group with good ones', async () => {
+      const j = await openJournal();
+      const bad = { ...suiteDraft('bad'), body: { unknown: true } };
+      const calls = [
+        j.append([suiteDraft('a')]),
+        j.append([bad]),
+        j.append([suiteDraft('b'), bad]),
+        j.append([suiteDraft('c')]),
+      ];
+      const settled = await Promise.allSettled(calls);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(RecordsError);
+      expect((settled[2] as PromiseRejectedResult).reason).toBeInstanceOf(RecordsError);
+      const all = await collect(j.read());
+      expect(all).toHaveLength(2);
+      expectValidChain(all, signer, stream);
+    });
   });
 
   describe('when the journal is closed cleanly', () => {
@@ -372,19 +390,36 @@ describe('openFileJournal', () => {
       });
     }
 
-    it('rejects with JOURNAL_UNAVAILABLE when the signer fails', async () => {
+    it('rejects with JOURNAL_UNAVAILABLE when the signer fails, and goes on once it recovers', async () => {
       let calls = 0;
       const flaky: Signer = {
         kid: signer.kid,
         publicKey: signer.publicKey,
-        sign: (m) => (++calls > 1 ? Promise.reject(new Error('HSM offline')) : signer.sign(m)),
+        sign: (m) => (++calls === 2 ? Promise.reject(new Error('HSM offline')) : signer.sign(m)),
       };
       const j = await openFileJournal({ path, stream, signer: flaky });
       open.push(j);
-      await j.append([suiteDraft('a')]);
+      const [a] = await j.append([suiteDraft('a')]);
       expect(await codeOf(j.append([suiteDraft('b')]))).toBe('JOURNAL_UNAVAILABLE');
-      expect(await codeOf(j.append([suiteDraft('c')]))).toBe('JOURNAL_UNAVAILABLE');
-      expect((await j.head()).seq).toBe(1);
+      expect(await j.head()).toEqual({ seq: 1, hash: a!.hash });
+      const [c] = await j.append([suiteDraft('c')]);
+      expect(c!.record.seq).toBe(2);
+      expect(c!.record.prev).toBe(a!.hash);
+    });
+
+    it('fails closed when the signer fails in the middle of a call', async () => {
+      let calls = 0;
+      const flaky: Signer = {
+        kid: signer.kid,
+        publicKey: signer.publicKey,
+        sign: (m) => (++calls === 3 ? Promise.reject(new Error('HSM offline')) : signer.sign(m)),
+      };
+      const j = await openFileJournal({ path, stream, signer: flaky });
+      open.push(j);
+      const [a] = await j.append([suiteDraft('a')]);
+      expect(await codeOf(j.append([suiteDraft('b'), suiteDraft('c')]))).toBe('JOURNAL_UNAVAILABLE');
+      expect(await codeOf(j.append([suiteDraft('d')]))).toBe('JOURNAL_UNAVAILABLE');
+      expect(await j.head()).toEqual({ seq: 1, hash: a!.hash });
     });
   });
 });

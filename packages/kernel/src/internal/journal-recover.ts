@@ -2,27 +2,30 @@
  * Opening a journal file: scan every line, check the chain, verify the tail, find a torn tail.
  *
  * The rules (docs/journal.md, "Recovery"):
- * - every complete line must decode strictly (`decodeRecord`), carry the journal's stream, the next
- *   `seq` and `prev = hash of the previous line`; every `checkpoint` must hold the true RFC 6962 root;
+ * - every complete line must parse as a JSON record of the journal's stream with the next `seq` and
+ *   `prev = sha256 of the previous line's bytes`; every `checkpoint` must hold the true RFC 6962 root.
+ *   The hash chain makes any change to a line visible at the next line, so lines before the tail are
+ *   only parsed (JSON.parse), not strictly decoded; the last `verifyTail` lines (at least one, so the
+ *   line no `prev` protects is always covered) are strictly decoded (canonical bytes, envelope, body
+ *   schema) and their signatures verified (`verifyRecordLine`) with the journal's own key (or a key
+ *   the caller lists for earlier kids);
  * - bytes after the last newline are a torn tail: never acknowledged (an append resolves only after
  *   its whole group, newline included, is synced), so they are cut away;
  * - a final complete line that does not decode and contains a NUL byte is also a torn tail (a crash
  *   after the file grew but before the data block reached the disk reads back as zeros);
- * - anything else that fails is JOURNAL_CORRUPT: an acknowledged record is never dropped silently;
- * - the signatures of the last `verifyTail` records are verified with the journal's own key (or a
- *   key the caller lists for earlier kids).
+ * - anything else that fails is JOURNAL_CORRUPT: an acknowledged record is never dropped silently.
+ * A full verification of every signature is the auditor's job (`edca audit verify`).
  */
 import type { FileHandle } from 'node:fs/promises';
 
 import {
   MerkleAccumulator,
-  decodeRecord,
   digestBytes,
   leafHash,
   toBase64url,
-  verifyRecord,
+  verifyRecordLine,
   type Digest,
-  type SignedRecord,
+  type JsonValue,
 } from '@edca/records';
 
 import { KernelError } from '../errors.js';
@@ -51,14 +54,46 @@ export interface RecoverOptions {
   readonly stream: string;
   /** Keys accepted for tail signatures, by kid (the journal's own key first). */
   readonly keys: ReadonlyMap<string, Uint8Array>;
+  /** How many last lines are strictly decoded and signature-checked; at least 1. */
   readonly verifyTail: number;
 }
 
 const corrupt = (message: string, cause?: unknown): KernelError =>
   new KernelError('JOURNAL_CORRUPT', message, cause === undefined ? undefined : { cause });
 
+/** The fields recovery reads from a line before strict decoding. */
+interface LineHeader {
+  readonly type: string;
+  readonly stream: string;
+  readonly seq: number;
+  readonly prev: string | null;
+  readonly body: JsonValue;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Parses a line just enough to follow the chain; undefined when it is not a record-shaped JSON object. */
+function parseHeader(bytes: Uint8Array): LineHeader | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(utf8.decode(bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const r = v as Record<string, unknown>;
+  if (typeof r['type'] !== 'string' || typeof r['stream'] !== 'string') return undefined;
+  if (typeof r['seq'] !== 'number' || !(r['prev'] === null || typeof r['prev'] === 'string'))
+    return undefined;
+  if (!Object.hasOwn(r, 'body')) return undefined;
+  return r as unknown as LineHeader;
+}
+
 /** Checks that a `checkpoint` body is exactly `{ size, root }` for the records before it. */
-export function checkpointMatches(record: SignedRecord, accumulator: MerkleAccumulator): boolean {
+export function checkpointMatches(
+  record: { readonly seq: number; readonly body: JsonValue },
+  accumulator: MerkleAccumulator,
+): boolean {
   const body = record.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
   const keys = Object.keys(body);
@@ -81,31 +116,26 @@ export async function recoverJournal(
 ): Promise<RecoveredJournal> {
   const accumulator = new MerkleAccumulator();
   const index: number[] = [];
-  // A ring of the last `verifyTail` records (order does not matter for verification).
-  const tail: SignedRecord[] = [];
+  // A ring of the last `verifyTail` lines (order does not matter for verification).
+  const tail: { seq: number; bytes: Uint8Array }[] = [];
   let seq = 0;
   let hash: Digest | null = null;
   let size = 0;
   let sinceCheckpoint = 0;
-  let suspect: { offset: number; bytes: Uint8Array; error: unknown } | undefined;
+  let suspect: { offset: number; bytes: Uint8Array } | undefined;
   let tornAt: number | undefined;
 
   for await (const line of readJournalLines(file, 0, end)) {
     if (suspect !== undefined) {
-      throw corrupt(
-        `journal line at byte ${suspect.offset} (after seq ${seq}) does not decode`,
-        suspect.error,
-      );
+      throw corrupt(`journal line at byte ${suspect.offset} (after seq ${seq}) is not a record`);
     }
     if (!line.complete) {
       tornAt = line.offset;
       break;
     }
-    let record: SignedRecord;
-    try {
-      record = decodeRecord(line.bytes);
-    } catch (error) {
-      suspect = { offset: line.offset, bytes: line.bytes, error };
+    const record = parseHeader(line.bytes);
+    if (record === undefined) {
+      suspect = { offset: line.offset, bytes: line.bytes };
       continue;
     }
     if (record.stream !== options.stream) {
@@ -126,26 +156,24 @@ export async function recoverJournal(
     hash = digestBytes(line.bytes);
     seq = record.seq;
     size = line.offset + line.bytes.length + 1;
-    if (options.verifyTail > 0) tail[(record.seq - 1) % options.verifyTail] = record;
+    tail[(record.seq - 1) % options.verifyTail] = { seq: record.seq, bytes: line.bytes };
   }
 
   if (suspect !== undefined) {
     if (!suspect.bytes.includes(0)) {
-      throw corrupt(
-        `journal last line at byte ${suspect.offset} (after seq ${seq}) does not decode`,
-        suspect.error,
-      );
+      throw corrupt(`journal last line at byte ${suspect.offset} (after seq ${seq}) is not a record`);
     }
     tornAt = suspect.offset;
   }
 
-  for (const record of tail) {
-    const key = options.keys.get(record.kid);
-    if (key === undefined) throw corrupt(`journal seq ${record.seq} is signed by unknown key ${record.kid}`);
+  for (const line of tail) {
     try {
-      verifyRecord(record, key);
+      verifyRecordLine(line.bytes, (r) => options.keys.get(r.kid));
     } catch (error) {
-      throw corrupt(`journal seq ${record.seq} has a bad signature`, error);
+      throw corrupt(
+        `journal seq ${line.seq} does not decode strictly or verify with the journal's keys`,
+        error,
+      );
     }
   }
 
