@@ -1,0 +1,580 @@
+import { createHash } from 'node:crypto';
+import {
+  decodeRecord,
+  digestValue,
+  leafHash,
+  MerkleAccumulator,
+  RecordsError,
+  verifyEd25519,
+  type JsonValue,
+  type SignedRecord,
+} from '@edca/records';
+import type { CompiledMap, DecisionInput } from '@edca/semantic';
+import { match } from 'ts-pattern';
+import type { Finding, FindingCode } from '../findings.js';
+import type { AuditReport, KeyUse, UnfinishedAction } from '../report.js';
+import {
+  asBody,
+  type ApprovalBody,
+  type AttemptBody,
+  type CheckpointBody,
+  type DecisionBody,
+  type KeyBody,
+  type OutcomeBody,
+  type PolicyBody,
+} from './bodies.js';
+import { KeyIndex } from './keys.js';
+import type { JournalLine } from './lines.js';
+import { APPROVAL_DOMAIN, approvalSigningBytes, recordSigningBytes } from './messages.js';
+import { createInlineVerifier, createWorkerVerifier, type SignatureVerifier } from './signature-pool.js';
+import type { TrustFile } from '@edca/records';
+
+/** Settings of one verification run (already validated by the public entry point). */
+export interface VerifierSettings {
+  readonly trust: TrustFile;
+  readonly maps: ReadonlyMap<string, CompiledMap> | undefined;
+  readonly expectedSize: number | undefined;
+  readonly workers: number;
+  readonly onProgress: ((done: number, total: number) => void) | undefined;
+}
+
+interface PermitState {
+  readonly seq: number;
+  readonly actionHash: string;
+  readonly expiresAtMs: number | undefined;
+  attempts: number;
+  lastIdempotencyKey: string | undefined;
+  lastTry: number;
+  lastAttempt: AttemptState | undefined;
+  completed: boolean;
+}
+
+interface AttemptState {
+  readonly seq: number;
+  readonly permit: string;
+  readonly actionHash: string;
+  lastStatus: OutcomeBody['status'] | undefined;
+  /** A later try of the same execution replaced this one (the kernel records one outcome, for the last try). */
+  superseded: boolean;
+}
+
+interface EscalationState {
+  readonly seq: number;
+  readonly actionHash: string;
+  readonly role: string | undefined;
+  resolved: boolean;
+}
+
+const KERNEL_ROLE = 'kernel';
+const KERNEL_RULE_PREFIX = 'kernel.';
+const PROGRESS_EVERY = 1000;
+
+/** Hash of the exact line bytes: equal to `recordHash(record)` because the line is the canonical record. */
+function lineHash(bytes: Uint8Array): string {
+  return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Verifies every line of a journal: bytes, signatures, chain, checkpoints, key and policy
+ * records, the permit → attempt → outcome life cycle, approvals, and (with maps) a replay of
+ * every decision. Never throws on journal content: every problem becomes a finding.
+ */
+export async function verifyLines(
+  lines: readonly JournalLine[],
+  settings: VerifierSettings,
+): Promise<AuditReport> {
+  const keys = new KeyIndex(settings.trust);
+  const rawKeys = keys.table.map((k) => k.raw);
+  const verifier: SignatureVerifier =
+    settings.workers > 0
+      ? createWorkerVerifier(rawKeys, settings.workers)
+      : createInlineVerifier(rawKeys, (pk, msg, sig) => verifyEd25519(pk, msg, sig));
+
+  const findings: { f: Finding; order: number }[] = [];
+  let order = 0;
+  const report = (code: FindingCode, seq: number, line: number, message: string): void => {
+    findings.push({ f: { code, seq, line, message }, order: order++ });
+  };
+
+  const byType: Record<string, number> = {};
+  const byVerdict: Record<string, number> = {};
+  const byOutcome: Record<string, number> = {};
+  const keyUses = new Map<string, { role: string; name: string | undefined; signatures: number }>();
+  const useKey = (kid: string, role: string, name: string | undefined): void => {
+    const u = keyUses.get(kid);
+    if (u === undefined) keyUses.set(kid, { role, name, signatures: 1 });
+    else u.signatures++;
+  };
+
+  const acc = new MerkleAccumulator();
+  let stream: string | null = null;
+  let expectedSeq = 1;
+  let prevHash: string | null = null;
+  let lastAtMs = Number.NEGATIVE_INFINITY;
+  let firstAt: string | undefined;
+  let lastAt: string | undefined;
+  let lastCheckpoint: { seq: number; size: number; root: string } | null = null;
+  let checkpointCount = 0;
+  let linesAfterCheckpoint = 0;
+
+  const retiredAt = new Map<string, number>();
+  const activatedPolicies = new Set<string>();
+  const permits = new Map<string, PermitState>();
+  const nonPermitDecisions = new Set<string>();
+  const escalations = new Map<string, EscalationState>();
+  const escalationsByAction = new Map<string, EscalationState[]>();
+  const approvedKids = new Map<string, Set<string>>();
+  const attempts = new Map<string, AttemptState>();
+  const missingMaps = new Set<string>();
+  let decisions = 0;
+  let replayed = 0;
+  let replayMismatches = 0;
+
+  const total = lines.length;
+  for (let i = 0; i < total; i++) {
+    const { bytes, line } = lines[i]!;
+    const hash = lineHash(bytes);
+    const leaf = leafHash(bytes);
+
+    let record: SignedRecord;
+    try {
+      record = decodeRecord(bytes);
+    } catch (err) {
+      if (!(err instanceof RecordsError)) throw err;
+      const code: FindingCode =
+        err.code === 'RECORD_NOT_CANONICAL'
+          ? 'LINE_NOT_CANONICAL'
+          : err.code === 'RECORD_INVALID_BODY'
+            ? 'BODY_INVALID'
+            : 'LINE_MALFORMED';
+      report(code, expectedSeq, line, bytes.length === 0 ? 'blank line' : err.message);
+      // Keep the chain going from this line so one bad line yields one finding, not a cascade.
+      expectedSeq++;
+      prevHash = hash;
+      acc.append(leaf);
+      linesAfterCheckpoint++;
+      continue;
+    }
+    const { seq, at } = record;
+
+    // Envelope: stream, seq, prev, time.
+    if (stream === null) stream = record.stream;
+    else if (record.stream !== stream) {
+      report('STREAM_MISMATCH', seq, line, `stream ${record.stream}, the journal's stream is ${stream}`);
+    }
+    if (seq > expectedSeq) {
+      report(
+        'SEQ_GAP',
+        seq,
+        line,
+        `seq ${seq}, expected ${expectedSeq}: ${seq - expectedSeq} record(s) missing`,
+      );
+    } else if (seq < expectedSeq) {
+      report('SEQ_OUT_OF_ORDER', seq, line, `seq ${seq} after seq ${expectedSeq - 1}`);
+    }
+    expectedSeq = seq + 1;
+    if (record.prev !== prevHash) {
+      report(
+        'PREV_MISMATCH',
+        seq,
+        line,
+        prevHash === null
+          ? `the first record must have prev null, has ${record.prev}`
+          : `prev is ${record.prev}, the previous line hashes to ${prevHash}`,
+      );
+    }
+    prevHash = hash;
+    const atMs = Date.parse(at);
+    if (atMs < lastAtMs) report('TIME_REGRESSION', seq, line, `at ${at} is earlier than the previous record`);
+    if (atMs > lastAtMs) lastAtMs = atMs;
+    firstAt ??= at;
+    lastAt = at;
+    byType[record.type] = (byType[record.type] ?? 0) + 1;
+
+    // Signature under a kernel key valid at `at`, not retired before `at`.
+    const keyCheck = keys.check(record.kid, KERNEL_ROLE, atMs);
+    if (!keyCheck.ok) {
+      report(keyCheck.code, seq, line, keyCheck.message);
+    } else {
+      const retired = retiredAt.get(record.kid);
+      if (retired !== undefined && atMs > retired) {
+        report('KEY_RETIRED', seq, line, `key ${record.kid} was retired before ${at}`);
+      }
+      useKey(record.kid, KERNEL_ROLE, keyCheck.key.key.name);
+      verifier.submit(
+        keyCheck.key.index,
+        recordSigningBytes(bytes, record),
+        Buffer.from(record.sig, 'base64url'),
+        (valid) => {
+          if (!valid)
+            report('SIGNATURE_INVALID', seq, line, `the signature of record ${seq} does not verify`);
+        },
+      );
+    }
+
+    // decodeRecord has already checked the body against recordBodySchemas[type].
+    match(record.type)
+      .with('policy.activated', () => {
+        activatedPolicies.add(asBody<PolicyBody>(record.body).policyDigest);
+      })
+      .with('key.added', () => {
+        const body = asBody<KeyBody>(record.body);
+        const known = keys.byKid.get(body.kid);
+        if (known !== undefined && (known.key.publicKey !== body.publicKey || known.key.role !== body.role)) {
+          report('KEY_RECORD_MISMATCH', seq, line, `key.added for ${body.kid} differs from the trust file`);
+        }
+      })
+      .with('key.retired', () => {
+        const body = asBody<KeyBody>(record.body);
+        const known = keys.byKid.get(body.kid);
+        if (known !== undefined && known.key.publicKey !== body.publicKey) {
+          report('KEY_RECORD_MISMATCH', seq, line, `key.retired for ${body.kid} differs from the trust file`);
+        }
+        if (!retiredAt.has(body.kid)) retiredAt.set(body.kid, atMs);
+      })
+      .with('decision', () => {
+        const body = asBody<DecisionBody>(record.body);
+        decisions++;
+        byVerdict[body.verdict] = (byVerdict[body.verdict] ?? 0) + 1;
+        if (!activatedPolicies.has(body.policyDigest)) {
+          report('POLICY_DIGEST_UNKNOWN', seq, line, `policy ${body.policyDigest} was not activated before`);
+        }
+        if (body.input.policyDigest !== body.policyDigest) {
+          report(
+            'DECISION_INCONSISTENT',
+            seq,
+            line,
+            `the decision names policy ${body.policyDigest}, its input ${body.input.policyDigest}`,
+          );
+        } else if (digestValue(body.input) !== body.decisionKey) {
+          // The decision key is sha256(JCS(input)): a changed input no longer matches it.
+          report(
+            'DECISION_INCONSISTENT',
+            seq,
+            line,
+            `the decision key is not the digest of the recorded input`,
+          );
+        }
+        if (settings.maps !== undefined) {
+          const map = settings.maps.get(body.policyDigest);
+          if (body.rule.startsWith(KERNEL_RULE_PREFIX)) {
+            // A kernel pre-check (unknown intent, failed derivation, approval expired, outcome
+            // unknown…) decided before the map's evaluate ran: there is nothing to replay.
+          } else if (map === undefined) {
+            if (!missingMaps.has(body.policyDigest)) {
+              missingMaps.add(body.policyDigest);
+              report(
+                'REPLAY_MAP_MISSING',
+                seq,
+                line,
+                `no state map with digest ${body.policyDigest} was given`,
+              );
+            }
+          } else {
+            replayed++;
+            const diff = replayDecision(map, body);
+            if (diff !== undefined) {
+              replayMismatches++;
+              report('REPLAY_MISMATCH', seq, line, diff);
+            }
+          }
+        }
+        match(body.verdict)
+          .with('permit', () => {
+            for (const a of body.input.approvals ?? []) {
+              if (!(approvedKids.get(body.actionHash)?.has(a.kid) ?? false)) {
+                report(
+                  'APPROVAL_MISSING',
+                  seq,
+                  line,
+                  `the permit counts an approval by ${a.kid} that is not in the journal before it`,
+                );
+              }
+            }
+            permits.set(hash, {
+              seq,
+              actionHash: body.actionHash,
+              expiresAtMs: body.expiresAt === undefined ? undefined : Date.parse(body.expiresAt),
+              attempts: 0,
+              lastIdempotencyKey: undefined,
+              lastTry: 0,
+              lastAttempt: undefined,
+              completed: false,
+            });
+            resolveEscalations(body.actionHash);
+          })
+          .with('refuse', () => {
+            nonPermitDecisions.add(hash);
+            resolveEscalations(body.actionHash);
+          })
+          .with('escalate', () => {
+            nonPermitDecisions.add(hash);
+            const role = body.pendingApproval?.role;
+            const esc: EscalationState = {
+              seq,
+              actionHash: body.actionHash,
+              role: typeof role === 'string' ? role : undefined,
+              resolved: false,
+            };
+            escalations.set(hash, esc);
+            const list = escalationsByAction.get(body.actionHash);
+            if (list === undefined) escalationsByAction.set(body.actionHash, [esc]);
+            else list.push(esc);
+          })
+          .exhaustive();
+      })
+      .with('approval', () => {
+        const body = asBody<ApprovalBody>(record.body);
+        const fail = (why: string): void => report('APPROVAL_INVALID', seq, line, why);
+        const esc = escalations.get(body.decision);
+        if (esc === undefined)
+          return fail(`approval of ${body.decision}, which is not an earlier escalation`);
+        if (esc.actionHash !== body.actionHash)
+          return fail('the approval is for another action than its escalation');
+        if (esc.role !== undefined && body.approver.role !== esc.role) {
+          return fail(`approver role ${body.approver.role}, the escalation requires ${esc.role}`);
+        }
+        const st = body.statement;
+        if (!isBoundStatement(st, body)) {
+          return fail('the signed statement is not bound to this escalation, action, verdict and approver');
+        }
+        const approverKey = keys.check(body.approver.kid, body.approver.role, atMs);
+        if (!approverKey.ok) return fail(`approver ${approverKey.code}: ${approverKey.message}`);
+        const retired = retiredAt.get(body.approver.kid);
+        if (retired !== undefined && atMs > retired)
+          return fail(`approver key ${body.approver.kid} was retired`);
+        useKey(body.approver.kid, body.approver.role, approverKey.key.key.name);
+        // Counted as approved now; a bad statement signature is reported when the check returns.
+        if (body.verdict === 'approve') {
+          const set = approvedKids.get(body.actionHash);
+          if (set === undefined) approvedKids.set(body.actionHash, new Set([body.approver.kid]));
+          else set.add(body.approver.kid);
+        } else {
+          esc.resolved = true;
+        }
+        verifier.submit(
+          approverKey.key.index,
+          approvalSigningBytes(st),
+          Buffer.from(body.sig, 'base64url'),
+          (valid) => {
+            if (!valid) fail(`the approver's signature over the statement does not verify`);
+          },
+        );
+      })
+      .with('attempt', () => {
+        const body = asBody<AttemptBody>(record.body);
+        const permit = permits.get(body.permit);
+        if (permit === undefined) {
+          report(
+            'ATTEMPT_WITHOUT_PERMIT',
+            seq,
+            line,
+            nonPermitDecisions.has(body.permit)
+              ? `the attempt points to decision ${body.permit}, which is not a permit`
+              : `the attempt points to ${body.permit}, not a permit earlier in the journal`,
+          );
+          return;
+        }
+        if (permit.actionHash !== body.actionHash) {
+          report(
+            'ATTEMPT_ACTION_MISMATCH',
+            seq,
+            line,
+            `the permit at seq ${permit.seq} is for another action`,
+          );
+        }
+        if (permit.expiresAtMs !== undefined && atMs > permit.expiresAtMs) {
+          report('PERMIT_EXPIRED', seq, line, `the permit at seq ${permit.seq} had expired`);
+        }
+        // A retry of the same execution (same idempotency key, next try, nothing completed) is not a reuse.
+        if (permit.attempts > 0) {
+          const retry =
+            !permit.completed &&
+            permit.lastAttempt?.lastStatus === undefined &&
+            body.idempotencyKey === permit.lastIdempotencyKey &&
+            body.try === permit.lastTry + 1;
+          if (!retry) report('PERMIT_REUSED', seq, line, `the permit at seq ${permit.seq} was already used`);
+          else if (permit.lastAttempt !== undefined) permit.lastAttempt.superseded = true;
+        } else if (body.try !== 1) {
+          report(
+            'PERMIT_REUSED',
+            seq,
+            line,
+            `the first attempt with the permit at seq ${permit.seq} is try ${body.try}`,
+          );
+        }
+        const attempt: AttemptState = {
+          seq,
+          permit: body.permit,
+          actionHash: body.actionHash,
+          lastStatus: undefined,
+          superseded: false,
+        };
+        permit.attempts++;
+        permit.lastIdempotencyKey = body.idempotencyKey;
+        permit.lastTry = body.try;
+        permit.lastAttempt = attempt;
+        attempts.set(hash, attempt);
+      })
+      .with('outcome', () => {
+        const body = asBody<OutcomeBody>(record.body);
+        byOutcome[body.status] = (byOutcome[body.status] ?? 0) + 1;
+        const attempt = attempts.get(body.attempt);
+        if (attempt === undefined) {
+          report(
+            'OUTCOME_WITHOUT_ATTEMPT',
+            seq,
+            line,
+            `the outcome points to ${body.attempt}, not an earlier attempt`,
+          );
+          return;
+        }
+        if (attempt.permit !== body.permit) {
+          report('OUTCOME_MISMATCH', seq, line, `the attempt at seq ${attempt.seq} used another permit`);
+        }
+        const prior = attempt.lastStatus;
+        // After 'unknown' the real outcome may be recorded; a completed action may be compensated once.
+        const allowed =
+          prior === undefined ||
+          prior === 'unknown' ||
+          (prior === 'completed' && body.status === 'compensated');
+        if (!allowed) {
+          report(
+            'OUTCOME_DUPLICATE',
+            seq,
+            line,
+            `the attempt at seq ${attempt.seq} already has outcome ${prior}`,
+          );
+        }
+        attempt.lastStatus = body.status;
+        if (body.status === 'completed') {
+          const permit = permits.get(attempt.permit);
+          if (permit !== undefined) permit.completed = true;
+        }
+      })
+      .with('checkpoint', () => {
+        const body = asBody<CheckpointBody>(record.body);
+        checkpointCount++;
+        if (body.size !== seq - 1 || body.size !== acc.size) {
+          report(
+            'CHECKPOINT_SIZE_MISMATCH',
+            seq,
+            line,
+            `the checkpoint covers ${body.size} records; ${acc.size} lines precede it and its seq is ${seq}`,
+          );
+        } else if (Buffer.from(acc.root()).toString('base64url') !== body.root) {
+          report('CHECKPOINT_ROOT_MISMATCH', seq, line, `the Merkle root of records 1..${body.size} differs`);
+        }
+        lastCheckpoint = { seq, size: body.size, root: body.root };
+        linesAfterCheckpoint = -1;
+      })
+      .exhaustive();
+
+    acc.append(leaf);
+    linesAfterCheckpoint++;
+    if (settings.onProgress !== undefined && (i + 1) % PROGRESS_EVERY === 0)
+      settings.onProgress(i + 1, total);
+  }
+
+  function resolveEscalations(actionHash: string): void {
+    for (const e of escalationsByAction.get(actionHash) ?? []) e.resolved = true;
+  }
+
+  try {
+    await verifier.drain();
+  } finally {
+    await verifier.close();
+  }
+  settings.onProgress?.(total, total);
+
+  if (total === 0) report('JOURNAL_EMPTY', 0, 0, 'the journal holds no record');
+  if (settings.expectedSize !== undefined && total < settings.expectedSize) {
+    report('TRUNCATED', total + 1, total + 1, `${total} records, at least ${settings.expectedSize} expected`);
+  }
+
+  const unfinished: UnfinishedAction[] = [];
+  for (const a of attempts.values()) {
+    if (a.superseded) continue;
+    if (a.lastStatus === undefined)
+      unfinished.push({ kind: 'attempt-without-outcome', seq: a.seq, actionHash: a.actionHash });
+    else if (a.lastStatus === 'unknown')
+      unfinished.push({ kind: 'outcome-unknown', seq: a.seq, actionHash: a.actionHash });
+  }
+  for (const e of escalations.values()) {
+    if (!e.resolved) unfinished.push({ kind: 'escalation-unresolved', seq: e.seq, actionHash: e.actionHash });
+  }
+  unfinished.sort((a, b) => a.seq - b.seq);
+
+  findings.sort((a, b) => a.f.line - b.f.line || a.order - b.order);
+  const keysUsed: KeyUse[] = [...keyUses.entries()].map(([kid, u]) =>
+    u.name === undefined
+      ? { kid, role: u.role, signatures: u.signatures }
+      : { kid, role: u.role, name: u.name, signatures: u.signatures },
+  );
+
+  return {
+    ok: findings.length === 0,
+    mode: 'full',
+    stream,
+    records: total,
+    byType,
+    byVerdict,
+    byOutcome,
+    timeRange: firstAt === undefined || lastAt === undefined ? null : { first: firstAt, last: lastAt },
+    keysUsed,
+    signaturesChecked: verifier.submitted,
+    checkpoints: {
+      count: checkpointCount,
+      last: lastCheckpoint,
+      uncovered: lastCheckpoint === null ? total : linesAfterCheckpoint,
+    },
+    replay: settings.maps === undefined ? null : { decisions, replayed, mismatches: replayMismatches },
+    findings: findings.map((x) => x.f),
+    unfinished,
+  };
+}
+
+function isObject(v: JsonValue): v is { [k: string]: JsonValue } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The approver's statement must say exactly what the approval record claims: the domain, the
+ * escalate record, the action, the verdict and the approver (kid and role).
+ */
+function isBoundStatement(st: JsonValue, body: ApprovalBody): boolean {
+  if (!isObject(st)) return false;
+  const approver = st['approver'];
+  return (
+    st['domain'] === APPROVAL_DOMAIN &&
+    st['decision'] === body.decision &&
+    st['actionHash'] === body.actionHash &&
+    st['verdict'] === body.verdict &&
+    isObject(approver ?? null) &&
+    (approver as { [k: string]: JsonValue })['kid'] === body.approver.kid &&
+    (approver as { [k: string]: JsonValue })['role'] === body.approver.role
+  );
+}
+
+/** Re-runs one decision under its pinned map; returns a description of the difference, if any. */
+function replayDecision(map: CompiledMap, body: DecisionBody): string | undefined {
+  let result;
+  try {
+    result = map.evaluate(body.input as unknown as DecisionInput);
+  } catch (err) {
+    return `replay failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  const diffs: string[] = [];
+  if (result.verdict !== body.verdict) diffs.push(`verdict ${body.verdict} → ${result.verdict}`);
+  if (result.rule !== body.rule) diffs.push(`rule ${body.rule} → ${result.rule}`);
+  if (!sameStrings(result.reasons, body.reasons)) {
+    diffs.push(`reasons [${body.reasons.join(', ')}] → [${result.reasons.join(', ')}]`);
+  }
+  return diffs.length === 0 ? undefined : `replay differs: ${diffs.join('; ')}`;
+}

@@ -1,0 +1,35 @@
+import { canonicalBytes, RECORD_SIGNATURE_DOMAIN, type JsonValue, type SignedRecord } from '@edca/records';
+
+// The exact bytes that signatures cover (docs/contracts.md). Records: `edca-record-v1` 0x00 ‖
+// JCS(record without sig), defined by @edca/records. Approvals: `edca-approval-v1` 0x0a ‖
+// JCS(statement), defined by the kernel's approval.ts, which the auditor must not import; the
+// cross-package test test/audit-approval-seam.test.ts pins that both agree.
+
+const RECORD_PREFIX = Buffer.from(`${RECORD_SIGNATURE_DOMAIN}\0`, 'latin1');
+
+/** The approval signature domain; an approver's statement carries it as `domain`. */
+export const APPROVAL_DOMAIN = 'edca-approval-v1';
+const APPROVAL_PREFIX = Buffer.from(`${APPROVAL_DOMAIN}\n`, 'latin1');
+
+/**
+ * The bytes a record's signature covers, cut from its canonical line: in RFC 8785 member order
+ * `sig` sits just before `stream` and `type`, so removing the `"sig":"…",` member leaves the
+ * canonical unsigned record (no second canonicalization; `signingMessage` gives the same bytes).
+ * Only called on lines `decodeRecord` accepted as canonical.
+ */
+export function recordSigningBytes(bytes: Buffer, record: SignedRecord): Buffer {
+  const tail = Buffer.byteLength(
+    `"stream":${JSON.stringify(record.stream)},"type":${JSON.stringify(record.type)}}`,
+  );
+  const member = `"sig":"${record.sig}",`;
+  const cut = bytes.length - tail - member.length;
+  if (bytes.toString('latin1', cut, cut + member.length) !== member) {
+    throw new Error('invariant: a canonical record has its sig member before stream and type');
+  }
+  return Buffer.concat([RECORD_PREFIX, bytes.subarray(0, cut), bytes.subarray(cut + member.length)]);
+}
+
+/** The bytes an approver signs: `edca-approval-v1` 0x0a ‖ JCS(statement). */
+export function approvalSigningBytes(statement: JsonValue): Buffer {
+  return Buffer.concat([APPROVAL_PREFIX, canonicalBytes(statement)]);
+}

@@ -1,0 +1,213 @@
+import { Worker } from 'node:worker_threads';
+import { isAcceptablePublicKey } from '@edca/records';
+
+/**
+ * Ed25519 verification split across worker threads: the main thread keeps the chain, hash and
+ * bookkeeping work, the workers do the ≈ 100 µs signature checks. Results come back per job.
+ *
+ * The worker is a small CommonJS script given as source (`eval: true`) so it runs the same from
+ * TypeScript sources (tests, benchmarks) and from the built package, with no module resolution.
+ * It applies the strict policy of `verifyEd25519` from @edca/records (RFC 8032 §5.1.7 with
+ * S < L, R a canonical encoding not of small order, node:crypto for the equation); keys are
+ * vetted once on the main thread with `isAcceptablePublicKey`. test/signature-pool.test.ts checks
+ * that the worker and `verifyEd25519` agree on every RFC 8032, Wycheproof, ZIP-215 and
+ * "Taming the many EdDSAs" vector and on mutated signatures.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const crypto = require('node:crypto');
+const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+// The group order L, little-endian (RFC 8032 §5.1).
+const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+// The 8 canonical encodings of the points of order dividing 8, and the 2 "x = 0, sign 1" encodings.
+const REFUSED_R = new Set([
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0000000000000000000000000000000000000000000000000000000000000080',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+  '0100000000000000000000000000000000000000000000000000000000000080',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+]);
+function canonicalS(sig) {
+  for (let i = 31; i >= 0; i--) {
+    if (sig[32 + i] < L[i]) return true;
+    if (sig[32 + i] > L[i]) return false;
+  }
+  return false;
+}
+function canonicalY(sig) {
+  if ((sig[31] & 0x7f) !== 0x7f) return true;
+  for (let i = 30; i >= 1; i--) if (sig[i] !== 0xff) return true;
+  return sig[0] < 0xed;
+}
+const keys = workerData.keys.map((pk) => {
+  if (pk === null || pk.length !== 32) return null;
+  try { return crypto.createPublicKey({ key: Buffer.concat([SPKI, Buffer.from(pk)]), format: 'der', type: 'spki' }); }
+  catch { return null; }
+});
+function check(key, msg, sig) {
+  if (key === null || key === undefined || sig.length !== 64) return false;
+  if (!canonicalS(sig) || !canonicalY(sig) || REFUSED_R.has(sig.toString('hex', 0, 32))) return false;
+  try { return crypto.verify(null, msg, key, sig); } catch { return false; }
+}
+parentPort.on('message', (m) => {
+  const view = Buffer.from(m.buf);
+  const out = new Uint8Array(m.count);
+  let off = 0;
+  for (let i = 0; i < m.count; i++) {
+    const k = view.readUInt32LE(off);
+    const len = view.readUInt32LE(off + 4);
+    const sigLen = view.readUInt32LE(off + 8);
+    off += 12;
+    const sig = view.subarray(off, off + sigLen);
+    off += sigLen;
+    const msg = view.subarray(off, off + len);
+    off += len;
+    out[i] = check(keys[k], msg, sig) ? 1 : 0;
+  }
+  parentPort.postMessage({ id: m.id, out }, [out.buffer]);
+});
+`;
+
+/** A queue of signature checks whose results arrive through callbacks, all before `drain()` resolves. */
+export interface SignatureVerifier {
+  /** Queues one check of `signature` over `message` under key number `keyIndex`. */
+  submit(
+    keyIndex: number,
+    message: Uint8Array,
+    signature: Uint8Array,
+    onResult: (valid: boolean) => void,
+  ): void;
+  /** Resolves once every submitted check has reported; rejects if a worker dies. */
+  drain(): Promise<void>;
+  /** Stops the workers. */
+  close(): Promise<void>;
+  /** How many checks were submitted. */
+  readonly submitted: number;
+}
+
+type Verify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+
+/** Verifies on the calling thread, at once (small journals, and the reference behaviour). */
+export function createInlineVerifier(keys: readonly Uint8Array[], verify: Verify): SignatureVerifier {
+  let submitted = 0;
+  return {
+    submit(keyIndex, message, signature, onResult) {
+      submitted++;
+      const key = keys[keyIndex];
+      onResult(key !== undefined && verify(key, message, signature));
+    },
+    drain: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+    get submitted() {
+      return submitted;
+    },
+  };
+}
+
+interface Job {
+  readonly keyIndex: number;
+  readonly message: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly onResult: (valid: boolean) => void;
+}
+
+const BATCH = 256;
+
+/** Verifies on `threads` worker threads, in batches of 256 checks. */
+export function createWorkerVerifier(keys: readonly Uint8Array[], threads: number): SignatureVerifier {
+  const workers: { worker: Worker; inFlight: number }[] = [];
+  const pending = new Map<number, Job[]>();
+  let batch: Job[] = [];
+  let nextId = 0;
+  let submitted = 0;
+  let failure: Error | undefined;
+  let waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+
+  const settle = (): void => {
+    if (failure !== undefined) {
+      for (const w of waiters) w.reject(failure);
+      waiters = [];
+    } else if (pending.size === 0 && batch.length === 0) {
+      for (const w of waiters) w.resolve();
+      waiters = [];
+    }
+  };
+
+  const workerKeys = keys.map((k) => (isAcceptablePublicKey(k) ? Uint8Array.from(k) : null));
+  for (let i = 0; i < threads; i++) {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { keys: workerKeys } });
+    const slot = { worker, inFlight: 0 };
+    worker.on('message', (m: { id: number; out: Uint8Array }) => {
+      slot.inFlight--;
+      const jobs = pending.get(m.id);
+      pending.delete(m.id);
+      if (jobs === undefined) return;
+      for (let j = 0; j < jobs.length; j++) jobs[j]!.onResult(m.out[j] === 1);
+      settle();
+    });
+    worker.on('error', (err) => {
+      failure = err;
+      settle();
+    });
+    worker.on('exit', (code) => {
+      if (code !== 0 && failure === undefined && pending.size > 0) {
+        failure = new Error(`signature worker exited with code ${code}`);
+        settle();
+      }
+    });
+    workers.push(slot);
+  }
+
+  const flush = (): void => {
+    if (batch.length === 0) return;
+    const jobs = batch;
+    batch = [];
+    let size = 0;
+    for (const j of jobs) size += 12 + j.signature.length + j.message.length;
+    // allocUnsafeSlow: an ArrayBuffer of its own, so it can be transferred without a copy.
+    const buf = Buffer.allocUnsafeSlow(size);
+    let off = 0;
+    for (const j of jobs) {
+      buf.writeUInt32LE(j.keyIndex, off);
+      buf.writeUInt32LE(j.message.length, off + 4);
+      buf.writeUInt32LE(j.signature.length, off + 8);
+      off += 12;
+      buf.set(j.signature, off);
+      off += j.signature.length;
+      buf.set(j.message, off);
+      off += j.message.length;
+    }
+    const id = nextId++;
+    pending.set(id, jobs);
+    let target = workers[0]!;
+    for (const w of workers) if (w.inFlight < target.inFlight) target = w;
+    target.inFlight++;
+    target.worker.postMessage({ id, buf: buf.buffer, count: jobs.length }, [buf.buffer]);
+  };
+
+  return {
+    submit(keyIndex, message, signature, onResult) {
+      submitted++;
+      batch.push({ keyIndex, message, signature, onResult });
+      if (batch.length >= BATCH) flush();
+    },
+    drain() {
+      flush();
+      return new Promise<void>((resolve, reject) => {
+        waiters.push({ resolve, reject });
+        settle();
+      });
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+    },
+    get submitted() {
+      return submitted;
+    },
+  };
+}

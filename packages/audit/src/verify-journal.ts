@@ -1,0 +1,102 @@
+import { availableParallelism } from 'node:os';
+import type { TrustFile } from '@edca/records';
+import { AuditError } from './errors.js';
+import { verifyCheckpointsOnly } from './internal/checkpoint-verifier.js';
+import { verifyLines } from './internal/journal-verifier.js';
+import { toJournalLines } from './internal/lines.js';
+import type { ReplayMaps } from './replay-maps.js';
+import type { AuditReport, VerifyMode } from './report.js';
+
+/** A journal: the file's bytes or text, or its lines (each without the newline). */
+export type JournalInput = Uint8Array | string | readonly (string | Uint8Array)[];
+
+/** How to verify a journal. */
+export interface VerifyJournalOptions {
+  /** The auditor's trust file (parsed with `parseTrustFile` from @edca/records). */
+  readonly trust: TrustFile;
+  /** State maps by policy digest: every decision is replayed against its pinned map. */
+  readonly maps?: ReplayMaps;
+  /** `full` (default) or `checkpoints-only`: hash chain, Merkle roots and checkpoint signatures only. */
+  readonly mode?: VerifyMode;
+  /** The number of records the auditor knows the journal had (from a witness); fewer is `TRUNCATED`. */
+  readonly expectedSize?: number;
+  /** Worker threads for signature checks; default: one per core for journals of 4,000 records or more, else none. */
+  readonly workers?: number;
+  /** Called as lines are processed (for progress bars). */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** The outcome of `safeVerifyJournal`: the report when the journal is intact, else the error that holds it. */
+export type VerifyJournalResult = { ok: true; value: AuditReport } | { ok: false; error: AuditError };
+
+const WORKER_THRESHOLD = 4000;
+
+/**
+ * Verifies a journal offline and returns the report whatever it finds; `ok` is false on any finding.
+ * @throws AuditError ARGUMENT_INVALID (malformed options: that is misuse, not a finding)
+ * @example
+ * const result = await safeVerifyJournal(readFileSync('journal.jsonl'), { trust });
+ * if (!result.ok) for (const f of result.error.report!.findings) console.log(f.seq, f.code);
+ */
+export async function safeVerifyJournal(
+  journal: JournalInput,
+  options: VerifyJournalOptions,
+): Promise<VerifyJournalResult> {
+  const report = await inspectJournal(journal, options);
+  if (report.ok) return { ok: true, value: report };
+  const first = report.findings[0]!;
+  return {
+    ok: false,
+    error: new AuditError(
+      'JOURNAL_INVALID',
+      `${report.findings.length} finding(s); first: ${first.code} at seq ${first.seq}: ${first.message}`,
+      { report },
+    ),
+  };
+}
+
+/**
+ * Verifies a journal offline and returns its report when it is intact.
+ * @throws AuditError JOURNAL_INVALID (with `error.report`) on any finding; ARGUMENT_INVALID on malformed options
+ */
+export async function verifyJournal(
+  journal: JournalInput,
+  options: VerifyJournalOptions,
+): Promise<AuditReport> {
+  const result = await safeVerifyJournal(journal, options);
+  if (!result.ok) throw result.error;
+  return result.value;
+}
+
+async function inspectJournal(journal: JournalInput, options: VerifyJournalOptions): Promise<AuditReport> {
+  if (
+    typeof options !== 'object' ||
+    options === null ||
+    typeof options.trust !== 'object' ||
+    !Array.isArray(options.trust?.keys)
+  ) {
+    throw new AuditError('ARGUMENT_INVALID', 'options.trust must be a parsed trust file');
+  }
+  const { expectedSize, workers } = options;
+  if (expectedSize !== undefined && !(Number.isSafeInteger(expectedSize) && expectedSize >= 0)) {
+    throw new AuditError('ARGUMENT_INVALID', 'expectedSize must be a non-negative integer');
+  }
+  if (workers !== undefined && !(Number.isSafeInteger(workers) && workers >= 0 && workers <= 64)) {
+    throw new AuditError('ARGUMENT_INVALID', 'workers must be an integer from 0 to 64');
+  }
+  const lines = toJournalLines(journal);
+  const mode = options.mode ?? 'full';
+  if (mode === 'checkpoints-only') {
+    if (options.maps !== undefined)
+      throw new AuditError('ARGUMENT_INVALID', 'replay needs full mode, not checkpoints-only');
+    return verifyCheckpointsOnly(lines, options.trust, expectedSize, options.onProgress);
+  }
+  if (mode !== 'full') throw new AuditError('ARGUMENT_INVALID', `unknown mode ${String(mode)}`);
+  return verifyLines(lines, {
+    trust: options.trust,
+    maps: options.maps?.byDigest,
+    expectedSize,
+    workers: workers ?? (lines.length >= WORKER_THRESHOLD ? availableParallelism() : 0),
+    onProgress: options.onProgress,
+  });
+}
