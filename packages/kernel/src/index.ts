@@ -14,3 +14,27 @@ export type {
   Reservation,
   ReserveResult,
 } from './store.js';
+export { systemClock, toRfc3339 } from './clock.js';
+export type { Clock } from './clock.js';
+export { KERNEL_REASON_CODES } from './reason-codes.js';
+export type { KernelReasonCode } from './reason-codes.js';
+export { actionHashOf, createDecisionCache, decisionKeyOf, evaluateDecision } from './decision.js';
+export type { DecisionCache, DecisionCacheOptions, DecisionResult, Proposal } from './decision.js';
+export { APPROVAL_DOMAIN, approvalMessage, signApproval, verifyApproval } from './approval.js';
+export type { ApprovalCheck, ApprovalStatement, SignedApproval } from './approval.js';
+export { createKernel } from './kernel.js';
+export type {
+  ApproveResult,
+  DecideContext,
+  Decision,
+  ExecuteResult,
+  IdempotencyCheck,
+  Kernel,
+  KernelEvents,
+  KernelOptions,
+  Loader,
+  Permit,
+  PlanResult,
+  PlanStep,
+  RecoveryReport,
+} from './kernel.js';

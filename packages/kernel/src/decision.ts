@@ -1,0 +1,137 @@
+/**
+ * The pure part of the kernel: the decision key, the action hash, the bounded decision cache and a
+ * fail-closed wrapper around the map's `evaluate`. No I/O, no clock, no randomness.
+ */
+import { LRUCache } from 'lru-cache';
+import { digestValue, type Digest, type JsonValue } from '@edca/records';
+import { actionHashFor } from './internal/action.js';
+import type { DecisionInput, MapSpec } from './internal/seams.js';
+
+/** A decision result: semantic's `DecisionResult`, or a kernel refusal with a kernel reason code. */
+export interface DecisionResult {
+  readonly verdict: 'permit' | 'refuse' | 'escalate';
+  readonly rule: string;
+  readonly reasons: readonly string[];
+  readonly accountable: string;
+  readonly approvalsRequired?: { readonly count: number; readonly role: string };
+}
+
+/** A normalized proposal as `@edca/arp`'s intake returns it; refs are opaque strings inside params. */
+export interface Proposal {
+  readonly intent: string;
+  readonly params: Record<string, JsonValue>;
+}
+
+/**
+ * The action hash a permit is bound to: digestValue of `{ intent, params, refs }`, where refs are the
+ * opaque refs found in params (sorted, distinct), so an auditor recomputes it from the decision input.
+ * @throws RecordsError IJSON_* when params are not I-JSON
+ * @example actionHashOf({ intent: 'refund_payment', params: { amount: 10 } });
+ */
+export function actionHashOf(proposal: Proposal): Digest {
+  return actionHashFor(proposal);
+}
+
+/**
+ * The decision key: SHA-256 over the RFC 8785 bytes of exactly the decision input.
+ * @throws RecordsError IJSON_* when the input is not I-JSON
+ * @example decisionKeyOf(input) === decisionKeyOf(structuredClone(input)); // true
+ */
+export function decisionKeyOf(input: DecisionInput): Digest {
+  return digestValue(input);
+}
+
+/** Bounds of the decision cache. */
+export interface DecisionCacheOptions {
+  /** Most entries kept (default 10,000). */
+  readonly maxEntries?: number;
+  /** Most bytes kept, counting each entry's key and JSON size (default 8 MiB). */
+  readonly maxBytes?: number;
+}
+
+/** A bounded cache from decision key to decision result; correct locally because decisions are pure. */
+export interface DecisionCache {
+  get(key: Digest): DecisionResult | undefined;
+  set(key: Digest, result: DecisionResult): void;
+  /** Entries held. */
+  readonly size: number;
+  /** Bytes held (by the cache's size calculation). */
+  readonly bytes: number;
+  clear(): void;
+}
+
+/**
+ * Creates a bounded (entries and bytes) `lru-cache` keyed by decision key.
+ * @throws RangeError when a bound is not a positive integer
+ * @example const cache = createDecisionCache({ maxEntries: 1000, maxBytes: 1 << 20 });
+ */
+export function createDecisionCache(options: DecisionCacheOptions = {}): DecisionCache {
+  const maxEntries = options.maxEntries ?? 10_000;
+  const maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1)
+    throw new RangeError('maxEntries must be a positive integer');
+  if (!Number.isInteger(maxBytes) || maxBytes < 1)
+    throw new RangeError('maxBytes must be a positive integer');
+  const lru = new LRUCache<string, DecisionResult>({
+    max: maxEntries,
+    maxSize: maxBytes,
+    sizeCalculation: (value, key) => key.length + JSON.stringify(value).length,
+  });
+  return {
+    get: (key) => lru.get(key),
+    set: (key, result) => {
+      lru.set(key, result);
+    },
+    get size() {
+      return lru.size;
+    },
+    get bytes() {
+      return lru.calculatedSize;
+    },
+    clear: () => lru.clear(),
+  };
+}
+
+const VERDICTS = new Set(['permit', 'refuse', 'escalate']);
+
+/**
+ * Evaluates a decision input against a map, fail closed: an exception becomes a `CONDITION_ERROR`
+ * refusal and a malformed result (unknown verdict, a refusal without reasons) a `NO_RULE_MATCHED`
+ * refusal. With a cache, a hit returns the stored result without evaluating.
+ * @example evaluateDecision(map, input).verdict; // 'permit' | 'refuse' | 'escalate'
+ */
+export function evaluateDecision(
+  map: MapSpec,
+  input: DecisionInput,
+  cache?: { readonly cache: DecisionCache; readonly key: Digest },
+): DecisionResult {
+  const hit = cache?.cache.get(cache.key);
+  if (hit) return hit;
+  let result: DecisionResult;
+  try {
+    result = map.evaluate(input);
+  } catch {
+    // A condition that throws refuses (never guessed); the failure is not cached so that a
+    // transient host fault in a custom map cannot pin a refusal.
+    return Object.freeze({
+      verdict: 'refuse',
+      rule: 'kernel.evaluate',
+      reasons: ['CONDITION_ERROR'],
+      accountable: map.owner,
+    });
+  }
+  if (!VERDICTS.has(result.verdict) || (result.verdict !== 'permit' && result.reasons.length === 0)) {
+    result = {
+      verdict: 'refuse',
+      rule: result.rule || 'kernel.evaluate',
+      reasons: ['NO_RULE_MATCHED'],
+      accountable: map.owner,
+    };
+  }
+  const frozen: DecisionResult = Object.freeze({
+    ...result,
+    reasons: Object.freeze([...result.reasons]),
+  });
+  cache?.cache.set(cache.key, frozen);
+  return frozen;
+}

@@ -1,0 +1,51 @@
+// Helpers shared by decide and execute: the refs of a proposal, its action hash, and counter names.
+import { digestBytes, digestValue, type Digest, type JsonValue } from '@edca/records';
+import type { DecisionInput, LimitSpec } from './seams.js';
+
+/** The shape of an opaque ref issued by `@edca/arp` (`ref_` + 22 base64url characters). */
+const REF = /^ref_[A-Za-z0-9_-]{22}$/;
+
+/** Every opaque ref used anywhere in the params, sorted and without duplicates. */
+export function refsOf(params: Record<string, JsonValue>): string[] {
+  const found = new Set<string>();
+  const walk = (value: JsonValue): void => {
+    if (typeof value === 'string') {
+      if (REF.test(value)) found.add(value);
+    } else if (Array.isArray(value)) {
+      for (const item of value) walk(item);
+    } else if (value !== null && typeof value === 'object') {
+      for (const item of Object.values(value)) walk(item);
+    }
+  };
+  for (const value of Object.values(params)) walk(value);
+  return [...found].sort();
+}
+
+/** digestValue of `{ intent, params, refs }`, refs taken from the params so anyone can recompute it. */
+export function actionHashFor(proposal: {
+  readonly intent: string;
+  readonly params: Record<string, JsonValue>;
+}): Digest {
+  return digestValue({ intent: proposal.intent, params: proposal.params, refs: refsOf(proposal.params) });
+}
+
+/**
+ * The store counter of a limit for one request: `<key>|<scope>|<window start ms>`. The scope is the
+ * principal, or the real id of the target entity of the limit's `per` kind — hashed, so the store
+ * never holds a real identifier in clear.
+ */
+export function counterName(
+  limit: LimitSpec,
+  principal: DecisionInput['principal'],
+  targets: Record<string, { readonly kind: string; readonly id: string }>,
+  nowMs: number,
+): string {
+  let scope: string;
+  if (limit.per === 'principal') scope = `principal:${principal.id}`;
+  else {
+    const target = Object.values(targets).find((t) => t.kind === limit.per);
+    scope = `${limit.per}:${target ? digestBytes(target.id).slice(7, 39) : 'none'}`;
+  }
+  const start = limit.windowMs > 0 ? Math.floor(nowMs / limit.windowMs) * limit.windowMs : 0;
+  return `${limit.key}|${scope}|${start}`;
+}
