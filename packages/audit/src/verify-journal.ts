@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import type { TrustFile } from '@edca/records';
+import { checkTrustFile, RecordsError, type TrustFile } from '@edca/records';
 import { AuditError } from './errors.js';
 import { verifyCheckpointsOnly } from './internal/checkpoint-verifier.js';
 import { verifyLines } from './internal/journal-verifier.js';
@@ -33,7 +33,7 @@ const WORKER_THRESHOLD = 4000;
 
 /**
  * Verifies a journal offline and returns the report whatever it finds; `ok` is false on any finding.
- * @throws AuditError ARGUMENT_INVALID (malformed options: that is misuse, not a finding)
+ * @throws AuditError ARGUMENT_INVALID (malformed options: that is misuse, not a finding), TRUST_INVALID
  * @example
  * const result = await safeVerifyJournal(readFileSync('journal.jsonl'), { trust });
  * if (!result.ok) for (const f of result.error.report!.findings) console.log(f.seq, f.code);
@@ -57,7 +57,7 @@ export async function safeVerifyJournal(
 
 /**
  * Verifies a journal offline and returns its report when it is intact.
- * @throws AuditError JOURNAL_INVALID (with `error.report`) on any finding; ARGUMENT_INVALID on malformed options
+ * @throws AuditError JOURNAL_INVALID (with `error.report`) on any finding; ARGUMENT_INVALID, TRUST_INVALID on misuse
  */
 export async function verifyJournal(
   journal: JournalInput,
@@ -76,6 +76,12 @@ async function inspectJournal(journal: JournalInput, options: VerifyJournalOptio
     !Array.isArray(options.trust?.keys)
   ) {
     throw new AuditError('ARGUMENT_INVALID', 'options.trust must be a parsed trust file');
+  }
+  try {
+    checkTrustFile(options.trust);
+  } catch (err) {
+    if (err instanceof RecordsError) throw new AuditError('TRUST_INVALID', err.message, { cause: err });
+    throw err;
   }
   const { expectedSize, workers } = options;
   if (expectedSize !== undefined && !(Number.isSafeInteger(expectedSize) && expectedSize >= 0)) {

@@ -1,0 +1,454 @@
+import {
+  canonicalize,
+  decodeRecord,
+  digestValue,
+  signingMessage,
+  toBase64url,
+  type JsonValue,
+  type SignedRecord,
+} from '@edca/records';
+import {
+  AuditError,
+  safeVerifyJournal,
+  verifyJournal,
+  type AuditReport,
+  type FindingCode,
+} from '@edca/audit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  approvalMessage,
+  createGeneratorKeys,
+  generateJournal,
+  JournalWriter,
+  type GeneratedJournal,
+} from '../../../test/helpers/journal-generator.js';
+import {
+  deleteLine,
+  duplicateLine,
+  flipByte,
+  resignLine,
+  rewriteFrom,
+  swapLines,
+  toText,
+} from '../../../test/helpers/tamper.js';
+
+let j: GeneratedJournal;
+const rewrite = (
+  lines: readonly string[],
+  seq: number,
+  _signer: unknown,
+  edit: Parameters<typeof rewriteFrom>[3],
+): Promise<string[]> => rewriteFrom(lines, seq, j.keys.kernel, edit, j.keys.approver);
+beforeAll(async () => {
+  j = await generateJournal({ records: 400, checkpointEvery: 50, seed: 7 });
+});
+
+async function findingsOf(
+  journal: string | Uint8Array | readonly string[],
+  workers = 0,
+): Promise<AuditReport> {
+  const r = await safeVerifyJournal(journal, { trust: j.keys.trust, workers });
+  if (r.ok) return r.value;
+  expect(r.error).toBeInstanceOf(AuditError);
+  expect(r.error.code).toBe('JOURNAL_INVALID');
+  return r.error.report!;
+}
+
+const has = (report: AuditReport, code: FindingCode, seq: number): boolean =>
+  report.findings.some((f) => f.code === code && f.seq === seq);
+
+const bodyOf = (r: SignedRecord): Record<string, JsonValue> => r.body as Record<string, JsonValue>;
+
+describe('verifyJournal', () => {
+  describe('when the journal is intact', () => {
+    it('reports no finding, with counts, time range, keys and checkpoints', async () => {
+      const report = await verifyJournal(j.text, { trust: j.keys.trust, workers: 0 });
+      expect(report.ok).toBe(true);
+      expect(report.findings).toEqual([]);
+      expect(report.records).toBe(j.lines.length);
+      expect(report.stream).toBe(j.stream);
+      const total = Object.values(report.byType).reduce((a, b) => a + b, 0);
+      expect(total).toBe(j.lines.length);
+      expect(report.byType['checkpoint']).toBe(j.seqs.checkpoints.length);
+      expect(report.byVerdict['permit']).toBe(j.seqs.permits.length);
+      expect(report.timeRange?.first).toBe(j.sealed[0]!.record.at);
+      expect(report.timeRange?.last).toBe(j.sealed.at(-1)!.record.at);
+      expect(report.keysUsed.map((k) => k.kid).sort()).toEqual(
+        [j.keys.kernel.kid, j.keys.approver.kid].sort(),
+      );
+      expect(report.signaturesChecked).toBe(j.lines.length + j.seqs.approvals.length);
+      expect(report.checkpoints.last?.seq).toBe(j.lines.length);
+      expect(report.checkpoints.uncovered).toBe(0);
+      expect(report.unfinished).toEqual([]);
+    });
+
+    it('gives the same report with signature checks on worker threads', async () => {
+      const inline = await verifyJournal(j.text, { trust: j.keys.trust, workers: 0 });
+      const pooled = await verifyJournal(j.text, { trust: j.keys.trust, workers: 2 });
+      expect(pooled).toEqual(inline);
+    });
+
+    it('accepts the journal as bytes, as text and as lines', async () => {
+      for (const input of [Buffer.from(j.text), j.text, j.lines]) {
+        expect((await findingsOf(input)).ok).toBe(true);
+      }
+    });
+
+    it('passes the checkpoints-only mode, checking one signature per checkpoint', async () => {
+      const r = await verifyJournal(j.text, { trust: j.keys.trust, mode: 'checkpoints-only' });
+      expect(r.ok).toBe(true);
+      expect(r.signaturesChecked).toBe(j.seqs.checkpoints.length);
+      expect(r.checkpoints.count).toBe(j.seqs.checkpoints.length);
+    });
+  });
+
+  describe('when a record is tampered with', () => {
+    it('reports SIGNATURE_INVALID at the record and PREV_MISMATCH at the next for a changed character', async () => {
+      const seq = j.seqs.permits[3]!;
+      const line = j.lines[seq - 1]!;
+      const at = line.indexOf('"rule":"refund.') + 9;
+      const lines = [...j.lines];
+      lines[seq - 1] = line.slice(0, at) + 'X' + line.slice(at + 1);
+      for (const workers of [0, 2]) {
+        const r = await findingsOf(lines, workers);
+        expect(r.findings[0]).toMatchObject({ code: 'SIGNATURE_INVALID', seq, line: seq });
+        expect(has(r, 'PREV_MISMATCH', seq + 1)).toBe(true);
+      }
+    });
+
+    it('reports LINE_NOT_CANONICAL for added whitespace', async () => {
+      const lines = [...j.lines];
+      lines[9] = lines[9]!.replace('{', '{ ');
+      const r = await findingsOf(lines);
+      expect(r.findings[0]).toMatchObject({ code: 'LINE_NOT_CANONICAL', seq: 10, line: 10 });
+    });
+
+    it('reports LINE_MALFORMED for a line that is not JSON, and for a blank line', async () => {
+      const r = await findingsOf(['{"not":"a record"}', ...j.lines.slice(1)]);
+      expect(r.findings[0]).toMatchObject({ code: 'LINE_MALFORMED', seq: 1 });
+      const utf8 = await findingsOf(flipByte(j.text, j.text.indexOf('\n') - 1, 0xff));
+      expect(utf8.findings[0]).toMatchObject({ code: 'LINE_NOT_CANONICAL', seq: 1 });
+      const blank = [...j.lines.slice(0, 5), '', ...j.lines.slice(5)];
+      const r2 = await findingsOf(blank);
+      expect(r2.findings[0]).toMatchObject({ code: 'LINE_MALFORMED', line: 6 });
+    });
+
+    it('reports BODY_INVALID for a body its type refuses, even when signed', async () => {
+      const seq = j.seqs.attempts[0]!;
+      const { sig: _sig, ...unsigned } = decodeRecord(j.lines[seq - 1]!);
+      const changed = { ...unsigned, body: { ...bodyOf(unsigned as SignedRecord), extra: 1 } };
+      const sig = toBase64url(await j.keys.kernel.sign(signingMessage(changed)));
+      const lines = [...j.lines];
+      lines[seq - 1] = canonicalize({ ...changed, sig });
+      const r = await findingsOf(lines);
+      expect(r.findings[0]).toMatchObject({ code: 'BODY_INVALID', seq });
+    });
+
+    it('reports SEQ_GAP and PREV_MISMATCH for a deleted line, and CHECKPOINT_SIZE_MISMATCH after it', async () => {
+      const r = await findingsOf(deleteLine(j.lines, 20));
+      expect(r.findings[0]).toMatchObject({ code: 'SEQ_GAP', seq: 21, line: 20 });
+      expect(has(r, 'PREV_MISMATCH', 21)).toBe(true);
+      expect(r.findings.some((f) => f.code === 'CHECKPOINT_SIZE_MISMATCH')).toBe(true);
+    });
+
+    it('reports SEQ_OUT_OF_ORDER for swapped and duplicated lines', async () => {
+      const swapped = await findingsOf(swapLines(j.lines, 30, 31));
+      expect(swapped.findings[0]).toMatchObject({ code: 'SEQ_GAP', seq: 31, line: 30 });
+      expect(has(swapped, 'SEQ_OUT_OF_ORDER', 30)).toBe(true);
+      const dup = await findingsOf(duplicateLine(j.lines, 40));
+      expect(dup.findings[0]).toMatchObject({ code: 'SEQ_OUT_OF_ORDER', seq: 40, line: 41 });
+    });
+
+    it('reports UNKNOWN_KEY for a record re-signed with a key the trust file does not list', async () => {
+      const r = await findingsOf(await resignLine(j.lines, 50, j.keys.stranger));
+      expect(r.findings[0]).toMatchObject({ code: 'UNKNOWN_KEY', seq: 50 });
+      expect(has(r, 'PREV_MISMATCH', 51)).toBe(true);
+    });
+
+    it('reports KEY_ROLE_MISMATCH for a record signed by an approver key', async () => {
+      const r = await findingsOf(await resignLine(j.lines, 50, j.keys.approver));
+      expect(r.findings[0]).toMatchObject({ code: 'KEY_ROLE_MISMATCH', seq: 50 });
+    });
+
+    it('reports PREV_MISMATCH and CHECKPOINT_ROOT_MISMATCH for a field changed and re-signed with the valid key', async () => {
+      const seq = j.seqs.outcomes[2]!;
+      const lines = await resignLine(j.lines, seq, j.keys.kernel, (r) => ({
+        body: { ...bodyOf(r), status: 'failed', error: { code: 'HANDLER_FAILED' } },
+      }));
+      const r = await findingsOf(lines);
+      expect(r.findings[0]).toMatchObject({ code: 'PREV_MISMATCH', seq: seq + 1 });
+      const cp = j.seqs.checkpoints.find((c) => c > seq)!;
+      expect(has(r, 'CHECKPOINT_ROOT_MISMATCH', cp)).toBe(true);
+    });
+
+    it('reports STREAM_MISMATCH and PREV_MISMATCH where two journals are spliced', async () => {
+      const other = await generateJournal({
+        records: 400,
+        checkpointEvery: 50,
+        seed: 7,
+        stream: 'tenant-b/cards',
+      });
+      const spliced = [...j.lines.slice(0, 120), ...other.lines.slice(120)];
+      const r = await findingsOf(spliced);
+      expect(r.findings[0]).toMatchObject({ code: 'STREAM_MISMATCH', seq: 121 });
+      expect(has(r, 'PREV_MISMATCH', 121)).toBe(true);
+    });
+  });
+
+  describe('when the history is rewritten with a valid kernel key', () => {
+    it('reports ATTEMPT_WITHOUT_PERMIT when the permit is removed', async () => {
+      const permit = j.seqs.permits[1]!;
+      const lines = await rewrite(j.lines, permit, j.keys.kernel, () => null);
+      const r = await findingsOf(lines);
+      expect(r.findings.map((f) => f.code)).toContain('ATTEMPT_WITHOUT_PERMIT');
+      const f = r.findings.find((x) => x.code === 'ATTEMPT_WITHOUT_PERMIT')!;
+      // the attempt moved up one seq when the permit was dropped
+      expect(f.seq).toBe(j.seqs.attempts.find((a) => a > permit)! - 1);
+    });
+
+    it('reports ATTEMPT_WITHOUT_PERMIT when an attempt points to a refusal', async () => {
+      const refusal = j.sealed.find(
+        (s) => s.record.type === 'decision' && bodyOf(s.record)['verdict'] === 'refuse',
+      )!;
+      const seq = j.seqs.attempts.find((a) => a > refusal.record.seq)!;
+      const lines = await rewrite(j.lines, seq, j.keys.kernel, (r) => ({
+        body: { ...bodyOf(r), permit: refusal.hash },
+      }));
+      const r = await findingsOf(lines);
+      expect(r.findings[0]).toMatchObject({ code: 'ATTEMPT_WITHOUT_PERMIT', seq });
+    });
+
+    it('reports PERMIT_REUSED for a second execution with one permit', async () => {
+      const seq = j.seqs.outcomes[0]!;
+      const outcome = j.sealed[seq - 1]!;
+      const attempt = j.sealed.find((s) => s.hash === bodyOf(outcome.record)['attempt'])!;
+      const lines = await rewrite(j.lines, seq + 1, j.keys.kernel, () => ({
+        type: 'attempt',
+        body: { ...bodyOf(attempt.record), idempotencyKey: 'second-run', try: 1 },
+      }));
+      const r = await findingsOf(lines);
+      expect(r.findings[0]).toMatchObject({ code: 'PERMIT_REUSED', seq: seq + 1 });
+    });
+
+    it('reports ATTEMPT_ACTION_MISMATCH and PERMIT_EXPIRED', async () => {
+      const seq = j.seqs.attempts[0]!;
+      const lines = await rewrite(j.lines, seq, j.keys.kernel, (r) => ({
+        body: { ...bodyOf(r), actionHash: digestValue('another action') },
+      }));
+      expect((await findingsOf(lines)).findings[0]).toMatchObject({ code: 'ATTEMPT_ACTION_MISMATCH', seq });
+      const permitSeq = j.seqs.permits.filter((p) => p < seq).at(-1)!;
+      const expired = await rewrite(j.lines, permitSeq, j.keys.kernel, (r) => ({
+        body: { ...bodyOf(r), expiresAt: '2000-01-01T00:00:00.000Z' },
+      }));
+      const r = await findingsOf(expired);
+      expect(r.findings.some((f) => f.code === 'PERMIT_EXPIRED')).toBe(true);
+    });
+
+    it('reports OUTCOME_WITHOUT_ATTEMPT, OUTCOME_MISMATCH and OUTCOME_DUPLICATE', async () => {
+      const seq = j.seqs.outcomes[1]!;
+      const noAttempt = await rewrite(j.lines, seq, j.keys.kernel, (r) => ({
+        body: { ...bodyOf(r), attempt: digestValue('nothing') },
+      }));
+      expect((await findingsOf(noAttempt)).findings[0]).toMatchObject({
+        code: 'OUTCOME_WITHOUT_ATTEMPT',
+        seq,
+      });
+      const otherPermit = await rewrite(j.lines, seq, j.keys.kernel, (r) => ({
+        body: { ...bodyOf(r), permit: j.sealed[j.seqs.permits[0]! - 1]!.hash },
+      }));
+      expect((await findingsOf(otherPermit)).findings[0]).toMatchObject({ code: 'OUTCOME_MISMATCH', seq });
+      const outcome = j.sealed[seq - 1]!;
+      const twice = await rewrite(j.lines, seq + 1, j.keys.kernel, () => ({
+        type: 'outcome',
+        body: bodyOf(outcome.record),
+      }));
+      const r = await findingsOf(twice);
+      expect(r.findings[0]!.code).toBe('OUTCOME_DUPLICATE');
+    });
+
+    it('reports DECISION_INCONSISTENT when the recorded input no longer matches its decision key', async () => {
+      const seq = j.seqs.permits[0]!;
+      const lines = await rewrite(j.lines, seq, j.keys.kernel, (r) => {
+        const b = bodyOf(r);
+        return { body: { ...b, input: { ...(b['input'] as Record<string, JsonValue>), counters: {} } } };
+      });
+      expect((await findingsOf(lines)).findings[0]).toMatchObject({ code: 'DECISION_INCONSISTENT', seq });
+    });
+
+    it('reports POLICY_DIGEST_UNKNOWN for a decision under a policy never activated', async () => {
+      const policySeq = j.sealed.findIndex((s) => s.record.type === 'policy.activated') + 1;
+      const lines = await rewrite(j.lines, policySeq, j.keys.kernel, (r) => ({
+        body: { ...bodyOf(r), policyDigest: digestValue('another policy') },
+      }));
+      const r = await findingsOf(lines);
+      const first = j.sealed.find((s) => s.record.type === 'decision')!.record.seq;
+      expect(r.findings[0]).toMatchObject({ code: 'POLICY_DIGEST_UNKNOWN', seq: first });
+    });
+
+    it('lists an attempt without outcome and an unresolved escalation as unfinished, not as findings', async () => {
+      const seq = j.seqs.outcomes[0]!;
+      const lines = await rewrite(j.lines, seq, j.keys.kernel, () => null);
+      const r = await findingsOf(lines);
+      expect(r.findings).toEqual([]);
+      expect(r.unfinished).toContainEqual(expect.objectContaining({ kind: 'attempt-without-outcome' }));
+    });
+  });
+
+  describe('when approvals are checked', () => {
+    const approvalCase = async (
+      mutate: (
+        statement: Record<string, JsonValue>,
+        sign: (s: JsonValue) => Promise<string>,
+      ) => Promise<{
+        statement: JsonValue;
+        sig: string;
+        approver?: { kid: string; role: string };
+      }>,
+    ): Promise<{ report: AuditReport; seq: number }> => {
+      const keys = createGeneratorKeys(3);
+      const w = new JournalWriter('tenant-z', keys.kernel, 1000);
+      const policyDigest = digestValue('p');
+      await w.append('key.added', {
+        kid: keys.kernel.kid,
+        publicKey: toBase64url(keys.kernel.publicKey),
+        role: 'kernel',
+      });
+      await w.append('policy.activated', { policyDigest, name: 'p', version: '1', owner: 'o' });
+      const input = {
+        policyDigest,
+        state: { facets: {}, machines: {} },
+        proposal: { intent: 'x', params: {} },
+        principal: { id: 'u', attributes: {} },
+        approvals: [],
+        counters: {},
+      };
+      const actionHash = digestValue({ intent: 'x', params: {}, refs: [] });
+      const esc = await w.append('decision', {
+        verdict: 'escalate',
+        decisionKey: digestValue(input),
+        policyDigest,
+        stateHash: digestValue(input.state),
+        actionHash,
+        input,
+        rule: 'r',
+        reasons: ['APPROVAL_REQUIRED'],
+        accountable: 'o',
+        principal: 'u',
+        proposer: { modelId: 'm', promptTemplateDigest: digestValue('t') },
+        pendingApproval: { count: 1, role: 'approver', expiresAt: '2027-01-01T00:00:00.000Z' },
+      });
+      const statement = {
+        domain: 'edca-approval-v1',
+        decision: esc.hash,
+        actionHash,
+        verdict: 'approve',
+        approver: { kid: keys.approver.kid, role: 'approver' },
+        at: '2026-03-01T09:00:05.000Z',
+      };
+      const sign = async (s: JsonValue): Promise<string> =>
+        toBase64url(await keys.approver.sign(approvalMessage(s)));
+      const m = await mutate(statement, sign);
+      const approval = await w.append('approval', {
+        decision: esc.hash,
+        actionHash,
+        verdict: 'approve',
+        approver: m.approver ?? { kid: keys.approver.kid, role: 'approver' },
+        statement: m.statement,
+        sig: m.sig,
+      });
+      const permitInput = { ...input, approvals: [{ kid: keys.approver.kid, role: 'approver' }] };
+      await w.append('decision', {
+        verdict: 'permit',
+        decisionKey: digestValue(permitInput),
+        policyDigest,
+        stateHash: digestValue(input.state),
+        actionHash,
+        input: permitInput,
+        rule: 'r',
+        reasons: [],
+        accountable: 'o',
+        principal: 'u',
+        proposer: { modelId: 'm', promptTemplateDigest: digestValue('t') },
+        expiresAt: '2027-01-01T00:00:00.000Z',
+      });
+      await w.checkpoint();
+      const r = await safeVerifyJournal(w.lines(), { trust: keys.trust, workers: 0 });
+      return { report: r.ok ? r.value : r.error.report!, seq: approval.record.seq };
+    };
+
+    it('accepts a statement signed by a trusted approver key with the required role', async () => {
+      const { report } = await approvalCase(async (s, sign) => ({ statement: s, sig: await sign(s) }));
+      expect(report.findings).toEqual([]);
+      expect(report.unfinished).toEqual([]);
+    });
+
+    it('reports APPROVAL_INVALID for a statement whose signature does not verify (forged approval)', async () => {
+      const { report, seq } = await approvalCase(async (s, sign) => ({
+        statement: { ...s, at: '2026-03-02T00:00:00.000Z' },
+        sig: await sign(s),
+      }));
+      expect(report.findings[0]).toMatchObject({ code: 'APPROVAL_INVALID', seq });
+    });
+
+    it('reports APPROVAL_INVALID for an approver key the trust file does not list', async () => {
+      const stranger = createGeneratorKeys(3).stranger;
+      const { report, seq } = await approvalCase(async (s) => {
+        const st = { ...s, approver: { kid: stranger.kid, role: 'approver' } };
+        return {
+          statement: st,
+          sig: toBase64url(await stranger.sign(approvalMessage(st))),
+          approver: { kid: stranger.kid, role: 'approver' },
+        };
+      });
+      expect(report.findings[0]).toMatchObject({ code: 'APPROVAL_INVALID', seq });
+      expect(report.findings[0]!.message).toContain('UNKNOWN_KEY');
+    });
+
+    it('reports APPROVAL_INVALID for a statement bound to another action', async () => {
+      const { report, seq } = await approvalCase(async (s, sign) => {
+        const st = { ...s, actionHash: digestValue('other') };
+        return { statement: st, sig: await sign(st) };
+      });
+      expect(report.findings[0]).toMatchObject({ code: 'APPROVAL_INVALID', seq });
+    });
+
+    it('reports APPROVAL_INVALID for a role other than the escalation requires', async () => {
+      const { report, seq } = await approvalCase(async (s, sign) => {
+        const st = { ...s, approver: { kid: (s['approver'] as { kid: string }).kid, role: 'clerk' } };
+        return {
+          statement: st,
+          sig: await sign(st),
+          approver: { kid: (s['approver'] as { kid: string }).kid, role: 'clerk' },
+        };
+      });
+      expect(report.findings[0]).toMatchObject({ code: 'APPROVAL_INVALID', seq });
+    });
+  });
+
+  describe('when the options are wrong', () => {
+    it('throws ARGUMENT_INVALID and TRUST_INVALID instead of reporting', async () => {
+      await expect(safeVerifyJournal(j.text, { trust: j.keys.trust, workers: -1 })).rejects.toMatchObject({
+        code: 'ARGUMENT_INVALID',
+      });
+      const bad = {
+        version: 1 as const,
+        keys: [{ ...j.keys.trust.keys[0]!, kid: j.keys.trust.keys[1]!.kid }],
+      };
+      await expect(safeVerifyJournal(j.text, { trust: bad })).rejects.toMatchObject({
+        code: 'TRUST_INVALID',
+      });
+    });
+  });
+
+  describe('when the journal is empty or shorter than a witness says', () => {
+    it('reports JOURNAL_EMPTY and TRUNCATED', async () => {
+      expect((await findingsOf('')).findings[0]!.code).toBe('JOURNAL_EMPTY');
+      const r = await safeVerifyJournal(toText(j.lines.slice(0, 100)), {
+        trust: j.keys.trust,
+        expectedSize: j.lines.length,
+      });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.report!.findings[0]).toMatchObject({ code: 'TRUNCATED', seq: 101 });
+    });
+  });
+});
