@@ -300,7 +300,9 @@ export function createArp(options: ArpOptions): Arp {
     const derived = map.derive(records);
     if (!derived.ok) return refuse('STATE_UNDERIVABLE', 'the business records do not map to a state');
     const { dynamic, refs } = buildDynamic(map, derived.state, records, session, minter);
-    const hit = guard.scan(dynamic);
+    // Refs are our own MAC output and carry nothing to find; scanning them would only risk a
+    // chance match on random letters. Everything else built from business data is scanned.
+    const hit = guard.scan({ ...dynamic, entities: Object.keys(dynamic.entities) });
     if (hit !== undefined) return record(where, session, hit);
     const view: ModelView = { edca_view: 1, ...dynamic, intents: intentsSection(derived.state) };
     return { ok: true, view, refs };

@@ -137,7 +137,9 @@ export function extractCall(value: unknown, format: ProposalFormat, limits: Inta
       const chat = openaiChat.safeParse(value);
       const message = chat.success ? chat.data.choices[0]!.message : value;
       const msg = openaiMessage.safeParse(message);
-      if (msg.success && msg.data.tool_calls !== undefined) {
+      // A chat completion (or a message with `tool_calls`) is read as such; anything else must
+      // be a Responses object.
+      if (msg.success && (chat.success || msg.data.tool_calls !== undefined)) {
         return exactlyOne(
           (msg.data.tool_calls ?? []).map((c) =>
             textCall(c.function.name, c.function.arguments, c.id, limits),

@@ -1,5 +1,4 @@
 import { ArpError } from './errors.js';
-import { REF_PATTERN } from './refs.js';
 
 /** Where a private term comes from; reported with incidents so an operator knows what leaked. */
 export type TermCategory =
@@ -120,23 +119,26 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-interface Scanned {
-  readonly leaves: string[];
-}
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
 
-/** Collects keys and scalar values in document order; refs we minted ourselves are skipped. */
-function collect(value: unknown, leaves: string[], depth: number): void {
+/** Collects keys and scalar values in document order, marking which leaves are keys. */
+function collect(value: unknown, leaves: string[], isKey: boolean[], depth: number): void {
   if (depth > 64) throw new ArpError('LEAK_IN_MAP', 'value too deeply nested to scan');
   if (typeof value === 'string') {
-    if (!REF_PATTERN.test(value)) leaves.push(value);
+    // NFKC folds full-width and compatibility forms (ＣＵＳＴ → CUST) before tokenizing.
+    leaves.push(NON_ASCII.test(value) ? value.normalize('NFKC') : value);
+    isKey.push(false);
   } else if (typeof value === 'number') {
     leaves.push(String(value));
+    isKey.push(false);
   } else if (Array.isArray(value)) {
-    for (const item of value) collect(item, leaves, depth + 1);
+    for (const item of value) collect(item, leaves, isKey, depth + 1);
   } else if (typeof value === 'object' && value !== null) {
     for (const [k, v] of Object.entries(value)) {
-      leaves.push(k);
-      collect(v, leaves, depth + 1);
+      leaves.push(NON_ASCII.test(k) ? k.normalize('NFKC') : k);
+      isKey.push(true);
+      collect(v, leaves, isKey, depth + 1);
     }
   }
 }
@@ -147,10 +149,7 @@ function pathOfLeaf(value: unknown, index: number): string {
   let found = '';
   const esc = (k: string): string => k.replace(/~/g, '~0').replace(/\//g, '~1');
   const walk = (v: unknown, path: string): boolean => {
-    if (typeof v === 'string') {
-      if (REF_PATTERN.test(v)) return false;
-      if (n++ === index) return ((found = path), true);
-    } else if (typeof v === 'number') {
+    if (typeof v === 'string' || typeof v === 'number') {
       if (n++ === index) return ((found = path), true);
     } else if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) if (walk(v[i], `${path}/${i}`)) return true;
@@ -225,15 +224,10 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
       : new RegExp(compound.map((e) => escapeRegExp(e.tokens.join(''))).join('|'), 'g');
   const compoundBySquash = new Map(compound.map((e) => [e.tokens.join(''), e]));
 
-  function scanTokens(leaves: readonly string[]): { leaf: number; entry: Entry } | undefined {
-    const tokens: string[] = [];
-    const leafOf: number[] = [];
-    for (let l = 0; l < leaves.length; l++) {
-      for (const m of leaves[l]!.matchAll(TOKEN)) {
-        tokens.push(m[0].toLowerCase());
-        leafOf.push(l);
-      }
-    }
+  function matchStream(
+    tokens: readonly string[],
+    leafOf: readonly number[],
+  ): { leaf: number; entry: Entry } | undefined {
     for (let i = 0; i < tokens.length; i++) {
       const candidates = first.get(tokens[i]!);
       if (candidates !== undefined) {
@@ -259,11 +253,41 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
       if (m !== null) {
         let offset = 0;
         let t = 0;
-        while (t < tokens.length && offset + tokens[t]!.length <= m.index) offset += tokens[t++]!.length;
-        return { leaf: leafOf[Math.min(t, tokens.length - 1)]!, entry: compoundBySquash.get(m[0])! };
+        while (t < tokens.length - 1 && offset + tokens[t]!.length <= m.index) offset += tokens[t++]!.length;
+        return { leaf: leafOf[t]!, entry: compoundBySquash.get(m[0])! };
       }
     }
     return undefined;
+  }
+
+  /**
+   * Matches over two streams: every leaf (keys and values, so a name split between a key and
+   * its value is seen), and values only (so a name split across fields is not broken up by the
+   * keys between them).
+   */
+  function scanTokens(
+    leaves: readonly string[],
+    isKey: readonly boolean[],
+  ): { leaf: number; entry: Entry } | undefined {
+    const all: string[] = [];
+    const allLeaf: number[] = [];
+    const values: string[] = [];
+    const valueLeaf: number[] = [];
+    for (let l = 0; l < leaves.length; l++) {
+      const key = isKey[l]!;
+      for (const m of leaves[l]!.matchAll(TOKEN)) {
+        const t = m[0].toLowerCase();
+        all.push(t);
+        allLeaf.push(l);
+        if (!key) {
+          values.push(t);
+          valueLeaf.push(l);
+        }
+      }
+    }
+    return (
+      matchStream(all, allLeaf) ?? (values.length < all.length ? matchStream(values, valueLeaf) : undefined)
+    );
   }
 
   function scanPatterns(leaves: readonly string[]): { leaf: number; name: string } | undefined {
@@ -292,9 +316,10 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
     terms: [...byKey.keys()].sort(),
     exempted: [...exempted].sort(),
     scan(value) {
-      const leaves: Scanned['leaves'] = [];
-      collect(value, leaves, 0);
-      const term = scanTokens(leaves);
+      const leaves: string[] = [];
+      const isKey: boolean[] = [];
+      collect(value, leaves, isKey, 0);
+      const term = scanTokens(leaves, isKey);
       if (term !== undefined) {
         return {
           path: pathOfLeaf(value, term.leaf),
