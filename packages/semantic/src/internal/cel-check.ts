@@ -35,7 +35,10 @@ export const T = {
 /** What a condition may read: qualified variable names, and how to name a miss per namespace. */
 export interface CheckEnv {
   readonly vars: ReadonlyMap<string, CelT>;
-  readonly namespaces: ReadonlyMap<string, { readonly code: DiagnosticCode; readonly what: string }>;
+  readonly namespaces: ReadonlyMap<
+    string,
+    { readonly code: DiagnosticCode; readonly what: string; readonly hint?: string }
+  >;
 }
 
 export interface CheckIssue {
@@ -108,7 +111,11 @@ export function checkCondition(text: string, env: CheckEnv): CheckedCondition {
     const root = dot < 0 ? name : name.slice(0, dot);
     const ns = env.namespaces.get(root);
     if (ns !== undefined && dot > 0)
-      return fail(e, ns.code, `unknown ${ns.what} '${name.slice(dot + 1)}' in '${name}'`);
+      return fail(
+        e,
+        ns.code,
+        `unknown ${ns.what} '${name.slice(dot + 1)}'${ns.hint === undefined ? '' : ` (${ns.hint})`}`,
+      );
     return fail(e, 'CONDITION_UNKNOWN_NAME', `unknown name '${name}' here`);
   };
 

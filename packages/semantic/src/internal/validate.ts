@@ -4,6 +4,7 @@ import type { RawDiagnostic } from './diagnostics.js';
 import type { IntentDecl, StateMapDocument } from './schema.js';
 
 type Path = readonly (string | number)[];
+type Namespace = CheckEnv['namespaces'] extends ReadonlyMap<string, infer N> ? N : never;
 
 /** Checked conditions, keyed by their path string, so the compiler plans each exactly once. */
 export interface Validation {
@@ -87,7 +88,7 @@ export function validateDocument(doc: StateMapDocument): Validation {
 
   // ---- sources and entities
   const sourceVars = new Map<string, CelT>();
-  const sourceNamespaces = new Map<string, { code: RawDiagnostic['code']; what: string }>();
+  const sourceNamespaces = new Map<string, Namespace>();
   for (const [sname, source] of Object.entries(doc.sources)) {
     if (RESERVED.has(sname))
       err(
@@ -224,7 +225,7 @@ export function validateDocument(doc: StateMapDocument): Validation {
       checkRules(m.rules, [...base, 'rules']);
     }
   }
-  const stateNamespaces = new Map<string, { code: RawDiagnostic['code']; what: string }>([
+  const stateNamespaces = new Map<string, Namespace>([
     ['facets', { code: 'CONDITION_UNKNOWN_FACET', what: 'facet' }],
     ['machines', { code: 'CONDITION_UNKNOWN_NAME', what: 'machine' }],
   ]);
@@ -250,7 +251,7 @@ export function validateDocument(doc: StateMapDocument): Validation {
     if (a.type === 'string') noDuplicates(a.enum, ['principal', 'attributes', aname, 'enum'], 'enum member');
   }
 
-  const limitKeys = new Map<string, string>();
+  const limitKeys = new Map<string, { intent: string; decl: string }>();
   const reachable = reachableStates(doc);
   for (const [iname, intent] of Object.entries(doc.intents)) {
     const base = ['intents', iname];
@@ -289,9 +290,16 @@ export function validateDocument(doc: StateMapDocument): Validation {
     }
     const intentEnv: CheckEnv = {
       vars,
-      namespaces: new Map([
+      namespaces: new Map<string, Namespace>([
         ...stateNamespaces,
-        ['params', { code: 'CONDITION_UNKNOWN_PARAM', what: 'param (refs are opaque and cannot be read)' }],
+        [
+          'params',
+          {
+            code: 'CONDITION_UNKNOWN_PARAM',
+            what: 'param',
+            hint: 'ref params are opaque and cannot be read',
+          },
+        ],
         ['principal', { code: 'CONDITION_UNKNOWN_NAME', what: 'principal attribute' }],
       ]),
     };
@@ -410,18 +418,22 @@ function checkLimits(
   iname: string,
   doc: StateMapDocument,
   err: (code: RawDiagnostic['code'], path: Path, message: string) => void,
-  keys: Map<string, string>,
+  keys: Map<string, { intent: string; decl: string }>,
 ): void {
   (intent.limits ?? []).forEach((limit, i) => {
     const path = ['intents', iname, 'limits', i];
+    // A key names one counter: intents may share it (refund and partial refund draw on one
+    // budget) only when they declare exactly the same limit.
+    const decl = JSON.stringify([limit.kind, limit.max, limit.window, limit.per]);
     const owner = keys.get(limit.key);
-    if (owner !== undefined)
+    if (owner !== undefined && owner.decl !== decl) {
       err(
         'DUPLICATE_NAME',
         [...path, 'key'],
-        `limit key '${limit.key}' is already used by intent '${owner}'`,
+        `limit key '${limit.key}' is already declared differently by intent '${owner.intent}'`,
       );
-    keys.set(limit.key, iname);
+    }
+    if (owner === undefined) keys.set(limit.key, { intent: iname, decl });
     if (limit.per !== 'principal' && doc.entities[limit.per] === undefined) {
       err(
         'UNKNOWN_REFERENCE',
