@@ -28,14 +28,22 @@ export const DEFAULT_IJSON_LIMITS: Readonly<Required<IJsonLimits>> = Object.free
 type WellFormed = { isWellFormed(): boolean };
 const isWellFormed = (s: string): boolean => (s as unknown as WellFormed).isWellFormed();
 
+// RFC 7493 §2.2: integers beyond ±(2^53−1) are not exact across implementations. A JS number
+// carries no literal form, so the rule is applied to the canonical (ES6, RFC 8785 §3.2.2.3)
+// output: a value that serializes as integer digits (|v| < 1e21) must be a safe integer. Larger
+// integral doubles serialize in exponent form ("1e+30", RFC 8785's own example) and are accepted.
+const isUnsafeInteger = (v: number): boolean =>
+  Number.isInteger(v) && !Number.isSafeInteger(v) && Math.abs(v) < 1e21;
+
 const pointer = (stack: readonly (string | number)[]): string =>
   stack.length === 0
     ? ''
     : '/' + stack.map((k) => String(k).replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
 
 /**
- * Throws unless `value` is strict I-JSON: plain objects and arrays, finite numbers with integers
- * inside ±(2^53−1), well-formed strings and keys, within the depth and size limits.
+ * Throws unless `value` is strict I-JSON: plain objects and arrays, finite numbers (any number
+ * whose canonical form is integer digits must lie inside ±(2^53−1)), well-formed strings and keys,
+ * within the depth and size limits.
  * @throws RecordsError `IJSON_UNDEFINED`, `IJSON_FUNCTION`, `IJSON_SYMBOL`, `IJSON_BIGINT`,
  *   `IJSON_NON_FINITE_NUMBER`, `IJSON_UNSAFE_INTEGER`, `IJSON_LONE_SURROGATE`,
  *   `IJSON_NON_PLAIN_OBJECT`, `IJSON_TOO_DEEP`, `IJSON_TOO_LARGE`
@@ -58,8 +66,7 @@ export function assertIJson(value: unknown, limits?: IJsonLimits): asserts value
         break;
       case 'number':
         if (!Number.isFinite(v)) fail('IJSON_NON_FINITE_NUMBER', `${v} is not a JSON number`);
-        if (Number.isInteger(v) && !Number.isSafeInteger(v))
-          fail('IJSON_UNSAFE_INTEGER', `integer ${v} is beyond ±(2^53−1)`);
+        if (isUnsafeInteger(v)) fail('IJSON_UNSAFE_INTEGER', `integer ${v} is beyond ±(2^53−1)`);
         size += 1;
         break;
       case 'boolean':
@@ -288,7 +295,10 @@ export function parseJson(text: string, limits?: IJsonLimits): JsonValue {
     i += m[0].length;
     const n = Number(m[0]);
     if (!Number.isFinite(n)) refuse('IJSON_NON_FINITE_NUMBER', `${m[0]} overflows a double`, pointer(stack));
-    if (Number.isInteger(n) && !Number.isSafeInteger(n))
+    // An integer literal (no fraction, no exponent) must be exact; so must any value that
+    // canonicalizes to integer digits.
+    const literalInteger = !/[.eE]/.test(m[0]);
+    if ((literalInteger && !Number.isSafeInteger(n)) || isUnsafeInteger(n))
       refuse('IJSON_UNSAFE_INTEGER', `integer ${m[0]} is beyond ±(2^53−1)`, pointer(stack));
     return n;
   };
