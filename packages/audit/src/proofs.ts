@@ -197,7 +197,7 @@ export interface ConsistencyReport {
   readonly new: { readonly size: number; readonly root: string; readonly seq: number };
   /** The RFC 6962 §2.1.2 consistency proof between the two signed roots. */
   readonly proof: readonly string[];
-  /** Records of the older copy after its last checkpoint, found byte-identical in the newer copy. */
+  /** Records of the older copy from its last checkpoint on (the checkpoint included), found byte-identical in the newer copy. */
   readonly tailRecords: number;
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { registerAudit } from './audit.js';
 import { registerGraph } from './graph.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
@@ -13,4 +14,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerValidate(_program, _io);
   registerGraph(_program, _io);
   registerStates(_program, _io);
+  registerAudit(_program, _io);
 }

@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { generateKeyPair, createNodeSigner, verifyEd25519 } from '@edca/records';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createWorkerVerifier } from '../src/internal/signature-pool.js';
+
+// Vectors live in ../shared/vectors beside the repository (see shared/vectors/README.md).
+const vector = (path: string): string =>
+  readFileSync(new URL(`../../../../shared/vectors/${path}`, import.meta.url), 'utf8');
+const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
+
+interface Case {
+  readonly name: string;
+  readonly pk: Uint8Array;
+  readonly msg: Uint8Array;
+  readonly sig: Uint8Array;
+}
+
+function allVectors(): Case[] {
+  const cases: Case[] = [];
+  const wp = JSON.parse(vector('wycheproof/testvectors_v1/ed25519_test.json')) as {
+    testGroups: { publicKey: { pk: string }; tests: { tcId: number; msg: string; sig: string }[] }[];
+  };
+  for (const g of wp.testGroups) {
+    for (const t of g.tests)
+      cases.push({ name: `wycheproof ${t.tcId}`, pk: hex(g.publicKey.pk), msg: hex(t.msg), sig: hex(t.sig) });
+  }
+  const zip = JSON.parse(vector('rfc8032-noble-ed25519/test/vectors/ed25519/zip215.json')) as {
+    vk_bytes: string;
+    sig_bytes: string;
+  }[];
+  zip.forEach((z, i) =>
+    cases.push({
+      name: `zip215 ${i}`,
+      pk: hex(z.vk_bytes),
+      msg: Buffer.from('Zcash'),
+      sig: hex(z.sig_bytes),
+    }),
+  );
+  const edge = JSON.parse(vector('rfc8032-noble-ed25519/test/vectors/ed25519/edge-cases.json')) as {
+    message: string;
+    pub_key: string;
+    signature: string;
+  }[];
+  edge.forEach((e, i) =>
+    cases.push({ name: `edge ${i}`, pk: hex(e.pub_key), msg: hex(e.message), sig: hex(e.signature) }),
+  );
+  const rfc = JSON.parse(vector('rfc8032-section7.1-ed25519.json')) as {
+    vectors: { name: string; pub: string; msg: string; sig: string }[];
+  };
+  for (const v of rfc.vectors) cases.push({ name: v.name, pk: hex(v.pub), msg: hex(v.msg), sig: hex(v.sig) });
+  return cases;
+}
+
+/** Runs every case through the worker pool and resolves to the verdicts in order. */
+async function poolVerdicts(cases: readonly Case[], threads = 2): Promise<boolean[]> {
+  const keys: Uint8Array[] = [];
+  const index = new Map<string, number>();
+  for (const c of cases) {
+    const id = Buffer.from(c.pk).toString('hex');
+    if (!index.has(id)) {
+      index.set(id, keys.length);
+      keys.push(c.pk);
+    }
+  }
+  const pool = createWorkerVerifier(keys, threads);
+  const out: boolean[] = new Array<boolean>(cases.length);
+  cases.forEach((c, i) =>
+    pool.submit(index.get(Buffer.from(c.pk).toString('hex'))!, c.msg, c.sig, (v) => {
+      out[i] = v;
+    }),
+  );
+  try {
+    await pool.drain();
+  } finally {
+    await pool.close();
+  }
+  return out;
+}
+
+describe('createWorkerVerifier', () => {
+  describe('when given every RFC 8032, Wycheproof, ZIP-215 and edge-case vector', () => {
+    it('gives exactly the verdict of records.verifyEd25519 (the strict policy) on each', async () => {
+      const cases = allVectors();
+      expect(cases.length).toBeGreaterThan(350);
+      const pooled = await poolVerdicts(cases);
+      const mismatches = cases
+        .filter((c, i) => pooled[i] !== verifyEd25519(c.pk, c.msg, c.sig))
+        .map((c) => c.name);
+      expect(mismatches).toEqual([]);
+      // the vectors exercise both outcomes
+      expect(pooled.filter(Boolean).length).toBeGreaterThan(10);
+      expect(pooled.filter((v) => !v).length).toBeGreaterThan(100);
+    });
+  });
+
+  describe('when signatures are mutated at random', () => {
+    it('agrees with records.verifyEd25519 on every mutation', async () => {
+      const { privateKeyPem, publicKey } = generateKeyPair(new Uint8Array(32).fill(9));
+      const signer = createNodeSigner(privateKeyPem);
+      const msg = Buffer.from('edca pool property');
+      const sig = await signer.sign(msg);
+      const mutations = fc.sample(
+        fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 1, max: 255 })),
+        { numRuns: 300, seed: 42 },
+      );
+      const cases: Case[] = mutations.map(([pos, mask], i) => {
+        const s = Uint8Array.from(sig);
+        s[pos] = s[pos]! ^ mask;
+        return { name: `mutation ${i}`, pk: publicKey, msg, sig: s };
+      });
+      cases.push({ name: 'original', pk: publicKey, msg, sig });
+      const pooled = await poolVerdicts(cases, 1);
+      expect(pooled.at(-1)).toBe(true);
+      expect(
+        cases.filter((c, i) => pooled[i] !== verifyEd25519(c.pk, c.msg, c.sig)).map((c) => c.name),
+      ).toEqual([]);
+    });
+  });
+
+  describe('when a key is not acceptable under the strict policy', () => {
+    it('refuses every signature under it', async () => {
+      const smallOrder = hex('0100000000000000000000000000000000000000000000000000000000000000');
+      const verdicts = await poolVerdicts([
+        { name: 'identity key', pk: smallOrder, msg: new Uint8Array(0), sig: new Uint8Array(64) },
+      ]);
+      expect(verdicts).toEqual([false]);
+    });
+  });
+});

@@ -1,0 +1,265 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AuditError,
+  checkInclusionProof,
+  checkJournalConsistency,
+  createInclusionProof,
+  loadReplayMaps,
+  renderHtmlReport,
+  renderTextReport,
+  safeVerifyJournal,
+  type ReplayMaps,
+} from '@edca/audit';
+import { parseTrustFile, RecordsError, type TrustFile } from '@edca/records';
+import cliProgress from 'cli-progress';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { CliError, EXIT } from '../exit-codes.js';
+import { readTextInput, type CliIo } from '../io.js';
+
+const PROGRESS_MIN_RECORDS = 10_000;
+
+function readBytes(path: string): Buffer {
+  try {
+    return readFileSync(path === '-' ? 0 : path);
+  } catch (err) {
+    throw new CliError(
+      'IO_READ_FAILED',
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+}
+
+function writeOutput(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (err) {
+    throw new CliError(
+      'IO_WRITE_FAILED',
+      `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+}
+
+function loadTrust(path: string): TrustFile {
+  const text = readTextInput(path);
+  try {
+    return parseTrustFile(text);
+  } catch (err) {
+    if (err instanceof RecordsError) throw new CliError('TRUST_INVALID', `${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+function loadMaps(dir: string): ReplayMaps {
+  let names: string[];
+  try {
+    names = readdirSync(dir)
+      .filter((n) => /\.(ya?ml|json)$/i.test(n))
+      .sort();
+  } catch (err) {
+    throw new CliError(
+      'IO_READ_FAILED',
+      `cannot read ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  if (names.length === 0)
+    throw new CliError('MAPS_INVALID', `${dir} holds no .yaml, .yml or .json state map`);
+  try {
+    return loadReplayMaps(names.map((n) => ({ file: join(dir, n), text: readTextInput(join(dir, n)) })));
+  } catch (err) {
+    if (err instanceof AuditError) throw new CliError(err.code, err.message);
+    throw err;
+  }
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError('must be a positive integer');
+  }
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+}
+
+interface VerifyFlags {
+  trust: string;
+  maps?: string;
+  json?: boolean;
+  html?: string;
+  checkpointsOnly?: boolean;
+  expectSize?: number;
+  workers?: number;
+}
+
+/** Registers `edca audit verify|prove|check-proof|consistency`. */
+export function registerAudit(program: Command, io: CliIo): void {
+  const audit = program
+    .command('audit')
+    .description('verify journals offline, prove single records, replay decisions');
+
+  audit
+    .command('verify')
+    .description(
+      'verify a journal: bytes, signatures, chain, checkpoints, permits, approvals; replay with --maps',
+    )
+    .argument('<journal>', 'journal file (one canonical record per line), or - for standard input')
+    .requiredOption('--trust <file>', 'trust file listing the kernel and approver keys')
+    .option(
+      '--maps <dir>',
+      'directory of state maps (YAML/JSON): replay every decision against its pinned map',
+    )
+    .option('--json', 'print the report as JSON')
+    .option('--html <file>', 'also write the report as an HTML page')
+    .option('--checkpoints-only', 'fast mode: hash chain, Merkle roots and checkpoint signatures only')
+    .option(
+      '--expect-size <n>',
+      'records the journal had at least (from a witness); fewer is TRUNCATED',
+      nonNegativeInt,
+    )
+    .addOption(
+      new Option('--workers <n>', 'signature worker threads (default: one per core)').argParser(
+        nonNegativeInt,
+      ),
+    )
+    .action(async (journalPath: string, flags: VerifyFlags) => {
+      if (flags.checkpointsOnly === true && flags.maps !== undefined) {
+        throw new CliError('USAGE', '--maps needs full verification; drop --checkpoints-only');
+      }
+      const trust = loadTrust(flags.trust);
+      const maps = flags.maps === undefined ? undefined : loadMaps(flags.maps);
+      const bytes = readBytes(journalPath);
+      let bar: cliProgress.SingleBar | undefined;
+      const onProgress = (done: number, total: number): void => {
+        if (!io.isTty || total < PROGRESS_MIN_RECORDS) return;
+        if (bar === undefined) {
+          bar = new cliProgress.SingleBar(
+            {
+              stream: process.stderr,
+              format: 'verifying [{bar}] {percentage}% | {value}/{total} records | {eta}s',
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(total, 0);
+        }
+        bar.update(done);
+      };
+      let result;
+      try {
+        result = await safeVerifyJournal(bytes, {
+          trust,
+          ...(maps === undefined ? {} : { maps }),
+          mode: flags.checkpointsOnly === true ? 'checkpoints-only' : 'full',
+          ...(flags.expectSize === undefined ? {} : { expectedSize: flags.expectSize }),
+          ...(flags.workers === undefined ? {} : { workers: flags.workers }),
+          onProgress,
+        });
+      } finally {
+        bar?.stop();
+      }
+      const report = result.ok ? result.value : result.error.report!;
+      if (flags.html !== undefined) writeOutput(flags.html, renderHtmlReport(report, journalPath));
+      io.stdout(
+        flags.json === true ? JSON.stringify(report, null, 2) + '\n' : renderTextReport(report, journalPath),
+      );
+      if (!result.ok) {
+        throw new CliError(
+          'AUDIT_FINDINGS',
+          `${report.findings.length} finding(s) in ${journalPath}`,
+          EXIT.CHECK_FAILED,
+        );
+      }
+    });
+
+  audit
+    .command('prove')
+    .description('write an RFC 6962 inclusion proof of one record under the latest checkpoint')
+    .argument('<journal>', 'journal file')
+    .requiredOption('--seq <n>', 'the record to prove', positiveInt)
+    .option('--out <file>', 'write the proof here instead of standard output')
+    .action((journalPath: string, flags: { seq: number; out?: string }) => {
+      const bytes = readBytes(journalPath);
+      let proof;
+      try {
+        proof = createInclusionProof(bytes, flags.seq);
+      } catch (err) {
+        if (err instanceof AuditError) throw new CliError(err.code, err.message, EXIT.CHECK_FAILED);
+        throw err;
+      }
+      const text = JSON.stringify(proof, null, 2) + '\n';
+      if (flags.out === undefined) io.stdout(text);
+      else writeOutput(flags.out, text);
+    });
+
+  audit
+    .command('check-proof')
+    .description('verify one record, its inclusion proof and the signed checkpoint, without the journal')
+    .argument('<proof>', 'proof file written by edca audit prove')
+    .requiredOption('--trust <file>', 'trust file')
+    .option('--json', 'print the result as JSON')
+    .action((proofPath: string, flags: { trust: string; json?: boolean }) => {
+      const trust = loadTrust(flags.trust);
+      const text = readTextInput(proofPath);
+      try {
+        const v = checkInclusionProof(text, trust);
+        const summary = {
+          ok: true,
+          seq: v.record.seq,
+          type: v.record.type,
+          at: v.record.at,
+          stream: v.record.stream,
+          checkpointSeq: v.checkpoint.seq,
+          treeSize: v.treeSize,
+          record: v.record,
+        };
+        io.stdout(
+          flags.json === true
+            ? JSON.stringify(summary, null, 2) + '\n'
+            : `proof VALID: record ${v.record.seq} (${v.record.type}, ${v.record.at}) of stream ${v.record.stream} ` +
+                `is included in the ${v.treeSize}-record tree signed by checkpoint ${v.checkpoint.seq}\n`,
+        );
+      } catch (err) {
+        if (err instanceof AuditError) {
+          if (flags.json === true)
+            io.stdout(JSON.stringify({ ok: false, code: err.code, message: err.message }, null, 2) + '\n');
+          throw new CliError(err.code, err.message, EXIT.CHECK_FAILED);
+        }
+        throw err;
+      }
+    });
+
+  audit
+    .command('consistency')
+    .description('check that a newer copy of a journal extends an older copy (RFC 6962 consistency proof)')
+    .argument('<old>', 'older copy of the journal')
+    .argument('<new>', 'newer copy of the journal')
+    .requiredOption('--trust <file>', 'trust file')
+    .option('--json', 'print the result as JSON')
+    .action((oldPath: string, newPath: string, flags: { trust: string; json?: boolean }) => {
+      const trust = loadTrust(flags.trust);
+      const older = readBytes(oldPath);
+      const newer = readBytes(newPath);
+      try {
+        const r = checkJournalConsistency(older, newer, trust);
+        io.stdout(
+          flags.json === true
+            ? JSON.stringify({ ok: true, ...r }, null, 2) + '\n'
+            : `CONSISTENT: ${newPath} (checkpoint at seq ${r.new.seq}, ${r.new.size} records) extends ` +
+                `${oldPath} (checkpoint at seq ${r.old.seq}, ${r.old.size} records; ${r.tailRecords} later record(s) compared byte for byte)\n`,
+        );
+      } catch (err) {
+        if (err instanceof AuditError) {
+          if (flags.json === true)
+            io.stdout(JSON.stringify({ ok: false, code: err.code, message: err.message }, null, 2) + '\n');
+          throw new CliError(err.code, err.message, EXIT.CHECK_FAILED);
+        }
+        throw err;
+      }
+    });
+}

@@ -1,0 +1,172 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, type CliIo } from '@edca/cli';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateJournal, type GeneratedJournal } from '../../../test/helpers/journal-generator.js';
+import { resignLine, rewriteFrom, toText } from '../../../test/helpers/tamper.js';
+import type { JsonValue } from '@edca/records';
+
+function capture(): CliIo & { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    stdout: (t) => {
+      out += t;
+    },
+    stderr: (t) => {
+      err += t;
+    },
+    isTty: false,
+    out: () => out,
+    err: () => err,
+  };
+}
+
+let dir: string;
+let j: GeneratedJournal;
+let journal: string;
+let trust: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'edca-audit-cli-'));
+  j = await generateJournal({ records: 250, checkpointEvery: 50, seed: 5 });
+  journal = join(dir, 'journal.jsonl');
+  trust = join(dir, 'trust.json');
+  writeFileSync(journal, j.text);
+  writeFileSync(trust, j.keys.trustText);
+});
+
+describe('edca audit verify', () => {
+  describe('when the journal is intact', () => {
+    it('prints a summary with counts, time range and keys, and exits 0', async () => {
+      const io = capture();
+      expect(await runCli(['audit', 'verify', journal, '--trust', trust], io)).toBe(0);
+      const out = io.out();
+      expect(out).toContain('INTACT');
+      expect(out).toContain(`records: ${j.lines.length}`);
+      expect(out).toMatch(/decisions by verdict: escalate \d+, permit \d+, refuse \d+/);
+      expect(out).toContain(`time range: ${j.sealed[0]!.record.at}`);
+      expect(out).toContain(j.keys.kernel.kid);
+      expect(out).toContain('risk officer');
+    });
+
+    it('prints the JSON report with --json and writes an HTML report with --html', async () => {
+      const io = capture();
+      const html = join(dir, 'report.html');
+      expect(await runCli(['audit', 'verify', journal, '--trust', trust, '--json', '--html', html], io)).toBe(
+        0,
+      );
+      const report = JSON.parse(io.out()) as { ok: boolean; records: number; findings: unknown[] };
+      expect(report).toMatchObject({ ok: true, records: j.lines.length, findings: [] });
+      expect(readFileSync(html, 'utf8')).toContain('INTACT');
+    });
+
+    it('verifies in --checkpoints-only mode', async () => {
+      const io = capture();
+      expect(
+        await runCli(['audit', 'verify', journal, '--trust', trust, '--checkpoints-only', '--json'], io),
+      ).toBe(0);
+      expect(JSON.parse(io.out())).toMatchObject({ ok: true, mode: 'checkpoints-only' });
+    });
+  });
+
+  describe('when the journal has findings', () => {
+    it('lists each failure with its seq and code and exits 1', async () => {
+      const bad = join(dir, 'bad.jsonl');
+      writeFileSync(bad, toText(await resignLine(j.lines, 42, j.keys.stranger)));
+      const io = capture();
+      expect(await runCli(['audit', 'verify', bad, '--trust', trust], io)).toBe(1);
+      expect(io.out()).toMatch(/seq 42 \(line 42\)\s+UNKNOWN_KEY/);
+      expect(io.out()).toMatch(/seq 43 \(line 43\)\s+PREV_MISMATCH/);
+      expect(io.err()).toContain('AUDIT_FINDINGS');
+      const json = capture();
+      expect(await runCli(['audit', 'verify', bad, '--trust', trust, '--json'], json)).toBe(1);
+      expect(
+        (JSON.parse(json.out()) as { findings: { code: string; seq: number }[] }).findings[0],
+      ).toMatchObject({
+        code: 'UNKNOWN_KEY',
+        seq: 42,
+      });
+    });
+
+    it('exits 1 with TRUNCATED when --expect-size is larger than the journal', async () => {
+      const io = capture();
+      expect(await runCli(['audit', 'verify', journal, '--trust', trust, '--expect-size', '9999'], io)).toBe(
+        1,
+      );
+      expect(io.out()).toContain('TRUNCATED');
+    });
+  });
+
+  describe('when the command line or files are wrong', () => {
+    it('exits 2 for a missing journal, a bad trust file, a missing --trust and a bad number', async () => {
+      const badTrust = join(dir, 'bad-trust.json');
+      writeFileSync(badTrust, '{"version":1,"keys":[{}]}');
+      const cases: string[][] = [
+        ['audit', 'verify', join(dir, 'missing.jsonl'), '--trust', trust],
+        ['audit', 'verify', journal, '--trust', badTrust],
+        ['audit', 'verify', journal],
+        ['audit', 'verify', journal, '--trust', trust, '--expect-size', 'x'],
+        ['audit', 'verify', journal, '--trust', trust, '--maps', join(dir, 'no-such-dir')],
+        ['audit', 'prove', journal, '--seq', '0'],
+      ];
+      for (const argv of cases) {
+        const io = capture();
+        expect(await runCli(argv, io), argv.join(' ')).toBe(2);
+      }
+    });
+  });
+});
+
+describe('edca audit prove and check-proof', () => {
+  describe('when a record is covered by a checkpoint', () => {
+    it('writes a proof that check-proof accepts without the journal, and refuses an altered one', async () => {
+      const proofFile = join(dir, 'proof-77.json');
+      expect(await runCli(['audit', 'prove', journal, '--seq', '77', '--out', proofFile], capture())).toBe(0);
+      const io = capture();
+      expect(await runCli(['audit', 'check-proof', proofFile, '--trust', trust], io)).toBe(0);
+      expect(io.out()).toContain('proof VALID: record 77');
+      const proof = JSON.parse(readFileSync(proofFile, 'utf8')) as { record: string };
+      const altered = join(dir, 'proof-altered.json');
+      writeFileSync(altered, JSON.stringify({ ...proof, record: j.lines[77] }));
+      const bad = capture();
+      expect(await runCli(['audit', 'check-proof', altered, '--trust', trust, '--json'], bad)).toBe(1);
+      expect(JSON.parse(bad.out())).toMatchObject({ ok: false, code: 'PROOF_INVALID' });
+    });
+
+    it('prints the proof on standard output without --out', async () => {
+      const io = capture();
+      expect(await runCli(['audit', 'prove', journal, '--seq', '3'], io)).toBe(0);
+      expect(JSON.parse(io.out())).toMatchObject({ format: 'edca-inclusion-proof-v1', leafIndex: 2 });
+    });
+  });
+});
+
+describe('edca audit consistency', () => {
+  describe('when the newer copy extends the older copy', () => {
+    it('exits 0, and exits 1 for a history rewritten with the valid key that verify alone cannot see', async () => {
+      const older = join(dir, 'older.jsonl');
+      writeFileSync(older, toText(j.lines.slice(0, 120)));
+      const io = capture();
+      expect(await runCli(['audit', 'consistency', older, journal, '--trust', trust], io)).toBe(0);
+      expect(io.out()).toContain('CONSISTENT');
+      const rewritten = join(dir, 'rewritten.jsonl');
+      // history rewritten with the valid kernel key: self-consistent, checkpoints re-signed
+      const outcome = j.seqs.outcomes[0]!;
+      const forged = await rewriteFrom(
+        j.lines,
+        outcome,
+        j.keys.kernel,
+        (r) => ({
+          body: { ...(r.body as Record<string, JsonValue>), status: 'failed', error: { code: 'X' } },
+        }),
+        j.keys.approver,
+      );
+      writeFileSync(rewritten, toText(forged));
+      expect(await runCli(['audit', 'verify', rewritten, '--trust', trust], capture())).toBe(0);
+      const bad = capture();
+      expect(await runCli(['audit', 'consistency', older, rewritten, '--trust', trust], bad)).toBe(1);
+      expect(bad.err()).toContain('CONSISTENCY_FAILED');
+    });
+  });
+});
