@@ -167,7 +167,7 @@ describe('arp.project', () => {
         facets: { account_standing: 'open', balance_band: '100-500' },
         machines: { card: 'usable' },
       });
-      expect(value.display).toEqual({ balance: '100-500', card_number: '****4242' });
+      expect(value.display).toEqual({ balance: '100-500', card_number: '•••• 4242' });
       expect(Object.keys(value.entities).sort()).toEqual(['account', 'card']);
       expect(value.intents.map((i) => [i.name, i.disposition])).toEqual([
         ['find_customer', 'allowed'],

@@ -32,7 +32,7 @@ export interface LeakGuard {
   scan(value: unknown): LeakHit | undefined;
   /** The terms actually scanned for, after exemptions (normalized, sorted). */
   readonly terms: readonly string[];
-  /** Single-word private terms dropped because the map publishes the same word itself. */
+  /** Private terms dropped because the map publishes the same word itself (e.g. `post_code` for `postcode`). */
   readonly exempted: readonly string[];
 }
 
@@ -40,7 +40,7 @@ export interface LeakGuard {
 export interface LeakGuardOptions {
   readonly terms: readonly PrivateTerm[];
   readonly patterns?: readonly LeakPattern[];
-  /** Words the map publishes on purpose; single-word private terms equal to one are exempt. */
+  /** Words the map publishes on purpose; a private term that squashes to one of them is exempt. */
   readonly publicWords?: ReadonlySet<string>;
   /** Private terms the owner explicitly allows in views (normalized by the same tokenizer). */
   readonly allowTerms?: readonly string[];
@@ -194,12 +194,12 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
     if (tokens.length === 0) continue;
     const key = tokens.join(' ');
     if (allow.has(key)) continue;
-    if (tokens.length === 1) {
-      if (key.length < MIN_SINGLE_TERM_LENGTH) continue;
-      if (publicWords.has(key)) {
-        exempted.add(key);
-        continue;
-      }
+    if (tokens.length === 1 && key.length < MIN_SINGLE_TERM_LENGTH) continue;
+    // A word the map publishes itself (a facet value `open` for the code `OPEN`, a param
+    // `postcode` for the field `post_code`) reveals nothing the model is not already shown.
+    if (publicWords.has(tokens.join(''))) {
+      exempted.add(key);
+      continue;
     }
     if (!byKey.has(key)) byKey.set(key, { tokens, category, term: key });
   }

@@ -116,7 +116,7 @@ export function buildDynamic(
     if (decl.mask !== undefined) {
       const text = v === null ? '' : String(v);
       const keep = decl.mask.keep_last;
-      display[name] = `****${keep === 0 ? '' : text.slice(-keep)}`;
+      display[name] = keep === 0 ? '••••' : `•••• ${text.slice(-keep)}`;
     } else {
       display[name] = v;
     }
