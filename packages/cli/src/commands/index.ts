@@ -2,8 +2,11 @@ import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { registerAudit } from './audit.js';
 import { registerGraph } from './graph.js';
+import { registerIntake } from './intake.js';
+import { registerKeygen } from './keygen.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
+import { registerView } from './view.js';
 
 /**
  * Registers every `edca` subcommand. Each command lives in its own file in this folder and
@@ -15,4 +18,7 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerGraph(_program, _io);
   registerStates(_program, _io);
   registerAudit(_program, _io);
+  registerView(_program, _io);
+  registerIntake(_program, _io);
+  registerKeygen(_program, _io);
 }
