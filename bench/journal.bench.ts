@@ -8,7 +8,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -25,6 +25,8 @@ export interface JournalBenchRow {
   readonly recordsPerSec: number;
   readonly meanAppendMs: number;
   readonly p99AppendMs: number;
+  /** Process CPU time (user + system, all threads) per record: load-independent cost. */
+  readonly cpuUsPerRecord: number;
 }
 
 /** Everything `runJournalBench` measured. */
@@ -34,6 +36,9 @@ export interface JournalBenchResult {
   readonly reopenMs: number;
   readonly reopenRecordsPerSec: number;
   readonly bytesPerRecord: number;
+  /** The 1-minute load average when the run ended (others' work on a shared machine skews rates). */
+  readonly loadAverage: number;
+  readonly cpus: number;
 }
 
 const digest = (n: number): `sha256:${string}` => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -78,6 +83,7 @@ async function measure(
   const journal = await openFileJournal({ path, stream: 'bench', signer, fsync });
   const latencies: number[] = [];
   let next = 0;
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const deadline = start + seconds * 1000;
   const worker = async (): Promise<void> => {
@@ -89,6 +95,7 @@ async function measure(
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsed = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
   await journal.close();
   latencies.sort((a, b) => a - b);
   const records = latencies.length;
@@ -100,6 +107,7 @@ async function measure(
     recordsPerSec: Math.round(records / elapsed),
     meanAppendMs: round(latencies.reduce((a, b) => a + b, 0) / records, 3),
     p99AppendMs: round(latencies[Math.min(records - 1, Math.floor(records * 0.99))] ?? 0, 3),
+    cpuUsPerRecord: round((used.user + used.system) / records, 1),
   };
 }
 
@@ -131,6 +139,8 @@ export async function runJournalBench(options: { seconds?: number } = {}): Promi
       reopenMs: round(reopenMs, 1),
       reopenRecordsPerSec: Math.round(reopenRecords / (reopenMs / 1000)),
       bytesPerRecord: Math.round(bytes / reopenRecords),
+      loadAverage: round(loadavg()[0] ?? 0, 2),
+      cpus: availableParallelism(),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -147,7 +157,8 @@ export function printJournalBench(result: JournalBenchResult, json: boolean): vo
   console.table(result.rows);
   console.log(
     `reopen: ${result.reopenRecords} records in ${result.reopenMs} ms ` +
-      `(${result.reopenRecordsPerSec} records/s), ${result.bytesPerRecord} bytes/record`,
+      `(${result.reopenRecordsPerSec} records/s), ${result.bytesPerRecord} bytes/record; ` +
+      `load average ${result.loadAverage} on ${result.cpus} CPUs`,
   );
 }
 

@@ -341,9 +341,10 @@ class FileJournalImpl implements FileJournal {
       this.#wake();
       this.#wake = undefined;
     }
-    this.#pump ??= this.#run().finally(() => {
-      this.#pump = undefined;
-    });
+    // The loop clears #pump itself, synchronously, when it exits: clearing it later (in a `finally`)
+    // left a window where a job enqueued after the loop's last check found #pump still set and was
+    // never written (an append that never resolved).
+    this.#pump ??= this.#run();
   }
 
   /**
@@ -400,7 +401,10 @@ class FileJournalImpl implements FileJournal {
         }
         continue;
       }
-      if (inFlight === undefined) return;
+      if (inFlight === undefined) {
+        this.#pump = undefined;
+        return;
+      }
       // Wait for the disk, or for a new job to sign meanwhile.
       const arrived = new Promise<void>((resolve) => {
         this.#wake = resolve;
@@ -563,9 +567,11 @@ function validateDrafts(drafts: unknown): asserts drafts is readonly RecordDraft
     if (Number.isNaN(ms) || new Date(ms).toISOString() !== draft.at) {
       throw new TypeError('draft.at must be an RFC 3339 UTC timestamp with milliseconds');
     }
-    // The first draft's body is checked by sealRecord itself (a failure there refuses the job alone);
-    // later drafts must be checked here, since by then the job's first records moved the chain tip.
-    if (k > 0) checkRecordBody(draft);
+    // The first draft's body schema and size are checked by sealRecord itself (a failure there refuses
+    // the job alone, before anything moved); later drafts must be checked here, since by the time
+    // they are sealed the job's first records have moved the chain tip.
+    if (k === 0) continue;
+    checkRecordBody(draft);
     // RFC 8785 serializes strings and numbers as ECMAScript does, so this is the canonical length.
     if (Buffer.byteLength(JSON.stringify(draft.body), 'utf8') > MAX_RECORD_BYTES - ENVELOPE_ALLOWANCE) {
       throw new RangeError('draft.body is too large for one record line');

@@ -148,6 +148,15 @@ describe('openFileJournal', () => {
       expect(r!.record.seq).toBe(1);
     });
 
+    it('refuses a body too large for one line, first or later in a call, without harming the journal', async () => {
+      const j = await openJournal();
+      const huge = suiteDraft('x'.repeat(1_100_000));
+      await expect(j.append([huge])).rejects.toBeInstanceOf(RecordsError);
+      await expect(j.append([suiteDraft('a'), huge])).rejects.toBeInstanceOf(RangeError);
+      const [r] = await j.append([suiteDraft('ok')]);
+      expect(r!.record.seq).toBe(1);
+    });
+
     it('refuses a draft with a bad body alone when it shares a group with good ones', async () => {
       const j = await openJournal();
       const bad = { ...suiteDraft('bad'), body: { unknown: true } };
