@@ -3,6 +3,7 @@ import type { CliIo } from '../io.js';
 import { registerAudit } from './audit.js';
 import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
+import { registerKeygen } from './keygen.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
 import { registerView } from './view.js';
@@ -19,4 +20,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerAudit(_program, _io);
   registerView(_program, _io);
   registerIntake(_program, _io);
+  registerKeygen(_program, _io);
 }

@@ -1,0 +1,123 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  addTrustedKey,
+  generateKeyPair,
+  parseTrustFile,
+  RecordsError,
+  serializeTrustFile,
+  trustedKeyFor,
+  writePrivateKeyFile,
+  type TrustFile,
+} from '@edca/records';
+import { Option, type Command } from 'commander';
+import { CliError } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+
+/** The roles `edca keygen` issues keys for. */
+export const KEYGEN_ROLES = ['kernel', 'approver'] as const;
+
+const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+interface KeygenOptions {
+  readonly out: string;
+  readonly role: (typeof KEYGEN_ROLES)[number];
+  readonly name?: string;
+  readonly json?: boolean;
+}
+
+const ioError = (code: string, err: unknown, what: string): CliError =>
+  new CliError(code, `${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+
+function readTrust(path: string): TrustFile {
+  if (!existsSync(path)) return { version: 1, keys: [] };
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw ioError('IO_READ_FAILED', err, `cannot read ${path}`);
+  }
+  try {
+    return parseTrustFile(text);
+  } catch (err) {
+    if (err instanceof RecordsError) throw new CliError(err.code, `${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * `edca keygen --out DIR [--role kernel|approver] [--name NAME]`: writes `DIR/NAME.key.pem`
+ * (PKCS#8 PEM, mode 0600, never overwritten) and adds the public key to `DIR/trust.json`
+ * (created if missing). Exit 0 on success, 2 on a usage or I/O error (existing key file,
+ * unreadable or invalid trust file).
+ */
+export function registerKeygen(program: Command, io: CliIo): void {
+  program
+    .command('keygen')
+    .description('generate an Ed25519 signing key and add its public key to DIR/trust.json')
+    .requiredOption(
+      '--out <dir>',
+      'directory for NAME.key.pem and trust.json (created with mode 0700 if missing)',
+    )
+    .addOption(new Option('--role <role>', 'what the key signs for').choices(KEYGEN_ROLES).default('kernel'))
+    .option('--name <name>', 'key name, used for the file name and the trust entry (default: the role)')
+    .option('--json', 'print the result as one JSON object')
+    .action((opts: KeygenOptions) => {
+      const name = opts.name ?? opts.role;
+      if (!NAME_RE.test(name))
+        throw new CliError(
+          'USAGE_INVALID_NAME',
+          `--name must match ${NAME_RE.source}, got ${JSON.stringify(name)}`,
+        );
+      const dir = opts.out;
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        if (!statSync(dir).isDirectory()) throw new Error('ENOTDIR');
+      } catch (err) {
+        throw ioError('IO_WRITE_FAILED', err, `cannot create directory ${dir}`);
+      }
+      const keyPath = join(dir, `${name}.key.pem`);
+      const trustPath = join(dir, 'trust.json');
+      if (existsSync(keyPath))
+        throw new CliError('KEY_FILE_EXISTS', `${keyPath} already exists; not overwriting a key`);
+
+      // Everything that can be checked is checked before the first write.
+      const trust = readTrust(trustPath);
+      const pair = generateKeyPair();
+      const entry = trustedKeyFor(pair.publicKey, opts.role, new Date().toISOString(), { name });
+      let next: TrustFile;
+      try {
+        next = addTrustedKey(trust, entry);
+      } catch (err) {
+        if (err instanceof RecordsError) throw new CliError(err.code, `${trustPath}: ${err.message}`);
+        throw err;
+      }
+
+      try {
+        writePrivateKeyFile(keyPath, pair.privateKeyPem);
+      } catch (err) {
+        if (err instanceof RecordsError) throw new CliError(err.code, err.message);
+        throw err;
+      }
+      // Replace trust.json atomically so a reader never sees half a file.
+      const tmp = `${trustPath}.${process.pid}.tmp`;
+      try {
+        writeFileSync(tmp, serializeTrustFile(next), { mode: 0o644 });
+        renameSync(tmp, trustPath);
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        rmSync(keyPath, { force: true });
+        throw ioError('IO_WRITE_FAILED', err, `cannot write ${trustPath}`);
+      }
+
+      if (opts.json === true) {
+        io.stdout(
+          `${JSON.stringify({ kid: pair.kid, role: opts.role, name, key: keyPath, trust: trustPath })}\n`,
+        );
+      } else {
+        io.stdout(
+          `${pair.kid} (${opts.role}, ${name})\n  private key: ${keyPath} (mode 0600)\n  trust file:  ${trustPath}\n`,
+        );
+      }
+    });
+}
