@@ -128,10 +128,22 @@ export async function openFileJournalWith(
   }
   if (!Number.isSafeInteger(verifyTail) || verifyTail < 1) throw new RangeError('verifyTail must be >= 1');
 
+  const signer: unknown = options.signer;
+  if (
+    typeof signer !== 'object' ||
+    signer === null ||
+    !('kid' in signer && typeof signer.kid === 'string') ||
+    !('publicKey' in signer && signer.publicKey instanceof Uint8Array) ||
+    !('sign' in signer && typeof signer.sign === 'function')
+  ) {
+    throw new TypeError('signer must be a Signer (kid, publicKey, sign)');
+  }
   const keys = new Map<string, Uint8Array>([[options.signer.kid, options.signer.publicKey]]);
   for (const k of options.previousKeys ?? []) if (!keys.has(k.kid)) keys.set(k.kid, k.publicKey);
 
-  const lock = await acquireJournalLock(options.path);
+  const lock = await acquireJournalLock(options.path).catch((error: unknown) => {
+    throw error instanceof KernelError ? error : unavailable(`cannot lock journal ${options.path}`, error);
+  });
   let file: FileHandle | undefined;
   try {
     const existed = await stat(options.path).then(
@@ -174,7 +186,8 @@ export async function openFileJournalWith(
   } catch (error) {
     await file?.close();
     await lock.release();
-    throw error;
+    // I/O errors while scanning or cutting the tail: the journal cannot be used (yet).
+    throw error instanceof KernelError ? error : unavailable(`cannot recover journal ${options.path}`, error);
   }
 }
 
@@ -293,8 +306,10 @@ class FileJournalImpl implements FileJournal {
       return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
     if (drafts.length === 0) return Promise.resolve([]);
+    // Signing happens later: keep what was validated, not the caller's (mutable) array and drafts.
+    const copy = drafts.map((d): RecordDraft => ({ type: d.type, at: d.at, body: d.body }));
     return new Promise<AppendedRecord[]>((resolve, reject) => {
-      this.#enqueue({ drafts, closeCheckpoint: false, resolve, reject });
+      this.#enqueue({ drafts: copy, closeCheckpoint: false, resolve, reject });
     });
   }
 
@@ -355,6 +370,21 @@ class FileJournalImpl implements FileJournal {
    * acknowledged.
    */
   async #run(): Promise<void> {
+    try {
+      await this.#loop();
+    } catch (error) {
+      // A broken invariant in the loop: fail closed rather than leave appends pending forever.
+      const failure = unavailable(
+        'journal append loop failed; the journal refuses appends until reopened',
+        error,
+      );
+      this.#fail(failure);
+      for (const job of this.#queue.splice(0)) job.reject(failure);
+      this.#pump = undefined;
+    }
+  }
+
+  async #loop(): Promise<void> {
     let inFlight: { promise: Promise<void>; done: boolean } | undefined;
     let next: Group | undefined;
     for (;;) {

@@ -95,6 +95,16 @@ describe('openFileJournal', () => {
       expectValidChain(await collect(j.read()), signer, stream);
     });
 
+    it('takes an append that arrives any number of microtasks after the previous one resolved', async () => {
+      const j = await openJournal();
+      for (let k = 0; k < 40; k++) {
+        await j.append([suiteDraft(String(k))]);
+        for (let i = 0; i < k; i++) await Promise.resolve();
+      }
+      // A lost wake-up would leave one of these appends pending forever (and this test timing out).
+      expect((await j.head()).seq).toBe(40);
+    }, 10_000);
+
     it('shares one fdatasync among appends that arrive while a sync is in flight', async () => {
       let syncs = 0;
       const j = await openFileJournalWith(
