@@ -33,6 +33,9 @@ export interface PgServer {
 
 const PASSWORD = 'edca-test';
 
+/** Hook timeout for starting or stopping a server: initdb can take seconds on a busy 2-core machine. */
+export const PG_HOOK_TIMEOUT = 120_000;
+
 /** Asks the kernel for a free TCP port on the loopback interface. */
 export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -87,6 +90,8 @@ export async function startPgServer(): Promise<PgServer> {
       authMethod: 'scram-sha-256',
       persistent: false,
       createPostgresUser: true,
+      // initdb's own fsync only guards a crash during initdb, irrelevant for a throwaway cluster.
+      initdbFlags: ['--no-sync'],
       // Durability stays on (fsync, synchronous_commit): the journal's claims depend on it.
       postgresFlags: ['-c', 'max_connections=200', '-c', 'listen_addresses=127.0.0.1'],
       onLog: () => {},

@@ -2,15 +2,15 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, postgresStore } from '@edca/store-postgres';
 import { runStoreSuite } from '../../kernel/test/store-suite.js';
-import { startPgServer, type PgServer } from './pg-server.js';
+import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
 
 let server: PgServer;
 beforeAll(async () => {
   server = await startPgServer();
-});
+}, PG_HOOK_TIMEOUT);
 afterAll(async () => {
   await server.stop();
-});
+}, PG_HOOK_TIMEOUT);
 
 runStoreSuite('postgres', async () => {
   const url = await server.createDatabase();
