@@ -279,6 +279,9 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   }
   const entries: Entry[] = [];
   for (const map of options.maps) {
+    if (entries.some((e) => e.map.digest === map.digest)) {
+      throw new KernelError('KERNEL_CONFIG_INVALID', `map ${map.name} is loaded twice`);
+    }
     const loader = options.loaders[map.name];
     if (typeof loader !== 'function') {
       throw new KernelError('KERNEL_SELF_TEST_FAILED', `map ${map.name} has no loader`);
