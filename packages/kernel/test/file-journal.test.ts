@@ -5,14 +5,18 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
+  MerkleAccumulator,
   RecordsError,
   createNodeSigner,
   decodeRecord,
   encodeRecord,
+  leafHash,
+  toBase64url,
   signRecord,
   type SignedRecord,
   type Signer,
 } from '@edca/records';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { KernelError, openFileJournal, type AppendedRecord, type FileJournal } from '@edca/kernel';
@@ -183,6 +187,55 @@ describe('openFileJournal', () => {
       const all = await collect(j.read());
       expect(all).toHaveLength(2);
       expectValidChain(all, signer, stream);
+    });
+  });
+
+  describe('when any mix of call sizes, concurrency, reopens and intervals is used', () => {
+    it('keeps the chain, places a checkpoint after every N records and signs true roots', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 6 }),
+          fc.array(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 5 }), {
+            minLength: 1,
+            maxLength: 4,
+          }),
+          async (every, sessions) => {
+            const file = join(dir, `prop-${Math.random().toString(36).slice(2)}.jsonl`);
+            let expected = 0;
+            for (const calls of sessions) {
+              // One session: concurrent calls, then a clean close (which may seal with a checkpoint).
+              const j = await openFileJournal({ path: file, stream, signer, checkpointEvery: every });
+              const drafts = calls.map((n, c) =>
+                Array.from({ length: n }, (_, k) => suiteDraft(`${c}.${k}`)),
+              );
+              const out = await Promise.all(drafts.map((d) => j.append(d)));
+              out.forEach((o, c) => expect(o).toHaveLength(calls[c]!));
+              expected += calls.reduce((a, b) => a + b, 0);
+              await j.close();
+            }
+            const j = await openFileJournal({ path: file, stream, signer, checkpointEvery: every });
+            const all = await collect(j.read());
+            await j.close();
+            expectValidChain(all, signer, stream);
+            expect(all.filter((r) => r.record.type !== 'checkpoint')).toHaveLength(expected);
+            // Never more than N records without a checkpoint; a clean close leaves a checkpoint last.
+            let since = 0;
+            const tree = new MerkleAccumulator();
+            for (const r of all) {
+              if (r.record.type === 'checkpoint') {
+                expect(r.record.body).toEqual({ size: tree.size, root: toBase64url(tree.root()) });
+                since = 0;
+              } else {
+                since += 1;
+                expect(since).toBeLessThanOrEqual(every);
+              }
+              tree.append(leafHash(r.bytes));
+            }
+            expect(all.at(-1)!.record.type).toBe('checkpoint');
+          },
+        ),
+        { numRuns: 25 },
+      );
     });
   });
 

@@ -276,6 +276,16 @@ export function runJournalSuite(name: string, factory: JournalSuiteFactory): voi
         expect((headError as KernelError).code).toBe('JOURNAL_UNAVAILABLE');
       });
 
+      it('first finishes the appends still in flight', async () => {
+        const pending = Array.from({ length: 30 }, (_, i) => journal.append([suiteDraft(`p${i}`)]));
+        const closing = journal.close();
+        const settled = await Promise.all(pending);
+        await closing;
+        const reopened = await reopen();
+        const read = await collect(reopened.read());
+        for (const [r] of settled) expect(read[r!.record.seq - 1]?.hash).toBe(r!.hash);
+      });
+
       it('still made every acknowledged record durable', async () => {
         const out = await journal.append([suiteDraft('a'), suiteDraft('b')]);
         const reopened = await reopen();
