@@ -4,7 +4,7 @@
 
 /** Every stable code a `KernelError` can carry. */
 export type KernelErrorCode =
-  /** The journal cannot write, sync or sign (or was closed); it refuses appends until reopened. */
+  /** The journal cannot write, sync or sign, or was closed; after a write/sync failure it refuses appends until reopened. */
   | 'JOURNAL_UNAVAILABLE'
   /** Stored journal bytes fail to decode, verify or chain before the tail. */
   | 'JOURNAL_CORRUPT'
