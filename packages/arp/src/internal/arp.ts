@@ -1,6 +1,7 @@
 import { match } from 'ts-pattern';
 import { z } from 'zod';
-import { assertIJson, canonicalize, RecordsError, type JsonValue } from '@edca/records';
+import { assertIJson, RecordsError, type JsonValue } from '@edca/records';
+import { canonicalJson } from './canonical.js';
 import type { AbstractState, CompiledMap } from '@edca/semantic';
 import { ArpError, refuse, type ArpIssue, type ArpRefusal } from './errors.js';
 import {
@@ -283,15 +284,25 @@ export function createArp(options: ArpOptions): Arp {
     return refuse('LEAK_DETECTED', 'the response was withheld: it would have revealed private data');
   };
 
-  const intentsSection = (state: AbstractState): ViewIntent[] => {
+  // The intents offered depend on the abstract state only, a small closed set: memoize the
+  // section and its canonical JSON per state (bounded; intentsFor is pure).
+  const sections = new Map<string, { intents: ViewIntent[]; json: string }>();
+  const intentsSection = (state: AbstractState): { intents: ViewIntent[]; json: string } => {
+    const key = canonicalJson(state);
+    const hit = sections.get(key);
+    if (hit !== undefined) return hit;
     const { allowed, escalating } = map.intentsFor(state);
-    const out: ViewIntent[] = [];
-    for (const n of allowed) out.push(viewIntents.get(`allowed:${n}`)!);
-    for (const n of escalating) out.push(viewIntents.get(`requires_approval:${n}`)!);
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const intents: ViewIntent[] = [];
+    for (const n of allowed) intents.push(viewIntents.get(`allowed:${n}`)!);
+    for (const n of escalating) intents.push(viewIntents.get(`requires_approval:${n}`)!);
+    intents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const section = { intents, json: canonicalJson(intents) };
+    if (sections.size >= 1024) sections.clear();
+    sections.set(key, section);
+    return section;
   };
 
-  type Built = { ok: true; view: ModelView; refs: PendingRef[] } | ArpRefusal;
+  type Built = { ok: true; view: ModelView; json: string; refs: PendingRef[] } | ArpRefusal;
   const buildView = (
     records: Readonly<Record<string, unknown>>,
     session: ArpSession,
@@ -304,8 +315,16 @@ export function createArp(options: ArpOptions): Arp {
     // chance match on random letters. Everything else built from business data is scanned.
     const hit = guard.scan({ ...dynamic, entities: Object.keys(dynamic.entities) });
     if (hit !== undefined) return record(where, session, hit);
-    const view: ModelView = { edca_view: 1, ...dynamic, intents: intentsSection(derived.state) };
-    return { ok: true, view, refs };
+    const section = intentsSection(derived.state);
+    const view: ModelView = { edca_view: 1, ...dynamic, intents: section.intents };
+    // Canonical JSON of the view: `intents` sorts between `entities` and `notice`, so the
+    // memoized section is spliced in at that place (RFC 8785 key order).
+    const { notice, state, untrusted } = dynamic;
+    const json =
+      `{"display":${canonicalJson(dynamic.display)},"edca_view":1,"entities":${canonicalJson(dynamic.entities)},` +
+      `"intents":${section.json}${notice === undefined ? '' : `,"notice":${JSON.stringify(notice)}`}` +
+      `,"state":${canonicalJson(state)}${untrusted === undefined ? '' : `,"untrusted":${canonicalJson(untrusted)}`}}`;
+    return { ok: true, view, json, refs };
   };
 
   const issue = (session: ArpSession, refs: readonly PendingRef[]): void => {
@@ -346,7 +365,7 @@ export function createArp(options: ArpOptions): Arp {
       const built = buildView(records, session, 'view');
       if (!built.ok) return built;
       issue(session, built.refs);
-      return { ok: true, value: built.view, json: canonicalize(built.view) };
+      return { ok: true, value: built.view, json: built.json };
     },
 
     intake(raw, format, session) {
@@ -454,12 +473,12 @@ export function createArp(options: ArpOptions): Arp {
       const hit = guard.scan({ intent: result.intent, outcome: result.outcome, error: result.error ?? null });
       if (hit !== undefined) return record('result', input.session, hit);
       issue(input.session, pending);
-      return { ok: true, value: result, json: canonicalize(result) };
+      return { ok: true, value: result, json: canonicalJson(result) };
     },
 
     toolDefinitions(format, state) {
       const names =
-        state === undefined ? [...intents.keys()].sort() : intentsSection(state).map((i) => i.name);
+        state === undefined ? [...intents.keys()].sort() : intentsSection(state).intents.map((i) => i.name);
       return names.map((n) => {
         const e = intents.get(n)!;
         return match(format)

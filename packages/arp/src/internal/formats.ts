@@ -1,5 +1,3 @@
-import { match } from 'ts-pattern';
-import { z } from 'zod';
 import { parseJson, RecordsError } from '@edca/records';
 import { refuse, type ArpRefusal } from './errors.js';
 
@@ -28,44 +26,22 @@ export interface IntakeLimits {
 /** The defaults of {@link IntakeLimits}. */
 export const DEFAULT_INTAKE_LIMITS: IntakeLimits = { maxBytes: 16_384, maxDepth: 16 };
 
-const name = z.string().min(1).max(128);
-// Envelopes are loose (providers add fields: ids, roles, usage); the arguments never are.
-const openaiToolCall = z.looseObject({
-  id: z.string().max(256).optional(),
-  type: z.literal('function').optional(),
-  function: z.looseObject({ name, arguments: z.string() }),
-});
-const openaiMessage = z.looseObject({ tool_calls: z.array(openaiToolCall).max(64).nullish() });
-const openaiChat = z.looseObject({
-  choices: z
-    .array(z.looseObject({ message: openaiMessage }))
-    .min(1)
-    .max(1),
-});
-const openaiResponses = z.looseObject({
-  output: z.array(z.looseObject({ type: z.string() })).max(256),
-});
-const responsesCall = z.looseObject({
-  type: z.literal('function_call'),
-  name,
-  arguments: z.string(),
-  call_id: z.string().max(256).optional(),
-});
-const anthropicBlock = z.looseObject({ type: z.string() });
-const anthropicToolUse = z.looseObject({
-  type: z.literal('tool_use'),
-  id: z.string().max(256).optional(),
-  name,
-  input: z.unknown(),
-});
-const anthropicMessage = z.looseObject({ content: z.array(anthropicBlock).max(256) });
-const mcpParams = z.looseObject({ name, arguments: z.unknown().optional() });
-const mcpRequest = z.looseObject({
-  jsonrpc: z.literal('2.0'),
-  method: z.literal('tools/call'),
-  params: mcpParams,
-});
-const jsonProposal = z.strictObject({ intent: name, params: z.unknown() });
+// Envelopes are read by hand, not with zod: they are loose by nature (providers add ids, roles,
+// usage) and this is the hot path. Only the fields read here matter; the arguments themselves
+// go through the intent's strict zod schema afterwards.
+type Obj = Readonly<Record<string, unknown>>;
+const MAX_NAME = 128;
+const MAX_ID = 256;
+const MAX_ITEMS = 256;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME;
+/** An optional id: absent, or a string of bounded length; `false` when present and invalid. */
+function optId(v: unknown): string | undefined | false {
+  if (v === undefined || v === null) return undefined;
+  return typeof v === 'string' && v.length <= MAX_ID ? v : false;
+}
+const isItems = (v: unknown): v is readonly unknown[] => Array.isArray(v) && v.length <= MAX_ITEMS;
 
 function malformed(what: string): ArpRefusal {
   return refuse('INTAKE_MALFORMED', `model output is not a well-formed ${what}`);
@@ -110,15 +86,24 @@ function textCall(n: string, text: string, id: string | undefined, limits: Intak
   return parsed.ok ? call(n, parsed.value, id) : parsed;
 }
 
-function anthropicBlocks(value: unknown): readonly { type: string }[] | undefined {
-  if (Array.isArray(value)) {
-    const arr = z.array(anthropicBlock).max(256).safeParse(value);
-    return arr.success ? arr.data : undefined;
+function anthropicBlocks(value: unknown): readonly unknown[] | undefined {
+  if (isItems(value)) return value;
+  if (isObj(value) && isItems(value.content)) return value.content;
+  if (isObj(value) && typeof value.type === 'string') return [value];
+  return undefined;
+}
+
+function openaiToolCalls(toolCalls: readonly unknown[], limits: IntakeLimits): Found {
+  const calls: Found[] = [];
+  for (const c of toolCalls) {
+    if (!isObj(c) || !isObj(c.function)) return malformed('OpenAI tool call');
+    const id = optId(c.id);
+    if ((c.type !== undefined && c.type !== 'function') || id === false) return malformed('OpenAI tool call');
+    const fn = c.function;
+    if (!isName(fn.name) || typeof fn.arguments !== 'string') return malformed('OpenAI tool call');
+    calls.push(textCall(fn.name, fn.arguments, id, limits));
   }
-  const message = anthropicMessage.safeParse(value);
-  if (message.success) return message.data.content;
-  const block = anthropicBlock.safeParse(value);
-  return block.success ? [block.data] : undefined;
+  return exactlyOne(calls);
 }
 
 /**
@@ -126,55 +111,71 @@ function anthropicBlocks(value: unknown): readonly { type: string }[] | undefine
  * strictly; a refusal from that parse is returned as the call's `args` and surfaced by the caller.
  */
 export function extractCall(value: unknown, format: ProposalFormat, limits: IntakeLimits): Found {
-  return match(format)
-    .with('json', () => {
-      const p = jsonProposal.safeParse(value);
-      return p.success
-        ? call(p.data.intent, p.data.params, undefined)
-        : malformed('proposal {intent, params}');
-    })
-    .with('openai', () => {
-      const chat = openaiChat.safeParse(value);
-      const message = chat.success ? chat.data.choices[0]!.message : value;
-      const msg = openaiMessage.safeParse(message);
-      // A chat completion (or a message with `tool_calls`) is read as such; anything else must
-      // be a Responses object.
-      if (msg.success && (chat.success || msg.data.tool_calls !== undefined)) {
-        return exactlyOne(
-          (msg.data.tool_calls ?? []).map((c) =>
-            textCall(c.function.name, c.function.arguments, c.id, limits),
-          ),
-        );
+  // A switch, not ts-pattern: this runs per proposal and must not allocate matchers; the
+  // `never` default keeps it exhaustive all the same.
+  switch (format) {
+    case 'json': {
+      if (!isObj(value) || !isName(value.intent) || !('params' in value))
+        return malformed('proposal {intent, params}');
+      for (const k of Object.keys(value))
+        if (k !== 'intent' && k !== 'params') return malformed('proposal {intent, params}');
+      return call(value.intent, value.params, undefined);
+    }
+    case 'openai': {
+      if (!isObj(value)) return malformed('OpenAI chat completion, message or response');
+      if ('choices' in value) {
+        // A chat completion: exactly one choice, whose message may carry tool calls.
+        const choices = value.choices;
+        if (!Array.isArray(choices) || choices.length !== 1) return malformed('OpenAI chat completion');
+        const choice: unknown = choices[0];
+        if (!isObj(choice) || !isObj(choice.message)) return malformed('OpenAI chat completion');
+        const toolCalls = choice.message.tool_calls;
+        if (toolCalls === undefined || toolCalls === null) return exactlyOne([]);
+        return isItems(toolCalls) ? openaiToolCalls(toolCalls, limits) : malformed('OpenAI chat completion');
       }
-      const responses = openaiResponses.safeParse(value);
-      if (!responses.success) return malformed('OpenAI chat completion, message or response');
+      if ('tool_calls' in value) {
+        const toolCalls = value.tool_calls;
+        if (toolCalls === null) return exactlyOne([]);
+        return isItems(toolCalls) ? openaiToolCalls(toolCalls, limits) : malformed('OpenAI message');
+      }
+      if (!isItems(value.output)) return malformed('OpenAI chat completion, message or response');
       const calls: Found[] = [];
-      for (const item of responses.data.output) {
+      for (const item of value.output) {
+        if (!isObj(item) || typeof item.type !== 'string') return malformed('OpenAI response output item');
         if (item.type !== 'function_call') continue;
-        const c = responsesCall.safeParse(item);
-        if (!c.success) return malformed('OpenAI function_call item');
-        calls.push(textCall(c.data.name, c.data.arguments, c.data.call_id, limits));
+        const id = optId(item.call_id);
+        if (!isName(item.name) || typeof item.arguments !== 'string' || id === false) {
+          return malformed('OpenAI function_call item');
+        }
+        calls.push(textCall(item.name, item.arguments, id, limits));
       }
       return exactlyOne(calls);
-    })
-    .with('anthropic', () => {
+    }
+    case 'anthropic': {
       const blocks = anthropicBlocks(value);
       if (blocks === undefined) return malformed('Anthropic message, content array or tool_use block');
       const calls: Found[] = [];
       for (const block of blocks) {
+        if (!isObj(block) || typeof block.type !== 'string') return malformed('Anthropic content block');
         if (block.type !== 'tool_use') continue;
-        const b = anthropicToolUse.safeParse(block);
-        if (!b.success) return malformed('Anthropic tool_use block');
-        calls.push(call(b.data.name, b.data.input, b.data.id));
+        const id = optId(block.id);
+        if (!isName(block.name) || !('input' in block) || id === false)
+          return malformed('Anthropic tool_use block');
+        calls.push(call(block.name, block.input, id));
       }
       return exactlyOne(calls);
-    })
-    .with('mcp', () => {
-      const req = mcpRequest.safeParse(value);
-      const params = req.success ? req.data.params : value;
-      const p = mcpParams.safeParse(params);
-      if (!p.success) return malformed('MCP tools/call request or params');
-      return call(p.data.name, p.data.arguments ?? {}, undefined);
-    })
-    .exhaustive();
+    }
+    case 'mcp': {
+      let params: unknown = value;
+      if (isObj(value) && 'method' in value) {
+        if (value.jsonrpc !== '2.0' || value.method !== 'tools/call')
+          return malformed('MCP tools/call request');
+        params = value.params;
+      }
+      if (!isObj(params) || !isName(params.name)) return malformed('MCP tools/call request or params');
+      return call(params.name, params.arguments ?? {}, undefined);
+    }
+    default:
+      return format satisfies never;
+  }
 }

@@ -15,6 +15,8 @@ export interface LeakPattern {
   readonly name: string;
   /** Matched against each string leaf and against adjacent leaves joined; must not be sticky. */
   readonly regex: RegExp;
+  /** A character every match contains; text without it is skipped (a cheap prefilter). */
+  readonly requires?: string;
   /** Optional check on a match (a checksum), to keep false positives down. */
   readonly accept?: (match: string) => boolean;
 }
@@ -57,11 +59,25 @@ export const MIN_SQUASHED_LENGTH = 6;
 // Words: an upper-case run not followed by lower case (acronym), a capitalised or lower-case
 // word, a digit run, or any other letters (scripts without case). Everything else separates.
 const TOKEN = /\p{Lu}+(?!\p{Ll})|\p{Lu}?\p{Ll}+|\p{N}+|[\p{L}\p{M}]+/gu;
+// The same rule restricted to ASCII: five times faster, and exact for ASCII text.
+const ASCII_TOKEN = /[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+/g;
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Pushes the lower-case tokens of `text` (already NFKC-normalized) onto `out`. */
+function pushTokens(text: string, out: string[], leafOf: number[] | undefined, leaf: number): void {
+  const re = NON_ASCII.test(text) ? TOKEN : ASCII_TOKEN;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    out.push(m[0].toLowerCase());
+    leafOf?.push(leaf);
+  }
+}
 
 /** Splits text into lower-case tokens at separators, camelCase and letter/digit boundaries. */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(TOKEN)) out.push(m[0].toLowerCase());
+  pushTokens(NON_ASCII.test(text) ? text.normalize('NFKC') : text, out, undefined, 0);
   return out;
 }
 
@@ -103,7 +119,11 @@ function ibanValid(raw: string): boolean {
  * leaves are joined with newlines; joining without a separator catches a value split in two.
  */
 export const DEFAULT_LEAK_PATTERNS: readonly LeakPattern[] = [
-  { name: 'email', regex: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g },
+  {
+    name: 'email',
+    requires: '@',
+    regex: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
+  },
   { name: 'iban', regex: /\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b/g, accept: ibanValid },
   {
     name: 'card_pan',
@@ -115,12 +135,43 @@ export const DEFAULT_LEAK_PATTERNS: readonly LeakPattern[] = [
   { name: 'national_id', regex: /\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b/g },
 ];
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+interface TrieNode {
+  readonly next: Map<number, TrieNode>;
+  entry?: Entry;
 }
 
-// eslint-disable-next-line no-control-regex
-const NON_ASCII = /[^\x00-\x7f]/;
+function createTrie(entries: readonly Entry[]): { root: Map<number, TrieNode> } {
+  const root = new Map<number, TrieNode>();
+  for (const e of entries) {
+    const word = e.tokens.join('');
+    let level = root;
+    let node: TrieNode | undefined;
+    for (let i = 0; i < word.length; i++) {
+      const c = word.charCodeAt(i);
+      node = level.get(c);
+      if (node === undefined) {
+        node = { next: new Map() };
+        level.set(c, node);
+      }
+      level = node.next;
+    }
+    if (node !== undefined && node.entry === undefined) node.entry = e;
+  }
+  return { root };
+}
+
+function findInTrie(root: Map<number, TrieNode>, text: string): { index: number; entry: Entry } | undefined {
+  for (let i = 0; i < text.length; i++) {
+    let level = root;
+    for (let j = i; j < text.length; j++) {
+      const node = level.get(text.charCodeAt(j));
+      if (node === undefined) break;
+      if (node.entry !== undefined) return { index: i, entry: node.entry };
+      level = node.next;
+    }
+  }
+  return undefined;
+}
 
 /** Collects keys and scalar values in document order, marking which leaves are keys. */
 function collect(value: unknown, leaves: string[], isKey: boolean[], depth: number): void {
@@ -205,8 +256,8 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
   }
   const first = new Map<string, Entry[]>();
   const glued = new Map<string, Entry>();
+  const gluedPrefixes = new Set<string>();
   const compound: Entry[] = [];
-  let maxGlued = 0;
   for (const entry of byKey.values()) {
     const list = first.get(entry.tokens[0]!) ?? [];
     list.push(entry);
@@ -214,15 +265,13 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
     const squashed = entry.tokens.join('');
     if (squashed.length >= MIN_SQUASHED_LENGTH) {
       glued.set(squashed, entry);
-      maxGlued = Math.max(maxGlued, squashed.length);
+      for (let i = 1; i < squashed.length; i++) gluedPrefixes.add(squashed.slice(0, i));
       if (entry.tokens.length > 1) compound.push(entry);
     }
   }
-  const compoundRe =
-    compound.length === 0
-      ? undefined
-      : new RegExp(compound.map((e) => escapeRegExp(e.tokens.join(''))).join('|'), 'g');
-  const compoundBySquash = new Map(compound.map((e) => [e.tokens.join(''), e]));
+  // A character trie of the squashed multi-word terms: finds one inside any run of letters in
+  // one pass, where a regex alternation would try every term at every position.
+  const trie = createTrie(compound);
 
   function matchStream(
     tokens: readonly string[],
@@ -237,24 +286,23 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
           if (ok) return { leaf: leafOf[i]!, entry: e };
         }
       }
-      if (maxGlued > 0) {
-        let s = tokens[i]!;
-        for (let j = i + 1; j < tokens.length && s.length < maxGlued; j++) {
-          s += tokens[j]!;
-          const e = glued.get(s);
-          if (e !== undefined) return { leaf: leafOf[i]!, entry: e };
-        }
+      // Glue following tokens on only while the text so far begins some term.
+      let s = tokens[i]!;
+      for (let j = i + 1; j < tokens.length && gluedPrefixes.has(s); j++) {
+        s += tokens[j]!;
+        const e = glued.get(s);
+        if (e !== undefined) return { leaf: leafOf[i]!, entry: e };
       }
     }
-    if (compoundRe !== undefined) {
+    if (trie.root.size > 0) {
       const squashed = tokens.join('');
-      compoundRe.lastIndex = 0;
-      const m = compoundRe.exec(squashed);
-      if (m !== null) {
+      const found = findInTrie(trie.root, squashed);
+      if (found !== undefined) {
         let offset = 0;
         let t = 0;
-        while (t < tokens.length - 1 && offset + tokens[t]!.length <= m.index) offset += tokens[t++]!.length;
-        return { leaf: leafOf[t]!, entry: compoundBySquash.get(m[0])! };
+        while (t < tokens.length - 1 && offset + tokens[t]!.length <= found.index)
+          offset += tokens[t++]!.length;
+        return { leaf: leafOf[t]!, entry: found.entry };
       }
     }
     return undefined;
@@ -274,13 +322,11 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
     const values: string[] = [];
     const valueLeaf: number[] = [];
     for (let l = 0; l < leaves.length; l++) {
-      const key = isKey[l]!;
-      for (const m of leaves[l]!.matchAll(TOKEN)) {
-        const t = m[0].toLowerCase();
-        all.push(t);
-        allLeaf.push(l);
-        if (!key) {
-          values.push(t);
+      const start = all.length;
+      pushTokens(leaves[l]!, all, allLeaf, l);
+      if (!isKey[l]) {
+        for (let t = start; t < all.length; t++) {
+          values.push(all[t]!);
           valueLeaf.push(l);
         }
       }
@@ -294,6 +340,7 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
     for (const sep of ['\n', '']) {
       const text = leaves.join(sep);
       for (const p of patterns) {
+        if (p.requires !== undefined && !text.includes(p.requires)) continue;
         p.regex.lastIndex = 0;
         for (let m = p.regex.exec(text); m !== null; m = p.regex.exec(text)) {
           if (m[0].length === 0) p.regex.lastIndex++;

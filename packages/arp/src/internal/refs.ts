@@ -31,6 +31,7 @@ export const REF_PATTERN_SOURCE = '^ref_[A-Za-z0-9_-]{22}$';
 
 const DOMAIN = 'edca-ref-v1';
 const MIN_KEY_BYTES = 32;
+const MEMO_LIMIT = 4096;
 
 /** Appends a 4-byte big-endian length and the UTF-8 bytes, so no two field lists share an encoding. */
 function lengthPrefixed(fields: readonly string[]): Buffer {
@@ -59,12 +60,20 @@ export function createRefMinter(key: Uint8Array): RefMinter {
     throw new ArpError('REF_KEY_INVALID', `the ref key must be at least ${MIN_KEY_BYTES} bytes`);
   }
   const keyCopy = Buffer.from(key);
+  // Views of the same session show the same entities again and again; a bounded memo saves the
+  // HMAC. The memo key is the length-prefixed input itself, so it is as unambiguous as the MAC.
+  const memo = new Map<string, string>();
   return {
     mint(session, target) {
-      const mac = createHmac('sha256', keyCopy)
-        .update(lengthPrefixed([DOMAIN, session.stream, session.session, target.kind, target.id]))
-        .digest();
-      return `ref_${mac.subarray(0, 16).toString('base64url')}`;
+      const input = lengthPrefixed([DOMAIN, session.stream, session.session, target.kind, target.id]);
+      const memoKey = input.toString('latin1');
+      const hit = memo.get(memoKey);
+      if (hit !== undefined) return hit;
+      const mac = createHmac('sha256', keyCopy).update(input).digest();
+      const ref = `ref_${mac.subarray(0, 16).toString('base64url')}`;
+      if (memo.size >= MEMO_LIMIT) memo.clear();
+      memo.set(memoKey, ref);
+      return ref;
     },
   };
 }
