@@ -404,6 +404,18 @@ describe('openFileJournal', () => {
       await expect(stat(`${path}.lock`)).rejects.toThrow();
     });
 
+    it('lets exactly one of two racing opens take over the same stale lock', async () => {
+      const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+      const lock = { pid: dead, host: hostname(), nonce: 'dead', at: '2026-01-01T00:00:00.000Z' };
+      await writeFile(`${path}.lock`, JSON.stringify(lock));
+      const settled = await Promise.allSettled([openJournal(), openJournal()]);
+      const won = settled.filter((s) => s.status === 'fulfilled');
+      const lost = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect((lost[0]!.reason as KernelError).code).toBe('JOURNAL_LOCKED');
+    });
+
     it('refuses a lock held by a live process on this host or any process on another host', async () => {
       const live = { pid: process.ppid, host: hostname(), nonce: 'live', at: '2026-01-01T00:00:00.000Z' };
       await writeFile(`${path}.lock`, JSON.stringify(live));
