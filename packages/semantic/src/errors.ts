@@ -112,3 +112,59 @@ export class SemanticError extends Error {
     super(message);
   }
 }
+
+/** Every `DiagnosticCode`, for documentation and exhaustive tests. */
+export const DIAGNOSTIC_CODES = [
+  'PARSE_ERROR',
+  'SCHEMA_INVALID',
+  'DUPLICATE_NAME',
+  'UNKNOWN_REFERENCE',
+  'VALUE_NOT_IN_SET',
+  'TRANSITION_UNDECLARED_STATE',
+  'INTENT_ALLOWED_NOWHERE',
+  'RULE_AFTER_UNCONDITIONAL',
+  'RULE_NEVER_MATCHES',
+  'CONDITION_SYNTAX_ERROR',
+  'CONDITION_UNKNOWN_FACET',
+  'CONDITION_UNKNOWN_PARAM',
+  'CONDITION_UNKNOWN_NAME',
+  'CONDITION_TYPE_ERROR',
+] as const satisfies readonly DiagnosticCode[];
+
+/** Every `DeriveCode`. */
+export const DERIVE_CODES = [
+  'SOURCE_MISSING',
+  'SOURCE_FIELD_MISSING',
+  'SOURCE_FIELD_INVALID',
+  'FACET_NO_MATCH',
+  'MACHINE_NO_MATCH',
+  'CONDITION_ERROR',
+] as const satisfies readonly DeriveCode[];
+
+/** Every `ReasonCode`. */
+export const REASON_CODES = [
+  'ALLOWED',
+  'APPROVALS_MET',
+  'POLICY_DIGEST_MISMATCH',
+  'UNKNOWN_INTENT',
+  'STATE_INVALID',
+  'PARAMS_INVALID',
+  'TRANSITION_NOT_ALLOWED',
+  'NOT_ALLOWED',
+  'LIMIT_EXCEEDED',
+  'COUNTER_MISSING',
+  'TIME_REQUIRED',
+  'APPROVAL_REQUIRED',
+  'CONDITION_ERROR',
+] as const satisfies readonly ReasonCode[];
+
+// Compile-time proof that each list names every member of its union.
+type Missing<U, L extends readonly unknown[]> = Exclude<U, L[number]>;
+const _allListed: [
+  Missing<DiagnosticCode, typeof DIAGNOSTIC_CODES>,
+  Missing<DeriveCode, typeof DERIVE_CODES>,
+  Missing<ReasonCode, typeof REASON_CODES>,
+] extends [never, never, never]
+  ? true
+  : false = true;
+void _allListed;

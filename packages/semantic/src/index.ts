@@ -4,7 +4,7 @@ import { pathToString, type RawDiagnostic } from './internal/diagnostics.js';
 import { SemanticError, type Diagnostic } from './errors.js';
 import type { CompiledMap, CompileResult, LoadResult } from './types.js';
 
-export { SemanticError } from './errors.js';
+export { DERIVE_CODES, DIAGNOSTIC_CODES, REASON_CODES, SemanticError } from './errors.js';
 export type { DeriveCode, Diagnostic, DiagnosticCode, ReasonCode, SemanticErrorCode } from './errors.js';
 export type {
   AbstractState,

@@ -56,6 +56,8 @@ export interface CheckedCondition {
   readonly names: ReadonlySet<string>;
   /** `true`/`false` when the condition is that literal. */
   readonly constant: boolean | undefined;
+  /** The static type of the whole expression, when it type-checks. */
+  readonly type: CelT | undefined;
 }
 
 const isNum = (t: CelT): boolean => t.k === 'int' || t.k === 'uint' || t.k === 'double';
@@ -67,8 +69,8 @@ function sameType(a: CelT, b: CelT): boolean {
   return a.k === b.k;
 }
 
-/** Parses and type-checks one condition against `env`; never throws. */
-export function checkCondition(text: string, env: CheckEnv): CheckedCondition {
+/** Parses and type-checks one condition against `env` (any result type with `allowAnyType`, for conformance tests); never throws. */
+export function checkCondition(text: string, env: CheckEnv, allowAnyType = false): CheckedCondition {
   const issues: CheckIssue[] = [];
   const names = new Set<string>();
   let parsed: ParsedExpr;
@@ -82,7 +84,7 @@ export function checkCondition(text: string, env: CheckEnv): CheckedCondition {
       message: `not valid CEL: ${msg}`,
       offset: loc?.start?.offset ?? 0,
     });
-    return { text, parsed: undefined, issues, names, constant: undefined };
+    return { text, parsed: undefined, issues, names, constant: undefined, type: undefined };
   }
   const positions = parsed.sourceInfo?.positions ?? {};
   const at = (e: Expr): number => positions[String(e.id)] ?? 0;
@@ -358,7 +360,7 @@ export function checkCondition(text: string, env: CheckEnv): CheckedCondition {
   };
 
   const t = typeOf(parsed.expr);
-  if (t !== undefined && t.k !== 'bool' && t.k !== 'dyn') {
+  if (t !== undefined && t.k !== 'bool' && t.k !== 'dyn' && !allowAnyType) {
     issues.push({
       code: 'CONDITION_TYPE_ERROR',
       message: `a condition must be boolean, this one is ${show(t)}`,
@@ -370,7 +372,7 @@ export function checkCondition(text: string, env: CheckEnv): CheckedCondition {
     root.case === 'constExpr' && root.value.constantKind.case === 'boolValue'
       ? root.value.constantKind.value
       : undefined;
-  return { text, parsed, issues, names, constant };
+  return { text, parsed, issues, names, constant, type: issues.length === 0 ? t : undefined };
 }
 
 /** RFC 3339 date-time with an explicit offset, as CEL's timestamp() requires. */

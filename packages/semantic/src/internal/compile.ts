@@ -436,17 +436,16 @@ class Compiled implements CompiledMap {
     const escalating: string[] = [];
     if (this.#stateError(state) !== undefined) return { allowed, escalating };
     const b = stateBindings(state);
-    // A condition that reads only the state is decided here; one that reads params, the
-    // principal or time is left to evaluate() and does not hide the intent.
-    const stateOnly = (c: Condition): boolean =>
-      [...c.names].every((n) => n.startsWith('facets.') || n.startsWith('machines.'));
+    // Conditions run with only the state bound. CEL's logical operators absorb errors from
+    // unbound names (`params.x > 1 || true` is true), so a boolean result is decided by the
+    // state alone; an error means it depends on params, the principal or time, and the intent
+    // stays listed for evaluate() to decide.
     for (const i of this.#intents.values()) {
       if (i.machine !== undefined && !i.from.includes(state.machines[i.machine]!)) continue;
-      if (i.guard !== undefined && i.guard.run(b) !== true) continue;
-      if (i.allowedWhen !== undefined && stateOnly(i.allowedWhen) && i.allowedWhen.run(b) !== true) continue;
+      if (i.guard !== undefined && i.guard.run(b) === false) continue;
+      if (i.allowedWhen !== undefined && i.allowedWhen.run(b) === false) continue;
       const certain =
-        i.escalation === 'always' ||
-        (i.escalation === 'conditional' && stateOnly(i.escalateWhen!) && i.escalateWhen!.run(b) === true);
+        i.escalation === 'always' || (i.escalation === 'conditional' && i.escalateWhen!.run(b) === true);
       (certain ? escalating : allowed).push(i.name);
     }
     return { allowed, escalating };

@@ -31,9 +31,13 @@ export function parseText(text: string): ParsedText {
     errorPositions.push({ line: pos.line, col: pos.col });
     errors.push({
       code: e.code === 'DUPLICATE_KEY' ? 'DUPLICATE_NAME' : 'PARSE_ERROR',
+      // yaml says "Map keys must be unique"; say which rule of ours that breaks.
       severity: 'error',
       path: [],
-      message: e.message.split('\n')[0] ?? e.message,
+      message:
+        e.code === 'DUPLICATE_KEY'
+          ? 'this key is declared twice; names must be unique'
+          : (e.message.split('\n')[0] ?? e.message),
     });
   }
   const value: unknown = errors.length === 0 ? doc.toJS({ maxAliasCount: 50 }) : undefined;
