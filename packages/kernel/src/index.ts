@@ -38,3 +38,12 @@ export type {
   PlanStep,
   RecoveryReport,
 } from './kernel.js';
+export { createScriptedProposer } from './proposer.js';
+export type {
+  Proposer,
+  ProposerMessage,
+  ProposerOutput,
+  ProposerTurn,
+  ScriptedProposer,
+  ScriptedTurn,
+} from './proposer.js';
