@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { registerAudit } from './audit.js';
+import { registerDemo } from './demo.js';
 import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
 import { registerKeygen } from './keygen.js';
@@ -21,4 +22,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerView(_program, _io);
   registerIntake(_program, _io);
   registerKeygen(_program, _io);
+  registerDemo(_program, _io);
 }

@@ -1,0 +1,705 @@
+// `edca demo`: one contact-centre session on the embedded file journal. Every model output takes
+// the path a real model's would: project → proposer → arp.intake → kernel.decide → kernel.execute
+// → arp.projectResult. The journal is then verified offline with @edca/audit.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Arp, ArpHandler, ArpSession, ModelView, PrivateCall, Proposal } from '@edca/arp';
+import { createReplayMaps, renderTextReport, safeVerifyJournal } from '@edca/audit';
+import {
+  createKernel,
+  createScriptedProposer,
+  openFileJournal,
+  signApproval,
+  systemClock,
+  toRfc3339,
+  type Clock,
+  type DecideContext,
+  type Decision,
+  type ExecuteResult,
+  type Kernel,
+  type PlanStep,
+  type Proposer,
+  type ProposerMessage,
+  type ProposerOutput,
+} from '@edca/kernel';
+import { canonicalize, digestBytes, serializeTrustFile, trustedKeyFor, type JsonValue } from '@edca/records';
+import { loadStateMap, type CompiledMap } from '@edca/semantic';
+import { CliError, EXIT } from '../../exit-codes.js';
+import type { CliIo } from '../../io.js';
+import { bankHandlers, createBank, ownerOf, recordsFor, type Bank } from './bank.js';
+import { loadOrCreateKeys, type DemoKeys } from './keys.js';
+import { demoScenes, MODEL_ID, SYSTEM_PROMPT, type Scene, type Step } from './script.js';
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  readonly out: string;
+  /** Key directory to reuse (or fill on first use); default `<out>/keys`. */
+  readonly keys?: string;
+  /** `fixed`: a scripted clock, so equal keys give byte-identical journals. */
+  readonly clock: 'system' | 'fixed';
+}
+
+/** Counts the demo reports at the end (also what the end-to-end test checks). */
+export interface DemoSummary {
+  readonly intakeRefusals: Readonly<Record<string, number>>;
+  readonly decisions: Readonly<Record<string, number>>;
+  readonly reasons: Readonly<Record<string, number>>;
+  readonly auditOk: boolean;
+}
+
+const STREAM = 'retail-demo';
+const FIXED_START = Date.parse('2026-11-21T09:00:00.000Z');
+/** Demo keys are trusted from this instant (before any fixed-clock or present-day record). */
+const KEYS_NOT_BEFORE = '2020-01-01T00:00:00.000Z';
+const CHECKPOINT_EVERY = 8;
+const APPROVER_ROLE = 'refund-approver';
+const APPROVER_NAME = 'Priya Shah, refunds team lead';
+const MAP_URL = new URL('../../../../../fixtures/maps/retail-banking.yaml', import.meta.url);
+const PRINCIPAL = { id: 'agent-4471', attributes: { role: 'agent', strong_auth: true } } as const;
+const WIDTH = 100;
+
+/** A clock the demo moves itself: the same run always sees the same instants. */
+interface DemoClock extends Clock {
+  advance(ms: number): void;
+}
+
+function makeClock(kind: DemoOptions['clock']): DemoClock {
+  if (kind === 'system') return { now: () => systemClock.now(), advance: () => undefined };
+  let t = FIXED_START;
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
+}
+
+function loadMap(): { map: CompiledMap; path: string } {
+  const path = fileURLToPath(MAP_URL);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(
+      'IO_READ_FAILED',
+      `cannot read the demo's state map ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  const loaded = loadStateMap(text, path);
+  if (!loaded.ok) {
+    const d = loaded.diagnostics[0];
+    throw new CliError('MAP_INVALID', `${path}: ${d ? `${d.code} ${d.message}` : 'does not compile'}`);
+  }
+  return { map: loaded.value, path };
+}
+
+// ---- printing ------------------------------------------------------------------------------------
+
+function short(ref: string): string {
+  return ref.length > 12 ? `${ref.slice(0, 12)}…` : ref;
+}
+
+function shortDigest(d: string | null | undefined): string {
+  return d ? `${d.slice(0, 15)}…` : '-';
+}
+
+function wrap(prefix: string, items: readonly string[], indent: string): string[] {
+  const lines: string[] = [];
+  let line = prefix;
+  for (const item of items) {
+    if (line.length > indent.length && line.length + item.length + 1 > WIDTH) {
+      lines.push(line);
+      line = indent;
+    }
+    line += (line.endsWith(' ') || line === indent ? '' : ' ') + item;
+  }
+  lines.push(line);
+  return lines;
+}
+
+function wrapText(text: string, indent: string): string[] {
+  return wrap(indent, text.split(/\s+/), indent);
+}
+
+function pairs(rec: Readonly<Record<string, string | number>>): string[] {
+  return Object.entries(rec).map(([k, v]) => `${k}=${v}`);
+}
+
+function counts(rec: Readonly<Record<string, number>>): string {
+  const e = Object.entries(rec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return e.length === 0 ? 'none' : e.map(([k, v]) => `${k} ${v}`).join(', ');
+}
+
+function bump(rec: Record<string, number>, key: string): void {
+  rec[key] = (rec[key] ?? 0) + 1;
+}
+
+/** The name and arguments a raw model output carries, for display only (intake decides). */
+function describeRaw(format: string, raw: unknown): string {
+  const o = (v: unknown): Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  let name: unknown;
+  let args: unknown;
+  if (format === 'openai') {
+    const choices = o(raw)['choices'];
+    const call = o(
+      Array.isArray(choices) ? (o(o(choices[0])['message'])['tool_calls'] as unknown[])?.[0] : {},
+    );
+    name = o(call['function'])['name'];
+    args = o(call['function'])['arguments'];
+    if (typeof args === 'string') args = JSON.parse(args) as unknown;
+  } else if (format === 'anthropic') {
+    const content = o(raw)['content'];
+    const use = o(Array.isArray(content) ? content.find((b) => o(b)['type'] === 'tool_use') : {});
+    name = use['name'];
+    args = use['input'];
+  } else if (format === 'mcp') {
+    name = o(o(raw)['params'])['name'];
+    args = o(o(raw)['params'])['arguments'];
+  } else {
+    name = o(raw)['intent'];
+    args = o(raw)['params'];
+  }
+  const shown = JSON.stringify(args ?? {}, (_k, v: unknown) =>
+    typeof v === 'string' && /^ref_[A-Za-z0-9_-]{22}$/.test(v) ? short(v) : v,
+  );
+  return `${String(name)} ${shown}`;
+}
+
+function viewLines(view: ModelView): string[] {
+  const out: string[] = [];
+  out.push(...wrap('    state     ', pairs(view.state.facets), '              '));
+  out.push(...wrap('    machines  ', pairs(view.state.machines), '              '));
+  out.push(
+    ...wrap(
+      '    refs      ',
+      Object.entries(view.entities).map(([k, r]) => `${k}=${short(r)}`),
+      '              ',
+    ),
+  );
+  const display = Object.entries(view.display).map(
+    ([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`,
+  );
+  if (display.length > 0) out.push(...wrap('    display   ', display, '              '));
+  for (const u of view.untrusted ?? []) {
+    out.push(`    untrusted ${u.untrusted_text.source} (delimited, labelled as data, never instructions):`);
+    out.push(...wrapText(`«${u.untrusted_text.text}»`, '              '));
+  }
+  const allowed = view.intents.filter((i) => i.disposition === 'allowed').map((i) => i.name);
+  const approval = view.intents.filter((i) => i.disposition === 'requires_approval').map((i) => i.name);
+  out.push(...wrap('    intents   ', allowed.length > 0 ? allowed : ['(none)'], '              '));
+  if (approval.length > 0) out.push(...wrap('    approval  ', approval, '              '));
+  return out;
+}
+
+function stateDiff(before: ModelView, after: ModelView): string {
+  const diffs: string[] = [];
+  for (const [k, v] of Object.entries(after.state.machines))
+    if (before.state.machines[k] !== v) diffs.push(`${k} ${before.state.machines[k] ?? '?'} → ${v}`);
+  for (const [k, v] of Object.entries(after.state.facets))
+    if (before.state.facets[k] !== v) diffs.push(`${k} ${before.state.facets[k] ?? '?'} → ${v}`);
+  return diffs.length === 0 ? 'state unchanged' : diffs.join(', ');
+}
+
+function decisionLine(d: Decision): string {
+  const where = d.record ? `journal seq ${d.record.seq}` : 'not journaled';
+  const acc = d.accountable ? `, accountable ${d.accountable}` : '';
+  return `${d.verdict} · rule ${d.rule} · ${d.reasons.join(', ')} (${where}${acc})`;
+}
+
+function callLine(call: PrivateCall): string {
+  const params = Object.entries(call.realParams)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+  return `${call.handler}(${params})`;
+}
+
+// ---- the session ---------------------------------------------------------------------------------
+
+interface Ctx {
+  readonly io: CliIo;
+  readonly kernel: Kernel;
+  readonly arp: Arp;
+  readonly bank: Bank;
+  readonly keys: DemoKeys;
+  readonly clock: DemoClock;
+  readonly proposer: Proposer;
+  readonly calls: PrivateCall[];
+  readonly intakeRefusals: Record<string, number>;
+  stepNo: number;
+}
+
+interface Conversation {
+  readonly scene: Scene;
+  readonly session: ArpSession;
+  readonly context: DecideContext;
+  readonly messages: ProposerMessage[];
+  view: ModelView;
+  viewJson: string;
+  turn: number;
+}
+
+function say(ctx: Ctx, ...lines: string[]): void {
+  for (const line of lines) ctx.io.stdout(`${line}\n`);
+}
+
+function tell(conv: Conversation, value: JsonValue): void {
+  conv.messages.push({ role: 'tool', content: canonicalize(value) });
+}
+
+function projectFor(
+  ctx: Ctx,
+  conv: Pick<Conversation, 'session' | 'scene'>,
+): { view: ModelView; json: string } {
+  const projected = ctx.arp.project(recordsFor(ctx.bank, conv.scene.customer), conv.session);
+  if (!projected.ok) throw new CliError('DEMO_FAILED', `the view was refused: ${projected.code}`);
+  return { view: projected.value, json: projected.json };
+}
+
+async function execute(
+  ctx: Ctx,
+  conv: Conversation,
+  d: Decision,
+  indent = '     ',
+): Promise<ExecuteResult | undefined> {
+  if (!d.permit) return undefined;
+  const callsBefore = ctx.calls.length;
+  const logBefore = ctx.bank.log.length;
+  ctx.clock.advance(1_500);
+  const result = await ctx.kernel.execute(d.permit, { session: conv.session });
+  reportExecution(ctx, conv, result, callsBefore, logBefore, indent);
+  return result;
+}
+
+function reportExecution(
+  ctx: Ctx,
+  conv: Conversation,
+  result: ExecuteResult,
+  callsBefore: number,
+  logBefore: number,
+  indent: string,
+): void {
+  if (result.status === 'refused') {
+    say(ctx, `${indent}executed  nothing: ${result.code} (${result.message})`);
+    return;
+  }
+  const tries = ctx.calls.length - callsBefore;
+  const call = ctx.calls[callsBefore];
+  const transition = result.transition
+    ? `; ${result.transition.machine} ${result.transition.from} → ${result.transition.to}`
+    : '';
+  const err = result.error ? ` ${result.error.code}` : '';
+  say(
+    ctx,
+    `${indent}executed  ${call ? callLine(call) : '(no handler call)'}`,
+    `${indent}          → ${result.status}${err}${tries > 1 ? ` after ${tries} tries` : ''}${transition}` +
+      ` (attempt and outcome journaled)`,
+  );
+  const logs = [...new Set(ctx.bank.log.slice(logBefore))];
+  for (const line of logs) say(ctx, `${indent}bank      ${line}`);
+}
+
+function tellResult(
+  ctx: Ctx,
+  conv: Conversation,
+  intent: string,
+  outcome: 'completed' | 'failed' | 'unknown' | 'compensated' | 'refused',
+  error?: string,
+  indent = '     ',
+): void {
+  const projected = ctx.arp.projectResult({
+    session: conv.session,
+    intent,
+    outcome,
+    ...(error === undefined ? {} : { error }),
+    records: recordsFor(ctx.bank, conv.scene.customer),
+  });
+  if (!projected.ok) throw new CliError('DEMO_FAILED', `the result was refused: ${projected.code}`);
+  const before = conv.view;
+  if (projected.value.view) {
+    conv.view = projected.value.view;
+    conv.viewJson = canonicalize(projected.value.view);
+  }
+  tell(conv, projected.value as unknown as JsonValue);
+  say(ctx, `${indent}model is told  ${outcome}${error ? ` ${error}` : ''}; ${stateDiff(before, conv.view)}`);
+}
+
+function refuseToModel(ctx: Ctx, conv: Conversation, code: string, detail: string): void {
+  tell(conv, { edca_refusal: code, message: detail });
+  say(ctx, `     model is told  refused ${code}`);
+}
+
+async function handleDecision(ctx: Ctx, conv: Conversation, proposal: Proposal, step: Step): Promise<void> {
+  ctx.clock.advance(500);
+  const d = await ctx.kernel.decide(proposal, conv.context);
+  say(ctx, `     decision  ${decisionLine(d)}`);
+  if (d.verdict === 'refuse') {
+    say(ctx, '     executed  nothing');
+    refuseToModel(ctx, conv, d.reasons[0] ?? 'REFUSED', 'the kernel refused this proposal');
+    return;
+  }
+  if (d.verdict === 'escalate') {
+    await escalate(ctx, conv, d, step, proposal.intent);
+    return;
+  }
+  const r = await execute(ctx, conv, d);
+  if (r && r.status !== 'refused') tellResult(ctx, conv, proposal.intent, r.status, r.error?.code);
+}
+
+async function escalate(
+  ctx: Ctx,
+  conv: Conversation,
+  d: Decision,
+  step: Step,
+  intent: string,
+): Promise<void> {
+  const approval = d.approval;
+  if (!approval || !d.actionHash)
+    throw new CliError('DEMO_FAILED', 'an escalation without a pending approval');
+  say(
+    ctx,
+    `     executed  nothing yet: waits for ${approval.required.count} ${approval.required.role} (until ${approval.expiresAt})`,
+  );
+  tell(conv, { edca_pending: 'approval', role: approval.required.role });
+  if (step.approver === undefined) return;
+  ctx.clock.advance(4 * 60_000);
+  const signed = await signApproval(
+    {
+      domain: 'edca-approval-v1',
+      decision: approval.id,
+      actionHash: d.actionHash,
+      verdict: step.approver,
+      approver: { kid: ctx.keys.approver.kid, role: APPROVER_ROLE },
+      at: toRfc3339(ctx.clock.now()),
+    },
+    ctx.keys.approver,
+  );
+  const answer = await ctx.kernel.approve(signed);
+  say(ctx, `     approver  ${APPROVER_NAME} signs "${step.approver}" with ${ctx.keys.approver.kid}`);
+  if (answer.status === 'refused') {
+    say(ctx, `     approval  refused: ${answer.code} (${answer.message})`);
+    refuseToModel(ctx, conv, answer.code, 'the approval did not go through');
+    return;
+  }
+  if (answer.status === 'pending') {
+    say(ctx, `     approval  recorded, ${answer.approvers} of ${answer.required} approvers so far`);
+    return;
+  }
+  say(ctx, `     decision  ${decisionLine(answer.decision)}`);
+  const r = await execute(ctx, conv, answer.decision);
+  if (r && r.status !== 'refused') tellResult(ctx, conv, intent, r.status, r.error?.code);
+}
+
+/**
+ * The plan step with the compensation its map declares, given only the params the compensating
+ * intent takes (the kernel's default passes every param of the step, which a strict schema refuses
+ * whenever the undo takes fewer params than the action, e.g. withdraw_payment_plan).
+ */
+function withCompensation(map: CompiledMap, proposal: Proposal): PlanStep {
+  const undo = map.intent(proposal.intent)?.compensation;
+  const spec = undo === undefined ? undefined : map.intent(undo);
+  if (undo === undefined || spec === undefined) return { proposal };
+  const params = Object.fromEntries(Object.entries(proposal.params).filter(([k]) => k in spec.params));
+  return { proposal, compensation: { intent: undo, params } };
+}
+
+async function handlePlan(
+  ctx: Ctx,
+  conv: Conversation,
+  out: Extract<ProposerOutput, { kind: 'plan' }>,
+): Promise<void> {
+  const proposals: Proposal[] = [];
+  for (const [i, raw] of out.steps.entries()) {
+    const intake = ctx.arp.intake(raw, out.format, conv.session);
+    say(ctx, `     step ${i + 1}    ${describeRaw(out.format, raw)}`);
+    if (!intake.ok) {
+      bump(ctx.intakeRefusals, intake.code);
+      say(
+        ctx,
+        `     decision  refuse · arp.intake · ${intake.code}: the whole plan is refused, nothing reached the kernel`,
+      );
+      refuseToModel(ctx, conv, intake.code, intake.message);
+      return;
+    }
+    proposals.push(intake.proposal);
+  }
+  ctx.clock.advance(500);
+  const callsBefore = ctx.calls.length;
+  const logBefore = ctx.bank.log.length;
+  const plan = await ctx.kernel.runPlan(
+    proposals.map((proposal) => withCompensation(ctx.arp.map, proposal)),
+    conv.context,
+  );
+  // runPlan interleaves decisions and executions; report them step by step from its result.
+  let cursor = callsBefore;
+  const logs = ctx.bank.log.slice(logBefore);
+  let logCursor = 0;
+  const printExec = (r: ExecuteResult | undefined, indent: string): void => {
+    if (!r) return;
+    if (r.status === 'refused') {
+      say(ctx, `${indent}executed  nothing: ${r.code}`);
+      return;
+    }
+    const call = ctx.calls[cursor];
+    let tries = 1;
+    while (
+      ctx.calls[cursor + tries] !== undefined &&
+      ctx.calls[cursor + tries]!.handler === call?.handler &&
+      r.status !== 'completed'
+    )
+      tries += 1;
+    cursor += tries;
+    const transition = r.transition
+      ? `; ${r.transition.machine} ${r.transition.from} → ${r.transition.to}`
+      : '';
+    say(
+      ctx,
+      `${indent}executed  ${call ? callLine(call) : '(no handler call)'}`,
+      `${indent}          → ${r.status}${r.error ? ` ${r.error.code}` : ''}${tries > 1 ? ` after ${tries} tries` : ''}${transition}`,
+    );
+    const mine = logs.slice(logCursor, logCursor + tries);
+    logCursor += tries;
+    for (const line of new Set(mine)) say(ctx, `${indent}bank      ${line}`);
+  };
+  for (const [i, s] of plan.steps.entries()) {
+    say(ctx, `     step ${i + 1} decision  ${decisionLine(s.decision)}`);
+    printExec(s.execution, '     ');
+  }
+  for (const c of plan.compensations) {
+    say(ctx, `     undo step ${c.step + 1}  decision  ${decisionLine(c.decision)}`);
+    printExec(c.execution, '     ');
+  }
+  say(
+    ctx,
+    `     plan      ${plan.status}${plan.code ? ` (${plan.code})` : ''}` +
+      (plan.status === 'compensated' ? '; step 1 is journaled as compensated' : ''),
+  );
+  tellResult(
+    ctx,
+    conv,
+    proposals[0]!.intent,
+    plan.status === 'completed' ? 'completed' : plan.status === 'compensated' ? 'compensated' : 'failed',
+    plan.code,
+  );
+}
+
+async function runScene(ctx: Ctx, scene: Scene, index: number): Promise<void> {
+  const session: ArpSession = { stream: STREAM, session: scene.session };
+  const context: DecideContext = {
+    session,
+    principal: { id: PRINCIPAL.id, attributes: { ...PRINCIPAL.attributes } },
+    proposer: { modelId: ctx.proposer.modelId, promptTemplateDigest: ctx.proposer.promptTemplateDigest },
+  };
+  const first = projectFor(ctx, { session, scene });
+  const conv: Conversation = {
+    scene,
+    session,
+    context,
+    messages: [
+      { role: 'system', content: SYSTEM_PROMPT },
+      { role: 'user', content: scene.operator },
+      { role: 'tool', content: first.json },
+    ],
+    view: first.view,
+    viewJson: first.json,
+    turn: 0,
+  };
+  say(
+    ctx,
+    '',
+    `━━ ${index}. ${scene.title}`,
+    `   session ${scene.session} · agent ${PRINCIPAL.id} (strong auth) · operator says:`,
+  );
+  say(ctx, ...wrapText(`"${scene.operator}"`, '     '));
+  say(
+    ctx,
+    `   the model sees (abridged; ${Buffer.byteLength(first.json)} bytes of canonical JSON, leak-checked):`,
+  );
+  say(ctx, ...viewLines(first.view));
+  for (const step of scene.steps) {
+    conv.turn += 1;
+    ctx.stepNo += 1;
+    ctx.clock.advance(20_000);
+    const format = 'json';
+    const out = await ctx.proposer.propose({
+      view: conv.view,
+      viewJson: conv.viewJson,
+      format,
+      tools: ctx.arp.toolDefinitions(format, conv.view.state),
+      conversation: [...conv.messages],
+      turn: conv.turn,
+    });
+    conv.messages.push({
+      role: 'assistant',
+      content: JSON.stringify(out.kind === 'call' ? out.raw : out.steps),
+    });
+    say(ctx, '', `  ${String(ctx.stepNo).padStart(2)} ▸ ${step.label} · ${out.format} output`);
+    if (out.kind === 'plan') {
+      await handlePlan(ctx, conv, out);
+      continue;
+    }
+    say(ctx, `     proposes  ${describeRaw(out.format, out.raw)}`);
+    const intake = ctx.arp.intake(out.raw, out.format, conv.session);
+    if (!intake.ok) {
+      bump(ctx.intakeRefusals, intake.code);
+      const issues = intake.issues?.map((i) => `${i.path} ${i.problem}`).join(', ');
+      say(
+        ctx,
+        `     decision  refuse · arp.intake · ${intake.code}${issues ? ` (${issues})` : ''}`,
+        '     executed  nothing: refused at intake, before the kernel (not a decision, not journaled)',
+      );
+      refuseToModel(ctx, conv, intake.code, intake.message);
+      continue;
+    }
+    await handleDecision(ctx, conv, intake.proposal, step);
+  }
+}
+
+function journalCounts(bytes: Buffer): {
+  decisions: Record<string, number>;
+  reasons: Record<string, number>;
+} {
+  const decisions: Record<string, number> = {};
+  const reasons: Record<string, number> = {};
+  for (const line of bytes.toString('utf8').split('\n')) {
+    if (line === '') continue;
+    const rec = JSON.parse(line) as { type: string; body: { verdict?: string; reasons?: string[] } };
+    if (rec.type !== 'decision') continue;
+    bump(decisions, rec.body.verdict ?? '?');
+    for (const r of rec.body.reasons ?? []) bump(reasons, r);
+  }
+  return { decisions, reasons };
+}
+
+/**
+ * Runs the demo session into `options.out` and prints it; resolves to the counts it printed.
+ * @throws CliError OUT_EXISTS (a journal is already there), KEYS_* (unusable keys), AUDIT_FINDINGS (exit 1)
+ */
+export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSummary> {
+  const journalPath = join(options.out, 'journal.jsonl');
+  if (existsSync(journalPath)) {
+    throw new CliError(
+      'OUT_EXISTS',
+      `${journalPath} already exists; the demo never appends to or overwrites a journal (remove it or pick another --out)`,
+    );
+  }
+  try {
+    mkdirSync(join(options.out, 'maps'), { recursive: true });
+  } catch (err) {
+    throw new CliError(
+      'IO_WRITE_FAILED',
+      `cannot create ${options.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  const keys = loadOrCreateKeys(options.keys ?? join(options.out, 'keys'));
+  const { map, path: mapPath } = loadMap();
+  copyFileSync(mapPath, join(options.out, 'maps', 'retail-banking.yaml'));
+  const trust = {
+    version: 1 as const,
+    keys: [
+      trustedKeyFor(keys.kernel.publicKey, 'kernel', KEYS_NOT_BEFORE, { name: 'edca demo kernel' }),
+      trustedKeyFor(keys.approver.publicKey, APPROVER_ROLE, KEYS_NOT_BEFORE, { name: APPROVER_NAME }),
+    ],
+  };
+  const trustPath = join(options.out, 'trust.json');
+  writeFileSync(trustPath, serializeTrustFile(trust));
+
+  const clock = makeClock(options.clock);
+  const bank = createBank();
+  const calls: PrivateCall[] = [];
+  const handlers: Record<string, ArpHandler> = {};
+  for (const [name, handler] of Object.entries(bankHandlers(bank))) {
+    handlers[name] = (call, context) => {
+      calls.push(call);
+      return handler(call, context);
+    };
+  }
+  const journal = await openFileJournal({
+    path: journalPath,
+    stream: STREAM,
+    signer: keys.kernel,
+    clock,
+    checkpointEvery: CHECKPOINT_EVERY,
+  });
+  let kernel: Kernel | undefined;
+  const intakeRefusals: Record<string, number> = {};
+  try {
+    kernel = await createKernel({
+      maps: [map],
+      loaders: {
+        [map.name]: ({ refs }) => {
+          const target = Object.values(refs)[0];
+          const owner = target === undefined ? undefined : ownerOf(bank, target);
+          return Promise.resolve(owner === undefined ? {} : recordsFor(bank, owner));
+        },
+      },
+      refKey: keys.refKey,
+      signer: keys.kernel,
+      journal,
+      clock,
+      handlers,
+      trust,
+    });
+    const arp = kernel.arps.get(map.name);
+    if (!arp) throw new CliError('DEMO_FAILED', `the kernel has no ARP layer for ${map.name}`);
+    const scenes = demoScenes();
+    const proposer = createScriptedProposer({
+      modelId: MODEL_ID,
+      promptTemplateDigest: digestBytes(SYSTEM_PROMPT),
+      script: scenes.flatMap((s) => s.steps.map((step) => step.model)),
+    });
+    io.stdout(
+      [
+        `edca demo: a contact-centre session with a scripted model that drifts like a real one`,
+        `  policy    ${map.name} ${map.version} (${shortDigest(map.digest)}), owner ${map.owner}`,
+        `  journal   ${journalPath} (embedded file journal, fsync per append, checkpoint every ${CHECKPOINT_EVERY} records)`,
+        `  keys      kernel ${keys.kernel.kid}, approver ${keys.approver.kid} (${keys.generated ? 'generated into' : 'reused from'} ${keys.dir})`,
+        `  clock     ${options.clock === 'fixed' ? `fixed, starting ${toRfc3339(FIXED_START)}` : 'system'}`,
+        `  model     ${MODEL_ID} (replays raw tool calls; refs copied only from the view it is shown)`,
+        '',
+      ].join('\n'),
+    );
+    const ctx: Ctx = { io, kernel, arp, bank, keys, clock, proposer, calls, intakeRefusals, stepNo: 0 };
+    for (const [i, scene] of scenes.entries()) await runScene(ctx, scene, i + 1);
+  } finally {
+    await kernel?.close();
+    await journal.close();
+  }
+
+  const bytes = readFileSync(journalPath);
+  const { decisions, reasons } = journalCounts(bytes);
+  const result = await safeVerifyJournal(bytes, { trust, maps: createReplayMaps([map]) });
+  const report = result.ok ? result.value : result.error.report!;
+  io.stdout(
+    [
+      '',
+      '━━ Summary',
+      `  refused at intake (never reached the kernel): ${counts(intakeRefusals)}`,
+      `  journaled decisions by verdict: ${counts(decisions)}`,
+      `  journaled decisions by reason:  ${counts(reasons)}`,
+      `  effects on the bank: ${bank.effects.length} (${bank.effects.map((e) => e.handler).join(', ')})`,
+      '',
+      '━━ Audit (@edca/audit verifyJournal, offline, replaying every decision against the map)',
+      '',
+    ].join('\n'),
+  );
+  io.stdout(renderTextReport(report, journalPath));
+  io.stdout(
+    [
+      '',
+      `Wrote ${journalPath}, ${trustPath}, ${join(options.out, 'maps', 'retail-banking.yaml')}` +
+        (keys.generated ? ` and keys in ${keys.dir}` : ''),
+      `Verify it yourself: pnpm edca audit verify ${journalPath} --trust ${trustPath} --maps ${join(options.out, 'maps')}`,
+      '',
+    ].join('\n'),
+  );
+  if (!result.ok) {
+    throw new CliError(
+      'AUDIT_FINDINGS',
+      `the demo's own journal has ${report.findings.length} finding(s)`,
+      EXIT.CHECK_FAILED,
+    );
+  }
+  return { intakeRefusals, decisions, reasons, auditOk: result.ok };
+}
