@@ -24,6 +24,7 @@ import {
   type PolicyBody,
 } from './bodies.js';
 import { KeyIndex } from './keys.js';
+import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
 import { APPROVAL_DOMAIN, approvalSigningBytes, recordSigningBytes } from './messages.js';
 import { createInlineVerifier, createWorkerVerifier, type SignatureVerifier } from './signature-pool.js';
@@ -68,6 +69,19 @@ interface EscalationState {
 const KERNEL_ROLE = 'kernel';
 const KERNEL_RULE_PREFIX = 'kernel.';
 const PROGRESS_EVERY = 1000;
+
+const INPUT_MARKER = Buffer.from('"input":');
+
+/**
+ * `sha256(JCS(body.input))`, the decision key, hashed from the input's bytes in the canonical line.
+ * In a decision record the members before `input` are `at`, then the body's `accountable`,
+ * `actionHash`, `decisionKey` and `expiresAt`: all strings, so the first `"input":` is this one.
+ */
+function inputDigest(bytes: Buffer, body: DecisionBody): string {
+  const slice = firstObjectMember(bytes, INPUT_MARKER);
+  if (slice === undefined) return digestValue(body.input);
+  return 'sha256:' + createHash('sha256').update(slice).digest('hex');
+}
 
 /** Hash of the exact line bytes: equal to `recordHash(record)` because the line is the canonical record. */
 function lineHash(bytes: Uint8Array): string {
@@ -252,7 +266,7 @@ export async function verifyLines(
             line,
             `the decision names policy ${body.policyDigest}, its input ${body.input.policyDigest}`,
           );
-        } else if (digestValue(body.input) !== body.decisionKey) {
+        } else if (inputDigest(bytes, body) !== body.decisionKey) {
           // The decision key is sha256(JCS(input)): a changed input no longer matches it.
           report(
             'DECISION_INCONSISTENT',
