@@ -53,6 +53,8 @@ const FIXED_START = Date.parse('2026-11-21T09:00:00.000Z');
 /** Demo keys are trusted from this instant (before any fixed-clock or present-day record). */
 const KEYS_NOT_BEFORE = '2020-01-01T00:00:00.000Z';
 const CHECKPOINT_EVERY = 8;
+/** Extra tries after a handler failure (the kernel's default, pinned so the demo's journal is too). */
+const HANDLER_RETRIES = 2;
 const APPROVER_ROLE = 'refund-approver';
 const APPROVER_NAME = 'Priya Shah, refunds team lead';
 const MAP_URL = new URL('../../../../../fixtures/maps/retail-banking.yaml', import.meta.url);
@@ -238,14 +240,34 @@ interface Conversation {
   view: ModelView;
   viewJson: string;
   turn: number;
+  /** What the host last answered the model, in short. */
+  lastTold: string;
 }
 
 function say(ctx: Ctx, ...lines: string[]): void {
   for (const line of lines) ctx.io.stdout(`${line}\n`);
 }
 
-function tell(conv: Conversation, value: JsonValue): void {
+function tell(conv: Conversation, value: JsonValue, summary: string): void {
   conv.messages.push({ role: 'tool', content: canonicalize(value) });
+  conv.lastTold = summary;
+}
+
+/** One line of what the model had in front of it this turn (the full view is printed per conversation). */
+function seesLines(conv: Conversation): string[] {
+  const v = conv.view;
+  const approval = v.intents.filter((i) => i.disposition === 'requires_approval').length;
+  return wrap(
+    '     saw       ',
+    [
+      ...pairs(v.state.machines),
+      `· ${v.intents.length} intents${approval > 0 ? ` (${approval} need approval)` : ''}`,
+      `· ${Object.keys(v.entities).length} refs`,
+      ...(v.untrusted && v.untrusted.length > 0 ? [`· ${v.untrusted.length} untrusted text`] : []),
+      `· last told: ${conv.lastTold}`,
+    ],
+    '               ',
+  );
 }
 
 function projectFor(
@@ -321,12 +343,13 @@ function tellResult(
     conv.view = projected.value.view;
     conv.viewJson = canonicalize(projected.value.view);
   }
-  tell(conv, projected.value as unknown as JsonValue);
+  const told = `${intent} ${outcome}${error ? ` ${error}` : ''}, new view`;
+  tell(conv, projected.value as unknown as JsonValue, told);
   say(ctx, `${indent}model is told  ${outcome}${error ? ` ${error}` : ''}; ${stateDiff(before, conv.view)}`);
 }
 
 function refuseToModel(ctx: Ctx, conv: Conversation, code: string, detail: string): void {
-  tell(conv, { edca_refusal: code, message: detail });
+  tell(conv, { edca_refusal: code, message: detail }, `refused ${code}`);
   say(ctx, `     model is told  refused ${code}`);
 }
 
@@ -361,7 +384,7 @@ async function escalate(
     ctx,
     `     executed  nothing yet: waits for ${approval.required.count} ${approval.required.role} (until ${approval.expiresAt})`,
   );
-  tell(conv, { edca_pending: 'approval', role: approval.required.role });
+  tell(conv, { edca_pending: 'approval', role: approval.required.role }, 'pending approval');
   if (step.approver === undefined) return;
   ctx.clock.advance(4 * 60_000);
   const signed = await signApproval(
@@ -504,6 +527,7 @@ async function runScene(ctx: Ctx, scene: Scene, index: number): Promise<void> {
     view: first.view,
     viewJson: first.json,
     turn: 0,
+    lastTold: 'the view above',
   };
   say(
     ctx,
@@ -535,6 +559,7 @@ async function runScene(ctx: Ctx, scene: Scene, index: number): Promise<void> {
       content: JSON.stringify(out.kind === 'call' ? out.raw : out.steps),
     });
     say(ctx, '', `  ${String(ctx.stepNo).padStart(2)} ▸ ${step.label} · ${out.format} output`);
+    say(ctx, ...seesLines(conv));
     if (out.kind === 'plan') {
       await handlePlan(ctx, conv, out);
       continue;
@@ -640,6 +665,7 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
       clock,
       handlers,
       trust,
+      retries: HANDLER_RETRIES,
     });
     const arp = kernel.arps.get(map.name);
     if (!arp) throw new CliError('DEMO_FAILED', `the kernel has no ARP layer for ${map.name}`);
@@ -657,6 +683,8 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
         `  keys      kernel ${keys.kernel.kid}, approver ${keys.approver.kid} (${keys.generated ? 'generated into' : 'reused from'} ${keys.dir})`,
         `  clock     ${options.clock === 'fixed' ? `fixed, starting ${toRfc3339(FIXED_START)}` : 'system'}`,
         `  model     ${MODEL_ID} (replays raw tool calls; refs copied only from the view it is shown)`,
+        `  reading   "saw"/"proposes"/"model is told" is the model's side; "executed"/"bank" lines are the`,
+        `            private side (real ids and fields), which only the kernel's routes and the handlers see`,
         '',
       ].join('\n'),
     );
