@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
+import { hash as sha256Hex } from 'node:crypto';
 import {
   decodeRecord,
   digestValue,
-  leafHash,
   MerkleAccumulator,
   RecordsError,
   verifyEd25519,
@@ -23,6 +22,7 @@ import {
   type OutcomeBody,
   type PolicyBody,
 } from './bodies.js';
+import { fastLeafHash } from './checkpoint-verifier.js';
 import { KeyIndex } from './keys.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
@@ -80,12 +80,12 @@ const INPUT_MARKER = Buffer.from('"input":');
 function inputDigest(bytes: Buffer, body: DecisionBody): string {
   const slice = firstObjectMember(bytes, INPUT_MARKER);
   if (slice === undefined) return digestValue(body.input);
-  return 'sha256:' + createHash('sha256').update(slice).digest('hex');
+  return 'sha256:' + sha256Hex('sha256', slice, 'hex');
 }
 
 /** Hash of the exact line bytes: equal to `recordHash(record)` because the line is the canonical record. */
 function lineHash(bytes: Uint8Array): string {
-  return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+  return 'sha256:' + sha256Hex('sha256', bytes, 'hex');
 }
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {
@@ -154,7 +154,7 @@ export async function verifyLines(
   for (let i = 0; i < total; i++) {
     const { bytes, line } = lines[i]!;
     const hash = lineHash(bytes);
-    const leaf = leafHash(bytes);
+    const leaf = fastLeafHash(bytes);
 
     let record: SignedRecord;
     try {
