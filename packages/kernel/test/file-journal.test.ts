@@ -190,6 +190,50 @@ describe('openFileJournal', () => {
     });
   });
 
+  describe('when reading', () => {
+    it('reads the durable records as of the call, even while appends go on', async () => {
+      const j = await openJournal({ checkpointEvery: 3 });
+      await j.append(Array.from({ length: 2000 }, (_, i) => suiteDraft(String(i))));
+      const head = await j.head();
+      const iterable = j.read(1500);
+      const more = Promise.all(Array.from({ length: 50 }, (_, i) => j.append([suiteDraft(`m${i}`)])));
+      const during = await collect(j.read(1500));
+      await more;
+      // Iterated only after the later appends were durable: still the records as of the call.
+      const got = await collect(iterable);
+      expect(during.at(-1)!.hash).toBe(head.hash);
+      expect(got[0]!.record.seq).toBe(1500);
+      expect(got.at(-1)!.record.seq).toBe(head.seq);
+      expect(got.at(-1)!.hash).toBe(head.hash);
+    });
+
+    it('refuses a line changed after open with JOURNAL_CORRUPT, yielding only the records before it', async () => {
+      const j = await openJournal();
+      const out = await j.append(Array.from({ length: 5 }, (_, i) => suiteDraft(`r${i}`)));
+      const text = await readFile(path, 'utf8');
+      // Same length, different bytes: another program scribbling on the file behind the lock.
+      await writeFile(path, text.replace('"r2"', '"R2"'));
+      const seen: number[] = [];
+      let code: string | undefined;
+      try {
+        for await (const r of j.read()) seen.push(r.record.seq);
+      } catch (error) {
+        code = (error as KernelError).code;
+      }
+      expect(code).toBe('JOURNAL_CORRUPT');
+      expect(seen).toEqual([1, 2]);
+      expect(out).toHaveLength(5);
+    });
+
+    it('refuses a changed last line with JOURNAL_CORRUPT', async () => {
+      const j = await openJournal();
+      await j.append([suiteDraft('a'), suiteDraft('b')]);
+      const text = await readFile(path, 'utf8');
+      await writeFile(path, text.replace('"b"', '"B"'));
+      await expect(collect(j.read())).rejects.toMatchObject({ code: 'JOURNAL_CORRUPT' });
+    });
+  });
+
   describe('when any mix of call sizes, concurrency, reopens and intervals is used', () => {
     it('keeps the chain, places a checkpoint after every N records and signs true roots', async () => {
       await fc.assert(
