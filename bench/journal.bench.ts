@@ -35,6 +35,8 @@ export interface JournalBenchResult {
   readonly reopenRecords: number;
   readonly reopenMs: number;
   readonly reopenRecordsPerSec: number;
+  /** `read()` of the whole reopened file (what a kernel replays at startup). */
+  readonly readRecordsPerSec: number;
   readonly bytesPerRecord: number;
   /** The 1-minute load average when the run ended (others' work on a shared machine skews rates). */
   readonly loadAverage: number;
@@ -131,6 +133,10 @@ export async function runJournalBench(options: { seconds?: number } = {}): Promi
     const journal = await openFileJournal({ path, stream: 'bench', signer });
     const reopenMs = performance.now() - t;
     const reopenRecords = journal.recovery.records;
+    const r = performance.now();
+    let read = 0;
+    for await (const _ of journal.read()) read += 1;
+    const readMs = performance.now() - r;
     await journal.close();
     const bytes = (await stat(path)).size;
     return {
@@ -138,6 +144,7 @@ export async function runJournalBench(options: { seconds?: number } = {}): Promi
       reopenRecords,
       reopenMs: round(reopenMs, 1),
       reopenRecordsPerSec: Math.round(reopenRecords / (reopenMs / 1000)),
+      readRecordsPerSec: Math.round(read / (readMs / 1000)),
       bytesPerRecord: Math.round(bytes / reopenRecords),
       loadAverage: round(loadavg()[0] ?? 0, 2),
       cpus: availableParallelism(),
@@ -157,7 +164,8 @@ export function printJournalBench(result: JournalBenchResult, json: boolean): vo
   console.table(result.rows);
   console.log(
     `reopen: ${result.reopenRecords} records in ${result.reopenMs} ms ` +
-      `(${result.reopenRecordsPerSec} records/s), ${result.bytesPerRecord} bytes/record; ` +
+      `(${result.reopenRecordsPerSec} records/s); read() ${result.readRecordsPerSec} records/s; ` +
+      `${result.bytesPerRecord} bytes/record; ` +
       `load average ${result.loadAverage} on ${result.cpus} CPUs`,
   );
 }
