@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { PostgresStoreError } from './errors.js';
+import { lease, type Lease } from './internal/db.js';
 import { MIGRATIONS } from './internal/migrations.js';
 
 /** What `migrate` did. */
@@ -31,16 +32,13 @@ const checksumOf = (sql: string): string => createHash('sha256').update(sql, 'ut
  *   the server refuses or cannot be reached.
  */
 export async function migrate(pool: pg.Pool): Promise<MigrateResult> {
-  let client: pg.PoolClient;
+  let l: Lease;
   try {
-    client = await pool.connect();
+    l = await lease(pool);
   } catch (err) {
     throw new PostgresStoreError('PG_MIGRATION_FAILED', 'cannot connect to run migrations', { cause: err });
   }
-  // A connection error on a checked-out client is also emitted as an event; without a listener it
-  // would crash the process. The failing query rejects anyway.
-  const onError = (): void => {};
-  client.on('error', onError);
+  const client = l.client;
   let broken = false;
   try {
     await client.query('BEGIN');
@@ -94,7 +92,6 @@ export async function migrate(pool: pg.Pool): Promise<MigrateResult> {
     broken = true;
     throw new PostgresStoreError('PG_MIGRATION_FAILED', 'the schema migration failed', { cause: err });
   } finally {
-    client.off('error', onError);
-    client.release(broken);
+    l.release(broken);
   }
 }

@@ -132,8 +132,8 @@ export function postgresJournal(options: PostgresJournalOptions): PostgresJourna
 /**
  * Creates the PostgreSQL journal and waits until it is usable (schema migrated, head row checked).
  * @example const journal = await openPostgresJournal({ connectionString, stream: 'bank-1', signer });
- * @throws PostgresStoreError PG_CONFIG_INVALID, or a migration code; KernelError JOURNAL_UNAVAILABLE
- *   when the database cannot be reached; JOURNAL_CORRUPT when the stored head does not match its last record.
+ * @throws PostgresStoreError PG_CONFIG_INVALID; KernelError JOURNAL_UNAVAILABLE when the database
+ *   cannot be reached or migrated (the `PostgresStoreError` is its cause); JOURNAL_CORRUPT when the stored head does not match its last record.
  */
 export async function openPostgresJournal(options: PostgresJournalOptions): Promise<PostgresJournal> {
   const journal = postgresJournal(options);
@@ -207,7 +207,14 @@ class PostgresJournalImpl implements PostgresJournal {
   /** Migrates, creates the stream's head row if missing and checks it against the last stored record. */
   async #open(): Promise<void> {
     const pool = this.#db.pool;
-    if (this.#migrate) await migrate(pool);
+    if (this.#migrate) {
+      try {
+        await migrate(pool);
+      } catch (err) {
+        const code = err instanceof PostgresStoreError ? err.code : 'PG_MIGRATION_FAILED';
+        throw unavailable(`cannot prepare the journal schema (${code})`, err);
+      }
+    }
     let head: OpenRow | undefined;
     let last: RecordRow | undefined;
     try {
@@ -268,8 +275,10 @@ class PostgresJournalImpl implements PostgresJournal {
       return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
     if (drafts.length === 0) return Promise.resolve([]);
+    // The caller's array may change after this returns; the group signs what was validated.
+    const copy = drafts.map((d): RecordDraft => ({ type: d.type, at: d.at, body: d.body }));
     return new Promise<AppendedRecord[]>((resolve, reject) => {
-      this.#enqueue({ drafts, close: false, resolve, reject });
+      this.#enqueue({ drafts: copy, close: false, resolve, reject });
     });
   }
 

@@ -63,6 +63,7 @@ export function withDatabase(url: string, database: string): string {
 
 async function adminQuery(adminUrl: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
+  client.on('error', () => {});
   await client.connect();
   try {
     await client.query(sql);

@@ -42,24 +42,45 @@ export function openDb(options: ConnectionOptions, defaultSize: number): Db {
   return { pool, owned: true };
 }
 
-/** Runs `fn` on one checked-out client; a client that saw an error is destroyed rather than reused. */
-export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let failed = false;
-  // A dying connection is emitted as an event on the client as well as rejecting the query in flight.
-  const onError = (): void => {
-    failed = true;
-  };
-  client.on('error', onError);
-  try {
-    return await fn(client);
-  } catch (err) {
-    failed = true;
-    throw err;
-  } finally {
-    client.off('error', onError);
-    client.release(failed);
-  }
+/** A checked-out client that records whether its connection reported an error. */
+export interface Lease {
+  readonly client: pg.PoolClient;
+  /** True once the connection emitted an error: the client must not be reused. */
+  readonly broken: boolean;
+  /** Returns the client to the pool, or destroys it when `destroy` or `broken`. */
+  release(destroy?: boolean): void;
+}
+
+/**
+ * Checks a client out with an error listener attached in the same tick as the checkout. A connection
+ * error is emitted as an event on the client; if the server's error message arrives in the same
+ * socket read as the end of the connection handshake, it is emitted before an `await pool.connect()`
+ * continuation could attach a listener, and an unobserved 'error' event crashes the process.
+ */
+export function lease(pool: pg.Pool): Promise<Lease> {
+  return new Promise((resolve, reject) => {
+    pool.connect((err, client, done) => {
+      if (err !== undefined || client === undefined) {
+        reject(err instanceof Error ? err : new Error('no client'));
+        return;
+      }
+      let broken = false;
+      const onError = (): void => {
+        broken = true;
+      };
+      client.on('error', onError);
+      resolve({
+        client,
+        get broken() {
+          return broken;
+        },
+        release(destroy = false) {
+          client.off('error', onError);
+          done(destroy || broken);
+        },
+      });
+    });
+  });
 }
 
 /** Returned by a transaction body to roll back (not an error: e.g. a limit refused) and still yield a value. */
@@ -77,15 +98,11 @@ export async function inTransaction<T>(
   fn: (client: pg.PoolClient) => Promise<T | Rollback<T>>,
   begin = 'BEGIN',
 ): Promise<T> {
-  const client = await pool.connect();
+  const l = await lease(pool);
+  const client = l.client;
   // The session is reusable only when the transaction provably ended (COMMIT or ROLLBACK answered)
   // and the connection reported no error.
   let ended = false;
-  let broken = false;
-  const onError = (): void => {
-    broken = true;
-  };
-  client.on('error', onError);
   try {
     await client.query(begin);
     let result: T | Rollback<T>;
@@ -109,8 +126,7 @@ export async function inTransaction<T>(
     ended = true;
     return result;
   } finally {
-    client.off('error', onError);
-    client.release(broken || !ended);
+    l.release(!ended);
   }
 }
 
