@@ -3,7 +3,7 @@ import { canonicalBytes, RECORD_SIGNATURE_DOMAIN, type JsonValue, type SignedRec
 // The exact bytes that signatures cover (docs/contracts.md). Records: `edca-record-v1` 0x00 ‖
 // JCS(record without sig), defined by @edca/records. Approvals: `edca-approval-v1` 0x0a ‖
 // JCS(statement), defined by the kernel's approval.ts, which the auditor must not import; the
-// cross-package test test/audit-approval-seam.test.ts pins that both agree.
+// cross-package test test/audit-kernel-journal.test.ts pins that both agree.
 
 const RECORD_PREFIX = Buffer.from(`${RECORD_SIGNATURE_DOMAIN}\0`, 'latin1');
 

@@ -1,0 +1,164 @@
+/**
+ * The seam between the kernel and the auditor, end to end: a real kernel (real map, ARP routes,
+ * file journal, Ed25519 keys, approver statements signed with the kernel's `signApproval`) writes a
+ * journal; `@edca/audit`, which never imports the kernel, must find it intact, replay every
+ * decision to the same verdict, rule and reasons, and prove single records.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  checkInclusionProof,
+  createInclusionProof,
+  loadReplayMaps,
+  safeVerifyJournal,
+  type AuditReport,
+} from '@edca/audit';
+import { signApproval, APPROVAL_DOMAIN, type Decision } from '@edca/kernel';
+import { toBase64url, type JsonValue, type TrustFile } from '@edca/records';
+import { rewriteFrom } from './helpers/tamper.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { agent, approverKeys, makeHarness, type Harness } from '../packages/kernel/test/support/harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function runDay(): Promise<{ harness: Harness; trust: TrustFile; text: string }> {
+  const keys = approverKeys();
+  const harness = await makeHarness({ trust: keys.trust });
+  h = harness;
+  const ctx = { session: harness.session, ...agent };
+  // a small refund: permit, then execution
+  const small = await harness.kernel.decide(
+    { intent: 'refund_payment', params: { payment: harness.refFor('P-1'), amount: 40 } },
+    ctx,
+  );
+  expect(small.verdict).toBe('permit');
+  expect((await harness.kernel.execute(small.permit!, { session: harness.session })).status).toBe(
+    'completed',
+  );
+  // a large refund: escalation, two approvals (one duplicate), permit, execution
+  const big: Decision = await harness.kernel.decide(
+    { intent: 'refund_payment', params: { payment: harness.refFor('P-2'), amount: 800 } },
+    ctx,
+  );
+  expect(big.verdict).toBe('escalate');
+  let decided: Decision | undefined;
+  for (const a of keys.approvers.slice(0, 2)) {
+    const statement = {
+      domain: APPROVAL_DOMAIN,
+      decision: big.approval!.id,
+      actionHash: big.actionHash!,
+      verdict: 'approve' as const,
+      approver: { kid: a.kid, role: 'approver' },
+      at: '2026-03-01T10:01:00.000Z',
+    };
+    const r = await harness.kernel.approve(await signApproval(statement, a));
+    if (r.status === 'decided') decided = r.decision;
+  }
+  expect(decided?.verdict).toBe('permit');
+  expect((await harness.kernel.execute(decided!.permit!, { session: harness.session })).status).toBe(
+    'completed',
+  );
+  // a failing handler (retried once, then failed), and an unknown intent (kernel refusal)
+  harness.bank.faults.set('pay.hold', 'throw');
+  const hold = await harness.kernel.decide(
+    { intent: 'hold_payment', params: { payment: harness.refFor('P-3') } },
+    ctx,
+  );
+  if (hold.verdict === 'permit') await harness.kernel.execute(hold.permit!, { session: harness.session });
+  await harness.kernel.decide({ intent: 'wire_everything', params: {} }, ctx);
+  await harness.kernel.close();
+  await harness.journal.close();
+  const trust: TrustFile = {
+    version: 1,
+    keys: [
+      ...keys.trust.keys,
+      {
+        kid: harness.signer.kid,
+        alg: 'Ed25519',
+        publicKey: toBase64url(harness.signer.publicKey),
+        role: 'kernel',
+        notBefore: '2020-01-01T00:00:00.000Z',
+        notAfter: null,
+      },
+    ],
+  };
+  return { harness, trust, text: readFileSync(harness.journalPath, 'utf8') };
+}
+
+describe('audit of a journal the kernel wrote', () => {
+  describe('when nothing was tampered with', () => {
+    it('finds it intact, approvals included, and replays every decision identically', async () => {
+      const { harness, trust, text } = await runDay();
+      const mapText = readFileSync(
+        new URL('../packages/kernel/test/support/refund-map.yaml', import.meta.url),
+        'utf8',
+      );
+      const maps = loadReplayMaps([{ file: 'refund-map.yaml', text: mapText }]);
+      const r = await safeVerifyJournal(text, { trust, maps, workers: 0 });
+      const report: AuditReport = r.ok ? r.value : r.error.report!;
+      expect(report.findings).toEqual([]);
+      expect(report.byType['approval']).toBe(2);
+      expect(report.byVerdict['permit']).toBeGreaterThanOrEqual(2);
+      expect(report.byOutcome['completed']).toBe(2);
+      expect(report.replay?.mismatches).toBe(0);
+      expect(report.replay?.replayed).toBeGreaterThanOrEqual(3);
+      expect(report.keysUsed.map((k) => k.role).sort()).toEqual(['approver', 'approver', 'kernel']);
+      expect(harness.map.digest).toBe(maps.byDigest.keys().next().value);
+    });
+
+    it('proves a permit record against the last checkpoint', async () => {
+      const { trust, text } = await runDay();
+      const lines = text.trimEnd().split('\n');
+      const permitSeq =
+        lines.findIndex((l) => l.includes('"verdict":"permit"') && l.includes('"type":"decision"')) + 1;
+      const proof = createInclusionProof(text, permitSeq);
+      expect(checkInclusionProof(proof, trust).record.seq).toBe(permitSeq);
+    });
+  });
+
+  describe('when a decision in the journal differs from what its policy gives', () => {
+    it('reports REPLAY_MISMATCH at that decision', async () => {
+      const { harness, trust, text } = await runDay();
+      const lines = text.trimEnd().split('\n');
+      // the last decision the map evaluated (after the approvals, so no approver must re-sign)
+      const seq =
+        lines.findLastIndex((l) => l.includes('"type":"decision"') && !l.includes('"rule":"kernel.')) + 1;
+      const forged = await rewriteFrom(lines, seq, harness.signer, (r) => ({
+        body: { ...(r.body as Record<string, JsonValue>), rule: 'forged.rule' },
+      }));
+      const mapText = readFileSync(
+        new URL('../packages/kernel/test/support/refund-map.yaml', import.meta.url),
+        'utf8',
+      );
+      const maps = loadReplayMaps([{ file: 'refund-map.yaml', text: mapText }]);
+      const r = await safeVerifyJournal(forged, { trust, maps, workers: 0 });
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.error.report!.findings).toEqual([expect.objectContaining({ code: 'REPLAY_MISMATCH', seq })]);
+        expect(r.error.report!.findings[0]!.message).toContain('forged.rule');
+      }
+    });
+  });
+
+  describe('when the state map given for replay is another version', () => {
+    it('refuses to replay against it (REPLAY_MAP_MISSING), never against a different digest', async () => {
+      const { trust, text } = await runDay();
+      const mapText = readFileSync(
+        new URL('../packages/kernel/test/support/refund-map.yaml', import.meta.url),
+        'utf8',
+      );
+      const edited = mapText.replace('params.amount > 500.0', 'params.amount > 600.0');
+      expect(edited).not.toBe(mapText);
+      const maps = loadReplayMaps([{ file: 'edited.yaml', text: edited }]);
+      const r = await safeVerifyJournal(text, { trust, maps, workers: 0 });
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.error.report!.findings.map((f) => f.code)).toEqual(['REPLAY_MAP_MISSING']);
+        expect(r.error.report!.replay?.mismatches).toBe(0);
+      }
+    });
+  });
+});
