@@ -50,10 +50,10 @@ async function runDay(): Promise<{ harness: Harness; trust: TrustFile; text: str
       domain: APPROVAL_DOMAIN,
       decision: big.approval!.id,
       actionHash: big.actionHash!,
-      verdict: 'approve' as const,
+      verdict: 'approve',
       approver: { kid: a.kid, role: 'approver' },
       at: '2026-03-01T10:01:00.000Z',
-    };
+    } as const;
     const r = await harness.kernel.approve(await signApproval(statement, a));
     if (r.status === 'decided') decided = r.decision;
   }
