@@ -78,3 +78,4 @@ export {
   loadPrivateKeyFile,
   type GeneratedKeyPair,
 } from './key-file.js';
+export { parseCanonicalJson } from './canonical-parse.js';

@@ -21,54 +21,63 @@ const json: z.ZodType<JsonValue> = z.custom<JsonValue>((v) => {
 }, 'expected an I-JSON value');
 const text = z.string().min(1);
 
-const keyBody = z.strictObject({ kid, publicKey: b64url(32), role: text });
+// The body schemas, built once with a strict I-JSON check for JSON-valued fields (public) and
+// once without it (internal: the record path checks the whole record for I-JSON first, so the
+// fields need not be walked twice).
+function bodySchemas(json: z.ZodType<JsonValue>) {
+  const keyBody = z.strictObject({ kid, publicKey: b64url(32), role: text });
+  return {
+    'policy.activated': z.strictObject({ policyDigest: digest, name: text, version: text, owner: text }),
+    'key.added': keyBody,
+    'key.retired': keyBody,
+    decision: z.strictObject({
+      verdict: z.enum(['permit', 'refuse', 'escalate']),
+      decisionKey: digest,
+      policyDigest: digest,
+      stateHash: digest,
+      actionHash: digest,
+      input: json,
+      rule: z.string(),
+      reasons: z.array(z.string()),
+      accountable: z.string(),
+      principal: json,
+      proposer: json,
+      expiresAt: rfc3339.optional(),
+      pendingApproval: json.optional(),
+    }),
+    approval: z.strictObject({
+      decision: digest,
+      actionHash: digest,
+      verdict: z.enum(['approve', 'reject']),
+      approver: z.strictObject({ kid, role: text }),
+      statement: json,
+      sig: b64url(64),
+    }),
+    attempt: z.strictObject({
+      permit: digest,
+      actionHash: digest,
+      idempotencyKey: text,
+      try: z.int().min(1),
+    }),
+    outcome: z.strictObject({
+      attempt: digest,
+      permit: digest,
+      status: z.enum(['completed', 'failed', 'unknown', 'compensated']),
+      error: z.strictObject({ code: text }).optional(),
+      transition: z.strictObject({ machine: text, from: text, to: text }).optional(),
+    }),
+    checkpoint: z.strictObject({ size: z.int().min(0), root: b64url(32) }),
+  } as const;
+}
 
 /**
  * The zod schema of each record type's `body` (docs/contracts.md, "Record types and bodies").
- * Objects are strict: unknown keys are refused.
+ * Objects are strict: unknown keys are refused; JSON-valued fields must be strict I-JSON.
  */
-export const recordBodySchemas = {
-  'policy.activated': z.strictObject({ policyDigest: digest, name: text, version: text, owner: text }),
-  'key.added': keyBody,
-  'key.retired': keyBody,
-  decision: z.strictObject({
-    verdict: z.enum(['permit', 'refuse', 'escalate']),
-    decisionKey: digest,
-    policyDigest: digest,
-    stateHash: digest,
-    actionHash: digest,
-    input: json,
-    rule: z.string(),
-    reasons: z.array(z.string()),
-    accountable: z.string(),
-    principal: json,
-    proposer: json,
-    expiresAt: rfc3339.optional(),
-    pendingApproval: json.optional(),
-  }),
-  approval: z.strictObject({
-    decision: digest,
-    actionHash: digest,
-    verdict: z.enum(['approve', 'reject']),
-    approver: z.strictObject({ kid, role: text }),
-    statement: json,
-    sig: b64url(64),
-  }),
-  attempt: z.strictObject({
-    permit: digest,
-    actionHash: digest,
-    idempotencyKey: text,
-    try: z.int().min(1),
-  }),
-  outcome: z.strictObject({
-    attempt: digest,
-    permit: digest,
-    status: z.enum(['completed', 'failed', 'unknown', 'compensated']),
-    error: z.strictObject({ code: text }).optional(),
-    transition: z.strictObject({ machine: text, from: text, to: text }).optional(),
-  }),
-  checkpoint: z.strictObject({ size: z.int().min(0), root: b64url(32) }),
-} as const;
+export const recordBodySchemas = bodySchemas(json);
+
+/** @internal Same shapes, for bodies already known to be I-JSON. */
+export const checkedBodySchemas = bodySchemas(z.custom<JsonValue>(() => true));
 
 /** The closed set of record types. */
 export type RecordType = keyof typeof recordBodySchemas;

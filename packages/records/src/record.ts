@@ -3,7 +3,8 @@ import { digestBytes, isDigest, type Digest } from './digest.js';
 import { cachedKidOf, verifyEd25519, type Ed25519Backend, type Signer } from './ed25519.js';
 import { RecordsError } from './errors.js';
 import { canonicalBytes, canonicalize, type JsonValue } from './ijson.js';
-import { isRecordType, recordBodySchemas, type RecordType } from './record-types.js';
+import { parseCanonicalJson } from './canonical-parse.js';
+import { checkedBodySchemas, isRecordType, recordBodySchemas, type RecordType } from './record-types.js';
 
 /** A record before signing: every field here is covered by the signature. */
 export interface UnsignedRecord {
@@ -91,7 +92,14 @@ function checkEnvelope(r: unknown, signed: boolean): asserts r is SignedRecord {
  * checkRecordBody({ type: 'checkpoint', body: { size: 1, root: '…' } });
  */
 export function checkRecordBody(record: Pick<UnsignedRecord, 'type' | 'body'>): void {
-  const parsed = recordBodySchemas[record.type].safeParse(record.body);
+  bodyCheck(record, recordBodySchemas);
+}
+
+function bodyCheck(
+  record: Pick<UnsignedRecord, 'type' | 'body'>,
+  schemas: typeof recordBodySchemas,
+): void {
+  const parsed = schemas[record.type].safeParse(record.body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue === undefined ? '' : issue.path.map(String).join('/');
@@ -140,13 +148,13 @@ export function signingMessage(unsigned: UnsignedRecord): Uint8Array {
  */
 export async function sealRecord(unsigned: UnsignedRecord, signer: Signer): Promise<SealedRecord> {
   checkEnvelope(unsigned, false);
-  checkRecordBody(unsigned);
+  const text = canonicalize(unsigned, LIMITS); // the strict I-JSON check of every field
+  bodyCheck(unsigned, checkedBodySchemas);
   if (unsigned.kid !== signer.kid)
     throw new RecordsError(
       'RECORD_KID_MISMATCH',
       `record kid ${unsigned.kid} is not the signer's ${signer.kid}`,
     );
-  const text = canonicalize(unsigned, LIMITS);
   const unsignedBytes = Buffer.from(text, 'utf8');
   const signature = await signer.sign(Buffer.concat([PREFIX, unsignedBytes]));
   if (!(signature instanceof Uint8Array) || signature.length !== 64)
@@ -219,18 +227,10 @@ function decode(line: string | Uint8Array): Decoded {
   } else throw new TypeError('decodeRecord takes a string or a Uint8Array');
   if (bytes.length > MAX_RECORD_BYTES)
     throw new RecordsError('IJSON_TOO_LARGE', `line larger than ${MAX_RECORD_BYTES} bytes`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new RecordsError('IJSON_SYNTAX', 'line is not JSON');
-  }
+  // One pass both parses and proves the line is the RFC 8785 form (no re-serialization): this
+  // refuses whitespace, reordered or duplicated keys, other number or escape spellings, a BOM.
+  const value = parseCanonicalJson(text, LIMITS);
   checkEnvelope(value, true);
-  // Canonical bytes are unique, so this one comparison refuses whitespace, reordered or
-  // duplicated keys (JSON.parse keeps the last, the canonical form then differs), other number
-  // or escape spellings, and a BOM.
-  if (canonicalize(value, LIMITS) !== text)
-    throw new RecordsError('RECORD_NOT_CANONICAL', 'line is not the RFC 8785 canonical form of the record');
   return { record: value, bytes };
 }
 
@@ -243,7 +243,7 @@ function decode(line: string | Uint8Array): Decoded {
  */
 export function decodeRecord(line: string | Uint8Array): SignedRecord {
   const { record } = decode(line);
-  checkRecordBody(record);
+  bodyCheck(record, checkedBodySchemas);
   return record;
 }
 
@@ -312,7 +312,7 @@ export function verifyRecordLine(
   backend: Ed25519Backend = 'node',
 ): SealedRecord {
   const { record, bytes } = decode(line);
-  checkRecordBody(record);
+  bodyCheck(record, checkedBodySchemas);
   const publicKey = typeof key === 'function' ? key(record) : key;
   if (publicKey === undefined) throw new RecordsError('KEY_UNTRUSTED', `no trusted key for ${record.kid}`);
   const tailLength = Buffer.byteLength(tailOf(record), 'utf8');

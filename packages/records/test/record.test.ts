@@ -91,7 +91,7 @@ describe('signRecord', () => {
       [
         'a body with NaN',
         (r) => (r.body = { ...(r.body as object), input: { x: NaN } }),
-        'RECORD_INVALID_BODY',
+        'IJSON_NON_FINITE_NUMBER',
       ],
       ['another signer kid', (r) => (r.kid = other.kid), 'RECORD_KID_MISMATCH'],
     ];
