@@ -82,9 +82,7 @@ export type ReasonCode =
 /** Codes a `SemanticError` (misuse, or a map that does not compile) can carry. */
 export type SemanticErrorCode =
   /** `compile` was given a document with errors; `diagnostics` lists them. */
-  | 'MAP_INVALID'
-  /** An API was called with an argument of the wrong shape (for example an unknown machine). */
-  | 'ARGUMENT_INVALID';
+  'MAP_INVALID';
 
 /** One problem found while loading or validating a state map. */
 export interface Diagnostic {

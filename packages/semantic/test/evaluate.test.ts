@@ -483,6 +483,13 @@ describe('intentsFor', () => {
       );
     }
   });
+  it('returns fresh arrays: a caller mutating one answer cannot change the next', () => {
+    const first = bank.intentsFor(good);
+    first.allowed.length = 0;
+    first.escalating.push('database_query');
+    expect(bank.intentsFor(good).allowed).toContain('refund_payment');
+    expect(bank.intentsFor(good).escalating).toEqual([]);
+  });
   it('lists nothing for a state that does not fit the map', () => {
     expect(bank.intentsFor({ facets: {}, machines: {} })).toEqual({ allowed: [], escalating: [] });
   });

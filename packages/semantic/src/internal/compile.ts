@@ -85,6 +85,7 @@ interface RuntimeIntent extends CompiledIntent {
   readonly attrsRead: readonly string[];
 }
 
+const INTENTS_MEMO_MAX = 4096;
 const REF_PATTERN = /^[A-Za-z0-9_.:~-]{1,200}$/;
 
 function paramSpec(p: NonNullable<StateMapDocument['intents'][string]['params']>[string]): ParamSpec {
@@ -147,6 +148,10 @@ class Compiled implements CompiledMap {
   readonly machines: readonly CompiledMachine[];
   readonly privateVocabulary: readonly string[];
   readonly usesTime: boolean;
+  readonly #intentsMemo = new Map<
+    string,
+    { readonly allowed: readonly string[]; readonly escalating: readonly string[] }
+  >();
   readonly #sources: readonly CompiledSource[];
   readonly #facets: readonly (
     | (RuleSet<'FACET_NO_MATCH'> & { readonly name: string; readonly kind: 'rules' })
@@ -432,9 +437,24 @@ class Compiled implements CompiledMap {
   }
 
   intentsFor(state: AbstractState): { allowed: string[]; escalating: string[] } {
+    if (this.#stateError(state) !== undefined) return { allowed: [], escalating: [] };
+    // The answer depends only on the state, whose values come from closed sets: memoize it
+    // (bounded) so a host asking on every turn does not pay for CEL error objects each time.
+    let key = '';
+    for (const f of this.#stateSets.facets.keys()) key += `${state.facets[f]!}\u0000`;
+    for (const m of this.#stateSets.machines.keys()) key += `${state.machines[m]!}\u0000`;
+    const hit = this.#intentsMemo.get(key);
+    if (hit !== undefined) return { allowed: [...hit.allowed], escalating: [...hit.escalating] };
+    const fresh = this.#computeIntentsFor(state);
+    if (this.#intentsMemo.size >= INTENTS_MEMO_MAX)
+      this.#intentsMemo.delete(this.#intentsMemo.keys().next().value!);
+    this.#intentsMemo.set(key, { allowed: [...fresh.allowed], escalating: [...fresh.escalating] });
+    return fresh;
+  }
+
+  #computeIntentsFor(state: AbstractState): { allowed: string[]; escalating: string[] } {
     const allowed: string[] = [];
     const escalating: string[] = [];
-    if (this.#stateError(state) !== undefined) return { allowed, escalating };
     const b = stateBindings(state);
     // Conditions run with only the state bound. CEL's logical operators absorb errors from
     // unbound names (`params.x > 1 || true` is true), so a boolean result is decided by the
