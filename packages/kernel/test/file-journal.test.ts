@@ -428,6 +428,14 @@ describe('openFileJournal', () => {
     });
   });
 
+  describe('when the file cannot be opened', () => {
+    it('fails with JOURNAL_UNAVAILABLE', async () => {
+      expect(await codeOf(openJournal({ path: join(dir, 'missing-dir', 'j.jsonl') }))).toBe(
+        'JOURNAL_UNAVAILABLE',
+      );
+    });
+  });
+
   describe('when another writer holds the file', () => {
     it('refuses a second open with JOURNAL_LOCKED until the first closes', async () => {
       const j = await openJournal();
