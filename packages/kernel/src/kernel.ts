@@ -32,7 +32,7 @@ import type { AppendedRecord, Journal, RecordDraft } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
 import type { KernelStore, PendingApproval, Reservation } from './store.js';
 import { createBreaker, type Breaker } from './internal/breaker.js';
-import { actionHashFor, counterName } from './internal/action.js';
+import { actionHashFor, counterName, scopeIdsOf } from './internal/action.js';
 import { createArp } from '@edca/arp';
 import type {
   Arp,
@@ -571,14 +571,14 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   function reservationsFor(
     intent: IntentSpec,
     input: DecisionInput,
-    targets: PrivateCall['realRefs'],
+    scopeIds: Readonly<Record<string, string>>,
     nowMs: number,
     holdUntil: number,
     tag: string,
   ): Reservation[] {
     return intent.limits.map((limit) => ({
       id: `${tag}|${limit.key}`,
-      counter: counterName(limit, input.principal, targets, nowMs),
+      counter: counterName(limit, input.principal, scopeIds, nowMs),
       amount: amountOf(limit, input),
       max: limit.max,
       holdUntil,
@@ -649,6 +649,8 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     readonly stateHash: Digest;
     readonly call: PrivateCall;
     readonly run: ArpHandler;
+    /** Real id of each entity kind in this request (scopes per-entity limits). */
+    readonly scopeIds: Record<string, string>;
   }
 
   async function deriveFor(
@@ -687,7 +689,13 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       return { ok: false, rule: 'kernel.derive', reasons: ['DERIVATION_FAILED', derived.code] };
     return {
       ok: true,
-      value: { state: derived.state, stateHash: derived.stateHash, call: resolved.call, run: resolved.run },
+      value: {
+        state: derived.state,
+        stateHash: derived.stateHash,
+        call: resolved.call,
+        run: resolved.run,
+        scopeIds: scopeIdsOf(entry.map.document.entities, records, resolved.call.realRefs),
+      },
     };
   }
 
@@ -919,7 +927,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       try {
         for (const limit of limits)
           counters[limit.key] = await store.usage(
-            counterName(limit, context.principal, derived.value.call.realRefs, nowMs),
+            counterName(limit, context.principal, derived.value.scopeIds, nowMs),
             nowMs,
           );
       } catch {
@@ -949,7 +957,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       const tag = `r${process.pid}.${nowMs}.${(reservationSeq += 1)}`;
       const reservations =
         result.verdict === 'permit' && intent
-          ? reservationsFor(intent, input, derived.value.call.realRefs, nowMs, nowMs + permitTtlMs, tag)
+          ? reservationsFor(intent, input, derived.value.scopeIds, nowMs, nowMs + permitTtlMs, tag)
           : [];
       if (reservations.length > 0) {
         let reserved;

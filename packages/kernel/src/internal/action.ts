@@ -31,21 +31,39 @@ export function actionHashFor(proposal: {
 
 /**
  * The store counter of a limit for one request: `<key>|<scope>|<window start ms>`. The scope is the
- * principal, or the real id of the target entity of the limit's `per` kind — hashed, so the store
- * never holds a real identifier in clear.
+ * principal, or the real id of the entity of the limit's `per` kind (from the loaded records) —
+ * hashed, so the store never holds a real identifier in clear. An entity whose id is unknown shares
+ * one `none` counter: stricter, never looser.
  */
 export function counterName(
   limit: LimitSpec,
   principal: DecisionInput['principal'],
-  targets: Record<string, { readonly kind: string; readonly id: string }>,
+  scopeIds: Readonly<Record<string, string>>,
   nowMs: number,
 ): string {
   let scope: string;
   if (limit.per === 'principal') scope = `principal:${principal.id}`;
   else {
-    const target = Object.values(targets).find((t) => t.kind === limit.per);
-    scope = `${limit.per}:${target ? digestBytes(target.id).slice(7, 39) : 'none'}`;
+    const id = scopeIds[limit.per];
+    scope = `${limit.per}:${id === undefined ? 'none' : digestBytes(id).slice(7, 39)}`;
   }
   const start = limit.windowMs > 0 ? Math.floor(nowMs / limit.windowMs) * limit.windowMs : 0;
   return `${limit.key}|${scope}|${start}`;
+}
+
+/** The real id of every entity kind the map declares, read from the loaded records, then from resolved refs. */
+export function scopeIdsOf(
+  entities: Readonly<Record<string, { readonly source: string; readonly id: string }>>,
+  records: Readonly<Record<string, unknown>>,
+  refs: Readonly<Record<string, { readonly kind: string; readonly id: string }>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const target of Object.values(refs)) out[target.kind] = target.id;
+  for (const [kind, decl] of Object.entries(entities)) {
+    const row = records[decl.source];
+    const id =
+      row !== null && typeof row === 'object' ? (row as Record<string, unknown>)[decl.id] : undefined;
+    if (typeof id === 'string' || typeof id === 'number') out[kind] = String(id);
+  }
+  return out;
 }
