@@ -207,7 +207,7 @@ function stateDiff(before: ModelView, after: ModelView): string {
 function decisionLine(d: Decision): string {
   const where = d.record ? `journal seq ${d.record.seq}` : 'not journaled';
   const acc = d.accountable ? `, accountable ${d.accountable}` : '';
-  return `${d.verdict} · rule ${d.rule} · ${d.reasons.join(', ')} (${where}${acc})`;
+  return `${d.verdict} · ${d.reasons.join(', ')} · rule ${d.rule} (${where}${acc})`;
 }
 
 function callLine(call: PrivateCall): string {
@@ -244,8 +244,31 @@ interface Conversation {
   lastTold: string;
 }
 
+const LINE_MAX = 108;
+
+/** Breaks a long step line at spaces, continuing under the text after its label. */
+function fold(line: string): string[] {
+  if (line.length <= LINE_MAX) return [line];
+  const label = /^(.*?\S\s{2,})/.exec(line);
+  const indent = ' '.repeat(label ? label[1]!.length : 6);
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > LINE_MAX) {
+    const cut = rest.lastIndexOf(' ', LINE_MAX);
+    if (cut <= indent.length) break;
+    out.push(rest.slice(0, cut));
+    rest = indent + rest.slice(cut + 1);
+  }
+  out.push(rest);
+  return out;
+}
+
+function print(io: CliIo, lines: readonly string[]): void {
+  for (const line of lines) for (const part of fold(line)) io.stdout(`${part}\n`);
+}
+
 function say(ctx: Ctx, ...lines: string[]): void {
-  for (const line of lines) ctx.io.stdout(`${line}\n`);
+  print(ctx.io, lines);
 }
 
 function tell(conv: Conversation, value: JsonValue, summary: string): void {
@@ -440,7 +463,7 @@ async function handlePlan(
       bump(ctx.intakeRefusals, intake.code);
       say(
         ctx,
-        `     decision  refuse · arp.intake · ${intake.code}: the whole plan is refused, nothing reached the kernel`,
+        `     decision  refuse · ${intake.code} · arp.intake: the whole plan is refused, nothing reached the kernel`,
       );
       refuseToModel(ctx, conv, intake.code, intake.message);
       return;
@@ -571,7 +594,7 @@ async function runScene(ctx: Ctx, scene: Scene, index: number): Promise<void> {
       const issues = intake.issues?.map((i) => `${i.path} ${i.problem}`).join(', ');
       say(
         ctx,
-        `     decision  refuse · arp.intake · ${intake.code}${issues ? ` (${issues})` : ''}`,
+        `     decision  refuse · ${intake.code} · arp.intake${issues ? ` (${issues})` : ''}`,
         '     executed  nothing: refused at intake, before the kernel (not a decision, not journaled)',
       );
       refuseToModel(ctx, conv, intake.code, intake.message);
@@ -675,19 +698,16 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
       promptTemplateDigest: digestBytes(SYSTEM_PROMPT),
       script: scenes.flatMap((s) => s.steps.map((step) => step.model)),
     });
-    io.stdout(
-      [
-        `edca demo: a contact-centre session with a scripted model that drifts like a real one`,
-        `  policy    ${map.name} ${map.version} (${shortDigest(map.digest)}), owner ${map.owner}`,
-        `  journal   ${journalPath} (embedded file journal, fsync per append, checkpoint every ${CHECKPOINT_EVERY} records)`,
-        `  keys      kernel ${keys.kernel.kid}, approver ${keys.approver.kid} (${keys.generated ? 'generated into' : 'reused from'} ${keys.dir})`,
-        `  clock     ${options.clock === 'fixed' ? `fixed, starting ${toRfc3339(FIXED_START)}` : 'system'}`,
-        `  model     ${MODEL_ID} (replays raw tool calls; refs copied only from the view it is shown)`,
-        `  reading   "saw"/"proposes"/"model is told" is the model's side; "executed"/"bank" lines are the`,
-        `            private side (real ids and fields), which only the kernel's routes and the handlers see`,
-        '',
-      ].join('\n'),
-    );
+    print(io, [
+      `edca demo: a contact-centre session with a scripted model that drifts like a real one`,
+      `  policy    ${map.name} ${map.version} (${shortDigest(map.digest)}), owner ${map.owner}`,
+      `  journal   ${journalPath} (embedded file journal, fsync per append, checkpoint every ${CHECKPOINT_EVERY} records)`,
+      `  keys      kernel ${keys.kernel.kid}, approver ${keys.approver.kid} (${keys.generated ? 'generated into' : 'reused from'} ${keys.dir})`,
+      `  clock     ${options.clock === 'fixed' ? `fixed, starting ${toRfc3339(FIXED_START)}` : 'system'}`,
+      `  model     ${MODEL_ID} (replays raw tool calls; refs copied only from the view it is shown)`,
+      `  reading   "saw"/"proposes"/"model is told" is the model's side; "executed"/"bank" lines are the`,
+      `            private side (real ids and fields), which only the kernel's routes and the handlers see`,
+    ]);
     const ctx: Ctx = { io, kernel, arp, bank, keys, clock, proposer, calls, intakeRefusals, stepNo: 0 };
     for (const [i, scene] of scenes.entries()) await runScene(ctx, scene, i + 1);
   } finally {
@@ -699,28 +719,28 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
   const { decisions, reasons } = journalCounts(bytes);
   const result = await safeVerifyJournal(bytes, { trust, maps: createReplayMaps([map]) });
   const report = result.ok ? result.value : result.error.report!;
-  io.stdout(
-    [
-      '',
-      '━━ Summary',
-      `  refused at intake (never reached the kernel): ${counts(intakeRefusals)}`,
-      `  journaled decisions by verdict: ${counts(decisions)}`,
-      `  journaled decisions by reason:  ${counts(reasons)}`,
-      `  effects on the bank: ${bank.effects.length} (${bank.effects.map((e) => e.handler).join(', ')})`,
-      '',
-      '━━ Audit (@edca/audit verifyJournal, offline, replaying every decision against the map)',
-      '',
-    ].join('\n'),
-  );
+  const byHandler: Record<string, number> = {};
+  for (const e of bank.effects) bump(byHandler, e.handler);
+  print(io, [
+    '',
+    '━━ Summary',
+    `  refused at intake (never reached the kernel): ${counts(intakeRefusals)}`,
+    `  journaled decisions by verdict: ${counts(decisions)}`,
+    `  journaled decisions by reason:  ${counts(reasons)}`,
+    `  effects on the bank:            ${counts(byHandler)}`,
+    '',
+    '━━ Audit (@edca/audit verifyJournal, offline, replaying every decision against the map)',
+    '',
+  ]);
   io.stdout(renderTextReport(report, journalPath));
+  print(io, [
+    '',
+    `Wrote ${journalPath}, ${trustPath}, ${join(options.out, 'maps', 'retail-banking.yaml')}` +
+      (keys.generated ? ` and keys in ${keys.dir}` : ''),
+    'Verify it yourself:',
+  ]);
   io.stdout(
-    [
-      '',
-      `Wrote ${journalPath}, ${trustPath}, ${join(options.out, 'maps', 'retail-banking.yaml')}` +
-        (keys.generated ? ` and keys in ${keys.dir}` : ''),
-      `Verify it yourself: pnpm edca audit verify ${journalPath} --trust ${trustPath} --maps ${join(options.out, 'maps')}`,
-      '',
-    ].join('\n'),
+    `  pnpm edca audit verify ${journalPath} --trust ${trustPath} --maps ${join(options.out, 'maps')}\n`,
   );
   if (!result.ok) {
     throw new CliError(
