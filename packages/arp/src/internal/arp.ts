@@ -20,7 +20,13 @@ import {
   type LeakPattern,
 } from './leak-guard.js';
 import { paramsSchema } from './param-schema.js';
-import { buildDynamic, type ModelView, type PendingRef, type ViewIntent } from './projection.js';
+import {
+  buildDynamic,
+  UNTRUSTED_NOTICE,
+  type ModelView,
+  type PendingRef,
+  type ViewIntent,
+} from './projection.js';
 import {
   assertSession,
   createMemoryRefRegistry,
@@ -263,7 +269,8 @@ export function createArp(options: ArpOptions): Arp {
       viewIntents.set(`${disposition}:${entry.name}`, { ...base, disposition });
     }
   }
-  const catalogueHit = termGuard.scan([...viewIntents.values()]) ?? termGuard.scan(publicTextsOf(map));
+  const catalogueHit =
+    termGuard.scan([...viewIntents.values()]) ?? termGuard.scan([...publicTextsOf(map), UNTRUSTED_NOTICE]);
   if (catalogueHit !== undefined) {
     throw new ArpError(
       'LEAK_IN_MAP',
@@ -287,8 +294,10 @@ export function createArp(options: ArpOptions): Arp {
   // The intents offered depend on the abstract state only, a small closed set: memoize the
   // section and its canonical JSON per state (bounded; intentsFor is pure).
   const sections = new Map<string, { intents: ViewIntent[]; json: string }>();
-  const intentsSection = (state: AbstractState): { intents: ViewIntent[]; json: string } => {
-    const key = canonicalJson(state);
+  const intentsSection = (
+    state: AbstractState,
+    key = canonicalJson(state),
+  ): { intents: ViewIntent[]; json: string } => {
     const hit = sections.get(key);
     if (hit !== undefined) return hit;
     const { allowed, escalating } = map.intentsFor(state);
@@ -313,17 +322,19 @@ export function createArp(options: ArpOptions): Arp {
     const { dynamic, refs } = buildDynamic(map, derived.state, records, session, minter);
     // Refs are our own MAC output and carry nothing to find; scanning them would only risk a
     // chance match on random letters. Everything else built from business data is scanned.
-    const hit = guard.scan({ ...dynamic, entities: Object.keys(dynamic.entities) });
+    // The notice is a constant checked at startup with the rest of the map's own text.
+    const hit = guard.scan({ ...dynamic, entities: Object.keys(dynamic.entities), notice: undefined });
     if (hit !== undefined) return record(where, session, hit);
-    const section = intentsSection(derived.state);
+    const stateJson = canonicalJson(derived.state);
+    const section = intentsSection(derived.state, stateJson);
     const view: ModelView = { edca_view: 1, ...dynamic, intents: section.intents };
     // Canonical JSON of the view: `intents` sorts between `entities` and `notice`, so the
     // memoized section is spliced in at that place (RFC 8785 key order).
-    const { notice, state, untrusted } = dynamic;
+    const { notice, untrusted } = dynamic;
     const json =
       `{"display":${canonicalJson(dynamic.display)},"edca_view":1,"entities":${canonicalJson(dynamic.entities)},` +
       `"intents":${section.json}${notice === undefined ? '' : `,"notice":${JSON.stringify(notice)}`}` +
-      `,"state":${canonicalJson(state)}${untrusted === undefined ? '' : `,"untrusted":${canonicalJson(untrusted)}`}}`;
+      `,"state":${stateJson}${untrusted === undefined ? '' : `,"untrusted":${canonicalJson(untrusted)}`}}`;
     return { ok: true, view, json, refs };
   };
 

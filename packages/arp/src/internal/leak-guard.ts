@@ -15,8 +15,8 @@ export interface LeakPattern {
   readonly name: string;
   /** Matched against each string leaf and against adjacent leaves joined; must not be sticky. */
   readonly regex: RegExp;
-  /** A character every match contains; text without it is skipped (a cheap prefilter). */
-  readonly requires?: string;
+  /** A cheap prefilter: text that lacks this character (or fails this non-global regex) is skipped. */
+  readonly requires?: string | RegExp;
   /** Optional check on a match (a checksum), to keep false positives down. */
   readonly accept?: (match: string) => boolean;
 }
@@ -114,6 +114,9 @@ function ibanValid(raw: string): boolean {
   return rem === 1;
 }
 
+/** Seven digits with at most three separators between each: every digit pattern below needs that much. */
+const DIGIT_RUN = /[0-9](?:[ ().-]{0,3}[0-9]){6}/;
+
 /**
  * The default value patterns. Patterns never span a newline, so each leaf is checked alone when
  * leaves are joined with newlines; joining without a separator catches a value split in two.
@@ -124,15 +127,25 @@ export const DEFAULT_LEAK_PATTERNS: readonly LeakPattern[] = [
     requires: '@',
     regex: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
   },
-  { name: 'iban', regex: /\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b/g, accept: ibanValid },
+  {
+    name: 'iban',
+    requires: DIGIT_RUN,
+    regex: /\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b/g,
+    accept: ibanValid,
+  },
   {
     name: 'card_pan',
+    requires: DIGIT_RUN,
     regex: /\b(?:[0-9][ -]?){12,18}[0-9]\b/g,
     accept: (m) => luhn(m.replace(/[ -]/g, '')),
   },
-  { name: 'account_number', regex: /\b[0-9]{8,34}\b/g },
-  { name: 'phone', regex: /\+[0-9][0-9 ().-]{6,18}[0-9]|\(?\b[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}\b/g },
-  { name: 'national_id', regex: /\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b/g },
+  { name: 'account_number', requires: DIGIT_RUN, regex: /\b[0-9]{8,34}\b/g },
+  {
+    name: 'phone',
+    requires: DIGIT_RUN,
+    regex: /\+[0-9][0-9 ().-]{6,18}[0-9]|\(?\b[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}\b/g,
+  },
+  { name: 'national_id', requires: DIGIT_RUN, regex: /\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b/g },
 ];
 
 interface TrieNode {
@@ -140,10 +153,21 @@ interface TrieNode {
   entry?: Entry;
 }
 
-function createTrie(entries: readonly Entry[]): { root: Map<number, TrieNode> } {
+interface Trie {
+  readonly root: Map<number, TrieNode>;
+  /** Bit per pair of leading ASCII characters of some term: most positions fail this one check. */
+  readonly pairs: Uint8Array;
+}
+
+function createTrie(entries: readonly Entry[]): Trie {
   const root = new Map<number, TrieNode>();
+  const pairs = new Uint8Array(128 * 128);
   for (const e of entries) {
     const word = e.tokens.join('');
+    const c0 = word.charCodeAt(0);
+    const c1 = word.charCodeAt(1);
+    if (c0 < 128 && c1 < 128) pairs[c0 * 128 + c1] = 1;
+    else pairs.fill(1); // a non-ASCII term: no prefilter
     let level = root;
     let node: TrieNode | undefined;
     for (let i = 0; i < word.length; i++) {
@@ -157,11 +181,15 @@ function createTrie(entries: readonly Entry[]): { root: Map<number, TrieNode> } 
     }
     if (node !== undefined && node.entry === undefined) node.entry = e;
   }
-  return { root };
+  return { root, pairs };
 }
 
-function findInTrie(root: Map<number, TrieNode>, text: string): { index: number; entry: Entry } | undefined {
-  for (let i = 0; i < text.length; i++) {
+function findInTrie(trie: Trie, text: string): { index: number; entry: Entry } | undefined {
+  const { root, pairs } = trie;
+  for (let i = 0; i + 1 < text.length; i++) {
+    const c0 = text.charCodeAt(i);
+    const c1 = text.charCodeAt(i + 1);
+    if (c0 < 128 && c1 < 128 && pairs[c0 * 128 + c1] === 0) continue;
     let level = root;
     for (let j = i; j < text.length; j++) {
       const node = level.get(text.charCodeAt(j));
@@ -273,6 +301,20 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
   // one pass, where a regex alternation would try every term at every position.
   const trie = createTrie(compound);
 
+  // Keys, facet values and labels repeat in every view: remember the tokens of short leaves.
+  const tokenCache = new Map<string, readonly string[]>();
+  function tokensOf(leaf: string): readonly string[] {
+    const hit = tokenCache.get(leaf);
+    if (hit !== undefined) return hit;
+    const out: string[] = [];
+    pushTokens(leaf, out, undefined, 0);
+    if (leaf.length <= 256) {
+      if (tokenCache.size >= 8192) tokenCache.clear();
+      tokenCache.set(leaf, out);
+    }
+    return out;
+  }
+
   function matchStream(
     tokens: readonly string[],
     leafOf: readonly number[],
@@ -296,7 +338,7 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
     }
     if (trie.root.size > 0) {
       const squashed = tokens.join('');
-      const found = findInTrie(trie.root, squashed);
+      const found = findInTrie(trie, squashed);
       if (found !== undefined) {
         let offset = 0;
         let t = 0;
@@ -322,11 +364,13 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
     const values: string[] = [];
     const valueLeaf: number[] = [];
     for (let l = 0; l < leaves.length; l++) {
-      const start = all.length;
-      pushTokens(leaves[l]!, all, allLeaf, l);
-      if (!isKey[l]) {
-        for (let t = start; t < all.length; t++) {
-          values.push(all[t]!);
+      const tokens = tokensOf(leaves[l]!);
+      const key = isKey[l]!;
+      for (const t of tokens) {
+        all.push(t);
+        allLeaf.push(l);
+        if (!key) {
+          values.push(t);
           valueLeaf.push(l);
         }
       }
@@ -339,8 +383,16 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
   function scanPatterns(leaves: readonly string[]): { leaf: number; name: string } | undefined {
     for (const sep of ['\n', '']) {
       const text = leaves.join(sep);
+      const gate = new Map<string | RegExp, boolean>();
       for (const p of patterns) {
-        if (p.requires !== undefined && !text.includes(p.requires)) continue;
+        if (p.requires !== undefined) {
+          let pass = gate.get(p.requires);
+          if (pass === undefined) {
+            pass = typeof p.requires === 'string' ? text.includes(p.requires) : p.requires.test(text);
+            gate.set(p.requires, pass);
+          }
+          if (!pass) continue;
+        }
         p.regex.lastIndex = 0;
         for (let m = p.regex.exec(text); m !== null; m = p.regex.exec(text)) {
           if (m[0].length === 0) p.regex.lastIndex++;

@@ -127,8 +127,9 @@ export function buildDynamic(
     if (!decl.show) continue;
     const v = fieldOf(records, decl.from);
     if (typeof v !== 'string' || v.length === 0) continue;
-    const chars = Array.from(v);
-    const truncated = chars.length > decl.max_length;
+    // max_length counts code points; a text with no more code units than that cannot exceed it.
+    const chars = v.length <= decl.max_length ? undefined : Array.from(v);
+    const truncated = chars !== undefined && chars.length > decl.max_length;
     untrusted.push({
       untrusted_text: {
         source: name,

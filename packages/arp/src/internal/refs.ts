@@ -65,10 +65,12 @@ export function createRefMinter(key: Uint8Array): RefMinter {
   const memo = new Map<string, string>();
   return {
     mint(session, target) {
-      const input = lengthPrefixed([DOMAIN, session.stream, session.session, target.kind, target.id]);
-      const memoKey = input.toString('latin1');
+      const { stream, session: id } = session;
+      // Length-prefixed like the MAC input; the last field needs no prefix to be unambiguous.
+      const memoKey = `${stream.length}:${stream}${id.length}:${id}${target.kind.length}:${target.kind}${target.id}`;
       const hit = memo.get(memoKey);
       if (hit !== undefined) return hit;
+      const input = lengthPrefixed([DOMAIN, stream, id, target.kind, target.id]);
       const mac = createHmac('sha256', keyCopy).update(input).digest();
       const ref = `ref_${mac.subarray(0, 16).toString('base64url')}`;
       if (memo.size >= MEMO_LIMIT) memo.clear();
