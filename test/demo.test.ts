@@ -135,7 +135,9 @@ describe('edca demo', () => {
         'refused at intake (never reached the kernel): REF_NOT_ISSUED 1, SCHEMA_VIOLATION 2, UNKNOWN_INTENT 4',
       );
       for (const tool of ['search_user', 'find_user', 'search', 'database_query'])
-        expect(first.stdout).toMatch(new RegExp(`proposes {2}${tool} .*\\n.*UNKNOWN_INTENT · arp\\.intake`));
+        expect(first.stdout).toMatch(
+          new RegExp(`proposes {2}${tool} [^▸]*decision {2}refuse · UNKNOWN_INTENT · arp\\.intake`),
+        );
     });
 
     it('never journals a private id of the bank (the model and the journal see refs)', () => {
