@@ -80,9 +80,12 @@ const signer = createNodeSigner(privateKeyPem);
 const msg = Buffer.alloc(950, 0x61);
 const sig = await signer.sign(msg);
 const n = 3000;
+const cv = process.cpuUsage();
 const tv = performance.now();
 for (let i = 0; i < n; i++) verifyEd25519(publicKey, msg, sig);
 const verifyOnlyPerSec = Math.round(n / ((performance.now() - tv) / 1000));
+const cvu = process.cpuUsage(cv);
+const verifyOnlyCpuUs = Math.round(((cvu.user + cvu.system) / n) * 10) / 10;
 
 const rate = (r: Run): number => Math.round(records / (r.ms / 1000));
 const result = {
@@ -97,6 +100,9 @@ const result = {
   cpuUsPerRecordMainThreadOnly: Math.round((inline.cpuUs / records) * 10) / 10,
   checkpointOnlyRecordsPerSec: rate(cpOnly),
   verifyOnlyPerSec,
+  verifyOnlyCpuUs,
+  /** Records per CPU-second relative to strict verify alone: 1.0 would mean zero overhead. */
+  efficiencyVsVerifyOnly: Math.round((verifyOnlyCpuUs / (full.cpuUs / records)) * 100) / 100,
   generatedMs: Math.round(generatedMs),
   cpus: cpus().length,
   cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -117,5 +123,7 @@ if (json) {
     `  full, main thread only    : ${result.recordsPerSecMainThreadOnly} records/s, ${result.cpuUsPerRecordMainThreadOnly} µs CPU/record`,
   );
   console.log(`  checkpoints-only          : ${result.checkpointOnlyRecordsPerSec} records/s`);
-  console.log(`  strict Ed25519 verify only: ${verifyOnlyPerSec} /s on one thread`);
+  console.log(
+    `  strict Ed25519 verify only: ${verifyOnlyPerSec} /s on one thread, ${verifyOnlyCpuUs} µs CPU each`,
+  );
 }

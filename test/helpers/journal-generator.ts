@@ -95,8 +95,8 @@ export class JournalWriter {
   }
 
   /** Appends one record (and a checkpoint after every `checkpointEvery` non-checkpoint records). */
-  async append(type: RecordType, body: JsonValue): Promise<SealedRecord> {
-    const rec = await this.raw(type, body);
+  async append(type: RecordType, body: JsonValue, at?: string): Promise<SealedRecord> {
+    const rec = await this.raw(type, body, at);
     if (++this.sinceCheckpoint >= this.checkpointEvery) await this.checkpoint();
     return rec;
   }
@@ -107,7 +107,7 @@ export class JournalWriter {
     return this.raw('checkpoint', { size: this.acc.size, root: toBase64url(this.acc.root()) });
   }
 
-  private async raw(type: RecordType, body: JsonValue): Promise<SealedRecord> {
+  private async raw(type: RecordType, body: JsonValue, at?: string): Promise<SealedRecord> {
     const prev = this.sealed.at(-1);
     const rec = await sealRecord(
       {
@@ -115,7 +115,7 @@ export class JournalWriter {
         stream: this.stream,
         seq: this.sealed.length + 1,
         prev: prev === undefined ? null : prev.hash,
-        at: this.tick(),
+        at: at ?? this.tick(),
         body,
         kid: this.signer.kid,
       },

@@ -285,6 +285,14 @@ describe('verifyJournal', () => {
       expect(r.findings[0]).toMatchObject({ code: 'POLICY_DIGEST_UNKNOWN', seq: first });
     });
 
+    it('reports APPROVAL_MISSING for a permit that counts an approval the journal does not hold', async () => {
+      const seq = j.seqs.approvals.find((a) => bodyOf(j.sealed[a - 1]!.record)['verdict'] === 'approve')!;
+      const lines = await rewrite(j.lines, seq, j.keys.kernel, () => null);
+      const r = await findingsOf(lines);
+      // the permit that followed the approval moved up one seq
+      expect(r.findings).toEqual([expect.objectContaining({ code: 'APPROVAL_MISSING', seq })]);
+    });
+
     it('lists an attempt without outcome and an unresolved escalation as unfinished, not as findings', async () => {
       const seq = j.seqs.outcomes[0]!;
       const lines = await rewrite(j.lines, seq, j.keys.kernel, () => null);
