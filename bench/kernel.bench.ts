@@ -1,0 +1,223 @@
+/**
+ * Kernel benchmark (issue 5, item 12): the retail-banking refund rule decided by the kernel (cached
+ * and uncached) and by Cedar (`@cedar-policy/cedar-wasm`, `statefulIsAuthorized` on a pre-parsed
+ * policy set) in the same run, and the end-to-end permit rate: `kernel.decide` → evaluate → sign →
+ * file-journal append with fdatasync and group commit, in one process.
+ *
+ *   pnpm bench:kernel            # a table
+ *   pnpm bench:kernel --json     # ONE JSON object (cachedDecideP50Us, uncachedDecideP50Us, cedarDecideP50Us, permitsPerSec, …)
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { preparsePolicySet, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
+import { createArp } from '@edca/arp';
+import { createNodeSigner } from '@edca/records';
+import { loadStateMap, type DecisionInput } from '@edca/semantic';
+import {
+  createDecisionCache,
+  createKernel,
+  decisionKeyOf,
+  evaluateDecision,
+  openFileJournal,
+  systemClock,
+} from '../packages/kernel/src/index.js';
+import { jsonMode, machine, runCases, type BenchRow } from './harness.js';
+
+const root = new URL('..', import.meta.url);
+const loaded = loadStateMap(
+  readFileSync(new URL('fixtures/maps/retail-banking.yaml', root), 'utf8'),
+  'retail-banking.yaml',
+);
+if (!loaded.ok) throw new Error('retail-banking map does not load');
+const map = loaded.value;
+const goodStanding = JSON.parse(
+  readFileSync(new URL('fixtures/records/retail-banking/good-standing.json', root), 'utf8'),
+) as Record<string, Record<string, unknown>>;
+const derived = map.derive(goodStanding);
+if (!derived.ok) throw new Error('good-standing records do not derive');
+
+const PAYMENT_REF = 'ref_AAAAAAAAAAAAAAAAAAAAAA';
+const inputFor = (amount: number, used = 0): DecisionInput => ({
+  policyDigest: map.digest,
+  state: derived.state,
+  proposal: { intent: 'refund_payment', params: { payment: PAYMENT_REF, amount, reason: 'duplicate_charge' } },
+  principal: { id: 'agent-42', attributes: { role: 'agent', strong_auth: true } },
+  approvals: [],
+  counters: { 'refund.rate': used % 3, 'refund.budget': used },
+});
+
+// ---- the same rule in Cedar -----------------------------------------------------------------
+// refund_payment of retail-banking.yaml: allowed_when, the state machine's `from` states, both
+// limits, and escalate_when folded in as a deny (Cedar has no third verdict). Amounts in pence.
+const CEDAR_POLICY = `
+permit (principal, action == Action::"refund_payment", resource)
+when {
+  context.kyc == "verified" &&
+  context.account_standing != "closed" &&
+  context.payment_age == "within-window" &&
+  (context.reason != "goodwill" || context.amount_pence <= 10000) &&
+  ["settled", "partially_refunded"].contains(context.payment_state) &&
+  context.refund_rate_used + 1 <= 3 &&
+  context.refund_budget_used_pence + context.amount_pence <= 200000 &&
+  !(context.amount_pence > 50000 || context.vulnerable == "yes")
+};`;
+const pre = preparsePolicySet('refunds', { staticPolicies: CEDAR_POLICY });
+if (pre.type !== 'success') throw new Error(`cedar policy does not parse: ${JSON.stringify(pre)}`);
+const cedarCall = (amountPence: number, usedPence = 0) => ({
+  principal: { type: 'Agent', id: 'agent-42' },
+  action: { type: 'Action', id: 'refund_payment' },
+  resource: { type: 'Payment', id: 'p-1' },
+  context: {
+    kyc: derived.state.facets['kyc']!,
+    account_standing: derived.state.facets['account_standing']!,
+    payment_age: derived.state.facets['payment_age']!,
+    vulnerable: derived.state.facets['vulnerable']!,
+    payment_state: derived.state.machines['payment']!,
+    reason: 'duplicate_charge',
+    amount_pence: amountPence,
+    refund_rate_used: 0,
+    refund_budget_used_pence: usedPence,
+  },
+  preparsedPolicySetId: 'refunds',
+  entities: [],
+});
+
+// Both engines must agree on the sample inputs before their speed means anything.
+for (const [amount, used] of [
+  [25, 0],
+  [600, 0],
+  [25, 1990],
+] as const) {
+  const ours = map.evaluate(inputFor(amount, used)).verdict === 'permit';
+  const answer = statefulIsAuthorized(cedarCall(amount * 100, used * 100));
+  if (answer.type !== 'success') throw new Error('cedar failed');
+  if (ours !== (answer.response.decision === 'allow')) {
+    throw new Error(`engines disagree on amount ${amount}, used ${used}`);
+  }
+}
+
+// ---- decision micro-benchmarks ---------------------------------------------------------------
+const cachedInput = inputFor(25);
+const cache = createDecisionCache();
+const cachedKey = decisionKeyOf(cachedInput);
+evaluateDecision(map, cachedInput, { cache, key: cachedKey });
+let n = 0;
+const rows: BenchRow[] = await runCases('kernel', [
+  {
+    name: 'cached decide (decision key + LRU hit)',
+    fn: () => evaluateDecision(map, cachedInput, { cache, key: decisionKeyOf(cachedInput) }),
+    note: 'target ≤ 10 µs',
+  },
+  {
+    name: 'uncached decide (evaluate)',
+    fn: () => evaluateDecision(map, inputFor(1 + (n++ % 400))),
+  },
+  {
+    name: 'uncached decide + key + cache fill',
+    fn: () => {
+      const input = inputFor(1 + (n++ % 4000), n % 1990);
+      return evaluateDecision(map, input, { cache, key: decisionKeyOf(input) });
+    },
+  },
+  {
+    name: 'cedar statefulIsAuthorized (pre-parsed)',
+    fn: () => statefulIsAuthorized(cedarCall(100 + (n++ % 40000))),
+  },
+]);
+const byName = (prefix: string): BenchRow => rows.find((r) => r.name.startsWith(prefix))!;
+
+// ---- end-to-end permits per second ------------------------------------------------------------
+async function permitsPerSecond(seconds: number, concurrency: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'edca-kernel-bench-'));
+  const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const signer = createNodeSigner(pem);
+  const journal = await openFileJournal({ path: join(dir, 'journal.jsonl'), stream: 'bench', signer });
+  const handlers = Object.fromEntries(
+    Object.values(map.document.routes).map((r) => [r.handler, () => ({ ok: true })]),
+  );
+  const refKey = new Uint8Array(32).fill(5);
+  // The loader (in memory) gives every request a new customer, so per-customer limits never refuse.
+  let customers = 0;
+  const recordsFor = (id: string): Record<string, unknown> => ({
+    ...goodStanding,
+    customer: { ...goodStanding['customer'], CUST_ID: `C-${customers++}` },
+    payment: { ...goodStanding['payment'], PMT_ID: id },
+  });
+  const kernel = await createKernel({
+    maps: [map],
+    loaders: { [map.name]: ({ refs }) => Promise.resolve(recordsFor(refs['pmt_id']?.id ?? 'x')) },
+    refKey,
+    signer,
+    journal,
+    clock: systemClock,
+    handlers,
+  });
+  const arp = kernel.arps.get(map.name)!;
+  const sessions = Array.from({ length: concurrency }, (_, i) => ({ stream: 'bench', session: `s${i}` }));
+  const principal = { id: 'agent-42', attributes: { role: 'agent', strong_auth: true } };
+  const proposer = { modelId: 'bench', promptTemplateDigest: `sha256:${'0'.repeat(64)}` };
+  // Refs are issued (projection) before the clock starts: projecting a view is not part of decide.
+  const refs = sessions.map((session, i) => {
+    const view = arp.project(recordsFor(`PMT-${i}`), session);
+    if (!view.ok) throw new Error(view.code);
+    return view.value.entities['payment']!;
+  });
+  let permits = 0;
+  let other = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    sessions.map(async (session, i) => {
+      while (performance.now() < deadline) {
+        const d = await kernel.decide(
+          { intent: 'refund_payment', params: { payment: refs[i]!, amount: 25, reason: 'duplicate_charge' } },
+          { session, principal, proposer },
+        );
+        if (d.verdict === 'permit') permits++;
+        else other++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await kernel.close();
+  await journal.close();
+  await rm(dir, { recursive: true, force: true });
+  if (other > 0) throw new Error(`${other} decisions were not permits`);
+  return {
+    permitsPerSec: Math.round(permits / elapsed),
+    permits,
+    seconds: Number(elapsed.toFixed(2)),
+    concurrency,
+    cpuUsPerPermit: Number(((cpu.user + cpu.system) / permits).toFixed(1)),
+  };
+}
+const e2e = await permitsPerSecond(5, 256);
+
+const result = {
+  suite: 'kernel',
+  machine: machine(),
+  cachedDecideP50Us: byName('cached decide').medianUs,
+  uncachedDecideP50Us: byName('uncached decide (evaluate)').medianUs,
+  uncachedWithKeyP50Us: byName('uncached decide + key').medianUs,
+  cedarDecideP50Us: byName('cedar').medianUs,
+  cedarOverUncached: Number((byName('cedar').medianUs / byName('uncached decide (evaluate)').medianUs).toFixed(1)),
+  permitsPerSec: e2e.permitsPerSec,
+  permitRun: e2e,
+  rows,
+};
+if (jsonMode()) {
+  console.log(JSON.stringify(result));
+} else {
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(44)} p50 ${r.medianUs.toFixed(2).padStart(8)} µs  p99 ${r.p99Us.toFixed(2).padStart(8)} µs  cpu ${r.cpuUs.toFixed(2)} µs${r.note ? `  (${r.note})` : ''}`);
+  }
+  console.log(`cedar / uncached: ${result.cedarOverUncached}×   (target ≥ 10×)`);
+  console.log(`permits/s (decide + sign + fsync'ed group-commit append, concurrency ${e2e.concurrency}): ${e2e.permitsPerSec}  (target ≥ 10,000; CPU ${e2e.cpuUsPerPermit} µs/permit)`);
+  console.log(`machine: ${JSON.stringify(machine())}`);
+}
