@@ -31,6 +31,8 @@ export {
   type ToolFormat,
 } from './internal/arp.js';
 export {
+  ARP_ERROR_CODES,
+  ARP_REFUSAL_CODES,
   ArpError,
   type ArpErrorCode,
   type ArpIssue,

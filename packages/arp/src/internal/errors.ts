@@ -1,16 +1,19 @@
+/** Every code of {@link ArpError}: misuse of the API and maps the layer refuses to serve. */
+export const ARP_ERROR_CODES = [
+  'ROUTE_MISSING',
+  'HANDLER_MISSING',
+  'ROUTE_INVALID',
+  'REF_KEY_INVALID',
+  'SESSION_INVALID',
+  'LEAK_IN_MAP',
+  'PATTERN_INVALID',
+] as const;
+
 /**
- * Codes of {@link ArpError}: misuse of the API and maps the layer refuses to serve.
- * A refused proposal or view is never an `ArpError`; it is an {@link ArpRefusal} value.
+ * Codes of {@link ArpError}. A refused proposal or view is never an `ArpError`; it is an
+ * {@link ArpRefusal} value.
  */
-export type ArpErrorCode =
-  | 'ROUTE_MISSING'
-  | 'HANDLER_MISSING'
-  | 'ROUTE_INVALID'
-  | 'REF_KEY_INVALID'
-  | 'SESSION_INVALID'
-  | 'LEAK_IN_MAP'
-  | 'TOOL_NAME_INVALID'
-  | 'PATTERN_INVALID';
+export type ArpErrorCode = (typeof ARP_ERROR_CODES)[number];
 
 /** The one error class of `@edca/arp`: thrown at startup or on misuse, never for untrusted input. */
 export class ArpError extends Error {
@@ -22,21 +25,24 @@ export class ArpError extends Error {
   }
 }
 
-/** Stable codes of an {@link ArpRefusal}; each is documented in `docs/reason-codes.md`. */
-export type ArpRefusalCode =
-  | 'INTAKE_MALFORMED'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'NO_PROPOSAL'
-  | 'MULTIPLE_PROPOSALS'
-  | 'UNKNOWN_INTENT'
-  | 'SCHEMA_VIOLATION'
-  | 'REF_NOT_ISSUED'
-  | 'REF_KIND_MISMATCH'
-  | 'PARAM_NOT_REPRESENTABLE'
-  | 'ROUTE_MISSING'
-  | 'STATE_UNDERIVABLE'
-  | 'RESULT_INVALID'
-  | 'LEAK_DETECTED';
+/** Every stable code of an {@link ArpRefusal}; each is documented in `docs/reason-codes.md`. */
+export const ARP_REFUSAL_CODES = [
+  'INTAKE_MALFORMED',
+  'PAYLOAD_TOO_LARGE',
+  'NO_PROPOSAL',
+  'MULTIPLE_PROPOSALS',
+  'UNKNOWN_INTENT',
+  'SCHEMA_VIOLATION',
+  'REF_NOT_ISSUED',
+  'REF_KIND_MISMATCH',
+  'PARAM_NOT_REPRESENTABLE',
+  'STATE_UNDERIVABLE',
+  'RESULT_INVALID',
+  'LEAK_DETECTED',
+] as const;
+
+/** A stable code of an {@link ArpRefusal}. */
+export type ArpRefusalCode = (typeof ARP_REFUSAL_CODES)[number];
 
 /** One schema problem, by path; never echoes the offending value. */
 export interface ArpIssue {
