@@ -95,10 +95,7 @@ export function checkRecordBody(record: Pick<UnsignedRecord, 'type' | 'body'>): 
   bodyCheck(record, recordBodySchemas);
 }
 
-function bodyCheck(
-  record: Pick<UnsignedRecord, 'type' | 'body'>,
-  schemas: typeof recordBodySchemas,
-): void {
+function bodyCheck(record: Pick<UnsignedRecord, 'type' | 'body'>, schemas: typeof recordBodySchemas): void {
   const parsed = schemas[record.type].safeParse(record.body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

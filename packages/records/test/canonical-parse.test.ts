@@ -105,8 +105,15 @@ describe('parseCanonicalJson', () => {
 
   describe('when the canonical text holds the edge spellings', () => {
     it('accepts them', () => {
-      for (const t of ['["\\u001f","\\n","\\"","\\\\","\u007f","\u2028"]', '[1e+30,1e-7,0.000001,-1.5,0]', '{"":0,"a":{"__proto__":1}}']) {
-        expect(codeOf(() => parseCanonicalJson(t)), t).toBe('NO_ERROR');
+      for (const t of [
+        '["\\u001f","\\n","\\"","\\\\","\u007f","\u2028"]',
+        '[1e+30,1e-7,0.000001,-1.5,0]',
+        '{"":0,"a":{"__proto__":1}}',
+      ]) {
+        expect(
+          codeOf(() => parseCanonicalJson(t)),
+          t,
+        ).toBe('NO_ERROR');
       }
     });
   });
