@@ -2,7 +2,7 @@
 // verifies, with exactly the decisions the scripted session should produce, and two fixed-clock
 // runs with the same keys write the same bytes (in-process, and through the built CLI when built).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -168,6 +168,27 @@ describe('edca demo', () => {
       expect(run.code).toBe(2);
       expect(run.stderr).toContain('OUT_EXISTS');
       expect(readFileSync(join(firstOut, 'journal.jsonl')).equals(before)).toBe(true);
+    });
+  });
+
+  describe('when the key directory is incomplete or too open', () => {
+    it('refuses with exit 2 and a stable code, before writing any journal', async () => {
+      const keys = join(dir, 'partial-keys');
+      mkdirSync(keys);
+      copyFileSync(join(firstOut, 'keys', 'kernel.key.pem'), join(keys, 'kernel.key.pem'));
+      const partial = await demo(['--out', join(dir, 'partial'), '--keys', keys]);
+      expect(partial.code).toBe(2);
+      expect(partial.stderr).toContain('KEYS_INCOMPLETE');
+      expect(existsSync(join(dir, 'partial', 'journal.jsonl'))).toBe(false);
+
+      const open = join(dir, 'open-keys');
+      mkdirSync(open);
+      for (const f of ['kernel.key.pem', 'approver.key.pem', 'ref-key.b64u'])
+        copyFileSync(join(firstOut, 'keys', f), join(open, f));
+      chmodSync(join(open, 'ref-key.b64u'), 0o644);
+      const tooOpen = await demo(['--out', join(dir, 'open'), '--keys', open]);
+      expect(tooOpen.code).toBe(2);
+      expect(tooOpen.stderr).toContain('KEY_FILE_PERMISSIONS');
     });
   });
 

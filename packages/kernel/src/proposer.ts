@@ -5,7 +5,7 @@
  * `kernel.decide` exactly like any other proposal, so a scripted proposer and a real model take the
  * same path. No I/O here: an adapter that calls a model API lives in the host.
  */
-import type { ModelView, ProposalFormat } from '@edca/arp';
+import type { ModelView, ProposalFormat, ToolFormat } from '@edca/arp';
 import type { JsonValue } from '@edca/records';
 
 /** One message of the conversation the model is part of. */
@@ -25,9 +25,9 @@ export interface ProposerTurn {
   readonly view: ModelView;
   /** The view as the canonical JSON text `arp.project` produced (what a prompt would embed). */
   readonly viewJson: string;
-  /** The intake format the host expects the answer in. */
-  readonly format: ProposalFormat;
-  /** Tool definitions for the offered intents, in the provider's shape (`arp.toolDefinitions`). */
+  /** The provider shape `tools` are given in (the output then names its own intake format). */
+  readonly toolFormat: ToolFormat;
+  /** Tool definitions for the offered intents (`arp.toolDefinitions(toolFormat, view.state)`). */
   readonly tools: readonly JsonValue[];
   /** The conversation so far, oldest first. */
   readonly conversation: readonly ProposerMessage[];

@@ -12,7 +12,7 @@ const view: ModelView = {
 const turn = (n: number): ProposerTurn => ({
   view,
   viewJson: '{}',
-  format: 'json',
+  toolFormat: 'json',
   tools: [],
   conversation: [{ role: 'user', content: 'freeze the card' }],
   turn: n,

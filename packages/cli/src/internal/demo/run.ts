@@ -568,12 +568,11 @@ async function runScene(ctx: Ctx, scene: Scene, index: number): Promise<void> {
     conv.turn += 1;
     ctx.stepNo += 1;
     ctx.clock.advance(20_000);
-    const format = 'json';
     const out = await ctx.proposer.propose({
       view: conv.view,
       viewJson: conv.viewJson,
-      format,
-      tools: ctx.arp.toolDefinitions(format, conv.view.state),
+      toolFormat: 'json',
+      tools: ctx.arp.toolDefinitions('json', conv.view.state),
       conversation: [...conv.messages],
       turn: conv.turn,
     });
