@@ -40,7 +40,7 @@ export interface DemoOptions {
   readonly clock: 'system' | 'fixed';
 }
 
-/** Counts the demo reports at the end (also what the end-to-end test checks). */
+/** The counts the demo prints in its summary. */
 export interface DemoSummary {
   readonly intakeRefusals: Readonly<Record<string, number>>;
   readonly decisions: Readonly<Record<string, number>>;
@@ -150,7 +150,13 @@ function describeRaw(format: string, raw: unknown): string {
     );
     name = o(call['function'])['name'];
     args = o(call['function'])['arguments'];
-    if (typeof args === 'string') args = JSON.parse(args) as unknown;
+    if (typeof args === 'string') {
+      try {
+        args = JSON.parse(args) as unknown;
+      } catch {
+        // Shown as the model sent it; intake refuses malformed arguments with its own code.
+      }
+    }
   } else if (format === 'anthropic') {
     const content = o(raw)['content'];
     const use = o(Array.isArray(content) ? content.find((b) => o(b)['type'] === 'tool_use') : {});
