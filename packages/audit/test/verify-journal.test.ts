@@ -11,6 +11,7 @@ import {
   AuditError,
   safeVerifyJournal,
   verifyJournal,
+  createReplayMaps,
   type AuditReport,
   type FindingCode,
 } from '@edca/audit';
@@ -435,6 +436,18 @@ describe('verifyJournal', () => {
 
   describe('when the options are wrong', () => {
     it('throws ARGUMENT_INVALID and TRUST_INVALID instead of reporting', async () => {
+      await expect(
+        safeVerifyJournal(j.text, {
+          trust: j.keys.trust,
+          mode: 'checkpoints-only',
+          maps: createReplayMaps([]),
+        }),
+      ).rejects.toMatchObject({ code: 'ARGUMENT_INVALID' });
+      await expect(
+        safeVerifyJournal(j.text, { trust: j.keys.trust, expectedSize: -1 }),
+      ).rejects.toMatchObject({
+        code: 'ARGUMENT_INVALID',
+      });
       await expect(safeVerifyJournal(j.text, { trust: j.keys.trust, workers: -1 })).rejects.toMatchObject({
         code: 'ARGUMENT_INVALID',
       });

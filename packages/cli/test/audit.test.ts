@@ -109,6 +109,7 @@ describe('edca audit verify', () => {
         ['audit', 'verify', journal, '--trust', trust, '--expect-size', 'x'],
         ['audit', 'verify', journal, '--trust', trust, '--maps', join(dir, 'no-such-dir')],
         ['audit', 'prove', journal, '--seq', '0'],
+        ['audit', 'verify', journal, '--trust', trust, '--checkpoints-only', '--maps', dir],
       ];
       for (const argv of cases) {
         const io = capture();
