@@ -293,11 +293,9 @@ export function createArp(options: ArpOptions): Arp {
 
   // The intents offered depend on the abstract state only, a small closed set: memoize the
   // section and its canonical JSON per state (bounded; intentsFor is pure).
-  const sections = new Map<string, { intents: ViewIntent[]; json: string }>();
-  const intentsSection = (
-    state: AbstractState,
-    key = canonicalJson(state),
-  ): { intents: ViewIntent[]; json: string } => {
+  type Section = { intents: ViewIntent[]; json: string };
+  const sections = new Map<string, Section>();
+  const intentsSection = (state: AbstractState, key = canonicalJson(state)): Section => {
     const hit = sections.get(key);
     if (hit !== undefined) return hit;
     const { allowed, escalating } = map.intentsFor(state);
@@ -311,6 +309,19 @@ export function createArp(options: ArpOptions): Arp {
     return section;
   };
 
+  // Everything that depends on the abstract state alone — its canonical JSON, the intents it
+  // offers and the guard's verdict on it — is computed once per state hash (a small closed set).
+  const byState = new Map<string, { stateJson: string; section: Section; hit: LeakHit | undefined }>();
+  const stateParts = (state: AbstractState, stateHash: string) => {
+    const hit = byState.get(stateHash);
+    if (hit !== undefined) return hit;
+    const stateJson = canonicalJson(state);
+    const parts = { stateJson, section: intentsSection(state, stateJson), hit: guard.scan({ state }) };
+    if (byState.size >= 1024) byState.clear();
+    byState.set(stateHash, parts);
+    return parts;
+  };
+
   type Built = { ok: true; view: ModelView; json: string; refs: PendingRef[] } | ArpRefusal;
   const buildView = (
     records: Readonly<Record<string, unknown>>,
@@ -320,13 +331,18 @@ export function createArp(options: ArpOptions): Arp {
     const derived = map.derive(records);
     if (!derived.ok) return refuse('STATE_UNDERIVABLE', 'the business records do not map to a state');
     const { dynamic, refs } = buildDynamic(map, derived.state, records, session, minter);
+    const perState = stateParts(derived.state, derived.stateHash);
+    if (perState.hit !== undefined) return record(where, session, perState.hit);
     // Refs are our own MAC output and carry nothing to find; scanning them would only risk a
     // chance match on random letters. Everything else built from business data is scanned.
     // The notice is a constant checked at startup with the rest of the map's own text.
-    const hit = guard.scan({ ...dynamic, entities: Object.keys(dynamic.entities), notice: undefined });
+    const hit = guard.scan({
+      display: dynamic.display,
+      entities: Object.keys(dynamic.entities),
+      untrusted: dynamic.untrusted,
+    });
     if (hit !== undefined) return record(where, session, hit);
-    const stateJson = canonicalJson(derived.state);
-    const section = intentsSection(derived.state, stateJson);
+    const { stateJson, section } = perState;
     const view: ModelView = { edca_view: 1, ...dynamic, intents: section.intents };
     // Canonical JSON of the view: `intents` sorts between `entities` and `notice`, so the
     // memoized section is spliced in at that place (RFC 8785 key order).
