@@ -6,3 +6,5 @@ export { postgresStore } from './postgres-store.js';
 export type { PostgresStoreOptions } from './postgres-store.js';
 export { openPostgresJournal, postgresJournal } from './postgres-journal.js';
 export type { PostgresJournal, PostgresJournalOptions } from './postgres-journal.js';
+export { exportJournal, listJournalStreams } from './export-journal.js';
+export type { ExportJournalOptions, StoredRecordBytes } from './export-journal.js';

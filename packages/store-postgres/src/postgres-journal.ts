@@ -70,6 +70,7 @@ const corrupt = (message: string, cause?: unknown): KernelError =>
 interface HeadRow {
   seq: string;
   hash: string | null;
+  last_at: string | null;
   frontier: Buffer;
   since_checkpoint: number;
 }
@@ -225,7 +226,7 @@ class PostgresJournalImpl implements PostgresJournal {
       );
       // One statement, one snapshot: the head and the record it names.
       const { rows } = await pool.query<OpenRow>(
-        `SELECT h.seq::text AS seq, h.hash, h.frontier, h.since_checkpoint,
+        `SELECT h.seq::text AS seq, h.hash, h.last_at, h.frontier, h.since_checkpoint,
                 r.seq::text AS last_seq, r.hash AS last_hash, r.bytes AS last_bytes
            FROM edca.journal_heads h
            LEFT JOIN edca.journal_records r ON r.stream = h.stream AND r.seq = h.seq
@@ -391,7 +392,7 @@ class PostgresJournalImpl implements PostgresJournal {
       this.#db.pool,
       async (client) => {
         const locked = await client.query<HeadRow>(
-          `SELECT seq::text AS seq, hash, frontier, since_checkpoint FROM edca.journal_heads
+          `SELECT seq::text AS seq, hash, last_at, frontier, since_checkpoint FROM edca.journal_heads
             WHERE stream = $1 FOR UPDATE`,
           [this.stream],
         );
@@ -401,11 +402,24 @@ class PostgresJournalImpl implements PostgresJournal {
         const startSeq = Number(head.seq);
         const frontier = MerkleFrontier.decode(startSeq, head.frontier);
         if (frontier === undefined) throw corrupt(`journal stream ${this.stream}: bad Merkle frontier`);
-        const tip = { seq: startSeq, hash: head.hash as Digest | null, since: head.since_checkpoint };
+        const tip = {
+          seq: startSeq,
+          hash: head.hash as Digest | null,
+          at: head.last_at,
+          since: head.since_checkpoint,
+        };
         const written: AppendedRecord[] = [];
         const results: AppendedRecord[][] = [];
 
-        const signOne = async (type: RecordType, at: string, body: JsonValue): Promise<AppendedRecord> => {
+        const signOne = async (
+          type: RecordType,
+          draftAt: string,
+          body: JsonValue,
+        ): Promise<AppendedRecord> => {
+          // Several instances with their own clocks write one chain: a record is never dated before the
+          // record it follows (an auditor flags time running backwards), so `at` is raised to the
+          // previous record's when the caller's clock is behind.
+          const at = tip.at !== null && Date.parse(draftAt) < Date.parse(tip.at) ? tip.at : draftAt;
           const record = await signRecord(
             { type, stream: this.stream, seq: tip.seq + 1, prev: tip.hash, at, body, kid: this.#signer.kid },
             this.#signer,
@@ -415,6 +429,7 @@ class PostgresJournalImpl implements PostgresJournal {
           frontier.append(leafHash(bytes));
           tip.seq = record.seq;
           tip.hash = hash;
+          tip.at = at;
           const appended = { record, hash, bytes };
           written.push(appended);
           return appended;
@@ -445,7 +460,7 @@ class PostgresJournalImpl implements PostgresJournal {
              SELECT $1, r.seq, r.type, r.hash, r.bytes
                FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bytea[]) AS r(seq, type, hash, bytes)
            )
-           UPDATE edca.journal_heads SET seq = $6, hash = $7, frontier = $8, since_checkpoint = $10
+           UPDATE edca.journal_heads SET seq = $6, hash = $7, frontier = $8, since_checkpoint = $10, last_at = $11
             WHERE stream = $1 AND seq = $9`,
           [
             this.stream,
@@ -458,6 +473,7 @@ class PostgresJournalImpl implements PostgresJournal {
             Buffer.from(frontier.encode()),
             startSeq,
             tip.since,
+            tip.at,
           ],
         );
         if (moved.rowCount !== 1)

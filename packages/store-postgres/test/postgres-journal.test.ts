@@ -111,6 +111,24 @@ describe('postgresJournal', () => {
     });
   });
 
+  describe('when an instance’s clock is behind the chain', () => {
+    it('never dates a record before the record it follows', async () => {
+      const stream = freshStream();
+      const a = await openPostgresJournal({ connectionString: url, stream, signer: newSigner() });
+      const b = await openPostgresJournal({ connectionString: url, stream, signer: newSigner() });
+      await a.append([suiteDraft('ahead', '2026-05-05T10:00:00.500Z')]);
+      const [late] = await b.append([suiteDraft('behind', '2026-05-05T09:59:59.000Z')]);
+      const [later] = await b.append([suiteDraft('later', '2026-05-05T10:00:01.000Z')]);
+      expect(late!.record.at).toBe('2026-05-05T10:00:00.500Z');
+      expect(later!.record.at).toBe('2026-05-05T10:00:01.000Z');
+      const all = await readAll(a);
+      for (let i = 1; i < all.length; i++) {
+        expect(Date.parse(all[i]!.record.at)).toBeGreaterThanOrEqual(Date.parse(all[i - 1]!.record.at));
+      }
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
   describe('when one instance appends concurrently', () => {
     it('commits many calls in few transactions (group commit)', async () => {
       let transactions = 0;

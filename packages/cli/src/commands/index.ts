@@ -4,6 +4,7 @@ import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
 import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
+import { registerJournal } from './journal.js';
 import { registerKeygen } from './keygen.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
@@ -23,4 +24,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerIntake(_program, _io);
   registerKeygen(_program, _io);
   registerDemo(_program, _io);
+  registerJournal(_program, _io);
 }

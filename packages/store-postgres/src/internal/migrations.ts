@@ -18,12 +18,15 @@ CREATE TABLE edca.journal_heads (
   -- seq and hash of the last committed record (0 / NULL when the stream is empty)
   seq              bigint NOT NULL CHECK (seq >= 0),
   hash             text,
+  -- \`at\` of the last record: a later record is never dated earlier (instances' clocks differ)
+  last_at          text,
   -- RFC 6962 compact range over records 1..seq: the roots of its perfect subtrees, left to right,
   -- 32 bytes each (one per set bit of seq), so any instance can extend the tree and sign a checkpoint
   frontier         bytea NOT NULL,
   -- records appended since the last checkpoint (checkpoints not counted)
   since_checkpoint integer NOT NULL CHECK (since_checkpoint >= 0),
   CHECK ((seq = 0) = (hash IS NULL)),
+  CHECK ((seq = 0) = (last_at IS NULL)),
   CHECK (length(frontier) % 32 = 0)
 );
 

@@ -1,0 +1,148 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, type CliIo } from '@edca/cli';
+import { createNodeSigner, generateKeyPair, toBase64url, type Signer } from '@edca/records';
+import { openPostgresJournal } from '@edca/store-postgres';
+import type { AppendedRecord } from '@edca/kernel';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../../store-postgres/test/pg-server.js';
+
+function capture(): CliIo & { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    stdout: (t) => {
+      out += t;
+    },
+    stderr: (t) => {
+      err += t;
+    },
+    isTty: false,
+    out: () => out,
+    err: () => err,
+  };
+}
+
+let server: PgServer;
+let url: string;
+let signer: Signer;
+let written: AppendedRecord[];
+beforeAll(async () => {
+  server = await startPgServer();
+  url = await server.createDatabase();
+  signer = createNodeSigner(generateKeyPair().privateKeyPem);
+  const journal = await openPostgresJournal({
+    connectionString: url,
+    stream: 'bank-1',
+    signer,
+    checkpointEvery: 3,
+  });
+  written = await journal.append(
+    Array.from({ length: 7 }, (_, i) => ({
+      type: 'policy.activated' as const,
+      at: '2026-01-02T03:04:05.006Z',
+      body: { policyDigest: `sha256:${'ab'.repeat(32)}`, name: `p${i}`, version: '1', owner: 'ops' },
+    })),
+  );
+  await journal.close();
+}, PG_HOOK_TIMEOUT);
+afterAll(async () => {
+  await server.stop();
+}, PG_HOOK_TIMEOUT);
+
+describe('edca journal export', () => {
+  describe('when the store is a PostgreSQL URL', () => {
+    it('prints every stored record as its exact bytes, one per line, in seq order; exit 0', async () => {
+      const io = capture();
+      expect(await runCli(['journal', 'export', '--store', url, '--stream', 'bank-1'], io)).toBe(0);
+      const lines = io.out().split('\n');
+      expect(lines.pop()).toBe('');
+      // 7 records, a checkpoint after every 3rd, and the sealing checkpoint of close(): 10.
+      expect(lines).toHaveLength(10);
+      for (const r of written) {
+        expect(lines[r.record.seq - 1]).toBe(Buffer.from(r.bytes).toString('utf8'));
+      }
+      expect(lines.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(
+        Array.from({ length: 10 }, (_, i) => i + 1),
+      );
+    });
+
+    it('writes the same bytes to --out, and edca audit verify finds the stream intact', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'edca-journal-cli-'));
+      const out = join(dir, 'journal.jsonl');
+      const io = capture();
+      expect(
+        await runCli(['journal', 'export', '--store', url, '--stream', 'bank-1', '--out', out], io),
+      ).toBe(0);
+      const stdoutIo = capture();
+      await runCli(['journal', 'export', '--store', url, '--stream', 'bank-1'], stdoutIo);
+      expect(readFileSync(out, 'utf8')).toBe(stdoutIo.out());
+      const trust = join(dir, 'trust.json');
+      writeFileSync(
+        trust,
+        JSON.stringify({
+          version: 1,
+          keys: [
+            {
+              kid: signer.kid,
+              alg: 'Ed25519',
+              publicKey: toBase64url(signer.publicKey),
+              role: 'kernel',
+              notBefore: '2020-01-01T00:00:00.000Z',
+              notAfter: null,
+            },
+          ],
+        }),
+      );
+      const audit = capture();
+      const code = await runCli(['audit', 'verify', out, '--trust', trust], audit);
+      expect(audit.out()).toContain('INTACT');
+      expect(audit.out()).toContain('records: 10');
+      expect(audit.err()).toBe('');
+      expect(code).toBe(0);
+    });
+
+    it('exports from --from on', async () => {
+      const io = capture();
+      expect(
+        await runCli(['journal', 'export', '--store', url, '--stream', 'bank-1', '--from', '9'], io),
+      ).toBe(0);
+      expect(
+        io
+          .out()
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { seq: number }).seq),
+      ).toEqual([9, 10]);
+    });
+  });
+
+  describe('when the stream is missing or the store cannot be reached', () => {
+    it('exits 2 with USAGE without --stream, STORE_UNAVAILABLE for an unknown stream or server', async () => {
+      let io = capture();
+      expect(await runCli(['journal', 'export', '--store', url], io)).toBe(2);
+      expect(io.err()).toContain('USAGE');
+      io = capture();
+      expect(await runCli(['journal', 'export', '--store', url, '--stream', 'nope'], io)).toBe(2);
+      expect(io.err()).toContain('STORE_UNAVAILABLE');
+      io = capture();
+      expect(
+        await runCli(
+          ['journal', 'export', '--store', 'postgres://x:y@127.0.0.1:1/none', '--stream', 's'],
+          io,
+        ),
+      ).toBe(2);
+      expect(io.err()).toContain('STORE_UNAVAILABLE');
+      expect(io.err()).not.toContain('x:y');
+    });
+  });
+});
+
+describe('edca journal streams', () => {
+  it('lists the streams with their last seq', async () => {
+    const io = capture();
+    expect(await runCli(['journal', 'streams', '--store', url, '--json'], io)).toBe(0);
+    expect(JSON.parse(io.out())).toEqual([{ stream: 'bank-1', seq: 10 }]);
+  });
+});
