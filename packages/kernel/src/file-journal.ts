@@ -88,6 +88,8 @@ export interface FileJournalHooks {
 
 const DEFAULT_CHECKPOINT_EVERY = 1000;
 const DEFAULT_VERIFY_TAIL = 1000;
+/** Records signed between two looks at the disk (see `#sign`): ~3 ms of signing on this machine. */
+const CHECK_EVERY = 32;
 const NEWLINE = new Uint8Array([0x0a]);
 const RFC3339_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -417,7 +419,10 @@ class FileJournalImpl implements FileJournal {
           lastHash: this.#tipHash,
         };
         try {
-          await this.#sign(jobs, next);
+          const flight = inFlight;
+          const rest = await this.#sign(jobs, next, () => flight === undefined || flight.done);
+          // Not signed yet: back to the front, ahead of anything that arrived meanwhile (call order).
+          if (rest.length > 0) this.#queue.unshift(...rest);
         } catch (error) {
           const failure = unavailable(
             'journal signer failed; the journal refuses appends until reopened',
@@ -443,9 +448,23 @@ class FileJournalImpl implements FileJournal {
     }
   }
 
-  /** Assigns seq/prev, signs and encodes the jobs' records onto the chain tip, inserting checkpoints. */
-  async #sign(jobs: readonly Job[], group: Group): Promise<void> {
-    for (const job of jobs) {
+  /**
+   * Assigns seq/prev, signs and encodes the jobs' records onto the chain tip, inserting checkpoints.
+   * Every {@link CHECK_EVERY} records it looks at the disk: when the disk is idle it stops and returns
+   * the jobs not yet signed, so what is signed gets written now and the rest is signed while that
+   * write+fdatasync runs (otherwise a crowd of appenders that all sit in one group would alternate
+   * signing and syncing instead of overlapping them). While the disk is busy it yields one event
+   * loop turn at each check, so a finished fdatasync is noticed mid-batch.
+   */
+  async #sign(jobs: readonly Job[], group: Group, diskIdle: () => boolean): Promise<Job[]> {
+    let sinceCheck = 0;
+    for (const [i, job] of jobs.entries()) {
+      if (sinceCheck >= CHECK_EVERY && group.jobs.length > 0) {
+        sinceCheck = 0;
+        if (!diskIdle()) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (diskIdle()) return jobs.slice(i);
+      }
+      sinceCheck += job.drafts.length;
       const records: AppendedRecord[] = [];
       for (const [k, draft] of job.drafts.entries()) {
         let appended: AppendedRecord;
@@ -470,6 +489,7 @@ class FileJournalImpl implements FileJournal {
       if (job.closeCheckpoint && this.#sinceCheckpoint > 0) await this.#checkpoint(group);
       group.jobs.push({ job, records });
     }
+    return [];
   }
 
   async #checkpoint(group: Group): Promise<void> {

@@ -130,6 +130,45 @@ describe('openFileJournal', () => {
       expect((await j.head()).seq).toBe(200);
     });
 
+    it('starts writing a crowd of appenders before all of them are signed, and signs the rest meanwhile', async () => {
+      const groups: number[] = [];
+      let syncing = false;
+      let signedWhileSyncing = 0;
+      const counting: Signer = {
+        kid: signer.kid,
+        publicKey: signer.publicKey,
+        sign: (m) => {
+          if (syncing) signedWhileSyncing += 1;
+          return signer.sign(m);
+        },
+      };
+      const j = await openFileJournalWith(
+        { path, stream, signer: counting },
+        {
+          wrapFile: (file) => ({
+            write: async (data) => {
+              groups.push(data.filter((b) => b === 0x0a).length);
+              await file.write(data);
+            },
+            sync: async () => {
+              syncing = true;
+              // A slow disk: the overlap is what keeps throughput up.
+              await new Promise((r) => setTimeout(r, 20));
+              await file.sync();
+              syncing = false;
+            },
+          }),
+        },
+      );
+      open.push(j);
+      await Promise.all(Array.from({ length: 256 }, (_, i) => j.append([suiteDraft(String(i))])));
+      expect(groups.reduce((a, b) => a + b, 0)).toBe(256);
+      expect(groups[0]).toBeLessThan(256);
+      expect(groups.length).toBeGreaterThan(1);
+      expect(signedWhileSyncing).toBeGreaterThan(0);
+      expectValidChain(await collect(j.read()), signer, stream);
+    });
+
     it('resolves only after the group that holds the record is synced', async () => {
       const events: string[] = [];
       const j = await openFileJournalWith(
