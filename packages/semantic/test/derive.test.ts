@@ -102,6 +102,8 @@ describe('derive', () => {
           const b = map.derive(structuredClone(rec));
           expect(b).toEqual(a);
           if (a.ok) {
+            // The memoized hash is the hash of the state.
+            expect(a.stateHash).toBe(map.stateHash(a.state));
             for (const [f, v] of Object.entries(a.state.facets)) expect(map.facetValues[f]).toContain(v);
             for (const m of map.machines) expect(m.states).toContain(a.state.machines[m.name]);
             expect(Object.keys(a.state.facets)).toEqual(Object.keys(map.facetValues));

@@ -52,8 +52,8 @@ export interface CheckedCondition {
   readonly text: string;
   readonly parsed: ParsedExpr | undefined;
   readonly issues: readonly CheckIssue[];
-  /** Every qualified variable name the condition reads. */
-  readonly names: ReadonlySet<string>;
+  /** Every qualified variable name the condition reads, with its declared type. */
+  readonly names: ReadonlyMap<string, CelT>;
   /** `true`/`false` when the condition is that literal. */
   readonly constant: boolean | undefined;
   /** The static type of the whole expression, when it type-checks. */
@@ -72,7 +72,7 @@ function sameType(a: CelT, b: CelT): boolean {
 /** Parses and type-checks one condition against `env` (any result type with `allowAnyType`, for conformance tests); never throws. */
 export function checkCondition(text: string, env: CheckEnv, allowAnyType = false): CheckedCondition {
   const issues: CheckIssue[] = [];
-  const names = new Set<string>();
+  const names = new Map<string, CelT>();
   let parsed: ParsedExpr;
   try {
     parsed = parse(text);
@@ -106,7 +106,7 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
   const resolve = (e: Expr, name: string): CelT | undefined => {
     const t = env.vars.get(name);
     if (t !== undefined) {
-      names.add(name);
+      names.set(name, t);
       return t;
     }
     const dot = name.indexOf('.');

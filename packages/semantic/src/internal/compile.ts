@@ -15,6 +15,7 @@ import type {
   ParamSpec,
 } from '../types.js';
 import { isRfc3339, type CheckedCondition } from './cel-check.js';
+import { fastPath } from './fast-path.js';
 import { durationMs, pathToString, type RawDiagnostic } from './diagnostics.js';
 import { stateMapSchema, type StateMapDocument } from './schema.js';
 import { schemaDiagnostics, validateDocument } from './validate.js';
@@ -23,7 +24,7 @@ type Bindings = Record<string, unknown>;
 type Condition = {
   readonly path: string;
   readonly run: (b: Bindings) => CelResult;
-  readonly names: ReadonlySet<string>;
+  readonly names: ReadonlyMap<string, unknown>;
 };
 
 // One CEL environment for every condition: names are flat, qualified variables (`payment.amount_cents`,
@@ -86,6 +87,7 @@ interface RuntimeIntent extends CompiledIntent {
 }
 
 const INTENTS_MEMO_MAX = 4096;
+const STATE_MEMO_MAX = 4096;
 const REF_PATTERN = /^[A-Za-z0-9_.:~-]{1,200}$/;
 
 function paramSpec(p: NonNullable<StateMapDocument['intents'][string]['params']>[string]): ParamSpec {
@@ -148,6 +150,7 @@ class Compiled implements CompiledMap {
   readonly machines: readonly CompiledMachine[];
   readonly privateVocabulary: readonly string[];
   readonly usesTime: boolean;
+  readonly #hashMemo = new Map<string, Digest>();
   readonly #intentsMemo = new Map<
     string,
     { readonly allowed: readonly string[]; readonly escalating: readonly string[] }
@@ -192,11 +195,11 @@ class Compiled implements CompiledMap {
       if (c?.parsed === undefined)
         throw new Error(`invariant: condition at ${path.join('.')} was not checked`);
       if (c.constant === true) return undefined;
-      const planned = plan(ENV, c.parsed);
       // Bindings hold only CEL inputs (strings, bigints, numbers, booleans, Timestamps) built here.
+      const planned = plan(ENV, c.parsed) as unknown as (b: Bindings) => CelResult;
       return {
         path: pathToString(path),
-        run: planned as unknown as (b: Bindings) => CelResult,
+        run: fastPath(c.parsed.expr, c.names, planned) ?? planned,
         names: c.names,
       };
     };
@@ -273,9 +276,9 @@ class Compiled implements CompiledMap {
       const escalateWhen = cond([...base, 'escalate_when'], i.escalate_when);
       const guard = cond([...base, 'transition', 'guard'], i.transition?.guard);
       const read = new Set<string>([
-        ...(allowedWhen?.names ?? []),
-        ...(escalateWhen?.names ?? []),
-        ...(guard?.names ?? []),
+        ...(allowedWhen?.names.keys() ?? []),
+        ...(escalateWhen?.names.keys() ?? []),
+        ...(guard?.names.keys() ?? []),
       ]);
       const limits: CompiledLimit[] = (i.limits ?? []).map((l) => ({
         key: l.key,
@@ -395,6 +398,8 @@ class Compiled implements CompiledMap {
       for (const f of src.fields) b[f.key] = f.convert(row[f.name]);
     }
     const facets: Record<string, string> = {};
+    // Values come from closed sets without NUL, in declared order: the key identifies the state.
+    let key = '';
     for (const f of this.#facets) {
       if (f.kind === 'bands') {
         const v = (records[f.source] as Record<string, number>)[f.field]!;
@@ -413,23 +418,33 @@ class Compiled implements CompiledMap {
             message: `no band of facet '${f.name}' covers the value`,
           };
         facets[f.name] = value;
+        key += `${value}\u0000`;
         continue;
       }
       const r = runRules(f, b);
       if (!r.ok) return r;
       facets[f.name] = r.value;
+      key += `${r.value}\u0000`;
     }
     const machines: Record<string, string> = {};
     for (const m of this.#machineRules) {
       const r = runRules(m, b);
       if (!r.ok) return r;
       machines[m.name] = r.value;
+      key += `${r.value}\u0000`;
     }
     const state: AbstractState = Object.freeze({
       facets: Object.freeze(facets),
       machines: Object.freeze(machines),
     });
-    return { ok: true, state, stateHash: digestValue(state) };
+    // The state space is finite and states repeat, so the hash is memoized (bounded) by the key.
+    let stateHash = this.#hashMemo.get(key);
+    if (stateHash === undefined) {
+      stateHash = digestValue(state);
+      if (this.#hashMemo.size >= STATE_MEMO_MAX) this.#hashMemo.delete(this.#hashMemo.keys().next().value!);
+      this.#hashMemo.set(key, stateHash);
+    }
+    return { ok: true, state, stateHash };
   }
 
   stateHash(state: AbstractState): Digest {

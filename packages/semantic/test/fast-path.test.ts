@@ -1,0 +1,62 @@
+// The native fast path must give exactly the CEL plan's answer for every condition it handles.
+import { celEnv, plan } from '@bufbuild/cel';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkCondition, T, type CelT, type CheckEnv } from '../src/internal/cel-check.js';
+import { fastPath } from '../src/internal/fast-path.js';
+
+const env = celEnv({});
+const vars = new Map<string, CelT>([
+  ['s.code', { k: 'string', values: ['A', 'B', 'C'] }],
+  ['s.n', T.int],
+  ['s.flag', T.bool],
+  ['s.x', T.double],
+]);
+const checkEnv: CheckEnv = { vars, namespaces: new Map() };
+const bindingsArb = fc.record({
+  's.code': fc.constantFrom('A', 'B', 'C'),
+  's.n': fc.bigInt({ min: -200n, max: 200n }),
+  's.flag': fc.boolean(),
+  's.x': fc.double({ min: -200, max: 200, noNaN: true }),
+});
+
+const SHAPES = [
+  "s.code == 'A'",
+  "'B' == s.code",
+  "s.code != 'C'",
+  's.flag',
+  's.n == 0',
+  's.n != 7',
+  's.n < 10',
+  's.n <= 10',
+  's.n > -3',
+  's.n >= 120',
+  '120 >= s.n',
+  '-5 < s.n',
+];
+const NOT_FAST = ['s.x > 1.5', 's.n > 1 && s.flag', 'size(s.code) > 0', '!s.flag', 's.x == 1'];
+
+describe('fastPath', () => {
+  describe.each(SHAPES)('for %s', (text) => {
+    const c = checkCondition(text, checkEnv);
+    const slow = plan(env, c.parsed!) as unknown as (b: Record<string, unknown>) => unknown;
+    const fast = fastPath(c.parsed!.expr, c.names, slow);
+    it('is specialized', () => expect(fast).toBeDefined());
+    it('agrees with the CEL plan on any bindings (property)', () => {
+      fc.assert(
+        fc.property(bindingsArb, (b) => {
+          expect(fast!(b)).toBe(slow(b));
+        }),
+        { numRuns: 300 },
+      );
+    });
+    it('defers to CEL when the name is unbound', () => {
+      expect(fast!({})).toEqual(slow({}));
+    });
+  });
+
+  it.each(NOT_FAST)('leaves %s to CEL', (text) => {
+    const c = checkCondition(text, checkEnv);
+    expect(fastPath(c.parsed!.expr, c.names, () => null)).toBeUndefined();
+  });
+});
