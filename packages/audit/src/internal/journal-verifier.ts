@@ -26,7 +26,7 @@ import { fastLeafHash } from './checkpoint-verifier.js';
 import { KeyIndex } from './keys.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
-import { APPROVAL_DOMAIN, approvalSigningBytes, recordSigningBytes } from './messages.js';
+import { APPROVAL_DOMAIN, approvalSigningBytes, recordSigningParts } from './messages.js';
 import { createInlineVerifier, createWorkerVerifier, type SignatureVerifier } from './signature-pool.js';
 import type { TrustFile } from '@edca/records';
 
@@ -223,7 +223,7 @@ export async function verifyLines(
       useKey(record.kid, KERNEL_ROLE, keyCheck.key.key.name);
       verifier.submit(
         keyCheck.key.index,
-        recordSigningBytes(bytes, record),
+        recordSigningParts(bytes, record),
         Buffer.from(record.sig, 'base64url'),
         (valid) => {
           if (!valid)

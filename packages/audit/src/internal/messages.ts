@@ -18,6 +18,11 @@ const APPROVAL_PREFIX = Buffer.from(`${APPROVAL_DOMAIN}\n`, 'latin1');
  * Only called on lines `decodeRecord` accepted as canonical.
  */
 export function recordSigningBytes(bytes: Buffer, record: SignedRecord): Buffer {
+  return Buffer.concat(recordSigningParts(bytes, record));
+}
+
+/** {@link recordSigningBytes} as three slices (prefix, line before `sig`, line after it): no copy. */
+export function recordSigningParts(bytes: Buffer, record: SignedRecord): [Buffer, Buffer, Buffer] {
   const tail = Buffer.byteLength(
     `"stream":${JSON.stringify(record.stream)},"type":${JSON.stringify(record.type)}}`,
   );
@@ -26,7 +31,7 @@ export function recordSigningBytes(bytes: Buffer, record: SignedRecord): Buffer 
   if (bytes.toString('latin1', cut, cut + member.length) !== member) {
     throw new Error('invariant: a canonical record has its sig member before stream and type');
   }
-  return Buffer.concat([RECORD_PREFIX, bytes.subarray(0, cut), bytes.subarray(cut + member.length)]);
+  return [RECORD_PREFIX, bytes.subarray(0, cut), bytes.subarray(cut + member.length)];
 }
 
 /** The bytes an approver signs: `edca-approval-v1` 0x0a ‖ JCS(statement). */

@@ -76,9 +76,10 @@ parentPort.on('message', (m) => {
 /** A queue of signature checks whose results arrive through callbacks, all before `drain()` resolves. */
 export interface SignatureVerifier {
   /** Queues one check of `signature` over `message` under key number `keyIndex`. */
+  /** The message may be given as parts (concatenated in order), so signed bytes are not copied twice. */
   submit(
     keyIndex: number,
-    message: Uint8Array,
+    message: Uint8Array | readonly Uint8Array[],
     signature: Uint8Array,
     onResult: (valid: boolean) => void,
   ): void;
@@ -99,7 +100,8 @@ export function createInlineVerifier(keys: readonly Uint8Array[], verify: Verify
     submit(keyIndex, message, signature, onResult) {
       submitted++;
       const key = keys[keyIndex];
-      onResult(key !== undefined && verify(key, message, signature));
+      const bytes = message instanceof Uint8Array ? message : Buffer.concat(message);
+      onResult(key !== undefined && verify(key, bytes, signature));
     },
     drain: () => Promise.resolve(),
     close: () => Promise.resolve(),
@@ -111,7 +113,8 @@ export function createInlineVerifier(keys: readonly Uint8Array[], verify: Verify
 
 interface Job {
   readonly keyIndex: number;
-  readonly message: Uint8Array;
+  readonly message: Uint8Array | readonly Uint8Array[];
+  readonly length: number;
   readonly signature: Uint8Array;
   readonly onResult: (valid: boolean) => void;
 }
@@ -168,19 +171,26 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
     const jobs = batch;
     batch = [];
     let size = 0;
-    for (const j of jobs) size += 12 + j.signature.length + j.message.length;
+    for (const j of jobs) size += 12 + j.signature.length + j.length;
     // allocUnsafeSlow: an ArrayBuffer of its own, so it can be transferred without a copy.
     const buf = Buffer.allocUnsafeSlow(size);
     let off = 0;
     for (const j of jobs) {
       buf.writeUInt32LE(j.keyIndex, off);
-      buf.writeUInt32LE(j.message.length, off + 4);
+      buf.writeUInt32LE(j.length, off + 4);
       buf.writeUInt32LE(j.signature.length, off + 8);
       off += 12;
       buf.set(j.signature, off);
       off += j.signature.length;
-      buf.set(j.message, off);
-      off += j.message.length;
+      if (j.message instanceof Uint8Array) {
+        buf.set(j.message, off);
+        off += j.message.length;
+      } else {
+        for (const part of j.message) {
+          buf.set(part, off);
+          off += part.length;
+        }
+      }
     }
     const id = nextId++;
     pending.set(id, jobs);
@@ -193,7 +203,10 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
   return {
     submit(keyIndex, message, signature, onResult) {
       submitted++;
-      batch.push({ keyIndex, message, signature, onResult });
+      let length = 0;
+      if (message instanceof Uint8Array) length = message.length;
+      else for (const part of message) length += part.length;
+      batch.push({ keyIndex, message, length, signature, onResult });
       if (batch.length >= BATCH) flush();
     },
     drain() {
