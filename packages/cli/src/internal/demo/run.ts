@@ -625,6 +625,17 @@ function journalCounts(bytes: Buffer): {
   return { decisions, reasons };
 }
 
+function writeOut(path: string, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    throw new CliError(
+      'IO_WRITE_FAILED',
+      `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+}
+
 /**
  * Runs the demo session into `options.out` and prints it; resolves to the counts it printed.
  * @throws CliError OUT_EXISTS (a journal is already there), KEYS_* (unusable keys), AUDIT_FINDINGS (exit 1)
@@ -647,7 +658,9 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
   }
   const keys = loadOrCreateKeys(options.keys ?? join(options.out, 'keys'));
   const { map, path: mapPath } = loadMap();
-  copyFileSync(mapPath, join(options.out, 'maps', 'retail-banking.yaml'));
+  writeOut(join(options.out, 'maps', 'retail-banking.yaml'), () =>
+    copyFileSync(mapPath, join(options.out, 'maps', 'retail-banking.yaml')),
+  );
   const trust = {
     version: 1 as const,
     keys: [
@@ -656,7 +669,7 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
     ],
   };
   const trustPath = join(options.out, 'trust.json');
-  writeFileSync(trustPath, serializeTrustFile(trust));
+  writeOut(trustPath, () => writeFileSync(trustPath, serializeTrustFile(trust)));
 
   const clock = makeClock(options.clock);
   const bank = createBank();
