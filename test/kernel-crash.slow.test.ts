@@ -17,7 +17,7 @@ import {
   type SignedRecord,
 } from '@edca/records';
 
-const ROUNDS = Number(process.env['EDCA_CRASH_ROUNDS'] ?? 16);
+const ROUNDS = Number(process.env['EDCA_CRASH_ROUNDS'] ?? 12);
 const root = new URL('..', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'edca-crash-'));
 const pem = generateKeyPair().privateKeyPem;
@@ -58,6 +58,10 @@ interface Scan {
   readonly records: { record: SignedRecord; hash: string }[];
 }
 
+// Lines whose signature was already verified in an earlier round (same seq, same bytes): the chain
+// below is still checked on every line every round, so a changed line cannot hide behind this.
+const verifiedLines = new Map<number, string>();
+
 /** Verifies the whole journal file with @edca/records: strict decode, signature, seq and hash chain. */
 function verifyJournalFile(): Scan {
   const text = readFileSync(join(dir, 'journal.jsonl'), 'utf8');
@@ -67,7 +71,10 @@ function verifyJournalFile(): Scan {
   let prev: string | null = null;
   for (const [i, line] of lines.entries()) {
     const record = decodeRecord(line);
-    verifyRecord(record, publicKey);
+    if (verifiedLines.get(i + 1) !== line) {
+      verifyRecord(record, publicKey);
+      verifiedLines.set(i + 1, line);
+    }
     expect(record.seq).toBe(i + 1);
     expect(record.prev).toBe(prev);
     prev = recordHash(record);

@@ -238,6 +238,8 @@ interface Entry {
 
 interface Held {
   readonly ids: readonly string[];
+  /** Epoch ms after which the permit can no longer run (its holds lapse in the store too). */
+  readonly until: number;
 }
 
 const SELF_TEST_INTENT = '__edca_self_test_forbidden__';
@@ -474,7 +476,10 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
           now,
         );
         if (ok.ok && keep) for (const r of reservations) await store.settle(r.id);
-        held.set(hash, { ids: reservations.map((r) => r.id) });
+        held.set(hash, {
+          ids: reservations.map((r) => r.id),
+          until: keep ? Number.MAX_SAFE_INTEGER : expires,
+        });
       }
     }
     for (const entry of entries) {
@@ -973,6 +978,28 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         }
         if (!reserved.ok) continue;
       }
+      if (result.verdict === 'permit' && context.approvalId !== undefined && approvals.length > 0) {
+        // An approval authorizes ONE permit: mark it used (atomically, across instances).
+        let first: boolean;
+        try {
+          first = await store.consumePermit(`approval:${context.approvalId}`, toRfc3339(nowMs));
+        } catch {
+          first = false;
+        }
+        if (!first) {
+          for (const r of reservations) await store.release(r.id).catch(() => undefined);
+          return journalKernelRefusal(
+            entry,
+            normalized,
+            context,
+            'kernel.approval',
+            ['APPROVAL_INVALID'],
+            state,
+            stateHash,
+            nowMs,
+          );
+        }
+      }
       const { decision, appended } = await journalDecision(entry, input, result, {
         decisionKey,
         stateHash,
@@ -985,7 +1012,13 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         for (const r of reservations) await store.release(r.id).catch(() => undefined);
         return decision;
       }
-      if (result.verdict === 'permit') held.set(appended.hash, { ids: reservations.map((r) => r.id) });
+      if (result.verdict === 'permit') {
+        held.set(appended.hash, { ids: reservations.map((r) => r.id), until: nowMs + permitTtlMs });
+        if (held.size % 1024 === 0) {
+          // Forget permits that expired unused: their holds have lapsed in the store already.
+          for (const [hash, h] of held) if (h.until <= nowMs) held.delete(hash);
+        }
+      }
       if (result.verdict === 'escalate') {
         try {
           await createPendingFor(appended, proposal.intent);

@@ -42,9 +42,15 @@ export function createMemoryStore(): KernelStore {
   };
   const usageOf = (counter: string, now: number): number => {
     let total = 0;
-    for (const id of byCounter.get(counter) ?? []) {
+    const ids = byCounter.get(counter);
+    for (const id of ids ?? []) {
       const held = reservations.get(id);
       if (held && (held.settled || held.holdUntil > now)) total += held.amount;
+      else if (held) {
+        // An unsettled hold past its time never counts again: drop it so memory stays bounded.
+        reservations.delete(id);
+        ids?.delete(id);
+      }
     }
     return total;
   };

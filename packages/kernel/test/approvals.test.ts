@@ -84,6 +84,12 @@ describe('approvals', () => {
         verdict: 'approve',
         approver: { kid: a.kid, role: 'approver' },
       });
+      // The approval authorized one permit; it cannot mint a second (APPROVAL_INVALID).
+      const reuse = await harness.kernel.decide(
+        { intent: 'refund_payment', params: { payment: harness.refFor('P-1'), amount: 800 } },
+        { ...ctx(harness), approvalId: decision.approval!.id },
+      );
+      expect(reuse).toMatchObject({ verdict: 'refuse', reasons: ['APPROVAL_INVALID'] });
       const run = await harness.kernel.execute(second.decision.permit!, { session: harness.session });
       expect(run.status).toBe('completed');
     });
