@@ -72,6 +72,8 @@ const REFUSED_R: ReadonlySet<string> = (() => {
   return set;
 })();
 
+const REFUSED_R_FIRST_BYTES: ReadonlySet<number> = new Set([...REFUSED_R].map((r) => r.charCodeAt(0)));
+
 interface KeyEntry {
   /** Canonical encoding of a curve point that is not of small order. */
   readonly acceptable: boolean;
@@ -84,7 +86,19 @@ interface KeyEntry {
 const KEY_CACHE_MAX = 4096;
 const keyCache = new Map<string, KeyEntry>();
 
+// A verifier usually checks many records against one key object: remember the last one by
+// identity, guarded by a byte comparison so a caller mutating its array cannot confuse us.
+let lastKey: { ref: Uint8Array; copy: Buffer; entry: KeyEntry } | undefined;
+
 function keyEntry(publicKey: Uint8Array): KeyEntry {
+  if (lastKey !== undefined && lastKey.ref === publicKey && lastKey.copy.equals(publicKey))
+    return lastKey.entry;
+  const entry = keyEntryByBytes(publicKey);
+  lastKey = { ref: publicKey, copy: Buffer.from(publicKey), entry };
+  return entry;
+}
+
+function keyEntryByBytes(publicKey: Uint8Array): KeyEntry {
   const id = latin1(publicKey);
   let entry = keyCache.get(id);
   if (entry === undefined) {
@@ -152,7 +166,8 @@ export function verifyEd25519(
     throw new TypeError('verifyEd25519 takes Uint8Array arguments');
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   if (!isCanonicalScalar(signature)) return false;
-  if (!isCanonicalY(signature, 0) || REFUSED_R.has(latin1(signature, 0, 32))) return false;
+  if (!isCanonicalY(signature, 0)) return false;
+  if (REFUSED_R_FIRST_BYTES.has(signature[0] ?? 0) && REFUSED_R.has(latin1(signature, 0, 32))) return false;
   const entry = keyEntry(publicKey);
   if (!entry.acceptable) return false;
   if (backend === 'tweetnacl') return nacl.sign.detached.verify(message, signature, publicKey);

@@ -121,6 +121,20 @@ describe('verifyEd25519 strict policy', () => {
     });
   });
 
+  describe('when the caller reuses one key array', () => {
+    it('notices the array changed in place (no stale cached key)', async () => {
+      const other = createTweetnaclSigner(new Uint8Array(32).fill(4));
+      const sig = await signer.sign(msg);
+      const key = Uint8Array.from(signer.publicKey);
+      expect(verifyEd25519(key, msg, sig)).toBe(true);
+      key.set(other.publicKey);
+      expect(verifyEd25519(key, msg, sig)).toBe(false);
+      expect(verifyEd25519(key, msg, await other.sign(msg))).toBe(true);
+      key.set(new Uint8Array(32));
+      expect(verifyEd25519(key, msg, sig)).toBe(false);
+    });
+  });
+
   describe('when the signature is malformed', () => {
     it('refuses wrong lengths and never throws on bytes', async () => {
       const sig = await signer.sign(msg);
