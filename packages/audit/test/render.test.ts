@@ -1,0 +1,46 @@
+import { renderHtmlReport, renderTextReport, type AuditReport } from '@edca/audit';
+import { describe, expect, it } from 'vitest';
+
+const report: AuditReport = {
+  ok: false,
+  mode: 'full',
+  stream: 'tenant-<a>',
+  records: 3,
+  byType: { decision: 2, checkpoint: 1 },
+  byVerdict: { permit: 1, refuse: 1 },
+  byOutcome: {},
+  timeRange: { first: '2026-03-01T09:00:00.000Z', last: '2026-03-01T09:00:01.000Z' },
+  keysUsed: [{ kid: 'ed25519:abc', role: 'kernel', name: 'kernel "1"', signatures: 3 }],
+  signaturesChecked: 3,
+  checkpoints: { count: 1, last: { seq: 3, size: 2, root: 'r' }, uncovered: 0 },
+  replay: { decisions: 2, replayed: 2, mismatches: 1 },
+  findings: [{ code: 'REPLAY_MISMATCH', seq: 2, line: 2, message: 'rule <script>alert(1)</script> differs' }],
+  unfinished: [{ kind: 'escalation-unresolved', seq: 1, actionHash: 'sha256:00' }],
+};
+
+describe('renderTextReport', () => {
+  describe('when the report has findings', () => {
+    it('prints the status, counts, keys, replay, unfinished actions and each finding with seq and code', () => {
+      const text = renderTextReport(report, 'j.jsonl');
+      expect(text).toContain('j.jsonl: 1 FINDING(S)');
+      expect(text).toContain('by type: checkpoint 1, decision 2');
+      expect(text).toContain('decisions by verdict: permit 1, refuse 1');
+      expect(text).toContain('ed25519:abc  kernel  kernel "1"  3 signature(s)');
+      expect(text).toContain('replay: 2 of 2 decision(s) replayed, 1 mismatch(es)');
+      expect(text).toContain('seq 1  escalation-unresolved');
+      expect(text).toContain('seq 2 (line 2)  REPLAY_MISMATCH');
+    });
+  });
+});
+
+describe('renderHtmlReport', () => {
+  describe('when messages and names hold markup', () => {
+    it('escapes them, so a journal cannot inject script into the report', () => {
+      const html = renderHtmlReport(report, 'j.jsonl');
+      expect(html).not.toContain('<script>');
+      expect(html).toContain('&#60;script&#62;');
+      expect(html).toContain('tenant-&#60;a&#62;');
+      expect(html).toContain('<code>REPLAY_MISMATCH</code>');
+    });
+  });
+});
