@@ -14,7 +14,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { preparsePolicySet, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
-import { createArp } from '@edca/arp';
 import { createNodeSigner } from '@edca/records';
 import { loadStateMap, type DecisionInput } from '@edca/semantic';
 import {
@@ -44,7 +43,10 @@ const PAYMENT_REF = 'ref_AAAAAAAAAAAAAAAAAAAAAA';
 const inputFor = (amount: number, used = 0): DecisionInput => ({
   policyDigest: map.digest,
   state: derived.state,
-  proposal: { intent: 'refund_payment', params: { payment: PAYMENT_REF, amount, reason: 'duplicate_charge' } },
+  proposal: {
+    intent: 'refund_payment',
+    params: { payment: PAYMENT_REF, amount, reason: 'duplicate_charge' },
+  },
   principal: { id: 'agent-42', attributes: { role: 'agent', strong_auth: true } },
   approvals: [],
   counters: { 'refund.rate': used % 3, 'refund.budget': used },
@@ -206,7 +208,9 @@ const result = {
   uncachedDecideP50Us: byName('uncached decide (evaluate)').medianUs,
   uncachedWithKeyP50Us: byName('uncached decide + key').medianUs,
   cedarDecideP50Us: byName('cedar').medianUs,
-  cedarOverUncached: Number((byName('cedar').medianUs / byName('uncached decide (evaluate)').medianUs).toFixed(1)),
+  cedarOverUncached: Number(
+    (byName('cedar').medianUs / byName('uncached decide (evaluate)').medianUs).toFixed(1),
+  ),
   permitsPerSec: e2e.permitsPerSec,
   permitRun: e2e,
   rows,
@@ -215,9 +219,13 @@ if (jsonMode()) {
   console.log(JSON.stringify(result));
 } else {
   for (const r of rows) {
-    console.log(`${r.name.padEnd(44)} p50 ${r.medianUs.toFixed(2).padStart(8)} µs  p99 ${r.p99Us.toFixed(2).padStart(8)} µs  cpu ${r.cpuUs.toFixed(2)} µs${r.note ? `  (${r.note})` : ''}`);
+    console.log(
+      `${r.name.padEnd(44)} p50 ${r.medianUs.toFixed(2).padStart(8)} µs  p99 ${r.p99Us.toFixed(2).padStart(8)} µs  cpu ${r.cpuUs.toFixed(2)} µs${r.note ? `  (${r.note})` : ''}`,
+    );
   }
   console.log(`cedar / uncached: ${result.cedarOverUncached}×   (target ≥ 10×)`);
-  console.log(`permits/s (decide + sign + fsync'ed group-commit append, concurrency ${e2e.concurrency}): ${e2e.permitsPerSec}  (target ≥ 10,000; CPU ${e2e.cpuUsPerPermit} µs/permit)`);
+  console.log(
+    `permits/s (decide + sign + fsync'ed group-commit append, concurrency ${e2e.concurrency}): ${e2e.permitsPerSec}  (target ≥ 10,000; CPU ${e2e.cpuUsPerPermit} µs/permit)`,
+  );
   console.log(`machine: ${JSON.stringify(machine())}`);
 }
