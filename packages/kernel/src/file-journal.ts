@@ -397,6 +397,11 @@ class FileJournalImpl implements FileJournal {
           for (const { job } of group.jobs) job.reject(this.#failure);
           continue;
         }
+        // Nothing to write or sync (every call was refused alone, or a close found nothing to seal).
+        if (group.bytes === 0) {
+          for (const { job, records } of group.jobs) job.resolve(records);
+          continue;
+        }
         const flight = { promise: Promise.resolve(), done: false };
         flight.promise = this.#commit(group).finally(() => {
           flight.done = true;
