@@ -273,3 +273,22 @@ describe('arp.intake', () => {
     });
   });
 });
+
+describe('declared string patterns', () => {
+  describe('when the map declares an unanchored pattern', () => {
+    it('matches it against the whole value, not a substring', async () => {
+      const { compile } = await import('@edca/semantic');
+      const { createArp } = await import('@edca/arp');
+      const { loadFixtureMap, countingHandlers, TEST_KEY } = await import('./helpers.js');
+      const doc = structuredClone(loadFixtureMap().document) as unknown as {
+        intents: { find_customer: { params: { name: { pattern?: string } } } };
+      };
+      doc.intents.find_customer.params.name.pattern = '[A-Za-z ]+';
+      const arp = createArp({ map: compile(doc), refKey: TEST_KEY, handlers: countingHandlers().handlers });
+      const ask = (name: string) =>
+        arp.intake({ intent: 'find_customer', params: { name } }, 'json', SESSION_A);
+      expect(ask('John Smith').ok).toBe(true);
+      expect(ask('John Smith 42')).toMatchObject({ code: 'SCHEMA_VIOLATION' });
+    });
+  });
+});

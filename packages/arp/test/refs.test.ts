@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ArpError, createMemoryRefRegistry, createRefMinter, REF_PATTERN } from '@edca/arp';
 import { TEST_KEY } from './helpers.js';
+import { runRefRegistrySuite } from './ref-registry-suite.js';
 
 describe('createRefMinter', () => {
   const minter = createRefMinter(TEST_KEY);
@@ -76,17 +77,9 @@ describe('createRefMinter', () => {
   });
 });
 
-describe('createMemoryRefRegistry', () => {
-  describe('when a ref was issued to one session', () => {
-    it('resolves there and nowhere else', () => {
-      const reg = createMemoryRefRegistry();
-      reg.issue({ stream: 's', session: 'a' }, 'ref_x', { kind: 'account', id: '1' });
-      expect(reg.lookup({ stream: 's', session: 'a' }, 'ref_x')).toEqual({ kind: 'account', id: '1' });
-      expect(reg.lookup({ stream: 's', session: 'b' }, 'ref_x')).toBeUndefined();
-      expect(reg.lookup({ stream: 't', session: 'a' }, 'ref_x')).toBeUndefined();
-    });
-  });
+runRefRegistrySuite('in memory', () => createMemoryRefRegistry());
 
+describe('createMemoryRefRegistry', () => {
   describe('when a session is issued more refs than allowed', () => {
     it('throws ArpError SESSION_INVALID instead of growing without bound', () => {
       const reg = createMemoryRefRegistry({ maxRefsPerSession: 2 });

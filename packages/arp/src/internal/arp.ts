@@ -194,6 +194,11 @@ function issuesOf(error: z.ZodError): ArpIssue[] {
 /**
  * Builds the layer for a compiled map: compiles a strict schema and a route per intent, and a
  * leak guard over the map's private vocabulary, and checks the map's own public text with it.
+ * @example
+ * const arp = createArp({ map, refKey, handlers: { 'core.cards.freeze': freezeCard } });
+ * const view = arp.project(records, { stream: 'bank-eu', session: chatId });   // show view.json
+ * const got = arp.intake(modelOutput, 'openai', { stream: 'bank-eu', session: chatId });
+ * if (got.ok) kernel.decide(got.proposal, ...); else reply(got.code);
  * @throws ArpError ROUTE_MISSING (an intent without a route), HANDLER_MISSING (a route whose
  *   handler is not registered), ROUTE_INVALID (a route mapping an undeclared param, scaling a
  *   non-number or missing an enum member), REF_KEY_INVALID, LEAK_IN_MAP, PATTERN_INVALID.

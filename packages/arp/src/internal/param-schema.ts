@@ -50,7 +50,10 @@ export function paramSchema(spec: ParamSpec): z.ZodType {
     )
     .with({ kind: 'string' }, (p) => {
       if (p.enum !== undefined) return describe(z.enum(p.enum as [string, ...string[]]), p.description);
-      const pattern = p.pattern === undefined ? DEFAULT_STRING_PATTERN : new RegExp(p.pattern, 'u');
+      // A declared pattern must match the whole value: JSON Schema patterns are unanchored, and
+      // `[A-Za-z ]+` would otherwise accept anything that contains one letter.
+      const pattern =
+        p.pattern === undefined ? DEFAULT_STRING_PATTERN : new RegExp(`^(?:${p.pattern})$`, 'u');
       const s = z
         .string()
         .max(Math.min(p.maxLength, MAX_STRING_LENGTH))
