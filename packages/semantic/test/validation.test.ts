@@ -75,6 +75,27 @@ describe('validation', () => {
     });
   });
 
+  describe('when the error is inside a condition written as a folded block (>-)', () => {
+    it('points at the line and column of the offending literal', () => {
+      const text = readFixture('maps/retail-banking.yaml');
+      const broken = text.replace(
+        "&& facets.payment_age == 'within-window'\n      && (params.reason",
+        "&& facets.payment_age == 'within-windw'\n      && (params.reason",
+      );
+      expect(broken).not.toBe(text);
+      const lines = broken.split('\n');
+      const line = lines.findIndex((l) => l.includes("'within-windw'")) + 1;
+      const col = lines[line - 1]!.indexOf("'within-windw'") + 1;
+      const r = loadStateMap(broken, 'm.yaml');
+      expect(!r.ok && r.diagnostics[0]).toMatchObject({
+        code: 'VALUE_NOT_IN_SET',
+        path: 'intents.refund_payment.allowed_when',
+        line,
+        col,
+      });
+    });
+  });
+
   describe('when compile is given an invalid document', () => {
     const doc = parseYaml(readFixture('invalid/condition-type-error.yaml')) as unknown;
     it('throws SemanticError MAP_INVALID carrying the diagnostics', () => {

@@ -37,7 +37,11 @@ export interface CheckEnv {
   readonly vars: ReadonlyMap<string, CelT>;
   readonly namespaces: ReadonlyMap<
     string,
-    { readonly code: DiagnosticCode; readonly what: string; readonly hint?: string }
+    {
+      readonly code: DiagnosticCode;
+      readonly what: string;
+      readonly hint?: (field: string) => string | undefined;
+    }
   >;
 }
 
@@ -116,7 +120,7 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
       return fail(
         e,
         ns.code,
-        `unknown ${ns.what} '${name.slice(dot + 1)}'${ns.hint === undefined ? '' : ` (${ns.hint})`}`,
+        `unknown ${ns.what} '${name.slice(dot + 1)}'${hintFor(ns.hint, name.slice(dot + 1))}`,
       );
     return fail(e, 'CONDITION_UNKNOWN_NAME', `unknown name '${name}' here`);
   };
@@ -373,6 +377,11 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
       ? root.value.constantKind.value
       : undefined;
   return { text, parsed, issues, names, constant, type: issues.length === 0 ? t : undefined };
+}
+
+function hintFor(hint: ((field: string) => string | undefined) | undefined, field: string): string {
+  const h = hint?.(field);
+  return h === undefined ? '' : ` (${h})`;
 }
 
 /** RFC 3339 date-time with an explicit offset, as CEL's timestamp() requires. */

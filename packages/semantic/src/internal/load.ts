@@ -64,11 +64,36 @@ export function parseText(text: string): ParsedText {
     if (d.offset !== undefined && isScalar(found)) {
       if (found.type === 'PLAIN') offset += d.offset;
       else if (found.type === 'QUOTE_DOUBLE' || found.type === 'QUOTE_SINGLE') offset += 1 + d.offset;
+      else if (found.type === 'BLOCK_FOLDED' || found.type === 'BLOCK_LITERAL') {
+        offset = blockOffset(text, found.range[0], found.range[1], d.offset) ?? offset;
+      }
     }
     const pos = lineCounter.linePos(offset);
     return { line: pos.line, col: pos.col };
   };
   return { value, errors, errorPositions, locate };
+}
+
+/**
+ * Source offset of character `at` of a block scalar's value (`>-` or `|`): content lines share an
+ * indentation and are joined by one character (a space when folded, a newline when literal).
+ */
+function blockOffset(text: string, start: number, end: number, at: number): number | undefined {
+  const lines = text.slice(start, end).split('\n');
+  const header = lines[0] ?? '';
+  const content = lines.slice(1);
+  const widths = content.filter((l) => l.trim() !== '').map((l) => l.length - l.trimStart().length);
+  if (widths.length === 0) return undefined;
+  const indent = Math.min(...widths);
+  let pos = start + header.length + 1;
+  let remaining = at;
+  for (const line of content) {
+    const body = line.slice(indent);
+    if (remaining <= body.length) return pos + indent + remaining;
+    remaining -= body.length + 1;
+    pos += line.length + 1;
+  }
+  return undefined;
 }
 
 function isNodeLike(v: unknown): v is Node {

@@ -256,6 +256,11 @@ export function validateDocument(doc: StateMapDocument): Validation {
   for (const [iname, intent] of Object.entries(doc.intents)) {
     const base = ['intents', iname];
     const vars = new Map<string, CelT>([...stateVars, ...principalVars]);
+    const refParams = new Set(
+      Object.entries(intent.params ?? {})
+        .filter(([, p]) => 'ref' in p)
+        .map(([n]) => n),
+    );
     if (doc.time) vars.set('now', T.timestamp);
     for (const [pname, p] of Object.entries(intent.params ?? {})) {
       const ppath = [...base, 'params', pname];
@@ -297,7 +302,8 @@ export function validateDocument(doc: StateMapDocument): Validation {
           {
             code: 'CONDITION_UNKNOWN_PARAM',
             what: 'param',
-            hint: 'ref params are opaque and cannot be read',
+            hint: (field) =>
+              refParams.has(field) ? 'it is a ref: refs are opaque and cannot be read' : undefined,
           },
         ],
         ['principal', { code: 'CONDITION_UNKNOWN_NAME', what: 'principal attribute' }],
