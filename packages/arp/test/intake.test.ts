@@ -100,6 +100,13 @@ describe('arp.intake', () => {
   describe('when the params do not fit the intent', () => {
     const cases: [string, Record<string, unknown>][] = [
       ['an unknown key', { amount: 10, reason: 'duplicate', note: 'x' }],
+      [
+        'a __proto__ key',
+        JSON.parse('{"amount":10,"reason":"duplicate","__proto__":{"admin":true}}') as Record<
+          string,
+          unknown
+        >,
+      ],
       ['a missing param', { reason: 'duplicate' }],
       ['an amount above the bound', { amount: 500.01, reason: 'duplicate' }],
       ['an amount below the bound', { amount: 0, reason: 'duplicate' }],
@@ -195,6 +202,11 @@ describe('arp.intake', () => {
       ['a number', 'json', 42],
       ['null', 'openai', null],
       ['a value with NaN', 'json', { intent: 'find_customer', params: { name: Number.NaN } }],
+      [
+        'a proposal with a __proto__ key',
+        'json',
+        '{"intent":"find_customer","__proto__":{"a":1},"params":{"name":"jo"}}',
+      ],
     ];
     for (const [what, format, raw] of cases) {
       it(`refuses ${what} with INTAKE_MALFORMED`, () => {
