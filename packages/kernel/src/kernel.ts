@@ -328,7 +328,6 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   const breakers = new Map<string, Breaker>();
   const held = new Map<string, Held>();
   const pendingRequests = new Map<string, { proposal: Proposal; context: DecideContext }>();
-  let reservationSeq = 0;
   let closed = false;
 
   const emit = <K extends keyof KernelEvents>(event: K, payload: KernelEvents[K]): void => {
@@ -469,7 +468,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
           {},
           Date.parse(at),
           keep ? Number.MAX_SAFE_INTEGER : expires,
-          hash,
+          reservationTag(body.decisionKey, at),
         );
         const ok = await store.reserve(
           reservations.map((r) => ({ ...r, max: Number.MAX_VALUE })),
@@ -545,7 +544,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       const appended = await journal.append(drafts);
       if (status === 'unknown' && permit && appended[1])
         await createPendingFor(appended[1], permit.body.input.proposal.intent);
-      await settleHeld(permitHash, status);
+      await settleHeld(permitHash, status, permit);
       resolved.push({ permit: permitHash as Digest, status });
     }
     return { records, dangling, resolved };
@@ -598,11 +597,25 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       : Number.POSITIVE_INFINITY;
   }
 
-  async function settleHeld(permitHash: string, status: 'completed' | 'failed' | 'unknown'): Promise<void> {
+  /** Reservation ids are derived from the permit record, so any instance sharing the store can settle them. */
+  function reservationTag(decisionKey: string, at: string): string {
+    return `${decisionKey}|${at}`;
+  }
+
+  async function settleHeld(
+    permitHash: string,
+    status: 'completed' | 'failed' | 'unknown',
+    permit?: { readonly body: PermitBody; readonly at: string },
+  ): Promise<void> {
     const h = held.get(permitHash);
-    if (!h) return;
     held.delete(permitHash);
-    for (const id of h.ids) {
+    let ids = h?.ids;
+    if (!ids && permit) {
+      const intent = byDigest.get(permit.body.policyDigest)?.map.intent(permit.body.input.proposal.intent);
+      const tag = reservationTag(permit.body.decisionKey, permit.at);
+      ids = (intent?.limits ?? []).map((limit) => `${tag}|${limit.key}`);
+    }
+    for (const id of ids ?? []) {
       // Unknown outcomes keep their usage: assuming the action did not happen could pass a limit.
       if (status === 'failed') await store.release(id);
       else await store.settle(id);
@@ -927,7 +940,8 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     // Limits: usage is part of the input; a permit holds a reservation that is checked atomically
     // against max. If another decision took the headroom between read and reserve, decide again on
     // the fresh usage (which then refuses with LIMIT_EXCEEDED), so no counter ever passes its max.
-    for (let round = 0; round < 8; round += 1) {
+    let bump = 0;
+    for (let round = 0; round < 16; round += 1) {
       const counters: Record<string, number> = {};
       try {
         for (const limit of limits)
@@ -959,16 +973,23 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       const wasCached = cache.get(decisionKey) !== undefined;
       const result = evaluateDecision(entry.map, input, { cache, key: decisionKey });
       span.setAttribute('edca.cached', wasCached);
-      const tag = `r${process.pid}.${nowMs}.${(reservationSeq += 1)}`;
+      // The record's `at` is part of the reservation ids; on the (same key, same ms) collision of two
+      // identical concurrent decisions, the later one moves its `at` by a millisecond.
+      const atMs = nowMs + bump;
+      const tag = reservationTag(decisionKey, toRfc3339(atMs));
       const reservations =
         result.verdict === 'permit' && intent
-          ? reservationsFor(intent, input, derived.value.scopeIds, nowMs, nowMs + permitTtlMs, tag)
+          ? reservationsFor(intent, input, derived.value.scopeIds, nowMs, atMs + permitTtlMs, tag)
           : [];
       if (reservations.length > 0) {
         let reserved;
         try {
           reserved = await store.reserve(reservations, nowMs);
-        } catch {
+        } catch (error) {
+          if (error instanceof KernelError && error.code === 'STORE_MISUSE' && bump < 8) {
+            bump += 1;
+            continue;
+          }
           return refusal('kernel.store', ['STORE_UNAVAILABLE'], {
             policyDigest: entry.map.digest,
             stateHash,
@@ -982,7 +1003,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         // An approval authorizes ONE permit: mark it used (atomically, across instances).
         let first: boolean;
         try {
-          first = await store.consumePermit(`approval:${context.approvalId}`, toRfc3339(nowMs));
+          first = await store.consumePermit(`approval:${context.approvalId}`, toRfc3339(atMs));
         } catch {
           first = false;
         }
@@ -1005,7 +1026,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         stateHash,
         actionHash,
         context,
-        nowMs,
+        nowMs: atMs,
         cached: wasCached,
       });
       if (!appended) {
@@ -1013,7 +1034,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         return decision;
       }
       if (result.verdict === 'permit') {
-        held.set(appended.hash, { ids: reservations.map((r) => r.id), until: nowMs + permitTtlMs });
+        held.set(appended.hash, { ids: reservations.map((r) => r.id), until: atMs + permitTtlMs });
         if (held.size % 1024 === 0) {
           // Forget permits that expired unused: their holds have lapsed in the store already.
           for (const [hash, h] of held) if (h.until <= nowMs) held.delete(hash);
@@ -1236,7 +1257,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     } catch {
       // The outcome is not durable; startup recovery resolves this attempt (check or unknown).
     }
-    await settleHeld(permit.hash, status).catch(() => undefined);
+    await settleHeld(permit.hash, status, { body, at: permit.record.at }).catch(() => undefined);
     span.setAttribute('edca.status', status);
     const result: ExecuteResult = {
       status,

@@ -52,7 +52,7 @@ export interface AddApproverResult {
 
 /** One counter increment the kernel wants to hold while a permit is outstanding. */
 export interface Reservation {
-  /** Unique id of this reservation (the kernel uses `<decisionKey>:<limit key>` plus a nonce). */
+  /** Unique id: the kernel uses `<decisionKey>|<permit record at>|<limit key>`, so any instance can settle it. */
   readonly id: string;
   /** The counter: limit key, subject scope and window start, e.g. `refund.budget|p:alice|0`. */
   readonly counter: string;

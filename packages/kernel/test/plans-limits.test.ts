@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AppendedRecord } from '@edca/kernel';
-import { agent, makeHarness, type Harness } from './support/harness.js';
+import { generateKeyPair } from '@edca/records';
+import { createMemoryRefRegistry } from '@edca/arp';
+import { createMemoryStore, type AppendedRecord } from '@edca/kernel';
+import { agent, createBank, makeHarness, testClock, type Harness } from './support/harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -181,6 +183,42 @@ describe('limits', () => {
         ctx(h),
       );
       expect(later.verdict).toBe('permit');
+    });
+  });
+
+  describe('when two kernel instances share one store', () => {
+    it('settles the usage of a permit decided by one and executed by the other', async () => {
+      const store = createMemoryStore();
+      const shared = {
+        store,
+        bank: createBank(),
+        clock: testClock(),
+        signerPem: generateKeyPair().privateKeyPem,
+        overrides: { refRegistry: createMemoryRefRegistry() },
+      };
+      const a = await makeHarness(shared);
+      const b = await makeHarness(shared);
+      try {
+        const d = await a.kernel.decide(
+          { intent: 'refund_payment', params: { payment: a.refFor('P-1'), amount: 400 } },
+          ctx(a),
+        );
+        expect((await b.kernel.execute(d.permit!, { session: b.session })).status).toBe('completed');
+        // Long after the permit's expiry, the executed refund still counts against the budget.
+        a.clock.advance(10 * 60_000);
+        const verdicts: string[] = [];
+        for (let i = 2; i <= 6; i += 1) {
+          const next = await a.kernel.decide(
+            { intent: 'refund_payment', params: { payment: a.refFor(`P-${i}`), amount: 400 } },
+            ctx(a),
+          );
+          verdicts.push(next.verdict === 'refuse' ? next.reasons[0]! : next.verdict);
+        }
+        expect(verdicts).toEqual(['permit', 'permit', 'permit', 'permit', 'LIMIT_EXCEEDED']);
+      } finally {
+        await a.close();
+        await b.close();
+      }
     });
   });
 });
