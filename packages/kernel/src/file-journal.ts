@@ -172,6 +172,7 @@ export async function openFileJournalWith(
       checkpointEvery,
       seq: recovered.seq,
       hash: recovered.hash,
+      at: recovered.at,
       size: recovered.size,
       accumulator: recovered.accumulator,
       sinceCheckpoint: recovered.sinceCheckpoint,
@@ -205,6 +206,7 @@ interface InitialState {
   readonly checkpointEvery: number;
   readonly seq: number;
   readonly hash: Digest | null;
+  readonly at: string | null;
   readonly size: number;
   readonly accumulator: MerkleAccumulator;
   readonly sinceCheckpoint: number;
@@ -249,6 +251,8 @@ class FileJournalImpl implements FileJournal {
   // The chain tip: includes records signed but not yet durable.
   #tipSeq: number;
   #tipHash: Digest | null;
+  #tipAt: string | null;
+  #tipAtMs: number;
   #sinceCheckpoint: number;
   // The durable head: what head() and read() expose.
   #durableSeq: number;
@@ -294,6 +298,8 @@ class FileJournalImpl implements FileJournal {
     this.#index = initial.index;
     this.#tipSeq = this.#durableSeq = initial.seq;
     this.#tipHash = this.#durableHash = initial.hash;
+    this.#tipAt = initial.at;
+    this.#tipAtMs = initial.at === null ? Number.NEGATIVE_INFINITY : Date.parse(initial.at);
     this.#sinceCheckpoint = initial.sinceCheckpoint;
     this.#durableSize = initial.size;
   }
@@ -510,12 +516,17 @@ class FileJournalImpl implements FileJournal {
     body: RecordDraft['body'],
     group: Group,
   ): Promise<AppendedRecord> {
+    // A record is never dated before the record it follows (an auditor flags time running
+    // backwards): concurrent callers stamp drafts before they reach the queue, and checkpoints use
+    // the journal's clock, so `at` is raised to the previous record's when it is earlier.
+    const atMs = Date.parse(at);
+    const stamped = atMs < this.#tipAtMs && this.#tipAt !== null ? this.#tipAt : at;
     const unsigned: UnsignedRecord = {
       type,
       stream: this.stream,
       seq: this.#tipSeq + 1,
       prev: this.#tipHash,
-      at,
+      at: stamped,
       body,
       kid: this.#signer.kid,
     };
@@ -523,6 +534,10 @@ class FileJournalImpl implements FileJournal {
     this.#accumulator.append(leafHash(bytes));
     this.#tipSeq = record.seq;
     this.#tipHash = hash;
+    if (stamped === at) {
+      this.#tipAt = at;
+      this.#tipAtMs = atMs;
+    }
     group.lines.push({ seq: record.seq, at: group.bytes });
     group.chunks.push(bytes, NEWLINE);
     group.bytes += bytes.length + 1;

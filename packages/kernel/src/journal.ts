@@ -38,6 +38,8 @@ export interface Journal {
    * resolves only once they are durable (fsync / COMMIT). Inserts a `checkpoint` every N records.
    * The result holds the drafts' records in order (checkpoints it inserted are not included); a
    * caller-made `checkpoint` draft is refused (TypeError), since only the journal knows the root.
+   * A record is never dated before the record it follows: an earlier draft `at` is raised to the
+   * previous record's (callers stamp drafts before they queue, and instances' clocks differ).
    * @throws KernelError JOURNAL_UNAVAILABLE when the write, the sync or the signer fails, or after close;
    *   the journal then refuses every later append until reopened.
    */

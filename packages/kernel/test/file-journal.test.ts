@@ -338,6 +338,18 @@ describe('openFileJournal', () => {
       expect(next!.record.seq).toBe(4);
     });
 
+    it('keeps time from running backwards across checkpoints and reopen', async () => {
+      const clock = { now: () => Date.parse('2026-03-03T03:03:03.003Z') };
+      const j = await openJournal({ clock });
+      await j.append([suiteDraft('a', '2026-05-05T05:05:05.005Z')]);
+      await j.close();
+      const again = await openJournal({ clock });
+      const [b] = await again.append([suiteDraft('b', '2026-01-01T00:00:00.000Z')]);
+      expect(b!.record.at).toBe('2026-05-05T05:05:05.005Z');
+      const ats = (await collect(again.read())).map((r) => r.record.at);
+      expect(ats).toEqual(Array.from({ length: 3 }, () => '2026-05-05T05:05:05.005Z'));
+    });
+
     it('adds no second checkpoint when nothing followed the last one', async () => {
       const j = await openJournal({ checkpointEvery: 2 });
       await j.append([suiteDraft('a'), suiteDraft('b')]);

@@ -145,7 +145,7 @@ export function runJournalSuite(name: string, factory: JournalSuiteFactory): voi
         expect(out.map(labelOf)).toEqual(['a', 'b', 'c']);
       });
 
-      it('keeps the draft type, time and body, signed with the journal key', async () => {
+      it('keeps the draft type, time (on a fresh journal) and body, signed with the journal key', async () => {
         const draft = suiteDraft('kept', '2030-12-31T23:59:59.999Z');
         const [r] = await journal.append([draft]);
         expect(r!.record.type).toBe(draft.type);
@@ -170,6 +170,21 @@ export function runJournalSuite(name: string, factory: JournalSuiteFactory): voi
           expect(r.hash).toBe(out[i]!.hash);
           expect(r.record).toEqual(out[i]!.record);
         });
+      });
+
+      it('never dates a record before the record it follows', async () => {
+        const [a] = await journal.append([suiteDraft('late', '2026-05-05T05:05:05.005Z')]);
+        const out = await journal.append([
+          suiteDraft('early', '2026-01-01T00:00:00.000Z'),
+          suiteDraft('later', '2026-06-06T06:06:06.006Z'),
+        ]);
+        expect(a!.record.at).toBe('2026-05-05T05:05:05.005Z');
+        expect(out[0]!.record.at).toBe('2026-05-05T05:05:05.005Z');
+        expect(out[1]!.record.at).toBe('2026-06-06T06:06:06.006Z');
+        const all = await collect(journal.read());
+        for (let k = 1; k < all.length; k++) {
+          expect(Date.parse(all[k]!.record.at)).toBeGreaterThanOrEqual(Date.parse(all[k - 1]!.record.at));
+        }
       });
 
       it('refuses a caller-made checkpoint record', async () => {

@@ -38,6 +38,8 @@ export const INDEX_STRIDE = 1024;
 export interface RecoveredJournal {
   readonly seq: number;
   readonly hash: Digest | null;
+  /** The last record's `at` (null when empty): later records are never dated before it. */
+  readonly at: string | null;
   /** Byte length of the valid prefix (ends with a newline, or 0). */
   readonly size: number;
   /** Bytes after `size` that were a torn tail (0 when the file ended cleanly). */
@@ -67,6 +69,7 @@ interface LineHeader {
   readonly stream: string;
   readonly seq: number;
   readonly prev: string | null;
+  readonly at: string;
   readonly body: JsonValue;
 }
 
@@ -83,6 +86,7 @@ function parseHeader(bytes: Uint8Array): LineHeader | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
   const r = v as Record<string, unknown>;
   if (typeof r['type'] !== 'string' || typeof r['stream'] !== 'string') return undefined;
+  if (typeof r['at'] !== 'string') return undefined;
   if (typeof r['seq'] !== 'number' || !(r['prev'] === null || typeof r['prev'] === 'string'))
     return undefined;
   if (!Object.hasOwn(r, 'body')) return undefined;
@@ -120,6 +124,7 @@ export async function recoverJournal(
   const tail: { seq: number; bytes: Uint8Array }[] = [];
   let seq = 0;
   let hash: Digest | null = null;
+  let at: string | null = null;
   let size = 0;
   let sinceCheckpoint = 0;
   let suspect: { offset: number; bytes: Uint8Array } | undefined;
@@ -155,6 +160,7 @@ export async function recoverJournal(
     accumulator.append(leafHash(line.bytes));
     hash = digestBytes(line.bytes);
     seq = record.seq;
+    at = record.at;
     size = line.offset + line.bytes.length + 1;
     tail[(record.seq - 1) % options.verifyTail] = { seq: record.seq, bytes: line.bytes };
   }
@@ -180,6 +186,7 @@ export async function recoverJournal(
   return {
     seq,
     hash,
+    at,
     size,
     tornBytes: tornAt === undefined ? 0 : end - tornAt,
     accumulator,
