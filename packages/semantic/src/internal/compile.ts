@@ -173,9 +173,10 @@ class Compiled implements CompiledMap {
     readonly initial: string;
   })[];
   readonly #intents: ReadonlyMap<string, RuntimeIntent>;
-  readonly #stateSets: {
-    facets: ReadonlyMap<string, ReadonlySet<string>>;
-    machines: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Per facet and machine: its name, its CEL binding name and its closed set, in declared order. */
+  readonly #stateSlots: {
+    facets: readonly (readonly [string, string, ReadonlySet<string>])[];
+    machines: readonly (readonly [string, string, ReadonlySet<string>])[];
   };
 
   constructor(doc: StateMapDocument, checked: ReadonlyMap<string, CheckedCondition>) {
@@ -331,9 +332,11 @@ class Compiled implements CompiledMap {
     this.facetValues = deepFreeze(
       Object.fromEntries(Object.entries(doc.facets).map(([n, f]) => [n, [...f.values]])),
     );
-    this.#stateSets = {
-      facets: new Map(Object.entries(doc.facets).map(([n, f]) => [n, new Set(f.values)])),
-      machines: new Map(Object.entries(doc.machines).map(([n, m]) => [n, new Set(m.states)])),
+    this.#stateSlots = {
+      facets: Object.entries(doc.facets).map(([n, f]) => [n, `facets.${n}`, new Set(f.values)] as const),
+      machines: Object.entries(doc.machines).map(
+        ([n, m]) => [n, `machines.${n}`, new Set(m.states)] as const,
+      ),
     };
     this.machines = deepFreeze(
       Object.entries(doc.machines).map(([mname, m]) => ({
@@ -452,25 +455,25 @@ class Compiled implements CompiledMap {
   }
 
   intentsFor(state: AbstractState): { allowed: string[]; escalating: string[] } {
-    if (this.#stateError(state) !== undefined) return { allowed: [], escalating: [] };
+    const bound = this.#bindState(state);
+    if (bound === undefined) return { allowed: [], escalating: [] };
     // The answer depends only on the state, whose values come from closed sets: memoize it
     // (bounded) so a host asking on every turn does not pay for CEL error objects each time.
     let key = '';
-    for (const f of this.#stateSets.facets.keys()) key += `${state.facets[f]!}\u0000`;
-    for (const m of this.#stateSets.machines.keys()) key += `${state.machines[m]!}\u0000`;
+    for (const [f] of this.#stateSlots.facets) key += `${state.facets[f]!}\u0000`;
+    for (const [m] of this.#stateSlots.machines) key += `${state.machines[m]!}\u0000`;
     const hit = this.#intentsMemo.get(key);
     if (hit !== undefined) return { allowed: [...hit.allowed], escalating: [...hit.escalating] };
-    const fresh = this.#computeIntentsFor(state);
+    const fresh = this.#computeIntentsFor(state, bound);
     if (this.#intentsMemo.size >= INTENTS_MEMO_MAX)
       this.#intentsMemo.delete(this.#intentsMemo.keys().next().value!);
     this.#intentsMemo.set(key, { allowed: [...fresh.allowed], escalating: [...fresh.escalating] });
     return fresh;
   }
 
-  #computeIntentsFor(state: AbstractState): { allowed: string[]; escalating: string[] } {
+  #computeIntentsFor(state: AbstractState, b: Bindings): { allowed: string[]; escalating: string[] } {
     const allowed: string[] = [];
     const escalating: string[] = [];
-    const b = stateBindings(state);
     // Conditions run with only the state bound. CEL's logical operators absorb errors from
     // unbound names (`params.x > 1 || true` is true), so a boolean result is decided by the
     // state alone; an error means it depends on params, the principal or time, and the intent
@@ -512,10 +515,10 @@ class Compiled implements CompiledMap {
     if (i === undefined) return refuse('intents', 'UNKNOWN_INTENT');
     const base = `intents.${i.name}`;
     const acc = i.accountable;
-    if (this.#stateError(input.state) !== undefined) return refuse('state', 'STATE_INVALID', acc);
+    const b = this.#bindState(input.state);
+    if (b === undefined) return refuse('state', 'STATE_INVALID', acc);
     const params = i.paramsSchema.safeParse(input.proposal.params);
     if (!params.success) return refuse(`${base}.params`, 'PARAMS_INVALID', acc);
-    const b = stateBindings(input.state);
     for (const [name, kind] of i.paramKinds) {
       const v = input.proposal.params[name];
       if (kind !== 'ref') b[`params.${name}`] = kind === 'integer' ? BigInt(v as number) : v;
@@ -591,30 +594,34 @@ class Compiled implements CompiledMap {
     return { verdict: 'permit', rule: i.allowedWhen?.path ?? base, reasons: ['ALLOWED'], accountable: acc };
   }
 
-  #stateError(state: AbstractState): string | undefined {
-    if (
-      state === null ||
-      typeof state !== 'object' ||
-      state.facets === null ||
-      typeof state.facets !== 'object'
-    )
-      return 'state';
-    if (state.machines === null || typeof state.machines !== 'object') return 'state';
-    for (const [name, set] of this.#stateSets.facets)
-      if (!set.has(state.facets[name]!)) return `facets.${name}`;
-    for (const [name, set] of this.#stateSets.machines)
-      if (!set.has(state.machines[name]!)) return `machines.${name}`;
-    if (Object.keys(state.facets).length !== this.#stateSets.facets.size) return 'facets';
-    if (Object.keys(state.machines).length !== this.#stateSets.machines.size) return 'machines';
-    return undefined;
+  /**
+   * Checks that a state has exactly this map's facets and machines with values from their sets,
+   * and returns the CEL bindings for it (`facets.x`, `machines.y`); undefined when it does not fit.
+   */
+  #bindState(state: AbstractState): Bindings | undefined {
+    if (state === null || typeof state !== 'object') return undefined;
+    const { facets, machines } = state;
+    if (facets === null || typeof facets !== 'object' || machines === null || typeof machines !== 'object') {
+      return undefined;
+    }
+    const b: Bindings = {};
+    for (const [name, key, set] of this.#stateSlots.facets) {
+      const v = Object.prototype.hasOwnProperty.call(facets, name) ? facets[name] : undefined;
+      if (v === undefined || !set.has(v)) return undefined;
+      b[key] = v;
+    }
+    for (const [name, key, set] of this.#stateSlots.machines) {
+      const v = Object.prototype.hasOwnProperty.call(machines, name) ? machines[name] : undefined;
+      if (v === undefined || !set.has(v)) return undefined;
+      b[key] = v;
+    }
+    let n = 0;
+    for (const _ in facets) n++;
+    if (n !== this.#stateSlots.facets.length) return undefined;
+    n = 0;
+    for (const _ in machines) n++;
+    return n === this.#stateSlots.machines.length ? b : undefined;
   }
-}
-
-function stateBindings(state: AbstractState): Bindings {
-  const b: Bindings = {};
-  for (const k in state.facets) b[`facets.${k}`] = state.facets[k];
-  for (const k in state.machines) b[`machines.${k}`] = state.machines[k];
-  return b;
 }
 
 function runRules(

@@ -32,8 +32,12 @@ function nameOf(e: Expr): string | undefined {
 
 /**
  * A native closure equivalent to `expr`, or undefined when the shape is not one we specialize.
- * When the name is unbound (intentsFor runs conditions with the state only) it defers to `slow`,
- * the CEL plan, so CEL's treatment of the missing name is kept.
+ * Handled: a field compared with a literal (string `==`/`!=`, int and double ordering), a
+ * boolean field, `x in [string literals]`, and `!`, `&&`, `||` over those. When any name the
+ * expression reads is unbound (intentsFor runs conditions with the state only) the closure
+ * defers to `slow`, the CEL plan, so CEL's treatment of missing names (errors, absorbed by
+ * `&&`/`||`) is kept exactly; with every name bound no leaf can error, and JS boolean logic is
+ * CEL's.
  */
 export function fastPath<R>(
   expr: Expr,
@@ -42,25 +46,60 @@ export function fastPath<R>(
 ): ((b: Bindings) => boolean | R) | undefined {
   const body = fastBody(expr, vars);
   if (body === undefined) return undefined;
-  const { name, test } = body;
+  const names = [...new Set(body.names)];
+  const test = body.test;
+  if (names.length === 1) {
+    const only = names[0]!;
+    return (b) => (b[only] === undefined ? slow(b) : test(b));
+  }
   return (b) => {
-    const x = b[name];
-    return x === undefined ? slow(b) : test(x);
+    for (const n of names) if (b[n] === undefined) return slow(b);
+    return test(b);
   };
 }
 
-function fastBody(
-  expr: Expr,
-  vars: ReadonlyMap<string, CelT>,
-): { name: string; test: (x: unknown) => boolean } | undefined {
+type Body = { readonly names: readonly string[]; readonly test: (b: Bindings) => boolean };
+
+const SAFE = 2 ** 53;
+
+function fastBody(expr: Expr, vars: ReadonlyMap<string, CelT>): Body | undefined {
   const k = expr.exprKind;
   const bare = nameOf(expr);
   if (bare !== undefined) {
-    return vars.get(bare)?.k === 'bool' ? { name: bare, test: (x) => x === true } : undefined;
+    return vars.get(bare)?.k === 'bool' ? { names: [bare], test: (b) => b[bare] === true } : undefined;
   }
-  if (k.case !== 'callExpr' || k.value.target !== undefined || k.value.args.length !== 2) return undefined;
-  let fn = k.value.function;
-  let [left, right] = k.value.args as [Expr, Expr];
+  if (k.case !== 'callExpr' || k.value.target !== undefined) return undefined;
+  const fn0 = k.value.function;
+  const args = k.value.args;
+  if (fn0 === '!_' && args.length === 1) {
+    const inner = fastBody(args[0]!, vars);
+    return inner === undefined ? undefined : { names: inner.names, test: (b) => !inner.test(b) };
+  }
+  if ((fn0 === '_&&_' || fn0 === '_||_') && args.length === 2) {
+    const l = fastBody(args[0]!, vars);
+    const r = fastBody(args[1]!, vars);
+    if (l === undefined || r === undefined) return undefined;
+    const names = [...l.names, ...r.names];
+    return fn0 === '_&&_'
+      ? { names, test: (b) => l.test(b) && r.test(b) }
+      : { names, test: (b) => l.test(b) || r.test(b) };
+  }
+  if (args.length !== 2) return undefined;
+  if (fn0 === '@in') {
+    const name = nameOf(args[0]!);
+    const list = args[1]!.exprKind;
+    if (name === undefined || vars.get(name)?.k !== 'string' || list.case !== 'listExpr') return undefined;
+    const members: string[] = [];
+    for (const el of list.value.elements) {
+      const c = el.exprKind;
+      if (c.case !== 'constExpr' || c.value.constantKind.case !== 'stringValue') return undefined;
+      members.push(c.value.constantKind.value);
+    }
+    const set = new Set(members);
+    return { names: [name], test: (b) => set.has(b[name] as string) };
+  }
+  let fn = fn0;
+  let [left, right] = args as [Expr, Expr];
   if (FLIP[fn] === undefined) return undefined;
   if (nameOf(left) === undefined) {
     [left, right] = [right, left];
@@ -73,27 +112,37 @@ function fastBody(
   const c = lit.value.constantKind;
   if (t?.k === 'string' && c.case === 'stringValue' && (fn === '_==_' || fn === '_!=_')) {
     const v = c.value;
-    return { name, test: fn === '_==_' ? (x) => x === v : (x) => x !== v };
+    return { names: [name], test: fn === '_==_' ? (b) => b[name] === v : (b) => b[name] !== v };
   }
-  if (t?.k === 'int' && c.case === 'int64Value') {
-    // Bound ints are bigints (SOURCE_CONVERT), compared with a bigint literal: CEL int ordering.
-    const v = c.value;
-    switch (fn) {
-      case '_==_':
-        return { name, test: (x) => (x as bigint) === v };
-      case '_!=_':
-        return { name, test: (x) => (x as bigint) !== v };
-      case '_<_':
-        return { name, test: (x) => (x as bigint) < v };
-      case '_<=_':
-        return { name, test: (x) => (x as bigint) <= v };
-      case '_>_':
-        return { name, test: (x) => (x as bigint) > v };
-      case '_>=_':
-        return { name, test: (x) => (x as bigint) >= v };
-      default:
-        return undefined;
-    }
+  // Bound ints are bigints (SOURCE_CONVERT, params), compared with a bigint literal: CEL int
+  // ordering. Bound doubles are finite numbers; CEL compares double with int or double
+  // numerically, which is JS ordering for literals within ±2^53.
+  let v: bigint | number;
+  if (t?.k === 'int' && c.case === 'int64Value') v = c.value;
+  else if (t?.k === 'double' && c.case === 'doubleValue' && Number.isFinite(c.value)) v = c.value;
+  else if (
+    t?.k === 'double' &&
+    c.case === 'int64Value' &&
+    c.value <= BigInt(SAFE) &&
+    c.value >= -BigInt(SAFE)
+  ) {
+    v = Number(c.value);
+  } else return undefined;
+  const names = [name];
+  switch (fn) {
+    case '_==_':
+      return { names, test: (b) => b[name] === v };
+    case '_!=_':
+      return { names, test: (b) => b[name] !== v };
+    case '_<_':
+      return { names, test: (b) => (b[name] as typeof v) < v };
+    case '_<=_':
+      return { names, test: (b) => (b[name] as typeof v) <= v };
+    case '_>_':
+      return { names, test: (b) => (b[name] as typeof v) > v };
+    case '_>=_':
+      return { names, test: (b) => (b[name] as typeof v) >= v };
+    default:
+      return undefined;
   }
-  return undefined;
 }
