@@ -57,11 +57,29 @@ function recordsFor(card: string): Record<string, unknown> {
   };
 }
 
+// EDCA_CRASH_STALL makes the first matching handler call stop forever, so the parent can kill the
+// process exactly between the journaled attempt and its outcome: `freeze-after` stalls a freeze
+// after its effect happened, `unfreeze-before` stalls an unfreeze before it happened.
+const stall = process.env['EDCA_CRASH_STALL'];
+let stalled = false;
+const forever = (): Promise<never> => {
+  console.log('stalled');
+  return new Promise<never>(() => undefined);
+};
+
 function effectHandler(h: Effect['h']): ArpHandler {
-  return (call, context) => {
+  return async (call, context) => {
     const card = call.realParams['card_token'] as string;
+    if (!stalled && stall === `${h}-before`) {
+      stalled = true;
+      await forever();
+    }
     appendFileSync(effectsPath, `${JSON.stringify({ h, key: context.idempotencyKey, card })}\n`);
     status.set(card, h === 'freeze' ? 'BLK_TMP' : 'ACT');
+    if (!stalled && stall === `${h}-after`) {
+      stalled = true;
+      await forever();
+    }
     return { ok: true };
   };
 }

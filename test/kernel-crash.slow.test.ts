@@ -28,13 +28,18 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function startChild(mode: 'work' | 'recover'): {
+function startChild(
+  mode: 'work' | 'recover',
+  stall?: 'freeze-after' | 'unfreeze-before',
+): {
   child: ChildProcess;
   ready: Promise<boolean>;
+  stalled: Promise<boolean>;
   exited: Promise<number | null>;
 } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/kernel-crash-child.ts', dir, mode], {
     cwd: root,
+    env: { ...process.env, EDCA_CRASH_STALL: stall ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -42,16 +47,22 @@ function startChild(mode: 'work' | 'recover'): {
     stderr += b.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let onStalled: (v: boolean) => void = () => undefined;
+  const stalled = new Promise<boolean>((resolve) => {
+    onStalled = resolve;
+  });
   const ready = new Promise<boolean>((resolve) => {
     child.stdout.on('data', (b: Buffer) => {
       if (b.toString().includes('ready')) resolve(true);
+      if (b.toString().includes('stalled')) onStalled(true);
     });
     void exited.then((code) => {
       if (code !== null && code !== 0) throw new Error(`child failed (${code}): ${stderr}`);
       resolve(false);
+      onStalled(false);
     });
   });
-  return { child, ready, exited };
+  return { child, ready, stalled, exited };
 }
 
 interface Scan {
@@ -142,6 +153,47 @@ function checkInvariants(
 
 describe('kernel crash safety', () => {
   describe('when the host is SIGKILLed at random moments, again and again', () => {
+    it(
+      'resolves an attempt cut off between its journaled attempt and its outcome',
+      { timeout: 120_000 },
+      async () => {
+        // Killed inside the handler: once after the freeze took effect (its idempotency check says
+        // completed), once before an unfreeze took effect (no check: unknown, escalated).
+        for (const [stall, expected] of [
+          ['freeze-after', 'completed'],
+          ['unfreeze-before', 'unknown'],
+        ] as const) {
+          rmSync(join(dir, 'recovered.json'), { force: true });
+          const worker = startChild('work', stall);
+          expect(await worker.ready).toBe(true);
+          expect(await worker.stalled).toBe(true);
+          worker.child.kill('SIGKILL');
+          await worker.exited;
+          const restart = startChild('recover');
+          expect(await restart.exited).toBe(0);
+          const recovered = JSON.parse(readFileSync(join(dir, 'recovered.json'), 'utf8')) as {
+            dangling: number;
+            resolved: { permit: string; status: string }[];
+            headSeq: number;
+          };
+          expect(recovered.dangling).toBe(1);
+          expect(recovered.resolved.map((r) => r.status)).toEqual([expected]);
+          const effects = readEffects();
+          const scan = verifyJournalFile();
+          checkInvariants(effects, scan, recovered.headSeq);
+          const cut = recovered.resolved[0]!.permit;
+          expect(effects.some((e) => e.key === cut)).toBe(expected === 'completed');
+          if (expected === 'unknown') {
+            const escalation = scan.records.filter((r) => r.record.type === 'decision').at(-1)!;
+            expect(escalation.record.body).toMatchObject({
+              verdict: 'escalate',
+              reasons: ['OUTCOME_UNKNOWN'],
+            });
+          }
+        }
+      },
+    );
+
     it('keeps the journal verifiable and every execution accounted for', { timeout: 300_000 }, async () => {
       let checked = 0;
       for (let round = 0; round < ROUNDS; round += 1) {
