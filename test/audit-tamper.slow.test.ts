@@ -76,7 +76,7 @@ describe('audit tamper suite (10,000+ records)', () => {
         expect(r.ok, `byte ${pos}`).toBe(false);
         expect(r.findings[0]!.line, `byte ${pos} (line ${line}): ${r.findings[0]!.code}`).toBe(line);
       }
-    });
+    }, 1_200_000); // 30 full verifications of 10,000+ records: minutes on a loaded 2-CPU machine
   });
 
   describe('when whole lines are deleted, swapped or duplicated', () => {
