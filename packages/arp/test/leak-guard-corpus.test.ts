@@ -41,6 +41,8 @@ const positives: [string, unknown, string][] = [
   ['a name split between a key and its value', { card: 'tok' }, 'term:source_field'],
   ['a name with a zero-width space inside', { note: 'cust\u200bacct' }, 'term:source'],
   ['a name in full-width letters', { note: 'ＣＵＳＴ＿ＡＣＣＴ' }, 'term:source'],
+  ['a name with Cyrillic look-alike letters', { note: '\u0441ust_\u0430cct' }, 'term:source'],
+  ['a name with Greek look-alike capitals', { note: 'ΒΑL_ΜΙΝΟR' }, 'term:source_field'],
   ['an email address', { contact: 'Write to john.doe@example.com' }, 'pattern:email'],
   ['an email split across fields', { a: 'john.doe@', b: 'example.com' }, 'pattern:email'],
   ['an IBAN', { iban: 'DE89370400440532013000' }, 'pattern:iban'],
@@ -66,6 +68,7 @@ const negatives: [string, unknown][] = [
   ['an IBAN-shaped string with a bad checksum', { s: 'DE00370400440532013000' }],
   ['public words the map itself uses', { card: 'usable', msg: 'message' }],
   ['an email-looking word without a domain', { s: 'user@localhost' }],
+  ['Russian and Greek prose', { note: 'Спасибо, всё в порядке. Ευχαριστώ πολύ.' }],
 ];
 
 describe('leak guard corpus', () => {

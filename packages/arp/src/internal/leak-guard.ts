@@ -77,7 +77,7 @@ function pushTokens(text: string, out: string[], leafOf: number[] | undefined, l
 /** Splits text into lower-case tokens at separators, camelCase and letter/digit boundaries. */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  pushTokens(NON_ASCII.test(text) ? text.normalize('NFKC') : text, out, undefined, 0);
+  pushTokens(NON_ASCII.test(text) ? fold(text) : text, out, undefined, 0);
   return out;
 }
 
@@ -201,12 +201,81 @@ function findInTrie(trie: Trie, text: string): { index: number; entry: Entry } |
   return undefined;
 }
 
+// Cyrillic and Greek letters that look like Latin ones (Unicode confusables, the common subset):
+// `сust_аcct` with a Cyrillic с and а must not pass for something else. Applied after NFKC, to
+// matching only; what the model sees is never rewritten.
+const CONFUSABLES: Readonly<Record<string, string>> = {
+  а: 'a',
+  в: 'b',
+  е: 'e',
+  к: 'k',
+  м: 'm',
+  н: 'h',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  т: 't',
+  у: 'y',
+  х: 'x',
+  і: 'i',
+  ј: 'j',
+  ѕ: 's',
+  ԁ: 'd',
+  ӏ: 'l',
+  ԛ: 'q',
+  ԝ: 'w',
+  А: 'A',
+  В: 'B',
+  Е: 'E',
+  К: 'K',
+  М: 'M',
+  Н: 'H',
+  О: 'O',
+  Р: 'P',
+  С: 'C',
+  Т: 'T',
+  Х: 'X',
+  У: 'Y',
+  І: 'I',
+  Ј: 'J',
+  Ѕ: 'S',
+  α: 'a',
+  ι: 'i',
+  κ: 'k',
+  ν: 'v',
+  ο: 'o',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
+  Α: 'A',
+  Β: 'B',
+  Ε: 'E',
+  Ζ: 'Z',
+  Η: 'H',
+  Ι: 'I',
+  Κ: 'K',
+  Μ: 'M',
+  Ν: 'N',
+  Ο: 'O',
+  Ρ: 'P',
+  Τ: 'T',
+  Υ: 'Y',
+  Χ: 'X',
+};
+const CONFUSABLE = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g');
+
+/** NFKC, then Latin look-alikes folded to Latin: the text the guard matches on. */
+function fold(text: string): string {
+  return text.normalize('NFKC').replace(CONFUSABLE, (c) => CONFUSABLES[c] ?? c);
+}
+
 /** Collects keys and scalar values in document order, marking which leaves are keys. */
 function collect(value: unknown, leaves: string[], isKey: boolean[], depth: number): void {
   if (depth > 64) throw new ArpError('LEAK_IN_MAP', 'value too deeply nested to scan');
   if (typeof value === 'string') {
-    // NFKC folds full-width and compatibility forms (ＣＵＳＴ → CUST) before tokenizing.
-    leaves.push(NON_ASCII.test(value) ? value.normalize('NFKC') : value);
+    // NFKC folds full-width and compatibility forms (ＣＵＳＴ → CUST), then Latin look-alikes.
+    leaves.push(NON_ASCII.test(value) ? fold(value) : value);
     isKey.push(false);
   } else if (typeof value === 'number') {
     leaves.push(String(value));
@@ -215,7 +284,7 @@ function collect(value: unknown, leaves: string[], isKey: boolean[], depth: numb
     for (const item of value) collect(item, leaves, isKey, depth + 1);
   } else if (typeof value === 'object' && value !== null) {
     for (const [k, v] of Object.entries(value)) {
-      leaves.push(NON_ASCII.test(k) ? k.normalize('NFKC') : k);
+      leaves.push(NON_ASCII.test(k) ? fold(k) : k);
       isKey.push(true);
       collect(v, leaves, isKey, depth + 1);
     }
