@@ -3,8 +3,8 @@
  * - project + leak-check a typical view (derive, refs, display, free text, guard, canonical JSON); target ≤ 20 µs
  * - intake + validate a proposal (OpenAI tool call text → strict parse → zod → ref check); target ≤ 10 µs
  *
- *   pnpm bench arp            # a table
- *   pnpm bench arp --json     # one JSON object
+ *   pnpm bench:arp            # a table (or: pnpm bench arp)
+ *   pnpm bench:arp --json     # one JSON object
  */
 import { readFileSync } from 'node:fs';
 import { createArp, createLeakGuard, tokenize, type Arp, type ArpSession } from '@edca/arp';
