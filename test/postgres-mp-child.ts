@@ -45,9 +45,14 @@ export interface ChildConfig {
 const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
 const REF_KEY = new Uint8Array(32).fill(7);
 const MAP = 'mp-refunds';
-const url = new URL(config.url);
-url.searchParams.set('application_name', config.appName);
-const connectionString = url.toString();
+const withAppName = (name: string): string => {
+  const url = new URL(config.url);
+  url.searchParams.set('application_name', name);
+  return url.toString();
+};
+const connectionString = withAppName(config.appName);
+// The journal's connections carry their own name, so the fault test can cut exactly those.
+const journalConnectionString = withAppName(`${config.appName}-journal`);
 
 const say = (line: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -58,7 +63,12 @@ app.on('error', () => {});
 const signer = createNodeSigner(readFileSync(config.keyFile, 'utf8'));
 const loaded = loadStateMap(readFileSync(config.mapFile, 'utf8'), config.mapFile);
 if (!loaded.ok) throw new Error('map invalid');
-const journal = postgresJournal({ connectionString, stream: config.stream, signer, checkpointEvery: 1000 });
+const journal = postgresJournal({
+  connectionString: journalConnectionString,
+  stream: config.stream,
+  signer,
+  checkpointEvery: 1000,
+});
 const store = postgresStore({ connectionString, poolSize: 8 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -167,6 +177,8 @@ async function governed(i: number): Promise<void> {
   const first = await kernel.execute(decision.permit, { session });
   count(`execute.${first.status}.${first.status === 'refused' ? first.code : 'ok'}`);
   if (first.status === 'refused') checkBroken([first.code]);
+  // The outcome could not be journaled: the journal is down; recovery at the next start resolves it.
+  else if (first.outcome === null) broken = true;
   if (config.executeTwice) {
     const again = await kernel.execute(decision.permit, { session });
     count(`again.${again.status}.${again.status === 'refused' ? again.code : 'ok'}`);
@@ -204,7 +216,7 @@ let done = 0;
 await pool(indices, config.workers, async (i) => {
   await governed(i);
   done += 1;
-  if (done % 250 === 0) say({ type: 'progress', instance: config.instance, done });
+  if (done % 25 === 0) say({ type: 'progress', instance: config.instance, done });
 });
 if (broken) {
   say({ type: 'broken', instance: config.instance, tally });

@@ -103,6 +103,12 @@ describe('PostgreSQL store with 4 kernel processes', () => {
     expect(Number(by['agent-a']!.n)).toBe(RATE_MAX);
     expect(Number(by['agent-b']!.cents) / 100).toBe(BUDGET_MAX);
     const effects = Number(by['agent-a']!.n) + Number(by['agent-b']!.n);
+    // Every permit was executed, so every reservation must be settled: a hold left unsettled would
+    // lapse at the permit's expiry and hand its usage back, letting later requests pass the limit.
+    const unsettled = await db.query<{ id: string }>(
+      'SELECT id FROM edca.limit_reservations WHERE NOT settled',
+    );
+    expect(unsettled.rows.map((r) => r.id)).toEqual([]);
     await db.end();
 
     // ---- what the instances saw -----------------------------------------------------------------
