@@ -201,8 +201,11 @@ export interface KernelOptions {
 export interface Kernel {
   /** Decides a proposal; a permit or escalation is signed and durably journaled before this resolves. */
   decide(proposal: Proposal, context: DecideContext): Promise<Decision>;
-  /** Verifies and consumes a permit, runs its handler through its route, journals attempt and outcome. */
-  execute(permit: Permit, context: { readonly session: ArpSession }): Promise<ExecuteResult>;
+  /**
+   * Verifies and consumes a permit, runs its handler through its route, journals attempt and outcome.
+   * `context.session` resolves the permit's refs; it may be left out in the process that decided.
+   */
+  execute(permit: Permit, context?: { readonly session: ArpSession }): Promise<ExecuteResult>;
   /** Takes one signed approval statement for a pending escalation; decides again once enough approvers agree. */
   approve(signed: SignedApproval): Promise<ApproveResult>;
   /** Refuses every escalation whose approval window has passed; returns how many. */
@@ -238,6 +241,8 @@ interface Entry {
 
 interface Held {
   readonly ids: readonly string[];
+  /** The session the permit was decided in (lets the same process execute it without a context). */
+  readonly session?: ArpSession;
   /** Epoch ms after which the permit can no longer run (its holds lapse in the store too). */
   readonly until: number;
 }
@@ -1034,7 +1039,11 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         return decision;
       }
       if (result.verdict === 'permit') {
-        held.set(appended.hash, { ids: reservations.map((r) => r.id), until: atMs + permitTtlMs });
+        held.set(appended.hash, {
+          ids: reservations.map((r) => r.id),
+          until: atMs + permitTtlMs,
+          session: context.session,
+        });
         if (held.size % 1024 === 0) {
           // Forget permits that expired unused: their holds have lapsed in the store already.
           for (const [hash, h] of held) if (h.until <= nowMs) held.delete(hash);
@@ -1177,7 +1186,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
 
   async function executeOnce(
     permit: Permit,
-    context: { readonly session: ArpSession },
+    context: { readonly session: ArpSession } | undefined,
     span: Span,
   ): Promise<ExecuteResult> {
     if (closed) return refusedExec('KERNEL_CLOSED', 'the kernel is closed');
@@ -1195,7 +1204,11 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     }
     const entry = byDigest.get(body.policyDigest);
     if (!entry) return refusedExec('PERMIT_INVALID', 'the permit names a policy that is not loaded');
-    const derived = await deriveFor(entry, body.input.proposal, context.session, body.input.principal);
+    const session = context?.session ?? held.get(permit.hash)?.session;
+    if (session === undefined) {
+      return refusedExec('PERMIT_INVALID', 'no session to resolve the permit refs: pass { session }');
+    }
+    const derived = await deriveFor(entry, body.input.proposal, session, body.input.principal);
     if (!derived.ok)
       return refusedExec(derived.reasons[0] ?? 'DERIVATION_FAILED', 'the state cannot be derived again');
     if (!digestEquals(derived.value.stateHash, body.stateHash)) {
@@ -1272,7 +1285,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     return result;
   }
 
-  async function execute(permit: Permit, context: { readonly session: ArpSession }): Promise<ExecuteResult> {
+  async function execute(permit: Permit, context?: { readonly session: ArpSession }): Promise<ExecuteResult> {
     return tracer.startActiveSpan('edca.execute', async (span) => {
       try {
         const result = await executeOnce(permit, context, span);

@@ -68,6 +68,14 @@ describe('execute', () => {
     });
   });
 
+  describe('when the deciding process executes without a context', () => {
+    it('uses the session the permit was decided in', async () => {
+      h = await makeHarness();
+      const permit = await permitFor(h);
+      expect(await h.kernel.execute(permit)).toMatchObject({ status: 'completed' });
+    });
+  });
+
   describe('when a permit is used twice', () => {
     it('refuses the second use with PERMIT_CONSUMED, also under concurrency', async () => {
       h = await makeHarness();
