@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createArp, createLeakGuard, tokenize, type Arp, type ArpSession } from '@edca/arp';
 import { loadStateMap } from '@edca/semantic';
 import { privateTermsOf, publicTextsOf } from '../packages/arp/src/internal/vocabulary.js';
-import { report, runCases } from './harness.js';
+import { isMain, report, runCases } from './harness.js';
 
 const root = new URL('../', import.meta.url);
 
@@ -66,56 +66,64 @@ export function arpBenchSetup(): {
   return { arp, records, session, proposalText };
 }
 
-const { arp, records, session, proposalText } = arpBenchSetup();
-const view = arp.project(records, session);
-if (!view.ok) throw new Error(view.code);
-const guard = createLeakGuard({
-  terms: privateTermsOf(arp.map),
-  publicWords: new Set(publicTextsOf(arp.map).flatMap(tokenize)),
-});
-// What project scans per call: the data-dependent part (the state part is scanned once per state).
-const dataPart = {
-  display: view.value.display,
-  entities: Object.keys(view.value.entities),
-  untrusted: view.value.untrusted,
-};
-const anthropic = {
-  role: 'assistant',
-  content: [
-    { type: 'text', text: 'Refunding the duplicate charge.' },
-    {
-      type: 'tool_use',
-      id: 'toolu_1',
-      name: 'refund_payment',
-      input: { payment: view.value.entities.payment, amount: 249.99, reason: 'duplicate_charge' },
-    },
-  ],
-};
-const must = (r: { ok: boolean }): void => {
-  if (!r.ok) throw new Error('refused');
-};
+/** Runs the suite and prints the report. */
+export async function runArpBench(): Promise<void> {
+  const { arp, records, session, proposalText } = arpBenchSetup();
+  const view = arp.project(records, session);
+  if (!view.ok) throw new Error(view.code);
+  const guard = createLeakGuard({
+    terms: privateTermsOf(arp.map),
+    publicWords: new Set(publicTextsOf(arp.map).flatMap(tokenize)),
+  });
+  // What project scans per call: the data-dependent part (the state part is scanned once per state).
+  const dataPart = {
+    display: view.value.display,
+    entities: Object.keys(view.value.entities),
+    untrusted: view.value.untrusted,
+  };
+  const anthropic = {
+    role: 'assistant',
+    content: [
+      { type: 'text', text: 'Refunding the duplicate charge.' },
+      {
+        type: 'tool_use',
+        id: 'toolu_1',
+        name: 'refund_payment',
+        input: { payment: view.value.entities.payment, amount: 249.99, reason: 'duplicate_charge' },
+      },
+    ],
+  };
+  const must = (r: { ok: boolean }): void => {
+    if (!r.ok) throw new Error('refused');
+  };
 
-const rows = await runCases('arp', [
-  {
-    name: 'arp.project: derive + refs + leak guard + canonical JSON',
-    fn: () => must(arp.project(records, session)),
-    note: 'target ≤ 20 µs (includes semantic derive)',
-  },
-  { name: 'semantic derive alone (part of the line above)', fn: () => must(arp.map.derive(records)) },
-  { name: 'leak guard: display, entity kinds, free text (part of project)', fn: () => guard.scan(dataPart) },
-  {
-    name: 'arp.intake: OpenAI chat completion text → proposal',
-    fn: () => must(arp.intake(proposalText, 'openai', session)),
-    note: 'target ≤ 10 µs (strict parse twice, zod, ref check)',
-  },
-  {
-    name: 'arp.intake: parsed Anthropic message → proposal',
-    fn: () => must(arp.intake(anthropic, 'anthropic', session)),
-    note: 'target ≤ 10 µs',
-  },
-]);
-report('arp', rows, {
-  viewBytes: Buffer.byteLength(view.json),
-  map: 'fixtures/maps/retail-banking.yaml',
-  records: 'good-standing.json',
-});
+  const rows = await runCases('arp', [
+    {
+      name: 'arp.project: derive + refs + leak guard + canonical JSON',
+      fn: () => must(arp.project(records, session)),
+      note: 'target ≤ 20 µs (includes semantic derive)',
+    },
+    { name: 'semantic derive alone (part of the line above)', fn: () => must(arp.map.derive(records)) },
+    {
+      name: 'leak guard: display, entity kinds, free text (part of project)',
+      fn: () => guard.scan(dataPart),
+    },
+    {
+      name: 'arp.intake: OpenAI chat completion text → proposal',
+      fn: () => must(arp.intake(proposalText, 'openai', session)),
+      note: 'target ≤ 10 µs (strict parse twice, zod, ref check)',
+    },
+    {
+      name: 'arp.intake: parsed Anthropic message → proposal',
+      fn: () => must(arp.intake(anthropic, 'anthropic', session)),
+      note: 'target ≤ 10 µs',
+    },
+  ]);
+  report('arp', rows, {
+    viewBytes: Buffer.byteLength(view.json),
+    map: 'fixtures/maps/retail-banking.yaml',
+    records: 'good-standing.json',
+  });
+}
+
+if (isMain(import.meta.url)) await runArpBench();
