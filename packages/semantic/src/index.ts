@@ -2,7 +2,7 @@ import { compileDocument } from './internal/compile.js';
 import { placeDiagnostics, parseText } from './internal/load.js';
 import { pathToString, type RawDiagnostic } from './internal/diagnostics.js';
 import { SemanticError, type Diagnostic } from './errors.js';
-import type { CompiledMap, CompileResult, LoadResult } from './types.js';
+import type { CompiledMap, CompileResult, LoadResult, StateMapInput } from './types.js';
 
 export { DERIVE_CODES, DIAGNOSTIC_CODES, REASON_CODES, SemanticError } from './errors.js';
 export type { DeriveCode, Diagnostic, DiagnosticCode, ReasonCode, SemanticErrorCode } from './errors.js';
@@ -19,8 +19,20 @@ export type {
   LoadResult,
   ParamSpec,
   StateMapDocument,
+  StateMapInput,
 } from './types.js';
 export { stateMapSchema } from './internal/schema.js';
+
+/**
+ * Types a state map written in TypeScript (the same document as the YAML form, checked by the
+ * compiler as you type); returns it unchanged for `compile`.
+ *
+ * @example
+ * const map = compile(defineStateMap({ edca: 'state-map/v1', name: 'x', version: '1', owner: 'ops', sources: {}, facets: {}, intents: {} }));
+ */
+export function defineStateMap(document: StateMapInput): StateMapInput {
+  return document;
+}
 
 /**
  * Compiles a state-map document (already parsed from YAML/JSON) without throwing.

@@ -1,7 +1,7 @@
 import type { Digest, JsonValue } from '@edca/records';
 import type { z } from 'zod';
 import type { DeriveCode, Diagnostic, ReasonCode } from './errors.js';
-import type { StateMapDocument } from './internal/schema.js';
+import type { stateMapSchema, StateMapDocument } from './internal/schema.js';
 
 export type { StateMapDocument } from './internal/schema.js';
 
@@ -147,3 +147,6 @@ export type CompileResult =
 export type LoadResult =
   | { readonly ok: true; readonly value: CompiledMap; readonly warnings: readonly Diagnostic[] }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
+
+/** A state-map document as written (shorthands and defaults allowed), typed for TypeScript authors. */
+export type StateMapInput = z.input<typeof stateMapSchema>;
