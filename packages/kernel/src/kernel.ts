@@ -1539,13 +1539,19 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         execution ? { step: item.step, decision, execution } : { step: item.step, decision },
       );
       if (execution?.status === 'completed') {
-        await journal.append([
-          {
-            type: 'outcome',
-            at: toRfc3339(clock.now()),
-            body: { attempt: exec.attempt, permit: exec.permit, status: 'compensated' },
-          },
-        ]);
+        try {
+          await journal.append([
+            {
+              type: 'outcome',
+              at: toRfc3339(clock.now()),
+              body: { attempt: exec.attempt, permit: exec.permit, status: 'compensated' },
+            },
+          ]);
+        } catch {
+          // The compensation ran (its own outcome is journaled) but the mark on the original step is
+          // not: report the plan as failed rather than compensated.
+          allCompensated = false;
+        }
       } else {
         allCompensated = false;
       }
