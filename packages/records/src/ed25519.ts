@@ -196,8 +196,10 @@ export function privateKeyPemFromSeed(seed: Uint8Array): string {
 }
 
 /**
- * The raw 32-byte public key of an Ed25519 private key.
+ * The raw 32-byte public key of an Ed25519 key object (private or public).
  * @throws RecordsError `KEY_UNSUPPORTED` when the key is not Ed25519
+ * @example
+ * publicKeyOf(createPrivateKey(privateKeyPemFromSeed(seed))).length; // 32
  */
 export function publicKeyOf(key: KeyObject): Uint8Array {
   if (key.asymmetricKeyType !== 'ed25519')
