@@ -17,9 +17,7 @@ export type KernelErrorCode =
   /** `createKernel` options are malformed (missing port, duplicate map, handler without a route). */
   | 'KERNEL_CONFIG_INVALID'
   /** The startup self-test failed (map, routes, forbidden proposal, signer or journal); the kernel refuses to start. */
-  | 'KERNEL_SELF_TEST_FAILED'
-  /** The kernel was closed; no further decision or execution is accepted. */
-  | 'KERNEL_CLOSED';
+  | 'KERNEL_SELF_TEST_FAILED';
 
 /** The error class of `@edca/kernel`, with a closed, stable `code`. */
 export class KernelError extends Error {
