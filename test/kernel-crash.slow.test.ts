@@ -17,7 +17,7 @@ import {
   type SignedRecord,
 } from '@edca/records';
 
-const ROUNDS = Number(process.env['EDCA_CRASH_ROUNDS'] ?? 12);
+const ROUNDS = Number(process.env['EDCA_CRASH_ROUNDS'] ?? 10);
 const root = new URL('..', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'edca-crash-'));
 const pem = generateKeyPair().privateKeyPem;
