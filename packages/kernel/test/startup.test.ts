@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeSigner, generateKeyPair } from '@edca/records';
-import type { CompiledMap } from '@edca/semantic';
+import { compile, type CompiledMap } from '@edca/semantic';
 import { createKernel, openFileJournal, type AppendedRecord, type KernelOptions } from '@edca/kernel';
 import {
   agent,
@@ -116,6 +116,22 @@ describe('createKernel self-test', () => {
       });
     });
   }
+
+  describe('when two maps declare the same intent', () => {
+    it('refuses to start with KERNEL_CONFIG_INVALID', async () => {
+      const options = await baseOptions(tempDir());
+      const first = options.maps[0]!;
+      const twin = compile({ ...first.document, name: 'kernel-refunds-twin' });
+      await expect(
+        createKernel({
+          ...options,
+          maps: [first, twin],
+          loaders: { ...options.loaders, 'kernel-refunds-twin': () => Promise.resolve({}) },
+        }),
+      ).rejects.toMatchObject({ code: 'KERNEL_CONFIG_INVALID' });
+      await options.journal.close();
+    });
+  });
 
   describe('when an option is out of range', () => {
     it('refuses to start with KERNEL_CONFIG_INVALID', async () => {
