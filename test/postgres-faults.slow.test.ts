@@ -97,6 +97,8 @@ async function checkAftermath(url: string, dir: string, trustFile: string): Prom
   for (const permit of outcomes.keys()) expect(attempts.has(permit)).toBe(true);
 
   const db = new pg.Client({ connectionString: url });
+
+  db.on('error', () => {});
   await db.connect();
   const effects = await db.query<{ idempotency_key: string; n: string }>(
     'SELECT idempotency_key, count(*)::text AS n FROM mp_effects GROUP BY idempotency_key',
@@ -217,6 +219,7 @@ describe('PostgreSQL store faults through the kernel', () => {
       const records = await checkAftermath(url, dir, trustFile);
       // Every payment of the survivors was refunded once; the victim finished its range after restarts.
       const db = new pg.Client({ connectionString: url });
+      db.on('error', () => {});
       await db.connect();
       const left = await db.query(`SELECT pay_id FROM mp_payments WHERE status_cd <> 'RFND'`);
       await db.end();

@@ -40,6 +40,9 @@ export interface ChildConfig {
   readonly appName: string;
   /** Only start (recovery runs in createKernel), report and stop. */
   readonly recoverOnly: boolean;
+  /** Benchmark: run for this long instead of a fixed count (0: off), deciding only or also executing. */
+  readonly benchMs?: number;
+  readonly benchExecute?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
@@ -126,6 +129,8 @@ const kernel = await createKernel({
     },
   },
 });
+// Benchmark runs wait for the parent's go; the handler is in place before `started` is printed.
+const go = new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
 say({ type: 'started', instance: config.instance, recovery: kernel.recovery, kid: signer.kid });
 
 const tally: Record<string, number> = {};
@@ -207,6 +212,54 @@ async function shutdown(code: number): Promise<never> {
 
 if (config.recoverOnly) {
   say({ type: 'done', instance: config.instance, tally });
+  await shutdown(0);
+}
+
+if ((config.benchMs ?? 0) > 0) {
+  // Wait for the parent's go (all instances started), then run flat out for benchMs.
+  await go;
+  say({ type: 'running', instance: config.instance });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const until = t0 + config.benchMs!;
+  let next = config.start;
+  let permits = 0;
+  let executions = 0;
+  await Promise.all(
+    Array.from({ length: config.workers }, async () => {
+      while (performance.now() < until) {
+        const i = config.benchExecute === true ? next++ : config.start + (next++ % config.count);
+        if (i >= config.start + config.count) break;
+        const row = await loadRow(`P${config.instance}-${i}`);
+        const ref = refFor(row!, session);
+        const d = await kernel.decide(
+          { intent: 'refund_payment', params: { payment: ref, amount: 1 } },
+          { session, principal: principalFor(i), proposer },
+        );
+        if (!d.permit) {
+          count(`decision.${d.verdict}.${d.reasons.join('+')}`);
+          continue;
+        }
+        permits += 1;
+        if (config.benchExecute === true) {
+          const r = await kernel.execute(d.permit, { session });
+          if (r.status === 'completed') executions += 1;
+          else count(`execute.${r.status}`);
+        }
+      }
+    }),
+  );
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  say({
+    type: 'done',
+    instance: config.instance,
+    tally,
+    permits,
+    executions,
+    ms,
+    cpuUs: cpu.user + cpu.system,
+  });
   await shutdown(0);
 }
 

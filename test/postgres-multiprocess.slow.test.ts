@@ -81,6 +81,7 @@ describe('PostgreSQL store with 4 kernel processes', () => {
 
     // ---- side effects: the host's own log, unguarded ------------------------------------------
     const db = new pg.Client({ connectionString: url });
+    db.on('error', () => {});
     await db.connect();
     const dupKeys = await db.query(
       'SELECT idempotency_key, count(*) FROM mp_effects GROUP BY idempotency_key HAVING count(*) > 1',
