@@ -56,6 +56,8 @@ export type ReasonCode =
   | 'ALLOWED'
   /** Permitted: approval was required and enough distinct approvers with the role approved. */
   | 'APPROVALS_MET'
+  /** The decision input is not of the DecisionInput shape (a caller bug, or a corrupted replay record). */
+  | 'INPUT_INVALID'
   /** The input names another policy digest than this compiled map's. */
   | 'POLICY_DIGEST_MISMATCH'
   /** The proposal names an intent the map does not declare. */
@@ -143,6 +145,7 @@ export const DERIVE_CODES = [
 export const REASON_CODES = [
   'ALLOWED',
   'APPROVALS_MET',
+  'INPUT_INVALID',
   'POLICY_DIGEST_MISMATCH',
   'UNKNOWN_INTENT',
   'STATE_INVALID',

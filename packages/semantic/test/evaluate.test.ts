@@ -72,6 +72,35 @@ describe('evaluate', () => {
     });
   });
 
+  describe('when the input is not a DecisionInput', () => {
+    it('refuses INPUT_INVALID for malformed envelopes', () => {
+      const ok = input(bank, { intent: 'refund_payment', params: refund });
+      for (const bad of [
+        null,
+        'x',
+        {},
+        { ...ok, approvals: 'none' },
+        { ...ok, counters: null },
+        { ...ok, proposal: { intent: 'refund_payment' } },
+        { ...ok, principal: { id: 7, attributes: {} } },
+      ]) {
+        expect(decide(bank, bad as unknown as DecisionInput)).toMatchObject({
+          verdict: 'refuse',
+          reasons: ['INPUT_INVALID'],
+          rule: 'input',
+        });
+      }
+    });
+    it('never throws and never permits for arbitrary values (property)', () => {
+      fc.assert(
+        fc.property(fc.anything(), (v) => {
+          expect(bank.evaluate(v as DecisionInput).verdict).toBe('refuse');
+        }),
+        { numRuns: 300 },
+      );
+    });
+  });
+
   describe('when the policy digest differs', () => {
     it('refuses POLICY_DIGEST_MISMATCH', () => {
       const d = decide(

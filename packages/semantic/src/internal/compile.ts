@@ -510,6 +510,8 @@ class Compiled implements CompiledMap {
       reasons: [reason],
       accountable,
     });
+    // The auditor replays inputs read back from a journal: check the envelope before touching it.
+    if (!isDecisionInputShape(input)) return refuse('input', 'INPUT_INVALID');
     if (input.policyDigest !== this.digest) return refuse('policy', 'POLICY_DIGEST_MISMATCH');
     const i = this.#intents.get(input.proposal.intent);
     if (i === undefined) return refuse('intents', 'UNKNOWN_INTENT');
@@ -622,6 +624,27 @@ class Compiled implements CompiledMap {
     for (const _ in machines) n++;
     return n === this.#stateSlots.machines.length ? b : undefined;
   }
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function isDecisionInputShape(input: unknown): input is DecisionInput {
+  if (!isPlainObject(input)) return false;
+  const { proposal, principal, approvals, counters, now } = input;
+  return (
+    typeof input.policyDigest === 'string' &&
+    isPlainObject(proposal) &&
+    typeof proposal.intent === 'string' &&
+    isPlainObject(proposal.params) &&
+    isPlainObject(principal) &&
+    typeof principal.id === 'string' &&
+    isPlainObject(principal.attributes) &&
+    Array.isArray(approvals) &&
+    approvals.every((a) => isPlainObject(a) && typeof a.kid === 'string' && typeof a.role === 'string') &&
+    isPlainObject(counters) &&
+    (now === undefined || typeof now === 'string')
+  );
 }
 
 function runRules(
