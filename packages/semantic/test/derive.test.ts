@@ -143,6 +143,21 @@ describe('derive', () => {
 
   describe('when the input is not an object of sources', () => {
     const map = loadFixtureMap('retail-banking');
+    it('never throws, and fails closed, for arbitrary values (property)', () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.anything(),
+            fc.dictionary(fc.constantFrom('customer', 'account', 'card', 'payment'), fc.anything()),
+          ),
+          (v) => {
+            const r = map.derive(v as Record<string, unknown>);
+            expect(r.ok).toBe(false);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
     it('fails closed with SOURCE_MISSING', () => {
       for (const bad of [null, 'x', 3])
         expect(map.derive(bad as never)).toMatchObject({ ok: false, code: 'SOURCE_MISSING' });
