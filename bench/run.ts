@@ -20,6 +20,11 @@ const files = readdirSync(dir)
   .filter((f) => words.length === 0 || words.some((w) => f.includes(w)))
   .sort();
 
+if (files.length === 0) {
+  console.error(`no bench/*.bench.ts file matches ${words.join(', ')}`);
+  process.exit(2);
+}
+
 let failed = 0;
 for (const file of files) {
   if (!flags.includes('--json')) console.log(`\n=== bench/${file}`);
