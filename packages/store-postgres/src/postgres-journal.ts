@@ -25,7 +25,7 @@ import {
 } from '@edca/records';
 import type pg from 'pg';
 import { PostgresStoreError } from './errors.js';
-import { inTransaction, openDb, type ConnectionOptions, type Db } from './internal/db.js';
+import { lease, openDb, type ConnectionOptions, type Db } from './internal/db.js';
 import { validateDrafts } from './internal/drafts.js';
 import { MerkleFrontier } from './internal/merkle-frontier.js';
 import { migrate } from './migrate.js';
@@ -386,103 +386,109 @@ class PostgresJournalImpl implements PostgresJournal {
     return this.#queue.splice(0, n);
   }
 
-  /** One transaction: lock the head, sign onto it, insert, move the head, COMMIT (durable). */
+  /**
+   * One transaction in two round trips: (1) BEGIN, force synchronous commit, lock and read the head;
+   * sign onto it here; (2) insert the records, move the head (edca.journal_advance aborts if it is not
+   * where it was read) and COMMIT — durable when the reply arrives. Both are simple-protocol queries
+   * with literals (escaped; bytes as hex), which is what lets the COMMIT ride with the writes: the
+   * stream's lock is held for one round trip plus the signing, not four round trips.
+   */
   async #commit(jobs: readonly Job[]): Promise<AppendedRecord[][]> {
-    return await inTransaction(
-      this.#db.pool,
-      async (client) => {
-        const locked = await client.query<HeadRow>(
-          `SELECT seq::text AS seq, hash, last_at, frontier, since_checkpoint FROM edca.journal_heads
-            WHERE stream = $1 FOR UPDATE`,
-          [this.stream],
+    const l = await lease(this.#db.pool);
+    const client = l.client;
+    const lit = (text: string): string => client.escapeLiteral(text);
+    const hex = (bytes: Uint8Array): string =>
+      `decode('${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}', 'hex')`;
+    let ended = false;
+    try {
+      const opened = (await client.query(
+        `BEGIN; SET LOCAL synchronous_commit TO on;
+         SELECT seq::text AS seq, hash, last_at, frontier, since_checkpoint FROM edca.journal_heads
+          WHERE stream = ${lit(this.stream)} FOR UPDATE`,
+      )) as unknown as pg.QueryResult<HeadRow>[];
+      const head = opened[2]?.rows[0];
+      if (head === undefined) throw unavailable(`journal stream ${this.stream} has no head row`);
+      await this.#hooks.afterLock?.(client);
+      const startSeq = Number(head.seq);
+      const frontier = MerkleFrontier.decode(startSeq, head.frontier);
+      if (frontier === undefined) throw corrupt(`journal stream ${this.stream}: bad Merkle frontier`);
+      const tip = {
+        seq: startSeq,
+        hash: head.hash as Digest | null,
+        at: head.last_at,
+        since: head.since_checkpoint,
+      };
+      const written: AppendedRecord[] = [];
+      const results: AppendedRecord[][] = [];
+
+      const signOne = async (type: RecordType, draftAt: string, body: JsonValue): Promise<AppendedRecord> => {
+        // Several instances with their own clocks write one chain: a record is never dated before the
+        // record it follows (an auditor flags time running backwards), so `at` is raised to the
+        // previous record's when the caller's clock is behind.
+        const at = tip.at !== null && Date.parse(draftAt) < Date.parse(tip.at) ? tip.at : draftAt;
+        const record = await signRecord(
+          { type, stream: this.stream, seq: tip.seq + 1, prev: tip.hash, at, body, kid: this.#signer.kid },
+          this.#signer,
         );
-        const head = locked.rows[0];
-        if (head === undefined) throw unavailable(`journal stream ${this.stream} has no head row`);
-        await this.#hooks.afterLock?.(client);
-        const startSeq = Number(head.seq);
-        const frontier = MerkleFrontier.decode(startSeq, head.frontier);
-        if (frontier === undefined) throw corrupt(`journal stream ${this.stream}: bad Merkle frontier`);
-        const tip = {
-          seq: startSeq,
-          hash: head.hash as Digest | null,
-          at: head.last_at,
-          since: head.since_checkpoint,
-        };
-        const written: AppendedRecord[] = [];
-        const results: AppendedRecord[][] = [];
+        const bytes = encodeRecord(record);
+        const hash = digestBytes(bytes);
+        frontier.append(leafHash(bytes));
+        tip.seq = record.seq;
+        tip.hash = hash;
+        tip.at = at;
+        const appended = { record, hash, bytes };
+        written.push(appended);
+        return appended;
+      };
+      const checkpoint = async (): Promise<void> => {
+        const at = new Date(this.#clock.now()).toISOString();
+        await signOne('checkpoint', at, { size: frontier.size, root: toBase64url(frontier.root()) });
+        tip.since = 0;
+      };
 
-        const signOne = async (
-          type: RecordType,
-          draftAt: string,
-          body: JsonValue,
-        ): Promise<AppendedRecord> => {
-          // Several instances with their own clocks write one chain: a record is never dated before the
-          // record it follows (an auditor flags time running backwards), so `at` is raised to the
-          // previous record's when the caller's clock is behind.
-          const at = tip.at !== null && Date.parse(draftAt) < Date.parse(tip.at) ? tip.at : draftAt;
-          const record = await signRecord(
-            { type, stream: this.stream, seq: tip.seq + 1, prev: tip.hash, at, body, kid: this.#signer.kid },
-            this.#signer,
-          );
-          const bytes = encodeRecord(record);
-          const hash = digestBytes(bytes);
-          frontier.append(leafHash(bytes));
-          tip.seq = record.seq;
-          tip.hash = hash;
-          tip.at = at;
-          const appended = { record, hash, bytes };
-          written.push(appended);
-          return appended;
-        };
-        const checkpoint = async (): Promise<void> => {
-          const at = new Date(this.#clock.now()).toISOString();
-          await signOne('checkpoint', at, { size: frontier.size, root: toBase64url(frontier.root()) });
-          tip.since = 0;
-        };
-
-        for (const job of jobs) {
-          const records: AppendedRecord[] = [];
-          for (const draft of job.drafts) {
-            records.push(await signOne(draft.type, draft.at, draft.body));
-            tip.since += 1;
-            if (tip.since >= this.#checkpointEvery) await checkpoint();
-          }
-          if (job.close && tip.since > 0) await checkpoint();
-          results.push(records);
+      for (const job of jobs) {
+        const records: AppendedRecord[] = [];
+        for (const draft of job.drafts) {
+          records.push(await signOne(draft.type, draft.at, draft.body));
+          tip.since += 1;
+          if (tip.since >= this.#checkpointEvery) await checkpoint();
         }
-        if (written.length === 0) return results;
-
-        // One statement: insert every record and move the head; the `seq = $9` guard re-checks, on top
-        // of the row lock, that nobody moved the head since it was read.
-        const moved = await client.query(
-          `WITH ins AS (
-             INSERT INTO edca.journal_records (stream, seq, type, hash, bytes)
-             SELECT $1, r.seq, r.type, r.hash, r.bytes
-               FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bytea[]) AS r(seq, type, hash, bytes)
-           )
-           UPDATE edca.journal_heads SET seq = $6, hash = $7, frontier = $8, since_checkpoint = $10, last_at = $11
-            WHERE stream = $1 AND seq = $9`,
-          [
-            this.stream,
-            written.map((r) => r.record.seq),
-            written.map((r) => r.record.type),
-            written.map((r) => r.hash),
-            written.map((r) => Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength)),
-            tip.seq,
-            tip.hash,
-            Buffer.from(frontier.encode()),
-            startSeq,
-            tip.since,
-            tip.at,
-          ],
-        );
-        if (moved.rowCount !== 1)
-          throw unavailable(`journal stream ${this.stream}: the head moved under the lock`);
+        if (job.close && tip.since > 0) await checkpoint();
+        results.push(records);
+      }
+      if (written.length === 0 || tip.hash === null || tip.at === null) {
+        await client.query('ROLLBACK');
+        ended = true;
         return results;
-      },
-      // Durable on COMMIT even if the server or role default says otherwise.
-      'BEGIN; SET LOCAL synchronous_commit TO on',
-    );
+      }
+      const values = written
+        .map(
+          (r) =>
+            `(${lit(this.stream)}, ${r.record.seq}, ${lit(r.record.type)}, ${lit(r.hash)}, ${hex(r.bytes)})`,
+        )
+        .join(',\n');
+      await client.query(
+        `INSERT INTO edca.journal_records (stream, seq, type, hash, bytes) VALUES ${values};
+         SELECT edca.journal_advance(${lit(this.stream)}, ${startSeq}, ${tip.seq}, ${lit(tip.hash)}, ${lit(tip.at)},
+                                     ${hex(frontier.encode())}, ${tip.since});
+         COMMIT`,
+      );
+      ended = true;
+      return results;
+    } catch (err) {
+      if (!ended) {
+        // An error inside the transaction leaves it aborted: roll back so the session is clean again.
+        await client.query('ROLLBACK').then(
+          () => {
+            ended = true;
+          },
+          () => {},
+        );
+      }
+      throw err;
+    } finally {
+      l.release(!ended);
+    }
   }
 
   async *#read(fromSeq: number): AsyncGenerator<AppendedRecord> {

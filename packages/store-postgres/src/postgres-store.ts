@@ -14,7 +14,7 @@ import type {
   ReserveResult,
 } from '@edca/kernel';
 import type pg from 'pg';
-import { inTransaction, openDb, Rollback, sqlState, type ConnectionOptions } from './internal/db.js';
+import { inTransaction, openDb, sqlState, type ConnectionOptions } from './internal/db.js';
 import { migrate } from './migrate.js';
 
 /** Options of `postgresStore`: a connection (URL or pool) and whether to migrate the schema first. */
@@ -215,76 +215,42 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
         if (!Number.isSafeInteger(now))
           throw new KernelError('STORE_MISUSE', 'now must be epoch milliseconds');
         const counters = [...new Set(wanted.map((r) => r.counter))].sort();
-        return await inTransaction(p, async (c) => {
-          // Lock every counter row in one global order (sorted), so two instances reserving
-          // overlapping counters queue instead of deadlocking. Missing rows are created first.
-          const lockSql =
-            'SELECT counter FROM edca.limit_counters WHERE counter = ANY($1::text[]) ORDER BY counter FOR UPDATE';
-          const locked = await c.query(lockSql, [counters]);
-          if (locked.rowCount !== counters.length) {
-            await c.query(
-              `INSERT INTO edca.limit_counters (counter) SELECT x FROM unnest($1::text[]) AS x ORDER BY x
-               ON CONFLICT (counter) DO NOTHING`,
-              [counters],
-            );
-            const relocked = await c.query(lockSql, [counters]);
-            if (relocked.rowCount !== counters.length) {
-              throw new KernelError('STORE_UNAVAILABLE', 'reserve: counter rows vanished under lock');
-            }
-          }
-          // Under the locks, usage (settled + unexpired holds) cannot change; check every reservation in
-          // the caller's order, counting earlier ones of this call, in exact decimal arithmetic.
-          const check = await c.query<{ counter: string; before: string; fits: boolean; reused: boolean }>(
-            `WITH req AS (
-               SELECT * FROM unnest($1::text[], $2::numeric[], $3::numeric[]) WITH ORDINALITY AS r(counter, amount, max, ord)
-             ), used AS (
-               SELECT k.counter,
-                      k.settled + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
-                                             WHERE h.counter = k.counter AND NOT h.settled AND h.hold_until > $4), 0) AS used
-                 FROM edca.limit_counters k WHERE k.counter = ANY($1::text[])
-             ), prior AS (
-               SELECT r.ord, r.counter, r.amount, r.max,
-                      u.used + COALESCE(sum(r.amount) OVER (PARTITION BY r.counter ORDER BY r.ord
-                                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-                 FROM req r JOIN used u ON u.counter = r.counter
-             )
-             SELECT counter, before::text AS before, before + amount <= max AS fits,
-                    EXISTS (SELECT 1 FROM edca.limit_reservations x WHERE x.id = ANY($5::text[])) AS reused
-               FROM prior ORDER BY ord`,
-            [
-              wanted.map((r) => r.counter),
-              wanted.map((r) => decimal(r.amount)),
-              wanted.map((r) => decimal(r.max)),
-              now,
-              wanted.map((r) => r.id),
-            ],
+        const args = [
+          wanted.map((r) => r.id),
+          wanted.map((r) => r.counter),
+          wanted.map((r) => decimal(r.amount)),
+          wanted.map((r) => decimal(r.max)),
+          wanted.map((r) => r.holdUntil),
+          now,
+        ];
+        // One statement, one round trip (edca.reserve, migration 3): lock the counters in sorted
+        // order, check, insert all or none, commit.
+        for (let round = 0; round < 3; round += 1) {
+          const { rows } = await p.query<{
+            out_status: string;
+            out_counter: string | null;
+            out_usage: string | null;
+          }>(
+            `SELECT out_status, out_counter, out_usage::text AS out_usage
+               FROM edca.reserve($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::bigint[], $6::bigint)`,
+            args,
           );
-          if (check.rows.length !== wanted.length) {
-            throw new KernelError('STORE_UNAVAILABLE', 'reserve: counter rows vanished under lock');
+          const row = rows[0];
+          if (row === undefined) throw new KernelError('STORE_UNAVAILABLE', 'reserve: no answer');
+          if (row.out_status === 'ok') return { ok: true };
+          if (row.out_status === 'refused') {
+            return { ok: false, counter: row.out_counter ?? '', usage: Number(row.out_usage ?? '0') };
           }
-          if (check.rows[0]?.reused === true) {
+          if (row.out_status === 'reused')
             throw new KernelError('STORE_MISUSE', 'a reservation id is already in use');
-          }
-          const refused = check.rows.find((r) => !r.fits);
-          if (refused !== undefined) {
-            return new Rollback<ReserveResult>({
-              ok: false,
-              counter: refused.counter,
-              usage: Number(refused.before),
-            });
-          }
-          await c.query(
-            `INSERT INTO edca.limit_reservations (id, counter, amount, hold_until)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::bigint[])`,
-            [
-              wanted.map((r) => r.id),
-              wanted.map((r) => r.counter),
-              wanted.map((r) => decimal(r.amount)),
-              wanted.map((r) => r.holdUntil),
-            ],
+          // 'missing': create the counter rows in their own short transaction, then reserve again.
+          await p.query(
+            `INSERT INTO edca.limit_counters (counter) SELECT x FROM unnest($1::text[]) AS x ORDER BY x
+             ON CONFLICT (counter) DO NOTHING`,
+            [counters],
           );
-          return { ok: true };
-        });
+        }
+        throw new KernelError('STORE_UNAVAILABLE', 'reserve: counter rows keep vanishing');
       }),
 
     settle: (reservationId) =>

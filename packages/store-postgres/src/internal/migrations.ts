@@ -102,8 +102,80 @@ CREATE TABLE edca.limit_reservations (
 CREATE INDEX limit_reservations_held ON edca.limit_reservations (counter, hold_until) WHERE NOT settled;
 `;
 
+// Check-and-reserve in one round trip: the counter rows are locked in one global order (sorted), so
+// instances reserving overlapping counters queue instead of deadlocking; under the locks the usage
+// (settled + unexpired holds) cannot change, every reservation is checked in the caller's order in
+// exact decimal arithmetic, and all are inserted or none. Missing counter rows are reported
+// ('missing') rather than created here: the caller creates them in their own short transaction, so
+// no transaction ever waits on another's uncommitted insert while holding counter locks.
+const reserveFunction = `
+CREATE FUNCTION edca.reserve(p_ids text[], p_counters text[], p_amounts numeric[], p_maxes numeric[],
+                             p_holds bigint[], p_now bigint)
+RETURNS TABLE (out_status text, out_counter text, out_usage numeric)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  n_distinct integer;
+  n_locked integer;
+  r record;
+BEGIN
+  SELECT count(DISTINCT x) INTO n_distinct FROM unnest(p_counters) AS x;
+  SELECT count(*) INTO n_locked
+    FROM (SELECT 1 FROM edca.limit_counters k WHERE k.counter = ANY (p_counters) ORDER BY k.counter FOR UPDATE) AS l;
+  IF n_locked < n_distinct THEN
+    RETURN QUERY SELECT 'missing'::text, NULL::text, NULL::numeric;
+    RETURN;
+  END IF;
+  IF EXISTS (SELECT 1 FROM edca.limit_reservations x WHERE x.id = ANY (p_ids)) THEN
+    RETURN QUERY SELECT 'reused'::text, NULL::text, NULL::numeric;
+    RETURN;
+  END IF;
+  FOR r IN
+    WITH req AS (
+      SELECT q.counter, q.amount, q.max, q.ord
+        FROM unnest(p_counters, p_amounts, p_maxes) WITH ORDINALITY AS q(counter, amount, max, ord)
+    ), used AS (
+      SELECT k.counter,
+             k.settled + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                                    WHERE h.counter = k.counter AND NOT h.settled AND h.hold_until > p_now), 0) AS used
+        FROM edca.limit_counters k WHERE k.counter = ANY (p_counters)
+    )
+    SELECT q.counter,
+           u.used + COALESCE(sum(q.amount) OVER (PARTITION BY q.counter ORDER BY q.ord
+                                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
+           q.amount, q.max, q.ord
+      FROM req q JOIN used u ON u.counter = q.counter
+     ORDER BY q.ord
+  LOOP
+    IF r.before + r.amount > r.max THEN
+      RETURN QUERY SELECT 'refused'::text, r.counter, r.before;
+      RETURN;
+    END IF;
+  END LOOP;
+  INSERT INTO edca.limit_reservations (id, counter, amount, hold_until)
+  SELECT * FROM unnest(p_ids, p_counters, p_amounts, p_holds);
+  RETURN QUERY SELECT 'ok'::text, NULL::text, NULL::numeric;
+END
+$fn$;
+
+-- Moves a journal head inside the append transaction, and aborts it (so its COMMIT never runs) if
+-- the head is not where the appender read it under the row lock.
+CREATE FUNCTION edca.journal_advance(p_stream text, p_old bigint, p_seq bigint, p_hash text, p_at text,
+                                     p_frontier bytea, p_since integer)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE edca.journal_heads
+     SET seq = p_seq, hash = p_hash, last_at = p_at, frontier = p_frontier, since_checkpoint = p_since
+   WHERE stream = p_stream AND seq = p_old;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'edca journal head of % moved under its lock', p_stream USING ERRCODE = 'serialization_failure';
+  END IF;
+END
+$fn$;
+`;
+
 /** Every migration, in order; versions are contiguous from 1. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'journal', sql: journal },
   { version: 2, name: 'kernel-store', sql: kernelStore },
+  { version: 3, name: 'one-round-trip-functions', sql: reserveFunction },
 ];
