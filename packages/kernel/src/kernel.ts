@@ -1525,8 +1525,21 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       if (!exec || exec.status !== 'completed') continue;
       const step = steps[item.step]!;
       const declared = byIntent.get(step.proposal.intent)?.map.intent(step.proposal.intent)?.compensation;
+      // The undo gets only the params it declares: its strict schema refuses the step's others
+      // (offer_payment_plan {account, months, …} is undone by withdraw_payment_plan {account}).
+      const undoParams = declared ? byIntent.get(declared)?.map.intent(declared)?.params : undefined;
       const comp =
-        step.compensation ?? (declared ? { intent: declared, params: step.proposal.params } : undefined);
+        step.compensation ??
+        (declared
+          ? {
+              intent: declared,
+              params: undoParams
+                ? Object.fromEntries(
+                    Object.entries(step.proposal.params).filter(([k]) => Object.hasOwn(undoParams, k)),
+                  )
+                : step.proposal.params,
+            }
+          : undefined);
       if (!comp) {
         allCompensated = false;
         continue;
