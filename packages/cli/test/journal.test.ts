@@ -139,6 +139,51 @@ describe('edca journal export', () => {
   });
 });
 
+describe('edca audit with --store', () => {
+  it('verifies and proves straight from the PostgreSQL stream; a file and --store together are a usage error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edca-journal-cli-'));
+    const trust = join(dir, 'trust.json');
+    writeFileSync(
+      trust,
+      JSON.stringify({
+        version: 1,
+        keys: [
+          {
+            kid: signer.kid,
+            alg: 'Ed25519',
+            publicKey: toBase64url(signer.publicKey),
+            role: 'kernel',
+            notBefore: '2020-01-01T00:00:00.000Z',
+            notAfter: null,
+          },
+        ],
+      }),
+    );
+    let io = capture();
+    expect(
+      await runCli(['audit', 'verify', '--store', url, '--stream', 'bank-1', '--trust', trust], io),
+    ).toBe(0);
+    expect(io.out()).toContain('INTACT');
+    expect(io.out()).toContain('records: 10');
+    expect(io.out()).not.toContain('edca-test'); // never the password
+    io = capture();
+    expect(await runCli(['audit', 'prove', '--store', url, '--stream', 'bank-1', '--seq', '2'], io)).toBe(0);
+    const proofFile = join(dir, 'proof.json');
+    writeFileSync(proofFile, io.out());
+    io = capture();
+    expect(await runCli(['audit', 'check-proof', proofFile, '--trust', trust], io)).toBe(0);
+    expect(io.out()).toContain('proof VALID: record 2');
+    io = capture();
+    expect(
+      await runCli(
+        ['audit', 'verify', 'x.jsonl', '--store', url, '--stream', 'bank-1', '--trust', trust],
+        io,
+      ),
+    ).toBe(2);
+    expect(io.err()).toContain('USAGE');
+  });
+});
+
 describe('edca journal streams', () => {
   it('lists the streams with their last seq', async () => {
     const io = capture();

@@ -16,6 +16,7 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
 import { readTextInput, type CliIo } from '../io.js';
+import { describeJournalSource, parseJournalSource, readJournalSourceBytes } from '../journal-source.js';
 
 const PROGRESS_MIN_RECORDS = 10_000;
 
@@ -28,6 +29,23 @@ function readBytes(path: string): Buffer {
       `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
     );
   }
+}
+
+interface StoreFlags {
+  store?: string;
+  stream?: string;
+}
+
+/** The journal of a command: a file (or `-`) given as the argument, or `--store postgres://… --stream S`. */
+async function readJournalInput(
+  arg: string | undefined,
+  flags: StoreFlags,
+): Promise<{ name: string; bytes: Buffer }> {
+  if ((arg === undefined) === (flags.store === undefined)) {
+    throw new CliError('USAGE', 'give a journal file or --store <location>, not both');
+  }
+  const source = parseJournalSource(flags.store ?? arg!, flags.stream);
+  return { name: describeJournalSource(source), bytes: await readJournalSourceBytes(source) };
 }
 
 function writeOutput(path: string, text: string): void {
@@ -88,7 +106,7 @@ function nonNegativeInt(value: string): number {
   return n;
 }
 
-interface VerifyFlags {
+interface VerifyFlags extends StoreFlags {
   trust: string;
   maps?: string;
   json?: boolean;
@@ -109,7 +127,9 @@ export function registerAudit(program: Command, io: CliIo): void {
     .description(
       'verify a journal: bytes, signatures, chain, checkpoints, permits, approvals; replay with --maps',
     )
-    .argument('<journal>', 'journal file (one canonical record per line), or - for standard input')
+    .argument('[journal]', 'journal file (one canonical record per line), or - for standard input')
+    .option('--store <location>', 'read the journal from a PostgreSQL store (postgres://…) instead of a file')
+    .option('--stream <name>', 'the stream to read from --store')
     .requiredOption('--trust <file>', 'trust file listing the kernel and approver keys')
     .option(
       '--maps <dir>',
@@ -128,13 +148,13 @@ export function registerAudit(program: Command, io: CliIo): void {
         nonNegativeInt,
       ),
     )
-    .action(async (journalPath: string, flags: VerifyFlags) => {
+    .action(async (journalArg: string | undefined, flags: VerifyFlags) => {
       if (flags.checkpointsOnly === true && flags.maps !== undefined) {
         throw new CliError('USAGE', '--maps needs full verification; drop --checkpoints-only');
       }
       const trust = loadTrust(flags.trust);
       const maps = flags.maps === undefined ? undefined : loadMaps(flags.maps);
-      const bytes = readBytes(journalPath);
+      const { name: journalPath, bytes } = await readJournalInput(journalArg, flags);
       let bar: cliProgress.SingleBar | undefined;
       const onProgress = (done: number, total: number): void => {
         if (!io.isTty || total < PROGRESS_MIN_RECORDS) return;
@@ -180,11 +200,13 @@ export function registerAudit(program: Command, io: CliIo): void {
   audit
     .command('prove')
     .description('write an RFC 6962 inclusion proof of one record under the latest checkpoint')
-    .argument('<journal>', 'journal file')
+    .argument('[journal]', 'journal file')
+    .option('--store <location>', 'read the journal from a PostgreSQL store (postgres://…) instead of a file')
+    .option('--stream <name>', 'the stream to read from --store')
     .requiredOption('--seq <n>', 'the record to prove', positiveInt)
     .option('--out <file>', 'write the proof here instead of standard output')
-    .action((journalPath: string, flags: { seq: number; out?: string }) => {
-      const bytes = readBytes(journalPath);
+    .action(async (journalArg: string | undefined, flags: StoreFlags & { seq: number; out?: string }) => {
+      const { bytes } = await readJournalInput(journalArg, flags);
       let proof;
       try {
         proof = createInclusionProof(bytes, flags.seq);
