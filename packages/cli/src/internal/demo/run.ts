@@ -18,7 +18,6 @@ import {
   type Decision,
   type ExecuteResult,
   type Kernel,
-  type PlanStep,
   type Proposer,
   type ProposerMessage,
   type ProposerOutput,
@@ -443,19 +442,6 @@ async function escalate(
   if (r && r.status !== 'refused') tellResult(ctx, conv, intent, r.status, r.error?.code);
 }
 
-/**
- * The plan step with the compensation its map declares, given only the params the compensating
- * intent takes (the kernel's default passes every param of the step, which a strict schema refuses
- * whenever the undo takes fewer params than the action, e.g. withdraw_payment_plan).
- */
-function withCompensation(map: CompiledMap, proposal: Proposal): PlanStep {
-  const undo = map.intent(proposal.intent)?.compensation;
-  const spec = undo === undefined ? undefined : map.intent(undo);
-  if (undo === undefined || spec === undefined) return { proposal };
-  const params = Object.fromEntries(Object.entries(proposal.params).filter(([k]) => k in spec.params));
-  return { proposal, compensation: { intent: undo, params } };
-}
-
 async function handlePlan(
   ctx: Ctx,
   conv: Conversation,
@@ -480,7 +466,7 @@ async function handlePlan(
   const callsBefore = ctx.calls.length;
   const logBefore = ctx.bank.log.length;
   const plan = await ctx.kernel.runPlan(
-    proposals.map((proposal) => withCompensation(ctx.arp.map, proposal)),
+    proposals.map((proposal) => ({ proposal })),
     conv.context,
   );
   // runPlan interleaves decisions and executions; report them step by step from its result.
