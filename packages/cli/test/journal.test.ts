@@ -7,6 +7,7 @@ import { openPostgresJournal } from '@edca/store-postgres';
 import type { AppendedRecord } from '@edca/kernel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../../store-postgres/test/pg-server.js';
+import { pg } from '../../store-postgres/test/pg.js';
 
 function capture(): CliIo & { out: () => string; err: () => string } {
   let out = '';
@@ -136,6 +137,54 @@ describe('edca journal export', () => {
       expect(io.err()).toContain('STORE_UNAVAILABLE');
       expect(io.err()).not.toContain('x:y');
     });
+  });
+});
+
+describe('edca journal export of a damaged stream', () => {
+  it('writes what is there, then exits 1 with JOURNAL_INCOMPLETE or JOURNAL_NOT_UTF8', async () => {
+    const db = await server.createDatabase();
+    const journal = await openPostgresJournal({
+      connectionString: db,
+      stream: 's',
+      signer,
+      checkpointEvery: 100,
+    });
+    await journal.append(
+      Array.from({ length: 3 }, (_, i) => ({
+        type: 'policy.activated' as const,
+        at: '2026-01-02T03:04:05.006Z',
+        body: { policyDigest: `sha256:${'ab'.repeat(32)}`, name: `p${i}`, version: '1', owner: 'ops' },
+      })),
+    );
+    await journal.close(); // seals: 4 records
+    const c = new pg.Client({ connectionString: db });
+    c.on('error', () => {});
+    await c.connect();
+    await c.query('ALTER TABLE edca.journal_records DISABLE TRIGGER journal_records_append_only');
+    await c.query(
+      `UPDATE edca.journal_records SET bytes = '\\xff'::bytea || bytes WHERE stream = 's' AND seq = 2`,
+    );
+    let io = capture();
+    expect(await runCli(['journal', 'export', '--store', db, '--stream', 's'], io)).toBe(1);
+    expect(io.err()).toContain('JOURNAL_NOT_UTF8');
+    const dir = mkdtempSync(join(tmpdir(), 'edca-journal-cli-'));
+    io = capture();
+    expect(
+      await runCli(['journal', 'export', '--store', db, '--stream', 's', '--out', join(dir, 'j')], io),
+    ).toBe(0);
+    expect(readFileSync(join(dir, 'j'))[readFileSync(join(dir, 'j')).indexOf(0x0a) + 1]).toBe(0xff);
+    await c.query(`DELETE FROM edca.journal_records WHERE stream = 's' AND seq >= 3`);
+    io = capture();
+    expect(
+      await runCli(['journal', 'export', '--store', db, '--stream', 's', '--out', join(dir, 'k')], io),
+    ).toBe(1);
+    expect(io.err()).toContain('JOURNAL_INCOMPLETE');
+    expect(
+      readFileSync(join(dir, 'k'), 'utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    ).toHaveLength(2);
+    await c.end();
   });
 });
 
