@@ -1,5 +1,5 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import { canonicalBytes, type IJsonLimits } from './ijson.js';
+import { canonicalTextWithinLimit, type IJsonLimits } from './ijson.js';
 
 /** A SHA-256 digest as text: `sha256:` and 64 lower-case hex digits. */
 export type Digest = `sha256:${string}`;
@@ -43,7 +43,8 @@ export function digestBytes(data: Uint8Array | string): Digest {
  * digestValue({ b: 1, a: 2 }) === digestValue({ a: 2, b: 1 }); // true
  */
 export function digestValue(value: unknown, limits?: IJsonLimits): Digest {
-  return digestBytes(canonicalBytes(value, limits));
+  // Hashing the text encodes it as UTF-8 inside node:crypto: no intermediate Buffer.
+  return digestBytes(canonicalTextWithinLimit(value, limits));
 }
 
 /**

@@ -151,8 +151,159 @@ function refuse(
  * canonicalize({ b: 1, a: 'x' }); // '{"a":"x","b":1}'
  */
 export function canonicalize(value: unknown, limits?: IJsonLimits): string {
+  const fast = composeCanonical(value, limits);
+  if (fast !== undefined) return fast;
   assertIJson(value, limits);
   return jcs(value);
+}
+
+// ---- the composing fast path -------------------------------------------------------------------
+// RFC 8785 of an object is `{` + its members `"key":JCS(value)` sorted by UTF-16 code units and
+// joined by `,` + `}`; of an array `[` + JCS of each element joined by `,` + `]`; of a string or
+// number what JSON.stringify writes (json-canonicalize itself is exactly this recursion with
+// JSON.stringify at the leaves). `composeCanonical` builds the same text in one pass that also does
+// the I-JSON checks, and reuses the text of a deeply frozen container it has seen before (the
+// kernel's abstract state is hashed at derive time, then again inside the decision key and inside
+// the decision record). It answers `undefined` on anything unusual (every input `assertIJson` or
+// json-canonicalize would refuse, an object reached twice, a size or depth near a limit), and then
+// `canonicalize` runs the slow path, which refuses with the same code and path as it always did.
+// test/canonical-fast.test.ts checks byte equality and equal refusals against the slow path.
+
+/** The remembered canonical text of a deeply frozen container, with what the checks need. */
+interface Known {
+  readonly text: string;
+  /** assertIJson's size estimate of the subtree. */
+  readonly size: number;
+  /** Deepest container below this one, relative (0: no container inside). */
+  readonly height: number;
+  /** Every container of the subtree, so an object reached twice is still noticed. */
+  readonly containers: readonly object[];
+}
+
+const known = new WeakMap<object, Known>();
+
+// Per-call outputs of `compose` for the subtree it just returned (module state, single-threaded).
+let outSize = 0;
+let outHeight = -1;
+/** The subtree's containers when the whole subtree is frozen, else undefined. */
+let outFrozen: object[] | undefined;
+const NO_CONTAINERS: object[] = [];
+
+function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      if (!isWellFormed(v)) return undefined;
+      outSize = v.length + 2;
+      outHeight = -1;
+      outFrozen = NO_CONTAINERS;
+      return JSON.stringify(v);
+    case 'number':
+      if (!Number.isFinite(v) || isUnsafeInteger(v)) return undefined;
+      outSize = 1;
+      outHeight = -1;
+      outFrozen = NO_CONTAINERS;
+      return JSON.stringify(v);
+    case 'boolean':
+      outSize = 4;
+      outHeight = -1;
+      outFrozen = NO_CONTAINERS;
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) {
+        outSize = 4;
+        outHeight = -1;
+        outFrozen = NO_CONTAINERS;
+        return 'null';
+      }
+      const hit = known.get(v);
+      if (hit !== undefined) {
+        if (depth + hit.height >= maxDepth) return undefined;
+        for (const c of hit.containers) {
+          if (seen.has(c)) return undefined;
+          seen.add(c);
+        }
+        outSize = hit.size;
+        outHeight = hit.height;
+        outFrozen = hit.containers as object[];
+        return hit.text;
+      }
+      if (depth >= maxDepth || seen.has(v)) return undefined;
+      seen.add(v);
+      let text: string;
+      let size = 2;
+      let height = 0;
+      let frozen: object[] | undefined = Object.isFrozen(v) ? [v] : undefined;
+      if (Array.isArray(v)) {
+        if (Object.getPrototypeOf(v) !== Array.prototype) return undefined;
+        text = '[';
+        for (let i = 0; i < v.length; i++) {
+          const part = compose(v[i] as unknown, depth + 1, maxDepth, seen);
+          if (part === undefined) return undefined;
+          if (i > 0) text += ',';
+          text += part;
+          size += outSize;
+          if (outHeight + 1 > height) height = outHeight + 1;
+          if (frozen !== undefined) {
+            if (outFrozen === undefined) frozen = undefined;
+            else if (outFrozen.length > 0) frozen.push(...outFrozen);
+          }
+        }
+        text += ']';
+      } else {
+        const proto: unknown = Object.getPrototypeOf(v);
+        if (proto !== Object.prototype && proto !== null) return undefined;
+        const obj = v as Record<string, unknown>;
+        // json-canonicalize hands any object with a toJSON (own or inherited) to JSON.stringify.
+        if ((obj.toJSON !== undefined && obj.toJSON !== null) || Object.hasOwn(obj, 'toJSON'))
+          return undefined;
+        if (Object.getOwnPropertySymbols(obj).length > 0) return undefined;
+        const keys = Object.keys(obj).sort();
+        text = '{';
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i]!;
+          if (!isWellFormed(key)) return undefined;
+          const member = obj[key];
+          if (member === undefined) return undefined;
+          // A remembered text must not depend on a getter: only frozen data members count.
+          if (frozen !== undefined && !Object.hasOwn(Object.getOwnPropertyDescriptor(obj, key)!, 'value'))
+            frozen = undefined;
+          const part = compose(member, depth + 1, maxDepth, seen);
+          if (part === undefined) return undefined;
+          if (i > 0) text += ',';
+          text += JSON.stringify(key) + ':' + part;
+          size += key.length + 3 + outSize;
+          if (outHeight + 1 > height) height = outHeight + 1;
+          if (frozen !== undefined) {
+            if (outFrozen === undefined) frozen = undefined;
+            else if (outFrozen.length > 0) frozen.push(...outFrozen);
+          }
+        }
+        text += '}';
+      }
+      if (frozen !== undefined) known.set(v, { text, size, height, containers: frozen });
+      outSize = size;
+      outHeight = height;
+      outFrozen = frozen;
+      return text;
+    }
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+    case 'undefined':
+      return undefined;
+  }
+}
+
+/**
+ * The RFC 8785 text of `value` when it passes every I-JSON check with room under the limits, else
+ * undefined (the caller then runs the slow path for its exact refusal).
+ */
+function composeCanonical(value: unknown, limits?: IJsonLimits): string | undefined {
+  const maxDepth = limits?.maxDepth ?? DEFAULT_IJSON_LIMITS.maxDepth;
+  const maxBytes = limits?.maxBytes ?? DEFAULT_IJSON_LIMITS.maxBytes;
+  const text = compose(value, 0, maxDepth, new Set());
+  if (text === undefined || outSize > maxBytes) return undefined;
+  return text;
 }
 
 /**
@@ -166,6 +317,19 @@ export function canonicalBytes(value: unknown, limits?: IJsonLimits): Uint8Array
   const maxBytes = limits?.maxBytes ?? DEFAULT_IJSON_LIMITS.maxBytes;
   if (bytes.length > maxBytes) refuse('IJSON_TOO_LARGE', `larger than ${maxBytes} bytes`, '');
   return bytes;
+}
+
+/**
+ * The text of {@link canonicalBytes} without encoding it: the same checks, including the byte
+ * limit (UTF-8 length is at most 3 per UTF-16 unit, so short texts skip counting). Internal: for
+ * hashing a value straight from its text (digestValue).
+ */
+export function canonicalTextWithinLimit(value: unknown, limits?: IJsonLimits): string {
+  const text = canonicalize(value, limits);
+  const maxBytes = limits?.maxBytes ?? DEFAULT_IJSON_LIMITS.maxBytes;
+  if (text.length * 3 > maxBytes && Buffer.byteLength(text, 'utf8') > maxBytes)
+    refuse('IJSON_TOO_LARGE', `larger than ${maxBytes} bytes`, '');
+  return text;
 }
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
