@@ -188,6 +188,8 @@ let outHeight = -1;
 /** The subtree's containers when the whole subtree is frozen, else undefined. */
 let outFrozen: object[] | undefined;
 const NO_CONTAINERS: object[] = [];
+/** `"key":` of member names seen before (the same few hundred names recur in every record). */
+const keyTexts = new Map<string, string>();
 
 function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>): string | undefined {
   switch (typeof v) {
@@ -270,7 +272,12 @@ function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>)
           const part = compose(member, depth + 1, maxDepth, seen);
           if (part === undefined) return undefined;
           if (i > 0) text += ',';
-          text += JSON.stringify(key) + ':' + part;
+          let keyText = keyTexts.get(key);
+          if (keyText === undefined) {
+            keyText = JSON.stringify(key) + ':';
+            if (keyTexts.size < 4096) keyTexts.set(key, keyText);
+          }
+          text += keyText + part;
           size += key.length + 3 + outSize;
           if (outHeight + 1 > height) height = outHeight + 1;
           if (frozen !== undefined) {
