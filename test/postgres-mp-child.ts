@@ -43,6 +43,8 @@ export interface ChildConfig {
   /** Benchmark: run for this long instead of a fixed count (0: off), deciding only or also executing. */
   readonly benchMs?: number;
   readonly benchExecute?: boolean;
+  /** Start the workload only on the parent's go (SIGUSR2), sent once every instance has started. */
+  readonly waitForGo?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
@@ -263,6 +265,9 @@ if ((config.benchMs ?? 0) > 0) {
   await shutdown(0);
 }
 
+// With one deployment key, an instance's startup recovery treats every attempt without an outcome
+// as its own; it must not run while another instance is executing (docs/postgres.md, "Keys").
+if (config.waitForGo === true) await go;
 const started = performance.now();
 const indices = Array.from({ length: config.count }, (_, k) => config.start + k);
 let done = 0;

@@ -30,6 +30,7 @@ const RATE_MAX = 3000; // refund.rate per principal (the map)
 const BUDGET_MAX = 6000; // refund.budget per principal, in pounds (the map)
 
 let server: PgServer;
+let unsettledIds: string[] | undefined;
 beforeAll(async () => {
   server = await startPgServer();
 }, PG_HOOK_TIMEOUT);
@@ -71,8 +72,13 @@ describe('PostgreSQL store with 4 kernel processes', () => {
         contestedEvery: 10,
         instances: INSTANCES,
         executeTwice: true,
+        waitForGo: true,
       }),
     );
+    // All instances share one kernel key, so each one's startup recovery would take the others'
+    // in-flight attempts for its own: start the load once every instance has recovered.
+    await Promise.all(children.map((c) => c.waitFor((l) => l['type'] === 'started')));
+    for (const c of children) c.proc.kill('SIGUSR2');
     const codes = await Promise.all(children.map((c) => c.exited));
     for (const [k, c] of children.entries()) expect(codes[k], c.stderr()).toBe(0);
     const tallies = children.map(
@@ -104,12 +110,11 @@ describe('PostgreSQL store with 4 kernel processes', () => {
     expect(Number(by['agent-a']!.n)).toBe(RATE_MAX);
     expect(Number(by['agent-b']!.cents) / 100).toBe(BUDGET_MAX);
     const effects = Number(by['agent-a']!.n) + Number(by['agent-b']!.n);
-    // Every permit was executed, so every reservation must be settled: a hold left unsettled would
-    // lapse at the permit's expiry and hand its usage back, letting later requests pass the limit.
+    // Read now, asserted in the next test (see docs/postgres.md, "Known issues").
     const unsettled = await db.query<{ id: string }>(
       'SELECT id FROM edca.limit_reservations WHERE NOT settled',
     );
-    expect(unsettled.rows.map((r) => r.id)).toEqual([]);
+    unsettledIds = unsettled.rows.map((r) => r.id);
     await db.end();
 
     // ---- what the instances saw -----------------------------------------------------------------
@@ -174,4 +179,11 @@ describe('PostgreSQL store with 4 kernel processes', () => {
     ).toHaveLength(effects);
     records.forEach((r, i) => expect(r.seq).toBe(i + 1));
   }, 480_000);
+
+  it('leaves no reservation of an executed permit unsettled', () => {
+    // Every permit was executed, so every reservation must be settled: a hold left unsettled would
+    // lapse at the permit's expiry and hand its usage back, letting later requests pass the limit.
+    expect(unsettledIds).toBeDefined();
+    expect(unsettledIds).toEqual([]);
+  });
 });
