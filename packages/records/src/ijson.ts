@@ -354,6 +354,62 @@ export function parseJson(text: string, limits?: IJsonLimits): JsonValue {
   const maxBytes = limits?.maxBytes ?? DEFAULT_IJSON_LIMITS.maxBytes;
   if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes)
     refuse('IJSON_TOO_LARGE', `larger than ${maxBytes} bytes`, '');
+  const fast = parseJsonFast(text, maxDepth);
+  return fast !== undefined ? fast : parseJsonStrict(text, maxDepth);
+}
+
+// ---- the native fast path of parseJson ------------------------------------------------------------
+// JSON.parse has the same grammar (whitespace, numbers, escapes, no BOM) but keeps the last of
+// duplicated keys and lets lone surrogates, deep nesting and inexact integers through. The walk
+// below checks the parsed value for the last three, and proves there was no duplicate key by
+// counting: every member owns one ':' outside strings, so with no `\u003a` escape in the text the
+// ':' characters of the text are exactly the members plus the ':' inside the strings that were
+// kept; a dropped duplicate leaves a member (and its ':') uncounted. Anything doubtful (a parse
+// error included) answers undefined, and the strict parser runs for its exact refusal.
+// test/parse-fast.test.ts checks equal outcomes against parseJsonStrict with fast-check.
+
+let fastMembers = 0;
+
+function checkParsed(v: unknown, depth: number, maxDepth: number): boolean {
+  if (typeof v === 'string') {
+    if (!isWellFormed(v)) return false;
+    for (let i = v.indexOf(':'); i !== -1; i = v.indexOf(':', i + 1)) fastMembers--;
+    return true;
+  }
+  if (typeof v === 'number') return Number.isFinite(v) && !(Number.isInteger(v) && !Number.isSafeInteger(v));
+  if (typeof v !== 'object' || v === null) return true; // boolean or null
+  if (depth >= maxDepth) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!checkParsed(v[i], depth + 1, maxDepth)) return false;
+    return true;
+  }
+  const obj = v as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  fastMembers -= keys.length;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (!checkParsed(key, depth + 1, maxDepth) || !checkParsed(obj[key], depth + 1, maxDepth)) return false;
+  }
+  return true;
+}
+
+function parseJsonFast(text: string, maxDepth: number): JsonValue | undefined {
+  if (text.includes('u003a') || text.includes('u003A')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  let colons = 0;
+  for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) colons++;
+  fastMembers = colons;
+  if (!checkParsed(value, 0, maxDepth) || fastMembers !== 0) return undefined;
+  return value as JsonValue;
+}
+
+/** The strict single-pass parser: the reference for parseJson's outcome (internal; tests compare). */
+export function parseJsonStrict(text: string, maxDepth: number): JsonValue {
   let i = 0;
   const stack: (string | number)[] = [];
   const syntax = (what: string): never => refuse('IJSON_SYNTAX', `${what} at offset ${i}`, pointer(stack));
