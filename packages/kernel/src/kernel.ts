@@ -473,7 +473,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
           {},
           Date.parse(at),
           keep ? Number.MAX_SAFE_INTEGER : expires,
-          reservationTag(body.decisionKey, at),
+          reservationTag(body.decisionKey, body.expiresAt),
         );
         const ok = await store.reserve(
           reservations.map((r) => ({ ...r, max: Number.MAX_VALUE })),
@@ -602,9 +602,13 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       : Number.POSITIVE_INFINITY;
   }
 
-  /** Reservation ids are derived from the permit record, so any instance sharing the store can settle them. */
-  function reservationTag(decisionKey: string, at: string): string {
-    return `${decisionKey}|${at}`;
+  /**
+   * Reservation ids are derived from the permit's signed body (decision key and `expiresAt`), so any
+   * instance sharing the store, and startup recovery, can rebuild and settle them. Not from the
+   * record's `at`: a journal may raise `at` to keep time monotonic, and the id must not move with it.
+   */
+  function reservationTag(decisionKey: string, expiresAt: string): string {
+    return `${decisionKey}|${expiresAt}`;
   }
 
   async function settleHeld(
@@ -617,7 +621,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     let ids = h?.ids;
     if (!ids && permit) {
       const intent = byDigest.get(permit.body.policyDigest)?.map.intent(permit.body.input.proposal.intent);
-      const tag = reservationTag(permit.body.decisionKey, permit.at);
+      const tag = reservationTag(permit.body.decisionKey, permit.body.expiresAt);
       ids = (intent?.limits ?? []).map((limit) => `${tag}|${limit.key}`);
     }
     for (const id of ids ?? []) {
@@ -978,10 +982,10 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       const wasCached = cache.get(decisionKey) !== undefined;
       const result = evaluateDecision(entry.map, input, { cache, key: decisionKey });
       span.setAttribute('edca.cached', wasCached);
-      // The record's `at` is part of the reservation ids; on the (same key, same ms) collision of two
-      // identical concurrent decisions, the later one moves its `at` by a millisecond.
+      // The permit's expiry is part of the reservation ids; on the (same key, same ms) collision of two
+      // identical concurrent decisions, the later one moves its `at` (and so its expiry) by a millisecond.
       const atMs = nowMs + bump;
-      const tag = reservationTag(decisionKey, toRfc3339(atMs));
+      const tag = reservationTag(decisionKey, toRfc3339(atMs + permitTtlMs));
       const reservations =
         result.verdict === 'permit' && intent
           ? reservationsFor(intent, input, derived.value.scopeIds, nowMs, atMs + permitTtlMs, tag)

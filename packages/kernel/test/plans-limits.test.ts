@@ -220,5 +220,48 @@ describe('limits', () => {
         await b.close();
       }
     });
+
+    it('settles it even when the journal moved the permit record`s `at` forward', async () => {
+      // A journal raises a draft's `at` to its predecessor's (time never runs backwards in the
+      // chain). The reservation ids must not depend on that `at`, or the executing instance
+      // rebuilds ids that were never reserved and the usage lapses at the permit's expiry.
+      const store = createMemoryStore();
+      const shared = {
+        store,
+        bank: createBank(),
+        clock: testClock(),
+        signerPem: generateKeyPair().privateKeyPem,
+        overrides: { refRegistry: createMemoryRefRegistry() },
+      };
+      const a = await makeHarness(shared);
+      const b = await makeHarness(shared);
+      try {
+        const first = await a.kernel.decide(
+          { intent: 'refund_payment', params: { payment: a.refFor('P-1'), amount: 400 } },
+          ctx(a),
+        );
+        expect((await a.kernel.execute(first.permit!)).status).toBe('completed');
+        a.clock.advance(-1_000); // the host clock steps back: the next record's `at` is raised
+        const second = await a.kernel.decide(
+          { intent: 'refund_payment', params: { payment: a.refFor('P-2'), amount: 400 } },
+          ctx(a),
+        );
+        expect(second.permit!.at).toBe(first.permit!.at);
+        expect((await b.kernel.execute(second.permit!, { session: b.session })).status).toBe('completed');
+        a.clock.advance(10 * 60_000);
+        const verdicts: string[] = [];
+        for (let i = 3; i <= 6; i += 1) {
+          const next = await a.kernel.decide(
+            { intent: 'refund_payment', params: { payment: a.refFor(`P-${i}`), amount: 400 } },
+            ctx(a),
+          );
+          verdicts.push(next.verdict === 'refuse' ? next.reasons[0]! : next.verdict);
+        }
+        expect(verdicts).toEqual(['permit', 'permit', 'permit', 'LIMIT_EXCEEDED']);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
   });
 });
