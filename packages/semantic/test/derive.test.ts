@@ -1,3 +1,4 @@
+import { digestValue } from '@edca/records';
 import { DERIVE_CODES, loadStateMap, type CompiledMap, type StateMapDocument } from '@edca/semantic';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -201,6 +202,24 @@ describe('derive', () => {
         code: 'FACET_NO_MATCH',
         path: 'facets.limit_band',
       });
+    });
+  });
+
+  describe('when the same state is derived twice', () => {
+    it('returns the same deeply frozen state object with its hash (memoized), equal to a fresh derivation', () => {
+      const map = loadFixtureMap('retail-banking');
+      const good = fixtureRecords('retail-banking').get('good-standing')!;
+      const a = map.derive(good);
+      const b = map.derive(structuredClone(good));
+      expect(a.ok && b.ok).toBe(true);
+      if (!a.ok || !b.ok) return;
+      expect(b.state).toBe(a.state);
+      expect(
+        Object.isFrozen(a.state) && Object.isFrozen(a.state.facets) && Object.isFrozen(a.state.machines),
+      ).toBe(true);
+      expect(b.stateHash).toBe(digestValue(b.state));
+      const fresh = loadFixtureMap('retail-banking').derive(good);
+      expect(fresh.ok && fresh.state).toEqual(a.state);
     });
   });
 });

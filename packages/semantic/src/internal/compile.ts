@@ -150,7 +150,7 @@ class Compiled implements CompiledMap {
   readonly machines: readonly CompiledMachine[];
   readonly privateVocabulary: readonly string[];
   readonly usesTime: boolean;
-  readonly #hashMemo = new Map<string, Digest>();
+  readonly #hashMemo = new Map<string, { readonly state: AbstractState; readonly stateHash: Digest }>();
   readonly #intentsMemo = new Map<
     string,
     { readonly allowed: readonly string[]; readonly escalating: readonly string[] }
@@ -436,17 +436,18 @@ class Compiled implements CompiledMap {
       machines[m.name] = r.value;
       key += `${r.value}\u0000`;
     }
+    // The state space is finite and states repeat, so the (deeply frozen) state and its hash are
+    // memoized (bounded) by the key: the same object comes back for the same state, and records'
+    // canonicalize reuses its remembered canonical text in the decision key and the decision record.
+    const memo = this.#hashMemo.get(key);
+    if (memo !== undefined) return { ok: true, state: memo.state, stateHash: memo.stateHash };
     const state: AbstractState = Object.freeze({
       facets: Object.freeze(facets),
       machines: Object.freeze(machines),
     });
-    // The state space is finite and states repeat, so the hash is memoized (bounded) by the key.
-    let stateHash = this.#hashMemo.get(key);
-    if (stateHash === undefined) {
-      stateHash = digestValue(state);
-      if (this.#hashMemo.size >= STATE_MEMO_MAX) this.#hashMemo.delete(this.#hashMemo.keys().next().value!);
-      this.#hashMemo.set(key, stateHash);
-    }
+    const stateHash = digestValue(state);
+    if (this.#hashMemo.size >= STATE_MEMO_MAX) this.#hashMemo.delete(this.#hashMemo.keys().next().value!);
+    this.#hashMemo.set(key, { state, stateHash });
     return { ok: true, state, stateHash };
   }
 
