@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '@edca/cli';
+import { runCli } from '@edca/cli';
 import { decodeRecord, recordHash, type SignedRecord } from '@edca/records';
 import { exportJournal } from '@edca/store-postgres';
 import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../packages/store-postgres/test/pg-server.js';
@@ -23,6 +23,7 @@ import {
   writeKernelKeys,
   type Child,
 } from './postgres-mp-support.js';
+import { captureIo } from './helpers/cli-io.js';
 
 const INSTANCES = 3;
 const PER_INSTANCE = 300;
@@ -35,20 +36,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.stop();
 }, PG_HOOK_TIMEOUT);
-
-function capture(): CliIo & { out: () => string } {
-  let out = '';
-  return {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      out += t;
-    },
-    isTty: false,
-    out: () => out,
-  };
-}
 
 interface Recovery {
   records: number;
@@ -68,7 +55,7 @@ async function checkAftermath(url: string, dir: string, trustFile: string): Prom
   records.forEach((r, i) => expect(r.seq).toBe(i + 1));
   const file = join(dir, 'journal.jsonl');
   writeFileSync(file, lines.map((l) => `${l}\n`).join(''));
-  const io = capture();
+  const io = captureIo();
   const code = await runCli(['audit', 'verify', file, '--trust', trustFile, '--maps', mapDir], io);
   expect(io.out(), io.out()).toMatch(/INTACT/);
   expect(code).toBe(0);

@@ -11,7 +11,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pg } from '../packages/store-postgres/test/pg.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '@edca/cli';
+import { runCli } from '@edca/cli';
 import { decodeRecord, type SignedRecord } from '@edca/records';
 import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../packages/store-postgres/test/pg-server.js';
 import {
@@ -23,6 +23,7 @@ import {
   spawnChild,
   writeKernelKeys,
 } from './postgres-mp-support.js';
+import { captureIo } from './helpers/cli-io.js';
 
 const INSTANCES = 4;
 const PER_INSTANCE = 2000;
@@ -37,22 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.stop();
 }, PG_HOOK_TIMEOUT);
-
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      err += t;
-    },
-    isTty: false,
-    out: () => out,
-    err: () => err,
-  };
-}
 
 const sum = (tallies: Record<string, number>[], pred: (key: string) => boolean): number =>
   tallies.reduce((n, t) => n + Object.entries(t).reduce((m, [k, v]) => m + (pred(k) ? v : 0), 0), 0);
@@ -163,7 +148,7 @@ describe('PostgreSQL store with 4 kernel processes', () => {
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => decodeRecord(l));
-    const io = capture();
+    const io = captureIo();
     const auditCode = await runCli(['audit', 'verify', out, '--trust', trustFile, '--maps', mapDir], io);
     expect(io.out(), io.out()).toMatch(/INTACT/);
     expect(auditCode).toBe(0);

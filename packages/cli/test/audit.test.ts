@@ -1,27 +1,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CliIo } from '@edca/cli';
+import { runCli } from '@edca/cli';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateJournal, type GeneratedJournal } from '../../../test/helpers/journal-generator.js';
 import { resignLine, rewriteFrom, toText } from '../../../test/helpers/tamper.js';
 import type { JsonValue } from '@edca/records';
-
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      err += t;
-    },
-    isTty: false,
-    out: () => out,
-    err: () => err,
-  };
-}
+import { captureIo } from '../../../test/helpers/cli-io.js';
 
 let dir: string;
 let j: GeneratedJournal;
@@ -39,7 +24,7 @@ beforeAll(async () => {
 describe('edca audit verify', () => {
   describe('when the journal is intact', () => {
     it('prints a summary with counts, time range and keys, and exits 0', async () => {
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['audit', 'verify', journal, '--trust', trust], io)).toBe(0);
       const out = io.out();
       expect(out).toContain('INTACT');
@@ -51,7 +36,7 @@ describe('edca audit verify', () => {
     });
 
     it('prints the JSON report with --json and writes an HTML report with --html', async () => {
-      const io = capture();
+      const io = captureIo();
       const html = join(dir, 'report.html');
       expect(await runCli(['audit', 'verify', journal, '--trust', trust, '--json', '--html', html], io)).toBe(
         0,
@@ -62,7 +47,7 @@ describe('edca audit verify', () => {
     });
 
     it('verifies in --checkpoints-only mode', async () => {
-      const io = capture();
+      const io = captureIo();
       expect(
         await runCli(['audit', 'verify', journal, '--trust', trust, '--checkpoints-only', '--json'], io),
       ).toBe(0);
@@ -74,12 +59,12 @@ describe('edca audit verify', () => {
     it('lists each failure with its seq and code and exits 1', async () => {
       const bad = join(dir, 'bad.jsonl');
       writeFileSync(bad, toText(await resignLine(j.lines, 42, j.keys.stranger)));
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['audit', 'verify', bad, '--trust', trust], io)).toBe(1);
       expect(io.out()).toMatch(/seq 42 \(line 42\)\s+UNKNOWN_KEY/);
       expect(io.out()).toMatch(/seq 43 \(line 43\)\s+PREV_MISMATCH/);
       expect(io.err()).toContain('AUDIT_FINDINGS');
-      const json = capture();
+      const json = captureIo();
       expect(await runCli(['audit', 'verify', bad, '--trust', trust, '--json'], json)).toBe(1);
       expect(
         (JSON.parse(json.out()) as { findings: { code: string; seq: number }[] }).findings[0],
@@ -90,7 +75,7 @@ describe('edca audit verify', () => {
     });
 
     it('exits 1 with TRUNCATED when --expect-size is larger than the journal', async () => {
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['audit', 'verify', journal, '--trust', trust, '--expect-size', '9999'], io)).toBe(
         1,
       );
@@ -112,7 +97,7 @@ describe('edca audit verify', () => {
         ['audit', 'verify', journal, '--trust', trust, '--checkpoints-only', '--maps', dir],
       ];
       for (const argv of cases) {
-        const io = capture();
+        const io = captureIo();
         expect(await runCli(argv, io), argv.join(' ')).toBe(2);
       }
     });
@@ -123,20 +108,22 @@ describe('edca audit prove and check-proof', () => {
   describe('when a record is covered by a checkpoint', () => {
     it('writes a proof that check-proof accepts without the journal, and refuses an altered one', async () => {
       const proofFile = join(dir, 'proof-77.json');
-      expect(await runCli(['audit', 'prove', journal, '--seq', '77', '--out', proofFile], capture())).toBe(0);
-      const io = capture();
+      expect(await runCli(['audit', 'prove', journal, '--seq', '77', '--out', proofFile], captureIo())).toBe(
+        0,
+      );
+      const io = captureIo();
       expect(await runCli(['audit', 'check-proof', proofFile, '--trust', trust], io)).toBe(0);
       expect(io.out()).toContain('proof VALID: record 77');
       const proof = JSON.parse(readFileSync(proofFile, 'utf8')) as { record: string };
       const altered = join(dir, 'proof-altered.json');
       writeFileSync(altered, JSON.stringify({ ...proof, record: j.lines[77] }));
-      const bad = capture();
+      const bad = captureIo();
       expect(await runCli(['audit', 'check-proof', altered, '--trust', trust, '--json'], bad)).toBe(1);
       expect(JSON.parse(bad.out())).toMatchObject({ ok: false, code: 'PROOF_INVALID' });
     });
 
     it('prints the proof on standard output without --out', async () => {
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['audit', 'prove', journal, '--seq', '3'], io)).toBe(0);
       expect(JSON.parse(io.out())).toMatchObject({ format: 'edca-inclusion-proof-v1', leafIndex: 2 });
     });
@@ -148,7 +135,7 @@ describe('edca audit consistency', () => {
     it('exits 0, and exits 1 for a history rewritten with the valid key that verify alone cannot see', async () => {
       const older = join(dir, 'older.jsonl');
       writeFileSync(older, toText(j.lines.slice(0, 120)));
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['audit', 'consistency', older, journal, '--trust', trust], io)).toBe(0);
       expect(io.out()).toContain('CONSISTENT');
       const rewritten = join(dir, 'rewritten.jsonl');
@@ -164,8 +151,8 @@ describe('edca audit consistency', () => {
         j.keys.approver,
       );
       writeFileSync(rewritten, toText(forged));
-      expect(await runCli(['audit', 'verify', rewritten, '--trust', trust], capture())).toBe(0);
-      const bad = capture();
+      expect(await runCli(['audit', 'verify', rewritten, '--trust', trust], captureIo())).toBe(0);
+      const bad = captureIo();
       expect(await runCli(['audit', 'consistency', older, rewritten, '--trust', trust], bad)).toBe(1);
       expect(bad.err()).toContain('CONSISTENCY_FAILED');
     });

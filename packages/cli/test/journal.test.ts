@@ -1,29 +1,14 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CliIo } from '@edca/cli';
+import { runCli } from '@edca/cli';
 import { createNodeSigner, generateKeyPair, toBase64url, type Signer } from '@edca/records';
 import { openPostgresJournal } from '@edca/store-postgres';
 import type { AppendedRecord } from '@edca/kernel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../../store-postgres/test/pg-server.js';
 import { pg } from '../../store-postgres/test/pg.js';
-
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      err += t;
-    },
-    isTty: false,
-    out: () => out,
-    err: () => err,
-  };
-}
+import { captureIo } from '../../../test/helpers/cli-io.js';
 
 let server: PgServer;
 let url: string;
@@ -55,7 +40,7 @@ afterAll(async () => {
 describe('edca journal export', () => {
   describe('when the store is a PostgreSQL URL', () => {
     it('prints every stored record as its exact bytes, one per line, in seq order; exit 0', async () => {
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['journal', 'export', '--store', url, '--stream', 'bank-1'], io)).toBe(0);
       const lines = io.out().split('\n');
       expect(lines.pop()).toBe('');
@@ -72,11 +57,11 @@ describe('edca journal export', () => {
     it('writes the same bytes to --out, and edca audit verify finds the stream intact', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'edca-journal-cli-'));
       const out = join(dir, 'journal.jsonl');
-      const io = capture();
+      const io = captureIo();
       expect(
         await runCli(['journal', 'export', '--store', url, '--stream', 'bank-1', '--out', out], io),
       ).toBe(0);
-      const stdoutIo = capture();
+      const stdoutIo = captureIo();
       await runCli(['journal', 'export', '--store', url, '--stream', 'bank-1'], stdoutIo);
       expect(readFileSync(out, 'utf8')).toBe(stdoutIo.out());
       const trust = join(dir, 'trust.json');
@@ -96,7 +81,7 @@ describe('edca journal export', () => {
           ],
         }),
       );
-      const audit = capture();
+      const audit = captureIo();
       const code = await runCli(['audit', 'verify', out, '--trust', trust], audit);
       expect(audit.out()).toContain('INTACT');
       expect(audit.out()).toContain('records: 10');
@@ -105,7 +90,7 @@ describe('edca journal export', () => {
     });
 
     it('exports from --from on', async () => {
-      const io = capture();
+      const io = captureIo();
       expect(
         await runCli(['journal', 'export', '--store', url, '--stream', 'bank-1', '--from', '9'], io),
       ).toBe(0);
@@ -121,13 +106,13 @@ describe('edca journal export', () => {
 
   describe('when the stream is missing or the store cannot be reached', () => {
     it('exits 2 with USAGE without --stream, STORE_UNAVAILABLE for an unknown stream or server', async () => {
-      let io = capture();
+      let io = captureIo();
       expect(await runCli(['journal', 'export', '--store', url], io)).toBe(2);
       expect(io.err()).toContain('USAGE');
-      io = capture();
+      io = captureIo();
       expect(await runCli(['journal', 'export', '--store', url, '--stream', 'nope'], io)).toBe(2);
       expect(io.err()).toContain('STORE_UNAVAILABLE');
-      io = capture();
+      io = captureIo();
       expect(
         await runCli(
           ['journal', 'export', '--store', 'postgres://x:y@127.0.0.1:1/none', '--stream', 's'],
@@ -164,17 +149,17 @@ describe('edca journal export of a damaged stream', () => {
     await c.query(
       `UPDATE edca.journal_records SET bytes = '\\xff'::bytea || bytes WHERE stream = 's' AND seq = 2`,
     );
-    let io = capture();
+    let io = captureIo();
     expect(await runCli(['journal', 'export', '--store', db, '--stream', 's'], io)).toBe(1);
     expect(io.err()).toContain('JOURNAL_NOT_UTF8');
     const dir = mkdtempSync(join(tmpdir(), 'edca-journal-cli-'));
-    io = capture();
+    io = captureIo();
     expect(
       await runCli(['journal', 'export', '--store', db, '--stream', 's', '--out', join(dir, 'j')], io),
     ).toBe(0);
     expect(readFileSync(join(dir, 'j'))[readFileSync(join(dir, 'j')).indexOf(0x0a) + 1]).toBe(0xff);
     await c.query(`DELETE FROM edca.journal_records WHERE stream = 's' AND seq >= 3`);
-    io = capture();
+    io = captureIo();
     expect(
       await runCli(['journal', 'export', '--store', db, '--stream', 's', '--out', join(dir, 'k')], io),
     ).toBe(1);
@@ -208,21 +193,21 @@ describe('edca audit with --store', () => {
         ],
       }),
     );
-    let io = capture();
+    let io = captureIo();
     expect(
       await runCli(['audit', 'verify', '--store', url, '--stream', 'bank-1', '--trust', trust], io),
     ).toBe(0);
     expect(io.out()).toContain('INTACT');
     expect(io.out()).toContain('records: 10');
     expect(io.out()).not.toContain('edca-test'); // never the password
-    io = capture();
+    io = captureIo();
     expect(await runCli(['audit', 'prove', '--store', url, '--stream', 'bank-1', '--seq', '2'], io)).toBe(0);
     const proofFile = join(dir, 'proof.json');
     writeFileSync(proofFile, io.out());
-    io = capture();
+    io = captureIo();
     expect(await runCli(['audit', 'check-proof', proofFile, '--trust', trust], io)).toBe(0);
     expect(io.out()).toContain('proof VALID: record 2');
-    io = capture();
+    io = captureIo();
     expect(
       await runCli(
         ['audit', 'verify', 'x.jsonl', '--store', url, '--stream', 'bank-1', '--trust', trust],
@@ -235,7 +220,7 @@ describe('edca audit with --store', () => {
 
 describe('edca journal streams', () => {
   it('lists the streams with their last seq', async () => {
-    const io = capture();
+    const io = captureIo();
     expect(await runCli(['journal', 'streams', '--store', url, '--json'], io)).toBe(0);
     expect(JSON.parse(io.out())).toEqual([{ stream: 'bank-1', seq: 10 }]);
   });

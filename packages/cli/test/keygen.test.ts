@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CliIo } from '@edca/cli';
+import { runCli } from '@edca/cli';
 import {
   findTrustedKey,
   loadPrivateKeyFile,
@@ -10,22 +10,7 @@ import {
   verifyEd25519,
 } from '@edca/records';
 import { describe, expect, it } from 'vitest';
-
-function capture(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      err += t;
-    },
-    isTty: false,
-    out: () => out,
-    err: () => err,
-  };
-}
+import { captureIo } from '../../../test/helpers/cli-io.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'edca-keygen-'));
 
@@ -33,7 +18,7 @@ describe('edca keygen', () => {
   describe('when DIR is new', () => {
     it('writes a 0600 PKCS#8 key and a trust file naming its kid, role and window; exit 0', async () => {
       const dir = join(tmp(), 'keys');
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['keygen', '--out', dir, '--json'], io)).toBe(0);
       const out = JSON.parse(io.out()) as {
         kid: string;
@@ -77,8 +62,8 @@ describe('edca keygen', () => {
   describe('when DIR already has a trust file', () => {
     it('adds an approver key, keeping the existing entries', async () => {
       const dir = tmp();
-      expect(await runCli(['keygen', '--out', dir], capture())).toBe(0);
-      const io = capture();
+      expect(await runCli(['keygen', '--out', dir], captureIo())).toBe(0);
+      const io = captureIo();
       expect(await runCli(['keygen', '--out', dir, '--role', 'approver', '--name', 'alice'], io)).toBe(0);
       expect(io.out()).toMatch(/^ed25519:[A-Za-z0-9_-]{22} \(approver, alice\)\n/);
       const trust = parseTrustFile(readFileSync(join(dir, 'trust.json'), 'utf8'));
@@ -93,9 +78,9 @@ describe('edca keygen', () => {
   describe('when the command cannot proceed', () => {
     it('refuses to overwrite a key file: exit 2, KEY_FILE_EXISTS, trust file unchanged', async () => {
       const dir = tmp();
-      expect(await runCli(['keygen', '--out', dir], capture())).toBe(0);
+      expect(await runCli(['keygen', '--out', dir], captureIo())).toBe(0);
       const before = readFileSync(join(dir, 'trust.json'), 'utf8');
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['keygen', '--out', dir], io)).toBe(2);
       expect(io.err()).toContain('KEY_FILE_EXISTS');
       expect(readFileSync(join(dir, 'trust.json'), 'utf8')).toBe(before);
@@ -103,28 +88,28 @@ describe('edca keygen', () => {
     it('refuses an invalid trust file with its stable code and writes no key: exit 2', async () => {
       const dir = tmp();
       writeFileSync(join(dir, 'trust.json'), '{"version":1,"keys":[],"keys":[]}');
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['keygen', '--out', dir], io)).toBe(2);
       expect(io.err()).toContain('TRUST_SYNTAX');
       expect(existsSync(join(dir, 'kernel.key.pem'))).toBe(false);
     });
     it('refuses an unknown role as a usage error: exit 2', async () => {
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['keygen', '--out', tmp(), '--role', 'root'], io)).toBe(2);
       expect(io.err()).toMatch(/root/);
     });
     it('refuses a name that is not a plain file name: exit 2', async () => {
-      const io = capture();
+      const io = captureIo();
       expect(await runCli(['keygen', '--out', tmp(), '--name', '../evil'], io)).toBe(2);
       expect(io.err()).toContain('USAGE_INVALID_NAME');
     });
     it('requires --out: exit 2', async () => {
-      expect(await runCli(['keygen'], capture())).toBe(2);
+      expect(await runCli(['keygen'], captureIo())).toBe(2);
     });
     it('reports an unwritable directory as an I/O error: exit 2', async () => {
       const parent = tmp();
       chmodSync(parent, 0o500);
-      const io = capture();
+      const io = captureIo();
       const code = await runCli(['keygen', '--out', join(parent, 'sub')], io);
       chmodSync(parent, 0o700);
       // root ignores directory permissions; then the command simply succeeds.
