@@ -461,6 +461,22 @@ describe('verifyJournal', () => {
     });
   });
 
+  describe('when a line is cut inside its prev field (checkpoints-only)', () => {
+    it('reports PREV_MISMATCH instead of throwing, for the first line and a later one', async () => {
+      for (const at of [0, 5]) {
+        const line = j.lines[at]!;
+        const p = line.lastIndexOf(',"prev":') + ',"prev":'.length;
+        // `null` is 4 characters: only a cut inside it damages the first line's prev.
+        for (const cut of at === 0 ? [p + 2] : [p + 2, p + 10, p + 72]) {
+          const lines = [...j.lines.slice(0, at), line.slice(0, cut) + ',"seq":' + String(at + 1)];
+          const r = await safeVerifyJournal(toText(lines), { trust: j.keys.trust, mode: 'checkpoints-only' });
+          expect(r.ok).toBe(false);
+          if (!r.ok) expect(r.error.report.findings.map((f) => f.code)).toContain('PREV_MISMATCH');
+        }
+      }
+    });
+  });
+
   describe('when the journal is empty or shorter than a witness says', () => {
     it('reports JOURNAL_EMPTY and TRUNCATED', async () => {
       expect((await findingsOf('')).findings[0]!.code).toBe('JOURNAL_EMPTY');

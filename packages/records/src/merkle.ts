@@ -264,7 +264,8 @@ export class MerkleAccumulator {
    */
   append(leaf: Uint8Array): void {
     checkHash(leaf, 'a leaf hash');
-    let h: Uint8Array = Uint8Array.from(leaf);
+    // A copy (the caller may reuse its buffer); the typed-array constructor copies with memcpy.
+    let h: Uint8Array = new Uint8Array(leaf);
     // Merge as many times as there are trailing one bits in the old size.
     for (let s = this.#size; s & 1; s >>= 1) h = nodeHash(this.#stack.pop() as Uint8Array, h);
     this.#stack.push(h);

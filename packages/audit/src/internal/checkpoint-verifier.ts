@@ -77,10 +77,12 @@ export function verifyCheckpointsOnly(
       const at = seq ?? expectedSeq;
       expectedSeq = at + 1;
       const v = p + PREV_MARK.length;
+      // Buffer#compare over a range: no subarray object per line.
       const prevOk =
         prevHex === null
-          ? bytes.subarray(v, v + 4).equals(NULL)
-          : bytes.subarray(v, v + 8).equals(SHA256_OPEN) &&
+          ? v + 4 <= bytes.length && NULL.compare(bytes, v, v + 4) === 0
+          : v + 73 <= bytes.length &&
+            SHA256_OPEN.compare(bytes, v, v + 8) === 0 &&
             bytes.toString('latin1', v + 8, v + 72) === prevHex &&
             bytes[v + 72] === 0x22;
       if (!prevOk) report('PREV_MISMATCH', at, line, 'prev does not name the hash of the previous line');
@@ -198,5 +200,5 @@ function parseSeq(bytes: Buffer, from: number): number | undefined {
 }
 
 function endsWith(bytes: Buffer, tail: Buffer): boolean {
-  return bytes.length >= tail.length && bytes.subarray(bytes.length - tail.length).equals(tail);
+  return bytes.length >= tail.length && tail.compare(bytes, bytes.length - tail.length) === 0;
 }
