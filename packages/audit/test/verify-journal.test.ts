@@ -471,7 +471,7 @@ describe('verifyJournal', () => {
           const lines = [...j.lines.slice(0, at), line.slice(0, cut) + ',"seq":' + String(at + 1)];
           const r = await safeVerifyJournal(toText(lines), { trust: j.keys.trust, mode: 'checkpoints-only' });
           expect(r.ok).toBe(false);
-          if (!r.ok) expect(r.error.report.findings.map((f) => f.code)).toContain('PREV_MISMATCH');
+          if (!r.ok) expect(r.error.report?.findings.map((f) => f.code)).toContain('PREV_MISMATCH');
         }
       }
     });
