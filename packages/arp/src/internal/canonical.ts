@@ -1,3 +1,6 @@
+/** `"key":` of member names seen before (views repeat the same names every time; bounded). */
+const keyTexts = new Map<string, string>();
+
 /**
  * RFC 8785 canonical JSON for the values this package builds itself (views and results: plain
  * objects, arrays, strings, finite numbers, booleans, null). Object keys are sorted by UTF-16
@@ -15,12 +18,17 @@ export function canonicalJson(value: unknown): string {
   }
   const keys = Object.keys(value).sort();
   let out = '{';
-  let first = true;
+  let sep = '';
   for (const k of keys) {
     const v = (value as Record<string, unknown>)[k];
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
-    first = false;
+    let keyText = keyTexts.get(k);
+    if (keyText === undefined) {
+      keyText = `${JSON.stringify(k)}:`;
+      if (keyTexts.size < 4096) keyTexts.set(k, keyText);
+    }
+    out += sep + keyText + canonicalJson(v);
+    sep = ',';
   }
   return `${out}}`;
 }
