@@ -246,7 +246,7 @@ describe('limits', () => {
           { intent: 'refund_payment', params: { payment: a.refFor('P-2'), amount: 400 } },
           ctx(a),
         );
-        expect(second.permit!.at).toBe(first.permit!.at);
+        expect(second.permit!.record.at).toBe(first.permit!.record.at);
         expect((await b.kernel.execute(second.permit!, { session: b.session })).status).toBe('completed');
         a.clock.advance(10 * 60_000);
         const verdicts: string[] = [];
