@@ -25,50 +25,18 @@ import {
   verifyEd25519,
   verifyRecord,
   verifyRecordLine,
-  type UnsignedRecord,
 } from '@edca/records';
+import { permitRecord } from '../packages/records/test/fixtures.js';
 import { isMain, report, runCases, type BenchRow } from './harness.js';
 
 const D = (c: string): `sha256:${string}` => `sha256:${c.repeat(64)}`;
 const seed = new Uint8Array(32).map((_b, i) => i + 1);
 
-/** A realistic permit decision (the same shape as packages/records/test/fixtures.ts). */
-function permit(kid: string): UnsignedRecord {
-  return {
-    type: 'decision',
-    stream: 'bank-eu-1',
-    seq: 2,
-    prev: D('a'),
-    at: '2026-03-01T09:30:00.125Z',
-    kid,
-    body: {
-      verdict: 'permit',
-      decisionKey: D('1'),
-      policyDigest: D('2'),
-      stateHash: D('3'),
-      actionHash: D('4'),
-      input: {
-        proposal: {
-          intent: 'refund.issue',
-          params: { order: 'ref:ord_7Hq2', amount: 4250, currency: 'EUR' },
-        },
-        state: { facets: { order: 'delivered', customer: 'verified' }, machines: { refund: 'none' } },
-      },
-      rule: 'refund.small-delivered',
-      reasons: ['AMOUNT_UNDER_LIMIT', 'ORDER_DELIVERED'],
-      accountable: 'payments-ops@bank.example',
-      principal: { id: 'agent:support-7', attributes: { team: 'support' } },
-      proposer: { model: 'model-x-2026-01', promptTemplate: D('5') },
-      expiresAt: '2026-03-01T09:35:00.125Z',
-    },
-  };
-}
-
 /** Runs the records benchmarks. */
 export async function runRecordsBench(): Promise<{ rows: BenchRow[]; extra: Record<string, unknown> }> {
   const signer = createNodeSigner(privateKeyPemFromSeed(seed));
   const nacl = createTweetnaclSigner(seed);
-  const unsigned = permit(signer.kid);
+  const unsigned = permitRecord(signer.kid);
   const canonical = canonicalize(unsigned);
   const bytes = Buffer.from(canonical, 'utf8');
   const msg = signingMessage(unsigned);

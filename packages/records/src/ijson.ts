@@ -1,5 +1,5 @@
 import { canonicalize as jcs } from 'json-canonicalize';
-import { RecordsError } from './errors.js';
+import { RecordsError, type RecordsErrorCode } from './errors.js';
 
 /** A value of the JSON data model (RFC 8259) that passed the strict I-JSON check (RFC 7493). */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
@@ -123,23 +123,7 @@ export function assertIJson(value: unknown, limits?: IJsonLimits): asserts value
   walk(value, 0);
 }
 
-function refuse(
-  code:
-    | 'IJSON_UNDEFINED'
-    | 'IJSON_FUNCTION'
-    | 'IJSON_SYMBOL'
-    | 'IJSON_BIGINT'
-    | 'IJSON_NON_FINITE_NUMBER'
-    | 'IJSON_UNSAFE_INTEGER'
-    | 'IJSON_LONE_SURROGATE'
-    | 'IJSON_NON_PLAIN_OBJECT'
-    | 'IJSON_DUPLICATE_KEY'
-    | 'IJSON_TOO_DEEP'
-    | 'IJSON_TOO_LARGE'
-    | 'IJSON_SYNTAX',
-  message: string,
-  path: string,
-): never {
+function refuse(code: Extract<RecordsErrorCode, `IJSON_${string}`>, message: string, path: string): never {
   throw new RecordsError(code, path === '' ? message : `${message} at ${path}`, path);
 }
 
