@@ -187,17 +187,20 @@ describe('limits', () => {
   });
 
   describe('when two kernel instances share one store', () => {
-    it('settles the usage of a permit decided by one and executed by the other', async () => {
-      const store = createMemoryStore();
+    /** Two kernels with their own journals, sharing the store, the bank, the clock, the key and the refs. */
+    async function twoInstances(): Promise<[Harness, Harness]> {
       const shared = {
-        store,
+        store: createMemoryStore(),
         bank: createBank(),
         clock: testClock(),
         signerPem: generateKeyPair().privateKeyPem,
         overrides: { refRegistry: createMemoryRefRegistry() },
       };
-      const a = await makeHarness(shared);
-      const b = await makeHarness(shared);
+      return [await makeHarness(shared), await makeHarness(shared)];
+    }
+
+    it('settles the usage of a permit decided by one and executed by the other', async () => {
+      const [a, b] = await twoInstances();
       try {
         const d = await a.kernel.decide(
           { intent: 'refund_payment', params: { payment: a.refFor('P-1'), amount: 400 } },
@@ -225,16 +228,7 @@ describe('limits', () => {
       // A journal raises a draft's `at` to its predecessor's (time never runs backwards in the
       // chain). The reservation ids must not depend on that `at`, or the executing instance
       // rebuilds ids that were never reserved and the usage lapses at the permit's expiry.
-      const store = createMemoryStore();
-      const shared = {
-        store,
-        bank: createBank(),
-        clock: testClock(),
-        signerPem: generateKeyPair().privateKeyPem,
-        overrides: { refRegistry: createMemoryRefRegistry() },
-      };
-      const a = await makeHarness(shared);
-      const b = await makeHarness(shared);
+      const [a, b] = await twoInstances();
       try {
         const first = await a.kernel.decide(
           { intent: 'refund_payment', params: { payment: a.refFor('P-1'), amount: 400 } },
