@@ -13,7 +13,6 @@ import {
   RecordsError,
   checkRecordBody,
   digestBytes,
-  isRecordType,
   leafHash,
   sealRecord,
   toBase64url,
@@ -27,7 +26,13 @@ import {
 
 import { systemClock, type Clock } from './clock.js';
 import { KernelError } from './errors.js';
-import type { AppendedRecord, Journal, JournalHead, RecordDraft } from './journal.js';
+import {
+  assertDraftEnvelopes,
+  type AppendedRecord,
+  type Journal,
+  type JournalHead,
+  type RecordDraft,
+} from './journal.js';
 import { readJournalLines } from './internal/journal-lines.js';
 import { acquireJournalLock, type JournalLock } from './internal/journal-lock.js';
 import { INDEX_STRIDE, recoverJournal } from './internal/journal-recover.js';
@@ -91,7 +96,6 @@ const DEFAULT_VERIFY_TAIL = 1000;
 /** Records signed between two looks at the disk (see `#sign`): ~3 ms of signing on this machine. */
 const CHECK_EVERY = 32;
 const NEWLINE = new Uint8Array([0x0a]);
-const RFC3339_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const unavailable = (message: string, cause?: unknown): KernelError =>
   new KernelError('JOURNAL_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
@@ -654,18 +658,8 @@ const ENVELOPE_ALLOWANCE = 4096;
  * any failure fails the whole journal closed, so a bad draft must be caught here, alone.
  */
 function validateDrafts(drafts: unknown): asserts drafts is readonly RecordDraft[] {
-  if (!Array.isArray(drafts)) throw new TypeError('drafts must be an array');
-  for (const [k, item] of (drafts as unknown[]).entries()) {
-    if (typeof item !== 'object' || item === null) throw new TypeError('a draft must be an object');
-    const draft = item as RecordDraft;
-    if (!isRecordType(draft.type)) throw new TypeError('draft.type must be a record type');
-    if (draft.type === 'checkpoint')
-      throw new TypeError('checkpoint records are written by the journal itself');
-    const ms =
-      typeof draft.at === 'string' && RFC3339_MS_UTC.test(draft.at) ? Date.parse(draft.at) : Number.NaN;
-    if (Number.isNaN(ms) || new Date(ms).toISOString() !== draft.at) {
-      throw new TypeError('draft.at must be an RFC 3339 UTC timestamp with milliseconds');
-    }
+  assertDraftEnvelopes(drafts);
+  for (const [k, draft] of drafts.entries()) {
     // The first draft's body schema and size are checked by sealRecord itself (a failure there refuses
     // the job alone, before anything moved); later drafts must be checked here, since by the time
     // they are sealed the job's first records have moved the chain tip.

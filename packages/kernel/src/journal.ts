@@ -5,7 +5,7 @@
  * Every implementation must pass the shared suite in `test/journal-suite.ts`.
  * See docs/contracts.md (the pinned shape) and docs/journal.md (the file journal).
  */
-import type { Digest, JsonValue, RecordType, SignedRecord } from '@edca/records';
+import { isRecordType, type Digest, type JsonValue, type RecordType, type SignedRecord } from '@edca/records';
 
 /** A record the caller wants appended: the journal assigns `stream`, `seq`, `prev`, `kid` and `sig`. */
 export interface RecordDraft {
@@ -13,6 +13,31 @@ export interface RecordDraft {
   /** RFC 3339 UTC timestamp with milliseconds, from the caller's clock port. */
   readonly at: string;
   readonly body: JsonValue;
+}
+
+const RFC3339_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * Checks what every `Journal` checks of a draft before it joins a group: an array of drafts, each
+ * with a known record type, not a `checkpoint` (the journal writes those itself), and an `at` that
+ * is a real RFC 3339 UTC instant with milliseconds. A bad draft must be refused alone, before it can
+ * fail other callers' appends; the body is left to the adapter (each checks it where it is cheapest).
+ * @throws TypeError for a malformed list or draft, or a caller-made checkpoint.
+ */
+export function assertDraftEnvelopes(drafts: unknown): asserts drafts is readonly RecordDraft[] {
+  if (!Array.isArray(drafts)) throw new TypeError('drafts must be an array');
+  for (const item of drafts as unknown[]) {
+    if (typeof item !== 'object' || item === null) throw new TypeError('a draft must be an object');
+    const draft = item as RecordDraft;
+    if (!isRecordType(draft.type)) throw new TypeError('draft.type must be a record type');
+    if (draft.type === 'checkpoint')
+      throw new TypeError('checkpoint records are written by the journal itself');
+    const ms =
+      typeof draft.at === 'string' && RFC3339_MS_UTC.test(draft.at) ? Date.parse(draft.at) : Number.NaN;
+    if (Number.isNaN(ms) || new Date(ms).toISOString() !== draft.at) {
+      throw new TypeError('draft.at must be an RFC 3339 UTC timestamp with milliseconds');
+    }
+  }
 }
 
 /** A record as stored: the signed record, its hash (`recordHash`) and its exact line bytes (`encodeRecord`). */

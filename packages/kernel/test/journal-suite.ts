@@ -196,6 +196,13 @@ export function runJournalSuite(name: string, factory: JournalSuiteFactory): voi
         await expect(journal.append([bad])).rejects.toThrow();
         expect(await journal.head()).toEqual({ seq: 0, hash: null });
       });
+
+      it('refuses a draft whose `at` is not a real RFC 3339 UTC instant with milliseconds', async () => {
+        for (const at of ['2026-02-30T10:00:00.000Z', '2026-01-02T03:04:05Z', '2026-01-02 03:04:05.006Z']) {
+          await expect(journal.append([{ type: 'outcome', at, body: {} }])).rejects.toThrow(TypeError);
+        }
+        expect(await journal.head()).toEqual({ seq: 0, hash: null });
+      });
     });
 
     describe('when many appends run concurrently', () => {
