@@ -893,54 +893,21 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     const intent = entry.map.intent(proposal.intent);
     const limits = intent?.limits ?? [];
 
+    // Every approval refusal is journaled the same way; only its code differs.
+    const refuseApproval = (
+      code: 'APPROVAL_NOT_FOUND' | 'APPROVAL_REJECTED' | 'APPROVAL_EXPIRED' | 'APPROVAL_INVALID',
+    ): Promise<Decision> =>
+      journalKernelRefusal(entry, normalized, context, 'kernel.approval', [code], state, stateHash, nowMs);
     let approvals: { kid: string; role: string }[] = [];
     if (context.approvalId !== undefined) {
       const pending = await store.getApproval(context.approvalId);
-      if (!pending)
-        return journalKernelRefusal(
-          entry,
-          normalized,
-          context,
-          'kernel.approval',
-          ['APPROVAL_NOT_FOUND'],
-          state,
-          stateHash,
-          nowMs,
-        );
-      if (pending.status === 'rejected')
-        return journalKernelRefusal(
-          entry,
-          normalized,
-          context,
-          'kernel.approval',
-          ['APPROVAL_REJECTED'],
-          state,
-          stateHash,
-          nowMs,
-        );
+      if (!pending) return refuseApproval('APPROVAL_NOT_FOUND');
+      if (pending.status === 'rejected') return refuseApproval('APPROVAL_REJECTED');
       if (pending.status === 'expired' || Date.parse(pending.expiresAt) <= nowMs) {
-        return journalKernelRefusal(
-          entry,
-          normalized,
-          context,
-          'kernel.approval',
-          ['APPROVAL_EXPIRED'],
-          state,
-          stateHash,
-          nowMs,
-        );
+        return refuseApproval('APPROVAL_EXPIRED');
       }
       if (!digestEquals(pending.actionHash, actionHashFor(normalized))) {
-        return journalKernelRefusal(
-          entry,
-          normalized,
-          context,
-          'kernel.approval',
-          ['APPROVAL_INVALID'],
-          state,
-          stateHash,
-          nowMs,
-        );
+        return refuseApproval('APPROVAL_INVALID');
       }
       const distinct = new Map(pending.approvers.map((a) => [a.kid, { kid: a.kid, role: a.role }]));
       approvals = [...distinct.values()].sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
@@ -1018,16 +985,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         }
         if (!first) {
           for (const r of reservations) await store.release(r.id).catch(() => undefined);
-          return journalKernelRefusal(
-            entry,
-            normalized,
-            context,
-            'kernel.approval',
-            ['APPROVAL_INVALID'],
-            state,
-            stateHash,
-            nowMs,
-          );
+          return refuseApproval('APPROVAL_INVALID');
         }
       }
       const { decision, appended } = await journalDecision(entry, input, result, {
