@@ -2,7 +2,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '@edca/cli';
-import { createNodeSigner, generateKeyPair, toBase64url, type Signer } from '@edca/records';
+import {
+  createNodeSigner,
+  generateKeyPair,
+  serializeTrustFile,
+  trustedKeyFor,
+  type Signer,
+} from '@edca/records';
 import { openPostgresJournal } from '@edca/store-postgres';
 import type { AppendedRecord } from '@edca/kernel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +18,13 @@ import { captureIo } from '../../../test/helpers/cli-io.js';
 
 let server: PgServer;
 let url: string;
+/** A trust file that lists the test journal's signer as the kernel key. */
+const kernelTrustFile = (): string =>
+  serializeTrustFile({
+    version: 1,
+    keys: [trustedKeyFor(signer.publicKey, 'kernel', '2020-01-01T00:00:00.000Z')],
+  });
+
 let signer: Signer;
 let written: AppendedRecord[];
 beforeAll(async () => {
@@ -65,22 +78,7 @@ describe('edca journal export', () => {
       await runCli(['journal', 'export', '--store', url, '--stream', 'bank-1'], stdoutIo);
       expect(readFileSync(out, 'utf8')).toBe(stdoutIo.out());
       const trust = join(dir, 'trust.json');
-      writeFileSync(
-        trust,
-        JSON.stringify({
-          version: 1,
-          keys: [
-            {
-              kid: signer.kid,
-              alg: 'Ed25519',
-              publicKey: toBase64url(signer.publicKey),
-              role: 'kernel',
-              notBefore: '2020-01-01T00:00:00.000Z',
-              notAfter: null,
-            },
-          ],
-        }),
-      );
+      writeFileSync(trust, kernelTrustFile());
       const audit = captureIo();
       const code = await runCli(['audit', 'verify', out, '--trust', trust], audit);
       expect(audit.out()).toContain('INTACT');
@@ -177,22 +175,7 @@ describe('edca audit with --store', () => {
   it('verifies and proves straight from the PostgreSQL stream; a file and --store together are a usage error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edca-journal-cli-'));
     const trust = join(dir, 'trust.json');
-    writeFileSync(
-      trust,
-      JSON.stringify({
-        version: 1,
-        keys: [
-          {
-            kid: signer.kid,
-            alg: 'Ed25519',
-            publicKey: toBase64url(signer.publicKey),
-            role: 'kernel',
-            notBefore: '2020-01-01T00:00:00.000Z',
-            notAfter: null,
-          },
-        ],
-      }),
-    );
+    writeFileSync(trust, kernelTrustFile());
     let io = captureIo();
     expect(
       await runCli(['audit', 'verify', '--store', url, '--stream', 'bank-1', '--trust', trust], io),
