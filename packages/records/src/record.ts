@@ -56,9 +56,10 @@ const invalid = (message: string, path: string): never => {
 
 /**
  * Checks the envelope (not the body schema) of a record: exact field set, types and formats.
+ * Internal to records (seal-chain.ts); not exported from the package.
  * @throws RecordsError `RECORD_INVALID`
  */
-function checkEnvelope(r: unknown, signed: boolean): asserts r is SignedRecord {
+export function checkEnvelope(r: unknown, signed: boolean): asserts r is SignedRecord {
   if (typeof r !== 'object' || r === null || Array.isArray(r)) invalid('not an object', '');
   const rec = r as Record<string, unknown>;
   const keys = Object.keys(rec);
@@ -95,7 +96,14 @@ export function checkRecordBody(record: Pick<UnsignedRecord, 'type' | 'body'>): 
   bodyCheck(record, recordBodySchemas);
 }
 
-function bodyCheck(record: Pick<UnsignedRecord, 'type' | 'body'>, schemas: typeof recordBodySchemas): void {
+/**
+ * {@link checkRecordBody} against the given schema set. Internal to records (seal-chain.ts).
+ * @throws RecordsError `RECORD_INVALID_BODY`
+ */
+export function bodyCheck(
+  record: Pick<UnsignedRecord, 'type' | 'body'>,
+  schemas: typeof recordBodySchemas,
+): void {
   const parsed = schemas[record.type].safeParse(record.body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
