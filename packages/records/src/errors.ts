@@ -16,6 +16,7 @@ export type RecordsErrorCode =
   // Ed25519 keys and signatures
   | 'SIG_ENCODING'
   | 'SIG_INVALID'
+  | 'SIGNER_UNAVAILABLE'
   | 'KEY_INVALID'
   | 'KEY_UNSUPPORTED'
   | 'KEY_FILE_PERMISSIONS'

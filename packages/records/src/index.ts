@@ -79,3 +79,13 @@ export {
   type GeneratedKeyPair,
 } from './key-file.js';
 export { parseCanonicalJson } from './canonical-parse.js';
+export {
+  prepareRecord,
+  sealChain,
+  isChainSigner,
+  createWorkerSigner,
+  type ChainDraft,
+  type PreparedRecord,
+  type ChainSealedRecord,
+  type ChainSigner,
+} from './seal-chain.js';
