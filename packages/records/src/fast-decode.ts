@@ -1,0 +1,147 @@
+import type { JsonValue } from './ijson.js';
+import type { RecordType } from './record-types.js';
+
+// The record decoder's fast body check (the auditor decodes every journal line). The same rules
+// as the internal `checkedBodySchemas` (record-types.ts: zod strict objects, the JSON-valued
+// fields already known to be I-JSON), written out so the hot path runs no zod machinery. It only
+// ever ACCEPTS: false means "not proven here", and the caller then runs zod, which accepts or
+// refuses with the precise path and message, so it can never change a verdict.
+// test/fast-decode.test.ts checks the same accept/refuse as zod on valid and mutated bodies.
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const KID = /^ed25519:[A-Za-z0-9_-]{22}$/;
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
+
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isDigest = (v: unknown): boolean => typeof v === 'string' && DIGEST.test(v);
+const isText = (v: unknown): boolean => typeof v === 'string' && v.length >= 1;
+const isB64 = (v: unknown, length: number): boolean =>
+  typeof v === 'string' && v.length === length && B64URL.test(v);
+const isIntAtLeast = (v: unknown, min: number): boolean =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+
+/** Every own key of `o` is one of `allowed` (zod strict objects refuse unknown keys). */
+function onlyKeys(o: Obj, allowed: ReadonlySet<string>): boolean {
+  for (const k of Object.keys(o)) if (!allowed.has(k)) return false;
+  return true;
+}
+
+const has = (o: Obj, k: string): boolean => Object.hasOwn(o, k);
+
+const POLICY_KEYS = new Set(['policyDigest', 'name', 'version', 'owner']);
+const KEY_KEYS = new Set(['kid', 'publicKey', 'role']);
+const DECISION_KEYS = new Set([
+  'verdict',
+  'decisionKey',
+  'policyDigest',
+  'stateHash',
+  'actionHash',
+  'input',
+  'rule',
+  'reasons',
+  'accountable',
+  'principal',
+  'proposer',
+  'expiresAt',
+  'pendingApproval',
+]);
+const APPROVAL_KEYS = new Set(['decision', 'actionHash', 'verdict', 'approver', 'statement', 'sig']);
+const APPROVER_KEYS = new Set(['kid', 'role']);
+const ATTEMPT_KEYS = new Set(['permit', 'actionHash', 'idempotencyKey', 'try']);
+const OUTCOME_KEYS = new Set(['attempt', 'permit', 'status', 'error', 'transition']);
+const ERROR_KEYS = new Set(['code']);
+const TRANSITION_KEYS = new Set(['machine', 'from', 'to']);
+const CHECKPOINT_KEYS = new Set(['size', 'root']);
+
+function decisionOk(b: Obj): boolean {
+  const v = b['verdict'];
+  if (v !== 'permit' && v !== 'refuse' && v !== 'escalate') return false;
+  if (!isDigest(b['decisionKey']) || !isDigest(b['policyDigest'])) return false;
+  if (!isDigest(b['stateHash']) || !isDigest(b['actionHash'])) return false;
+  if (!has(b, 'input') || !has(b, 'principal') || !has(b, 'proposer')) return false;
+  if (typeof b['rule'] !== 'string' || typeof b['accountable'] !== 'string') return false;
+  const reasons = b['reasons'];
+  if (!Array.isArray(reasons)) return false;
+  for (const r of reasons) if (typeof r !== 'string') return false;
+  if (has(b, 'expiresAt')) {
+    const e = b['expiresAt'];
+    if (typeof e !== 'string' || !RFC3339.test(e)) return false;
+  }
+  return onlyKeys(b, DECISION_KEYS);
+}
+
+function approvalOk(b: Obj): boolean {
+  const v = b['verdict'];
+  if (v !== 'approve' && v !== 'reject') return false;
+  if (!isDigest(b['decision']) || !isDigest(b['actionHash'])) return false;
+  const a = b['approver'];
+  if (!isObject(a) || !(typeof a['kid'] === 'string' && KID.test(a['kid'])) || !isText(a['role']))
+    return false;
+  if (!onlyKeys(a, APPROVER_KEYS)) return false;
+  if (!has(b, 'statement') || !isB64(b['sig'], 86)) return false;
+  return onlyKeys(b, APPROVAL_KEYS);
+}
+
+function outcomeOk(b: Obj): boolean {
+  const s = b['status'];
+  if (s !== 'completed' && s !== 'failed' && s !== 'unknown' && s !== 'compensated') return false;
+  if (!isDigest(b['attempt']) || !isDigest(b['permit'])) return false;
+  if (has(b, 'error')) {
+    const e = b['error'];
+    if (!isObject(e) || !isText(e['code']) || !onlyKeys(e, ERROR_KEYS)) return false;
+  }
+  if (has(b, 'transition')) {
+    const t = b['transition'];
+    if (!isObject(t) || !isText(t['machine']) || !isText(t['from']) || !isText(t['to'])) return false;
+    if (!onlyKeys(t, TRANSITION_KEYS)) return false;
+  }
+  return onlyKeys(b, OUTCOME_KEYS);
+}
+
+/**
+ * Whether `body` passes `checkedBodySchemas[type]` (true only when zod would accept it; false
+ * means "run zod", which then refuses with the precise path and message).
+ */
+export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
+  if (!isObject(body)) return false;
+  const b = body;
+  switch (type) {
+    case 'decision':
+      return decisionOk(b);
+    case 'attempt':
+      return (
+        isDigest(b['permit']) &&
+        isDigest(b['actionHash']) &&
+        isText(b['idempotencyKey']) &&
+        isIntAtLeast(b['try'], 1) &&
+        onlyKeys(b, ATTEMPT_KEYS)
+      );
+    case 'outcome':
+      return outcomeOk(b);
+    case 'approval':
+      return approvalOk(b);
+    case 'checkpoint':
+      return isIntAtLeast(b['size'], 0) && isB64(b['root'], 43) && onlyKeys(b, CHECKPOINT_KEYS);
+    case 'policy.activated':
+      return (
+        isDigest(b['policyDigest']) &&
+        isText(b['name']) &&
+        isText(b['version']) &&
+        isText(b['owner']) &&
+        onlyKeys(b, POLICY_KEYS)
+      );
+    case 'key.added':
+    case 'key.retired':
+      return (
+        typeof b['kid'] === 'string' &&
+        KID.test(b['kid']) &&
+        isB64(b['publicKey'], 43) &&
+        isText(b['role']) &&
+        onlyKeys(b, KEY_KEYS)
+      );
+    default:
+      return false;
+  }
+}

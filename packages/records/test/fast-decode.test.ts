@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { bodyAcceptedFast } from '../src/fast-decode.js';
+import { checkedBodySchemas, RECORD_TYPES, type RecordType } from '../src/record-types.js';
+import type { JsonValue } from '@edca/records';
+import { ijsonValue } from './arbitraries.js';
+
+// The decoder's hand-written body check must accept exactly what zod (`checkedBodySchemas`)
+// accepts: it replaces zod on the hot path, and zod only runs when it says no. Bodies are drawn
+// field by field from valid values, near misses (wrong case, length, type, range) and absence,
+// plus unknown keys and non-object bodies.
+
+type Field = { valid: fc.Arbitrary<JsonValue>; invalid: fc.Arbitrary<JsonValue>; optional?: boolean };
+type Spec = Record<string, Field>;
+
+const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
+const digest: Field = {
+  valid: hex64.map((h) => `sha256:${h}`),
+  invalid: fc.oneof(
+    hex64.map((h) => `sha256:${h.toUpperCase()}0`.slice(0, 71)),
+    hex64.map((h) => `sha256:${h.slice(1)}`),
+    hex64.map((h) => `sha256:${h}\n`),
+    hex64.map((h) => `SHA256:${h}`),
+    ijsonValue,
+  ),
+};
+const b64 = (n: number): Field => ({
+  valid: fc.stringMatching(new RegExp(`^[A-Za-z0-9_-]{${n}}$`)),
+  invalid: fc.oneof(
+    fc.stringMatching(new RegExp(`^[A-Za-z0-9_-]{${n - 1}}$`)),
+    fc.stringMatching(new RegExp(`^[A-Za-z0-9_-]{${n + 1}}$`)),
+    fc.stringMatching(new RegExp(`^[A-Za-z0-9_-]{${n - 1}}[=+/ ]$`)),
+    ijsonValue,
+  ),
+});
+const kid: Field = {
+  valid: fc.stringMatching(/^ed25519:[A-Za-z0-9_-]{22}$/),
+  invalid: fc.oneof(
+    fc.stringMatching(/^ed25519:[A-Za-z0-9_-]{21,23}$/),
+    fc.stringMatching(/^ED25519:[A-Za-z0-9_-]{22}$/),
+    ijsonValue,
+  ),
+};
+const text: Field = { valid: fc.string({ minLength: 1 }), invalid: fc.oneof(fc.constant(''), ijsonValue) };
+const anyString: Field = { valid: fc.string(), invalid: ijsonValue };
+const json: Field = { valid: ijsonValue, invalid: ijsonValue };
+const oneOf = (...values: string[]): Field => ({
+  valid: fc.constantFrom(...values),
+  invalid: fc.oneof(fc.constantFrom(...values.map((v) => v.toUpperCase()), `${values[0]} `, ''), ijsonValue),
+});
+const intMin = (min: number): Field => ({
+  valid: fc.integer({ min, max: Number.MAX_SAFE_INTEGER }),
+  invalid: fc.oneof(
+    fc.constantFrom(min - 1, min + 0.5, 2 ** 53, -(2 ** 53), String(min)),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    ijsonValue,
+  ),
+});
+const rfc3339: Field = {
+  valid: fc.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/),
+  invalid: fc.oneof(
+    fc.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{10})?Z?$/),
+    fc.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+    ijsonValue,
+  ),
+  optional: true,
+};
+const opt = (f: Field): Field => ({ ...f, optional: true });
+const arrayOfStrings: Field = {
+  valid: fc.array(fc.string(), { maxLength: 4 }),
+  invalid: fc.oneof(fc.array(ijsonValue, { minLength: 1, maxLength: 3 }), ijsonValue),
+};
+const nested = (spec: Spec): Field => ({
+  valid: bodyOf(spec, 0),
+  invalid: fc.oneof(bodyOf(spec, 0.3), ijsonValue),
+});
+
+const keyBody: Spec = { kid, publicKey: b64(43), role: text };
+const specs: Record<RecordType, Spec> = {
+  'policy.activated': { policyDigest: digest, name: text, version: text, owner: text },
+  'key.added': keyBody,
+  'key.retired': keyBody,
+  decision: {
+    verdict: oneOf('permit', 'refuse', 'escalate'),
+    decisionKey: digest,
+    policyDigest: digest,
+    stateHash: digest,
+    actionHash: digest,
+    input: json,
+    rule: anyString,
+    reasons: arrayOfStrings,
+    accountable: anyString,
+    principal: json,
+    proposer: json,
+    expiresAt: rfc3339,
+    pendingApproval: opt(json),
+  },
+  approval: {
+    decision: digest,
+    actionHash: digest,
+    verdict: oneOf('approve', 'reject'),
+    approver: nested({ kid, role: text }),
+    statement: json,
+    sig: b64(86),
+  },
+  attempt: { permit: digest, actionHash: digest, idempotencyKey: text, try: intMin(1) },
+  outcome: {
+    attempt: digest,
+    permit: digest,
+    status: oneOf('completed', 'failed', 'unknown', 'compensated'),
+    error: opt(nested({ code: text })),
+    transition: opt(nested({ machine: text, from: text, to: text })),
+  },
+  checkpoint: { size: intMin(0), root: b64(43) },
+};
+
+/** A body: each field valid, a near miss, or absent (`miss` is the chance of a non-valid draw). */
+function bodyOf(spec: Spec, miss: number): fc.Arbitrary<JsonValue> {
+  const entries = Object.entries(spec).map(([name, f]) =>
+    fc
+      // noBias: fast-check otherwise favours small numbers, i.e. near misses in almost every body.
+      .tuple(fc.noBias(fc.integer({ min: 0, max: 999 })), f.valid, f.invalid)
+      .map(([n, v, bad]): [string, JsonValue | undefined] => {
+        const r = n / 1000;
+        if (r < miss / 2) return [name, bad];
+        if (r < miss) return [name, undefined];
+        if (f.optional === true && r > 0.8) return [name, undefined];
+        return [name, v];
+      }),
+  );
+  // An unknown key in about one body of ten.
+  const extra = fc.oneof(
+    { weight: 9, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 8 }), ijsonValue) },
+  );
+  return fc.tuple(fc.tuple(...entries), extra).map(([fields, more]) => {
+    const o: Record<string, JsonValue> = {};
+    for (const [k, v] of fields) if (v !== undefined) o[k] = v;
+    if (more !== null)
+      Object.defineProperty(o, more[0], {
+        value: more[1],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    return o;
+  });
+}
+
+const body = (type: RecordType): fc.Arbitrary<JsonValue> =>
+  fc.oneof({ weight: 12, arbitrary: bodyOf(specs[type], 0.08) }, { weight: 1, arbitrary: ijsonValue });
+
+describe('bodyAcceptedFast', () => {
+  describe.each(RECORD_TYPES.map((t) => [t]))('when the record type is %s', (type) => {
+    it('accepts exactly the bodies zod accepts (property, valid and mutated bodies)', () => {
+      let accepted = 0;
+      let refused = 0;
+      fc.assert(
+        fc.property(body(type), (b) => {
+          const zod = checkedBodySchemas[type].safeParse(b).success;
+          expect(bodyAcceptedFast(type, b)).toBe(zod);
+          if (zod) accepted++;
+          else refused++;
+        }),
+        { numRuns: 1500 },
+      );
+      // Both sides of the equivalence were exercised, not just one.
+      expect(accepted).toBeGreaterThan(100);
+      expect(refused).toBeGreaterThan(100);
+    });
+  });
+
+  describe('when the body is not an object', () => {
+    it('does not accept it', () => {
+      for (const b of [null, [], 'x', 1, true] as JsonValue[])
+        expect(bodyAcceptedFast('checkpoint', b)).toBe(false);
+    });
+  });
+
+  describe('when a key is __proto__', () => {
+    it('refuses it as an unknown key, like zod', () => {
+      const b = JSON.parse(`{"__proto__":{},"root":"${'A'.repeat(43)}","size":1}`) as JsonValue;
+      expect(checkedBodySchemas.checkpoint.safeParse(b).success).toBe(false);
+      expect(bodyAcceptedFast('checkpoint', b)).toBe(false);
+    });
+  });
+});
