@@ -127,4 +127,33 @@ describe('createWorkerVerifier', () => {
       expect(verdicts).toEqual([false]);
     });
   });
+
+  describe('when checks are submitted faster than they are verified', () => {
+    it('reports saturated at a bounded queue, and capacity() resolves once results came back', async () => {
+      const { privateKeyPem, publicKey } = generateKeyPair(new Uint8Array(32).fill(3));
+      const signer = createNodeSigner(privateKeyPem);
+      const msg = Buffer.from('bounded');
+      const sig = await signer.sign(msg);
+      const pool = createWorkerVerifier([publicKey], 1);
+      const verdicts: boolean[] = [];
+      let submitted = 0;
+      try {
+        // 256 checks make a batch; one worker takes at most 3 batches before the pool is saturated.
+        while (!pool.saturated) {
+          pool.submit(0, msg, submitted % 2 === 0 ? sig : new Uint8Array(64), (v) => verdicts.push(v));
+          submitted++;
+          expect(submitted).toBeLessThanOrEqual(3 * 256);
+        }
+        expect(submitted).toBe(3 * 256);
+        await pool.capacity();
+        expect(pool.saturated).toBe(false);
+        expect(verdicts.length).toBeGreaterThanOrEqual(256);
+        await pool.drain();
+      } finally {
+        await pool.close();
+      }
+      expect(verdicts.length).toBe(submitted);
+      expect(verdicts.filter((v) => v).length).toBe(submitted / 2);
+    });
+  });
 });

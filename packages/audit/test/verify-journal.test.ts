@@ -117,6 +117,35 @@ describe('verifyJournal', () => {
       }
     });
 
+    it('reports SIGNATURE_INVALID for a sig whose unused last bits are set (same 64 bytes, other line)', async () => {
+      // The last of 86 base64url characters carries 2 bits; only A, Q, g, w leave the other 4 zero.
+      // B, R, h, x decode to the same signature, so only the encoding check can see the change.
+      const seq = j.lines.length;
+      const line = j.lines[seq - 1]!;
+      const end = line.indexOf('","stream":');
+      const last = line[end - 1]!;
+      expect('AQgw').toContain(last);
+      const lines = [...j.lines];
+      lines[seq - 1] = line.slice(0, end - 1) + String.fromCharCode(last.charCodeAt(0) + 1) + line.slice(end);
+      for (const workers of [0, 2]) {
+        const r = await findingsOf(lines, workers);
+        expect(r.findings).toEqual([expect.objectContaining({ code: 'SIGNATURE_INVALID', seq, line: seq })]);
+      }
+      // In checkpoints-only mode the same holds for a checkpoint's own sig.
+      const cp = j.lines.findLastIndex((l) => l.includes('"type":"checkpoint"'));
+      const cpLine = j.lines[cp]!;
+      const cpEnd = cpLine.indexOf('","stream":');
+      const cpLines = j.lines.slice(0, cp + 1);
+      cpLines[cp] =
+        cpLine.slice(0, cpEnd - 1) +
+        String.fromCharCode(cpLine.charCodeAt(cpEnd - 1) + 1) +
+        cpLine.slice(cpEnd);
+      const r = await safeVerifyJournal(cpLines, { trust: j.keys.trust, mode: 'checkpoints-only' });
+      expect(r.ok ? [] : r.error.report!.findings).toEqual([
+        expect.objectContaining({ code: 'SIGNATURE_INVALID', seq: cp + 1 }),
+      ]);
+    });
+
     it('reports LINE_NOT_CANONICAL for added whitespace', async () => {
       const lines = [...j.lines];
       lines[9] = lines[9]!.replace('{', '{ ');

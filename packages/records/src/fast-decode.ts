@@ -145,3 +145,27 @@ export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
       return false;
   }
 }
+
+// ---- the record's `at` ------------------------------------------------------------------------
+
+const twoDigits = (s: string, i: number): number => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
+
+/**
+ * Whether `at`, already matching `YYYY-MM-DDTHH:MM:SS.sssZ`, names a real instant: month 1–12,
+ * a day of that month (proleptic Gregorian leap years, as ECMAScript dates), hour ≤ 23, minute and
+ * second ≤ 59. The same verdict as `new Date(Date.parse(at)).toISOString() === at`, without
+ * building a Date (property-tested against it); the caller still runs that round trip when this
+ * says false.
+ */
+export function isValidRecordInstant(at: string): boolean {
+  const year = twoDigits(at, 0) * 100 + twoDigits(at, 2);
+  const month = twoDigits(at, 5);
+  const day = twoDigits(at, 8);
+  if (month < 1 || month > 12 || day < 1) return false;
+  if (twoDigits(at, 11) > 23 || twoDigits(at, 14) > 59 || twoDigits(at, 17) > 59) return false;
+  if (month === 2) {
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    return day <= (leap ? 29 : 28);
+  }
+  return day <= (month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bodyAcceptedFast } from '../src/fast-decode.js';
+import { bodyAcceptedFast, isValidRecordInstant } from '../src/fast-decode.js';
 import { checkedBodySchemas, RECORD_TYPES, type RecordType } from '../src/record-types.js';
 import type { JsonValue } from '@edca/records';
 import { ijsonValue } from './arbitraries.js';
@@ -182,6 +182,61 @@ describe('bodyAcceptedFast', () => {
       const b = JSON.parse(`{"__proto__":{},"root":"${'A'.repeat(43)}","size":1}`) as JsonValue;
       expect(checkedBodySchemas.checkpoint.safeParse(b).success).toBe(false);
       expect(bodyAcceptedFast('checkpoint', b)).toBe(false);
+    });
+  });
+});
+
+describe('isValidRecordInstant', () => {
+  const roundTrip = (at: string): boolean => {
+    const ms = Date.parse(at);
+    return !Number.isNaN(ms) && new Date(ms).toISOString() === at;
+  };
+  const pad = (n: number, w: number): string => String(n).padStart(w, '0');
+  // Every field drawn over its whole two- or four-digit range, so out-of-range values are common.
+  const instant = fc
+    .tuple(
+      fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(1900, 2000, 2024, 2100, 0, 9999)),
+      fc.integer({ min: 0, max: 99 }),
+      fc.oneof(fc.integer({ min: 0, max: 99 }), fc.integer({ min: 27, max: 32 })),
+      fc.oneof(fc.integer({ min: 0, max: 99 }), fc.constantFrom(23, 24)),
+      fc.oneof(fc.integer({ min: 0, max: 99 }), fc.constantFrom(59, 60)),
+      fc.oneof(fc.integer({ min: 0, max: 99 }), fc.constantFrom(59, 60)),
+      fc.integer({ min: 0, max: 999 }),
+    )
+    .map(
+      ([y, mo, d, h, mi, s, ms]) =>
+        `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}.${pad(ms, 3)}Z`,
+    );
+
+  describe('when the text has the record format', () => {
+    it('gives the verdict of the Date round trip (property)', () => {
+      let valid = 0;
+      fc.assert(
+        fc.property(instant, (at) => {
+          const expected = roundTrip(at);
+          expect(isValidRecordInstant(at)).toBe(expected);
+          if (expected) valid++;
+        }),
+        { numRuns: 20000 },
+      );
+      expect(valid).toBeGreaterThan(100);
+    });
+
+    it('knows the leap days and month ends', () => {
+      for (const [at, ok] of [
+        ['2024-02-29T00:00:00.000Z', true],
+        ['2000-02-29T12:00:00.000Z', true],
+        ['1900-02-29T12:00:00.000Z', false],
+        ['2023-02-29T12:00:00.000Z', false],
+        ['2026-04-31T12:00:00.000Z', false],
+        ['2026-12-31T23:59:59.999Z', true],
+        ['2026-12-31T24:00:00.000Z', false],
+        ['2026-06-30T23:59:60.000Z', false],
+        ['0000-01-01T00:00:00.000Z', true],
+      ] as const) {
+        expect(isValidRecordInstant(at), at).toBe(ok);
+        expect(roundTrip(at), at).toBe(ok);
+      }
     });
   });
 });

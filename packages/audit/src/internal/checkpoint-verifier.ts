@@ -5,7 +5,7 @@ import type { AuditReport, KeyUse } from '../report.js';
 import { asBody, type CheckpointBody } from './bodies.js';
 import { KeyIndex } from './keys.js';
 import type { JournalLine } from './lines.js';
-import { recordSigningBytes } from './messages.js';
+import { isCanonicalSig, recordSigningBytes } from './messages.js';
 
 const PREV_MARK = Buffer.from(',"prev":');
 const SEQ_MARK = Buffer.from(',"seq":');
@@ -153,7 +153,14 @@ export function verifyCheckpointsOnly(
           : { kid: record.kid, role: 'kernel', name: key.key.key.name, signatures: 1 },
       );
     } else use.signatures++;
-    if (
+    if (!isCanonicalSig(record.sig)) {
+      report(
+        'SIGNATURE_INVALID',
+        record.seq,
+        line,
+        `the signature of checkpoint ${record.seq} is not canonical base64url`,
+      );
+    } else if (
       !verifyEd25519(key.key.raw, recordSigningBytes(bytes, record), Buffer.from(record.sig, 'base64url'))
     ) {
       report(

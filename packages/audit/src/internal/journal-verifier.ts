@@ -26,7 +26,7 @@ import { fastLeafHash } from './checkpoint-verifier.js';
 import { KeyIndex } from './keys.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
-import { APPROVAL_DOMAIN, approvalSigningBytes, recordSigningParts } from './messages.js';
+import { APPROVAL_DOMAIN, approvalSigningBytes, isCanonicalSig, recordSigningParts } from './messages.js';
 import { createInlineVerifier, createWorkerVerifier, type SignatureVerifier } from './signature-pool.js';
 import type { TrustFile } from '@edca/records';
 
@@ -221,15 +221,18 @@ export async function verifyLines(
         report('KEY_RETIRED', seq, line, `key ${record.kid} was retired before ${at}`);
       }
       useKey(record.kid, KERNEL_ROLE, keyCheck.key.key.name);
-      verifier.submit(
-        keyCheck.key.index,
-        recordSigningParts(bytes, record),
-        Buffer.from(record.sig, 'base64url'),
-        (valid) => {
-          if (!valid)
-            report('SIGNATURE_INVALID', seq, line, `the signature of record ${seq} does not verify`);
-        },
-      );
+      if (!isCanonicalSig(record.sig)) {
+        report('SIGNATURE_INVALID', seq, line, `the signature of record ${seq} is not canonical base64url`);
+      } else
+        verifier.submit(
+          keyCheck.key.index,
+          recordSigningParts(bytes, record),
+          Buffer.from(record.sig, 'base64url'),
+          (valid) => {
+            if (!valid)
+              report('SIGNATURE_INVALID', seq, line, `the signature of record ${seq} does not verify`);
+          },
+        );
     }
 
     // decodeRecord has already checked the body against recordBodySchemas[type].
@@ -494,6 +497,9 @@ export async function verifyLines(
     linesAfterCheckpoint++;
     if (settings.onProgress !== undefined && (i + 1) % PROGRESS_EVERY === 0)
       settings.onProgress(i + 1, total);
+    // Let the signature workers catch up (bounded memory); results that arrive meanwhile are
+    // reported for lines already fully processed, so findings keep their order within a line.
+    if (verifier.saturated) await verifier.capacity();
   }
 
   function resolveEscalations(actionHash: string): void {

@@ -38,3 +38,15 @@ export function recordSigningParts(bytes: Buffer, record: SignedRecord): [Buffer
 export function approvalSigningBytes(statement: JsonValue): Buffer {
   return Buffer.concat([APPROVAL_PREFIX, canonicalBytes(statement)]);
 }
+
+/**
+ * Whether a record's `sig` (86 base64url characters, checked by the decoder) is the canonical
+ * encoding of its 64 bytes: the last character carries 2 bits and 4 zero bits, so only A, Q, g
+ * and w may end it. B, R, h, x… decode to the same bytes, and the signature does not cover its
+ * own text, so without this check the last line's sig could be re-spelled unnoticed (records'
+ * `verifyRecordLine` refuses it as SIG_ENCODING alike).
+ */
+export function isCanonicalSig(sig: string): boolean {
+  const c = sig.charCodeAt(sig.length - 1);
+  return c === 0x41 || c === 0x51 || c === 0x67 || c === 0x77;
+}

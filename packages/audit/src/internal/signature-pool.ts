@@ -83,6 +83,14 @@ export interface SignatureVerifier {
     signature: Uint8Array,
     onResult: (valid: boolean) => void,
   ): void;
+  /**
+   * True when enough checks are queued that the caller should `await capacity()` before it
+   * submits more: the caller decodes far faster than Ed25519 verifies, and an unbounded queue
+   * keeps every pending message alive until the end (old-space garbage, long GC pauses).
+   */
+  readonly saturated: boolean;
+  /** Resolves when the queue has room again (at once if it has); rejects if a worker dies. */
+  capacity(): Promise<void>;
   /** Resolves once every submitted check has reported; rejects if a worker dies. */
   drain(): Promise<void>;
   /** Stops the workers. */
@@ -103,6 +111,8 @@ export function createInlineVerifier(keys: readonly Uint8Array[], verify: Verify
       const bytes = message instanceof Uint8Array ? message : Buffer.concat(message);
       onResult(key !== undefined && verify(key, bytes, signature));
     },
+    saturated: false,
+    capacity: () => Promise.resolve(),
     drain: () => Promise.resolve(),
     close: () => Promise.resolve(),
     get submitted() {
@@ -120,11 +130,16 @@ interface Job {
 }
 
 const BATCH = 256;
+/** Batches in flight per worker before `saturated`: one being verified, two waiting. */
+const IN_FLIGHT_PER_WORKER = 3;
 
 /** Verifies on `threads` worker threads, in batches of 256 checks. */
 export function createWorkerVerifier(keys: readonly Uint8Array[], threads: number): SignatureVerifier {
   const workers: { worker: Worker; inFlight: number }[] = [];
-  const pending = new Map<number, Job[]>();
+  // Only the callbacks stay behind once a batch is posted: its messages are in the worker's copy.
+  const pending = new Map<number, ((valid: boolean) => void)[]>();
+  const maxInFlight = threads * IN_FLIGHT_PER_WORKER;
+  let roomWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   let batch: Job[] = [];
   let nextId = 0;
   let submitted = 0;
@@ -133,9 +148,16 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
 
   const settle = (): void => {
     if (failure !== undefined) {
-      for (const w of waiters) w.reject(failure);
+      for (const w of [...waiters, ...roomWaiters]) w.reject(failure);
       waiters = [];
-    } else if (pending.size === 0 && batch.length === 0) {
+      roomWaiters = [];
+      return;
+    }
+    if (pending.size < maxInFlight && roomWaiters.length > 0) {
+      for (const w of roomWaiters) w.resolve();
+      roomWaiters = [];
+    }
+    if (pending.size === 0 && batch.length === 0) {
       for (const w of waiters) w.resolve();
       waiters = [];
     }
@@ -147,10 +169,10 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
     const slot = { worker, inFlight: 0 };
     worker.on('message', (m: { id: number; out: Uint8Array }) => {
       slot.inFlight--;
-      const jobs = pending.get(m.id);
+      const callbacks = pending.get(m.id);
       pending.delete(m.id);
-      if (jobs === undefined) return;
-      for (let j = 0; j < jobs.length; j++) jobs[j]!.onResult(m.out[j] === 1);
+      if (callbacks === undefined) return;
+      for (let j = 0; j < callbacks.length; j++) callbacks[j]!(m.out[j] === 1);
       settle();
     });
     worker.on('error', (err) => {
@@ -193,7 +215,10 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
       }
     }
     const id = nextId++;
-    pending.set(id, jobs);
+    pending.set(
+      id,
+      jobs.map((j) => j.onResult),
+    );
     let target = workers[0]!;
     for (const w of workers) if (w.inFlight < target.inFlight) target = w;
     target.inFlight++;
@@ -208,6 +233,15 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
       else for (const part of message) length += part.length;
       batch.push({ keyIndex, message, length, signature, onResult });
       if (batch.length >= BATCH) flush();
+    },
+    get saturated() {
+      return pending.size >= maxInFlight;
+    },
+    capacity() {
+      return new Promise<void>((resolve, reject) => {
+        roomWaiters.push({ resolve, reject });
+        settle();
+      });
     },
     drain() {
       flush();
