@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,9 @@ import {
   MerkleAccumulator,
   RecordsError,
   createNodeSigner,
+  createWorkerSigner,
   decodeRecord,
+  isChainSigner,
   encodeRecord,
   leafHash,
   toBase64url,
@@ -24,14 +26,27 @@ import { KernelError, openFileJournal, type AppendedRecord, type FileJournal } f
 import { openFileJournalWith, type JournalAppendFile } from '../src/file-journal.js';
 import { expectValidChain, runJournalSuite, suiteDraft } from './journal-suite.js';
 
-runJournalSuite('file journal', async ({ stream, signer, checkpointEvery }) => {
-  const dir = await mkdtemp(join(tmpdir(), 'edca-journal-suite-'));
-  const path = join(dir, 'journal.jsonl');
-  return {
-    open: () => openFileJournal({ path, stream, signer, checkpointEvery }),
-    dispose: () => rm(dir, { recursive: true, force: true }),
-  };
-});
+// Every file-journal test runs with both kinds of signer: one that signs on the calling thread
+// (records sealed one by one) and a worker signer (records prepared here, sealed in batches).
+const SIGNERS: readonly (readonly [string, (key: KeyObject) => Signer])[] = [
+  ['node signer', createNodeSigner],
+  ['worker signer', createWorkerSigner],
+];
+
+for (const [kind, makeSigner] of SIGNERS) {
+  runJournalSuite(
+    `file journal (${kind})`,
+    async ({ stream, signer, checkpointEvery }) => {
+      const dir = await mkdtemp(join(tmpdir(), 'edca-journal-suite-'));
+      const path = join(dir, 'journal.jsonl');
+      return {
+        open: () => openFileJournal({ path, stream, signer, checkpointEvery }),
+        dispose: () => rm(dir, { recursive: true, force: true }),
+      };
+    },
+    makeSigner,
+  );
+}
 
 async function collect(iterable: AsyncIterable<AppendedRecord>): Promise<AppendedRecord[]> {
   const out: AppendedRecord[] = [];
@@ -51,11 +66,12 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 
 const lines = async (path: string): Promise<string[]> => (await readFile(path, 'utf8')).split('\n');
 
-describe('openFileJournal', () => {
+describe.each(SIGNERS)('openFileJournal with a %s', (_kind, makeSigner) => {
   let dir: string;
   let path: string;
   let signer: Signer;
   const open: FileJournal[] = [];
+  const signers: Signer[] = [];
   const stream = 'bank-1';
 
   const openJournal = async (
@@ -69,11 +85,13 @@ describe('openFileJournal', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'edca-file-journal-'));
     path = join(dir, 'journal.jsonl');
-    signer = createNodeSigner(generateKeyPairSync('ed25519').privateKey);
+    signer = makeSigner(generateKeyPairSync('ed25519').privateKey);
+    signers.push(signer);
   });
 
   afterEach(async () => {
     for (const j of open.splice(0)) await j.close().catch(() => undefined);
+    for (const s of signers.splice(0)) if (isChainSigner(s)) await s.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -471,7 +489,8 @@ describe('openFileJournal', () => {
     it('accepts an earlier signer only when it is listed in previousKeys', async () => {
       await writeThree();
       const old = signer;
-      signer = createNodeSigner(generateKeyPairSync('ed25519').privateKey);
+      signer = makeSigner(generateKeyPairSync('ed25519').privateKey);
+      signers.push(signer);
       expect(await codeOf(openJournal())).toBe('JOURNAL_CORRUPT');
       const j = await openJournal({ previousKeys: [{ kid: old.kid, publicKey: old.publicKey }] });
       const [r] = await j.append([suiteDraft('d')]);
@@ -608,5 +627,66 @@ describe('openFileJournal', () => {
       expect(await codeOf(j.append([suiteDraft('d')]))).toBe('JOURNAL_UNAVAILABLE');
       expect(await j.head()).toEqual({ seq: 1, hash: a!.hash });
     });
+  });
+});
+
+describe('openFileJournal with a worker signer', () => {
+  let dir: string;
+  let path: string;
+  let signer: ReturnType<typeof createWorkerSigner>;
+  const open: FileJournal[] = [];
+  const stream = 'bank-1';
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edca-file-journal-worker-'));
+    path = join(dir, 'journal.jsonl');
+    signer = createWorkerSigner(generateKeyPairSync('ed25519').privateKey);
+  });
+
+  afterEach(async () => {
+    for (const j of open.splice(0)) await j.close().catch(() => undefined);
+    await signer.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes a crowd of appenders in several groups while the worker seals the rest', async () => {
+    const groups: number[] = [];
+    const j = await openFileJournalWith(
+      { path, stream, signer, checkpointEvery: 100 },
+      {
+        wrapFile: (file) => ({
+          write: async (data) => {
+            groups.push(data.filter((b) => b === 0x0a).length);
+            await file.write(data);
+          },
+          sync: async () => {
+            await new Promise((r) => setTimeout(r, 20));
+            await file.sync();
+          },
+        }),
+      },
+    );
+    open.push(j);
+    const out = await Promise.all(Array.from({ length: 256 }, (_, i) => j.append([suiteDraft(String(i))])));
+    // 256 records and the two checkpoints after the 100th and 200th.
+    expect(groups.reduce((a, b) => a + b, 0)).toBe(258);
+    expect(groups.length).toBeGreaterThan(1);
+    expect(groups[0]).toBeLessThan(258);
+    expect(out.map(([r]) => r!.record.body)).toEqual(
+      Array.from({ length: 256 }, (_, i) => suiteDraft(String(i)).body),
+    );
+    expectValidChain(await collect(j.read()), signer, stream);
+  });
+
+  it('fails closed with JOURNAL_UNAVAILABLE when the worker stops, and refuses every later append', async () => {
+    const j = await openFileJournal({ path, stream, signer });
+    open.push(j);
+    const [a] = await j.append([suiteDraft('a')]);
+    await signer.close();
+    expect(await codeOf(j.append([suiteDraft('b')]))).toBe('JOURNAL_UNAVAILABLE');
+    expect(await codeOf(j.append([suiteDraft('c')]))).toBe('JOURNAL_UNAVAILABLE');
+    expect(await j.head()).toEqual({ seq: 1, hash: a!.hash });
+    const text = await readFile(path, 'utf8');
+    expect(text.split('\n').filter(Boolean)).toHaveLength(1);
   });
 });

@@ -14,11 +14,12 @@
  * `open()` must return a journal over the SAME durable storage each time (so a reopen sees what an
  * earlier, closed journal appended); the suite closes every journal it opens before the next open.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 
 import {
   createNodeSigner,
   decodeRecord,
+  isChainSigner,
   encodeRecord,
   leafHash,
   merkleRoot,
@@ -98,8 +99,18 @@ export function expectValidChain(records: readonly AppendedRecord[], signer: Sig
   });
 }
 
-/** Registers the shared `Journal` tests under `describe(name)`. */
-export function runJournalSuite(name: string, factory: JournalSuiteFactory): void {
+/** How the suite makes the journal's signer from a fresh key (default: `createNodeSigner`). */
+export type SuiteSignerFactory = (key: KeyObject) => Signer;
+
+/**
+ * Registers the shared `Journal` tests under `describe(name)`. A worker signer made by `makeSigner`
+ * is closed after each test.
+ */
+export function runJournalSuite(
+  name: string,
+  factory: JournalSuiteFactory,
+  makeSigner: SuiteSignerFactory = createNodeSigner,
+): void {
   describe(`Journal port: ${name}`, () => {
     let signer: Signer;
     let harness: JournalSuiteHarness;
@@ -107,7 +118,7 @@ export function runJournalSuite(name: string, factory: JournalSuiteFactory): voi
     let counter = 0;
 
     beforeEach(async () => {
-      signer = createNodeSigner(generateKeyPairSync('ed25519').privateKey);
+      signer = makeSigner(generateKeyPairSync('ed25519').privateKey);
       counter += 1;
       const stream = `suite-${process.pid}-${Date.now()}-${counter}`;
       harness = await factory({ stream, signer, checkpointEvery: CHECKPOINT_EVERY });
@@ -117,6 +128,7 @@ export function runJournalSuite(name: string, factory: JournalSuiteFactory): voi
     afterEach(async () => {
       await journal.close();
       await harness.dispose();
+      if (isChainSigner(signer)) await signer.close();
     });
 
     const reopen = async (): Promise<Journal> => {

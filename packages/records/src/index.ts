@@ -6,6 +6,7 @@ export {
   parseJson,
   canonicalize,
   canonicalBytes,
+  toFrozenJson,
   DEFAULT_IJSON_LIMITS,
   type JsonValue,
   type IJsonLimits,
@@ -88,4 +89,5 @@ export {
   type PreparedRecord,
   type ChainSealedRecord,
   type ChainSigner,
+  type SealedChain,
 } from './seal-chain.js';

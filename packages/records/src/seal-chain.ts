@@ -52,10 +52,17 @@ export interface ChainSealedRecord extends SealedRecord {
   readonly leaf: Uint8Array;
 }
 
+/** What {@link sealChain} gives: the sealed records, and their lines as one journal would append them. */
+export interface SealedChain {
+  readonly records: readonly ChainSealedRecord[];
+  /** Every record's `bytes` followed by a newline, in order (each `bytes` is a view into this). */
+  readonly lines: Uint8Array;
+}
+
 /** A {@link Signer} that can also seal a whole chain of prepared records off the calling thread. */
 export interface ChainSigner extends Signer {
   /** Seals `records` in order after `prev` (see {@link sealChain}); the work runs on a worker thread. */
-  sealChain(prev: Digest | null, records: readonly PreparedRecord[]): Promise<ChainSealedRecord[]>;
+  sealChain(prev: Digest | null, records: readonly PreparedRecord[]): Promise<SealedChain>;
   /** Stops the worker thread; later `sealChain` calls reject with `SIGNER_UNAVAILABLE`. Idempotent. */
   close(): Promise<void>;
 }
@@ -145,10 +152,12 @@ export async function sealChain(
   prev: Digest | null,
   records: readonly PreparedRecord[],
   signer: Signer,
-): Promise<ChainSealedRecord[]> {
+): Promise<SealedChain> {
   checkChain(prev, records, signer.kid);
   if (isChainSigner(signer)) return signer.sealChain(prev, records);
-  const out: ChainSealedRecord[] = [];
+  const lines: Buffer[] = [];
+  const hashes: Digest[] = [];
+  const sigs: string[] = [];
   let tip = prev;
   for (const r of records) {
     const prevText = prevTextOf(tip);
@@ -157,12 +166,42 @@ export async function sealChain(
     if (!(signature instanceof Uint8Array) || signature.length !== 64)
       throw new RecordsError('SIG_INVALID', 'the signer returned a signature that is not 64 bytes');
     const sig = toBase64url(signature);
-    const bytes = Buffer.from(`${r.head}${prevText}${r.mid}"sig":"${sig}",${r.tail}`, 'utf8');
-    const hash = digestBytes(bytes);
-    out.push(sealedOf(r, tip, sig, bytes, hash, leafHash(bytes)));
-    tip = hash;
+    const line = Buffer.from(`${r.head}${prevText}${r.mid}"sig":"${sig}",${r.tail}\n`, 'utf8');
+    tip = digestBytes(line.subarray(0, line.length - 1));
+    lines.push(line);
+    hashes.push(tip);
+    sigs.push(sig);
   }
-  return out;
+  const joined = Buffer.concat(lines);
+  const lengths = lines.map((l) => l.length - 1);
+  return assemble(prev, records, joined, lengths, sigs, hashes, undefined);
+}
+
+/**
+ * Builds the result from the joined lines: record objects, byte views and leaf hashes (computed
+ * here unless the worker sent them, 32 bytes per record).
+ */
+function assemble(
+  prev: Digest | null,
+  records: readonly PreparedRecord[],
+  joined: Buffer,
+  lengths: ArrayLike<number>,
+  sigs: readonly string[],
+  hashes: readonly Digest[],
+  leaves: Uint8Array | undefined,
+): SealedChain {
+  const out: ChainSealedRecord[] = [];
+  let off = 0;
+  let tip = prev;
+  for (const [i, r] of records.entries()) {
+    const length = lengths[i]!;
+    const bytes = joined.subarray(off, off + length);
+    const leaf = leaves === undefined ? leafHash(bytes) : leaves.subarray(32 * i, 32 * i + 32);
+    out.push(sealedOf(r, tip, sigs[i]!, bytes, hashes[i]!, leaf));
+    tip = hashes[i]!;
+    off += length + 1;
+  }
+  return { records: out, lines: joined };
 }
 
 function sealedOf(
@@ -197,41 +236,56 @@ const chainSigners = new WeakSet<Signer>();
 // (a KeyObject, cloned into the worker) and does, per record, exactly what `sealChain` does inline.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { sign, createHash } = require('node:crypto');
+const { sign, hash, createHash } = require('node:crypto');
 const key = workerData.key;
 const PREFIX = Buffer.from(workerData.prefix, 'latin1');
-const LEAF = Buffer.from([0]);
+const ZERO = Buffer.from([0]);
+// The signed message: PREFIX, then the unsigned line; grown when a record needs more room.
+let scratch = Buffer.allocUnsafe(1 << 16);
+PREFIX.copy(scratch);
 parentPort.on('message', (m) => {
   try {
     const n = m.parts.length / 3;
     const sigs = new Array(n);
     const hashes = new Array(n);
-    const lines = new Array(n);
     const lengths = new Uint32Array(n);
     const leaves = Buffer.allocUnsafeSlow(32 * n);
+    let room = 0;
+    for (const part of m.parts) room += Buffer.byteLength(part, 'utf8');
+    // Per record: the unsigned line, 'null' or a quoted digest (73), the sig member (95), a newline.
+    const out = Buffer.allocUnsafeSlow(room + 169 * n);
     let prev = m.prev;
-    let total = 0;
+    let off = 0;
     for (let i = 0; i < n; i++) {
       const head = m.parts[3 * i], mid = m.parts[3 * i + 1], tail = m.parts[3 * i + 2];
-      const prevText = prev === null ? 'null' : '"' + prev + '"';
-      const signature = sign(null, Buffer.concat([PREFIX, Buffer.from(head + prevText + mid + tail, 'utf8')]), key);
+      const unsigned = head + (prev === null ? 'null' : '"' + prev + '"') + mid + tail;
+      const max = PREFIX.length + 3 * unsigned.length;
+      if (max > scratch.length) { scratch = Buffer.allocUnsafe(max); PREFIX.copy(scratch); }
+      const length = scratch.write(unsigned, PREFIX.length, 'utf8');
+      const signature = sign(null, scratch.subarray(0, PREFIX.length + length), key);
       if (signature.length !== 64) throw new Error('signature is not 64 bytes');
       const sig = signature.toString('base64url');
-      const line = Buffer.from(head + prevText + mid + '"sig":"' + sig + '",' + tail, 'utf8');
-      const hash = 'sha256:' + createHash('sha256').update(line).digest('hex');
-      createHash('sha256').update(LEAF).update(line).digest().copy(leaves, 32 * i);
+      // The signed line is the unsigned one with the sig member spliced in before the tail.
+      const cut = PREFIX.length + length - Buffer.byteLength(tail, 'utf8');
+      scratch.copy(out, off, PREFIX.length, cut);
+      let at = off + cut - PREFIX.length;
+      at += out.write('"sig":"' + sig + '",', at, 'latin1');
+      at += scratch.copy(out, at, cut, PREFIX.length + length);
+      const line = out.subarray(off, at);
+      const digest = 'sha256:' + hash('sha256', line, 'hex');
+      createHash('sha256').update(ZERO).update(line).digest().copy(leaves, 32 * i);
+      if (at >= out.length) throw new Error('line larger than its room');
+      out[at] = 0x0a;
       sigs[i] = sig;
-      hashes[i] = hash;
-      lines[i] = line;
-      lengths[i] = line.length;
-      total += line.length;
-      prev = hash;
+      hashes[i] = digest;
+      lengths[i] = at - off;
+      off = at + 1;
+      prev = digest;
     }
-    const buf = Buffer.allocUnsafeSlow(total);
-    let off = 0;
-    for (const line of lines) { line.copy(buf, off); off += line.length; }
-    parentPort.postMessage({ id: m.id, sigs, hashes, lengths, leaves: leaves.buffer, buf: buf.buffer },
-      [lengths.buffer, leaves.buffer, buf.buffer]);
+    parentPort.postMessage(
+      { id: m.id, sigs, hashes, lengths, leaves: leaves.buffer, buf: out.buffer, used: off },
+      [lengths.buffer, leaves.buffer, out.buffer],
+    );
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String((e && e.message) || e) });
   }
@@ -246,6 +300,8 @@ interface SealReply {
   readonly lengths: Uint32Array;
   readonly leaves: ArrayBuffer;
   readonly buf: ArrayBuffer;
+  /** Bytes of `buf` in use. */
+  readonly used: number;
 }
 
 /**
@@ -275,7 +331,7 @@ export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner 
     {
       readonly prev: Digest | null;
       readonly records: readonly PreparedRecord[];
-      readonly resolve: (sealed: ChainSealedRecord[]) => void;
+      readonly resolve: (sealed: SealedChain) => void;
       readonly reject: (error: Error) => void;
     }
   >();
@@ -303,28 +359,18 @@ export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner 
         job.reject(new RecordsError('SIGNER_UNAVAILABLE', `the sealing worker failed: ${m.error}`));
         return;
       }
-      const buf = Buffer.from(m.buf);
-      const leaves = new Uint8Array(m.leaves);
-      const out: ChainSealedRecord[] = [];
-      let off = 0;
-      let prev = job.prev;
-      for (const [i, r] of job.records.entries()) {
-        const length = m.lengths[i]!;
-        const hash = m.hashes[i]!;
-        out.push(
-          sealedOf(
-            r,
-            prev,
-            m.sigs[i]!,
-            buf.subarray(off, off + length),
-            hash,
-            leaves.subarray(32 * i, 32 * i + 32),
-          ),
+      try {
+        if (m.lengths.length !== job.records.length || m.used > m.buf.byteLength)
+          throw new Error('reply does not match the request');
+        const joined = Buffer.from(m.buf, 0, m.used);
+        job.resolve(
+          assemble(job.prev, job.records, joined, m.lengths, m.sigs, m.hashes, new Uint8Array(m.leaves)),
         );
-        off += length;
-        prev = hash;
+      } catch (error) {
+        job.reject(
+          new RecordsError('SIGNER_UNAVAILABLE', `the sealing worker replied wrongly: ${String(error)}`),
+        );
       }
-      job.resolve(out);
     });
     w.on('error', (error) =>
       fail(new RecordsError('SIGNER_UNAVAILABLE', `the sealing worker failed: ${error.message}`)),
@@ -342,20 +388,20 @@ export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner 
       const sig = nodeSign(null, message, key);
       return Promise.resolve(new Uint8Array(sig.buffer, sig.byteOffset, sig.length));
     },
-    sealChain: (prev: Digest | null, records: readonly PreparedRecord[]): Promise<ChainSealedRecord[]> => {
+    sealChain: (prev: Digest | null, records: readonly PreparedRecord[]): Promise<SealedChain> => {
       if (failure !== undefined) return Promise.reject(failure);
       try {
         checkChain(prev, records, kid);
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
       }
-      if (records.length === 0) return Promise.resolve([]);
+      if (records.length === 0) return Promise.resolve({ records: [], lines: new Uint8Array(0) });
       worker ??= start();
       const w = worker;
       const parts: string[] = [];
       for (const r of records) parts.push(r.head, r.mid, r.tail);
       const id = nextId++;
-      return new Promise<ChainSealedRecord[]>((resolve, reject) => {
+      return new Promise<SealedChain>((resolve, reject) => {
         pending.set(id, { prev, records, resolve, reject });
         w.ref();
         w.postMessage({ id, prev, parts });

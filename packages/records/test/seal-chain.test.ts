@@ -16,6 +16,7 @@ import {
   type Digest,
   type JsonValue,
   type PreparedRecord,
+  type SealedChain,
   type SealedRecord,
   type Signer,
 } from '@edca/records';
@@ -37,6 +38,12 @@ async function sequential(prev: Digest | null, drafts: readonly ChainDraft[], si
     tip = sealed.hash;
   }
   return out;
+}
+
+/** The joined lines are exactly each record's bytes followed by a newline. */
+function expectLines(chain: SealedChain): void {
+  const expected = chain.records.map((s) => `${Buffer.from(s.bytes).toString()}\n`).join('');
+  expect(Buffer.from(chain.lines).toString()).toBe(expected);
 }
 
 const codeOf = async (p: Promise<unknown> | (() => unknown)): Promise<string> => {
@@ -89,7 +96,9 @@ describe('sealChain', () => {
           const drafts = draftsOf(c, plain.kid);
           const prev = c.start === 1 ? null : D('e');
           const reference = await sequential(prev, drafts, plain);
-          const sealed = await sealChain(prev, drafts.map(prepareRecord), plain);
+          const chain = await sealChain(prev, drafts.map(prepareRecord), plain);
+          expectLines(chain);
+          const sealed = chain.records;
           expect(sealed.map((s) => Buffer.from(s.bytes).toString())).toEqual(
             reference.map((s) => Buffer.from(s.bytes).toString()),
           );
@@ -116,7 +125,9 @@ describe('sealChain', () => {
           const drafts = draftsOf(c, worker.kid);
           const prev = c.start === 1 ? null : D('f');
           const reference = await sequential(prev, drafts, plain);
-          const sealed = await sealChain(prev, drafts.map(prepareRecord), worker);
+          const chain = await sealChain(prev, drafts.map(prepareRecord), worker);
+          expectLines(chain);
+          const sealed = chain.records;
           expect(sealed.map((s) => Buffer.from(s.bytes).toString())).toEqual(
             reference.map((s) => Buffer.from(s.bytes).toString()),
           );
@@ -133,10 +144,12 @@ describe('sealChain', () => {
         ...permitRecord(worker.kid, i + 2),
         body: { ...(permitRecord(worker.kid).body as object), rule: `r${i}` },
       })).map(({ prev: _prev, ...d }) => d);
-      const [a, b] = await Promise.all([
+      const [first, second] = await Promise.all([
         worker.sealChain(D('1'), drafts.slice(0, 20).map(prepareRecord)),
         worker.sealChain(D('2'), drafts.slice(20).map(prepareRecord)),
       ]);
+      const a = first.records;
+      const b = second.records;
       expect(a[0]!.record.prev).toBe(D('1'));
       expect(b[0]!.record.prev).toBe(D('2'));
       for (const s of [...a, ...b]) verifyRecordLine(s.bytes, plain.publicKey);
@@ -144,8 +157,20 @@ describe('sealChain', () => {
       expect(b[1]!.record.prev).toBe(b[0]!.hash);
     });
 
+    it('seals records larger than its 64 KiB scratch buffer, multi-byte text included', async () => {
+      const { prev: _prev, ...d } = permitRecord(worker.kid, 2);
+      const big = { ...d, body: { ...(d.body as object), input: 'é€😀x'.repeat(40_000) } as JsonValue };
+      const small = { ...d, seq: 3 };
+      const chain = await worker.sealChain(D('c'), [prepareRecord(big), prepareRecord(small)]);
+      const reference = await sequential(D('c'), [big, small], plain);
+      expectLines(chain);
+      expect(chain.records.map((s) => s.hash)).toEqual(reference.map((s) => s.hash));
+    });
+
     it('answers an empty chain with no records', async () => {
-      expect(await worker.sealChain(null, [])).toEqual([]);
+      const empty = await worker.sealChain(null, []);
+      expect(empty.records).toEqual([]);
+      expect(empty.lines).toHaveLength(0);
     });
   });
 
@@ -221,7 +246,7 @@ describe('sealChain', () => {
     it('rejects with SIGNER_UNAVAILABLE once closed, and close is idempotent', async () => {
       const w = createWorkerSigner(pem);
       const { prev: _prev, ...d } = checkpointRecord(w.kid, 1);
-      expect(await w.sealChain(null, [prepareRecord(d)])).toHaveLength(1);
+      expect((await w.sealChain(null, [prepareRecord(d)])).records).toHaveLength(1);
       await w.close();
       await w.close();
       expect(await codeOf(w.sealChain(null, [prepareRecord(d)]))).toBe('SIGNER_UNAVAILABLE');
