@@ -166,23 +166,99 @@ interface Known {
 
 const known = new WeakMap<object, Known>();
 
+// The copies toFrozenJson makes carry their Known in a private class field instead of in `known`: a
+// WeakMap entry per short-lived copy costs V8 about a microsecond (ephemeron work in every GC), a
+// private field almost nothing. A private name is invisible to reflection (no key, no symbol, not
+// copied by spread or structuredClone) and only this module can read or write it, so nothing
+// outside can make an object vouch for a text. (The "return override" trick: the base constructor
+// returns the object given, and the derived constructor installs the field on it.)
+const ReturnItself = function (o: object) {
+  return o;
+} as unknown as new (o: object) => object;
+
+class Remembered extends ReturnItself {
+  readonly #known: Known;
+  private constructor(o: object, k: Known) {
+    super(o);
+    this.#known = k;
+  }
+  /** Installs `k` on `o`, which must be extensible (a fresh copy, before it is frozen). */
+  static set(o: object, k: Known): void {
+    new Remembered(o, k);
+  }
+  static get(o: object): Known | undefined {
+    return #known in o ? o.#known : undefined;
+  }
+}
+
+function rememberedOf(v: object): Known | undefined {
+  return Remembered.get(v) ?? known.get(v);
+}
+
 // Per-call outputs of `compose` for the subtree it just returned (module state, single-threaded).
 let outSize = 0;
 let outHeight = -1;
 /** The subtree's containers when the whole subtree is frozen, else undefined. */
 let outFrozen: object[] | undefined;
+/** The text copyFrozen just wrote for the subtree it returned. */
+let outText = '';
 const NO_CONTAINERS: object[] = [];
 /** `"key":` of member names seen before (the same few hundred names recur in every record). */
 const keyTexts = new Map<string, string>();
 
+/**
+ * Object.keys sorted by UTF-16 code units (RFC 8785 §3.2.3), as Array.prototype.sort's default
+ * order is; an insertion sort (faster than the generic sort for the few members of a record object),
+ * the generic sort past 16 members.
+ */
+function sortedKeys(obj: object): string[] {
+  const keys = Object.keys(obj);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
+/** The indices of `keys` (distinct) in the order of {@link sortedKeys}. */
+function sortedOrder(keys: readonly string[]): number[] {
+  const order = keys.map((_, i) => i);
+  if (keys.length > 16) return order.sort((x, y) => (keys[x]! < keys[y]! ? -1 : 1));
+  for (let i = 1; i < order.length; i++) {
+    const o = order[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[order[j]!]! > keys[o]!) {
+      order[j + 1] = order[j]!;
+      j--;
+    }
+    order[j + 1] = o;
+  }
+  return order;
+}
+
+// Printable ASCII without `"` and `\`: JSON.stringify writes such a string between quotes as it is
+// (RFC 8785 §3.2.2.2), and it is well formed. Most strings of a record are like that.
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** JSON.stringify of a well-formed string; undefined for a lone surrogate (refused by I-JSON). */
+function quote(v: string): string | undefined {
+  if (PLAIN_ASCII.test(v)) return '"' + v + '"';
+  return isWellFormed(v) ? JSON.stringify(v) : undefined;
+}
+
 function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>): string | undefined {
   switch (typeof v) {
     case 'string':
-      if (!isWellFormed(v)) return undefined;
       outSize = v.length + 2;
       outHeight = -1;
       outFrozen = NO_CONTAINERS;
-      return JSON.stringify(v);
+      return quote(v);
     case 'number':
       if (!Number.isFinite(v) || isUnsafeInteger(v)) return undefined;
       outSize = 1;
@@ -201,7 +277,7 @@ function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>)
         outFrozen = NO_CONTAINERS;
         return 'null';
       }
-      const hit = known.get(v);
+      const hit = rememberedOf(v);
       if (hit !== undefined) {
         if (depth + hit.height >= maxDepth) return undefined;
         for (const c of hit.containers) {
@@ -243,7 +319,7 @@ function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>)
         if ((obj.toJSON !== undefined && obj.toJSON !== null) || Object.hasOwn(obj, 'toJSON'))
           return undefined;
         if (Object.getOwnPropertySymbols(obj).length > 0) return undefined;
-        const keys = Object.keys(obj).sort();
+        const keys = sortedKeys(obj);
         text = '{';
         for (let i = 0; i < keys.length; i++) {
           const key = keys[i]!;
@@ -283,6 +359,116 @@ function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>)
     case 'undefined':
       return undefined;
   }
+}
+
+// ---- frozen copies with their text remembered ---------------------------------------------------
+// A caller that canonicalizes the same data several times (the kernel: the decision input for the
+// decision key, its params for the action hash, the whole input again inside the decision record)
+// copies it once into deeply frozen containers whose text is remembered as the copy is made; a
+// deeply frozen container already remembered is shared, not copied. The copy refuses (undefined)
+// exactly where compose would, and also on a source container reached twice (json-canonicalize
+// calls some of those circular), so canonicalize of the copy equals canonicalize of the source.
+
+/**
+ * A deeply frozen copy of `value` with the RFC 8785 text of every container remembered, so that
+ * {@link canonicalize} of the copy, or of any value holding it, reuses the text. Answers `undefined`
+ * for anything but plain I-JSON data (plain objects and dense arrays, data members only, no symbol
+ * keys or `toJSON`, strict strings and numbers, no container reached twice, within the default
+ * limits): the caller then keeps the original, whose canonicalization refuses as it always did.
+ * @example
+ * const copy = toFrozenJson({ b: [1], a: 'x' }); // frozen; canonicalize(copy) === '{"a":"x","b":[1]}'
+ */
+export function toFrozenJson<T>(value: T): T | undefined {
+  copyShared = [{}];
+  const copy = copyFrozen(value, 0, new Set());
+  if (copy === undefined || outSize > DEFAULT_IJSON_LIMITS.maxBytes) return undefined;
+  return copy as T;
+}
+
+// The `containers` of every copy made by one toFrozenJson call: a token standing for all of the
+// copy's own containers (they are fresh, so reaching any of them twice means reaching the token
+// twice), then the containers of the remembered parts it shares instead of copying. Sub-copies
+// answer for the whole list: a value holding two parts of one copy takes the slow path. Correct,
+// only slower, and the kernel never does it.
+let copyShared: object[] = [];
+
+function copyFrozen(v: unknown, depth: number, seen: Set<object>): unknown {
+  // Leaves, and containers whose text is remembered, are kept as they are (after compose's checks).
+  if (typeof v !== 'object' || v === null || rememberedOf(v) !== undefined) {
+    const text = compose(v, depth, DEFAULT_IJSON_LIMITS.maxDepth, seen);
+    if (text === undefined) return undefined;
+    if (outFrozen!.length > 0) copyShared.push(...outFrozen!);
+    outText = text;
+    return v;
+  }
+  if (depth >= DEFAULT_IJSON_LIMITS.maxDepth || seen.has(v)) return undefined;
+  seen.add(v);
+  let text: string;
+  let size = 2;
+  let height = 0;
+  let out: unknown[] | Record<string, unknown>;
+  // Members are read once (a getter's value is copied as data), like JSON.parse(JSON.stringify(v)).
+  if (Array.isArray(v)) {
+    if (Object.getPrototypeOf(v) !== Array.prototype) return undefined;
+    const n = v.length;
+    const arr: unknown[] = [];
+    text = '[';
+    for (let i = 0; i < n; i++) {
+      const item = copyFrozen(v[i], depth + 1, seen); // a hole reads undefined: refused
+      if (item === undefined) return undefined;
+      arr.push(item);
+      if (i > 0) text += ',';
+      text += outText;
+      size += outSize;
+      if (outHeight + 1 > height) height = outHeight + 1;
+    }
+    text += ']';
+    out = arr;
+  } else {
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return undefined;
+    const obj = v as Record<string, unknown>;
+    if (obj.toJSON !== undefined || Object.getOwnPropertySymbols(obj).length > 0) return undefined;
+    // The copy keeps the original's member order (a refusal at a limit names the same path when the
+    // slow path walks the copy); the text is written in sorted order.
+    const keys = Object.keys(obj);
+    const parts: string[] = new Array<string>(keys.length);
+    const copy: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      // "__proto__" would set the copy's prototype instead of a member.
+      if (key === '__proto__') return undefined;
+      let keyText = keyTexts.get(key);
+      if (keyText === undefined) {
+        if (!isWellFormed(key)) return undefined;
+        keyText = JSON.stringify(key) + ':';
+        if (keyTexts.size < 4096) keyTexts.set(key, keyText);
+      }
+      const member = copyFrozen(obj[key], depth + 1, seen);
+      if (member === undefined) return undefined;
+      copy[key] = member;
+      parts[i] = keyText + outText;
+      size += key.length + 3 + outSize;
+      if (outHeight + 1 > height) height = outHeight + 1;
+    }
+    const order = sortedOrder(keys);
+    text = '{';
+    for (let i = 0; i < order.length; i++) {
+      if (i > 0) text += ',';
+      text += parts[order[i]!]!;
+    }
+    text += '}';
+    out = copy;
+  }
+  if (size > DEFAULT_IJSON_LIMITS.maxBytes) return undefined;
+  const containers = copyShared;
+  Remembered.set(out, { text, size, height, containers });
+  Object.freeze(out);
+  outText = text;
+  outSize = size;
+  outHeight = height;
+  outFrozen = containers;
+  return out;
 }
 
 /**
