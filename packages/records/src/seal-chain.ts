@@ -308,7 +308,8 @@ interface SealReply {
 
 /**
  * A {@link ChainSigner} for a node:crypto Ed25519 private key (PEM or KeyObject): `sign` runs on the
- * calling thread, `sealChain` on one worker thread that holds a copy of the key. The worker keeps
+ * calling thread, `sealChain` on one worker thread that holds a copy of the key. Once the worker
+ * failed or `close()` was called, both reject with `SIGNER_UNAVAILABLE`. The worker keeps
  * the process alive only while a seal is in flight; call `close()` when done.
  * @throws RecordsError `KEY_INVALID` (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not Ed25519)
  * @example
@@ -387,6 +388,8 @@ export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner 
     kid,
     publicKey,
     sign: (message: Uint8Array): Promise<Uint8Array> => {
+      // One signer, one state: once its worker failed or it was closed, it signs nothing.
+      if (failure !== undefined) return Promise.reject(failure);
       const sig = nodeSign(null, message, key);
       return Promise.resolve(new Uint8Array(sig.buffer, sig.byteOffset, sig.length));
     },
