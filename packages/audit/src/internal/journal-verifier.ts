@@ -26,7 +26,14 @@ import { fastLeafHash } from './checkpoint-verifier.js';
 import { KeyIndex } from './keys.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
-import { APPROVAL_DOMAIN, approvalSigningBytes, isCanonicalSig, recordSigningParts } from './messages.js';
+import {
+  APPROVAL_DOMAIN,
+  approvalSigningBytes,
+  isCanonicalSig,
+  RECORD_SIGNING_PREFIX,
+  recordSigAt,
+  SIG_MEMBER_BYTES,
+} from './messages.js';
 import { createInlineVerifier, createWorkerVerifier, type SignatureVerifier } from './signature-pool.js';
 import type { TrustFile } from '@edca/records';
 
@@ -224,10 +231,13 @@ export async function verifyLines(
       if (!isCanonicalSig(record.sig)) {
         report('SIGNATURE_INVALID', seq, line, `the signature of record ${seq} is not canonical base64url`);
       } else
-        verifier.submit(
+        verifier.submitRecord(
           keyCheck.key.index,
-          recordSigningParts(bytes, record),
-          Buffer.from(record.sig, 'base64url'),
+          RECORD_SIGNING_PREFIX,
+          bytes,
+          recordSigAt(bytes),
+          SIG_MEMBER_BYTES,
+          record.sig,
           (valid) => {
             if (!valid)
               report('SIGNATURE_INVALID', seq, line, `the signature of record ${seq} does not verify`);

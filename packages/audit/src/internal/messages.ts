@@ -34,6 +34,29 @@ export function recordSigningParts(bytes: Buffer, record: SignedRecord): [Buffer
   return [RECORD_PREFIX, bytes.subarray(0, cut), bytes.subarray(cut + member.length)];
 }
 
+const SIG_KEY = Buffer.from('"sig":"', 'latin1');
+/** Bytes of the `"sig":"<86 characters>",` member of a canonical record line. */
+export const SIG_MEMBER_BYTES = 95;
+
+/**
+ * Where the `"sig":"…",` member starts in a canonical record line, found without building any
+ * string: it is the last `"sig":"` of the line, because only `stream` and `type` follow it and a
+ * JSON string cannot hold that sequence unescaped (nested `sig` keys, as in an approval body, sit
+ * inside `body`, before it). The signed message is then {@link RECORD_SIGNING_PREFIX} ‖ the line
+ * without those 95 bytes: what {@link recordSigningParts} gives, with no copy or slice here.
+ * Only called on lines `decodeRecord` accepted as canonical.
+ */
+export function recordSigAt(bytes: Buffer): number {
+  const at = bytes.lastIndexOf(SIG_KEY);
+  if (at <= 0 || bytes[at - 1] !== 0x2c || bytes[at + 93] !== 0x22 || bytes[at + 94] !== 0x2c) {
+    throw new Error('invariant: a canonical record has its sig member before stream and type');
+  }
+  return at;
+}
+
+/** The domain prefix of record signatures: `edca-record-v1` 0x00. */
+export const RECORD_SIGNING_PREFIX: Uint8Array = RECORD_PREFIX;
+
 /** The bytes an approver signs: `edca-approval-v1` 0x0a ‖ JCS(statement). */
 export function approvalSigningBytes(statement: JsonValue): Buffer {
   return Buffer.concat([APPROVAL_PREFIX, canonicalBytes(statement)]);

@@ -32,6 +32,8 @@ const REFUSED_R = new Set([
   '0100000000000000000000000000000000000000000000000000000000000080',
   'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
 ]);
+// Their first bytes: most signatures are told apart by one byte, without a hex string.
+const REFUSED_R_FIRST = new Set([...REFUSED_R].map((h) => parseInt(h.slice(0, 2), 16)));
 function canonicalS(sig) {
   for (let i = 31; i >= 0; i--) {
     if (sig[32 + i] < L[i]) return true;
@@ -51,7 +53,7 @@ const keys = workerData.keys.map((pk) => {
 });
 function check(key, msg, sig) {
   if (key === null || key === undefined || sig.length !== 64) return false;
-  if (!canonicalS(sig) || !canonicalY(sig) || REFUSED_R.has(sig.toString('hex', 0, 32))) return false;
+  if (!canonicalS(sig) || !canonicalY(sig) || (REFUSED_R_FIRST.has(sig[0]) && REFUSED_R.has(sig.toString('hex', 0, 32)))) return false;
   try { return crypto.verify(null, msg, key, sig); } catch { return false; }
 }
 parentPort.on('message', (m) => {
@@ -84,6 +86,20 @@ export interface SignatureVerifier {
     onResult: (valid: boolean) => void,
   ): void;
   /**
+   * Queues the check of a journal record's own signature without slicing or decoding anything
+   * here: the message is `prefix` ‖ `line` less its `skip` bytes from `cut` (the sig member), and
+   * the signature is the canonical unpadded base64url text `sig` of 64 bytes.
+   */
+  submitRecord(
+    keyIndex: number,
+    prefix: Uint8Array,
+    line: Buffer,
+    cut: number,
+    skip: number,
+    sig: string,
+    onResult: (valid: boolean) => void,
+  ): void;
+  /**
    * True when enough checks are queued that the caller should `await capacity()` before it
    * submits more: the caller decodes far faster than Ed25519 verifies, and an unbounded queue
    * keeps every pending message alive until the end (old-space garbage, long GC pauses).
@@ -111,6 +127,14 @@ export function createInlineVerifier(keys: readonly Uint8Array[], verify: Verify
       const bytes = message instanceof Uint8Array ? message : Buffer.concat(message);
       onResult(key !== undefined && verify(key, bytes, signature));
     },
+    submitRecord(keyIndex, prefix, line, cut, skip, sig, onResult) {
+      this.submit(
+        keyIndex,
+        [prefix, line.subarray(0, cut), line.subarray(cut + skip)],
+        Buffer.from(sig, 'base64url'),
+        onResult,
+      );
+    },
     saturated: false,
     capacity: () => Promise.resolve(),
     drain: () => Promise.resolve(),
@@ -123,11 +147,20 @@ export function createInlineVerifier(keys: readonly Uint8Array[], verify: Verify
 
 interface Job {
   readonly keyIndex: number;
+  /** The message, or (with `line`) the prefix before the line. */
   readonly message: Uint8Array | readonly Uint8Array[];
+  /** A record line whose `skip` bytes from `cut` are left out of the message. */
+  readonly line: Buffer | undefined;
+  readonly cut: number;
+  readonly skip: number;
   readonly length: number;
-  readonly signature: Uint8Array;
+  /** Bytes, or canonical base64url text of 64 bytes. */
+  readonly signature: Uint8Array | string;
   readonly onResult: (valid: boolean) => void;
 }
+
+const SIG_BYTES = 64;
+const sigLength = (s: Uint8Array | string): number => (typeof s === 'string' ? SIG_BYTES : s.length);
 
 const BATCH = 256;
 /** Batches in flight per worker before `saturated`: one being verified, two waiting. */
@@ -193,18 +226,28 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
     const jobs = batch;
     batch = [];
     let size = 0;
-    for (const j of jobs) size += 12 + j.signature.length + j.length;
+    for (const j of jobs) size += 12 + sigLength(j.signature) + j.length;
     // allocUnsafeSlow: an ArrayBuffer of its own, so it can be transferred without a copy.
     const buf = Buffer.allocUnsafeSlow(size);
     let off = 0;
     for (const j of jobs) {
       buf.writeUInt32LE(j.keyIndex, off);
       buf.writeUInt32LE(j.length, off + 4);
-      buf.writeUInt32LE(j.signature.length, off + 8);
+      const sigLen = sigLength(j.signature);
+      buf.writeUInt32LE(sigLen, off + 8);
       off += 12;
-      buf.set(j.signature, off);
-      off += j.signature.length;
-      if (j.message instanceof Uint8Array) {
+      if (typeof j.signature === 'string') {
+        if (buf.write(j.signature, off, SIG_BYTES, 'base64url') !== SIG_BYTES)
+          throw new Error('invariant: a record sig is 86 base64url characters of 64 bytes');
+      } else buf.set(j.signature, off);
+      off += sigLen;
+      if (j.line !== undefined) {
+        const prefix = j.message as Uint8Array;
+        buf.set(prefix, off);
+        off += prefix.length;
+        off += j.line.copy(buf, off, 0, j.cut);
+        off += j.line.copy(buf, off, j.cut + j.skip, j.line.length);
+      } else if (j.message instanceof Uint8Array) {
         buf.set(j.message, off);
         off += j.message.length;
       } else {
@@ -231,7 +274,13 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
       let length = 0;
       if (message instanceof Uint8Array) length = message.length;
       else for (const part of message) length += part.length;
-      batch.push({ keyIndex, message, length, signature, onResult });
+      batch.push({ keyIndex, message, line: undefined, cut: 0, skip: 0, length, signature, onResult });
+      if (batch.length >= BATCH) flush();
+    },
+    submitRecord(keyIndex, prefix, line, cut, skip, sig, onResult) {
+      submitted++;
+      const length = prefix.length + line.length - skip;
+      batch.push({ keyIndex, message: prefix, line, cut, skip, length, signature: sig, onResult });
       if (batch.length >= BATCH) flush();
     },
     get saturated() {
