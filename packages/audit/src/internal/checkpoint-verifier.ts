@@ -1,9 +1,10 @@
 import { hash } from 'node:crypto';
-import { decodeRecord, MerkleAccumulator, RecordsError, verifyEd25519, type TrustFile } from '@edca/records';
+import { decodeRecord, RecordsError, verifyEd25519, type TrustFile } from '@edca/records';
 import type { Finding, FindingCode } from '../findings.js';
 import type { AuditReport, KeyUse } from '../report.js';
 import { asBody, type CheckpointBody } from './bodies.js';
 import { KeyIndex } from './keys.js';
+import { LineMerkle } from './line-merkle.js';
 import type { JournalLine } from './lines.js';
 import { isCanonicalSig, recordSigningBytes } from './messages.js';
 
@@ -13,15 +14,6 @@ const CHECKPOINT_TAIL = Buffer.from('"type":"checkpoint"}');
 const NULL = Buffer.from('null');
 const SHA256_OPEN = Buffer.from('"sha256:');
 
-// RFC 6962 §2.1 leaf hash, SHA-256(0x00 ‖ line), through one reused buffer: the same value as
-// records' `leafHash` (test/checkpoint-verifier.test.ts) without one allocation per line.
-let scratch = Buffer.alloc(4096);
-export function fastLeafHash(line: Buffer): Buffer {
-  if (line.length + 1 > scratch.length) scratch = Buffer.alloc(2 * (line.length + 1));
-  scratch[0] = 0;
-  line.copy(scratch, 1);
-  return hash('sha256', scratch.subarray(0, line.length + 1), 'buffer');
-}
 const PROGRESS_EVERY = 10_000;
 
 /**
@@ -46,7 +38,7 @@ export function verifyCheckpointsOnly(
     findings.push({ code, seq, line, message });
   };
   const keyUses = new Map<string, KeyUse & { signatures: number }>();
-  const acc = new MerkleAccumulator();
+  const acc = new LineMerkle();
   let prevHex: string | null = null;
   let expectedSeq = 1;
   let lastCheckpoint: { seq: number; size: number; root: string } | null = null;
@@ -61,7 +53,6 @@ export function verifyCheckpointsOnly(
   for (let i = 0; i < total; i++) {
     const { bytes, line } = lines[i]!;
     const hex = hash('sha256', bytes, 'hex');
-    const leaf = fastLeafHash(bytes);
 
     const p = bytes.lastIndexOf(PREV_MARK);
     const s = bytes.lastIndexOf(SEQ_MARK);
@@ -94,7 +85,7 @@ export function verifyCheckpointsOnly(
       }
     }
     prevHex = hex;
-    acc.append(leaf);
+    acc.appendLine(bytes);
     uncovered++;
     if (onProgress !== undefined && (i + 1) % PROGRESS_EVERY === 0) onProgress(i + 1, total);
   }
@@ -122,7 +113,7 @@ export function verifyCheckpointsOnly(
     firstAt ??= record.at;
     lastAt = record.at;
     const body = asBody<CheckpointBody>(record.body);
-    const root = Buffer.from(acc.root()).toString('base64url');
+    const root = acc.root().toString('base64url');
     if (body.size !== record.seq - 1 || body.size !== acc.size) {
       report(
         'CHECKPOINT_SIZE_MISMATCH',

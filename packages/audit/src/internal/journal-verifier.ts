@@ -2,7 +2,6 @@ import { hash as sha256Hex } from 'node:crypto';
 import {
   decodeRecord,
   digestValue,
-  MerkleAccumulator,
   RecordsError,
   verifyEd25519,
   type JsonValue,
@@ -22,8 +21,8 @@ import {
   type OutcomeBody,
   type PolicyBody,
 } from './bodies.js';
-import { fastLeafHash } from './checkpoint-verifier.js';
 import { KeyIndex } from './keys.js';
+import { LineMerkle } from './line-merkle.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
 import {
@@ -133,7 +132,7 @@ export async function verifyLines(
     else u.signatures++;
   };
 
-  const acc = new MerkleAccumulator();
+  const acc = new LineMerkle();
   let stream: string | null = null;
   let expectedSeq = 1;
   let prevHash: string | null = null;
@@ -161,7 +160,6 @@ export async function verifyLines(
   for (let i = 0; i < total; i++) {
     const { bytes, line } = lines[i]!;
     const hash = lineHash(bytes);
-    const leaf = fastLeafHash(bytes);
 
     let record: SignedRecord;
     try {
@@ -178,7 +176,7 @@ export async function verifyLines(
       // Keep the chain going from this line so one bad line yields one finding, not a cascade.
       expectedSeq++;
       prevHash = hash;
-      acc.append(leaf);
+      acc.appendLine(bytes);
       linesAfterCheckpoint++;
       continue;
     }
@@ -495,7 +493,7 @@ export async function verifyLines(
             line,
             `the checkpoint covers ${body.size} records; ${acc.size} lines precede it and its seq is ${seq}`,
           );
-        } else if (Buffer.from(acc.root()).toString('base64url') !== body.root) {
+        } else if (acc.root().toString('base64url') !== body.root) {
           report('CHECKPOINT_ROOT_MISMATCH', seq, line, `the Merkle root of records 1..${body.size} differs`);
         }
         lastCheckpoint = { seq, size: body.size, root: body.root };
@@ -503,7 +501,7 @@ export async function verifyLines(
       })
       .exhaustive();
 
-    acc.append(leaf);
+    acc.appendLine(bytes);
     linesAfterCheckpoint++;
     if (settings.onProgress !== undefined && (i + 1) % PROGRESS_EVERY === 0)
       settings.onProgress(i + 1, total);
