@@ -4,11 +4,11 @@
  * and the outcome after. Every failure path refuses with a stable code (docs/reason-codes.md).
  */
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { match } from 'ts-pattern';
 import {
   digestEquals,
   recordHash,
   safeVerifyRecord,
+  toFrozenJson,
   verifyEd25519,
   type Digest,
   type JsonValue,
@@ -470,8 +470,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         const reservations = reservationsFor(
           intent,
           body.input,
-          {},
-          Date.parse(at),
+          intent.limits.map((limit) => counterName(limit, body.input.principal, {}, Date.parse(at))),
           keep ? Number.MAX_SAFE_INTEGER : expires,
           reservationTag(body.decisionKey, body.expiresAt),
         );
@@ -580,14 +579,13 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   function reservationsFor(
     intent: IntentSpec,
     input: DecisionInput,
-    scopeIds: Readonly<Record<string, string>>,
-    nowMs: number,
+    counterNames: readonly string[],
     holdUntil: number,
     tag: string,
   ): Reservation[] {
-    return intent.limits.map((limit) => ({
+    return intent.limits.map((limit, i) => ({
       id: `${tag}|${limit.key}`,
-      counter: counterName(limit, input.principal, scopeIds, nowMs),
+      counter: counterNames[i]!,
       amount: amountOf(limit, input),
       max: limit.max,
       holdUntil,
@@ -790,19 +788,30 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       };
     }
     const record = { hash: appended.hash, seq: appended.record.seq };
-    const decision: Decision = match(result.verdict)
-      .with('permit', () => ({ ...base, record, permit: { record: appended.record, hash: appended.hash } }))
-      .with('escalate', () => ({
-        ...base,
-        record,
-        approval: {
-          id: appended.hash,
-          required: { count: pendingApproval!.count, role: pendingApproval!.role },
-          expiresAt: pendingApproval!.expiresAt,
-        },
-      }))
-      .with('refuse', () => ({ ...base, record }))
-      .exhaustive();
+    // A switch rather than ts-pattern on this per-decision path (its builder allocates a closure per
+    // arm on every call); `never` keeps it exhaustive all the same.
+    let decision: Decision;
+    switch (result.verdict) {
+      case 'permit':
+        decision = { ...base, record, permit: { record: appended.record, hash: appended.hash } };
+        break;
+      case 'escalate':
+        decision = {
+          ...base,
+          record,
+          approval: {
+            id: appended.hash,
+            required: { count: pendingApproval!.count, role: pendingApproval!.role },
+            expiresAt: pendingApproval!.expiresAt,
+          },
+        };
+        break;
+      case 'refuse':
+        decision = { ...base, record };
+        break;
+      default:
+        return result.verdict satisfies never;
+    }
     return { decision, appended };
   }
 
@@ -916,15 +925,17 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     // Limits: usage is part of the input; a permit holds a reservation that is checked atomically
     // against max. If another decision took the headroom between read and reserve, decide again on
     // the fresh usage (which then refuses with LIMIT_EXCEEDED), so no counter ever passes its max.
+    // Counter names depend only on the request, not on the round: name them once.
+    const counterNames = limits.map((limit) =>
+      counterName(limit, context.principal, derived.value.scopeIds, nowMs),
+    );
+    const expiresAtOf = (atMs: number): string => toRfc3339(atMs + permitTtlMs);
     let bump = 0;
     for (let round = 0; round < 16; round += 1) {
       const counters: Record<string, number> = {};
       try {
-        for (const limit of limits)
-          counters[limit.key] = await store.usage(
-            counterName(limit, context.principal, derived.value.scopeIds, nowMs),
-            nowMs,
-          );
+        for (let i = 0; i < limits.length; i++)
+          counters[limits[i]!.key] = await store.usage(counterNames[i]!, nowMs);
       } catch {
         return refusal('kernel.store', ['STORE_UNAVAILABLE'], { policyDigest: entry.map.digest, stateHash });
       }
@@ -932,7 +943,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       let decisionKey: Digest;
       let actionHash: Digest;
       try {
-        input = {
+        const draft: DecisionInput = {
           policyDigest: entry.map.digest,
           state,
           proposal: normalized,
@@ -941,21 +952,27 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
           counters,
           ...(entry.map.usesTime ? { now: toRfc3339(nowMs) } : {}),
         };
+        // A kernel-owned, deeply frozen copy whose canonical text is remembered as it is made: the
+        // decision key, the action hash (its params) and the decision record reuse that text instead
+        // of serializing the input three times. Input that is not plain I-JSON data stays as given,
+        // and is checked (and refused) exactly as before.
+        input = toFrozenJson(draft) ?? draft;
         decisionKey = decisionKeyOf(input);
-        actionHash = actionHashFor(normalized);
+        actionHash = actionHashFor(input.proposal);
       } catch {
         return refusal('kernel.intake', ['SCHEMA_VIOLATION'], { policyDigest: entry.map.digest, stateHash });
       }
       const wasCached = cache.get(decisionKey) !== undefined;
       const result = evaluateDecision(entry.map, input, { cache, key: decisionKey });
-      span.setAttribute('edca.cached', wasCached);
+      if (span.isRecording()) span.setAttribute('edca.cached', wasCached);
       // The permit's expiry is part of the reservation ids; on the (same key, same ms) collision of two
       // identical concurrent decisions, the later one moves its `at` (and so its expiry) by a millisecond.
       const atMs = nowMs + bump;
-      const tag = reservationTag(decisionKey, toRfc3339(atMs + permitTtlMs));
+      const expiresAt = expiresAtOf(atMs);
+      const tag = reservationTag(decisionKey, expiresAt);
       const reservations =
         result.verdict === 'permit' && intent
-          ? reservationsFor(intent, input, derived.value.scopeIds, nowMs, atMs + permitTtlMs, tag)
+          ? reservationsFor(intent, input, counterNames, atMs + permitTtlMs, tag)
           : [];
       if (reservations.length > 0) {
         let reserved;
@@ -1041,13 +1058,18 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   async function decide(proposal: Proposal, context: DecideContext): Promise<Decision> {
     return tracer.startActiveSpan('edca.decide', async (span) => {
       try {
-        span.setAttribute('edca.intent', String(proposal?.intent));
+        // A span that does not record (the API's no-op, or one sampled out) drops attributes anyway
+        // (OpenTelemetry API: isRecording); skip building them. The span itself is still started.
+        const recording = span.isRecording();
+        if (recording) span.setAttribute('edca.intent', String(proposal?.intent));
         const decision = await decideOnce(proposal, context, span);
-        span.setAttribute('edca.verdict', decision.verdict);
-        span.setAttribute('edca.rule', decision.rule);
-        span.setAttribute('edca.reasons', [...decision.reasons]);
-        if (decision.decisionKey) span.setAttribute('edca.decision_key', decision.decisionKey);
-        emit('decision', { ...decision, intent: String(proposal?.intent) });
+        if (recording) {
+          span.setAttribute('edca.verdict', decision.verdict);
+          span.setAttribute('edca.rule', decision.rule);
+          span.setAttribute('edca.reasons', [...decision.reasons]);
+          if (decision.decisionKey) span.setAttribute('edca.decision_key', decision.decisionKey);
+        }
+        if (listeners.decision.size > 0) emit('decision', { ...decision, intent: String(proposal?.intent) });
         return decision;
       } finally {
         span.end();

@@ -26,7 +26,9 @@ export function createMemoryStore(): KernelStore {
   const consumed = new Set<string>();
   const approvals = new Map<string, PendingApproval>();
   const reservations = new Map<string, Held>();
-  const byCounter = new Map<string, Set<string>>();
+  // The reservation ids of each counter: one id as a string (most counters see one reservation per
+  // window, so no Set per counter on the permit path), a Set from the second on.
+  const byCounter = new Map<string, string | Set<string>>();
   let closed = false;
 
   // Misuse surfaces as a rejected promise (never a synchronous throw), like any remote store.
@@ -40,19 +42,34 @@ export function createMemoryStore(): KernelStore {
   const open = (): void => {
     if (closed) throw new KernelError('STORE_UNAVAILABLE', 'the memory store was closed');
   };
+  /** What one reservation adds to its counter's usage at `now` (dropping a lapsed hold). */
+  const countOf = (id: string, now: number): number => {
+    const held = reservations.get(id);
+    if (held === undefined) return 0;
+    if (held.settled || held.holdUntil > now) return held.amount;
+    // An unsettled hold past its time never counts again: drop it so memory stays bounded.
+    reservations.delete(id);
+    unlink(held.counter, id);
+    return 0;
+  };
   const usageOf = (counter: string, now: number): number => {
-    let total = 0;
     const ids = byCounter.get(counter);
-    for (const id of ids ?? []) {
-      const held = reservations.get(id);
-      if (held && (held.settled || held.holdUntil > now)) total += held.amount;
-      else if (held) {
-        // An unsettled hold past its time never counts again: drop it so memory stays bounded.
-        reservations.delete(id);
-        ids?.delete(id);
-      }
-    }
+    if (ids === undefined) return 0;
+    if (typeof ids === 'string') return countOf(ids, now);
+    let total = 0;
+    for (const id of [...ids]) total += countOf(id, now);
     return total;
+  };
+  const link = (counter: string, id: string): void => {
+    const ids = byCounter.get(counter);
+    if (ids === undefined) byCounter.set(counter, id);
+    else if (typeof ids === 'string') byCounter.set(counter, new Set([ids, id]));
+    else ids.add(id);
+  };
+  const unlink = (counter: string, id: string): void => {
+    const ids = byCounter.get(counter);
+    if (ids === id || (typeof ids !== 'string' && ids?.delete(id) === true && ids.size === 0))
+      byCounter.delete(counter);
   };
   const approvalOf = (id: string): PendingApproval => {
     const found = approvals.get(id);
@@ -140,8 +157,9 @@ export function createMemoryStore(): KernelStore {
       return run(() => {
         open();
         const pending = new Map<string, number>();
-        for (const r of wanted) {
-          if (reservations.has(r.id) || wanted.filter((w) => w.id === r.id).length > 1) {
+        for (let i = 0; i < wanted.length; i++) {
+          const r = wanted[i]!;
+          if (reservations.has(r.id) || wanted.some((w, j) => j !== i && w.id === r.id)) {
             throw new KernelError('STORE_MISUSE', `reservation id ${r.id} reused`);
           }
           if (!(r.amount >= 0) || !Number.isFinite(r.amount)) {
@@ -158,9 +176,7 @@ export function createMemoryStore(): KernelStore {
             holdUntil: r.holdUntil,
             settled: false,
           });
-          const ids = byCounter.get(r.counter) ?? new Set<string>();
-          ids.add(r.id);
-          byCounter.set(r.counter, ids);
+          link(r.counter, r.id);
         }
         return { ok: true };
       });
@@ -179,7 +195,7 @@ export function createMemoryStore(): KernelStore {
         const held = reservations.get(reservationId);
         if (held && !held.settled) {
           reservations.delete(reservationId);
-          byCounter.get(held.counter)?.delete(reservationId);
+          unlink(held.counter, reservationId);
         }
         return;
       });
