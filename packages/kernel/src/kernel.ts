@@ -926,10 +926,9 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     // against max. If another decision took the headroom between read and reserve, decide again on
     // the fresh usage (which then refuses with LIMIT_EXCEEDED), so no counter ever passes its max.
     // Counter names depend only on the request, not on the round: name them once.
-    const counterNames = limits.map((limit) =>
-      counterName(limit, context.principal, derived.value.scopeIds, nowMs),
-    );
-    const expiresAtOf = (atMs: number): string => toRfc3339(atMs + permitTtlMs);
+    const counterNames: string[] = [];
+    for (const limit of limits)
+      counterNames.push(counterName(limit, context.principal, derived.value.scopeIds, nowMs));
     let bump = 0;
     for (let round = 0; round < 16; round += 1) {
       const counters: Record<string, number> = {};
@@ -968,7 +967,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       // The permit's expiry is part of the reservation ids; on the (same key, same ms) collision of two
       // identical concurrent decisions, the later one moves its `at` (and so its expiry) by a millisecond.
       const atMs = nowMs + bump;
-      const expiresAt = expiresAtOf(atMs);
+      const expiresAt = toRfc3339(atMs + permitTtlMs);
       const tag = reservationTag(decisionKey, expiresAt);
       const reservations =
         result.verdict === 'permit' && intent

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { sourceChecks } from '../src/internal/compile.js';
+
+// derive checks every source row on every decision; a hand-written check accepts the common rows
+// without zod and otherwise leaves the decision (and the refusal message) to zod. It must never
+// accept a row zod refuses: the implication is checked here over field specs and arbitrary rows.
+type FieldSpec = Parameters<typeof sourceChecks>[0][string];
+
+const fieldSpec: fc.Arbitrary<FieldSpec> = fc.oneof(
+  fc.constant<FieldSpec>({ type: 'string' }),
+  fc.integer({ min: 1, max: 6 }).map((max_length): FieldSpec => ({ type: 'string', max_length })),
+  fc.constantFrom<FieldSpec>(
+    { type: 'integer' },
+    { type: 'number' },
+    { type: 'boolean' },
+    { type: 'timestamp' },
+  ),
+  fc
+    .uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 })
+    .map((values): FieldSpec => ({ type: 'enum', values })),
+);
+
+const fieldValue = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 8 }),
+  fc.constantFrom('a', 'b', 'ab', '😀😀😀', '2026-11-21T07:43:09.123Z', '2026-11-21T07:43:09+01:00', ''),
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(2 ** 53, -(2 ** 53), Number.MAX_SAFE_INTEGER, -0, Number.NaN, Infinity, 0.5),
+  fc.boolean(),
+  fc.constantFrom(null, undefined),
+  fc.anything(),
+);
+
+describe('sourceChecks', () => {
+  describe('when the hand-written check accepts a row', () => {
+    it('is a row the zod schema accepts too', () => {
+      fc.assert(
+        fc.property(
+          fc.dictionary(fc.string({ minLength: 1, maxLength: 5 }), fieldSpec, { minKeys: 1, maxKeys: 4 }),
+          fc.dictionary(fc.string({ minLength: 1, maxLength: 5 }), fieldValue, { maxKeys: 3 }),
+          fc.array(fieldValue, { minLength: 4, maxLength: 4 }),
+          fc.constantFrom('plain', 'null-proto', 'class', 'array'),
+          (fields, extra, values, kind) => {
+            const { schema, accepts } = sourceChecks(fields);
+            const names = Object.keys(fields);
+            const data: Record<string, unknown> = { ...extra };
+            names.forEach((n, i) => {
+              data[n] = values[i % values.length];
+            });
+            const row: object =
+              kind === 'plain'
+                ? data
+                : kind === 'null-proto'
+                  ? Object.assign(Object.create(null) as object, data)
+                  : kind === 'class'
+                    ? Object.assign(new (class Row {})(), data)
+                    : Object.assign([], data);
+            if (accepts(row)) expect(schema.safeParse(row).success).toBe(true);
+          },
+        ),
+        { numRuns: 5000 },
+      );
+    });
+
+    it('accepts the usual rows (so the fast path is taken at all)', () => {
+      const { accepts } = sourceChecks({
+        id: { type: 'string', max_length: 8 },
+        n: { type: 'integer' },
+        x: { type: 'number' },
+        ok: { type: 'boolean' },
+        st: { type: 'enum', values: ['A', 'B'] },
+      });
+      expect(accepts({ id: 'C-1', n: 3, x: 1.5, ok: true, st: 'B', other: 'ignored' })).toBe(true);
+      expect(accepts({ id: 'C-123456789', n: 3, x: 1.5, ok: true, st: 'B' })).toBe(false);
+      expect(accepts({ id: 'C-1', n: 2 ** 53, x: 1.5, ok: true, st: 'B' })).toBe(false);
+      expect(accepts({ id: 'C-1', n: 3, x: Number.NaN, ok: true, st: 'B' })).toBe(false);
+      expect(accepts({ id: 'C-1', n: 3, x: 1.5, ok: 'yes', st: 'B' })).toBe(false);
+      expect(accepts({ id: 'C-1', n: 3, x: 1.5, ok: true, st: 'C' })).toBe(false);
+    });
+  });
+});
