@@ -942,14 +942,15 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       let decisionKey: Digest;
       let actionHash: Digest;
       try {
+        // Members in sorted order (RFC 8785 §3.2.3), so toFrozenJson writes the text as it copies.
         const draft: DecisionInput = {
-          policyDigest: entry.map.digest,
-          state,
-          proposal: normalized,
-          principal: { id: context.principal.id, attributes: context.principal.attributes },
           approvals,
           counters,
           ...(entry.map.usesTime ? { now: toRfc3339(nowMs) } : {}),
+          policyDigest: entry.map.digest,
+          principal: { attributes: context.principal.attributes, id: context.principal.id },
+          proposal: normalized,
+          state,
         };
         // A kernel-owned, deeply frozen copy whose canonical text is remembered as it is made: the
         // decision key, the action hash (its params) and the decision record reuse that text instead

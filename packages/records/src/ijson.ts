@@ -228,7 +228,8 @@ function sortedKeys(obj: object): string[] {
 
 /** The indices of `keys` (distinct) in the order of {@link sortedKeys}. */
 function sortedOrder(keys: readonly string[]): number[] {
-  const order = keys.map((_, i) => i);
+  const order: number[] = [];
+  for (let i = 0; i < keys.length; i++) order.push(i);
   if (keys.length > 16) return order.sort((x, y) => (keys[x]! < keys[y]! ? -1 : 1));
   for (let i = 1; i < order.length; i++) {
     const o = order[i]!;
@@ -432,8 +433,12 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>): unknown {
     // The copy keeps the original's member order (a refusal at a limit names the same path when the
     // slow path walks the copy); the text is written in sorted order.
     const keys = Object.keys(obj);
-    const parts: string[] = new Array<string>(keys.length);
+    // Members already in sorted order (as the kernel writes its objects) go straight into the text.
+    let sorted = true;
+    for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1]! < keys[i]!;
+    const parts: string[] | undefined = sorted ? undefined : new Array<string>(keys.length);
     const copy: Record<string, unknown> = {};
+    text = '{';
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       // "__proto__" would set the copy's prototype instead of a member.
@@ -447,15 +452,17 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>): unknown {
       const member = copyFrozen(obj[key], depth + 1, seen);
       if (member === undefined) return undefined;
       copy[key] = member;
-      parts[i] = keyText + outText;
+      if (parts !== undefined) parts[i] = keyText + outText;
+      else text += i > 0 ? ',' + keyText + outText : keyText + outText;
       size += key.length + 3 + outSize;
       if (outHeight + 1 > height) height = outHeight + 1;
     }
-    const order = sortedOrder(keys);
-    text = '{';
-    for (let i = 0; i < order.length; i++) {
-      if (i > 0) text += ',';
-      text += parts[order[i]!]!;
+    if (parts !== undefined) {
+      const order = sortedOrder(keys);
+      for (let i = 0; i < order.length; i++) {
+        if (i > 0) text += ',';
+        text += parts[order[i]!]!;
+      }
     }
     text += '}';
     out = copy;

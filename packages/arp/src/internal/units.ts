@@ -23,6 +23,18 @@ function toDecimal(n: number): Decimal | undefined {
  * not a safe integer: such a value cannot be represented in the real field and is refused.
  */
 export function scaleExact(value: number, scale: number): number | undefined {
+  // Whole numbers times a whole scale: both exact doubles, so the double product is exact whenever
+  // the exact product is a safe integer (and rounds to an unsafe one otherwise). Amounts the model
+  // writes as integers take this path; anything else takes the decimal one below.
+  if (Number.isSafeInteger(value) && Number.isSafeInteger(scale)) {
+    const product = value * scale;
+    if (Number.isSafeInteger(product)) return product === 0 ? 0 : product;
+  }
+  return scaleExactDecimal(value, scale);
+}
+
+/** {@link scaleExact} by exact decimal arithmetic on every input (the reference its fast path must equal). */
+export function scaleExactDecimal(value: number, scale: number): number | undefined {
   const v = toDecimal(value);
   const s = toDecimal(scale);
   if (v === undefined || s === undefined) return undefined;
