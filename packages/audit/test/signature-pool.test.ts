@@ -63,13 +63,11 @@ async function poolVerdicts(cases: readonly Case[], threads = 2): Promise<boolea
       keys.push(c.pk);
     }
   }
-  const pool = createWorkerVerifier(keys, threads);
   const out: boolean[] = new Array<boolean>(cases.length);
-  cases.forEach((c, i) =>
-    pool.submit(index.get(Buffer.from(c.pk).toString('hex'))!, c.msg, c.sig, (v) => {
-      out[i] = v;
-    }),
-  );
+  const pool = createWorkerVerifier(keys, threads, (v, tag) => {
+    out[tag] = v;
+  });
+  cases.forEach((c, i) => pool.submit(index.get(Buffer.from(c.pk).toString('hex'))!, c.msg, c.sig, i));
   try {
     await pool.drain();
   } finally {
@@ -134,13 +132,17 @@ describe('createWorkerVerifier', () => {
       const signer = createNodeSigner(privateKeyPem);
       const msg = Buffer.from('bounded');
       const sig = await signer.sign(msg);
-      const pool = createWorkerVerifier([publicKey], 1);
       const verdicts: boolean[] = [];
+      const tags: number[] = [];
+      const pool = createWorkerVerifier([publicKey], 1, (v, tag) => {
+        verdicts.push(v);
+        tags.push(tag);
+      });
       let submitted = 0;
       try {
         // 256 checks make a batch; one worker takes at most 3 batches before the pool is saturated.
         while (!pool.saturated) {
-          pool.submit(0, msg, submitted % 2 === 0 ? sig : new Uint8Array(64), (v) => verdicts.push(v));
+          pool.submit(0, msg, submitted % 2 === 0 ? sig : new Uint8Array(64), submitted);
           submitted++;
           expect(submitted).toBeLessThanOrEqual(3 * 256);
         }
@@ -153,7 +155,9 @@ describe('createWorkerVerifier', () => {
         await pool.close();
       }
       expect(verdicts.length).toBe(submitted);
-      expect(verdicts.filter((v) => v).length).toBe(submitted / 2);
+      // Every result comes back with its own tag: the even ones carried the good signature.
+      expect(tags).toEqual([...Array(submitted).keys()]);
+      expect(verdicts).toEqual(tags.map((t) => t % 2 === 0));
     });
   });
 });

@@ -111,16 +111,28 @@ export async function verifyLines(
 ): Promise<AuditReport> {
   const keys = new KeyIndex(settings.trust);
   const rawKeys = keys.table.map((k) => k.raw);
-  const verifier: SignatureVerifier =
-    settings.workers > 0
-      ? createWorkerVerifier(rawKeys, settings.workers)
-      : createInlineVerifier(rawKeys, (pk, msg, sig) => verifyEd25519(pk, msg, sig));
 
   const findings: { f: Finding; order: number }[] = [];
   let order = 0;
   const report = (code: FindingCode, seq: number, line: number, message: string): void => {
     findings.push({ f: { code, seq, line, message }, order: order++ });
   };
+
+  // Signature results come back tagged 2 × line index (+1 for an approver's statement).
+  const seqOfLine = new Float64Array(lines.length);
+  const onSignature = (valid: boolean, tag: number): void => {
+    if (valid) return;
+    const i = Math.floor(tag / 2);
+    const seq = seqOfLine[i]!;
+    const line = lines[i]!.line;
+    if (tag % 2 === 0)
+      report('SIGNATURE_INVALID', seq, line, `the signature of record ${seq} does not verify`);
+    else report('APPROVAL_INVALID', seq, line, `the approver's signature over the statement does not verify`);
+  };
+  const verifier: SignatureVerifier =
+    settings.workers > 0
+      ? createWorkerVerifier(rawKeys, settings.workers, onSignature)
+      : createInlineVerifier(rawKeys, (pk, msg, sig) => verifyEd25519(pk, msg, sig), onSignature);
 
   const byType: Record<string, number> = {};
   const byVerdict: Record<string, number> = {};
@@ -181,6 +193,7 @@ export async function verifyLines(
       continue;
     }
     const { seq, at } = record;
+    seqOfLine[i] = seq;
 
     // Envelope: stream, seq, prev, time.
     if (stream === null) stream = record.stream;
@@ -236,10 +249,7 @@ export async function verifyLines(
           recordSigAt(bytes),
           SIG_MEMBER_BYTES,
           record.sig,
-          (valid) => {
-            if (!valid)
-              report('SIGNATURE_INVALID', seq, line, `the signature of record ${seq} does not verify`);
-          },
+          2 * i,
         );
     }
 
@@ -387,9 +397,7 @@ export async function verifyLines(
           approverKey.key.index,
           approvalSigningBytes(st),
           Buffer.from(body.sig, 'base64url'),
-          (valid) => {
-            if (!valid) fail(`the approver's signature over the statement does not verify`);
-          },
+          2 * i + 1,
         );
       })
       .with('attempt', () => {

@@ -75,15 +75,24 @@ parentPort.on('message', (m) => {
 });
 `;
 
-/** A queue of signature checks whose results arrive through callbacks, all before `drain()` resolves. */
+/**
+ * Receives each result with the caller's tag. One function for the whole run, not a closure per
+ * check: a closure would keep its record's whole scope alive until the workers answer.
+ */
+export type OnSignature = (valid: boolean, tag: number) => void;
+
+/** A queue of signature checks whose results arrive through `OnSignature`, all before `drain()` resolves. */
 export interface SignatureVerifier {
-  /** Queues one check of `signature` over `message` under key number `keyIndex`. */
-  /** The message may be given as parts (concatenated in order), so signed bytes are not copied twice. */
+  /**
+   * Queues one check of `signature` over `message` under key number `keyIndex`; `tag` (a safe
+   * integer) comes back with the result. The message may be given as parts (concatenated in
+   * order), so signed bytes are not copied twice.
+   */
   submit(
     keyIndex: number,
     message: Uint8Array | readonly Uint8Array[],
     signature: Uint8Array,
-    onResult: (valid: boolean) => void,
+    tag: number,
   ): void;
   /**
    * Queues the check of a journal record's own signature without slicing or decoding anything
@@ -97,7 +106,7 @@ export interface SignatureVerifier {
     cut: number,
     skip: number,
     sig: string,
-    onResult: (valid: boolean) => void,
+    tag: number,
   ): void;
   /**
    * True when enough checks are queued that the caller should `await capacity()` before it
@@ -118,21 +127,25 @@ export interface SignatureVerifier {
 type Verify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
 
 /** Verifies on the calling thread, at once (small journals, and the reference behaviour). */
-export function createInlineVerifier(keys: readonly Uint8Array[], verify: Verify): SignatureVerifier {
+export function createInlineVerifier(
+  keys: readonly Uint8Array[],
+  verify: Verify,
+  onResult: OnSignature,
+): SignatureVerifier {
   let submitted = 0;
   return {
-    submit(keyIndex, message, signature, onResult) {
+    submit(keyIndex, message, signature, tag) {
       submitted++;
       const key = keys[keyIndex];
       const bytes = message instanceof Uint8Array ? message : Buffer.concat(message);
-      onResult(key !== undefined && verify(key, bytes, signature));
+      onResult(key !== undefined && verify(key, bytes, signature), tag);
     },
-    submitRecord(keyIndex, prefix, line, cut, skip, sig, onResult) {
+    submitRecord(keyIndex, prefix, line, cut, skip, sig, tag) {
       this.submit(
         keyIndex,
         [prefix, line.subarray(0, cut), line.subarray(cut + skip)],
         Buffer.from(sig, 'base64url'),
-        onResult,
+        tag,
       );
     },
     saturated: false,
@@ -156,7 +169,7 @@ interface Job {
   readonly length: number;
   /** Bytes, or canonical base64url text of 64 bytes. */
   readonly signature: Uint8Array | string;
-  readonly onResult: (valid: boolean) => void;
+  readonly tag: number;
 }
 
 const SIG_BYTES = 64;
@@ -167,10 +180,14 @@ const BATCH = 256;
 const IN_FLIGHT_PER_WORKER = 3;
 
 /** Verifies on `threads` worker threads, in batches of 256 checks. */
-export function createWorkerVerifier(keys: readonly Uint8Array[], threads: number): SignatureVerifier {
+export function createWorkerVerifier(
+  keys: readonly Uint8Array[],
+  threads: number,
+  onResult: OnSignature,
+): SignatureVerifier {
   const workers: { worker: Worker; inFlight: number }[] = [];
-  // Only the callbacks stay behind once a batch is posted: its messages are in the worker's copy.
-  const pending = new Map<number, ((valid: boolean) => void)[]>();
+  // Only the tags stay behind once a batch is posted: its messages are in the worker's copy.
+  const pending = new Map<number, Float64Array>();
   const maxInFlight = threads * IN_FLIGHT_PER_WORKER;
   let roomWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   let batch: Job[] = [];
@@ -202,10 +219,10 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
     const slot = { worker, inFlight: 0 };
     worker.on('message', (m: { id: number; out: Uint8Array }) => {
       slot.inFlight--;
-      const callbacks = pending.get(m.id);
+      const tags = pending.get(m.id);
       pending.delete(m.id);
-      if (callbacks === undefined) return;
-      for (let j = 0; j < callbacks.length; j++) callbacks[j]!(m.out[j] === 1);
+      if (tags === undefined) return;
+      for (let j = 0; j < tags.length; j++) onResult(m.out[j] === 1, tags[j]!);
       settle();
     });
     worker.on('error', (err) => {
@@ -258,10 +275,9 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
       }
     }
     const id = nextId++;
-    pending.set(
-      id,
-      jobs.map((j) => j.onResult),
-    );
+    const tags = new Float64Array(jobs.length);
+    for (let j = 0; j < jobs.length; j++) tags[j] = jobs[j]!.tag;
+    pending.set(id, tags);
     let target = workers[0]!;
     for (const w of workers) if (w.inFlight < target.inFlight) target = w;
     target.inFlight++;
@@ -269,18 +285,18 @@ export function createWorkerVerifier(keys: readonly Uint8Array[], threads: numbe
   };
 
   return {
-    submit(keyIndex, message, signature, onResult) {
+    submit(keyIndex, message, signature, tag) {
       submitted++;
       let length = 0;
       if (message instanceof Uint8Array) length = message.length;
       else for (const part of message) length += part.length;
-      batch.push({ keyIndex, message, line: undefined, cut: 0, skip: 0, length, signature, onResult });
+      batch.push({ keyIndex, message, line: undefined, cut: 0, skip: 0, length, signature, tag });
       if (batch.length >= BATCH) flush();
     },
-    submitRecord(keyIndex, prefix, line, cut, skip, sig, onResult) {
+    submitRecord(keyIndex, prefix, line, cut, skip, sig, tag) {
       submitted++;
       const length = prefix.length + line.length - skip;
-      batch.push({ keyIndex, message: prefix, line, cut, skip, length, signature: sig, onResult });
+      batch.push({ keyIndex, message: prefix, line, cut, skip, length, signature: sig, tag });
       if (batch.length >= BATCH) flush();
     },
     get saturated() {
