@@ -927,8 +927,9 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     // the fresh usage (which then refuses with LIMIT_EXCEEDED), so no counter ever passes its max.
     // Counter names depend only on the request, not on the round: name them once.
     const counterNames: string[] = [];
+    const scopes = new Map<string, string>();
     for (const limit of limits)
-      counterNames.push(counterName(limit, context.principal, derived.value.scopeIds, nowMs));
+      counterNames.push(counterName(limit, context.principal, derived.value.scopeIds, nowMs, scopes));
     let bump = 0;
     for (let round = 0; round < 16; round += 1) {
       const counters: Record<string, number> = {};

@@ -40,12 +40,18 @@ export function counterName(
   principal: DecisionInput['principal'],
   scopeIds: Readonly<Record<string, string>>,
   nowMs: number,
+  /** Scopes already hashed for this request, by entity kind (limits of one kind share one hash). */
+  scopes?: Map<string, string>,
 ): string {
-  let scope: string;
+  let scope: string | undefined;
   if (limit.per === 'principal') scope = `principal:${principal.id}`;
   else {
-    const id = scopeIds[limit.per];
-    scope = `${limit.per}:${id === undefined ? 'none' : digestBytes(id).slice(7, 39)}`;
+    scope = scopes?.get(limit.per);
+    if (scope === undefined) {
+      const id = scopeIds[limit.per];
+      scope = `${limit.per}:${id === undefined ? 'none' : digestBytes(id).slice(7, 39)}`;
+      scopes?.set(limit.per, scope);
+    }
   }
   const start = limit.windowMs > 0 ? Math.floor(nowMs / limit.windowMs) * limit.windowMs : 0;
   return `${limit.key}|${scope}|${start}`;
