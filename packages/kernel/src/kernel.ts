@@ -746,7 +746,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
             expiresAt: toRfc3339(meta.nowMs + approvalTtlMs),
           }
         : undefined;
-    const body = {
+    const body: Record<string, JsonValue> = {
       verdict: result.verdict,
       decisionKey: meta.decisionKey,
       policyDigest: entry.map.digest,
@@ -761,9 +761,10 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         modelId: meta.context.proposer.modelId,
         promptTemplateDigest: meta.context.proposer.promptTemplateDigest,
       },
-      ...(expiresAt ? { expiresAt } : {}),
-      ...(pendingApproval ? { pendingApproval } : {}),
     };
+    // Assigned, not spread in: a conditional spread copies through the slow generic path.
+    if (expiresAt) body['expiresAt'] = expiresAt;
+    if (pendingApproval) body['pendingApproval'] = pendingApproval;
     const base = {
       verdict: result.verdict,
       rule: result.rule,
@@ -963,8 +964,9 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       } catch {
         return refusal('kernel.intake', ['SCHEMA_VIOLATION'], { policyDigest: entry.map.digest, stateHash });
       }
-      const wasCached = cache.get(decisionKey) !== undefined;
-      const result = evaluateDecision(entry.map, input, { cache, key: decisionKey });
+      const hit = cache.get(decisionKey);
+      const wasCached = hit !== undefined;
+      const result = hit ?? evaluateDecision(entry.map, input, { cache, key: decisionKey });
       if (span.isRecording()) span.setAttribute('edca.cached', wasCached);
       // The permit's expiry is part of the reservation ids; on the (same key, same ms) collision of two
       // identical concurrent decisions, the later one moves its `at` (and so its expiry) by a millisecond.
