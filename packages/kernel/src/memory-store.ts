@@ -54,7 +54,9 @@ export function createMemoryStore(): KernelStore {
   };
   const usageOf = (counter: string, now: number): number => {
     const ids = byCounter.get(counter);
-    if (ids === undefined) return 0;
+    return ids === undefined ? 0 : usageOfIds(ids, now);
+  };
+  const usageOfIds = (ids: string | Set<string>, now: number): number => {
     if (typeof ids === 'string') return countOf(ids, now);
     let total = 0;
     for (const id of [...ids]) total += countOf(id, now);
@@ -157,6 +159,10 @@ export function createMemoryStore(): KernelStore {
       return run(() => {
         open();
         const pending = new Map<string, number>();
+        // Counters that had no reservation at all (the usual case: a new customer, a new window): the
+        // second pass sets them without looking them up again (each lookup in a map of every live
+        // hold costs cache misses).
+        const fresh: boolean[] = [];
         for (let i = 0; i < wanted.length; i++) {
           const r = wanted[i]!;
           if (reservations.has(r.id) || wanted.some((w, j) => j !== i && w.id === r.id)) {
@@ -165,18 +171,22 @@ export function createMemoryStore(): KernelStore {
           if (!(r.amount >= 0) || !Number.isFinite(r.amount)) {
             throw new KernelError('STORE_MISUSE', `reservation ${r.id} has a bad amount`);
           }
-          const usage = usageOf(r.counter, now) + (pending.get(r.counter) ?? 0);
+          const ids = byCounter.get(r.counter);
+          fresh.push(ids === undefined && !pending.has(r.counter));
+          const usage = (ids === undefined ? 0 : usageOfIds(ids, now)) + (pending.get(r.counter) ?? 0);
           if (usage + r.amount > r.max) return { ok: false, counter: r.counter, usage };
           pending.set(r.counter, (pending.get(r.counter) ?? 0) + r.amount);
         }
-        for (const r of wanted) {
+        for (let i = 0; i < wanted.length; i++) {
+          const r = wanted[i]!;
           reservations.set(r.id, {
             counter: r.counter,
             amount: r.amount,
             holdUntil: r.holdUntil,
             settled: false,
           });
-          link(r.counter, r.id);
+          if (fresh[i]) byCounter.set(r.counter, r.id);
+          else link(r.counter, r.id);
         }
         return { ok: true };
       });
