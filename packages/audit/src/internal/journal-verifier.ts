@@ -515,7 +515,14 @@ export async function verifyLines(
       settings.onProgress(i + 1, total);
     // Let the signature workers catch up (bounded memory); results that arrive meanwhile are
     // reported for lines already fully processed, so findings keep their order within a line.
-    if (verifier.saturated) await verifier.capacity();
+    if (verifier.saturated) {
+      try {
+        await verifier.capacity();
+      } catch (err) {
+        await verifier.close(); // a worker died: stop the others before the error propagates
+        throw err;
+      }
+    }
   }
 
   function resolveEscalations(actionHash: string): void {
