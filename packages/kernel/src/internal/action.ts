@@ -7,18 +7,21 @@ const REF = /^ref_[A-Za-z0-9_-]{22}$/;
 
 /** Every opaque ref used anywhere in the params, sorted and without duplicates. */
 export function refsOf(params: Record<string, JsonValue>): string[] {
-  const found = new Set<string>();
-  const walk = (value: JsonValue): void => {
-    if (typeof value === 'string') {
-      if (REF.test(value)) found.add(value);
-    } else if (Array.isArray(value)) {
-      for (const item of value) walk(item);
-    } else if (value !== null && typeof value === 'object') {
-      for (const item of Object.values(value)) walk(item);
-    }
-  };
-  for (const value of Object.values(params)) walk(value);
-  return [...found].sort();
+  const found: string[] = [];
+  for (const value of Object.values(params)) collectRefs(value, found);
+  // Most proposals name one ref: no Set and no sort for those.
+  return found.length > 1 ? [...new Set(found)].sort() : found;
+}
+
+/** Appends every ref inside `value` to `found`, duplicates included. */
+function collectRefs(value: JsonValue, found: string[]): void {
+  if (typeof value === 'string') {
+    if (REF.test(value)) found.push(value);
+  } else if (Array.isArray(value)) {
+    for (const item of value) collectRefs(item, found);
+  } else if (value !== null && typeof value === 'object') {
+    for (const item of Object.values(value)) collectRefs(item, found);
+  }
 }
 
 /** digestValue of `{ intent, params, refs }`, refs taken from the params so anyone can recompute it. */
