@@ -20,7 +20,11 @@ function referenceRefsOf(params: Record<string, JsonValue>): string[] {
   return [...found].sort();
 }
 
-const ref = fc.stringMatching(/^[A-Za-z0-9_-]{22}$/).map((s) => `ref_${s}`);
+// A small pool, so the same ref recurs in one proposal, plus arbitrary ones.
+const ref = fc.oneof(
+  fc.constantFrom(`ref_${'A'.repeat(22)}`, `ref_${'b'.repeat(22)}`, `ref_${'_'.repeat(11)}${'-'.repeat(11)}`),
+  fc.stringMatching(/^[A-Za-z0-9_-]{22}$/).map((s) => `ref_${s}`),
+);
 const leaf = fc.oneof(
   ref,
   ref,
