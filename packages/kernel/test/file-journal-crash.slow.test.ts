@@ -34,11 +34,17 @@ interface Round {
  * Runs the child, SIGKILLs it `delayMs` after it is ready (or after spawn when `early`), and
  * returns the acknowledgements from complete stdout lines.
  */
-function runChild(path: string, seedHex: string, delayMs: number, early: boolean): Promise<Round> {
+function runChild(
+  path: string,
+  seedHex: string,
+  delayMs: number,
+  early: boolean,
+  signer: 'node' | 'worker',
+): Promise<Round> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', CHILD, path, 'crash', seedHex, String(CHECKPOINT_EVERY)],
+      ['--import', 'tsx', CHILD, path, 'crash', seedHex, String(CHECKPOINT_EVERY), signer],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const acked = new Map<number, string>();
@@ -116,14 +122,18 @@ describe('file journal under SIGKILL', () => {
       const started = Date.now();
       let rounds = 0;
       let acks = 0;
+      const acksBy = { node: 0, worker: 0 };
       // At least MIN_ROUNDS kills however slow the machine; up to ROUNDS within the time budget.
       for (let i = 0; i < ROUNDS && (i < MIN_ROUNDS || Date.now() - started < BUDGET_MS); i++) {
         // Mostly kill while appending; every fifth round kill early, possibly during open/recovery.
         const early = i % 5 === 4;
         const delay = early ? 150 + Math.floor(Math.random() * 900) : Math.floor(Math.random() * 400);
-        const round = await runChild(path, seed.toString('hex'), delay, early);
+        // Alternate the signer: one by one on the writer's thread, or in batches on a worker thread.
+        const kind = i % 2 === 1 ? 'worker' : 'node';
+        const round = await runChild(path, seed.toString('hex'), delay, early, kind);
         rounds += 1;
         acks += round.acked.size;
+        acksBy[kind] += round.acked.size;
         for (const [seq, hash] of round.acked) everAcked.set(seq, hash);
 
         // The parent reopens (taking over the dead child's lock) and checks everything.
@@ -151,6 +161,8 @@ describe('file journal under SIGKILL', () => {
       expect(checkpoints).toBeGreaterThan(0);
       // The test must have exercised acknowledged appends, not only kills during startup.
       expect(acks).toBeGreaterThan(rounds);
+      expect(acksBy.node).toBeGreaterThan(0);
+      expect(acksBy.worker).toBeGreaterThan(0);
     });
   });
 });
