@@ -209,12 +209,11 @@ export function publicKeyOf(key: KeyObject): Uint8Array {
 }
 
 /**
- * A {@link Signer} backed by node:crypto (OpenSSL), the default on Node.
- * @throws RecordsError `KEY_INVALID` (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not Ed25519)
- * @example
- * const signer = createNodeSigner(generateKeyPair().privateKeyPem);
+ * A private key as a KeyObject, from PEM or as given. Internal to records (seal-chain.ts);
+ * the algorithm is checked by {@link publicKeyOf}.
+ * @throws RecordsError `KEY_INVALID` (unparsable PEM or not a private key)
  */
-export function createNodeSigner(privateKey: string | KeyObject): Signer {
+export function privateKeyObjectOf(privateKey: string | KeyObject): KeyObject {
   let key: KeyObject;
   if (typeof privateKey === 'string') {
     try {
@@ -224,6 +223,17 @@ export function createNodeSigner(privateKey: string | KeyObject): Signer {
     }
   } else key = privateKey;
   if (key.type !== 'private') throw new RecordsError('KEY_INVALID', 'not a private key');
+  return key;
+}
+
+/**
+ * A {@link Signer} backed by node:crypto (OpenSSL), the default on Node.
+ * @throws RecordsError `KEY_INVALID` (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not Ed25519)
+ * @example
+ * const signer = createNodeSigner(generateKeyPair().privateKeyPem);
+ */
+export function createNodeSigner(privateKey: string | KeyObject): Signer {
+  const key = privateKeyObjectOf(privateKey);
   const publicKey = publicKeyOf(key);
   return Object.freeze({
     kid: kidOf(publicKey),

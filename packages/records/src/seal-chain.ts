@@ -10,12 +10,12 @@
  * thread keeps deciding while records are signed. The bytes are identical to `sealRecord`'s; the
  * property tests in test/seal-chain.test.ts check that for both paths.
  */
-import { createPrivateKey, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { sign as nodeSign, type KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 import { toBase64url } from './base64url.js';
 import { digestBytes, type Digest } from './digest.js';
-import { kidOf, publicKeyOf, type Signer } from './ed25519.js';
+import { kidOf, privateKeyObjectOf, publicKeyOf, type Signer } from './ed25519.js';
 import { RecordsError } from './errors.js';
 import { canonicalize } from './ijson.js';
 import { bodyAcceptedFast } from './fast-decode.js';
@@ -317,15 +317,7 @@ interface SealReply {
  * const journal = await openFileJournal({ path, stream, signer }); // seals on the worker
  */
 export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner {
-  let key: KeyObject;
-  if (typeof privateKey === 'string') {
-    try {
-      key = createPrivateKey(privateKey);
-    } catch {
-      throw new RecordsError('KEY_INVALID', 'not a PEM private key');
-    }
-  } else key = privateKey;
-  if (key.type !== 'private') throw new RecordsError('KEY_INVALID', 'not a private key');
+  const key = privateKeyObjectOf(privateKey);
   const publicKey = publicKeyOf(key); // KEY_UNSUPPORTED for another algorithm
   const kid = kidOf(publicKey);
 
