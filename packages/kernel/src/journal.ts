@@ -5,7 +5,14 @@
  * Every implementation must pass the shared suite in `test/journal-suite.ts`.
  * See docs/contracts.md (the pinned shape) and docs/journal.md (the file journal).
  */
-import { isRecordType, type Digest, type JsonValue, type RecordType, type SignedRecord } from '@edca/records';
+import {
+  isRecordInstant,
+  isRecordType,
+  type Digest,
+  type JsonValue,
+  type RecordType,
+  type SignedRecord,
+} from '@edca/records';
 
 /** A record the caller wants appended: the journal assigns `stream`, `seq`, `prev`, `kid` and `sig`. */
 export interface RecordDraft {
@@ -14,8 +21,6 @@ export interface RecordDraft {
   readonly at: string;
   readonly body: JsonValue;
 }
-
-const RFC3339_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
  * Checks what every `Journal` checks of a draft before it joins a group: an array of drafts, each
@@ -32,9 +37,7 @@ export function assertDraftEnvelopes(drafts: unknown): asserts drafts is readonl
     if (!isRecordType(draft.type)) throw new TypeError('draft.type must be a record type');
     if (draft.type === 'checkpoint')
       throw new TypeError('checkpoint records are written by the journal itself');
-    const ms =
-      typeof draft.at === 'string' && RFC3339_MS_UTC.test(draft.at) ? Date.parse(draft.at) : Number.NaN;
-    if (Number.isNaN(ms) || new Date(ms).toISOString() !== draft.at) {
+    if (!isRecordInstant(draft.at)) {
       throw new TypeError('draft.at must be an RFC 3339 UTC timestamp with milliseconds');
     }
   }

@@ -42,6 +42,7 @@ export {
   encodeRecord,
   decodeRecord,
   checkRecordBody,
+  isRecordInstant,
   signingMessage,
   RECORD_SIGNATURE_DOMAIN,
   MAX_RECORD_BYTES,

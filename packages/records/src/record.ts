@@ -79,15 +79,29 @@ export function checkEnvelope(r: unknown, signed: boolean): asserts r is SignedR
   else if (seq === 1) invalid('seq 1 has prev null', 'prev');
   const at = rec.at;
   if (typeof at !== 'string' || !AT_RE.test(at)) invalid('expected YYYY-MM-DDTHH:MM:SS.sssZ', 'at');
-  // The calendar check answers true only for a real instant; otherwise the Date round trip decides.
-  if (!isValidRecordInstant(at as string)) {
-    const ms = Date.parse(at as string);
-    if (Number.isNaN(ms) || new Date(ms).toISOString() !== at) invalid('not a valid instant', 'at');
-  }
+  if (!isRealInstant(at as string)) invalid('not a valid instant', 'at');
   if (typeof rec.kid !== 'string' || !KID_RE.test(rec.kid)) invalid('expected ed25519:<22 base64url>', 'kid');
   if (!Object.hasOwn(rec, 'body')) invalid('missing', 'body');
   if (signed && (typeof rec.sig !== 'string' || !SIG_RE.test(rec.sig)))
     invalid('expected 86 base64url characters', 'sig');
+}
+
+/** For a text of the `at` shape: it names a real instant (`new Date(at).toISOString() === at`). */
+function isRealInstant(at: string): boolean {
+  // The calendar check answers true only for a real instant; otherwise the Date round trip decides.
+  if (isValidRecordInstant(at)) return true;
+  const ms = Date.parse(at);
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === at;
+}
+
+/**
+ * True when `at` is a record time: RFC 3339 UTC with milliseconds, `YYYY-MM-DDTHH:MM:SS.sssZ`,
+ * naming a real instant, i.e. exactly what `Date.prototype.toISOString` writes for it.
+ * @example
+ * isRecordInstant('2026-02-28T00:00:00.000Z'); // true;  isRecordInstant('2026-02-30T00:00:00.000Z'); // false
+ */
+export function isRecordInstant(at: unknown): at is string {
+  return typeof at === 'string' && AT_RE.test(at) && isRealInstant(at);
 }
 
 /**

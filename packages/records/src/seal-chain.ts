@@ -72,7 +72,21 @@ const LIMITS = { maxBytes: MAX_RECORD_BYTES } as const;
 const PREFIX = Buffer.from(`${RECORD_SIGNATURE_DOMAIN}\0`, 'latin1');
 // Same length as any real digest, so the size limit is checked on the exact final length.
 const PREV_PLACEHOLDER: Digest = `sha256:${'0'.repeat(64)}`;
-const prepared = new WeakSet<PreparedRecord>();
+/** The only maker of {@link PreparedRecord}s: sealChain refuses any object it did not make. */
+class Prepared implements PreparedRecord {
+  readonly #made = true;
+  constructor(
+    readonly draft: ChainDraft,
+    readonly head: string,
+    readonly mid: string,
+    readonly tail: string,
+  ) {
+    Object.freeze(this);
+  }
+  static made(value: unknown): boolean {
+    return typeof value === 'object' && value !== null && #made in value;
+  }
+}
 
 /**
  * Checks and canonicalizes a record for {@link sealChain}: the envelope, the strict I-JSON check and
@@ -101,23 +115,17 @@ export function prepareRecord(draft: ChainDraft): PreparedRecord {
   const headLength = text.length - tail.length - mid.length - prevText.length;
   const head = text.slice(0, headLength);
   // RFC 8785 orders the members at, body, kid, prev, seq, (sig,) stream, type.
-  if (!head.endsWith('"prev":') || text !== head + prevText + mid + tail)
+  if (!head.endsWith('"prev":') || text.slice(headLength) !== prevText + mid + tail)
     throw new Error('invariant: canonical record does not have the at…type member order');
-  const result: PreparedRecord = Object.freeze({
-    draft: Object.freeze({
-      type: unsigned.type,
-      stream: unsigned.stream,
-      seq: unsigned.seq,
-      at: unsigned.at,
-      body: unsigned.body,
-      kid: unsigned.kid,
-    }),
-    head,
-    mid,
-    tail,
+  const fixed: ChainDraft = Object.freeze({
+    type: unsigned.type,
+    stream: unsigned.stream,
+    seq: unsigned.seq,
+    at: unsigned.at,
+    body: unsigned.body,
+    kid: unsigned.kid,
   });
-  prepared.add(result);
-  return result;
+  return new Prepared(fixed, head, mid, tail);
 }
 
 /**
@@ -126,7 +134,7 @@ export function prepareRecord(draft: ChainDraft): PreparedRecord {
  */
 function checkChain(prev: Digest | null, records: readonly PreparedRecord[], kid: string): void {
   for (const [i, r] of records.entries()) {
-    if (!prepared.has(r)) throw new TypeError('sealChain takes records made by prepareRecord');
+    if (!Prepared.made(r)) throw new TypeError('sealChain takes records made by prepareRecord');
     const seq = r.draft.seq;
     if (i > 0 && seq !== records[i - 1]!.draft.seq + 1)
       throw new RecordsError('RECORD_INVALID', 'seqs of a chain must follow each other at /seq', '/seq');
@@ -247,19 +255,20 @@ let scratch = Buffer.allocUnsafe(1 << 16);
 PREFIX.copy(scratch);
 parentPort.on('message', (m) => {
   try {
-    const n = m.parts.length / 3;
+    const n = m.lengths.length / 3;
+    const parts = new Array(3 * n);
+    for (let k = 0, at = 0; k < 3 * n; k++) { parts[k] = m.text.slice(at, at + m.lengths[k]); at += m.lengths[k]; }
     const sigs = new Array(n);
     const hashes = new Array(n);
     const lengths = new Uint32Array(n);
     const leaves = Buffer.allocUnsafeSlow(32 * n);
-    let room = 0;
-    for (const part of m.parts) room += Buffer.byteLength(part, 'utf8');
+    const room = Buffer.byteLength(m.text, 'utf8');
     // Per record: the unsigned line, 'null' or a quoted digest (73), the sig member (95), a newline.
     const out = Buffer.allocUnsafeSlow(room + 169 * n);
     let prev = m.prev;
     let off = 0;
     for (let i = 0; i < n; i++) {
-      const head = m.parts[3 * i], mid = m.parts[3 * i + 1], tail = m.parts[3 * i + 2];
+      const head = parts[3 * i], mid = parts[3 * i + 1], tail = parts[3 * i + 2];
       const unsigned = head + (prev === null ? 'null' : '"' + prev + '"') + mid + tail;
       const max = PREFIX.length + 3 * unsigned.length;
       if (max > scratch.length) { scratch = Buffer.allocUnsafe(max); PREFIX.copy(scratch); }
@@ -395,13 +404,21 @@ export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner 
       if (records.length === 0) return Promise.resolve({ records: [], lines: new Uint8Array(0) });
       worker ??= start();
       const w = worker;
+      // One string and the lengths of its parts: cloning one string is a copy, many cost each.
+      const lengths = new Uint32Array(3 * records.length);
       const parts: string[] = [];
-      for (const r of records) parts.push(r.head, r.mid, r.tail);
+      for (const [i, r] of records.entries()) {
+        parts.push(r.head, r.mid, r.tail);
+        lengths[3 * i] = r.head.length;
+        lengths[3 * i + 1] = r.mid.length;
+        lengths[3 * i + 2] = r.tail.length;
+      }
+      const text = parts.join('');
       const id = nextId++;
       return new Promise<SealedChain>((resolve, reject) => {
         pending.set(id, { prev, records, resolve, reject });
         w.ref();
-        w.postMessage({ id, prev, parts });
+        w.postMessage({ id, prev, text, lengths }, [lengths.buffer]);
       });
     },
     close: async (): Promise<void> => {
