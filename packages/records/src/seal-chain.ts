@@ -255,14 +255,14 @@ let scratch = Buffer.allocUnsafe(1 << 16);
 PREFIX.copy(scratch);
 parentPort.on('message', (m) => {
   try {
-    const n = m.lengths.length / 3;
-    const parts = new Array(3 * n);
-    for (let k = 0, at = 0; k < 3 * n; k++) { parts[k] = m.text.slice(at, at + m.lengths[k]); at += m.lengths[k]; }
+    const parts = m.parts;
+    const n = parts.length / 3;
     const sigs = new Array(n);
     const hashes = new Array(n);
     const lengths = new Uint32Array(n);
     const leaves = Buffer.allocUnsafeSlow(32 * n);
-    const room = Buffer.byteLength(m.text, 'utf8');
+    let room = 0;
+    for (const part of parts) room += Buffer.byteLength(part, 'utf8');
     // Per record: the unsigned line, 'null' or a quoted digest (73), the sig member (95), a newline.
     const out = Buffer.allocUnsafeSlow(room + 169 * n);
     let prev = m.prev;
@@ -404,21 +404,13 @@ export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner 
       if (records.length === 0) return Promise.resolve({ records: [], lines: new Uint8Array(0) });
       worker ??= start();
       const w = worker;
-      // One string and the lengths of its parts: cloning one string is a copy, many cost each.
-      const lengths = new Uint32Array(3 * records.length);
       const parts: string[] = [];
-      for (const [i, r] of records.entries()) {
-        parts.push(r.head, r.mid, r.tail);
-        lengths[3 * i] = r.head.length;
-        lengths[3 * i + 1] = r.mid.length;
-        lengths[3 * i + 2] = r.tail.length;
-      }
-      const text = parts.join('');
+      for (const r of records) parts.push(r.head, r.mid, r.tail);
       const id = nextId++;
       return new Promise<SealedChain>((resolve, reject) => {
         pending.set(id, { prev, records, resolve, reject });
         w.ref();
-        w.postMessage({ id, prev, text, lengths }, [lengths.buffer]);
+        w.postMessage({ id, prev, parts });
       });
     },
     close: async (): Promise<void> => {
