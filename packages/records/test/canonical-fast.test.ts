@@ -1,36 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { canonicalize as jcs } from 'json-canonicalize';
-import {
-  assertIJson,
-  canonicalBytes,
-  canonicalize,
-  digestBytes,
-  digestValue,
-  RecordsError,
-  type IJsonLimits,
-} from '@edca/records';
+import { canonicalBytes, canonicalize, digestBytes, digestValue } from '@edca/records';
 import { ijsonValue } from './arbitraries.js';
+import { anything, fast, outcome, slow } from './canonical-oracle.js';
 
 // canonicalize composes the RFC 8785 text itself and reuses the text of deeply frozen containers;
 // the slow path (the strict walk, then json-canonicalize) is the reference it must equal exactly.
-type Outcome = { text: string } | { code: string; path: string; message: string } | { thrown: string };
-
-const outcome = (f: () => string): Outcome => {
-  try {
-    return { text: f() };
-  } catch (e) {
-    if (e instanceof RecordsError) return { code: e.code, path: e.path ?? '', message: e.message };
-    return { thrown: (e as Error).message };
-  }
-};
-
-const slow = (value: unknown, limits?: IJsonLimits): Outcome =>
-  outcome(() => {
-    assertIJson(value, limits);
-    return jcs(value);
-  });
-const fast = (value: unknown, limits?: IJsonLimits): Outcome => outcome(() => canonicalize(value, limits));
 
 const deepFreeze = <T>(v: T): T => {
   if (typeof v === 'object' && v !== null) {
@@ -90,22 +66,9 @@ describe('canonicalize (composing fast path)', () => {
   describe('when a value is refused or near a limit', () => {
     it('refuses exactly what the slow path refuses, with the same code, path and message', () => {
       fc.assert(
-        fc.property(
-          fc.anything({
-            withBigInt: true,
-            withBoxedValues: true,
-            withMap: true,
-            withSet: true,
-            withDate: true,
-            withTypedArray: true,
-            withSparseArray: true,
-            withNullPrototype: true,
-            withObjectString: true,
-          }),
-          (v) => {
-            expect(fast(v)).toEqual(slow(v));
-          },
-        ),
+        fc.property(anything, (v) => {
+          expect(fast(v)).toEqual(slow(v));
+        }),
         { numRuns: 2000 },
       );
     });

@@ -1,29 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { canonicalize as jcs } from 'json-canonicalize';
-import { assertIJson, canonicalize, RecordsError, toFrozenJson, type IJsonLimits } from '@edca/records';
+import { canonicalize, toFrozenJson } from '@edca/records';
 import { ijsonValue } from './arbitraries.js';
+import { anything, fast, slow } from './canonical-oracle.js';
 
 // toFrozenJson copies plain I-JSON data into deeply frozen containers whose canonical text is
 // remembered as the copy is made. The slow path (the strict walk, then json-canonicalize) on the
 // ORIGINAL value is the reference: canonicalize of the copy, alone or inside other values, at any
 // limits, must give the same text or the same refusal.
-type Outcome = { text: string } | { code: string; path: string; message: string } | { thrown: string };
-
-const outcome = (f: () => string): Outcome => {
-  try {
-    return { text: f() };
-  } catch (e) {
-    if (e instanceof RecordsError) return { code: e.code, path: e.path ?? '', message: e.message };
-    return { thrown: (e as Error).message };
-  }
-};
-const slow = (value: unknown, limits?: IJsonLimits): Outcome =>
-  outcome(() => {
-    assertIJson(value, limits);
-    return jcs(value);
-  });
-const fast = (value: unknown, limits?: IJsonLimits): Outcome => outcome(() => canonicalize(value, limits));
 
 const isDeeplyFrozen = (v: unknown): boolean =>
   typeof v !== 'object' ||
@@ -35,18 +20,6 @@ const hasProtoKey = (v: unknown): boolean =>
   typeof v === 'object' &&
   v !== null &&
   (Object.hasOwn(v, '__proto__') || Object.values(v).some((member) => hasProtoKey(member)));
-
-const anything = fc.anything({
-  withBigInt: true,
-  withBoxedValues: true,
-  withMap: true,
-  withSet: true,
-  withDate: true,
-  withTypedArray: true,
-  withSparseArray: true,
-  withNullPrototype: true,
-  withObjectString: true,
-});
 
 describe('toFrozenJson', () => {
   describe('when the value is strict I-JSON', () => {
