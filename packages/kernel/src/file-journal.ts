@@ -37,7 +37,7 @@ import {
   type JournalHead,
   type RecordDraft,
 } from './journal.js';
-import { readJournalLines } from './internal/journal-lines.js';
+import { parseLineObject, readJournalLines } from './internal/journal-lines.js';
 import { acquireJournalLock, type JournalLock } from './internal/journal-lock.js';
 import { INDEX_STRIDE, recoverJournal } from './internal/journal-recover.js';
 
@@ -894,18 +894,10 @@ class FileJournalImpl implements FileJournal {
 const corruptAt = (seq: number, what: string): KernelError =>
   new KernelError('JOURNAL_CORRUPT', `journal record ${seq} ${what}`);
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Parses a line this journal wrote (and proves by hash afterwards); undefined if it is not record-shaped. */
 function parseRecordLine(bytes: Uint8Array): SignedRecord | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(utf8.decode(bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const r = v as Record<string, unknown>;
+  const r = parseLineObject(bytes);
+  if (r === undefined) return undefined;
   const ok =
     typeof r['type'] === 'string' &&
     typeof r['stream'] === 'string' &&

@@ -46,3 +46,21 @@ export async function* readJournalLines(
   }
   if (carry.length > 0) yield { offset: carryOffset, bytes: carry, complete: false };
 }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses a journal line as a JSON object (not strictly: the chain and hashes prove the bytes);
+ * undefined when it is not UTF-8 JSON or not an object.
+ */
+export function parseLineObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(utf8.decode(bytes));
+  } catch {
+    return undefined;
+  }
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
+}

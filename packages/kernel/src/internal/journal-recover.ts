@@ -29,7 +29,7 @@ import {
 } from '@edca/records';
 
 import { KernelError } from '../errors.js';
-import { readJournalLines } from './journal-lines.js';
+import { parseLineObject, readJournalLines } from './journal-lines.js';
 
 /** Every `INDEX_STRIDE`-th record's file offset is kept, so `read(fromSeq)` seeks instead of scanning. */
 export const INDEX_STRIDE = 1024;
@@ -73,18 +73,10 @@ interface LineHeader {
   readonly body: JsonValue;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Parses a line just enough to follow the chain; undefined when it is not a record-shaped JSON object. */
 function parseHeader(bytes: Uint8Array): LineHeader | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(utf8.decode(bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const r = v as Record<string, unknown>;
+  const r = parseLineObject(bytes);
+  if (r === undefined) return undefined;
   if (typeof r['type'] !== 'string' || typeof r['stream'] !== 'string') return undefined;
   if (typeof r['at'] !== 'string') return undefined;
   if (typeof r['seq'] !== 'number' || !(r['prev'] === null || typeof r['prev'] === 'string'))
