@@ -756,12 +756,18 @@ class FileJournalImpl implements FileJournal {
     const group = this.#sealed;
     this.#sealed = undefined;
     this.#diskInFlight = true;
-    void this.#commit(group).then(() => {
-      this.#diskInFlight = false;
-      if (this.#failure !== undefined) this.#failAll(this.#failure);
-      this.#pumpDisk();
-      this.#settleIdle();
-    });
+    // #commit reports disk failures itself; anything it throws besides is a broken invariant: fail closed.
+    void this.#commit(group)
+      .catch((error: unknown) => {
+        for (const { job } of group.jobs) job.reject(unavailable('journal commit failed', error));
+        this.#fail(unavailable('journal commit failed; the journal refuses appends until reopened', error));
+      })
+      .then(() => {
+        this.#diskInFlight = false;
+        if (this.#failure !== undefined) this.#failAll(this.#failure);
+        this.#pumpDisk();
+        this.#settleIdle();
+      });
   }
 
   /** Fails the journal closed and rejects every job not yet acknowledged. */
