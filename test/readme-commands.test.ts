@@ -24,8 +24,14 @@ const [demoLine = '', testLine = ''] = firstBlockCommands();
 /** What the README puts before `edca …`: the quiet pnpm invocation every edca command uses. */
 const EDCA = demoLine.slice(INSTALL.length, demoLine.indexOf(' edca ') + ' edca'.length);
 
+// As a user's shell runs them: without the npm_/pnpm_ variables a `pnpm run test` parent sets
+// (npx warns about pnpm's own settings on stderr).
+const userEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/^(npm|pnpm)_/i.test(k) && k !== 'PNPM_SCRIPT_SRC_DIR'),
+);
+
 function run(command: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('sh', ['-c', command], { cwd: root, encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync('sh', ['-c', command], { cwd: root, env: userEnv, encoding: 'utf8', timeout: 180_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
