@@ -11,6 +11,8 @@ export default tseslint.config(
       'demo-out/**',
       '.tmp/**',
       'eslint.config.js',
+      // A separate project (its own package.json); its embed.ts is the README snippet, run by tests.
+      'examples/**',
     ],
   },
   js.configs.recommended,

@@ -5,7 +5,9 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '@edca/cli';
 import { loadStateMap } from '@edca/semantic';
+import { captureIo } from './helpers/cli-io.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -31,6 +33,14 @@ describe('README', () => {
     });
   });
 
+  describe('when compared with examples/embed', () => {
+    it('the example runs the same embedding code and map as the README shows', () => {
+      const example = (f: string): string => readFileSync(join(root, 'examples', 'embed', f), 'utf8');
+      expect(example('embed.ts')).toBe(block('embed.ts'));
+      expect(example('cards.yaml')).toBe(block('cards.yaml'));
+    });
+  });
+
   describe('when its embedding snippet runs', () => {
     it('permits, journals and executes the freeze proposed by the model', async () => {
       mkdirSync(work, { recursive: true });
@@ -40,9 +50,13 @@ describe('README', () => {
       const snippet = block('embed.ts');
       expect(snippet.split("'cards.yaml'").length).toBe(3);
       expect(snippet).toContain("'edca.journal'");
+      expect(snippet).toContain("'keys/kernel.key.pem'");
+      // The quickstart's first step: `edca keygen --out keys`.
+      expect(await runCli(['keygen', '--out', join(work, 'keys')], captureIo())).toBe(0);
       const code =
         snippet
           .replaceAll("'cards.yaml'", JSON.stringify(mapPath))
+          .replace("'keys/kernel.key.pem'", JSON.stringify(join(work, 'keys', 'kernel.key.pem')))
           .replace("'edca.journal'", JSON.stringify(journalPath)) + '\nexport { cards, decision, result };\n';
       const file = join(work, 'embed.ts');
       writeFileSync(file, code);

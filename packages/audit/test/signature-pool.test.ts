@@ -4,9 +4,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createWorkerVerifier } from '../src/internal/signature-pool.js';
 
-// Vectors live in ../shared/vectors beside the repository (see shared/vectors/README.md).
+// Vectors live in the repository's test/vectors/ (see test/vectors/README.md).
 const vector = (path: string): string =>
-  readFileSync(new URL(`../../../../shared/vectors/${path}`, import.meta.url), 'utf8');
+  readFileSync(new URL(`../../../test/vectors/${path}`, import.meta.url), 'utf8');
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
 
 interface Case {

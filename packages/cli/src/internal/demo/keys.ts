@@ -1,7 +1,7 @@
 // The demo's keys: the kernel's signing key, one approver key, and the HMAC key of opaque refs.
 // Generated once into a key directory (mode 0600, never overwritten) and reused from there, so two
 // runs with the same keys and the fixed clock write byte-identical journals.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
@@ -14,6 +14,7 @@ import {
   type Signer,
 } from '@edca/records';
 import { CliError } from '../../exit-codes.js';
+import { makeDirectory } from '../make-dir.js';
 
 export const KERNEL_KEY_FILE = 'kernel.key.pem';
 export const APPROVER_KEY_FILE = 'approver.key.pem';
@@ -33,15 +34,23 @@ function fail(err: unknown, path: string): never {
   throw new CliError('KEYS_UNREADABLE', `${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
 }
 
+function failWrite(err: unknown, path: string): never {
+  const detail =
+    err instanceof RecordsError ? err.message : ((err as NodeJS.ErrnoException).code ?? String(err));
+  throw new CliError('IO_WRITE_FAILED', `cannot write demo keys in ${path}: ${detail}`);
+}
+
 function writeSecret(path: string, text: string): void {
   let fd: number;
   try {
     fd = openSync(path, 'wx', 0o600);
   } catch (err) {
-    fail(err, path);
+    failWrite(err, path);
   }
   try {
     writeFileSync(fd, text);
+  } catch (err) {
+    failWrite(err, path);
   } finally {
     closeSync(fd);
   }
@@ -87,11 +96,11 @@ export function loadOrCreateKeys(dir: string): DemoKeys {
   const generated = present.length === 0;
   if (generated) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirectory(dir, 0o700);
       writePrivateKeyFile(kernelPath, generateKeyPair().privateKeyPem);
       writePrivateKeyFile(approverPath, generateKeyPair().privateKeyPem);
     } catch (err) {
-      fail(err, dir);
+      failWrite(err, dir);
     }
     writeSecret(refPath, `${toBase64url(randomBytes(32))}\n`);
   }

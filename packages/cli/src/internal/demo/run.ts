@@ -1,7 +1,7 @@
 // `edca demo`: one contact-centre session on the embedded file journal. Every model output takes
 // the path a real model's would: project → proposer → arp.intake → kernel.decide → kernel.execute
 // → arp.projectResult. The journal is then verified offline with @edca/audit.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Arp, ArpHandler, ArpSession, ModelView, PrivateCall, Proposal } from '@edca/arp';
@@ -26,6 +26,7 @@ import { canonicalize, digestBytes, serializeTrustFile, trustedKeyFor, type Json
 import { loadStateMap, type CompiledMap } from '@edca/semantic';
 import { CliError, EXIT } from '../../exit-codes.js';
 import type { CliIo } from '../../io.js';
+import { makeDirectory } from '../make-dir.js';
 import { bankHandlers, createBank, ownerOf, recordsFor, type Bank } from './bank.js';
 import { loadOrCreateKeys, type DemoKeys } from './keys.js';
 import { demoScenes, MODEL_ID, SYSTEM_PROMPT, type Scene, type Step } from './script.js';
@@ -635,7 +636,7 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
     );
   }
   try {
-    mkdirSync(join(options.out, 'maps'), { recursive: true });
+    makeDirectory(join(options.out, 'maps'));
   } catch (err) {
     throw new CliError(
       'IO_WRITE_FAILED',
