@@ -17,4 +17,12 @@ export {
   type InclusionProofDocument,
   type VerifiedInclusion,
 } from './proofs.js';
-export { renderTextReport, renderHtmlReport } from './render.js';
+export { renderTextReport } from './render.js';
+export { renderHtmlReport, type HtmlReportOptions } from './html-report.js';
+export {
+  collectAuditTrail,
+  type AuditTrail,
+  type TrailDecision,
+  type TrailRecord,
+  type TrailStep,
+} from './trail.js';

@@ -6,6 +6,7 @@ import {
   checkJournalConsistency,
   createInclusionProof,
   loadReplayMaps,
+  collectAuditTrail,
   renderHtmlReport,
   renderTextReport,
   safeVerifyJournal,
@@ -184,7 +185,8 @@ export function registerAudit(program: Command, io: CliIo): void {
         bar?.stop();
       }
       const report = result.ok ? result.value : result.error.report!;
-      if (flags.html !== undefined) writeOutput(flags.html, renderHtmlReport(report, journalPath));
+      if (flags.html !== undefined)
+        writeOutput(flags.html, renderHtmlReport(report, journalPath, collectAuditTrail(bytes)));
       io.stdout(
         flags.json === true ? JSON.stringify(report, null, 2) + '\n' : renderTextReport(report, journalPath),
       );
