@@ -157,4 +157,43 @@ describe('edca audit consistency', () => {
       expect(bad.err()).toContain('CONSISTENCY_FAILED');
     });
   });
+
+  describe('when the older copy is itself damaged', () => {
+    it('exits 1 with findings about the older copy, and compares nothing', async () => {
+      const lines = [...j.lines.slice(0, 120)];
+      lines[1] = lines[1]!.replace('"seq":2', '"seq":2 ');
+      const older = join(dir, 'older-damaged.jsonl');
+      writeFileSync(older, toText(lines));
+      const io = captureIo();
+      expect(await runCli(['audit', 'consistency', older, journal, '--trust', trust], io)).toBe(1);
+      expect(io.out()).toContain('older-damaged.jsonl: ');
+      expect(io.out()).toMatch(/seq 2 \(line 2\)/);
+      expect(io.out()).not.toContain('CONSISTENT');
+      expect(io.err()).toContain('OLD_JOURNAL_INVALID');
+    });
+
+    it('exits 1 for an older copy that holds only a checkpoint', async () => {
+      const cp = j.lines.find((l) => l.includes('"type":"checkpoint"'))!;
+      const older = join(dir, 'older-only-checkpoint.jsonl');
+      writeFileSync(older, toText([cp]));
+      const io = captureIo();
+      expect(await runCli(['audit', 'consistency', older, journal, '--trust', trust], io)).toBe(1);
+      expect(io.out()).not.toContain('later record');
+      expect(io.err()).toContain('OLD_JOURNAL_INVALID');
+    });
+  });
+
+  describe('when it says CONSISTENT', () => {
+    it('says in words what it compared', async () => {
+      const older = join(dir, 'older-words.jsonl');
+      writeFileSync(older, toText(j.lines.slice(0, 120)));
+      const io = captureIo();
+      expect(await runCli(['audit', 'consistency', older, journal, '--trust', trust], io)).toBe(0);
+      const out = io.out();
+      expect(out).toContain(`contains ${older} unchanged`);
+      expect(out).toContain('120 record(s), verified intact');
+      expect(out).toMatch(/records 1\.\.101: an RFC 6962 consistency proof \(\d+ hash\(es\)\)/);
+      expect(out).toContain('records 102..120 (after the older checkpoint): compared byte for byte');
+    });
+  });
 });

@@ -265,17 +265,41 @@ export function registerAudit(program: Command, io: CliIo): void {
     .argument('<new>', 'newer copy of the journal')
     .requiredOption('--trust <file>', 'trust file')
     .option('--json', 'print the result as JSON')
-    .action((oldPath: string, newPath: string, flags: { trust: string; json?: boolean }) => {
+    .action(async (oldPath: string, newPath: string, flags: { trust: string; json?: boolean }) => {
       const trust = loadTrust(flags.trust);
       const older = readBytes(oldPath);
       const newer = readBytes(newPath);
+      // CONSISTENT means NEW holds OLD unchanged: that says something only if OLD itself is intact.
+      const oldResult = await safeVerifyJournal(older, { trust });
+      if (!oldResult.ok) {
+        const report = oldResult.error.report!;
+        if (flags.json === true) {
+          io.stdout(JSON.stringify({ ok: false, code: 'OLD_JOURNAL_INVALID', old: report }, null, 2) + '\n');
+        } else {
+          io.stdout(renderTextReport(report, oldPath));
+        }
+        throw new CliError(
+          'OLD_JOURNAL_INVALID',
+          `the older copy ${oldPath} is not intact (${report.findings.length} finding(s)); nothing was compared`,
+          EXIT.CHECK_FAILED,
+        );
+      }
       try {
         const r = checkJournalConsistency(older, newer, trust);
+        const oldRecords = oldResult.value.records;
         io.stdout(
           flags.json === true
-            ? JSON.stringify({ ok: true, ...r }, null, 2) + '\n'
-            : `CONSISTENT: ${newPath} (checkpoint at seq ${r.new.seq}, ${r.new.size} records) extends ` +
-                `${oldPath} (checkpoint at seq ${r.old.seq}, ${r.old.size} records; ${r.tailRecords} later record(s) compared byte for byte)\n`,
+            ? JSON.stringify({ ok: true, oldRecords, ...r }, null, 2) + '\n'
+            : `CONSISTENT: ${newPath} contains ${oldPath} unchanged.\n` +
+                `- ${oldPath}: ${oldRecords} record(s), verified intact; its last checkpoint (seq ${r.old.seq}) signs records 1..${r.old.size}.\n` +
+                `- ${newPath}: its last checkpoint (seq ${r.new.seq}) signs records 1..${r.new.size}.\n` +
+                (r.old.size === 0
+                  ? `- records 1..${r.new.size} of the newer copy match its own signed root.\n`
+                  : `- records 1..${r.old.size}: an RFC 6962 consistency proof (${r.proof.length} hash(es)) links the older signed root to the newer one.\n`) +
+                (r.tailRecords === 0
+                  ? `- the older copy has no record after its last checkpoint.\n`
+                  : `- records ${r.old.size + 1}..${oldRecords} (after the older checkpoint): compared byte for byte.\n`) +
+                `- beyond its checkpoint the newer copy was not verified here: run \`edca audit verify\` on it.\n`,
         );
       } catch (err) {
         if (err instanceof AuditError) {
