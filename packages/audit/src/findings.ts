@@ -13,6 +13,7 @@ export const FINDING_CODES = [
   'SEQ_OUT_OF_ORDER',
   'PREV_MISMATCH',
   'TIME_REGRESSION',
+  'TIME_IN_FUTURE',
   'UNKNOWN_KEY',
   'KEY_ROLE_MISMATCH',
   'KEY_NOT_VALID_AT',
@@ -63,6 +64,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   SEQ_OUT_OF_ORDER: 'A sequence number repeats or goes backwards: records were duplicated or reordered.',
   PREV_MISMATCH: 'The record does not name the hash of the record before it: the chain is broken here.',
   TIME_REGRESSION: 'The record is dated earlier than the record before it.',
+  TIME_IN_FUTURE:
+    "The record is dated later than the verifier's 'now' plus the allowed clock skew: it claims a time that has not come.",
   UNKNOWN_KEY: 'The record (or an approval) is signed with a key that the trust file does not list.',
   KEY_ROLE_MISMATCH:
     'The signing key is trusted, but not for this role (e.g. an approver key signed a kernel record).',

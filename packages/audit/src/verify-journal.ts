@@ -20,6 +20,13 @@ export interface VerifyJournalOptions {
   readonly mode?: VerifyMode;
   /** The number of records the auditor knows the journal had (from a witness); fewer is `TRUNCATED`. */
   readonly expectedSize?: number;
+  /**
+   * The verifier's present time (RFC 3339): a record dated after it plus `maxSkewMs` is
+   * `TIME_IN_FUTURE`. Default: no upper bound (the library reads no clock; the CLI passes its own).
+   */
+  readonly now?: string;
+  /** Clock skew allowed past `now`, in milliseconds; default 300,000 (5 minutes). */
+  readonly maxSkewMs?: number;
   /** Worker threads for signature checks; default: one per core for journals of 4,000 records or more, else none. */
   readonly workers?: number;
   /** Called as lines are processed (for progress bars). */
@@ -30,6 +37,8 @@ export interface VerifyJournalOptions {
 export type VerifyJournalResult = { ok: true; value: AuditReport } | { ok: false; error: AuditError };
 
 const WORKER_THRESHOLD = 4000;
+const DEFAULT_MAX_SKEW_MS = 300_000;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /**
  * Verifies a journal offline and returns the report whatever it finds; `ok` is false on any finding.
@@ -90,6 +99,18 @@ async function inspectJournal(journal: JournalInput, options: VerifyJournalOptio
   if (workers !== undefined && !(Number.isSafeInteger(workers) && workers >= 0 && workers <= 64)) {
     throw new AuditError('ARGUMENT_INVALID', 'workers must be an integer from 0 to 64');
   }
+  const { now, maxSkewMs = DEFAULT_MAX_SKEW_MS } = options;
+  if (!(Number.isSafeInteger(maxSkewMs) && maxSkewMs >= 0)) {
+    throw new AuditError('ARGUMENT_INVALID', 'maxSkewMs must be a non-negative integer');
+  }
+  let notAfterMs: number | undefined;
+  if (now !== undefined) {
+    const nowMs = typeof now === 'string' && RFC3339.test(now) ? Date.parse(now) : NaN;
+    if (!Number.isFinite(nowMs)) {
+      throw new AuditError('ARGUMENT_INVALID', `now must be an RFC 3339 date-time, got ${String(now)}`);
+    }
+    notAfterMs = nowMs + maxSkewMs;
+  }
   const lines = toJournalLines(journal);
   const mode = options.mode ?? 'full';
   if (mode === 'checkpoints-only') {
@@ -102,6 +123,7 @@ async function inspectJournal(journal: JournalInput, options: VerifyJournalOptio
     trust: options.trust,
     maps: options.maps?.byDigest,
     expectedSize,
+    notAfterMs,
     workers: workers ?? (lines.length >= WORKER_THRESHOLD ? availableParallelism() : 0),
     onProgress: options.onProgress,
   });

@@ -517,4 +517,34 @@ describe('verifyJournal', () => {
       if (!r.ok) expect(r.error.report!.findings[0]).toMatchObject({ code: 'TRUNCATED', seq: 101 });
     });
   });
+
+  describe("when records are dated after the verifier's now", () => {
+    it('reports TIME_IN_FUTURE for each, beyond the allowed skew only', async () => {
+      const last = j.lines.length;
+      const future = await resignLine(j.lines, last, j.keys.kernel, () => ({
+        at: '2999-01-01T00:00:00.000Z',
+      }));
+      const lastAt = decodeRecord(j.lines[last - 2]!).at;
+      const r = await safeVerifyJournal(toText(future), { trust: j.keys.trust, now: lastAt });
+      expect(r.ok).toBe(false);
+      if (!r.ok)
+        expect(r.error.report!.findings.filter((f) => f.code === 'TIME_IN_FUTURE')).toEqual([
+          expect.objectContaining({ seq: last, line: last }),
+        ]);
+      // Without now there is no upper bound; within the skew there is no finding.
+      expect((await safeVerifyJournal(toText(future), { trust: j.keys.trust })).ok).toBe(true);
+      const at = decodeRecord(j.lines[last - 1]!).at;
+      const skewed = new Date(Date.parse(at) - 60_000).toISOString();
+      expect((await safeVerifyJournal(toText(j.lines), { trust: j.keys.trust, now: skewed })).ok).toBe(true);
+      expect(
+        (await safeVerifyJournal(toText(j.lines), { trust: j.keys.trust, now: skewed, maxSkewMs: 1000 })).ok,
+      ).toBe(false);
+    });
+
+    it('refuses a now that is not an RFC 3339 date-time with ARGUMENT_INVALID', async () => {
+      await expect(
+        safeVerifyJournal(toText(j.lines), { trust: j.keys.trust, now: 'yesterday' }),
+      ).rejects.toThrow(expect.objectContaining({ code: 'ARGUMENT_INVALID' }));
+    });
+  });
 });

@@ -130,6 +130,30 @@ describe('edca audit prove and check-proof', () => {
   });
 });
 
+describe('edca audit verify --now', () => {
+  it('finds records dated after --now plus --max-skew, defaults to the clock, and refuses a bad time', async () => {
+    const future = join(dir, 'future.jsonl');
+    const last = j.lines.length;
+    writeFileSync(
+      future,
+      toText(await resignLine(j.lines, last, j.keys.kernel, () => ({ at: '2999-01-01T00:00:00.000Z' }))),
+    );
+    const io = captureIo();
+    expect(await runCli(['audit', 'verify', future, '--trust', trust], io)).toBe(1);
+    expect(io.out()).toContain(`seq ${last} (line ${last})  TIME_IN_FUTURE`);
+    const later = captureIo();
+    expect(
+      await runCli(['audit', 'verify', future, '--trust', trust, '--now', '2999-01-01T00:00:00Z'], later),
+    ).toBe(0);
+    const skew = captureIo();
+    const args = ['--now', '2998-12-31T23:59:00Z', '--max-skew', '30'];
+    expect(await runCli(['audit', 'verify', future, '--trust', trust, ...args], skew)).toBe(1);
+    const bad = captureIo();
+    expect(await runCli(['audit', 'verify', journal, '--trust', trust, '--now', 'soon'], bad)).toBe(2);
+    expect(bad.err()).toContain('now must be an RFC 3339 date-time');
+  });
+});
+
 describe('edca audit consistency', () => {
   describe('when the newer copy extends the older copy', () => {
     it('exits 0, and exits 1 for a history rewritten with the valid key that verify alone cannot see', async () => {

@@ -41,6 +41,8 @@ export interface VerifierSettings {
   readonly trust: TrustFile;
   readonly maps: ReadonlyMap<string, CompiledMap> | undefined;
   readonly expectedSize: number | undefined;
+  /** Records dated after this instant (ms) are `TIME_IN_FUTURE`; the caller adds the skew. */
+  readonly notAfterMs: number | undefined;
   readonly workers: number;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
@@ -224,6 +226,14 @@ export async function verifyLines(
     prevHash = hash;
     const atMs = Date.parse(at);
     if (atMs < lastAtMs) report('TIME_REGRESSION', seq, line, `at ${at} is earlier than the previous record`);
+    if (settings.notAfterMs !== undefined && atMs > settings.notAfterMs) {
+      report(
+        'TIME_IN_FUTURE',
+        seq,
+        line,
+        `at ${at} is later than ${new Date(settings.notAfterMs).toISOString()} (now plus the allowed skew)`,
+      );
+    }
     if (atMs > lastAtMs) lastAtMs = atMs;
     firstAt ??= at;
     lastAt = at;

@@ -115,6 +115,8 @@ interface VerifyFlags extends StoreFlags {
   checkpointsOnly?: boolean;
   expectSize?: number;
   workers?: number;
+  now?: string;
+  maxSkew?: number;
 }
 
 /** Registers `edca audit verify|prove|check-proof|consistency`. */
@@ -149,6 +151,11 @@ export function registerAudit(program: Command, io: CliIo): void {
         nonNegativeInt,
       ),
     )
+    .option(
+      '--now <time>',
+      "RFC 3339 time the journal is judged at: a record dated after it plus --max-skew is TIME_IN_FUTURE (default: this machine's clock)",
+    )
+    .option('--max-skew <seconds>', 'clock skew allowed past --now (default: 300)', nonNegativeInt)
     .action(async (journalArg: string | undefined, flags: VerifyFlags) => {
       if (flags.checkpointsOnly === true && flags.maps !== undefined) {
         throw new CliError('USAGE', '--maps needs full verification; drop --checkpoints-only');
@@ -179,8 +186,14 @@ export function registerAudit(program: Command, io: CliIo): void {
           mode: flags.checkpointsOnly === true ? 'checkpoints-only' : 'full',
           ...(flags.expectSize === undefined ? {} : { expectedSize: flags.expectSize }),
           ...(flags.workers === undefined ? {} : { workers: flags.workers }),
+          now: flags.now ?? new Date().toISOString(),
+          ...(flags.maxSkew === undefined ? {} : { maxSkewMs: flags.maxSkew * 1000 }),
           onProgress,
         });
+      } catch (err) {
+        if (err instanceof AuditError && err.code === 'ARGUMENT_INVALID')
+          throw new CliError('USAGE', err.message, EXIT.USAGE_OR_IO);
+        throw err;
       } finally {
         bar?.stop();
       }
