@@ -13,6 +13,7 @@ import type { Finding, FindingCode } from '../findings.js';
 import type { AuditReport, KeyUse, UnfinishedAction } from '../report.js';
 import {
   asBody,
+  readDecisionInput,
   type ApprovalBody,
   type AttemptBody,
   type CheckpointBody,
@@ -290,12 +291,20 @@ export async function verifyLines(
         if (!activatedPolicies.has(body.policyDigest)) {
           report('POLICY_DIGEST_UNKNOWN', seq, line, `policy ${body.policyDigest} was not activated before`);
         }
-        if (body.input.policyDigest !== body.policyDigest) {
+        const input = readDecisionInput(body.input);
+        if (input === null) {
           report(
             'DECISION_INCONSISTENT',
             seq,
             line,
-            `the decision names policy ${body.policyDigest}, its input ${body.input.policyDigest}`,
+            'the recorded input is not a decision input (an object naming its policy, with a list of approvals)',
+          );
+        } else if (input.policyDigest !== body.policyDigest) {
+          report(
+            'DECISION_INCONSISTENT',
+            seq,
+            line,
+            `the decision names policy ${body.policyDigest}, its input ${input.policyDigest}`,
           );
         } else if (inputDigest(bytes, body) !== body.decisionKey) {
           // The decision key is sha256(JCS(input)): a changed input no longer matches it.
@@ -308,7 +317,9 @@ export async function verifyLines(
         }
         if (settings.maps !== undefined) {
           const map = settings.maps.get(body.policyDigest);
-          if (body.rule.startsWith(KERNEL_RULE_PREFIX)) {
+          if (input === null) {
+            // Already a finding: an input of the wrong shape cannot be evaluated.
+          } else if (body.rule.startsWith(KERNEL_RULE_PREFIX)) {
             // A kernel pre-check (unknown intent, failed derivation, approval expired, outcome
             // unknown…) decided before the map's evaluate ran: there is nothing to replay.
           } else if (map === undefined) {
@@ -332,7 +343,7 @@ export async function verifyLines(
         }
         match(body.verdict)
           .with('permit', () => {
-            for (const a of body.input.approvals ?? []) {
+            for (const a of input?.approvals ?? []) {
               if (!(approvedKids.get(body.actionHash)?.has(a.kid) ?? false)) {
                 report(
                   'APPROVAL_MISSING',
