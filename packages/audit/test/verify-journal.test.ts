@@ -428,6 +428,17 @@ describe('verifyJournal', () => {
       expect(report.findings[0]).toMatchObject({ code: 'APPROVAL_INVALID', seq });
     });
 
+    it('reports APPROVAL_INVALID for an approver signature spelled with non-zero unused bits', async () => {
+      const respell: Record<string, string> = { A: 'B', Q: 'R', g: 'h', w: 'x' };
+      const { report, seq } = await approvalCase(async (s, sign) => {
+        const sig = await sign(s);
+        // Same 64 bytes once decoded: only the spelling is not the canonical one.
+        return { statement: s, sig: sig.slice(0, -1) + respell[sig.slice(-1)]! };
+      });
+      expect(report.findings[0]).toMatchObject({ code: 'APPROVAL_INVALID', seq });
+      expect(report.findings[0]!.message).toContain('canonical base64url');
+    });
+
     it('reports APPROVAL_INVALID for an approver key the trust file does not list', async () => {
       const stranger = createGeneratorKeys(3).stranger;
       const { report, seq } = await approvalCase(async (s) => {

@@ -245,9 +245,16 @@ export async function verifyLines(
     if (!keyCheck.ok) {
       report(keyCheck.code, seq, line, keyCheck.message);
     } else {
+      // Journal order, not time: a record after the retirement is signed by a retired key even
+      // when it carries the same millisecond.
       const retired = retiredAt.get(record.kid);
-      if (retired !== undefined && atMs > retired) {
-        report('KEY_RETIRED', seq, line, `key ${record.kid} was retired before ${at}`);
+      if (retired !== undefined) {
+        report(
+          'KEY_RETIRED',
+          seq,
+          line,
+          `key ${record.kid} was retired at ${new Date(retired).toISOString()}, earlier in the journal`,
+        );
       }
       useKey(record.kid, KERNEL_ROLE, keyCheck.key.key.name);
       if (!isCanonicalSig(record.sig)) {
@@ -402,9 +409,10 @@ export async function verifyLines(
         }
         const approverKey = keys.check(body.approver.kid, body.approver.role, atMs);
         if (!approverKey.ok) return fail(`approver ${approverKey.code}: ${approverKey.message}`);
-        const retired = retiredAt.get(body.approver.kid);
-        if (retired !== undefined && atMs > retired)
-          return fail(`approver key ${body.approver.kid} was retired`);
+        if (retiredAt.has(body.approver.kid))
+          return fail(`approver key ${body.approver.kid} was retired earlier in the journal`);
+        if (!isCanonicalSig(body.sig))
+          return fail("the approver's signature is not in its one canonical base64url spelling");
         useKey(body.approver.kid, body.approver.role, approverKey.key.key.name);
         // Counted as approved now; a bad statement signature is reported when the check returns.
         if (body.verdict === 'approve') {
