@@ -79,7 +79,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   CHECKPOINT_ROOT_MISMATCH:
     'A checkpoint root does not match the records before it: some earlier record was changed.',
   POLICY_DIGEST_UNKNOWN: 'A decision names a policy version that was not activated earlier in the journal.',
-  DECISION_INCONSISTENT: 'A decision record contradicts its own recorded input (policy digest or action).',
+  DECISION_INCONSISTENT:
+    'A decision record contradicts its own recorded input, or lacks what the kernel writes with its verdict (expiry, approval requirement).',
   APPROVAL_INVALID:
     "An approval is not valid: the approver's signature, key, role or binding to the escalated action is wrong.",
   APPROVAL_MISSING: 'A permit relies on an approval that does not appear earlier in the journal.',
@@ -93,6 +94,6 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   REPLAY_MAP_MISSING:
     'Replay was asked for, but no state map with the policy digest of this decision was given.',
   REPLAY_MISMATCH:
-    'Re-running the decision under its pinned policy gives a different verdict, rule or reasons.',
+    'Re-running the decision under its pinned policy gives a different verdict, rule, reasons, accountable role or approval requirement.',
   TRUNCATED: 'The journal has fewer records than the expected size given to the verifier.',
 };

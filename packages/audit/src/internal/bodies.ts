@@ -14,10 +14,12 @@ export interface DecisionBody {
   readonly rule: string;
   readonly reasons: readonly string[];
   readonly expiresAt?: string;
-  readonly pendingApproval?: { readonly role?: string; readonly count?: number } & Record<
-    string,
-    JsonValue | undefined
-  >;
+  readonly accountable: string;
+  readonly pendingApproval?: {
+    readonly role?: JsonValue;
+    readonly count?: JsonValue;
+    readonly expiresAt?: JsonValue;
+  } & Record<string, JsonValue | undefined>;
 }
 
 export interface ApprovalBody {

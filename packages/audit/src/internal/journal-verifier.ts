@@ -72,6 +72,8 @@ interface EscalationState {
   readonly seq: number;
   readonly actionHash: string;
   readonly role: string | undefined;
+  /** When the approval window closes (`pendingApproval.expiresAt`). */
+  readonly expiresAtMs: number | undefined;
   resolved: boolean;
 }
 
@@ -348,6 +350,8 @@ export async function verifyLines(
             }
           }
         }
+        const shapeProblem = decisionShapeProblem(body);
+        if (shapeProblem !== undefined) report('DECISION_INCONSISTENT', seq, line, shapeProblem);
         match(body.verdict)
           .with('permit', () => {
             for (const a of input?.approvals ?? []) {
@@ -379,10 +383,12 @@ export async function verifyLines(
           .with('escalate', () => {
             nonPermitDecisions.add(hash);
             const role = body.pendingApproval?.role;
+            const until = body.pendingApproval?.expiresAt;
             const esc: EscalationState = {
               seq,
               actionHash: body.actionHash,
               role: typeof role === 'string' ? role : undefined,
+              expiresAtMs: typeof until === 'string' ? Date.parse(until) : undefined,
               resolved: false,
             };
             escalations.set(hash, esc);
@@ -400,9 +406,13 @@ export async function verifyLines(
           return fail(`approval of ${body.decision}, which is not an earlier escalation`);
         if (esc.actionHash !== body.actionHash)
           return fail('the approval is for another action than its escalation');
+        if (body.approver.role === KERNEL_ROLE)
+          return fail('the approver is the kernel: the system key cannot approve its own escalation');
         if (esc.role !== undefined && body.approver.role !== esc.role) {
           return fail(`approver role ${body.approver.role}, the escalation requires ${esc.role}`);
         }
+        if (esc.expiresAtMs !== undefined && atMs > esc.expiresAtMs)
+          return fail(`given at ${at}, after the escalation's approval window closed`);
         const st = body.statement;
         if (!isBoundStatement(st, body)) {
           return fail('the signed statement is not bound to this escalation, action, verdict and approver');
@@ -634,6 +644,32 @@ function isBoundStatement(st: JsonValue, body: ApprovalBody): boolean {
   );
 }
 
+/**
+ * What the kernel always writes with a verdict, checked without a map: a permit carries its
+ * expiry; an escalation says, in `pendingApproval`, how many approvals of which role it waits for
+ * and until when, and that role is never the kernel's own. Returns the problem, if any.
+ */
+function decisionShapeProblem(body: DecisionBody): string | undefined {
+  if (body.verdict === 'permit') {
+    return body.expiresAt === undefined ? 'a permit without expiresAt (every permit expires)' : undefined;
+  }
+  if (body.expiresAt !== undefined) return `a ${body.verdict} with an expiresAt (only permits expire)`;
+  const pending = body.pendingApproval;
+  if (body.verdict === 'refuse') {
+    return pending === undefined ? undefined : 'a refusal that waits for approval';
+  }
+  if (typeof pending !== 'object' || pending === null || Array.isArray(pending))
+    return 'an escalation without pendingApproval';
+  const { role, count, expiresAt } = pending;
+  if (typeof role !== 'string' || role === KERNEL_ROLE || role === '')
+    return `an escalation waiting for role ${JSON.stringify(role ?? null)}: an approver role is required`;
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1)
+    return 'an escalation waiting for no approval';
+  if (typeof expiresAt !== 'string' || !Number.isFinite(Date.parse(expiresAt)))
+    return 'an escalation without an approval deadline';
+  return undefined;
+}
+
 /** Re-runs one decision under its pinned map; returns a description of the difference, if any. */
 function replayDecision(map: CompiledMap, body: DecisionBody): string | undefined {
   let result;
@@ -647,6 +683,18 @@ function replayDecision(map: CompiledMap, body: DecisionBody): string | undefine
   if (result.rule !== body.rule) diffs.push(`rule ${body.rule} → ${result.rule}`);
   if (!sameStrings(result.reasons, body.reasons)) {
     diffs.push(`reasons [${body.reasons.join(', ')}] → [${result.reasons.join(', ')}]`);
+  }
+  if (result.accountable !== body.accountable)
+    diffs.push(`accountable ${body.accountable} → ${result.accountable}`);
+  if (result.verdict === 'escalate' && body.verdict === 'escalate') {
+    // The map says who must approve, not the record the kernel key wrote.
+    const role = result.approvalsRequired?.role ?? 'approver';
+    const count = result.approvalsRequired?.count ?? 1;
+    const pending = body.pendingApproval;
+    if (pending?.role !== role)
+      diffs.push(`approver role ${JSON.stringify(pending?.role ?? null)} → ${role}`);
+    if (pending?.count !== count)
+      diffs.push(`approvals required ${JSON.stringify(pending?.count ?? null)} → ${count}`);
   }
   return diffs.length === 0 ? undefined : `replay differs: ${diffs.join('; ')}`;
 }
