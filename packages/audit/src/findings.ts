@@ -36,6 +36,7 @@ export const FINDING_CODES = [
   'REPLAY_MAP_MISSING',
   'REPLAY_MISMATCH',
   'TRUNCATED',
+  'WITNESS_INCONSISTENT',
 ] as const;
 
 /** One stable finding code. */
@@ -95,5 +96,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
     'Replay was asked for, but no state map with the policy digest of this decision was given.',
   REPLAY_MISMATCH:
     'Re-running the decision under its pinned policy gives a different verdict, rule, reasons, accountable role or approval requirement.',
-  TRUNCATED: 'The journal has fewer records than the expected size given to the verifier.',
+  TRUNCATED:
+    'The journal has fewer records than the expected size given to the verifier, or than a checkpoint witnesses cosigned.',
+  WITNESS_INCONSISTENT:
+    'The records a witnessed checkpoint covers do not hash to the root the witnesses cosigned: history was rewritten.',
 };

@@ -26,3 +26,21 @@ export {
   type TrailRecord,
   type TrailStep,
 } from './trail.js';
+export {
+  checkpointNote,
+  cosignatureMessage,
+  createWitness,
+  newestWitnessed,
+  parseWitnessFile,
+  WITNESS_ROLE,
+  type AddCheckpointRequest,
+  type AddCheckpointResult,
+  type Cosignature,
+  type Witness,
+  type WitnessedCheckpoint,
+  type WitnessedSize,
+  type WitnessedState,
+  type WitnessFile,
+  type WitnessRefusalCode,
+  type WitnessStateStore,
+} from './witness.js';

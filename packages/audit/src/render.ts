@@ -45,6 +45,16 @@ export function renderTextReport(report: AuditReport, source = 'journal'): strin
         `${report.replay.mismatches} mismatch(es)`,
     );
   }
+  if (report.witnessed !== undefined) {
+    out.push(
+      report.witnessed === null
+        ? 'witnessed: no checkpoint of this stream with enough valid witness cosignatures'
+        : `witnessed: records 1..${report.witnessed.size} cosigned by ${report.witnessed.witnesses.length} witness(es)` +
+            (report.witnessed.rejected > 0
+              ? `; ${report.witnessed.rejected} cosignature(s) did not verify`
+              : ''),
+    );
+  }
   if (report.unfinished.length > 0) {
     out.push(`unfinished actions: ${report.unfinished.length}`);
     for (const u of report.unfinished) out.push(`  seq ${u.seq}  ${u.kind}  ${u.actionHash}`);

@@ -6,11 +6,13 @@ import {
   checkJournalConsistency,
   createInclusionProof,
   loadReplayMaps,
+  parseWitnessFile,
   collectAuditTrail,
   renderHtmlReport,
   renderTextReport,
   safeVerifyJournal,
   type ReplayMaps,
+  type WitnessFile,
 } from '@edca/audit';
 import { parseTrustFile, RecordsError, type TrustFile } from '@edca/records';
 import cliProgress from 'cli-progress';
@@ -21,7 +23,8 @@ import { describeJournalSource, parseJournalSource, readJournalSourceBytes } fro
 
 const PROGRESS_MIN_RECORDS = 10_000;
 
-function readBytes(path: string): Buffer {
+/** Reads a file (or standard input for `-`), as IO_READ_FAILED on failure. */
+export function readBytes(path: string): Buffer {
   try {
     return readFileSync(path === '-' ? 0 : path);
   } catch (err) {
@@ -60,12 +63,23 @@ function writeOutput(path: string, text: string): void {
   }
 }
 
-function loadTrust(path: string): TrustFile {
+/** Reads and checks a trust file, as IO_READ_FAILED or TRUST_INVALID on failure. */
+export function loadTrust(path: string): TrustFile {
   const text = readTextInput(path);
   try {
     return parseTrustFile(text);
   } catch (err) {
     if (err instanceof RecordsError) throw new CliError('TRUST_INVALID', `${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+function loadWitnessFile(path: string): WitnessFile {
+  try {
+    return parseWitnessFile(JSON.parse(readTextInput(path)));
+  } catch (err) {
+    if (err instanceof AuditError || err instanceof SyntaxError)
+      throw new CliError('WITNESS_FILE_INVALID', `${path}: ${err.message}`);
     throw err;
   }
 }
@@ -117,6 +131,8 @@ interface VerifyFlags extends StoreFlags {
   workers?: number;
   now?: string;
   maxSkew?: number;
+  witnesses?: string;
+  witnessQuorum?: number;
 }
 
 /** Registers `edca audit verify|prove|check-proof|consistency`. */
@@ -156,6 +172,15 @@ export function registerAudit(program: Command, io: CliIo): void {
       "RFC 3339 time the journal is judged at: a record dated after it plus --max-skew is TIME_IN_FUTURE (default: this machine's clock)",
     )
     .option('--max-skew <seconds>', 'clock skew allowed past --now (default: 300)', nonNegativeInt)
+    .option(
+      '--witnesses <file>',
+      'witnessed checkpoints (edca witness): a journal shorter than, or inconsistent with, the newest one is a finding',
+    )
+    .option(
+      '--witness-quorum <k>',
+      'distinct witnesses a checkpoint needs to count (default: 1)',
+      positiveInt,
+    )
     .action(async (journalArg: string | undefined, flags: VerifyFlags) => {
       if (flags.checkpointsOnly === true && flags.maps !== undefined) {
         throw new CliError('USAGE', '--maps needs full verification; drop --checkpoints-only');
@@ -187,6 +212,14 @@ export function registerAudit(program: Command, io: CliIo): void {
           ...(flags.expectSize === undefined ? {} : { expectedSize: flags.expectSize }),
           ...(flags.workers === undefined ? {} : { workers: flags.workers }),
           now: flags.now ?? new Date().toISOString(),
+          ...(flags.witnesses === undefined
+            ? {}
+            : {
+                witnesses: {
+                  file: loadWitnessFile(flags.witnesses),
+                  ...(flags.witnessQuorum === undefined ? {} : { quorum: flags.witnessQuorum }),
+                },
+              }),
           ...(flags.maxSkew === undefined ? {} : { maxSkewMs: flags.maxSkew * 1000 }),
           onProgress,
         });
