@@ -14,6 +14,8 @@ export type AuditErrorCode =
   | 'PROOF_UNAVAILABLE'
   /** Two copies of a journal are not consistent (the newer one does not extend the older one). */
   | 'CONSISTENCY_FAILED'
+  /** A witnessed-checkpoints file (`--witnesses`) is malformed. */
+  | 'WITNESS_FILE_INVALID'
   /** An argument is of the wrong type or out of range (misuse by the caller). */
   | 'ARGUMENT_INVALID';
 

@@ -13,6 +13,7 @@ export const FINDING_CODES = [
   'SEQ_OUT_OF_ORDER',
   'PREV_MISMATCH',
   'TIME_REGRESSION',
+  'TIME_IN_FUTURE',
   'UNKNOWN_KEY',
   'KEY_ROLE_MISMATCH',
   'KEY_NOT_VALID_AT',
@@ -35,6 +36,7 @@ export const FINDING_CODES = [
   'REPLAY_MAP_MISSING',
   'REPLAY_MISMATCH',
   'TRUNCATED',
+  'WITNESS_INCONSISTENT',
 ] as const;
 
 /** One stable finding code. */
@@ -63,6 +65,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   SEQ_OUT_OF_ORDER: 'A sequence number repeats or goes backwards: records were duplicated or reordered.',
   PREV_MISMATCH: 'The record does not name the hash of the record before it: the chain is broken here.',
   TIME_REGRESSION: 'The record is dated earlier than the record before it.',
+  TIME_IN_FUTURE:
+    "The record is dated later than the verifier's 'now' plus the allowed clock skew: it claims a time that has not come.",
   UNKNOWN_KEY: 'The record (or an approval) is signed with a key that the trust file does not list.',
   KEY_ROLE_MISMATCH:
     'The signing key is trusted, but not for this role (e.g. an approver key signed a kernel record).',
@@ -76,7 +80,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   CHECKPOINT_ROOT_MISMATCH:
     'A checkpoint root does not match the records before it: some earlier record was changed.',
   POLICY_DIGEST_UNKNOWN: 'A decision names a policy version that was not activated earlier in the journal.',
-  DECISION_INCONSISTENT: 'A decision record contradicts its own recorded input (policy digest or action).',
+  DECISION_INCONSISTENT:
+    'A decision record contradicts its own recorded input, or lacks what the kernel writes with its verdict (expiry, approval requirement).',
   APPROVAL_INVALID:
     "An approval is not valid: the approver's signature, key, role or binding to the escalated action is wrong.",
   APPROVAL_MISSING: 'A permit relies on an approval that does not appear earlier in the journal.',
@@ -90,6 +95,9 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   REPLAY_MAP_MISSING:
     'Replay was asked for, but no state map with the policy digest of this decision was given.',
   REPLAY_MISMATCH:
-    'Re-running the decision under its pinned policy gives a different verdict, rule or reasons.',
-  TRUNCATED: 'The journal has fewer records than the expected size given to the verifier.',
+    'Re-running the decision under its pinned policy gives a different verdict, rule, reasons, accountable role or approval requirement.',
+  TRUNCATED:
+    'The journal has fewer records than the expected size given to the verifier, or than a checkpoint witnesses cosigned.',
+  WITNESS_INCONSISTENT:
+    'The records a witnessed checkpoint covers do not hash to the root the witnesses cosigned: history was rewritten.',
 };

@@ -17,4 +17,30 @@ export {
   type InclusionProofDocument,
   type VerifiedInclusion,
 } from './proofs.js';
-export { renderTextReport, renderHtmlReport } from './render.js';
+export { renderTextReport } from './render.js';
+export { renderHtmlReport, type HtmlReportOptions } from './html-report.js';
+export {
+  collectAuditTrail,
+  type AuditTrail,
+  type TrailDecision,
+  type TrailRecord,
+  type TrailStep,
+} from './trail.js';
+export {
+  checkpointNote,
+  cosignatureMessage,
+  createWitness,
+  newestWitnessed,
+  parseWitnessFile,
+  WITNESS_ROLE,
+  type AddCheckpointRequest,
+  type AddCheckpointResult,
+  type Cosignature,
+  type Witness,
+  type WitnessedCheckpoint,
+  type WitnessedSize,
+  type WitnessedState,
+  type WitnessFile,
+  type WitnessRefusalCode,
+  type WitnessStateStore,
+} from './witness.js';

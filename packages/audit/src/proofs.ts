@@ -204,7 +204,9 @@ export interface ConsistencyReport {
 /**
  * Checks that a newer copy of a journal extends an older one: both latest checkpoints are signed
  * by trusted kernel keys, an RFC 6962 consistency proof links the older root to the newer root,
- * and the older copy's records after its last checkpoint appear unchanged in the newer copy.
+ * and the older copy's records after its last checkpoint appear unchanged in the newer copy. Each
+ * copy's records must hash to its own checkpoint root. It does not verify the older copy's
+ * signatures and life cycle: run `verifyJournal` on it first (`edca audit consistency` does).
  * @throws AuditError CONSISTENCY_FAILED (with the reason), PROOF_UNAVAILABLE (a copy has no checkpoint)
  */
 export function checkJournalConsistency(
@@ -242,7 +244,11 @@ export function checkJournalConsistency(
   const n = asBody<CheckpointBody>(newCp.record.body);
   if (m.size > n.size)
     fail(`the newer copy's checkpoint (${n.size}) is older than the older copy's (${m.size})`);
+  if (m.size > oldCp.index) fail(`the older checkpoint claims ${m.size} records, fewer precede it`);
   if (n.size > newCp.index) fail(`the newer checkpoint claims ${n.size} records, fewer precede it`);
+  // The older root is only worth comparing if the older copy's own records hash to it.
+  if (toB64(merkleRoot(oldLines.slice(0, m.size).map((l) => leafHash(l.bytes)))) !== m.root)
+    fail('the older copy does not match its own checkpoint root');
   const leaves = newLines.slice(0, n.size).map((l) => leafHash(l.bytes));
   if (toB64(merkleRoot(leaves)) !== n.root) fail('the newer copy does not match its own checkpoint root');
   const proof = m.size === 0 ? [] : consistencyProof(m.size, leaves);

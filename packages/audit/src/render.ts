@@ -45,6 +45,16 @@ export function renderTextReport(report: AuditReport, source = 'journal'): strin
         `${report.replay.mismatches} mismatch(es)`,
     );
   }
+  if (report.witnessed !== undefined) {
+    out.push(
+      report.witnessed === null
+        ? 'witnessed: no checkpoint of this stream with enough valid witness cosignatures'
+        : `witnessed: records 1..${report.witnessed.size} cosigned by ${report.witnessed.witnesses.length} witness(es)` +
+            (report.witnessed.rejected > 0
+              ? `; ${report.witnessed.rejected} cosignature(s) did not verify`
+              : ''),
+    );
+  }
   if (report.unfinished.length > 0) {
     out.push(`unfinished actions: ${report.unfinished.length}`);
     for (const u of report.unfinished) out.push(`  seq ${u.seq}  ${u.kind}  ${u.actionHash}`);
@@ -54,47 +64,4 @@ export function renderTextReport(report: AuditReport, source = 'journal'): strin
     for (const f of report.findings) out.push(`  seq ${f.seq} (line ${f.line})  ${f.code}  ${f.message}`);
   }
   return out.join('\n') + '\n';
-}
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** Renders a report as a standalone HTML page (no scripts, no external resources). */
-export function renderHtmlReport(report: AuditReport, source = 'journal'): string {
-  const rows = (rec: Readonly<Record<string, number>>): string =>
-    Object.entries(rec)
-      .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${v}</td></tr>`)
-      .join('');
-  const findings = report.findings
-    .map(
-      (f) =>
-        `<tr><td>${f.seq}</td><td>${f.line}</td><td><code>${f.code}</code></td><td>${esc(f.message)}</td></tr>`,
-    )
-    .join('');
-  const unfinished = report.unfinished
-    .map((u) => `<tr><td>${u.seq}</td><td>${u.kind}</td><td><code>${esc(u.actionHash)}</code></td></tr>`)
-    .join('');
-  const keys = report.keysUsed
-    .map(
-      (k) =>
-        `<tr><td><code>${esc(k.kid)}</code></td><td>${esc(k.role)}</td><td>${esc(k.name ?? '')}</td><td>${k.signatures}</td></tr>`,
-    )
-    .join('');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>edca audit: ${esc(source)}</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #999;padding:.2em .6em;text-align:left}.ok{color:#060}.bad{color:#a00}</style>
-</head><body>
-<h1>edca audit: ${esc(source)}</h1>
-<p class="${report.ok ? 'ok' : 'bad'}"><strong>${report.ok ? 'INTACT' : `${report.findings.length} finding(s)`}</strong> — ${report.mode} verification, stream ${esc(report.stream ?? 'unknown')}, ${report.records} records${report.timeRange === null ? '' : `, ${esc(report.timeRange.first)} .. ${esc(report.timeRange.last)}`}</p>
-<h2>Records by type</h2><table><tr><th>type</th><th>count</th></tr>${rows(report.byType)}</table>
-<h2>Decisions by verdict</h2><table><tr><th>verdict</th><th>count</th></tr>${rows(report.byVerdict)}</table>
-<h2>Outcomes by status</h2><table><tr><th>status</th><th>count</th></tr>${rows(report.byOutcome)}</table>
-<h2>Keys used</h2><table><tr><th>kid</th><th>role</th><th>name</th><th>signatures</th></tr>${keys}</table>
-<h2>Checkpoints</h2><p>${report.checkpoints.count} checkpoint(s)${report.checkpoints.last === null ? '' : `; the last, at seq ${report.checkpoints.last.seq}, covers records 1..${report.checkpoints.last.size}`}; ${report.checkpoints.uncovered} record(s) after it.</p>
-${report.replay === null ? '' : `<h2>Replay</h2><p>${report.replay.replayed} of ${report.replay.decisions} decision(s) replayed, ${report.replay.mismatches} mismatch(es).</p>`}
-<h2>Unfinished actions</h2><table><tr><th>seq</th><th>kind</th><th>action hash</th></tr>${unfinished}</table>
-<h2>Findings</h2><table><tr><th>seq</th><th>line</th><th>code</th><th>detail</th></tr>${findings}</table>
-</body></html>
-`;
 }

@@ -53,4 +53,11 @@ export interface AuditReport {
   /** Every finding, sorted by line. */
   readonly findings: readonly Finding[];
   readonly unfinished: readonly UnfinishedAction[];
+  /** With witnessed checkpoints: the newest size the quorum of witnesses cosigned for this stream. */
+  readonly witnessed?: {
+    readonly size: number;
+    readonly witnesses: readonly string[];
+    /** Cosignatures that did not verify against a trusted witness key (ignored). */
+    readonly rejected: number;
+  } | null;
 }

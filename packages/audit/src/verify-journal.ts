@@ -1,9 +1,18 @@
 import { availableParallelism } from 'node:os';
-import { checkTrustFile, RecordsError, type TrustFile } from '@edca/records';
+import {
+  checkTrustFile,
+  leafHash,
+  merkleRoot,
+  RecordsError,
+  toBase64url,
+  type TrustFile,
+} from '@edca/records';
+import type { Finding } from './findings.js';
+import { newestWitnessed, type WitnessFile } from './witness.js';
 import { AuditError } from './errors.js';
 import { verifyCheckpointsOnly } from './internal/checkpoint-verifier.js';
 import { verifyLines } from './internal/journal-verifier.js';
-import { toJournalLines } from './internal/lines.js';
+import { toJournalLines, type JournalLine } from './internal/lines.js';
 import type { ReplayMaps } from './replay-maps.js';
 import type { AuditReport, VerifyMode } from './report.js';
 
@@ -20,6 +29,19 @@ export interface VerifyJournalOptions {
   readonly mode?: VerifyMode;
   /** The number of records the auditor knows the journal had (from a witness); fewer is `TRUNCATED`. */
   readonly expectedSize?: number;
+  /**
+   * The verifier's present time (RFC 3339): a record dated after it plus `maxSkewMs` is
+   * `TIME_IN_FUTURE`. Default: no upper bound (the library reads no clock; the CLI passes its own).
+   */
+  readonly now?: string;
+  /** Clock skew allowed past `now`, in milliseconds; default 300,000 (5 minutes). */
+  readonly maxSkewMs?: number;
+  /**
+   * Checkpoints cosigned by witnesses (keys of role `witness` in the trust file): a journal
+   * shorter than the newest one `quorum` witnesses cosigned is `TRUNCATED`, one whose records do
+   * not hash to its root `WITNESS_INCONSISTENT`.
+   */
+  readonly witnesses?: { readonly file: WitnessFile; readonly quorum?: number };
   /** Worker threads for signature checks; default: one per core for journals of 4,000 records or more, else none. */
   readonly workers?: number;
   /** Called as lines are processed (for progress bars). */
@@ -30,6 +52,8 @@ export interface VerifyJournalOptions {
 export type VerifyJournalResult = { ok: true; value: AuditReport } | { ok: false; error: AuditError };
 
 const WORKER_THRESHOLD = 4000;
+const DEFAULT_MAX_SKEW_MS = 300_000;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /**
  * Verifies a journal offline and returns the report whatever it finds; `ok` is false on any finding.
@@ -90,19 +114,80 @@ async function inspectJournal(journal: JournalInput, options: VerifyJournalOptio
   if (workers !== undefined && !(Number.isSafeInteger(workers) && workers >= 0 && workers <= 64)) {
     throw new AuditError('ARGUMENT_INVALID', 'workers must be an integer from 0 to 64');
   }
+  const { now, maxSkewMs = DEFAULT_MAX_SKEW_MS } = options;
+  if (!(Number.isSafeInteger(maxSkewMs) && maxSkewMs >= 0)) {
+    throw new AuditError('ARGUMENT_INVALID', 'maxSkewMs must be a non-negative integer');
+  }
+  let notAfterMs: number | undefined;
+  if (now !== undefined) {
+    const nowMs = typeof now === 'string' && RFC3339.test(now) ? Date.parse(now) : NaN;
+    if (!Number.isFinite(nowMs)) {
+      throw new AuditError('ARGUMENT_INVALID', `now must be an RFC 3339 date-time, got ${String(now)}`);
+    }
+    notAfterMs = nowMs + maxSkewMs;
+  }
   const lines = toJournalLines(journal);
   const mode = options.mode ?? 'full';
   if (mode === 'checkpoints-only') {
     if (options.maps !== undefined)
       throw new AuditError('ARGUMENT_INVALID', 'replay needs full mode, not checkpoints-only');
-    return verifyCheckpointsOnly(lines, options.trust, expectedSize, options.onProgress);
+    return withWitnesses(
+      verifyCheckpointsOnly(lines, options.trust, expectedSize, options.onProgress),
+      lines,
+      options,
+    );
   }
   if (mode !== 'full') throw new AuditError('ARGUMENT_INVALID', `unknown mode ${String(mode)}`);
-  return verifyLines(lines, {
+  const report = await verifyLines(lines, {
     trust: options.trust,
     maps: options.maps?.byDigest,
     expectedSize,
+    notAfterMs,
     workers: workers ?? (lines.length >= WORKER_THRESHOLD ? availableParallelism() : 0),
     onProgress: options.onProgress,
   });
+  return withWitnesses(report, lines, options);
+}
+
+/** Checks a verified journal against the newest witnessed checkpoint of its stream, if any. */
+function withWitnesses(
+  report: AuditReport,
+  lines: readonly JournalLine[],
+  options: VerifyJournalOptions,
+): AuditReport {
+  const w = options.witnesses;
+  if (w === undefined) return report;
+  const quorum = w.quorum ?? 1;
+  if (!(Number.isSafeInteger(quorum) && quorum >= 1))
+    throw new AuditError('ARGUMENT_INVALID', 'witnesses.quorum must be a positive integer');
+  if (report.stream === null) return { ...report, witnessed: null };
+  const { best, rejected } = newestWitnessed(w.file, report.stream, options.trust, quorum);
+  if (best === null) return { ...report, witnessed: null };
+  const findings: Finding[] = [];
+  const total = lines.length;
+  if (total < best.size) {
+    findings.push({
+      code: 'TRUNCATED',
+      seq: total + 1,
+      line: total + 1,
+      message: `${total} records, but ${best.witnesses.length} witness(es) cosigned a checkpoint of ${best.size}`,
+    });
+  } else {
+    const root = toBase64url(merkleRoot(lines.slice(0, best.size).map((l) => leafHash(l.bytes))));
+    if (root !== best.root) {
+      findings.push({
+        code: 'WITNESS_INCONSISTENT',
+        seq: best.size,
+        line: best.size,
+        message: `records 1..${best.size} do not hash to the root ${best.witnesses.length} witness(es) cosigned`,
+      });
+    }
+  }
+  const all = [...report.findings, ...findings].sort((a, b) => a.line - b.line);
+  return {
+    ...report,
+    ok: all.length === 0,
+    findings: all,
+    witnessed: { size: best.size, witnesses: best.witnesses, rejected },
+  };
 }

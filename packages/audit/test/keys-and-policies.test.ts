@@ -43,6 +43,23 @@ describe('verifyJournal key and policy records', () => {
     });
   });
 
+  describe('when a key signs in the same millisecond as its retirement, after it', () => {
+    it('reports KEY_RETIRED: journal order decides, not the clock', async () => {
+      const w = new JournalWriter('keys', keys.kernel, 1000);
+      const key = { kid: keys.kernel.kid, publicKey: toBase64url(keys.kernel.publicKey), role: 'kernel' };
+      await w.append('key.added', key);
+      const retired = await w.append('key.retired', key);
+      const at = retired.record.at;
+      await w.append(
+        'policy.activated',
+        { policyDigest: digestValue('p'), name: 'p', version: '1', owner: 'o' },
+        at,
+      );
+      const r = await verify(w.lines());
+      expect(r.findings.map((f) => [f.code, f.seq])).toEqual([['KEY_RETIRED', 3]]);
+    });
+  });
+
   describe('when a key record disagrees with the trust file', () => {
     it('reports KEY_RECORD_MISMATCH', async () => {
       const r = await verify(await keyJournal(false, keys.spareKernel.publicKey));

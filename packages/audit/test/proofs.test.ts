@@ -122,4 +122,17 @@ describe('checkJournalConsistency', () => {
       );
     });
   });
+
+  describe('when the older copy does not match its own checkpoint', () => {
+    it('refuses with CONSISTENCY_FAILED instead of trusting its root', () => {
+      const olderLines = j.lines.slice(0, j.seqs.checkpoints[3]);
+      olderLines[1] = olderLines[1]!.replace('"seq":2', '"seq":2 ');
+      expect(() => checkJournalConsistency(toText(olderLines), j.text, j.keys.trust)).toThrow(
+        /older copy does not match its own checkpoint root/,
+      );
+      // an older copy that is only a checkpoint claims records that do not precede it
+      const cp = j.lines[j.seqs.checkpoints[3]! - 1]!;
+      expect(() => checkJournalConsistency(toText([cp]), j.text, j.keys.trust)).toThrow(/fewer precede it/);
+    });
+  });
 });

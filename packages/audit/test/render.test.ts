@@ -1,4 +1,4 @@
-import { renderHtmlReport, renderTextReport, type AuditReport } from '@edca/audit';
+import { renderHtmlReport, renderTextReport, type AuditReport, type TrailDecision } from '@edca/audit';
 import { describe, expect, it } from 'vitest';
 
 const report: AuditReport = {
@@ -37,10 +37,45 @@ describe('renderHtmlReport', () => {
   describe('when messages and names hold markup', () => {
     it('escapes them, so a journal cannot inject script into the report', () => {
       const html = renderHtmlReport(report, 'j.jsonl');
-      expect(html).not.toContain('<script>');
+      expect(html).not.toContain('<script>alert');
+      expect(html.match(/<script>/g)).toHaveLength(1);
       expect(html).toContain('&#60;script&#62;');
       expect(html).toContain('tenant-&#60;a&#62;');
       expect(html).toContain('<code>REPLAY_MISMATCH</code>');
+    });
+  });
+
+  describe('when given a trail', () => {
+    const decision = (seq: number, intent: string): TrailDecision => ({
+      seq,
+      at: `2026-03-01T09:00:0${seq}.000Z`,
+      intent,
+      verdict: 'permit',
+      rule: 'r',
+      reasons: ['ALLOWED'],
+      accountable: 'owner',
+      principal: 'agent',
+      model: 'm',
+      steps: [
+        { seq: seq + 10, at: '2026-03-01T09:00:09.000Z', type: 'outcome', summary: 'completed', detail: '' },
+      ],
+    });
+
+    it('lists decisions with data-seq/data-verdict, escapes intents and links findings to records', () => {
+      const html = renderHtmlReport(report, 'j.jsonl', { decisions: [decision(2, '<b>x</b>')], others: [] });
+      expect(html).toContain(
+        '<tr id="rec-2" data-seq="2" data-verdict="permit" data-intent="&#60;b&#62;x&#60;/b&#62;">',
+      );
+      expect(html).not.toContain('<b>x</b>');
+      expect(html).toContain('<a href="#rec-2">2</a>');
+      expect(html).toContain('<li id="rec-12">');
+    });
+
+    it('caps the listed decisions and says how many were left out', () => {
+      const trail = { decisions: [decision(1, 'a'), decision(2, 'b'), decision(3, 'c')], others: [] };
+      const html = renderHtmlReport(report, 'j.jsonl', trail, { maxDecisions: 2 });
+      expect(html.match(/<tr id="rec-\d" data-seq/g)).toHaveLength(2);
+      expect(html).toContain('1 later decision(s) not listed here');
     });
   });
 });

@@ -428,6 +428,17 @@ describe('verifyJournal', () => {
       expect(report.findings[0]).toMatchObject({ code: 'APPROVAL_INVALID', seq });
     });
 
+    it('reports APPROVAL_INVALID for an approver signature spelled with non-zero unused bits', async () => {
+      const respell: Record<string, string> = { A: 'B', Q: 'R', g: 'h', w: 'x' };
+      const { report, seq } = await approvalCase(async (s, sign) => {
+        const sig = await sign(s);
+        // Same 64 bytes once decoded: only the spelling is not the canonical one.
+        return { statement: s, sig: sig.slice(0, -1) + respell[sig.slice(-1)]! };
+      });
+      expect(report.findings[0]).toMatchObject({ code: 'APPROVAL_INVALID', seq });
+      expect(report.findings[0]!.message).toContain('canonical base64url');
+    });
+
     it('reports APPROVAL_INVALID for an approver key the trust file does not list', async () => {
       const stranger = createGeneratorKeys(3).stranger;
       const { report, seq } = await approvalCase(async (s) => {
@@ -515,6 +526,36 @@ describe('verifyJournal', () => {
       });
       expect(r.ok).toBe(false);
       if (!r.ok) expect(r.error.report!.findings[0]).toMatchObject({ code: 'TRUNCATED', seq: 101 });
+    });
+  });
+
+  describe("when records are dated after the verifier's now", () => {
+    it('reports TIME_IN_FUTURE for each, beyond the allowed skew only', async () => {
+      const last = j.lines.length;
+      const future = await resignLine(j.lines, last, j.keys.kernel, () => ({
+        at: '2999-01-01T00:00:00.000Z',
+      }));
+      const lastAt = decodeRecord(j.lines[last - 2]!).at;
+      const r = await safeVerifyJournal(toText(future), { trust: j.keys.trust, now: lastAt });
+      expect(r.ok).toBe(false);
+      if (!r.ok)
+        expect(r.error.report!.findings.filter((f) => f.code === 'TIME_IN_FUTURE')).toEqual([
+          expect.objectContaining({ seq: last, line: last }),
+        ]);
+      // Without now there is no upper bound; within the skew there is no finding.
+      expect((await safeVerifyJournal(toText(future), { trust: j.keys.trust })).ok).toBe(true);
+      const at = decodeRecord(j.lines[last - 1]!).at;
+      const skewed = new Date(Date.parse(at) - 60_000).toISOString();
+      expect((await safeVerifyJournal(toText(j.lines), { trust: j.keys.trust, now: skewed })).ok).toBe(true);
+      expect(
+        (await safeVerifyJournal(toText(j.lines), { trust: j.keys.trust, now: skewed, maxSkewMs: 1000 })).ok,
+      ).toBe(false);
+    });
+
+    it('refuses a now that is not an RFC 3339 date-time with ARGUMENT_INVALID', async () => {
+      await expect(
+        safeVerifyJournal(toText(j.lines), { trust: j.keys.trust, now: 'yesterday' }),
+      ).rejects.toThrow(expect.objectContaining({ code: 'ARGUMENT_INVALID' }));
     });
   });
 });

@@ -130,6 +130,30 @@ describe('edca audit prove and check-proof', () => {
   });
 });
 
+describe('edca audit verify --now', () => {
+  it('finds records dated after --now plus --max-skew, defaults to the clock, and refuses a bad time', async () => {
+    const future = join(dir, 'future.jsonl');
+    const last = j.lines.length;
+    writeFileSync(
+      future,
+      toText(await resignLine(j.lines, last, j.keys.kernel, () => ({ at: '2999-01-01T00:00:00.000Z' }))),
+    );
+    const io = captureIo();
+    expect(await runCli(['audit', 'verify', future, '--trust', trust], io)).toBe(1);
+    expect(io.out()).toContain(`seq ${last} (line ${last})  TIME_IN_FUTURE`);
+    const later = captureIo();
+    expect(
+      await runCli(['audit', 'verify', future, '--trust', trust, '--now', '2999-01-01T00:00:00Z'], later),
+    ).toBe(0);
+    const skew = captureIo();
+    const args = ['--now', '2998-12-31T23:59:00Z', '--max-skew', '30'];
+    expect(await runCli(['audit', 'verify', future, '--trust', trust, ...args], skew)).toBe(1);
+    const bad = captureIo();
+    expect(await runCli(['audit', 'verify', journal, '--trust', trust, '--now', 'soon'], bad)).toBe(2);
+    expect(bad.err()).toContain('now must be an RFC 3339 date-time');
+  });
+});
+
 describe('edca audit consistency', () => {
   describe('when the newer copy extends the older copy', () => {
     it('exits 0, and exits 1 for a history rewritten with the valid key that verify alone cannot see', async () => {
@@ -155,6 +179,45 @@ describe('edca audit consistency', () => {
       const bad = captureIo();
       expect(await runCli(['audit', 'consistency', older, rewritten, '--trust', trust], bad)).toBe(1);
       expect(bad.err()).toContain('CONSISTENCY_FAILED');
+    });
+  });
+
+  describe('when the older copy is itself damaged', () => {
+    it('exits 1 with findings about the older copy, and compares nothing', async () => {
+      const lines = [...j.lines.slice(0, 120)];
+      lines[1] = lines[1]!.replace('"seq":2', '"seq":2 ');
+      const older = join(dir, 'older-damaged.jsonl');
+      writeFileSync(older, toText(lines));
+      const io = captureIo();
+      expect(await runCli(['audit', 'consistency', older, journal, '--trust', trust], io)).toBe(1);
+      expect(io.out()).toContain('older-damaged.jsonl: ');
+      expect(io.out()).toMatch(/seq 2 \(line 2\)/);
+      expect(io.out()).not.toContain('CONSISTENT');
+      expect(io.err()).toContain('OLD_JOURNAL_INVALID');
+    });
+
+    it('exits 1 for an older copy that holds only a checkpoint', async () => {
+      const cp = j.lines.find((l) => l.includes('"type":"checkpoint"'))!;
+      const older = join(dir, 'older-only-checkpoint.jsonl');
+      writeFileSync(older, toText([cp]));
+      const io = captureIo();
+      expect(await runCli(['audit', 'consistency', older, journal, '--trust', trust], io)).toBe(1);
+      expect(io.out()).not.toContain('later record');
+      expect(io.err()).toContain('OLD_JOURNAL_INVALID');
+    });
+  });
+
+  describe('when it says CONSISTENT', () => {
+    it('says in words what it compared', async () => {
+      const older = join(dir, 'older-words.jsonl');
+      writeFileSync(older, toText(j.lines.slice(0, 120)));
+      const io = captureIo();
+      expect(await runCli(['audit', 'consistency', older, journal, '--trust', trust], io)).toBe(0);
+      const out = io.out();
+      expect(out).toContain(`contains ${older} unchanged`);
+      expect(out).toContain('120 record(s), verified intact');
+      expect(out).toMatch(/records 1\.\.101: an RFC 6962 consistency proof \(\d+ hash\(es\)\)/);
+      expect(out).toContain('records 102..120 (after the older checkpoint): compared byte for byte');
     });
   });
 });

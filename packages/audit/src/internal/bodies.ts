@@ -9,17 +9,17 @@ export interface DecisionBody {
   readonly policyDigest: string;
   readonly stateHash: string;
   readonly actionHash: string;
-  readonly input: {
-    readonly policyDigest: string;
-    readonly approvals?: readonly { readonly kid: string; readonly role: string }[];
-  } & Record<string, JsonValue | undefined>;
+  /** Any I-JSON value as far as the record schema goes: read it through `readDecisionInput`. */
+  readonly input: JsonValue;
   readonly rule: string;
   readonly reasons: readonly string[];
   readonly expiresAt?: string;
-  readonly pendingApproval?: { readonly role?: string; readonly count?: number } & Record<
-    string,
-    JsonValue | undefined
-  >;
+  readonly accountable: string;
+  readonly pendingApproval?: {
+    readonly role?: JsonValue;
+    readonly count?: JsonValue;
+    readonly expiresAt?: JsonValue;
+  } & Record<string, JsonValue | undefined>;
 }
 
 export interface ApprovalBody {
@@ -60,6 +60,30 @@ export interface PolicyBody {
   readonly name: string;
   readonly version: string;
   readonly owner: string;
+}
+
+/** What the verifier reads of a decision's input. */
+export interface DecisionInputView {
+  readonly policyDigest: string;
+  readonly approvals: readonly { readonly kid: string }[];
+}
+
+/**
+ * The policy digest and counted approvals of a decision's recorded input, or null when the input
+ * does not have the shape the kernel writes (an object naming its policy, with a list of
+ * approvals each naming a key). The record schema only says the input is I-JSON, and a body
+ * signed with the kernel key can still hold anything: a finding, never a crash.
+ */
+export function readDecisionInput(input: JsonValue): DecisionInputView | null {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return null;
+  const { policyDigest, approvals } = input as { readonly [k: string]: JsonValue | undefined };
+  if (typeof policyDigest !== 'string') return null;
+  if (approvals === undefined) return { policyDigest, approvals: [] };
+  if (!Array.isArray(approvals)) return null;
+  for (const a of approvals) {
+    if (typeof a !== 'object' || a === null || Array.isArray(a) || typeof a['kid'] !== 'string') return null;
+  }
+  return { policyDigest, approvals: approvals as unknown as readonly { readonly kid: string }[] };
 }
 
 /** Reads a JSON value as a body view; only called on bodies the records schema accepted. */

@@ -13,6 +13,7 @@ import type { Finding, FindingCode } from '../findings.js';
 import type { AuditReport, KeyUse, UnfinishedAction } from '../report.js';
 import {
   asBody,
+  readDecisionInput,
   type ApprovalBody,
   type AttemptBody,
   type CheckpointBody,
@@ -41,6 +42,8 @@ export interface VerifierSettings {
   readonly trust: TrustFile;
   readonly maps: ReadonlyMap<string, CompiledMap> | undefined;
   readonly expectedSize: number | undefined;
+  /** Records dated after this instant (ms) are `TIME_IN_FUTURE`; the caller adds the skew. */
+  readonly notAfterMs: number | undefined;
   readonly workers: number;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
@@ -69,6 +72,8 @@ interface EscalationState {
   readonly seq: number;
   readonly actionHash: string;
   readonly role: string | undefined;
+  /** When the approval window closes (`pendingApproval.expiresAt`). */
+  readonly expiresAtMs: number | undefined;
   resolved: boolean;
 }
 
@@ -224,6 +229,14 @@ export async function verifyLines(
     prevHash = hash;
     const atMs = Date.parse(at);
     if (atMs < lastAtMs) report('TIME_REGRESSION', seq, line, `at ${at} is earlier than the previous record`);
+    if (settings.notAfterMs !== undefined && atMs > settings.notAfterMs) {
+      report(
+        'TIME_IN_FUTURE',
+        seq,
+        line,
+        `at ${at} is later than ${new Date(settings.notAfterMs).toISOString()} (now plus the allowed skew)`,
+      );
+    }
     if (atMs > lastAtMs) lastAtMs = atMs;
     firstAt ??= at;
     lastAt = at;
@@ -234,9 +247,16 @@ export async function verifyLines(
     if (!keyCheck.ok) {
       report(keyCheck.code, seq, line, keyCheck.message);
     } else {
+      // Journal order, not time: a record after the retirement is signed by a retired key even
+      // when it carries the same millisecond.
       const retired = retiredAt.get(record.kid);
-      if (retired !== undefined && atMs > retired) {
-        report('KEY_RETIRED', seq, line, `key ${record.kid} was retired before ${at}`);
+      if (retired !== undefined) {
+        report(
+          'KEY_RETIRED',
+          seq,
+          line,
+          `key ${record.kid} was retired at ${new Date(retired).toISOString()}, earlier in the journal`,
+        );
       }
       useKey(record.kid, KERNEL_ROLE, keyCheck.key.key.name);
       if (!isCanonicalSig(record.sig)) {
@@ -280,12 +300,20 @@ export async function verifyLines(
         if (!activatedPolicies.has(body.policyDigest)) {
           report('POLICY_DIGEST_UNKNOWN', seq, line, `policy ${body.policyDigest} was not activated before`);
         }
-        if (body.input.policyDigest !== body.policyDigest) {
+        const input = readDecisionInput(body.input);
+        if (input === null) {
           report(
             'DECISION_INCONSISTENT',
             seq,
             line,
-            `the decision names policy ${body.policyDigest}, its input ${body.input.policyDigest}`,
+            'the recorded input is not a decision input (an object naming its policy, with a list of approvals)',
+          );
+        } else if (input.policyDigest !== body.policyDigest) {
+          report(
+            'DECISION_INCONSISTENT',
+            seq,
+            line,
+            `the decision names policy ${body.policyDigest}, its input ${input.policyDigest}`,
           );
         } else if (inputDigest(bytes, body) !== body.decisionKey) {
           // The decision key is sha256(JCS(input)): a changed input no longer matches it.
@@ -298,7 +326,9 @@ export async function verifyLines(
         }
         if (settings.maps !== undefined) {
           const map = settings.maps.get(body.policyDigest);
-          if (body.rule.startsWith(KERNEL_RULE_PREFIX)) {
+          if (input === null) {
+            // Already a finding: an input of the wrong shape cannot be evaluated.
+          } else if (body.rule.startsWith(KERNEL_RULE_PREFIX)) {
             // A kernel pre-check (unknown intent, failed derivation, approval expired, outcome
             // unknown…) decided before the map's evaluate ran: there is nothing to replay.
           } else if (map === undefined) {
@@ -320,9 +350,11 @@ export async function verifyLines(
             }
           }
         }
+        const shapeProblem = decisionShapeProblem(body);
+        if (shapeProblem !== undefined) report('DECISION_INCONSISTENT', seq, line, shapeProblem);
         match(body.verdict)
           .with('permit', () => {
-            for (const a of body.input.approvals ?? []) {
+            for (const a of input?.approvals ?? []) {
               if (!(approvedKids.get(body.actionHash)?.has(a.kid) ?? false)) {
                 report(
                   'APPROVAL_MISSING',
@@ -351,10 +383,12 @@ export async function verifyLines(
           .with('escalate', () => {
             nonPermitDecisions.add(hash);
             const role = body.pendingApproval?.role;
+            const until = body.pendingApproval?.expiresAt;
             const esc: EscalationState = {
               seq,
               actionHash: body.actionHash,
               role: typeof role === 'string' ? role : undefined,
+              expiresAtMs: typeof until === 'string' ? Date.parse(until) : undefined,
               resolved: false,
             };
             escalations.set(hash, esc);
@@ -372,18 +406,23 @@ export async function verifyLines(
           return fail(`approval of ${body.decision}, which is not an earlier escalation`);
         if (esc.actionHash !== body.actionHash)
           return fail('the approval is for another action than its escalation');
+        if (body.approver.role === KERNEL_ROLE)
+          return fail('the approver is the kernel: the system key cannot approve its own escalation');
         if (esc.role !== undefined && body.approver.role !== esc.role) {
           return fail(`approver role ${body.approver.role}, the escalation requires ${esc.role}`);
         }
+        if (esc.expiresAtMs !== undefined && atMs > esc.expiresAtMs)
+          return fail(`given at ${at}, after the escalation's approval window closed`);
         const st = body.statement;
         if (!isBoundStatement(st, body)) {
           return fail('the signed statement is not bound to this escalation, action, verdict and approver');
         }
         const approverKey = keys.check(body.approver.kid, body.approver.role, atMs);
         if (!approverKey.ok) return fail(`approver ${approverKey.code}: ${approverKey.message}`);
-        const retired = retiredAt.get(body.approver.kid);
-        if (retired !== undefined && atMs > retired)
-          return fail(`approver key ${body.approver.kid} was retired`);
+        if (retiredAt.has(body.approver.kid))
+          return fail(`approver key ${body.approver.kid} was retired earlier in the journal`);
+        if (!isCanonicalSig(body.sig))
+          return fail("the approver's signature is not in its one canonical base64url spelling");
         useKey(body.approver.kid, body.approver.role, approverKey.key.key.name);
         // Counted as approved now; a bad statement signature is reported when the check returns.
         if (body.verdict === 'approve') {
@@ -605,6 +644,32 @@ function isBoundStatement(st: JsonValue, body: ApprovalBody): boolean {
   );
 }
 
+/**
+ * What the kernel always writes with a verdict, checked without a map: a permit carries its
+ * expiry; an escalation says, in `pendingApproval`, how many approvals of which role it waits for
+ * and until when, and that role is never the kernel's own. Returns the problem, if any.
+ */
+function decisionShapeProblem(body: DecisionBody): string | undefined {
+  if (body.verdict === 'permit') {
+    return body.expiresAt === undefined ? 'a permit without expiresAt (every permit expires)' : undefined;
+  }
+  if (body.expiresAt !== undefined) return `a ${body.verdict} with an expiresAt (only permits expire)`;
+  const pending = body.pendingApproval;
+  if (body.verdict === 'refuse') {
+    return pending === undefined ? undefined : 'a refusal that waits for approval';
+  }
+  if (typeof pending !== 'object' || pending === null || Array.isArray(pending))
+    return 'an escalation without pendingApproval';
+  const { role, count, expiresAt } = pending;
+  if (typeof role !== 'string' || role === KERNEL_ROLE || role === '')
+    return `an escalation waiting for role ${JSON.stringify(role ?? null)}: an approver role is required`;
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1)
+    return 'an escalation waiting for no approval';
+  if (typeof expiresAt !== 'string' || !Number.isFinite(Date.parse(expiresAt)))
+    return 'an escalation without an approval deadline';
+  return undefined;
+}
+
 /** Re-runs one decision under its pinned map; returns a description of the difference, if any. */
 function replayDecision(map: CompiledMap, body: DecisionBody): string | undefined {
   let result;
@@ -618,6 +683,18 @@ function replayDecision(map: CompiledMap, body: DecisionBody): string | undefine
   if (result.rule !== body.rule) diffs.push(`rule ${body.rule} → ${result.rule}`);
   if (!sameStrings(result.reasons, body.reasons)) {
     diffs.push(`reasons [${body.reasons.join(', ')}] → [${result.reasons.join(', ')}]`);
+  }
+  if (result.accountable !== body.accountable)
+    diffs.push(`accountable ${body.accountable} → ${result.accountable}`);
+  if (result.verdict === 'escalate' && body.verdict === 'escalate') {
+    // The map says who must approve, not the record the kernel key wrote.
+    const role = result.approvalsRequired?.role ?? 'approver';
+    const count = result.approvalsRequired?.count ?? 1;
+    const pending = body.pendingApproval;
+    if (pending?.role !== role)
+      diffs.push(`approver role ${JSON.stringify(pending?.role ?? null)} → ${role}`);
+    if (pending?.count !== count)
+      diffs.push(`approvals required ${JSON.stringify(pending?.count ?? null)} → ${count}`);
   }
   return diffs.length === 0 ? undefined : `replay differs: ${diffs.join('; ')}`;
 }

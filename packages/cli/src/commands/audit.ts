@@ -6,10 +6,13 @@ import {
   checkJournalConsistency,
   createInclusionProof,
   loadReplayMaps,
+  parseWitnessFile,
+  collectAuditTrail,
   renderHtmlReport,
   renderTextReport,
   safeVerifyJournal,
   type ReplayMaps,
+  type WitnessFile,
 } from '@edca/audit';
 import { parseTrustFile, RecordsError, type TrustFile } from '@edca/records';
 import cliProgress from 'cli-progress';
@@ -20,7 +23,8 @@ import { describeJournalSource, parseJournalSource, readJournalSourceBytes } fro
 
 const PROGRESS_MIN_RECORDS = 10_000;
 
-function readBytes(path: string): Buffer {
+/** Reads a file (or standard input for `-`), as IO_READ_FAILED on failure. */
+export function readBytes(path: string): Buffer {
   try {
     return readFileSync(path === '-' ? 0 : path);
   } catch (err) {
@@ -59,12 +63,23 @@ function writeOutput(path: string, text: string): void {
   }
 }
 
-function loadTrust(path: string): TrustFile {
+/** Reads and checks a trust file, as IO_READ_FAILED or TRUST_INVALID on failure. */
+export function loadTrust(path: string): TrustFile {
   const text = readTextInput(path);
   try {
     return parseTrustFile(text);
   } catch (err) {
     if (err instanceof RecordsError) throw new CliError('TRUST_INVALID', `${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+function loadWitnessFile(path: string): WitnessFile {
+  try {
+    return parseWitnessFile(JSON.parse(readTextInput(path)));
+  } catch (err) {
+    if (err instanceof AuditError || err instanceof SyntaxError)
+      throw new CliError('WITNESS_FILE_INVALID', `${path}: ${err.message}`);
     throw err;
   }
 }
@@ -114,6 +129,10 @@ interface VerifyFlags extends StoreFlags {
   checkpointsOnly?: boolean;
   expectSize?: number;
   workers?: number;
+  now?: string;
+  maxSkew?: number;
+  witnesses?: string;
+  witnessQuorum?: number;
 }
 
 /** Registers `edca audit verify|prove|check-proof|consistency`. */
@@ -148,6 +167,20 @@ export function registerAudit(program: Command, io: CliIo): void {
         nonNegativeInt,
       ),
     )
+    .option(
+      '--now <time>',
+      "RFC 3339 time the journal is judged at: a record dated after it plus --max-skew is TIME_IN_FUTURE (default: this machine's clock)",
+    )
+    .option('--max-skew <seconds>', 'clock skew allowed past --now (default: 300)', nonNegativeInt)
+    .option(
+      '--witnesses <file>',
+      'witnessed checkpoints (edca witness): a journal shorter than, or inconsistent with, the newest one is a finding',
+    )
+    .option(
+      '--witness-quorum <k>',
+      'distinct witnesses a checkpoint needs to count (default: 1)',
+      positiveInt,
+    )
     .action(async (journalArg: string | undefined, flags: VerifyFlags) => {
       if (flags.checkpointsOnly === true && flags.maps !== undefined) {
         throw new CliError('USAGE', '--maps needs full verification; drop --checkpoints-only');
@@ -178,13 +211,28 @@ export function registerAudit(program: Command, io: CliIo): void {
           mode: flags.checkpointsOnly === true ? 'checkpoints-only' : 'full',
           ...(flags.expectSize === undefined ? {} : { expectedSize: flags.expectSize }),
           ...(flags.workers === undefined ? {} : { workers: flags.workers }),
+          now: flags.now ?? new Date().toISOString(),
+          ...(flags.witnesses === undefined
+            ? {}
+            : {
+                witnesses: {
+                  file: loadWitnessFile(flags.witnesses),
+                  ...(flags.witnessQuorum === undefined ? {} : { quorum: flags.witnessQuorum }),
+                },
+              }),
+          ...(flags.maxSkew === undefined ? {} : { maxSkewMs: flags.maxSkew * 1000 }),
           onProgress,
         });
+      } catch (err) {
+        if (err instanceof AuditError && err.code === 'ARGUMENT_INVALID')
+          throw new CliError('USAGE', err.message, EXIT.USAGE_OR_IO);
+        throw err;
       } finally {
         bar?.stop();
       }
       const report = result.ok ? result.value : result.error.report!;
-      if (flags.html !== undefined) writeOutput(flags.html, renderHtmlReport(report, journalPath));
+      if (flags.html !== undefined)
+        writeOutput(flags.html, renderHtmlReport(report, journalPath, collectAuditTrail(bytes)));
       io.stdout(
         flags.json === true ? JSON.stringify(report, null, 2) + '\n' : renderTextReport(report, journalPath),
       );
@@ -263,17 +311,41 @@ export function registerAudit(program: Command, io: CliIo): void {
     .argument('<new>', 'newer copy of the journal')
     .requiredOption('--trust <file>', 'trust file')
     .option('--json', 'print the result as JSON')
-    .action((oldPath: string, newPath: string, flags: { trust: string; json?: boolean }) => {
+    .action(async (oldPath: string, newPath: string, flags: { trust: string; json?: boolean }) => {
       const trust = loadTrust(flags.trust);
       const older = readBytes(oldPath);
       const newer = readBytes(newPath);
+      // CONSISTENT means NEW holds OLD unchanged: that says something only if OLD itself is intact.
+      const oldResult = await safeVerifyJournal(older, { trust });
+      if (!oldResult.ok) {
+        const report = oldResult.error.report!;
+        if (flags.json === true) {
+          io.stdout(JSON.stringify({ ok: false, code: 'OLD_JOURNAL_INVALID', old: report }, null, 2) + '\n');
+        } else {
+          io.stdout(renderTextReport(report, oldPath));
+        }
+        throw new CliError(
+          'OLD_JOURNAL_INVALID',
+          `the older copy ${oldPath} is not intact (${report.findings.length} finding(s)); nothing was compared`,
+          EXIT.CHECK_FAILED,
+        );
+      }
       try {
         const r = checkJournalConsistency(older, newer, trust);
+        const oldRecords = oldResult.value.records;
         io.stdout(
           flags.json === true
-            ? JSON.stringify({ ok: true, ...r }, null, 2) + '\n'
-            : `CONSISTENT: ${newPath} (checkpoint at seq ${r.new.seq}, ${r.new.size} records) extends ` +
-                `${oldPath} (checkpoint at seq ${r.old.seq}, ${r.old.size} records; ${r.tailRecords} later record(s) compared byte for byte)\n`,
+            ? JSON.stringify({ ok: true, oldRecords, ...r }, null, 2) + '\n'
+            : `CONSISTENT: ${newPath} contains ${oldPath} unchanged.\n` +
+                `- ${oldPath}: ${oldRecords} record(s), verified intact; its last checkpoint (seq ${r.old.seq}) signs records 1..${r.old.size}.\n` +
+                `- ${newPath}: its last checkpoint (seq ${r.new.seq}) signs records 1..${r.new.size}.\n` +
+                (r.old.size === 0
+                  ? `- records 1..${r.new.size} of the newer copy match its own signed root.\n`
+                  : `- records 1..${r.old.size}: an RFC 6962 consistency proof (${r.proof.length} hash(es)) links the older signed root to the newer one.\n`) +
+                (r.tailRecords === 0
+                  ? `- the older copy has no record after its last checkpoint.\n`
+                  : `- records ${r.old.size + 1}..${oldRecords} (after the older checkpoint): compared byte for byte.\n`) +
+                `- beyond its checkpoint the newer copy was not verified here: run \`edca audit verify\` on it.\n`,
         );
       } catch (err) {
         if (err instanceof AuditError) {

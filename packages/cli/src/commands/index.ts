@@ -9,6 +9,7 @@ import { registerKeygen } from './keygen.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
 import { registerView } from './view.js';
+import { registerWitness } from './witness.js';
 
 /**
  * Registers every `edca` subcommand. Each command lives in its own file in this folder and
@@ -25,4 +26,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerKeygen(_program, _io);
   registerDemo(_program, _io);
   registerJournal(_program, _io);
+  registerWitness(_program, _io);
 }
