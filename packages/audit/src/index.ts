@@ -18,3 +18,4 @@ export {
   type VerifiedInclusion,
 } from './proofs.js';
 export { renderTextReport, renderHtmlReport } from './render.js';
+export type { TextReportOptions } from './render.js';
