@@ -142,6 +142,10 @@ describe('edca demo', () => {
       expect(first.stdout).toContain(
         'refused at intake (never reached the kernel): REF_NOT_ISSUED 1, SCHEMA_VIOLATION 2, UNKNOWN_INTENT 4',
       );
+      // The invented params are named, so whoever reads the transcript sees what to drop.
+      expect(first.stdout).toMatch(
+        /SCHEMA_VIOLATION · arp\.intake \(\/currency unrecognized_keys, \/notify_customer\s+unrecognized_keys\)/,
+      );
       for (const tool of ['search_user', 'find_user', 'search', 'database_query'])
         expect(first.stdout).toMatch(
           new RegExp(`proposes {2}${tool} [^▸]*decision {2}refuse · UNKNOWN_INTENT · arp\\.intake`),

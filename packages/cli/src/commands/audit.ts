@@ -264,10 +264,14 @@ export function registerAudit(program: Command, io: CliIo): void {
           treeSize: v.treeSize,
           record: v.record,
         };
+        const itself = v.record.seq === v.checkpoint.seq;
         io.stdout(
           flags.json === true
             ? JSON.stringify(summary, null, 2) + '\n'
-            : `proof VALID: record ${v.record.seq} (${v.record.type}, ${v.record.at}) of stream ${v.record.stream} ` +
+            : itself
+              ? `proof VALID: record ${v.record.seq} (checkpoint, ${v.record.at}) of stream ${v.record.stream} ` +
+                `is signed by a trusted kernel key and signs the ${v.treeSize} records before it\n`
+              : `proof VALID: record ${v.record.seq} (${v.record.type}, ${v.record.at}) of stream ${v.record.stream} ` +
                 `is included in the ${v.treeSize}-record tree signed by checkpoint ${v.checkpoint.seq}\n`,
         );
       } catch (err) {
