@@ -40,7 +40,13 @@ async function demo(args: readonly string[]): Promise<Run> {
 
 interface JournalLine {
   type: string;
-  body: { verdict?: string; reasons?: string[]; status?: string; input?: { proposal?: { intent?: string } } };
+  body: {
+    verdict?: string;
+    reasons?: string[];
+    status?: string;
+    error?: { code?: string };
+    input?: { proposal?: { intent?: string } };
+  };
 }
 
 function lines(path: string): JournalLine[] {
@@ -126,13 +132,19 @@ describe('edca demo', () => {
         compensated: 1,
       });
       expect(records.filter((r) => r.type === 'approval')).toHaveLength(1);
-      // One attempt per executed permit, plus two retries of the failing fee waiver.
-      expect(records.filter((r) => r.type === 'attempt')).toHaveLength(8);
+      // One attempt per executed permit: the fee waiver's business refusal is final, not retried.
+      expect(records.filter((r) => r.type === 'attempt')).toHaveLength(6);
+      const failed = records.find((r) => r.type === 'outcome' && r.body.status === 'failed');
+      expect(failed?.body).toMatchObject({ error: { code: 'HANDLER_FAILED_FINAL' } });
     });
 
     it('refused the drifting outputs at intake, before the kernel, with stable codes', () => {
       expect(first.stdout).toContain(
         'refused at intake (never reached the kernel): REF_NOT_ISSUED 1, SCHEMA_VIOLATION 2, UNKNOWN_INTENT 4',
+      );
+      // The invented params are named, so whoever reads the transcript sees what to drop.
+      expect(first.stdout).toMatch(
+        /SCHEMA_VIOLATION · arp\.intake \(\/currency unrecognized_keys, \/notify_customer\s+unrecognized_keys\)/,
       );
       for (const tool of ['search_user', 'find_user', 'search', 'database_query'])
         expect(first.stdout).toMatch(

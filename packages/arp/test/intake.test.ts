@@ -73,6 +73,10 @@ describe('arp.intake', () => {
           },
         ],
         ['anthropic', { type: 'tool_use', id: 'toolu_1', name: 'refund_fee', input: args }],
+        // bare OpenAI calls, as a bare tool_use block above: one element of tool_calls, one output item
+        ['openai', { id: 'call_1', type: 'function', function: { name: 'refund_fee', arguments: text } }],
+        ['openai', { function: { name: 'refund_fee', arguments: text } }],
+        ['openai', { type: 'function_call', call_id: 'call_1', name: 'refund_fee', arguments: text }],
         ['mcp', { name: 'refund_fee', arguments: args }],
         [
           'mcp',
@@ -132,6 +136,25 @@ describe('arp.intake', () => {
       expect(r.ok).toBe(false);
       expect(JSON.stringify(r)).not.toContain('9999');
       expect((r as ArpRefusal).issues).toEqual([{ path: '/amount', problem: 'too_big' }]);
+    });
+
+    it('names each key the intent does not have at its own path', () => {
+      const { arp, account } = setup();
+      const odd = 'x'.repeat(65);
+      const r = arp.intake(
+        {
+          intent: 'refund_fee',
+          params: { account, amount: 10, reason: 'duplicate', currency: 'GBP', notify: true, [odd]: 1 },
+        },
+        'json',
+        SESSION_A,
+      );
+      expect((r as ArpRefusal).issues).toEqual([
+        { path: '/currency', problem: 'unrecognized_keys' },
+        { path: '/notify', problem: 'unrecognized_keys' },
+        { path: '/ (unnamed key)', problem: 'unrecognized_keys' },
+      ]);
+      expect(JSON.stringify(r)).not.toContain(odd);
     });
   });
 
@@ -199,6 +222,8 @@ describe('arp.intake', () => {
       ],
       ['an Anthropic tool_use without a name', 'anthropic', { content: [{ type: 'tool_use', input: {} }] }],
       ['an MCP call with a numeric name', 'mcp', { name: 7, arguments: {} }],
+      ['a bare OpenAI tool call without a name', 'openai', { function: { arguments: '{}' } }],
+      ['a bare OpenAI function_call item without arguments', 'openai', { type: 'function_call', name: 'x' }],
       ['a number', 'json', 42],
       ['null', 'openai', null],
       ['a value with NaN', 'json', { intent: 'find_customer', params: { name: Number.NaN } }],

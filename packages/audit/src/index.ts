@@ -17,7 +17,7 @@ export {
   type InclusionProofDocument,
   type VerifiedInclusion,
 } from './proofs.js';
-export { renderTextReport } from './render.js';
+export { renderTextReport, type TextReportOptions } from './render.js';
 export { renderHtmlReport, type HtmlReportOptions } from './html-report.js';
 export {
   collectAuditTrail,

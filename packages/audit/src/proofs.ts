@@ -89,7 +89,8 @@ function latestCheckpoint(
 }
 
 /**
- * Builds the inclusion proof of record `seq` under the latest checkpoint that covers it.
+ * Builds the inclusion proof of record `seq` under the latest checkpoint that covers it; the last
+ * checkpoint, which no checkpoint covers, proves itself (record and checkpoint are the same line).
  * The journal itself is not verified here; `verifyJournal` does that, `checkInclusionProof` checks the proof.
  * @throws AuditError ARGUMENT_INVALID (bad seq), PROOF_UNAVAILABLE (no such record, or no checkpoint covers it)
  */
@@ -101,6 +102,8 @@ export function createInclusionProof(journal: JournalInput, seq: number): Inclus
     throw new AuditError('PROOF_UNAVAILABLE', `the journal has ${lines.length} records, not ${seq}`);
   const cp = latestCheckpoint(lines, seq);
   if (cp === null) {
+    const own = checkpointProvingItself(lines, seq);
+    if (own !== null) return own;
     throw new AuditError(
       'PROOF_UNAVAILABLE',
       `no checkpoint covers record ${seq} yet (it is after the last checkpoint)`,
@@ -120,6 +123,29 @@ export function createInclusionProof(journal: JournalInput, seq: number): Inclus
     treeSize: size,
     auditPath: inclusionProof(seq - 1, leaves).map(toB64),
     checkpoint: lines[cp.index]!.bytes.toString('utf8'),
+  };
+}
+
+/**
+ * The proof of a checkpoint no later checkpoint covers (the last one): the checkpoint is its own
+ * evidence, a record signed by a kernel key binding its seq, its predecessor and the root of every
+ * record before it, exactly what every other proof rests on. Empty audit path; record and
+ * checkpoint are the same line.
+ */
+function checkpointProvingItself(lines: readonly JournalLine[], seq: number): InclusionProofDocument | null {
+  const line = lines[seq - 1]!;
+  const rec = decodeOrNull(line);
+  if (rec?.type !== 'checkpoint' || rec.seq !== seq) return null;
+  const size = asBody<CheckpointBody>(rec.body).size;
+  if (!Number.isSafeInteger(size) || size < 1 || size > seq - 1) return null;
+  const text = line.bytes.toString('utf8');
+  return {
+    format: 'edca-inclusion-proof-v1',
+    record: text,
+    leafIndex: seq - 1,
+    treeSize: size,
+    auditPath: [],
+    checkpoint: text,
   };
 }
 
@@ -151,6 +177,13 @@ export function checkInclusionProof(proof: unknown, trust: TrustFile): VerifiedI
   const body = asBody<CheckpointBody>(checkpoint.body);
   if (body.size !== doc.treeSize)
     throw new AuditError('PROOF_INVALID', `tree size ${doc.treeSize}, the checkpoint signs ${body.size}`);
+  if (doc.record === doc.checkpoint) {
+    // A checkpoint proves itself (see `checkpointProvingItself`): nothing but its own signature to check.
+    if (doc.auditPath.length !== 0 || checkpoint.seq !== doc.leafIndex + 1)
+      throw new AuditError('PROOF_INVALID', 'a checkpoint proving itself has its own seq and no audit path');
+    checkKernelSignature(keys, checkpoint, 'checkpoint');
+    return { record: checkpoint, checkpoint, treeSize: doc.treeSize };
+  }
   if (record.seq !== doc.leafIndex + 1)
     throw new AuditError('PROOF_INVALID', `record ${record.seq} is not leaf ${doc.leafIndex}`);
   if (doc.leafIndex >= doc.treeSize) throw new AuditError('PROOF_INVALID', 'the leaf is outside the tree');

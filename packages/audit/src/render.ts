@@ -7,12 +7,22 @@ function counts(rec: Readonly<Record<string, number>>): string {
   return parts.length === 0 ? 'none' : parts.join(', ');
 }
 
+/** How `renderTextReport` lists findings. */
+export interface TextReportOptions {
+  /** List at most this many findings, then a line counting the rest; 0 or absent lists every one. */
+  readonly maxFindings?: number;
+}
+
 /**
  * Renders a report as the plain-text summary `edca audit verify` prints: verdict, counts by
  * type, verdict and outcome, time range, keys used, checkpoints, replay, unfinished actions and
- * every finding with its seq and code.
+ * the findings with their seq and code (every one, or the first `maxFindings` and a count).
  */
-export function renderTextReport(report: AuditReport, source = 'journal'): string {
+export function renderTextReport(
+  report: AuditReport,
+  source = 'journal',
+  options: TextReportOptions = {},
+): string {
   const out: string[] = [];
   const status = report.ok ? 'INTACT' : `${report.findings.length} FINDING(S)`;
   out.push(`${source}: ${status} (${report.mode} verification, stream ${report.stream ?? 'unknown'})`);
@@ -61,7 +71,11 @@ export function renderTextReport(report: AuditReport, source = 'journal'): strin
   }
   if (report.findings.length > 0) {
     out.push('findings:');
-    for (const f of report.findings) out.push(`  seq ${f.seq} (line ${f.line})  ${f.code}  ${f.message}`);
+    const max = options.maxFindings ?? 0;
+    const shown = max > 0 ? report.findings.slice(0, max) : report.findings;
+    for (const f of shown) out.push(`  seq ${f.seq} (line ${f.line})  ${f.code}  ${f.message}`);
+    const omitted = report.findings.length - shown.length;
+    if (omitted > 0) out.push(`  … and ${omitted} more finding(s) not listed`);
   }
   return out.join('\n') + '\n';
 }

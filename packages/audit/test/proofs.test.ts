@@ -44,6 +44,27 @@ describe('createInclusionProof and checkInclusionProof', () => {
     });
   });
 
+  describe('when the record is the last checkpoint (no checkpoint covers it)', () => {
+    it('proves it by its own signature, and refuses the proof once altered', () => {
+      const last = j.seqs.checkpoints.at(-1)!;
+      const proof = createInclusionProof(j.text, last);
+      expect(proof).toMatchObject({ leafIndex: last - 1, treeSize: last - 1, auditPath: [] });
+      expect(proof.record).toBe(j.lines[last - 1]);
+      expect(proof.checkpoint).toBe(proof.record);
+      const v = checkInclusionProof(JSON.stringify(proof), j.keys.trust);
+      expect(v.record.seq).toBe(last);
+      expect(v.checkpoint.seq).toBe(last);
+      const other = createGeneratorKeys(99).trust;
+      for (const [altered, trust] of [
+        [{ ...proof, leafIndex: last - 2 }, j.keys.trust],
+        [{ ...proof, auditPath: ['A'.repeat(43)] }, j.keys.trust],
+        [{ ...proof, treeSize: last }, j.keys.trust],
+        [proof, other],
+      ] as const)
+        expect(codeOf(() => checkInclusionProof(altered, trust))).toBe('PROOF_INVALID');
+    });
+  });
+
   describe('when the record is after the last checkpoint, or absent', () => {
     it('refuses with PROOF_UNAVAILABLE or ARGUMENT_INVALID', () => {
       const cut = toText(j.lines.slice(0, j.seqs.checkpoints[0]! + 3));

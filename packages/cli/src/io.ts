@@ -5,14 +5,17 @@ import { CliError } from './exit-codes.js';
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
-  /** Whether stdout is a terminal (progress bars only draw there). */
+  /** Whether stderr is a terminal (progress bars only draw there). */
   readonly isTty: boolean;
+  /** Whether stdout is a terminal: output for people may be indented there, never in a pipe. */
+  readonly stdoutIsTty?: boolean;
 }
 
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   isTty: process.stderr.isTTY,
+  stdoutIsTty: process.stdout.isTTY,
 };
 
 /** Reads a file (or standard input for `-`) as UTF-8, turning any failure into exit code 2. */

@@ -1,5 +1,6 @@
 export { KernelError } from './errors.js';
 export type { KernelErrorCode } from './errors.js';
+export { HandlerError, isFinalHandlerError } from './handler-error.js';
 export type { AppendedRecord, Journal, JournalHead, RecordDraft } from './journal.js';
 export { assertDraftEnvelopes } from './journal.js';
 export { openFileJournal } from './file-journal.js';

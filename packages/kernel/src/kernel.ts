@@ -28,6 +28,7 @@ import {
   type Proposal,
 } from './decision.js';
 import { KernelError } from './errors.js';
+import { isFinalHandlerError } from './handler-error.js';
 import type { AppendedRecord, Journal, RecordDraft } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
 import type { KernelStore, PendingApproval, Reservation } from './store.js';
@@ -1160,8 +1161,11 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         return { status: 'unknown', code: 'HANDLER_TIMEOUT' };
       }
       return { status: 'completed', result: raced.result };
-    } catch {
-      return { status: 'failed', code: 'HANDLER_FAILED' };
+    } catch (error) {
+      return {
+        status: 'failed',
+        code: isFinalHandlerError(error) ? 'HANDLER_FAILED_FINAL' : 'HANDLER_FAILED',
+      };
     } finally {
       clearTimeout(timer);
     }
@@ -1252,9 +1256,11 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         break;
       }
       last = await runHandler(run, call, idempotencyKey);
-      if (last.status === 'completed') break;
+      // Only a transient failure is tried again: a completed action or a final refusal is settled.
+      if (last.status === 'completed' || last.code === 'HANDLER_FAILED_FINAL') break;
     }
-    if (last.status === 'completed') breaker.success();
+    // A final refusal means the handler answered: it does not count towards opening the circuit.
+    if (last.status === 'completed' || last.code === 'HANDLER_FAILED_FINAL') breaker.success();
     else breaker.failure(clock.now());
     const status = last.status;
     const outcomeBody = {

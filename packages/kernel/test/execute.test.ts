@@ -192,6 +192,47 @@ describe('execute', () => {
     });
   });
 
+  describe('when the handler says its failure is final (HandlerError final: true)', () => {
+    it('tries once and records a failed outcome (HANDLER_FAILED_FINAL)', async () => {
+      h = await makeHarness();
+      const permit = await permitFor(h);
+      h.bank.faults.set('pay.hold', 'final');
+      const r = await h.kernel.execute(permit, { session: h.session });
+      expect(r).toMatchObject({ status: 'failed', error: { code: 'HANDLER_FAILED_FINAL' } });
+      const all = await records(h);
+      expect(all.filter((x) => x.record.type === 'attempt')).toHaveLength(1);
+      const outcome = all.find((x) => x.record.type === 'outcome')!;
+      expect(outcome.record.body).toMatchObject({
+        status: 'failed',
+        error: { code: 'HANDLER_FAILED_FINAL' },
+      });
+    });
+
+    it('does not open the circuit: the handler answered', async () => {
+      h = await makeHarness({ overrides: { breaker: { threshold: 2, cooldownMs: 1000 }, retries: 0 } });
+      h.bank.faults.set('pay.hold', 'final');
+      for (const id of ['P-1', 'P-2', 'P-3']) {
+        const p = await permitFor(h, id);
+        expect(await h.kernel.execute(p, { session: h.session })).toMatchObject({ status: 'failed' });
+      }
+    });
+  });
+
+  describe('when the handler fails transiently once (HandlerError without final)', () => {
+    it('tries again with the same idempotency key and completes', async () => {
+      h = await makeHarness();
+      const permit = await permitFor(h);
+      h.bank.faults.set('pay.hold', 'flaky');
+      const r = await h.kernel.execute(permit, { session: h.session });
+      expect(r).toMatchObject({ status: 'completed' });
+      const attempts = (await records(h))
+        .filter((x) => x.record.type === 'attempt')
+        .map((x) => x.record.body as Record<string, unknown>);
+      expect(attempts.map((a) => a['try'])).toEqual([1, 2]);
+      expect(h.bank.effects).toHaveLength(1);
+    });
+  });
+
   describe('when the handler hangs', () => {
     it('times out, records an unknown outcome (HANDLER_TIMEOUT) and escalates it (OUTCOME_UNKNOWN)', async () => {
       h = await makeHarness();

@@ -585,11 +585,23 @@ function parseJsonFast(text: string, maxDepth: number): JsonValue | undefined {
   return value as JsonValue;
 }
 
+/** `line L:C` (1-based) of index `i` of `text`: what a person finds in an editor, unlike an offset. */
+function lineColumn(text: string, i: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let k = text.indexOf('\n'); k !== -1 && k < i; k = text.indexOf('\n', k + 1)) {
+    line++;
+    lineStart = k + 1;
+  }
+  return `line ${line}:${i - lineStart + 1}`;
+}
+
 /** The strict single-pass parser: the reference for parseJson's outcome (internal; tests compare). */
 export function parseJsonStrict(text: string, maxDepth: number): JsonValue {
   let i = 0;
   const stack: (string | number)[] = [];
-  const syntax = (what: string): never => refuse('IJSON_SYNTAX', `${what} at offset ${i}`, pointer(stack));
+  const syntax = (what: string): never =>
+    refuse('IJSON_SYNTAX', `${what} at ${lineColumn(text, i)}`, pointer(stack));
   const ws = (): void => {
     for (;;) {
       const c = text.charCodeAt(i);

@@ -24,6 +24,8 @@ export type DiagnosticCode =
   | 'RULE_AFTER_UNCONDITIONAL'
   /** Warning: a rule can never match (constant false, shadowed by an identical earlier rule, or an empty band). */
   | 'RULE_NEVER_MATCHES'
+  /** Warning: rules without a default leave a combination of enum codes or booleans unmatched (derive fails there). */
+  | 'RULES_INCOMPLETE'
   /** A condition is not valid CEL syntax. */
   | 'CONDITION_SYNTAX_ERROR'
   /** A condition reads a facet the map does not declare. */
@@ -124,6 +126,7 @@ export const DIAGNOSTIC_CODES = [
   'INTENT_ALLOWED_NOWHERE',
   'RULE_AFTER_UNCONDITIONAL',
   'RULE_NEVER_MATCHES',
+  'RULES_INCOMPLETE',
   'CONDITION_SYNTAX_ERROR',
   'CONDITION_UNKNOWN_FACET',
   'CONDITION_UNKNOWN_PARAM',

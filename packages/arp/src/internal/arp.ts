@@ -184,11 +184,31 @@ function toJsonSchema(schema: z.ZodObject): JsonValue {
   return rest as JsonValue;
 }
 
+const pointerOf = (path: readonly PropertyKey[]): string =>
+  '/' + path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+
+// A key the model invented is named back only when it is short and plain: it is untrusted text
+// going back to the model, and the refusal must stay small and free of anything it could carry.
+const NAMEABLE_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+
 function issuesOf(error: z.ZodError): ArpIssue[] {
-  return error.issues.slice(0, 16).map((i) => ({
-    path: '/' + i.path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/'),
-    problem: i.message === 'FORBIDDEN_CONTENT' ? 'forbidden_content' : i.code,
-  }));
+  return error.issues
+    .flatMap((i): ArpIssue[] => {
+      if (i.code === 'unrecognized_keys') {
+        // One issue per extra key, at the key's own path, so the refusal names what to drop.
+        return i.keys.map((k) => ({
+          path: NAMEABLE_KEY.test(k) ? pointerOf([...i.path, k]) : `${pointerOf(i.path)} (unnamed key)`,
+          problem: i.code,
+        }));
+      }
+      return [
+        {
+          path: pointerOf(i.path),
+          problem: i.message === 'FORBIDDEN_CONTENT' ? 'forbidden_content' : i.code,
+        },
+      ];
+    })
+    .slice(0, 16);
 }
 
 /**

@@ -93,6 +93,15 @@ function anthropicBlocks(value: unknown): readonly unknown[] | undefined {
   return undefined;
 }
 
+/** An OpenAI Responses `function_call` item: arguments as JSON text, optional `call_id`. */
+function responseFunctionCall(item: Readonly<Record<string, unknown>>, limits: IntakeLimits): Found {
+  const id = optId(item.call_id);
+  if (!isName(item.name) || typeof item.arguments !== 'string' || id === false) {
+    return malformed('OpenAI function_call item');
+  }
+  return textCall(item.name, item.arguments, id, limits);
+}
+
 function openaiToolCalls(toolCalls: readonly unknown[], limits: IntakeLimits): Found {
   const calls: Found[] = [];
   for (const c of toolCalls) {
@@ -138,7 +147,12 @@ export function extractCall(value: unknown, format: ProposalFormat, limits: Inta
         if (toolCalls === null) return exactlyOne([]);
         return isItems(toolCalls) ? openaiToolCalls(toolCalls, limits) : malformed('OpenAI message');
       }
-      if (!isItems(value.output)) return malformed('OpenAI chat completion, message or response');
+      // A bare tool call (one element of `tool_calls`) or a bare Responses `function_call` item,
+      // as `anthropic` takes a bare `tool_use` block: what a host holds after picking the call out.
+      if ('function' in value) return openaiToolCalls([value], limits);
+      if (value.type === 'function_call') return exactlyOne([responseFunctionCall(value, limits)]);
+      if (!isItems(value.output))
+        return malformed('OpenAI chat completion, message, response, tool call or function_call item');
       const calls: Found[] = [];
       for (const item of value.output) {
         if (!isObj(item) || typeof item.type !== 'string') return malformed('OpenAI response output item');

@@ -19,7 +19,9 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
 import { readTextInput, type CliIo } from '../io.js';
+import { capFindings, maxFindingsOption } from '../findings-cap.js';
 import { describeJournalSource, parseJournalSource, readJournalSourceBytes } from '../journal-source.js';
+import { notAJournalReason } from '../sniff.js';
 
 const PROGRESS_MIN_RECORDS = 10_000;
 
@@ -40,14 +42,22 @@ interface StoreFlags {
   stream?: string;
 }
 
+/** Refuses (USAGE, exit 2) a command line with no journal, or with both a journal file and `--store`. */
+function checkJournalArgs(arg: string | undefined, flags: StoreFlags): void {
+  if (arg === undefined && flags.store === undefined) {
+    throw new CliError('USAGE', 'give a journal file or --store <location>');
+  }
+  if (arg !== undefined && flags.store !== undefined) {
+    throw new CliError('USAGE', 'give a journal file or --store <location>, not both');
+  }
+}
+
 /** The journal of a command: a file (or `-`) given as the argument, or `--store postgres://… --stream S`. */
 async function readJournalInput(
   arg: string | undefined,
   flags: StoreFlags,
 ): Promise<{ name: string; bytes: Buffer }> {
-  if ((arg === undefined) === (flags.store === undefined)) {
-    throw new CliError('USAGE', 'give a journal file or --store <location>, not both');
-  }
+  checkJournalArgs(arg, flags);
   const source = parseJournalSource(flags.store ?? arg!, flags.stream);
   return { name: describeJournalSource(source), bytes: await readJournalSourceBytes(source) };
 }
@@ -133,6 +143,7 @@ interface VerifyFlags extends StoreFlags {
   maxSkew?: number;
   witnesses?: string;
   witnessQuorum?: number;
+  maxFindings: number;
 }
 
 /** Registers `edca audit verify|prove|check-proof|consistency`. */
@@ -181,13 +192,22 @@ export function registerAudit(program: Command, io: CliIo): void {
       'distinct witnesses a checkpoint needs to count (default: 1)',
       positiveInt,
     )
+    .addOption(maxFindingsOption('findings'))
     .action(async (journalArg: string | undefined, flags: VerifyFlags) => {
+      checkJournalArgs(journalArg, flags);
       if (flags.checkpointsOnly === true && flags.maps !== undefined) {
         throw new CliError('USAGE', '--maps needs full verification; drop --checkpoints-only');
       }
       const trust = loadTrust(flags.trust);
       const maps = flags.maps === undefined ? undefined : loadMaps(flags.maps);
       const { name: journalPath, bytes } = await readJournalInput(journalArg, flags);
+      const notAJournal = notAJournalReason(bytes);
+      if (notAJournal !== null) {
+        const message = `${journalPath}: not an edca journal: ${notAJournal}`;
+        if (flags.json === true)
+          io.stdout(JSON.stringify({ ok: false, code: 'NOT_A_JOURNAL', message }, null, 2) + '\n');
+        throw new CliError('NOT_A_JOURNAL', message, EXIT.CHECK_FAILED);
+      }
       let bar: cliProgress.SingleBar | undefined;
       const onProgress = (done: number, total: number): void => {
         if (!io.isTty || total < PROGRESS_MIN_RECORDS) return;
@@ -233,9 +253,13 @@ export function registerAudit(program: Command, io: CliIo): void {
       const report = result.ok ? result.value : result.error.report!;
       if (flags.html !== undefined)
         writeOutput(flags.html, renderHtmlReport(report, journalPath, collectAuditTrail(bytes)));
-      io.stdout(
-        flags.json === true ? JSON.stringify(report, null, 2) + '\n' : renderTextReport(report, journalPath),
-      );
+      if (flags.json === true) {
+        const { shown, omitted } = capFindings(report.findings, flags.maxFindings);
+        const capped = { ...report, findings: shown, ...(omitted > 0 ? { findingsOmitted: omitted } : {}) };
+        io.stdout(JSON.stringify(capped, null, 2) + '\n');
+      } else {
+        io.stdout(renderTextReport(report, journalPath, { maxFindings: flags.maxFindings }));
+      }
       if (!result.ok) {
         throw new CliError(
           'AUDIT_FINDINGS',
@@ -288,10 +312,14 @@ export function registerAudit(program: Command, io: CliIo): void {
           treeSize: v.treeSize,
           record: v.record,
         };
+        const itself = v.record.seq === v.checkpoint.seq;
         io.stdout(
           flags.json === true
             ? JSON.stringify(summary, null, 2) + '\n'
-            : `proof VALID: record ${v.record.seq} (${v.record.type}, ${v.record.at}) of stream ${v.record.stream} ` +
+            : itself
+              ? `proof VALID: record ${v.record.seq} (checkpoint, ${v.record.at}) of stream ${v.record.stream} ` +
+                `is signed by a trusted kernel key and signs the ${v.treeSize} records before it\n`
+              : `proof VALID: record ${v.record.seq} (${v.record.type}, ${v.record.at}) of stream ${v.record.stream} ` +
                 `is included in the ${v.treeSize}-record tree signed by checkpoint ${v.checkpoint.seq}\n`,
         );
       } catch (err) {

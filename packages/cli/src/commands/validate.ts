@@ -1,22 +1,37 @@
 import { loadStateMap } from '@edca/semantic';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
+import { capFindings, maxFindingsOption, omittedLine } from '../findings-cap.js';
 import { readTextInput, type CliIo } from '../io.js';
 import { formatDiagnostic } from '../map-file.js';
+import { notAStateMapReason } from '../sniff.js';
 
-/** `edca validate MAP`: every error at once with file:line:col; exit 0 valid, 1 invalid, 2 unreadable. */
+/**
+ * `edca validate MAP`: the first `--max-findings` diagnostics with file:line:col and a count of the
+ * rest; exit 0 valid, 1 invalid or not a state map at all (NOT_A_STATE_MAP), 2 unreadable.
+ */
 export function registerValidate(program: Command, io: CliIo): void {
   program
     .command('validate')
-    .description('check a state map and report every error with file:line:col, path and code')
+    .description('check a state map and report its errors with file:line:col, path and code')
     .argument('<map>', 'state map (YAML or JSON; - for standard input)')
     .option('--json', 'print the result as one JSON object')
-    .action((mapPath: string, opts: { json?: boolean }) => {
+    .addOption(maxFindingsOption('diagnostics'))
+    .action((mapPath: string, opts: { json?: boolean; maxFindings: number }) => {
       const text = readTextInput(mapPath);
+      const notAMap = notAStateMapReason(text);
+      if (notAMap !== null) {
+        const message = `${mapPath}: not a state map: ${notAMap}`;
+        if (opts.json === true) {
+          io.stdout(`${JSON.stringify({ file: mapPath, valid: false, code: 'NOT_A_STATE_MAP', message })}\n`);
+        }
+        throw new CliError('NOT_A_STATE_MAP', message, EXIT.CHECK_FAILED);
+      }
       const r = loadStateMap(text, mapPath);
       const diagnostics = r.ok ? r.warnings : r.diagnostics;
       const errors = diagnostics.filter((d) => d.severity === 'error').length;
       const warnings = diagnostics.length - errors;
+      const { shown, omitted } = capFindings(diagnostics, opts.maxFindings);
       if (opts.json === true) {
         io.stdout(
           `${JSON.stringify({
@@ -25,11 +40,13 @@ export function registerValidate(program: Command, io: CliIo): void {
             ...(r.ok ? { name: r.value.name, version: r.value.version, digest: r.value.digest } : {}),
             errors,
             warnings,
-            diagnostics,
+            diagnostics: shown,
+            ...(omitted > 0 ? { omitted } : {}),
           })}\n`,
         );
       } else {
-        for (const d of diagnostics) io.stdout(`${formatDiagnostic(d)}\n`);
+        for (const d of shown) io.stdout(`${formatDiagnostic(d)}\n`);
+        if (omitted > 0) io.stdout(`${omittedLine(omitted, 'diagnostic(s)')}\n`);
         if (r.ok) {
           io.stdout(
             `${mapPath}: valid (${r.value.name} ${r.value.version}, ${warnings} warning(s)), digest ${r.value.digest}\n`,

@@ -78,13 +78,16 @@ export function refFlags(cmd: Command): Command {
 
 /**
  * `edca view MAP --data RECORD.json`: prints exactly the view the model would be given, as
- * canonical JSON; a refused view prints the refusal and exits 1.
+ * canonical JSON (indented when standard output is a terminal); a refused view prints the
+ * refusal and exits 1, naming the field that failed when the state cannot be derived.
  */
 export function registerView(program: Command, io: CliIo): void {
   refFlags(
     program
       .command('view')
-      .description('print exactly what the model would see for these business records (JSON)')
+      .description(
+        'print exactly what the model would see for these business records (JSON: indented on a terminal, canonical when piped)',
+      )
       .argument('<map>', 'state map (YAML or JSON)')
       .requiredOption(
         '--data <file>',
@@ -101,9 +104,18 @@ export function registerView(program: Command, io: CliIo): void {
     }
     const r = built.arp.project(records, built.session);
     if (!r.ok) {
-      io.stdout(`${JSON.stringify(r)}\n`);
-      throw new CliError(r.code, `${opts.data}: ${r.message}`, EXIT.CHECK_FAILED);
+      // The refusal is worded for the model; the operator at this terminal may see the private
+      // field that failed, as `edca states` shows it.
+      const derived = r.code === 'STATE_UNDERIVABLE' ? map.derive(records) : undefined;
+      const derive =
+        derived?.ok === false
+          ? { code: derived.code, path: derived.path, message: derived.message }
+          : undefined;
+      io.stdout(`${JSON.stringify(derive === undefined ? r : { ...r, derive })}\n`);
+      const why = derive === undefined ? '' : `: ${derive.code} at ${derive.path} (${derive.message})`;
+      throw new CliError(r.code, `${opts.data}: ${r.message}${why}`, EXIT.CHECK_FAILED);
     }
-    io.stdout(`${r.json}\n`);
+    // A person reads it indented; a pipe gets the exact canonical bytes the model is given.
+    io.stdout(io.stdoutIsTty === true ? `${JSON.stringify(JSON.parse(r.json), null, 2)}\n` : `${r.json}\n`);
   });
 }

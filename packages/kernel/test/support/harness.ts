@@ -8,6 +8,7 @@ import { createNodeSigner, generateKeyPair, toBase64url, type Signer, type Trust
 import { loadStateMap, type CompiledMap } from '@edca/semantic';
 import type { ArpHandler, ArpSession } from '@edca/arp';
 import {
+  HandlerError,
   createKernel,
   openFileJournal,
   type Clock,
@@ -52,8 +53,11 @@ export interface BankRow {
 export interface Bank {
   readonly rows: Map<string, BankRow>;
   readonly effects: { handler: string; key: string; id: string }[];
-  /** Per handler: make the next calls fail (`throw`) or hang (`hang`). */
-  readonly faults: Map<string, 'throw' | 'hang'>;
+  /**
+   * Per handler: make the next calls fail (`throw`), fail transiently once then work (`flaky`),
+   * refuse as final (`final`, a `HandlerError` with `final: true`) or hang (`hang`).
+   */
+  readonly faults: Map<string, 'throw' | 'flaky' | 'final' | 'hang'>;
 }
 
 export function createBank(): Bank {
@@ -68,6 +72,11 @@ function bankHandler(bank: Bank, name: string, next: BankRow['STATUS_CD']): ArpH
   return async (call, context) => {
     const fault = bank.faults.get(name);
     if (fault === 'throw') throw new Error('downstream refused');
+    if (fault === 'final') throw new HandlerError('no such payment to act on', { final: true });
+    if (fault === 'flaky') {
+      bank.faults.delete(name);
+      throw new HandlerError('downstream busy');
+    }
     if (fault === 'hang')
       await new Promise<void>((resolve) => context.signal?.addEventListener('abort', () => resolve()));
     if (fault === 'hang') return undefined;

@@ -1,5 +1,6 @@
 import { parse } from '@bufbuild/cel';
 import type { DiagnosticCode } from '../errors.js';
+import { didYouMean } from './suggest.js';
 
 // A static type checker for the CEL subset state maps use. @bufbuild/cel 0.6 does not export its
 // checker, and we need finer diagnostics than it gives anyway (an unknown facet is not an unknown
@@ -116,12 +117,17 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
     const dot = name.indexOf('.');
     const root = dot < 0 ? name : name.slice(0, dot);
     const ns = env.namespaces.get(root);
-    if (ns !== undefined && dot > 0)
+    if (ns !== undefined && dot > 0) {
+      const field = name.slice(dot + 1);
+      const known = [...env.vars.keys()]
+        .filter((k) => k.startsWith(`${root}.`))
+        .map((k) => k.slice(root.length + 1));
       return fail(
         e,
         ns.code,
-        `unknown ${ns.what} '${name.slice(dot + 1)}'${hintFor(ns.hint, name.slice(dot + 1))}`,
+        `unknown ${ns.what} '${field}'${hintFor(ns.hint, field)}${didYouMean(field, known)}`,
       );
+    }
     return fail(e, 'CONDITION_UNKNOWN_NAME', `unknown name '${name}' here`);
   };
 
@@ -135,7 +141,7 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
         fail(
           lit,
           'VALUE_NOT_IN_SET',
-          `'${v}' is not a value of ${setT.setName ?? 'this set'} (one of: ${setT.values.join(', ')})`,
+          `'${v}' is not a value of ${setT.setName ?? 'this set'} (one of: ${setT.values.join(', ')})${didYouMean(v, setT.values)}`,
         );
       }
     }

@@ -15,6 +15,7 @@ import type {
   ParamSpec,
 } from '../types.js';
 import { isRfc3339, type CheckedCondition } from './cel-check.js';
+import { coverageWarnings } from './coverage.js';
 import { fastPath } from './fast-path.js';
 import { durationMs, pathToString, type RawDiagnostic } from './diagnostics.js';
 import { stateMapSchema, type StateMapDocument } from './schema.js';
@@ -41,7 +42,11 @@ export function compileDocument(
   const v = validateDocument(doc);
   const errors = v.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) return { ok: false, diagnostics: v.diagnostics };
-  return { ok: true, map: new Compiled(doc, v.conditions), warnings: v.diagnostics };
+  return {
+    ok: true,
+    map: new Compiled(doc, v.conditions),
+    warnings: [...v.diagnostics, ...coverageWarnings(doc, v.conditions)],
+  };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { checkCondition, T, type CelT, type CheckEnv, type CheckedCondition } from './cel-check.js';
 import type { RawDiagnostic } from './diagnostics.js';
 import type { IntentDecl, StateMapDocument } from './schema.js';
+import { didYouMean } from './suggest.js';
 
 type Path = readonly (string | number)[];
 type Namespace = CheckEnv['namespaces'] extends ReadonlyMap<string, infer N> ? N : never;
@@ -160,7 +161,7 @@ export function validateDocument(doc: StateMapDocument): Validation {
         err(
           'VALUE_NOT_IN_SET',
           path,
-          `'${v}' is not a value of facet ${fname} (one of: ${facet.values.join(', ')})`,
+          `'${v}' is not a value of facet ${fname} (one of: ${facet.values.join(', ')})${didYouMean(v, facet.values)}`,
         );
     };
     if (facet.default !== undefined) inSet(facet.default, [...base, 'default']);
@@ -207,7 +208,7 @@ export function validateDocument(doc: StateMapDocument): Validation {
         err(
           'VALUE_NOT_IN_SET',
           path,
-          `'${v}' is not a state of machine ${mname} (one of: ${m.states.join(', ')})`,
+          `'${v}' is not a state of machine ${mname} (one of: ${m.states.join(', ')})${didYouMean(v, m.states)}`,
         );
     };
     inStates(m.initial, [...base, 'initial']);
@@ -329,7 +330,7 @@ export function validateDocument(doc: StateMapDocument): Validation {
             err(
               'TRANSITION_UNDECLARED_STATE',
               [...base, 'transition', 'from', i],
-              `machine ${intent.machine} declares no state '${s}'`,
+              `machine ${intent.machine} declares no state '${s}'${didYouMean(s, m.states)}`,
             );
         });
         const to = intent.transition.to;
@@ -337,7 +338,7 @@ export function validateDocument(doc: StateMapDocument): Validation {
           err(
             'TRANSITION_UNDECLARED_STATE',
             [...base, 'transition', 'to'],
-            `machine ${intent.machine} declares no state '${to}'`,
+            `machine ${intent.machine} declares no state '${to}'${didYouMean(to, m.states)}`,
           );
         }
         const live = reachable.get(intent.machine) ?? new Set<string>();

@@ -2,6 +2,7 @@
 // fees, collections). It is the private side the model never sees, not a mock of edca: the kernel
 // reaches it only through the map's routes, with a verified permit, by the handlers below.
 import type { ArpHandler, PrivateCall } from '@edca/arp';
+import { HandlerError } from '@edca/kernel';
 import type { JsonValue } from '@edca/records';
 
 export interface CustomerRow {
@@ -306,16 +307,22 @@ export function recordsFor(bank: Bank, custId: string): Record<string, unknown> 
   };
 }
 
+// The core system's refusals depend on its data, not on the moment: trying again cannot help, so
+// the kernel records one attempt and a final failure instead of retrying.
+function refuse(message: string): never {
+  throw new HandlerError(message, { final: true });
+}
+
 function text(call: PrivateCall, field: string): string {
   const v = call.realParams[field];
-  if (typeof v !== 'string') throw new Error(`${call.handler}: ${field} missing`);
+  if (typeof v !== 'string') refuse(`${call.handler}: ${field} missing`);
   return v;
 }
 
 function cents(call: PrivateCall, field: string): number {
   const v = call.realParams[field];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
-    throw new Error(`${call.handler}: ${field} invalid`);
+    refuse(`${call.handler}: ${field} invalid`);
   return v;
 }
 
@@ -325,7 +332,7 @@ function gbp(c: number): string {
 
 /**
  * The bank's handlers by route name. Each applies its effect at most once per idempotency key and
- * throws (as a real backend would) when the core system refuses.
+ * throws a final `HandlerError` (as a real backend would refuse) when the core system refuses.
  */
 export function bankHandlers(bank: Bank): Record<string, ArpHandler> {
   const once =
@@ -349,11 +356,9 @@ export function bankHandlers(bank: Bank): Record<string, ArpHandler> {
     const id = text(call, 'pmt_id');
     const amount = cents(call, 'refund_amount_cents');
     const p = bank.payments.get(id);
-    if (!p) throw new Error(`no payment ${id}`);
-    if (p.PMT_STATUS_CD !== 'STL' && p.PMT_STATUS_CD !== 'PRF')
-      throw new Error(`payment ${id} is ${p.PMT_STATUS_CD}`);
-    if (amount > p.AMT_CENTS - p.REFUNDED_CENTS)
-      throw new Error(`refund ${amount} exceeds the remaining amount`);
+    if (!p) refuse(`no payment ${id}`);
+    if (p.PMT_STATUS_CD !== 'STL' && p.PMT_STATUS_CD !== 'PRF') refuse(`payment ${id} is ${p.PMT_STATUS_CD}`);
+    if (amount > p.AMT_CENTS - p.REFUNDED_CENTS) refuse(`refund ${amount} exceeds the remaining amount`);
     p.REFUNDED_CENTS += amount;
     p.PMT_STATUS_CD = full || p.REFUNDED_CENTS === p.AMT_CENTS ? 'RFD' : 'PRF';
     const card = bank.cards.get(p.CARD_TOKEN);
@@ -366,7 +371,7 @@ export function bankHandlers(bank: Bank): Record<string, ArpHandler> {
   const cardStatus = (to: CardRow['CARD_STATUS_CD']) => (call: PrivateCall) => {
     const token = text(call, 'card_token');
     const c = bank.cards.get(token);
-    if (!c) throw new Error(`no card ${token}`);
+    if (!c) refuse(`no card ${token}`);
     const from = c.CARD_STATUS_CD;
     c.CARD_STATUS_CD = to;
     const reason = call.realParams['block_reason_cd'];
@@ -383,7 +388,7 @@ export function bankHandlers(bank: Bank): Record<string, ArpHandler> {
     'collections.arrangements.offer': once('collections.arrangements.offer', (call) => {
       const acctNo = text(call, 'acct_no');
       const acct = bank.accounts.get(acctNo);
-      if (!acct) throw new Error(`no account ${acctNo}`);
+      if (!acct) refuse(`no account ${acctNo}`);
       const id = `ARR-${String(bank.arrangements.size + 1).padStart(6, '0')}`;
       const raw = call.realParams['term_months'];
       const months = typeof raw === 'number' ? raw : 0;
@@ -405,7 +410,7 @@ export function bankHandlers(bank: Bank): Record<string, ArpHandler> {
       const arr = [...bank.arrangements.values()].find(
         (a) => a.ACCT_NO === acctNo && a.ARRG_STATUS_CD === 'OFFERED',
       );
-      if (!acct || !arr) throw new Error(`no open arrangement offer on ${acctNo}`);
+      if (!acct || !arr) refuse(`no open arrangement offer on ${acctNo}`);
       arr.ARRG_STATUS_CD = 'WITHDRAWN';
       acct.ARRG_CD = 'NONE';
       return { summary: `arrangement ${arr.ARRG_ID} on ${acctNo} withdrawn` };
@@ -413,7 +418,7 @@ export function bankHandlers(bank: Bank): Record<string, ArpHandler> {
     'crm.contact.changeAddress': once('crm.contact.changeAddress', (call) => {
       const id = text(call, 'cust_id');
       const c = bank.contacts.get(id);
-      if (!c) throw new Error(`no contact record for ${id}`);
+      if (!c) refuse(`no contact record for ${id}`);
       c.ADDR_VERIF_CD = 'PENDING';
       c.ADDR_LAST_CHG_DAYS = 0;
       return { summary: `address of ${id} changed, verification pending` };
@@ -425,8 +430,8 @@ export function bankHandlers(bank: Bank): Record<string, ArpHandler> {
       const fee = [...bank.fees.values()].find(
         (f) => f.ACCT_NO === acctNo && f.FEE_TYPE_CD === type && f.FEE_STATUS_CD === 'POSTED',
       );
-      if (!fee) throw new Error(`fee ledger: no posted ${type} fee on ${acctNo} to waive`);
-      if (amount > fee.AMT_CENTS) throw new Error(`fee ledger: ${gbp(amount)} exceeds fee ${fee.FEE_ID}`);
+      if (!fee) refuse(`fee ledger: no posted ${type} fee on ${acctNo} to waive`);
+      if (amount > fee.AMT_CENTS) refuse(`fee ledger: ${gbp(amount)} exceeds fee ${fee.FEE_ID}`);
       fee.FEE_STATUS_CD = 'WAIVED';
       const acct = bank.accounts.get(acctNo);
       if (acct) acct.BALANCE_CENTS += amount;
