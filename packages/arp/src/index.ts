@@ -65,6 +65,7 @@ export {
   forbiddenContent,
 } from './internal/param-schema.js';
 export {
+  MAX_DISPLAY_LENGTH,
   UNTRUSTED_NOTICE,
   type ModelView,
   type UntrustedText,

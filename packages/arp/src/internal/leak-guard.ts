@@ -125,7 +125,9 @@ export const DEFAULT_LEAK_PATTERNS: readonly LeakPattern[] = [
   {
     name: 'email',
     requires: '@',
-    regex: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
+    // Matched from the start of a local part only (look-behind), so a long run before an `@`
+    // is read once, not again from each of its positions.
+    regex: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
   },
   {
     name: 'iban',
