@@ -1,3 +1,4 @@
+import { CONFUSABLE_TO_ASCII } from './confusables-data.js';
 import { ArpError } from './errors.js';
 
 /** Where a private term comes from; reported with incidents so an operator knows what leaked. */
@@ -203,73 +204,30 @@ function findInTrie(trie: Trie, text: string): { index: number; entry: Entry } |
   return undefined;
 }
 
-// Cyrillic and Greek letters that look like Latin ones (Unicode confusables, the common subset):
-// `сust_аcct` with a Cyrillic с and а must not pass for something else. Applied after NFKC, to
-// matching only; what the model sees is never rewritten.
-const CONFUSABLES: Readonly<Record<string, string>> = {
-  а: 'a',
-  в: 'b',
-  е: 'e',
-  к: 'k',
-  м: 'm',
-  н: 'h',
-  о: 'o',
-  р: 'p',
-  с: 'c',
-  т: 't',
-  у: 'y',
-  х: 'x',
-  і: 'i',
-  ј: 'j',
-  ѕ: 's',
-  ԁ: 'd',
-  ӏ: 'l',
-  ԛ: 'q',
-  ԝ: 'w',
-  А: 'A',
-  В: 'B',
-  Е: 'E',
-  К: 'K',
-  М: 'M',
-  Н: 'H',
-  О: 'O',
-  Р: 'P',
-  С: 'C',
-  Т: 'T',
-  Х: 'X',
-  У: 'Y',
-  І: 'I',
-  Ј: 'J',
-  Ѕ: 'S',
-  α: 'a',
-  ι: 'i',
-  κ: 'k',
-  ν: 'v',
-  ο: 'o',
-  ρ: 'p',
-  τ: 't',
-  υ: 'u',
-  χ: 'x',
-  Α: 'A',
-  Β: 'B',
-  Ε: 'E',
-  Ζ: 'Z',
-  Η: 'H',
-  Ι: 'I',
-  Κ: 'K',
-  Μ: 'M',
-  Ν: 'N',
-  Ο: 'O',
-  Ρ: 'P',
-  Τ: 'T',
-  Υ: 'Y',
-  Χ: 'X',
-};
-const CONFUSABLE = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g');
+// Letters of other scripts that look like Latin ones (`сust_аcct` with a Cyrillic с and а), from
+// Unicode's confusables table (UTS #39; see confusables-data.ts for its version and provenance).
+// Applied after NFKC, to matching only; what the model sees is never rewritten.
+const CONFUSABLES = new Map<string, string>(
+  CONFUSABLE_TO_ASCII.map(([cp, ascii]) => [String.fromCodePoint(cp), ascii]),
+);
+const CONFUSABLE = new RegExp(`[${[...CONFUSABLES.keys()].join('')}]`, 'gu');
+// Invisible characters (zero-width space and joiner, word joiner, soft hyphen, BOM, …): removed,
+// so `SIM\u200bTERM` is read as `SIMTERM`, not as two unrelated words.
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
 
-/** NFKC, then Latin look-alikes folded to Latin: the text the guard matches on. */
+const toLatin = (c: string): string => CONFUSABLES.get(c) ?? c;
+
+/**
+ * Invisible characters removed, look-alikes folded to Latin, NFKC, and look-alikes folded again:
+ * the text the guard matches on. Folding before NFKC too, because NFKC turns some look-alikes into
+ * letters that are not listed as one (the lunate sigma `ϲ`, which looks like `c`, becomes `ς`).
+ */
 function fold(text: string): string {
-  return text.normalize('NFKC').replace(CONFUSABLE, (c) => CONFUSABLES[c] ?? c);
+  return text
+    .replace(IGNORABLE, '')
+    .replace(CONFUSABLE, toLatin)
+    .normalize('NFKC')
+    .replace(CONFUSABLE, toLatin);
 }
 
 /** Collects keys and scalar values in document order, marking which leaves are keys. */
