@@ -48,6 +48,9 @@ export {
 export {
   createLeakGuard,
   DEFAULT_LEAK_PATTERNS,
+  DEFAULT_PHONE_REGIONS,
+  MAX_REJECTED_MATCHES,
+  createPhonePattern,
   MIN_SINGLE_TERM_LENGTH,
   MIN_SQUASHED_LENGTH,
   tokenize,

@@ -58,6 +58,10 @@ const positives: [string, unknown, string][] = [
   ['an account number as a JSON number', { n: 123456789 }, 'pattern:account_number'],
   ['an international phone number', { tel: '+44 20 7946 0958' }, 'pattern:phone'],
   ['a US phone number', { tel: '(555) 123-4567' }, 'pattern:phone'],
+  ['a UK mobile number', { tel: 'call 07700 900001 today' }, 'pattern:phone'],
+  ['a UK number with the area code in brackets', { tel: '(020) 7946 0018' }, 'pattern:phone'],
+  ['a UK number grouped 4-3-4', { tel: '0207 946 0018' }, 'pattern:phone'],
+  ['a French number in international format', { tel: '+33 1 23 45 67 89' }, 'pattern:phone'],
   ['a national id', { id: '078-05-1120' }, 'pattern:national_id'],
 ];
 
@@ -68,9 +72,11 @@ const negatives: [string, unknown][] = [
   ['a prefix of a private word', { note: 'custom accounts' }],
   ['public facet values and bands', { balance: '100-500', standing: 'open', band: 'over-500' }],
   ['amounts and dates', { amount: 12.5, on: '2026-11-21', at: '10:30' }],
+  ['a date and time in one value', { at: '2026-11-21 10:30', iso: '2026-11-21T10:30:00Z' }],
   ['a masked card number', { card_number: '****4242' }],
   ['a short number', { n: 1234567 }],
   ['a card-length number that fails Luhn', { n: '4111 1111 1111 1112' }],
+  ['a short local number', { n: 'ext 1234 567' }],
   ['an IBAN-shaped string with a bad checksum', { s: 'DE00370400440532013000' }],
   ['public words the map itself uses', { card: 'usable', msg: 'message' }],
   ['an email-looking word without a domain', { s: 'user@localhost' }],

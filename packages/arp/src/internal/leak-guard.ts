@@ -1,3 +1,4 @@
+import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js';
 import { CONFUSABLE_TO_ASCII } from './confusables-data.js';
 import { ArpError } from './errors.js';
 
@@ -18,8 +19,14 @@ export interface LeakPattern {
   readonly regex: RegExp;
   /** A cheap prefilter: text that lacks this character (or fails this non-global regex) is skipped. */
   readonly requires?: string | RegExp;
-  /** Optional check on a match (a checksum), to keep false positives down. */
-  readonly accept?: (match: string) => boolean;
+  /**
+   * Optional check on a match (a checksum, a phone-number library), to keep false positives down;
+   * it also gets the whole text and the match's index, for context around the match. After a
+   * rejected match the search goes on from the next character, so a value is not hidden by
+   * digits glued in front of it; past {@link MAX_REJECTED_MATCHES} rejected matches in one scan
+   * the pattern counts as a hit (fail closed: the checks are the costly part).
+   */
+  readonly accept?: (match: string, text: string, index: number) => boolean;
 }
 
 /** What the guard found: the JSON pointer of the first hit and the rule, never the value itself. */
@@ -118,6 +125,51 @@ function ibanValid(raw: string): boolean {
 /** Seven digits with at most three separators between each: every digit pattern below needs that much. */
 const DIGIT_RUN = /[0-9](?:[ ().-]{0,3}[0-9]){6}/;
 
+/** Rejected matches of one pattern in one scan after which the pattern counts as a hit. */
+export const MAX_REJECTED_MATCHES = 64;
+
+/** Regions whose national phone formats the default `phone` pattern knows (`07700 900001`, `(555) 123-4567`). */
+export const DEFAULT_PHONE_REGIONS: readonly CountryCode[] = ['GB', 'US'];
+
+// A whole phone-shaped run: 7 to 15 digits, each group separated by at most two of ` ( ) . / -`,
+// an optional leading `+`, and no digit group right before or after it (a longer run, such as a
+// card number that fails Luhn, is no phone number; libphonenumber's own finder reads runs whole
+// the same way). Bounded, so each start reads at most a few dozen characters. An ISO date is no
+// phone number and is skipped.
+const PHONE_CANDIDATE =
+  /(?<![0-9+][ ./()-]{0,2})\+?(?:\(?[0-9]\)?[ ./-]{0,2}){7,15}(?![0-9]|[ ./-]{0,2}\(?[0-9])/g;
+const ISO_DATE_START = /^[12][0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9])/;
+const PHONE_CONTEXT = 3;
+
+/**
+ * The `phone` pattern for the given regions: a phone-shaped run is a hit when libphonenumber-js
+ * finds a possible number in it (with a few characters of context, so `2026-11-21 10:30` reads as
+ * a time stamp), international (`+44 20 7946 0958`) or national in one of `regions` with at
+ * least 9 national digits (`1234567` is not taken for a number).
+ */
+export function createPhonePattern(regions: readonly CountryCode[] = DEFAULT_PHONE_REGIONS): LeakPattern {
+  return {
+    name: 'phone',
+    requires: DIGIT_RUN,
+    regex: new RegExp(PHONE_CANDIDATE.source, 'g'),
+    accept: (match, text, index) => {
+      if (ISO_DATE_START.test(match)) return false;
+      // A `:30` after the run makes it a time stamp to the finder (`2026-11-21 10:30`).
+      const end = index + match.length;
+      const window = text.charCodeAt(end) === 58 ? text.slice(index, end + PHONE_CONTEXT) : match;
+      for (const defaultCountry of regions) {
+        // `leniency` is a documented option of the finder that its type declarations omit:
+        // 'POSSIBLE' checks the length only, so reserved ranges (`07700 900xxx`) count too.
+        const options = { defaultCountry, leniency: 'POSSIBLE' };
+        for (const found of findPhoneNumbersInText(window, options)) {
+          if (found.number.nationalNumber.length >= 9 || window.includes('+')) return true;
+        }
+      }
+      return false;
+    },
+  };
+}
+
 /**
  * The default value patterns. Patterns never span a newline, so each leaf is checked alone when
  * leaves are joined with newlines; joining without a separator catches a value split in two.
@@ -143,12 +195,9 @@ export const DEFAULT_LEAK_PATTERNS: readonly LeakPattern[] = [
     accept: (m) => luhn(m.replace(/[ -]/g, '')),
   },
   { name: 'account_number', requires: DIGIT_RUN, regex: /\b[0-9]{8,34}\b/g },
-  {
-    name: 'phone',
-    requires: DIGIT_RUN,
-    regex: /\+[0-9][0-9 ().-]{6,18}[0-9]|\(?\b[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}\b/g,
-  },
   { name: 'national_id', requires: DIGIT_RUN, regex: /\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b/g },
+  // After the fixed shapes above, so a national id is reported as one, not as a number.
+  createPhonePattern(),
 ];
 
 interface TrieNode {
@@ -423,9 +472,14 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
           if (!pass) continue;
         }
         p.regex.lastIndex = 0;
+        let rejected = 0;
         for (let m = p.regex.exec(text); m !== null; m = p.regex.exec(text)) {
           if (m[0].length === 0) p.regex.lastIndex++;
-          else if (p.accept === undefined || p.accept(m[0])) {
+          else if (
+            p.accept === undefined ||
+            p.accept(m[0], text, m.index) ||
+            ((p.regex.lastIndex = m.index + 1), ++rejected > MAX_REJECTED_MATCHES)
+          ) {
             let offset = 0;
             let l = 0;
             while (l < leaves.length - 1 && offset + leaves[l]!.length + sep.length <= m.index) {
