@@ -74,6 +74,7 @@ export {
   type UntrustedText,
   type ViewIntent,
 } from './internal/projection.js';
+export { findSquashedTerms, type SquashedTerm } from './internal/squash-check.js';
 export {
   createMemoryRefRegistry,
   createRefMinter,
