@@ -140,12 +140,15 @@ const PHONE_CANDIDATE =
   /(?<![0-9+][ ./()-]{0,2})\+?(?:\(?[0-9]\)?[ ./-]{0,2}){7,15}(?![0-9]|[ ./-]{0,2}\(?[0-9])/g;
 const ISO_DATE_START = /^[12][0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9])/;
 const PHONE_CONTEXT = 3;
+// A national number written with its trunk prefix (`07700 900001`, `(020) 7946 0018`).
+const TRUNK_PREFIX = /^[^0-9]*0/;
 
 /**
  * The `phone` pattern for the given regions: a phone-shaped run is a hit when libphonenumber-js
- * finds a possible number in it (with a few characters of context, so `2026-11-21 10:30` reads as
- * a time stamp), international (`+44 20 7946 0958`) or national in one of `regions` with at
- * least 9 national digits (`1234567` is not taken for a number).
+ * finds a number in it (with the `:30` after it, so `2026-11-21 10:30` reads as a time stamp)
+ * that is international (`+44 20 7946 0958`), valid in one of `regions` (`(212) 555-0123`), or
+ * written with a trunk prefix and of a possible length there, reserved ranges included
+ * (`07700 900001`). A band such as `10000-50000` and a short `1234567` are not numbers.
  */
 export function createPhonePattern(regions: readonly CountryCode[] = DEFAULT_PHONE_REGIONS): LeakPattern {
   return {
@@ -162,7 +165,13 @@ export function createPhonePattern(regions: readonly CountryCode[] = DEFAULT_PHO
         // 'POSSIBLE' checks the length only, so reserved ranges (`07700 900xxx`) count too.
         const options = { defaultCountry, leniency: 'POSSIBLE' };
         for (const found of findPhoneNumbersInText(window, options)) {
-          if (found.number.nationalNumber.length >= 9 || window.includes('+')) return true;
+          const written = window.slice(found.startsAt);
+          if (
+            window.includes('+') ||
+            found.number.isValid() ||
+            (TRUNK_PREFIX.test(written) && found.number.nationalNumber.length >= 9)
+          )
+            return true;
         }
       }
       return false;
