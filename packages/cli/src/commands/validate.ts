@@ -1,3 +1,4 @@
+import { findSquashedTerms } from '@edca/arp';
 import { loadStateMap } from '@edca/semantic';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -14,9 +15,18 @@ export function registerValidate(program: Command, io: CliIo): void {
     .action((mapPath: string, opts: { json?: boolean }) => {
       const text = readTextInput(mapPath);
       const r = loadStateMap(text, mapPath);
+      // The leak guard's view of the map: public state words that spell a private term would
+      // withhold every view showing them side by side (the kernel refuses such a map at start).
+      const squashed = (r.ok ? findSquashedTerms(r.value) : []).map((q) => ({
+        code: q.code,
+        severity: 'warning' as const,
+        path: 'facets, machines',
+        message: q.message,
+        file: mapPath,
+      }));
       const diagnostics = r.ok ? r.warnings : r.diagnostics;
       const errors = diagnostics.filter((d) => d.severity === 'error').length;
-      const warnings = diagnostics.length - errors;
+      const warnings = diagnostics.length - errors + squashed.length;
       if (opts.json === true) {
         io.stdout(
           `${JSON.stringify({
@@ -25,11 +35,12 @@ export function registerValidate(program: Command, io: CliIo): void {
             ...(r.ok ? { name: r.value.name, version: r.value.version, digest: r.value.digest } : {}),
             errors,
             warnings,
-            diagnostics,
+            diagnostics: [...diagnostics, ...squashed],
           })}\n`,
         );
       } else {
         for (const d of diagnostics) io.stdout(`${formatDiagnostic(d)}\n`);
+        for (const q of squashed) io.stdout(`${mapPath}: warning ${q.code} ${q.path}: ${q.message}\n`);
         if (r.ok) {
           io.stdout(
             `${mapPath}: valid (${r.value.name} ${r.value.version}, ${warnings} warning(s)), digest ${r.value.digest}\n`,
