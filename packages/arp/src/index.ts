@@ -48,6 +48,9 @@ export {
 export {
   createLeakGuard,
   DEFAULT_LEAK_PATTERNS,
+  DEFAULT_PHONE_REGIONS,
+  MAX_REJECTED_MATCHES,
+  createPhonePattern,
   MIN_SINGLE_TERM_LENGTH,
   MIN_SQUASHED_LENGTH,
   tokenize,
@@ -65,11 +68,13 @@ export {
   forbiddenContent,
 } from './internal/param-schema.js';
 export {
+  MAX_DISPLAY_LENGTH,
   UNTRUSTED_NOTICE,
   type ModelView,
   type UntrustedText,
   type ViewIntent,
 } from './internal/projection.js';
+export { findSquashedTerms, type SquashedTerm } from './internal/squash-check.js';
 export {
   createMemoryRefRegistry,
   createRefMinter,

@@ -285,6 +285,17 @@ describe('arp.intake', () => {
       });
     });
 
+    it('refuses JSON text nested deeper than the limit as PAYLOAD_TOO_LARGE, as it does a parsed value', () => {
+      const { arp } = setup();
+      const deep = `${'['.repeat(40)}"x"${']'.repeat(40)}`;
+      const text = `{"intent":"find_customer","params":{"name":${deep}}}`;
+      expect(arp.intake(text, 'json', SESSION_A)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+      const call = { type: 'function', function: { name: 'find_customer', arguments: `{"name":${deep}}` } };
+      expect(arp.intake({ tool_calls: [call] }, 'openai', SESSION_A)).toMatchObject({
+        code: 'PAYLOAD_TOO_LARGE',
+      });
+    });
+
     it('honours a configured limit', () => {
       const { arp } = smallBankArp({ limits: { maxBytes: 64 } });
       const r = arp.intake({ intent: 'find_customer', params: { name: 'a'.repeat(60) } }, 'json', SESSION_A);

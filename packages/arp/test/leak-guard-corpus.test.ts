@@ -40,9 +40,15 @@ const positives: [string, unknown, string][] = [
   ['a ref-shaped string that is not ours', { s: 'ref_cust_acct_xxxxxxxxxx' }, 'term:source'],
   ['a name split between a key and its value', { card: 'tok' }, 'term:source_field'],
   ['a name with a zero-width space inside', { note: 'cust\u200bacct' }, 'term:source'],
+  ['a short code with a zero-width space inside', { status: 'FR\u200bZN' }, 'term:enum_code'],
+  ['a short code with a zero-width joiner inside', { status: 'BL\u200dKD' }, 'term:enum_code'],
+  ['a short code with a word joiner inside', { status: 'F\u2060RZN' }, 'term:enum_code'],
+  ['a short code with a soft hyphen inside', { status: 'BLK\u00adD' }, 'term:enum_code'],
+  ['a short code with a byte-order mark inside', { status: 'FRZ\ufeffN' }, 'term:enum_code'],
   ['a name in full-width letters', { note: 'ＣＵＳＴ＿ＡＣＣＴ' }, 'term:source'],
   ['a name with Cyrillic look-alike letters', { note: '\u0441ust_\u0430cct' }, 'term:source'],
   ['a name with Greek look-alike capitals', { note: 'ΒΑL_ΜΙΝΟR' }, 'term:source_field'],
+  ['a code with a Greek lunate sigma for c', { note: 'acct_status_\u03f2d' }, 'term:source_field'],
   ['an email address', { contact: 'Write to john.doe@example.com' }, 'pattern:email'],
   ['an email split across fields', { a: 'john.doe@', b: 'example.com' }, 'pattern:email'],
   ['an IBAN', { iban: 'DE89370400440532013000' }, 'pattern:iban'],
@@ -52,6 +58,10 @@ const positives: [string, unknown, string][] = [
   ['an account number as a JSON number', { n: 123456789 }, 'pattern:account_number'],
   ['an international phone number', { tel: '+44 20 7946 0958' }, 'pattern:phone'],
   ['a US phone number', { tel: '(555) 123-4567' }, 'pattern:phone'],
+  ['a UK mobile number', { tel: 'call 07700 900001 today' }, 'pattern:phone'],
+  ['a UK number with the area code in brackets', { tel: '(020) 7946 0018' }, 'pattern:phone'],
+  ['a UK number grouped 4-3-4', { tel: '0207 946 0018' }, 'pattern:phone'],
+  ['a French number in international format', { tel: '+33 1 23 45 67 89' }, 'pattern:phone'],
   ['a national id', { id: '078-05-1120' }, 'pattern:national_id'],
 ];
 
@@ -62,9 +72,11 @@ const negatives: [string, unknown][] = [
   ['a prefix of a private word', { note: 'custom accounts' }],
   ['public facet values and bands', { balance: '100-500', standing: 'open', band: 'over-500' }],
   ['amounts and dates', { amount: 12.5, on: '2026-11-21', at: '10:30' }],
+  ['a date and time in one value', { at: '2026-11-21 10:30', iso: '2026-11-21T10:30:00Z' }],
   ['a masked card number', { card_number: '****4242' }],
   ['a short number', { n: 1234567 }],
   ['a card-length number that fails Luhn', { n: '4111 1111 1111 1112' }],
+  ['a short local number', { n: 'ext 1234 567' }],
   ['an IBAN-shaped string with a bad checksum', { s: 'DE00370400440532013000' }],
   ['public words the map itself uses', { card: 'usable', msg: 'message' }],
   ['an email-looking word without a domain', { s: 'user@localhost' }],
@@ -93,6 +105,31 @@ describe('leak guard corpus', () => {
       expect(guard.scan({ ok: 'fine', a: { b: ['x', 'the acct_status_cd'] } })?.path).toBe('/a/b/1');
       expect(guard.scan({ ok: 'fine', 'a/b~c': 'FRZN' })?.path).toBe('/a~1b~0c');
       expect(guard.scan({ ok: 'fine', x: 'mail me: a.b@example.org' })?.path).toBe('/x');
+    });
+  });
+});
+
+describe('look-alike letters', () => {
+  // Letters from Unicode's confusables table (UTS #39) that a hand list of the common Cyrillic and
+  // Greek ones missed: Cyrillic shha (U+04BB), qa (U+051A), we (U+051C), Greek lunate sigma (U+03F2).
+  const lookalikes = createLeakGuard({ terms: [{ term: 'cash_qw_hold', category: 'source_field' }] });
+  const cases: [string, string][] = [
+    ['U+04BB for h', 'cas\u04bb_qw_hold'],
+    ['U+051A for Q', 'CASH_\u051aW_HOLD'],
+    ['U+051C for W', 'CASH_Q\u051c_HOLD'],
+    ['U+03F2 for c', '\u03f2ash_qw_hold'],
+    ['several at once, squashed', 'x\u03f2as\u04bb\u051a\u051c\u04bboldx'],
+  ];
+  for (const [what, text] of cases) {
+    describe(`when a private name is spelt with ${what}`, () => {
+      it('is caught', () => {
+        expect(lookalikes.scan({ note: text })?.rule).toBe('term:source_field');
+      });
+    });
+  }
+  describe('when the look-alike is a capital I from another script', () => {
+    it('folds to I, not to the l of its skeleton, so camelCase still splits the same', () => {
+      expect(tokenize('\u0406dNumber')).toEqual(tokenize('IdNumber'));
     });
   });
 });

@@ -32,6 +32,17 @@ describe('edca validate', () => {
     });
   });
 
+  describe('when public state words of the map spell a private code', () => {
+    it('exits 0 with a PRIVATE_TERM_SQUASHED warning naming the words', async () => {
+      const sim = `${root}packages/arp/test/fixtures/sim-lines.yaml`;
+      const r = await run('validate', sim);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('warning PRIVATE_TERM_SQUASHED');
+      expect(r.out).toContain('"sim" + "terminated"');
+      expect(r.out).toContain('1 warning(s)');
+    });
+  });
+
   describe('when the map is invalid', () => {
     it('exits 1 and prints file:line:col, severity, code and path for each error', async () => {
       const r = await run('validate', f('invalid/condition-unknown-facet.yaml'));

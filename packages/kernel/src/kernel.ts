@@ -34,7 +34,7 @@ import { createMemoryStore } from './memory-store.js';
 import type { KernelStore, PendingApproval, Reservation } from './store.js';
 import { createBreaker, type Breaker } from './internal/breaker.js';
 import { actionHashFor, counterName, scopeIdsOf } from './internal/action.js';
-import { createArp } from '@edca/arp';
+import { createArp, findSquashedTerms } from '@edca/arp';
 import type {
   Arp,
   ArpHandler,
@@ -399,6 +399,13 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         fail(`map ${map.name} threw on a known-forbidden proposal`, error);
       }
       if (verdict !== 'refuse') fail(`map ${map.name} did not refuse a known-forbidden proposal`);
+      // A state whose public words spell a private term would be withheld in every view that
+      // shows it: a map that cannot show some of its own states is refused here, not found out
+      // one withheld view at a time.
+      const squashed = findSquashedTerms(map);
+      if (squashed.length > 0) {
+        fail(`map ${map.name}: ${squashed.map((q) => q.message).join('; ')}`);
+      }
     }
     try {
       const sig = await signer.sign(PROBE);

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeSigner, generateKeyPair } from '@edca/records';
-import { compile, type CompiledMap } from '@edca/semantic';
+import { compile, loadStateMap, type CompiledMap } from '@edca/semantic';
 import { createKernel, openFileJournal, type AppendedRecord, type KernelOptions } from '@edca/kernel';
 import {
   agent,
@@ -116,6 +116,24 @@ describe('createKernel self-test', () => {
       });
     });
   }
+
+  describe('when public state words of a map run together into a private code', () => {
+    it('refuses to start with KERNEL_SELF_TEST_FAILED, naming the words and the code', async () => {
+      const options = await baseOptions(tempDir());
+      const text = readFileSync(new URL('../../arp/test/fixtures/sim-lines.yaml', import.meta.url), 'utf8');
+      const loaded = loadStateMap(text, 'sim-lines.yaml');
+      if (!loaded.ok) throw new Error('sim-lines fixture does not load');
+      const started = createKernel({
+        ...options,
+        maps: [loaded.value],
+        loaders: { 'sim-lines': () => Promise.resolve({}) },
+        handlers: { 'lines.reactivate': () => ({ ok: true }) },
+      });
+      await expect(started).rejects.toMatchObject({ code: 'KERNEL_SELF_TEST_FAILED' });
+      await expect(started).rejects.toThrow(/"sim" \+ "terminated".*"sim term"/);
+      await options.journal.close();
+    });
+  });
 
   describe('when two maps declare the same intent', () => {
     it('refuses to start with KERNEL_CONFIG_INVALID', async () => {

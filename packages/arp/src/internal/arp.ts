@@ -22,6 +22,7 @@ import {
 import { paramsSchema } from './param-schema.js';
 import {
   buildDynamic,
+  MAX_DISPLAY_LENGTH,
   UNTRUSTED_NOTICE,
   type ModelView,
   type PendingRef,
@@ -355,7 +356,14 @@ export function createArp(options: ArpOptions): Arp {
   ): Built => {
     const derived = map.derive(records);
     if (!derived.ok) return refuse('STATE_UNDERIVABLE', 'the business records do not map to a state');
-    const { dynamic, refs } = buildDynamic(map, derived.state, records, session, minter);
+    const built = buildDynamic(map, derived.state, records, session, minter);
+    if ('tooLarge' in built) {
+      return refuse(
+        'DISPLAY_TOO_LARGE',
+        `display value ${built.tooLarge} is longer than ${MAX_DISPLAY_LENGTH} characters`,
+      );
+    }
+    const { dynamic, refs } = built;
     const perState = stateParts(derived.state, derived.stateHash);
     if (perState.hit !== undefined) return record(where, session, perState.hit);
     // Refs are our own MAC output and carry nothing to find; scanning them would only risk a

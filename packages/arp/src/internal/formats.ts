@@ -59,7 +59,11 @@ export function parseUntrusted(
     return { ok: true, value: parseJson(text, { maxBytes: limits.maxBytes, maxDepth: limits.maxDepth }) };
   } catch (err) {
     if (err instanceof RecordsError) {
-      if (err.code === 'IJSON_TOO_LARGE') return refuse('PAYLOAD_TOO_LARGE', 'payload is too large');
+      // Depth is a size limit like bytes: both bound the work a hostile payload can cause, and
+      // the parsed-value path reports both the same way.
+      if (err.code === 'IJSON_TOO_LARGE' || err.code === 'IJSON_TOO_DEEP') {
+        return refuse('PAYLOAD_TOO_LARGE', `payload is larger than ${limits.maxBytes} bytes or too deep`);
+      }
       return refuse('INTAKE_MALFORMED', `model output is not strict JSON (${err.code})`);
     }
     throw err;

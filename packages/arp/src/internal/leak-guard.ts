@@ -1,3 +1,5 @@
+import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js';
+import { CONFUSABLE_TO_ASCII } from './confusables-data.js';
 import { ArpError } from './errors.js';
 
 /** Where a private term comes from; reported with incidents so an operator knows what leaked. */
@@ -17,8 +19,14 @@ export interface LeakPattern {
   readonly regex: RegExp;
   /** A cheap prefilter: text that lacks this character (or fails this non-global regex) is skipped. */
   readonly requires?: string | RegExp;
-  /** Optional check on a match (a checksum), to keep false positives down. */
-  readonly accept?: (match: string) => boolean;
+  /**
+   * Optional check on a match (a checksum, a phone-number library), to keep false positives down;
+   * it also gets the whole text and the match's index, for context around the match. After a
+   * rejected match the search goes on from the next character, so a value is not hidden by
+   * digits glued in front of it; past {@link MAX_REJECTED_MATCHES} rejected matches in one scan
+   * the pattern counts as a hit (fail closed: the checks are the costly part).
+   */
+  readonly accept?: (match: string, text: string, index: number) => boolean;
 }
 
 /** What the guard found: the JSON pointer of the first hit and the rule, never the value itself. */
@@ -117,6 +125,60 @@ function ibanValid(raw: string): boolean {
 /** Seven digits with at most three separators between each: every digit pattern below needs that much. */
 const DIGIT_RUN = /[0-9](?:[ ().-]{0,3}[0-9]){6}/;
 
+/** Rejected matches of one pattern in one scan after which the pattern counts as a hit. */
+export const MAX_REJECTED_MATCHES = 64;
+
+/** Regions whose national phone formats the default `phone` pattern knows (`07700 900001`, `(555) 123-4567`). */
+export const DEFAULT_PHONE_REGIONS: readonly CountryCode[] = ['GB', 'US'];
+
+// A whole phone-shaped run: 7 to 15 digits, each group separated by at most two of ` ( ) . / -`,
+// an optional leading `+`, and no digit group right before or after it (a longer run, such as a
+// card number that fails Luhn, is no phone number; libphonenumber's own finder reads runs whole
+// the same way). Bounded, so each start reads at most a few dozen characters. An ISO date is no
+// phone number and is skipped.
+const PHONE_CANDIDATE =
+  /(?<![0-9+][ ./()-]{0,2})\+?(?:\(?[0-9]\)?[ ./-]{0,2}){7,15}(?![0-9]|[ ./-]{0,2}\(?[0-9])/g;
+const ISO_DATE_START = /^[12][0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9])/;
+const PHONE_CONTEXT = 3;
+// A national number written with its trunk prefix (`07700 900001`, `(020) 7946 0018`).
+const TRUNK_PREFIX = /^[^0-9]*0/;
+
+/**
+ * The `phone` pattern for the given regions: a phone-shaped run is a hit when libphonenumber-js
+ * finds a number in it (with the `:30` after it, so `2026-11-21 10:30` reads as a time stamp)
+ * that is international (`+44 20 7946 0958`), valid in one of `regions` (`(212) 555-0123`), or
+ * written with a trunk prefix and of a possible length there, reserved ranges included
+ * (`07700 900001`). A band such as `10000-50000` and a short `1234567` are not numbers.
+ */
+export function createPhonePattern(regions: readonly CountryCode[] = DEFAULT_PHONE_REGIONS): LeakPattern {
+  return {
+    name: 'phone',
+    requires: DIGIT_RUN,
+    regex: new RegExp(PHONE_CANDIDATE.source, 'g'),
+    accept: (match, text, index) => {
+      if (ISO_DATE_START.test(match)) return false;
+      // A `:30` after the run makes it a time stamp to the finder (`2026-11-21 10:30`).
+      const end = index + match.length;
+      const window = text.charCodeAt(end) === 58 ? text.slice(index, end + PHONE_CONTEXT) : match;
+      for (const defaultCountry of regions) {
+        // `leniency` is a documented option of the finder that its type declarations omit:
+        // 'POSSIBLE' checks the length only, so reserved ranges (`07700 900xxx`) count too.
+        const options = { defaultCountry, leniency: 'POSSIBLE' };
+        for (const found of findPhoneNumbersInText(window, options)) {
+          const written = window.slice(found.startsAt);
+          if (
+            window.includes('+') ||
+            found.number.isValid() ||
+            (TRUNK_PREFIX.test(written) && found.number.nationalNumber.length >= 9)
+          )
+            return true;
+        }
+      }
+      return false;
+    },
+  };
+}
+
 /**
  * The default value patterns. Patterns never span a newline, so each leaf is checked alone when
  * leaves are joined with newlines; joining without a separator catches a value split in two.
@@ -125,7 +187,9 @@ export const DEFAULT_LEAK_PATTERNS: readonly LeakPattern[] = [
   {
     name: 'email',
     requires: '@',
-    regex: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
+    // Matched from the start of a local part only (look-behind), so a long run before an `@`
+    // is read once, not again from each of its positions.
+    regex: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
   },
   {
     name: 'iban',
@@ -140,12 +204,9 @@ export const DEFAULT_LEAK_PATTERNS: readonly LeakPattern[] = [
     accept: (m) => luhn(m.replace(/[ -]/g, '')),
   },
   { name: 'account_number', requires: DIGIT_RUN, regex: /\b[0-9]{8,34}\b/g },
-  {
-    name: 'phone',
-    requires: DIGIT_RUN,
-    regex: /\+[0-9][0-9 ().-]{6,18}[0-9]|\(?\b[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}\b/g,
-  },
   { name: 'national_id', requires: DIGIT_RUN, regex: /\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b/g },
+  // After the fixed shapes above, so a national id is reported as one, not as a number.
+  createPhonePattern(),
 ];
 
 interface TrieNode {
@@ -201,73 +262,30 @@ function findInTrie(trie: Trie, text: string): { index: number; entry: Entry } |
   return undefined;
 }
 
-// Cyrillic and Greek letters that look like Latin ones (Unicode confusables, the common subset):
-// `сust_аcct` with a Cyrillic с and а must not pass for something else. Applied after NFKC, to
-// matching only; what the model sees is never rewritten.
-const CONFUSABLES: Readonly<Record<string, string>> = {
-  а: 'a',
-  в: 'b',
-  е: 'e',
-  к: 'k',
-  м: 'm',
-  н: 'h',
-  о: 'o',
-  р: 'p',
-  с: 'c',
-  т: 't',
-  у: 'y',
-  х: 'x',
-  і: 'i',
-  ј: 'j',
-  ѕ: 's',
-  ԁ: 'd',
-  ӏ: 'l',
-  ԛ: 'q',
-  ԝ: 'w',
-  А: 'A',
-  В: 'B',
-  Е: 'E',
-  К: 'K',
-  М: 'M',
-  Н: 'H',
-  О: 'O',
-  Р: 'P',
-  С: 'C',
-  Т: 'T',
-  Х: 'X',
-  У: 'Y',
-  І: 'I',
-  Ј: 'J',
-  Ѕ: 'S',
-  α: 'a',
-  ι: 'i',
-  κ: 'k',
-  ν: 'v',
-  ο: 'o',
-  ρ: 'p',
-  τ: 't',
-  υ: 'u',
-  χ: 'x',
-  Α: 'A',
-  Β: 'B',
-  Ε: 'E',
-  Ζ: 'Z',
-  Η: 'H',
-  Ι: 'I',
-  Κ: 'K',
-  Μ: 'M',
-  Ν: 'N',
-  Ο: 'O',
-  Ρ: 'P',
-  Τ: 'T',
-  Υ: 'Y',
-  Χ: 'X',
-};
-const CONFUSABLE = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g');
+// Letters of other scripts that look like Latin ones (`сust_аcct` with a Cyrillic с and а), from
+// Unicode's confusables table (UTS #39; see confusables-data.ts for its version and provenance).
+// Applied after NFKC, to matching only; what the model sees is never rewritten.
+const CONFUSABLES = new Map<string, string>(
+  CONFUSABLE_TO_ASCII.map(([cp, ascii]) => [String.fromCodePoint(cp), ascii]),
+);
+const CONFUSABLE = new RegExp(`[${[...CONFUSABLES.keys()].join('')}]`, 'gu');
+// Invisible characters (zero-width space and joiner, word joiner, soft hyphen, BOM, …): removed,
+// so `SIM\u200bTERM` is read as `SIMTERM`, not as two unrelated words.
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
 
-/** NFKC, then Latin look-alikes folded to Latin: the text the guard matches on. */
+const toLatin = (c: string): string => CONFUSABLES.get(c) ?? c;
+
+/**
+ * Invisible characters removed, look-alikes folded to Latin, NFKC, and look-alikes folded again:
+ * the text the guard matches on. Folding before NFKC too, because NFKC turns some look-alikes into
+ * letters that are not listed as one (the lunate sigma `ϲ`, which looks like `c`, becomes `ς`).
+ */
 function fold(text: string): string {
-  return text.normalize('NFKC').replace(CONFUSABLE, (c) => CONFUSABLES[c] ?? c);
+  return text
+    .replace(IGNORABLE, '')
+    .replace(CONFUSABLE, toLatin)
+    .normalize('NFKC')
+    .replace(CONFUSABLE, toLatin);
 }
 
 /** Collects keys and scalar values in document order, marking which leaves are keys. */
@@ -463,9 +481,14 @@ export function createLeakGuard(options: LeakGuardOptions): LeakGuard {
           if (!pass) continue;
         }
         p.regex.lastIndex = 0;
+        let rejected = 0;
         for (let m = p.regex.exec(text); m !== null; m = p.regex.exec(text)) {
           if (m[0].length === 0) p.regex.lastIndex++;
-          else if (p.accept === undefined || p.accept(m[0])) {
+          else if (
+            p.accept === undefined ||
+            p.accept(m[0], text, m.index) ||
+            ((p.regex.lastIndex = m.index + 1), ++rejected > MAX_REJECTED_MATCHES)
+          ) {
             let offset = 0;
             let l = 0;
             while (l < leaves.length - 1 && offset + leaves[l]!.length + sep.length <= m.index) {

@@ -12,9 +12,20 @@ export const MAX_STRING_LENGTH = 4000;
  */
 export const DEFAULT_STRING_PATTERN = /^[A-Za-z0-9\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u00FF .,'-]*$/;
 
-/** Why a string is refused whatever its declared pattern: each rule has a stable name. */
+/**
+ * Why a string is refused whatever its declared pattern: each rule has a stable name.
+ *
+ * Every rule runs in time linear in the text (strings are also cut to their length limit before
+ * any rule runs): no quantified run is re-scanned from each of its own positions. A scheme is
+ * matched from the start of its run only (look-behind), and "X … later Y" is matched once from
+ * the first X (an atomic look-ahead: `(?=(…))\1`), never again from every later X.
+ */
 export const FORBIDDEN_CONTENT: readonly { readonly name: string; readonly regex: RegExp }[] = [
-  { name: 'url', regex: /[a-z][a-z0-9+.-]*:\/\/|\bwww\.[a-z0-9-]+\.|^(?:mailto|file|data|javascript):/i },
+  {
+    name: 'url',
+    regex:
+      /(?<![a-z0-9+.-])[0-9+.-]*[a-z][a-z0-9+.-]*:\/\/|\bwww\.[a-z0-9-]+\.|^(?:mailto|file|data|javascript):/i,
+  },
   {
     name: 'path',
     regex: /(?:^|[\s"'=(,])(?:~?\/[^\s]|\.{1,2}\/)|\.\.[/\\]|\\|^[a-z]:[\\/]|\/[\w.-]+\/[\w.-]/i,
@@ -22,7 +33,7 @@ export const FORBIDDEN_CONTENT: readonly { readonly name: string; readonly regex
   {
     name: 'sql',
     regex:
-      /\bselect\b[\s\S]*\bfrom\b|\binsert\s+into\b|\bupdate\s+\w+\s+set\b|\bdelete\s+from\b|\b(?:drop|alter|truncate|create)\s+(?:table|database|schema|index|view|user)\b|\bunion\b[\s\S]*\bselect\b|\bexec(?:ute)?\s*\(|;\s*\w|--|\/\*|\*\/|\bor\s+['"]?\w+['"]?\s*=\s*['"]?\w+|\bwhere\b[\s\S]*(?:=|\blike\b)/i,
+      /^(?=([\s\S]*?\bselect\b))\1[\s\S]*\bfrom\b|\binsert\s+into\b|\bupdate\s+\w+\s+set\b|\bdelete\s+from\b|\b(?:drop|alter|truncate|create)\s+(?:table|database|schema|index|view|user)\b|^(?=([\s\S]*?\bunion\b))\2[\s\S]*\bselect\b|\bexec(?:ute)?\s*\(|;\s*\w|--|\/\*|\*\/|\bor\s+['"]?\w+['"]?\s*=\s*['"]?\w+|^(?=([\s\S]*?\bwhere\b))\3[\s\S]*(?:=|\blike\b)/i,
   },
 ];
 
@@ -51,12 +62,13 @@ export function paramSchema(spec: ParamSpec): z.ZodType {
     .with({ kind: 'string' }, (p) => {
       if (p.enum !== undefined) return describe(z.enum(p.enum as [string, ...string[]]), p.description);
       // A declared pattern must match the whole value: JSON Schema patterns are unanchored, and
-      // `[A-Za-z ]+` would otherwise accept anything that contains one letter.
+      // `[A-Za-z ]+` would otherwise accept anything that contains one letter. The length check
+      // aborts first: no pattern (the map's own included) ever sees an over-long string.
       const pattern =
         p.pattern === undefined ? DEFAULT_STRING_PATTERN : new RegExp(`^(?:${p.pattern})$`, 'u');
       const s = z
         .string()
-        .max(Math.min(p.maxLength, MAX_STRING_LENGTH))
+        .max(Math.min(p.maxLength, MAX_STRING_LENGTH), { abort: true })
         .regex(pattern)
         .refine((v) => forbiddenContent(v) === undefined, { message: 'FORBIDDEN_CONTENT' });
       return describe(s, p.description);

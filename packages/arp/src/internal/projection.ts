@@ -48,6 +48,12 @@ export interface DynamicView {
   readonly notice?: string;
 }
 
+/**
+ * Longest display value taken from business data, in UTF-16 code units: a view is a screen of
+ * facts, not a document, and a longer value is refused before the leak guard spends time on it.
+ */
+export const MAX_DISPLAY_LENGTH = 4000;
+
 /** A ref that projection will register for the session once the view is cleared to leave. */
 export interface PendingRef {
   readonly ref: string;
@@ -65,6 +71,21 @@ function scalar(v: unknown): string | number | boolean | null | undefined {
   if (typeof v === 'string' || typeof v === 'boolean' || v === null) return v;
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   return undefined;
+}
+
+/**
+ * The UTF-16 index after the first `max` code points of `text` (its length when it has no more):
+ * max_length counts code points, and only that prefix is ever read, however long the text.
+ */
+function codePointCut(text: string, max: number): number {
+  if (text.length <= max) return text.length;
+  let i = 0;
+  for (let n = 0; n < max && i < text.length; n++) {
+    const c = text.charCodeAt(i);
+    const low = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+    i += c >= 0xd800 && c <= 0xdbff && low >= 0xdc00 && low <= 0xdfff ? 2 : 1;
+  }
+  return i;
 }
 
 /** The real id of an entity, as text; undefined when the record does not carry a usable one. */
@@ -90,7 +111,7 @@ export function buildDynamic(
   records: Readonly<Record<string, unknown>>,
   session: ArpSession,
   minter: RefMinter,
-): { dynamic: DynamicView; refs: PendingRef[] } {
+): { dynamic: DynamicView; refs: PendingRef[] } | { tooLarge: string } {
   const doc = map.document;
   const refs: PendingRef[] = [];
   const entities: ViewEntities = {};
@@ -118,6 +139,7 @@ export function buildDynamic(
       const keep = decl.mask.keep_last;
       display[name] = keep === 0 ? '••••' : `•••• ${text.slice(-keep)}`;
     } else {
+      if (typeof v === 'string' && v.length > MAX_DISPLAY_LENGTH) return { tooLarge: name };
       display[name] = v;
     }
   }
@@ -127,14 +149,12 @@ export function buildDynamic(
     if (!decl.show) continue;
     const v = fieldOf(records, decl.from);
     if (typeof v !== 'string' || v.length === 0) continue;
-    // max_length counts code points; a text with no more code units than that cannot exceed it.
-    const chars = v.length <= decl.max_length ? undefined : Array.from(v);
-    const truncated = chars !== undefined && chars.length > decl.max_length;
+    const end = codePointCut(v, decl.max_length);
     untrusted.push({
       untrusted_text: {
         source: name,
-        text: truncated ? chars.slice(0, decl.max_length).join('') : v,
-        truncated,
+        text: end === v.length ? v : v.slice(0, end),
+        truncated: end < v.length,
       },
     });
   }

@@ -1,3 +1,4 @@
+import { findSquashedTerms } from '@edca/arp';
 import { loadStateMap } from '@edca/semantic';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -28,10 +29,19 @@ export function registerValidate(program: Command, io: CliIo): void {
         throw new CliError('NOT_A_STATE_MAP', message, EXIT.CHECK_FAILED);
       }
       const r = loadStateMap(text, mapPath);
+      // The leak guard's view of the map: public state words that spell a private term would
+      // withhold every view showing them side by side (the kernel refuses such a map at start).
+      const squashed = (r.ok ? findSquashedTerms(r.value) : []).map((q) => ({
+        code: q.code,
+        severity: 'warning' as const,
+        path: 'facets, machines',
+        message: q.message,
+        file: mapPath,
+      }));
       const diagnostics = r.ok ? r.warnings : r.diagnostics;
       const errors = diagnostics.filter((d) => d.severity === 'error').length;
-      const warnings = diagnostics.length - errors;
-      const { shown, omitted } = capFindings(diagnostics, opts.maxFindings);
+      const warnings = diagnostics.length - errors + squashed.length;
+      const { shown, omitted } = capFindings([...diagnostics, ...squashed], opts.maxFindings);
       if (opts.json === true) {
         io.stdout(
           `${JSON.stringify({
@@ -45,7 +55,13 @@ export function registerValidate(program: Command, io: CliIo): void {
           })}\n`,
         );
       } else {
-        for (const d of shown) io.stdout(`${formatDiagnostic(d)}\n`);
+        for (const d of shown) {
+          io.stdout(
+            d.code === 'PRIVATE_TERM_SQUASHED'
+              ? `${mapPath}: warning ${d.code} ${d.path}: ${d.message}\n`
+              : `${formatDiagnostic(d)}\n`,
+          );
+        }
         if (omitted > 0) io.stdout(`${omittedLine(omitted, 'diagnostic(s)')}\n`);
         if (r.ok) {
           io.stdout(

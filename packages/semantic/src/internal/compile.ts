@@ -198,7 +198,8 @@ function paramZod(spec: ParamSpec): z.ZodType {
       return z.string().regex(REF_PATTERN);
     case 'string': {
       if (spec.enum) return z.enum(spec.enum as [string, ...string[]]);
-      let s = z.string().max(spec.maxLength);
+      // The length check aborts first: the map's pattern never runs on an over-long string.
+      let s = z.string().max(spec.maxLength, { abort: true });
       if (spec.pattern !== undefined) s = s.regex(new RegExp(`^(?:${spec.pattern})$`, 'u'));
       return s;
     }
