@@ -30,6 +30,10 @@ function validField(f: StateMapDocument['sources'][string]['fields'][string]): f
         .map((d) => d.toISOString());
     case 'enum':
       return fc.constantFrom(...f.values);
+    case 'object':
+      return fc.record(Object.fromEntries(Object.entries(f.fields).map(([n, sub]) => [n, validField(sub)])));
+    case 'list':
+      return fc.array(validField(f.items), { maxLength: Math.min(f.max_items, 5) });
   }
 }
 
