@@ -19,8 +19,8 @@ export type DeriveResult =
 /** Inputs of `derive` beyond the records. */
 export interface DeriveOptions {
   /**
-   * RFC 3339 time the records are read at; required (else `TIME_REQUIRED`) only by maps with a
-   * time-windowed aggregate (`within`), ignored otherwise.
+   * RFC 3339 time the records are read at. Needed (else `TIME_REQUIRED`) only when a
+   * time-windowed aggregate (`within`) has items to count; ignored otherwise.
    */
   readonly now?: string;
 }

@@ -346,8 +346,6 @@ class Compiled implements CompiledMap {
     { readonly allowed: readonly string[]; readonly escalating: readonly string[] }
   >();
   readonly #sources: readonly CompiledSource[];
-  /** Whether a facet counts items in a time window (derive then needs `now`). */
-  #windowed = false;
   readonly #facets: readonly (
     | (RuleSet<'FACET_NO_MATCH'> & { readonly name: string; readonly kind: 'rules' })
     | {
@@ -405,7 +403,6 @@ class Compiled implements CompiledMap {
       if (op === undefined || typeof from === 'string') return { key, rest };
       const opts: { where?: string | undefined; within?: string | undefined; at?: string | undefined } =
         'size' in from ? {} : from;
-      this.#windowed ||= opts.within !== undefined;
       return {
         key,
         rest,
@@ -567,18 +564,9 @@ class Compiled implements CompiledMap {
         message: 'records must be an object keyed by source name',
       };
     }
-    let nowMs: number | undefined;
-    if (this.#windowed) {
-      const now = options?.now;
-      if (typeof now !== 'string' || !isRfc3339(now))
-        return {
-          ok: false,
-          code: 'TIME_REQUIRED',
-          path: 'now',
-          message: 'this map counts items in a time window: derive needs `now` (RFC 3339)',
-        };
-      nowMs = Date.parse(now);
-    }
+    // Only a time-windowed count with items to count needs `now` (checked where it is needed).
+    const now = options?.now;
+    const nowMs = typeof now === 'string' && isRfc3339(now) ? Date.parse(now) : undefined;
     const b: Bindings = {};
     for (const src of this.#sources) {
       const raw = records[src.name];
@@ -603,6 +591,13 @@ class Compiled implements CompiledMap {
     for (const f of this.#facets) {
       if (f.kind === 'bands') {
         const v = numberOf(f.from, b, nowMs);
+        if (v === 'time')
+          return {
+            ok: false,
+            code: 'TIME_REQUIRED',
+            path: `${f.path}.from.within`,
+            message: `facet '${f.name}' counts items in a time window: derive needs \`now\` (RFC 3339)`,
+          };
         if (v === 'error')
           return {
             ok: false,
@@ -901,12 +896,13 @@ function numberOf(
   from: NumberSource,
   b: Bindings,
   nowMs: number | undefined,
-): bigint | number | undefined | 'error' {
+): bigint | number | undefined | 'error' | 'time' {
   const target = walk(b[from.key], from.rest);
   const agg = from.aggregate;
   if (agg === undefined) return target as bigint | number | undefined;
   if (target === undefined) return undefined;
   const items = target as readonly unknown[];
+  if (agg.windowMs !== undefined && nowMs === undefined && items.length > 0) return 'time';
   let count = 0;
   let sum = 0n;
   let best: bigint | number | undefined;
