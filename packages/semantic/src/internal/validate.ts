@@ -310,7 +310,7 @@ export function validateDocument(doc: StateMapDocument): Validation {
             : `${op} needs a numeric field; '${path}' is ${f.type}`,
         );
     }
-    if (!('where' in from)) return;
+    if ('size' in from) return;
     const item = celTypeOfField(`item of ${r.source}.${r.outer.join('.')}`, r.list.items);
     if (from.where !== undefined) {
       const vars = new Map<string, CelT>([...sourceVars, ['item', item]]);
