@@ -256,6 +256,8 @@ interface NumberSource {
     /** Field path inside an item (empty: the item itself). */
     readonly inner: readonly string[];
     readonly where: Condition | undefined;
+    /** The item's fields as `where` reads them (`item.TYPE_CD`); undefined: the item is `item`. */
+    readonly itemKeys: readonly (readonly [string, string])[] | undefined;
     readonly windowMs: number | undefined;
     readonly at: readonly string[] | undefined;
   };
@@ -410,6 +412,10 @@ class Compiled implements CompiledMap {
           op,
           inner: r.inner ?? [],
           where: cond([...at, 'where'], opts.where),
+          itemKeys:
+            r.list!.items.type === 'object' && r.list!.items.nullable !== true
+              ? Object.keys(r.list!.items.fields).map((n) => [n, `item.${n}`] as const)
+              : undefined,
           windowMs: opts.within === undefined ? undefined : isoDurationMs(opts.within),
           at: opts.at?.split('.'),
         },
@@ -913,7 +919,8 @@ function numberOf(
         if (t === undefined || t > nowMs! || t <= nowMs! - agg.windowMs) continue;
       }
       if (agg.where !== undefined) {
-        b.item = item;
+        if (agg.itemKeys === undefined) b.item = item;
+        else for (const [n, k] of agg.itemKeys) b[k] = (item as Record<string, unknown>)[n];
         const r = agg.where.run(b);
         if (r === false) continue;
         if (r !== true) return 'error';
@@ -928,7 +935,8 @@ function numberOf(
       else if (best === undefined || (agg.op === 'max' ? v > best : v < best)) best = v;
     }
   } finally {
-    delete b.item;
+    if (agg.itemKeys === undefined) delete b.item;
+    else for (const [, k] of agg.itemKeys) delete b[k];
   }
   return agg.op === 'count' || agg.op === 'size' ? count : agg.op === 'sum' ? sum : best;
 }

@@ -311,10 +311,19 @@ export function validateDocument(doc: StateMapDocument): Validation {
         );
     }
     if ('size' in from) return;
-    const item = celTypeOfField(`item of ${r.source}.${r.outer.join('.')}`, r.list.items);
     if (from.where !== undefined) {
-      const vars = new Map<string, CelT>([...sourceVars, ['item', item]]);
-      check(from.where, [...at, 'where'], { vars, namespaces: sourceNamespaces });
+      // An object item binds as flat `item.<field>` names, like a source row, so the filter gets
+      // the same native fast path as a rule; a scalar item binds as `item`.
+      const items = r.list.items;
+      const what = `item of ${r.source}.${r.outer.join('.')}`;
+      const vars = new Map<string, CelT>(sourceVars);
+      if (items.type === 'object' && items.nullable !== true)
+        for (const [n, f] of Object.entries(items.fields))
+          vars.set(`item.${n}`, celTypeOfField(`${what}.${n}`, f));
+      else vars.set('item', celTypeOfField(what, items));
+      const namespaces = new Map(sourceNamespaces);
+      namespaces.set('item', { code: 'CONDITION_UNKNOWN_NAME', what: `field of the ${what}` });
+      check(from.where, [...at, 'where'], { vars, namespaces });
     }
     if ((from.within === undefined) !== (from.at === undefined))
       err('SCHEMA_INVALID', at, '`within` and `at` go together: a window and the item field it applies to');
