@@ -49,6 +49,8 @@ function recordsFor(card: string): Record<string, unknown> {
       DAYS_PAST_DUE: 0,
       FEE_WAIVERS_12M: 0,
       ARRG_CD: 'NONE',
+      CLOSED_AT: null,
+      TXNS: [],
     },
     card: { CARD_TOKEN: card, CARD_STATUS_CD: status.get(card) ?? 'ACT', PAN_LAST4: '4821' },
     payment: { PMT_ID: `P-${n}`, PMT_STATUS_CD: 'STL', AMT_CENTS: 2500, SETTLED_DAYS_AGO: 3 },

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '@edca/cli';
 import { describe, expect, it } from 'vitest';
@@ -141,5 +142,36 @@ describe('edca states', () => {
   });
   it('requires --data', async () => {
     expect((await run('states', BANK)).code).toBe(2);
+  });
+  it('counts items in a time window as of --now', async () => {
+    const data = f('records/insurance-claims/storm-siu.json');
+    const at = async (now: string) =>
+      (
+        JSON.parse((await run('states', CLAIMS, '--data', data, '--now', now)).out) as {
+          state: { facets: Record<string, string> };
+        }
+      ).state.facets.prior_claims;
+    // Prior claims on 2025-07-19 (paid) and 2024-09-02 (declined); a withdrawn one does not count.
+    expect(await at('2026-12-01T00:00:00Z')).toBe('several');
+    expect(await at('2028-07-01T00:00:00Z')).toBe('one');
+    expect(await at('2029-12-01T00:00:00Z')).toBe('none');
+    expect((await run('states', CLAIMS, '--data', data, '--now', 'tomorrow')).code).toBe(2);
+  });
+});
+
+describe('edca schema', () => {
+  it('prints the JSON Schema of a state map, the one shipped in @edca/semantic', async () => {
+    const r = await run('schema', 'state-map');
+    expect(r.code).toBe(0);
+    const shipped = JSON.parse(
+      readFileSync(`${root}packages/semantic/state-map.schema.json`, 'utf8'),
+    ) as unknown;
+    expect(JSON.parse(r.out)).toEqual(shipped);
+    expect(JSON.parse(r.out)).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema' });
+  });
+  it('exits 2 for an unknown document format', async () => {
+    const r = await run('schema', 'journal-entry');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("unknown document format 'journal-entry'");
   });
 });

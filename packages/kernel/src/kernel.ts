@@ -734,7 +734,8 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     }
     let derived: ReturnType<MapSpec['derive']>;
     try {
-      derived = entry.map.derive(records);
+      // `now` matters only to maps with time-windowed counts; the injected clock keeps it replayable.
+      derived = entry.map.derive(records, { now: toRfc3339(clock.now()) });
     } catch {
       return { ok: false, rule: 'kernel.derive', reasons: ['DERIVATION_FAILED'] };
     }

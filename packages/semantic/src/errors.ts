@@ -43,8 +43,12 @@ export type DeriveCode =
   | 'SOURCE_MISSING'
   /** A declared field is absent from its source record. */
   | 'SOURCE_FIELD_MISSING'
-  /** A declared field has the wrong type, is out of its enum, or is not a valid timestamp. */
+  /** A declared field has the wrong type, is out of its enum, is not a valid timestamp, is null without `nullable`, or is a string over its length bound. */
   | 'SOURCE_FIELD_INVALID'
+  /** A list field has more items than its `max_items`. */
+  | 'SOURCE_LIST_TOO_LONG'
+  /** The map counts items in a time window and `derive` was given no valid `now`. */
+  | 'TIME_REQUIRED'
   /** No rule of a facet matched and the facet declares no default. */
   | 'FACET_NO_MATCH'
   /** No rule of a machine matched and the machine declares no default. */
@@ -139,6 +143,8 @@ export const DERIVE_CODES = [
   'SOURCE_MISSING',
   'SOURCE_FIELD_MISSING',
   'SOURCE_FIELD_INVALID',
+  'SOURCE_LIST_TOO_LONG',
+  'TIME_REQUIRED',
   'FACET_NO_MATCH',
   'MACHINE_NO_MATCH',
   'CONDITION_ERROR',

@@ -15,6 +15,7 @@ export type {
   CompileResult,
   DecisionInput,
   DecisionResult,
+  DeriveOptions,
   DeriveResult,
   LoadResult,
   ParamSpec,
@@ -22,6 +23,7 @@ export type {
   StateMapInput,
 } from './types.js';
 export { stateMapSchema } from './internal/schema.js';
+export { STATE_MAP_SCHEMA_ID, stateMapJsonSchema } from './json-schema.js';
 
 /**
  * Types a state map written in TypeScript (the same document as the YAML form, checked by the

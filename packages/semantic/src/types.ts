@@ -16,6 +16,15 @@ export type DeriveResult =
   | { readonly ok: true; readonly state: AbstractState; readonly stateHash: Digest }
   | { readonly ok: false; readonly code: DeriveCode; readonly path: string; readonly message: string };
 
+/** Inputs of `derive` beyond the records. */
+export interface DeriveOptions {
+  /**
+   * RFC 3339 time the records are read at. Needed (else `TIME_REQUIRED`) only when a
+   * time-windowed aggregate (`within`) has items to count; ignored otherwise.
+   */
+  readonly now?: string;
+}
+
 /** Everything a decision depends on; the kernel records it so an auditor can replay it. */
 export interface DecisionInput {
   readonly policyDigest: Digest;
@@ -126,7 +135,7 @@ export interface CompiledMap {
   /** Whether the map reads time (`time: true`). */
   readonly usesTime: boolean;
   /** Checks the records against the declared sources and derives the abstract state; never throws. */
-  derive(records: Readonly<Record<string, unknown>>): DeriveResult;
+  derive(records: Readonly<Record<string, unknown>>, options?: DeriveOptions): DeriveResult;
   /** Hash of an abstract state (digestValue of `{ facets, machines }`). */
   stateHash(state: AbstractState): Digest;
   /** Intents that may be proposed in this state: `allowed` and `escalating` (approval certainly needed); disjoint. */

@@ -4,6 +4,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fixtureRecords, loadFixtureMap, MAPS, readFixture } from './helpers.js';
 
+/** The records' clock: windowed counts (insurance prior claims) need it when there are items. */
+const NOW = { now: '2026-12-01T00:00:00Z' };
+
 const FAILS: Record<string, { code: string; path: string }> = {
   'retail-banking/fail-missing-field': { code: 'SOURCE_FIELD_MISSING', path: 'account.DAYS_PAST_DUE' },
   'retail-banking/fail-missing-source': { code: 'SOURCE_MISSING', path: 'contact' },
@@ -30,6 +33,10 @@ function validField(f: StateMapDocument['sources'][string]['fields'][string]): f
         .map((d) => d.toISOString());
     case 'enum':
       return fc.constantFrom(...f.values);
+    case 'object':
+      return fc.record(Object.fromEntries(Object.entries(f.fields).map(([n, sub]) => [n, validField(sub)])));
+    case 'list':
+      return fc.array(validField(f.items), { maxLength: Math.min(f.max_items, 5) });
   }
 }
 
@@ -62,7 +69,7 @@ describe('derive', () => {
 
     it('derives every ok record and fails closed with the stable code for every fail record', () => {
       for (const [file, rec] of records) {
-        const r = map.derive(rec);
+        const r = map.derive(rec, NOW);
         const want = FAILS[`${name}/${file}`];
         if (want === undefined) {
           expect(r.ok, file).toBe(true);
@@ -75,7 +82,7 @@ describe('derive', () => {
     it('reaches every facet value and every machine state, so every rule is exercised', () => {
       const seen = new Map<string, Set<string>>();
       for (const rec of records.values()) {
-        const r = map.derive(rec);
+        const r = map.derive(rec, NOW);
         if (!r.ok) continue;
         for (const [k, v] of Object.entries(r.state.facets))
           seen.set(`facets.${k}`, (seen.get(`facets.${k}`) ?? new Set()).add(v));
@@ -99,8 +106,8 @@ describe('derive', () => {
     it('is deterministic and either total or fails closed, for any records (property)', () => {
       fc.assert(
         fc.property(recordsArb(map, true), (rec) => {
-          const a = map.derive(rec);
-          const b = map.derive(structuredClone(rec));
+          const a = map.derive(rec, NOW);
+          const b = map.derive(structuredClone(rec), NOW);
           expect(b).toEqual(a);
           if (a.ok) {
             // The memoized hash is the hash of the state.
@@ -120,7 +127,7 @@ describe('derive', () => {
     it('never fails on well-typed records except where the map deliberately has no value (property)', () => {
       fc.assert(
         fc.property(recordsArb(map, false), (rec) => {
-          const r = map.derive(rec);
+          const r = map.derive(rec, NOW);
           const unknownLossType =
             name === 'insurance-claims' && (rec.claim as Record<string, unknown>).LOSS_TYPE_CD === 'UNK';
           if (unknownLossType)
@@ -132,7 +139,7 @@ describe('derive', () => {
     });
 
     it('returns a frozen state and keeps the compiled map immutable', () => {
-      const r = map.derive(records.values().next().value!);
+      const r = map.derive(records.values().next().value!, NOW);
       expect(r.ok && Object.isFrozen(r.state) && Object.isFrozen(r.state.facets)).toBe(true);
       expect(Object.isFrozen(map)).toBe(true);
       expect(Object.isFrozen(map.document.intents)).toBe(true);
@@ -152,7 +159,7 @@ describe('derive', () => {
             fc.dictionary(fc.constantFrom('customer', 'account', 'card', 'payment'), fc.anything()),
           ),
           (v) => {
-            const r = map.derive(v as Record<string, unknown>);
+            const r = map.derive(v as Record<string, unknown>, NOW);
             expect(r.ok).toBe(false);
           },
         ),

@@ -14,7 +14,7 @@ const bank = loadFixtureMap('retail-banking');
 const claims = loadFixtureMap('insurance-claims');
 
 function stateOf(map: CompiledMap, mapName: string, file: string): AbstractState {
-  const r = map.derive(fixtureRecords(mapName).get(file)!);
+  const r = map.derive(fixtureRecords(mapName).get(file)!, { now: '2026-12-01T00:00:00Z' });
   if (!r.ok) throw new Error(`${file}: ${r.code}`);
   return r.state;
 }

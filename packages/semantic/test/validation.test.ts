@@ -182,9 +182,17 @@ describe('validation', () => {
       doc.time = true;
       expect(safeCompile(doc).ok).toBe(true);
     });
-    it('refuses CEL macros, which would hide what a condition reads', () => {
+    it('type-checks a CEL macro against its element type', () => {
       const doc = structuredClone(base);
       doc.intents.arrange_overdraft!.allowed_when = '[1, 2].exists(x, x > 1)';
+      expect(safeCompile(doc).ok).toBe(true);
+      doc.intents.arrange_overdraft!.allowed_when = "[1, 2].exists(x, x == 'a')";
+      const r = safeCompile(doc);
+      expect(!r.ok && r.diagnostics.map((d) => d.code)).toEqual(['CONDITION_TYPE_ERROR']);
+    });
+    it('refuses has(), which would hide what a condition reads', () => {
+      const doc = structuredClone(base);
+      doc.intents.arrange_overdraft!.allowed_when = 'has(params.amount)';
       const r = safeCompile(doc);
       expect(!r.ok && r.diagnostics.map((d) => d.code)).toEqual(['CONDITION_TYPE_ERROR']);
     });

@@ -105,6 +105,8 @@ export interface ResultInput {
   readonly error?: string;
   /** The records after the action; when given, the result carries the new view. */
   readonly records?: Readonly<Record<string, unknown>>;
+  /** RFC 3339 time the records are read at; needed only by maps with time-windowed counts. */
+  readonly now?: string;
   /** Entities the handler created, to be shown as refs (declared entity kinds only). */
   readonly created?: readonly RefTarget[];
 }
@@ -146,8 +148,15 @@ export interface Arp {
   readonly map: CompiledMap;
   /** The private words the guard scans for, and single words exempt because the map publishes them. */
   readonly vocabulary: { readonly terms: readonly string[]; readonly exempted: readonly string[] };
-  /** Derives the state from `records` and builds the model's view, or refuses. */
-  project(records: Readonly<Record<string, unknown>>, session: ArpSession): Projected<ModelView> | ArpRefusal;
+  /**
+   * Derives the state from `records` and builds the model's view, or refuses. `options.now`
+   * (RFC 3339) is needed only by maps with time-windowed counts (`within`).
+   */
+  project(
+    records: Readonly<Record<string, unknown>>,
+    session: ArpSession,
+    options?: { readonly now?: string },
+  ): Projected<ModelView> | ArpRefusal;
   /** Parses model output into a proposal, or refuses; never throws for bad input. */
   intake(raw: unknown, format: ProposalFormat, session: ArpSession): IntakeAccepted | ArpRefusal;
   /** Turns a proposal into the private call (handler, real params, real ids), or refuses. */
@@ -353,8 +362,9 @@ export function createArp(options: ArpOptions): Arp {
     records: Readonly<Record<string, unknown>>,
     session: ArpSession,
     where: LeakIncident['where'],
+    now?: string,
   ): Built => {
-    const derived = map.derive(records);
+    const derived = map.derive(records, now === undefined ? undefined : { now });
     if (!derived.ok) return refuse('STATE_UNDERIVABLE', 'the business records do not map to a state');
     const built = buildDynamic(map, derived.state, records, session, minter);
     if ('tooLarge' in built) {
@@ -420,9 +430,9 @@ export function createArp(options: ArpOptions): Arp {
     map,
     vocabulary: { terms: guard.terms, exempted: guard.exempted },
 
-    project(records, session) {
+    project(records, session, options) {
       assertSession(session);
-      const built = buildView(records, session, 'view');
+      const built = buildView(records, session, 'view', options?.now);
       if (!built.ok) return built;
       issue(session, built.refs);
       return { ok: true, value: built.view, json: built.json };
@@ -517,7 +527,7 @@ export function createArp(options: ArpOptions): Arp {
       }
       let view: ModelView | undefined;
       if (input.records !== undefined) {
-        const built = buildView(input.records, input.session, 'result');
+        const built = buildView(input.records, input.session, 'result', input.now);
         if (!built.ok) return built;
         view = built.view;
         pending.push(...built.refs);

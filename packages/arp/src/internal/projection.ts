@@ -60,11 +60,15 @@ export interface PendingRef {
   readonly target: RefTarget;
 }
 
+/** `source.field` or `source.object.field`; validation keeps lists out of these paths. */
 function fieldOf(records: Readonly<Record<string, unknown>>, path: string): unknown {
-  const dot = path.indexOf('.');
-  const source = records[path.slice(0, dot)];
-  if (typeof source !== 'object' || source === null) return undefined;
-  return (source as Record<string, unknown>)[path.slice(dot + 1)];
+  let cur: unknown = records;
+  for (const name of path.split('.')) {
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
+    if (!Object.prototype.hasOwnProperty.call(cur, name)) return undefined;
+    cur = (cur as Record<string, unknown>)[name];
+  }
+  return cur;
 }
 
 function scalar(v: unknown): string | number | boolean | null | undefined {

@@ -1,8 +1,9 @@
-import type { CompiledMap } from '@edca/semantic';
+import type { CompiledMap, StateMapDocument } from '@edca/semantic';
 import type { PrivateTerm } from './leak-guard.js';
 
 /**
- * Collects the private vocabulary from the map: source names, source field names, enum codes,
+ * Collects the private vocabulary from the map: source names, source field names and enum codes
+ * at every depth (nested objects, list items),
  * route handler names, real target fields and real enum codes of routes, plus any word the
  * compiled map itself declares private. Nothing here is configured by hand, so a new source
  * field is guarded the moment it is added to the map.
@@ -12,10 +13,7 @@ export function privateTermsOf(map: CompiledMap): PrivateTerm[] {
   const terms: PrivateTerm[] = [];
   for (const [source, decl] of Object.entries(doc.sources)) {
     terms.push({ term: source, category: 'source' });
-    for (const [field, f] of Object.entries(decl.fields)) {
-      terms.push({ term: field, category: 'source_field' });
-      if (f.type === 'enum') for (const code of f.values) terms.push({ term: code, category: 'enum_code' });
-    }
+    for (const [field, f] of Object.entries(decl.fields)) fieldTerms(field, f, terms);
   }
   for (const route of Object.values(doc.routes)) {
     terms.push({ term: route.handler, category: 'handler' });
@@ -26,6 +24,16 @@ export function privateTermsOf(map: CompiledMap): PrivateTerm[] {
   }
   for (const word of map.privateVocabulary) terms.push({ term: word, category: 'map' });
   return terms;
+}
+
+type FieldDecl = StateMapDocument['sources'][string]['fields'][string];
+
+/** A field's name, and at every depth the names of nested and list-item fields and their enum codes. */
+function fieldTerms(name: string | undefined, f: FieldDecl, terms: PrivateTerm[]): void {
+  if (name !== undefined) terms.push({ term: name, category: 'source_field' });
+  if (f.type === 'enum') for (const code of f.values) terms.push({ term: code, category: 'enum_code' });
+  if (f.type === 'object') for (const [n, sub] of Object.entries(f.fields)) fieldTerms(n, sub, terms);
+  if (f.type === 'list') fieldTerms(undefined, f.items, terms);
 }
 
 /** Every text the map publishes on purpose (names and values the model is meant to see). */

@@ -6,6 +6,7 @@ import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
 import { registerJournal } from './journal.js';
 import { registerKeygen } from './keygen.js';
+import { registerSchema } from './schema.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
 import { registerView } from './view.js';
@@ -27,4 +28,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerDemo(_program, _io);
   registerJournal(_program, _io);
   registerWitness(_program, _io);
+  registerSchema(_program, _io);
 }

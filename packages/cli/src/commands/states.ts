@@ -11,7 +11,11 @@ export function registerStates(program: Command, io: CliIo): void {
     .description('derive the abstract state of business records under a state map')
     .argument('<map>', 'state map (YAML or JSON)')
     .requiredOption('--data <file>', 'business records as JSON, keyed by source name (- for standard input)')
-    .action((mapPath: string, opts: { data: string }) => {
+    .option(
+      '--now <time>',
+      'RFC 3339 time the records are read at, for time-windowed counts (default: the current time)',
+    )
+    .action((mapPath: string, opts: { data: string; now?: string }) => {
       const map = loadMapFile(mapPath, io);
       const text = readTextInput(opts.data);
       let records: unknown;
@@ -24,7 +28,10 @@ export function registerStates(program: Command, io: CliIo): void {
       if (records === null || typeof records !== 'object' || Array.isArray(records)) {
         throw new CliError('DATA_INVALID', `${opts.data}: expected a JSON object keyed by source name`);
       }
-      const r = map.derive(records as Record<string, unknown>);
+      const now = opts.now ?? new Date().toISOString();
+      if (Number.isNaN(Date.parse(now)) || !/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:\d{2})$/.test(now))
+        throw new CliError('USAGE', `--now: '${now}' is not an RFC 3339 time with an offset`);
+      const r = map.derive(records as Record<string, unknown>, { now });
       if (!r.ok) {
         io.stdout(
           `${JSON.stringify({ ok: false, code: r.code, path: r.path, message: r.message }, null, 2)}\n`,

@@ -7,18 +7,25 @@ import { didYouMean } from './suggest.js';
 // param; a literal outside a facet's closed set is its own error). The subset: literals, names
 // declared by the map, logical, comparison and arithmetic operators, `in` over lists, the
 // conditional operator, size(), string methods (startsWith, endsWith, contains, matches),
-// conversions (int, uint, double, string, timestamp, duration). Macros (has, all, exists, map,
-// filter) and map/message literals are refused: every name a condition reads is then known at
-// load time, which is what lets intentsFor() tell state-only conditions from the rest.
+// conversions (int, uint, double, string, timestamp, duration), field selection on declared
+// nested objects, and the list macros (all, exists, exists_one, filter, map) over declared lists,
+// whose loop variable takes the declared element type. `has()` and map/message literals are
+// refused: every name a condition reads is then known at load time, which is what lets
+// intentsFor() tell state-only conditions from the rest.
 
 type ParsedExpr = ReturnType<typeof parse>;
 type Expr = ParsedExpr['expr'];
 
-/** A static CEL type; strings may carry the closed set they belong to. */
-export type CelT =
+/**
+ * A static CEL type; strings may carry the closed set they belong to, objects their declared
+ * fields. `nullable` marks a value that may be `null` at run time (a nullable or optional field).
+ */
+export type CelT = (
   | { readonly k: 'bool' | 'int' | 'uint' | 'double' | 'null' | 'bytes' | 'timestamp' | 'duration' | 'dyn' }
   | { readonly k: 'string'; readonly values?: readonly string[]; readonly setName?: string }
-  | { readonly k: 'list'; readonly elem: CelT };
+  | { readonly k: 'list'; readonly elem: CelT }
+  | { readonly k: 'object'; readonly fields: ReadonlyMap<string, CelT>; readonly what: string }
+) & { readonly nullable?: boolean };
 
 export const T = {
   bool: { k: 'bool' },
@@ -66,11 +73,13 @@ export interface CheckedCondition {
 }
 
 const isNum = (t: CelT): boolean => t.k === 'int' || t.k === 'uint' || t.k === 'double';
-const show = (t: CelT): string => (t.k === 'list' ? `list(${show(t.elem)})` : t.k);
+const show = (t: CelT): string =>
+  t.k === 'list' ? `list(${show(t.elem)})` : t.k === 'object' ? t.what : t.k;
 
 function sameType(a: CelT, b: CelT): boolean {
   if (a.k === 'dyn' || b.k === 'dyn') return true;
   if (a.k === 'list' && b.k === 'list') return sameType(a.elem, b.elem);
+  if (a.k === 'object' || b.k === 'object') return a === b;
   return a.k === b.k;
 }
 
@@ -106,6 +115,31 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
       return base === undefined ? undefined : `${base}.${k.value.field}`;
     }
     return undefined;
+  };
+
+  // Loop variables of macros in scope, innermost last; they shadow nothing the map declares
+  // (declared names are qualified or reserved) and never count as names the condition reads.
+  const locals: Map<string, CelT>[] = [];
+  const local = (name: string): CelT | undefined => {
+    for (let i = locals.length - 1; i >= 0; i--) {
+      const t = locals[i]!.get(name);
+      if (t !== undefined) return t;
+    }
+    return undefined;
+  };
+
+  /** The type of field `field` of a value of type `t`, or an error at `e`. */
+  const fieldOfType = (e: Expr, t: CelT, field: string): CelT | undefined => {
+    if (t.k === 'dyn') return T.dyn;
+    if (t.k !== 'object')
+      return fail(e, 'CONDITION_TYPE_ERROR', `field selection '.${field}' on a ${show(t)}, not an object`);
+    const f = t.fields.get(field);
+    if (f !== undefined) return f;
+    return fail(
+      e,
+      'CONDITION_UNKNOWN_NAME',
+      `unknown field '${field}' of ${t.what} (declared: ${[...t.fields.keys()].join(', ')})`,
+    );
   };
 
   const resolve = (e: Expr, name: string): CelT | undefined => {
@@ -182,22 +216,27 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
         return undefined;
       }
       case 'identExpr':
-        return resolve(e, k.value.name);
+        return local(k.value.name) ?? resolve(e, k.value.name);
       case 'selectExpr': {
         if (k.value.testOnly)
           return fail(
             e,
             'CONDITION_TYPE_ERROR',
-            'has() is not supported: every declared field is always present',
+            'has() is not supported: a declared field is always bound (an absent optional one as null: test `x == null`)',
           );
         const name = qualifiedName(e);
-        if (name === undefined)
-          return fail(
-            e,
-            'CONDITION_TYPE_ERROR',
-            `field selection '.${k.value.field}' on a value that is not a declared name`,
-          );
-        return resolve(e, name);
+        const operand = k.value.operand;
+        const rooted = operand !== undefined && local(rootIdent(operand) ?? '') !== undefined;
+        // A declared qualified name (`payment.AMT_CENTS`) resolves as one variable; below a
+        // declared object (`claim.ADDR.POST_CD`) or a macro's loop variable (`t.TYPE_CD`), the
+        // selection is a field of its operand's declared type.
+        if (name !== undefined && !rooted) {
+          if (env.vars.has(name)) return resolve(e, name);
+          const underObject = [...env.vars.keys()].some((v) => name.startsWith(`${v}.`));
+          if (!underObject || operand === undefined) return resolve(e, name);
+        }
+        const ot = operand === undefined ? undefined : typeOf(operand);
+        return ot === undefined ? undefined : fieldOfType(e, ot, k.value.field);
       }
       case 'listExpr': {
         let elem: CelT = T.dyn;
@@ -220,12 +259,35 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
         return typeOfCall(e, k.value.function, k.value.target, k.value.args);
       case 'structExpr':
         return fail(e, 'CONDITION_TYPE_ERROR', 'map and message literals are not supported');
-      case 'comprehensionExpr':
-        return fail(
-          e,
-          'CONDITION_TYPE_ERROR',
-          'macros (all, exists, exists_one, map, filter) are not supported',
-        );
+      case 'comprehensionExpr': {
+        const c = k.value;
+        if (c.iterVar2 !== '' || c.iterRange === undefined || c.accuInit === undefined)
+          return fail(e, 'CONDITION_TYPE_ERROR', 'only the list macros all, exists, exists_one, filter, map');
+        const range = typeOf(c.iterRange);
+        if (range === undefined) return undefined;
+        if (range.k !== 'list' && range.k !== 'dyn')
+          return fail(c.iterRange, 'CONDITION_TYPE_ERROR', `macros iterate over lists, not ${show(range)}`);
+        if (env.vars.has(c.iterVar) || env.namespaces.has(c.iterVar) || local(c.iterVar) !== undefined)
+          return fail(e, 'CONDITION_TYPE_ERROR', `loop variable '${c.iterVar}' shadows a name in scope`);
+        let accu = typeOf(c.accuInit);
+        if (accu === undefined) return undefined;
+        const scope = new Map<string, CelT>([
+          [c.iterVar, range.k === 'list' ? range.elem : T.dyn],
+          [c.accuVar, accu],
+        ]);
+        locals.push(scope);
+        try {
+          if (c.loopCondition !== undefined && typeOf(c.loopCondition) === undefined) return undefined;
+          const step = c.loopStep === undefined ? undefined : typeOf(c.loopStep);
+          if (step === undefined) return undefined;
+          // map/filter start from `[]` (a list of dyn): the step says what the items are.
+          if (accu.k === 'list' && accu.elem.k === 'dyn' && step.k === 'list') accu = step;
+          scope.set(c.accuVar, accu);
+          return c.result === undefined ? undefined : typeOf(c.result);
+        } finally {
+          locals.pop();
+        }
+      }
       case undefined:
         return fail(e, 'CONDITION_TYPE_ERROR', 'unsupported expression');
     }
@@ -258,6 +320,7 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
       case '_||_':
         return ts.every((t) => t.k === 'bool' || t.k === 'dyn') ? T.bool : bad();
       case '!_':
+      case '@not_strictly_false':
         return a !== undefined && (a.k === 'bool' || a.k === 'dyn') ? T.bool : bad();
       case '_==_':
       case '_!=_': {
@@ -290,8 +353,9 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
         if (!binary) return bad();
         if (a.k === 'timestamp' && b.k === 'duration') return T.timestamp;
         if (a.k === 'duration' && b.k === 'timestamp') return T.timestamp;
-        if (sameType(a, b) && ['int', 'uint', 'double', 'string', 'duration', 'list'].includes(a.k))
-          return a.k === 'string' ? T.string : a;
+        if (a.k === 'list' && b.k === 'list' && sameType(a, b)) return a.elem.k === 'dyn' ? b : a;
+        if (sameType(a, b) && ['int', 'uint', 'double', 'string', 'duration'].includes(a.k))
+          return a.k === 'string' ? T.string : ({ k: a.k } as CelT);
         return bad();
       }
       case '_-_': {
@@ -383,6 +447,14 @@ export function checkCondition(text: string, env: CheckEnv, allowAnyType = false
       ? root.value.constantKind.value
       : undefined;
   return { text, parsed, issues, names, constant, type: issues.length === 0 ? t : undefined };
+}
+
+/** Whether `e` is a chain of selections rooted at a macro's loop variable. */
+function rootIdent(e: Expr): string | undefined {
+  const k = e.exprKind;
+  if (k.case === 'identExpr') return k.value.name;
+  if (k.case === 'selectExpr' && k.value.operand !== undefined) return rootIdent(k.value.operand);
+  return undefined;
 }
 
 function hintFor(hint: ((field: string) => string | undefined) | undefined, field: string): string {

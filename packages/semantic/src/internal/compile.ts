@@ -2,7 +2,7 @@ import { celEnv, plan, type CelResult } from '@bufbuild/cel';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { digestValue, type Digest, type JsonValue } from '@edca/records';
 import { z } from 'zod';
-import type { ReasonCode } from '../errors.js';
+import type { DeriveCode, ReasonCode } from '../errors.js';
 import type {
   AbstractState,
   CompiledIntent,
@@ -11,6 +11,7 @@ import type {
   CompiledMap,
   DecisionInput,
   DecisionResult,
+  DeriveOptions,
   DeriveResult,
   ParamSpec,
 } from '../types.js';
@@ -18,8 +19,14 @@ import { isRfc3339, type CheckedCondition } from './cel-check.js';
 import { coverageWarnings } from './coverage.js';
 import { fastPath } from './fast-path.js';
 import { durationMs, pathToString, type RawDiagnostic } from './diagnostics.js';
-import { stateMapSchema, type StateMapDocument } from './schema.js';
-import { schemaDiagnostics, validateDocument } from './validate.js';
+import {
+  DEFAULT_STRING_LENGTH,
+  stateMapSchema,
+  type FacetSource,
+  type SourceField,
+  type StateMapDocument,
+} from './schema.js';
+import { aggregateOp, resolveFieldPath, schemaDiagnostics, validateDocument } from './validate.js';
 
 type Bindings = Record<string, unknown>;
 type Condition = {
@@ -57,45 +64,156 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-const SOURCE_CONVERT = {
-  string: (v: unknown) => v,
-  enum: (v: unknown) => v,
-  boolean: (v: unknown) => v,
-  number: (v: unknown) => v,
-  integer: (v: unknown) => BigInt(v as number),
-  timestamp: (v: unknown) => timestampFromDate(new Date(v as string)),
-} as const;
+type FieldSpec = SourceField;
+
+const nullable = (f: FieldSpec): boolean => f.nullable === true || f.optional === true;
+
+/**
+ * Converts a checked field value into what CEL reads: integers become bigints (CEL `int`),
+ * timestamps `google.protobuf.Timestamp`, objects fresh plain objects of their declared fields
+ * only (CEL maps), lists arrays (CEL lists); null and an absent optional field become `null`.
+ */
+function converter(f: FieldSpec): (v: unknown) => unknown {
+  const base = ((): ((v: unknown) => unknown) => {
+    switch (f.type) {
+      case 'string':
+      case 'enum':
+      case 'boolean':
+      case 'number':
+        return (v) => v;
+      case 'integer':
+        return (v) => BigInt(v as number);
+      case 'timestamp':
+        return (v) => timestampFromDate(new Date(v as string));
+      case 'object': {
+        const subs = Object.entries(f.fields).map(([n, sub]) => [n, converter(sub)] as const);
+        return (v) => {
+          const o: Record<string, unknown> = {};
+          for (const [n, c] of subs) o[n] = c((v as Record<string, unknown>)[n]);
+          return o;
+        };
+      }
+      case 'list': {
+        const c = converter(f.items);
+        return (v) => (v as unknown[]).map(c);
+      }
+    }
+  })();
+  return nullable(f) ? (v) => (v === null || v === undefined ? null : base(v)) : base;
+}
+
+const isPlainRecord = (v: unknown): v is Record<string, unknown> => {
+  if (v === null || typeof v !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
 
 /**
  * The values a source field's zod schema surely accepts, decided without zod (a row is checked on
  * every decision). `false` means "ask zod", never "refuse": timestamps always ask zod.
  */
 function acceptsField(f: FieldSpec): (v: unknown) => boolean {
-  switch (f.type) {
-    case 'string': {
-      // UTF-16 length bounds the code point count from above, whichever zod counts.
-      const max = f.max_length;
-      return max === undefined
-        ? (v) => typeof v === 'string'
-        : (v) => typeof v === 'string' && v.length <= max;
+  const base = ((): ((v: unknown) => boolean) => {
+    switch (f.type) {
+      case 'string': {
+        // UTF-16 length bounds the code point count from above, whichever zod counts.
+        const max = f.max_length ?? DEFAULT_STRING_LENGTH;
+        return (v) => typeof v === 'string' && v.length <= max;
+      }
+      case 'integer':
+        return (v) => Number.isSafeInteger(v);
+      case 'number':
+        return (v) => typeof v === 'number' && Number.isFinite(v);
+      case 'boolean':
+        return (v) => typeof v === 'boolean';
+      case 'enum': {
+        const values = new Set<unknown>(f.values);
+        return (v) => typeof v === 'string' && values.has(v);
+      }
+      case 'timestamp':
+        return () => false;
+      case 'object': {
+        const subs = Object.entries(f.fields).map(([n, sub]) => [n, acceptsField(sub)] as const);
+        return (v) => {
+          if (!isPlainRecord(v)) return false;
+          for (const [n, check] of subs) if (!check(v[n])) return false;
+          return true;
+        };
+      }
+      case 'list': {
+        const max = f.max_items;
+        const item = acceptsField(f.items);
+        return (v) => Array.isArray(v) && v.length <= max && v.every((x) => item(x));
+      }
     }
-    case 'integer':
-      return (v) => Number.isSafeInteger(v);
-    case 'number':
-      return (v) => typeof v === 'number' && Number.isFinite(v);
-    case 'boolean':
-      return (v) => typeof v === 'boolean';
-    case 'enum': {
-      const values = new Set<unknown>(f.values);
-      return (v) => typeof v === 'string' && values.has(v);
-    }
-    case 'timestamp':
-      return () => false;
-  }
+  })();
+  const orNull = f.nullable === true;
+  const orAbsent = f.optional === true;
+  if (!orNull && !orAbsent) return base;
+  return (v) => (v === null ? orNull : v === undefined ? orAbsent : base(v));
 }
-const ACCEPTED = { success: true } as const;
 
-type FieldSpec = StateMapDocument['sources'][string]['fields'][string];
+/** The zod schema of one declared field (extra keys of objects are ignored, never read). */
+function fieldZod(f: FieldSpec): z.ZodType {
+  let t: z.ZodType;
+  switch (f.type) {
+    case 'string':
+      t = z.string().max(f.max_length ?? DEFAULT_STRING_LENGTH);
+      break;
+    case 'integer':
+      t = z.int();
+      break;
+    case 'number':
+      t = z.number();
+      break;
+    case 'boolean':
+      t = z.boolean();
+      break;
+    case 'timestamp':
+      t = z.iso.datetime({ offset: true });
+      break;
+    case 'enum':
+      t = z.enum(f.values as [string, ...string[]]);
+      break;
+    case 'object':
+      t = z.object(Object.fromEntries(Object.entries(f.fields).map(([n, sub]) => [n, fieldZod(sub)])));
+      break;
+    case 'list':
+      t = z.array(fieldZod(f.items)).max(f.max_items);
+      break;
+  }
+  if (f.nullable === true) t = t.nullable();
+  if (f.optional === true) t = t.optional();
+  return t;
+}
+
+/**
+ * The first list longer than its `max_items` in a value (path segments), found before zod parses
+ * anything, so an oversized list is refused without walking its items.
+ */
+function tooLong(f: FieldSpec, v: unknown, path: (string | number)[]): (string | number)[] | undefined {
+  if (f.type === 'list' && Array.isArray(v)) {
+    if (v.length > f.max_items) return path;
+    for (let i = 0; i < v.length; i++) {
+      const hit = tooLong(f.items, v[i], [...path, i]);
+      if (hit !== undefined) return hit;
+    }
+  } else if (f.type === 'object' && isPlainRecord(v)) {
+    for (const [n, sub] of Object.entries(f.fields)) {
+      const hit = tooLong(sub, v[n], [...path, n]);
+      if (hit !== undefined) return hit;
+    }
+  }
+  return undefined;
+}
+
+/** `TXNS[3].AMT_PENCE` */
+function showPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path)
+    out += typeof seg === 'number' ? `[${seg}]` : `${out === '' ? '' : '.'}${String(seg)}`;
+  return out;
+}
 
 /**
  * The zod schema of a source's rows, and the hand-written check that only ever accepts rows the
@@ -106,22 +224,7 @@ export function sourceChecks(fields: Readonly<Record<string, FieldSpec>>): {
   readonly accepts: (row: object) => boolean;
 } {
   const shape: Record<string, z.ZodType> = {};
-  for (const [fname, f] of Object.entries(fields)) {
-    shape[fname] =
-      f.type === 'string'
-        ? f.max_length === undefined
-          ? z.string()
-          : z.string().max(f.max_length)
-        : f.type === 'integer'
-          ? z.int()
-          : f.type === 'number'
-            ? z.number()
-            : f.type === 'boolean'
-              ? z.boolean()
-              : f.type === 'timestamp'
-                ? z.iso.datetime({ offset: true })
-                : z.enum(f.values as [string, ...string[]]);
-  }
+  for (const [fname, f] of Object.entries(fields)) shape[fname] = fieldZod(f);
   const checks = Object.entries(fields).map(([fname, f]) => [fname, acceptsField(f)] as const);
   const accepts = (row: object): boolean => {
     const proto: unknown = Object.getPrototypeOf(row);
@@ -143,8 +246,26 @@ interface CompiledSource {
   readonly fields: readonly {
     readonly name: string;
     readonly key: string;
+    readonly spec: FieldSpec;
     readonly convert: (v: unknown) => unknown;
   }[];
+}
+
+/** A banded facet's number: a scalar field (maybe nested), or an aggregate of a list's items. */
+interface NumberSource {
+  /** The binding of the source's top-level field (`account.TXNS`), then nested object fields. */
+  readonly key: string;
+  readonly rest: readonly string[];
+  readonly aggregate?: {
+    readonly op: 'count' | 'size' | 'sum' | 'max' | 'min';
+    /** Field path inside an item (empty: the item itself). */
+    readonly inner: readonly string[];
+    readonly where: Condition | undefined;
+    /** The item's fields as `where` reads them (`item.TYPE_CD`); undefined: the item is `item`. */
+    readonly itemKeys: readonly (readonly [string, string])[] | undefined;
+    readonly windowMs: number | undefined;
+    readonly at: readonly string[] | undefined;
+  };
 }
 
 type RuleSet<V extends string> = {
@@ -239,8 +360,7 @@ class Compiled implements CompiledMap {
         readonly name: string;
         readonly kind: 'bands';
         readonly path: string;
-        readonly source: string;
-        readonly field: string;
+        readonly from: NumberSource;
         readonly bands: readonly { below: number; value: string }[];
         readonly fallback: string | undefined;
       }
@@ -282,9 +402,35 @@ class Compiled implements CompiledMap {
       };
     };
 
+    const numberSource = (from: FacetSource, at: readonly string[]): NumberSource => {
+      const [op, path] = typeof from === 'string' ? [undefined, from] : aggregateOp(from);
+      const r = resolveFieldPath(doc, path);
+      if (!r.ok) throw new Error(`invariant: ${path} was validated`);
+      const [top, ...rest] = r.outer;
+      const key = `${r.source}.${top!}`;
+      if (op === undefined || typeof from === 'string') return { key, rest };
+      const opts: { where?: string | undefined; within?: string | undefined; at?: string | undefined } =
+        'size' in from ? {} : from;
+      return {
+        key,
+        rest,
+        aggregate: {
+          op,
+          inner: r.inner ?? [],
+          where: cond([...at, 'where'], opts.where),
+          itemKeys:
+            r.list!.items.type === 'object' && r.list!.items.nullable !== true
+              ? Object.keys(r.list!.items.fields).map((n) => [n, `item.${n}`] as const)
+              : undefined,
+          windowMs: opts.within === undefined ? undefined : isoDurationMs(opts.within),
+          at: opts.at?.split('.'),
+        },
+      };
+    };
+
     this.#sources = Object.entries(doc.sources).map(([sname, s]) => {
       const fields = Object.entries(s.fields).map(([fname, f]) => {
-        return { name: fname, key: `${sname}.${fname}`, convert: SOURCE_CONVERT[f.type] };
+        return { name: fname, key: `${sname}.${fname}`, spec: f, convert: converter(f) };
       });
       return { name: sname, ...sourceChecks(s.fields), fields };
     });
@@ -303,13 +449,11 @@ class Compiled implements CompiledMap {
           noMatch: 'FACET_NO_MATCH' as const,
         };
       }
-      const [source, field] = f.from!.split('.') as [string, string];
       return {
         name: fname,
         kind: 'bands' as const,
         path: `facets.${fname}`,
-        source,
-        field,
+        from: numberSource(f.from!, ['facets', fname, 'from']),
         bands: f.bands!.map((b) => ({ below: b.below ?? Infinity, value: b.value })),
         fallback: f.default,
       };
@@ -423,7 +567,7 @@ class Compiled implements CompiledMap {
     Object.freeze(this);
   }
 
-  derive(records: Readonly<Record<string, unknown>>): DeriveResult {
+  derive(records: Readonly<Record<string, unknown>>, options?: DeriveOptions): DeriveResult {
     if (records === null || typeof records !== 'object') {
       return {
         ok: false,
@@ -432,6 +576,9 @@ class Compiled implements CompiledMap {
         message: 'records must be an object keyed by source name',
       };
     }
+    // Only a time-windowed count with items to count needs `now` (checked where it is needed).
+    const now = options?.now;
+    const nowMs = typeof now === 'string' && isRfc3339(now) ? Date.parse(now) : undefined;
     const b: Bindings = {};
     for (const src of this.#sources) {
       const raw = records[src.name];
@@ -443,21 +590,9 @@ class Compiled implements CompiledMap {
           message: `source '${src.name}' is missing or not an object`,
         };
       }
-      const checked = src.accepts(raw) ? ACCEPTED : src.schema.safeParse(raw);
-      if (!checked.success) {
-        const issue = checked.error.issues[0]!;
-        const field = String(issue.path[0] ?? '');
-        const missing =
-          !Object.prototype.hasOwnProperty.call(raw, field) ||
-          (raw as Record<string, unknown>)[field] === undefined;
-        return {
-          ok: false,
-          code: missing ? 'SOURCE_FIELD_MISSING' : 'SOURCE_FIELD_INVALID',
-          path: `${src.name}.${field}`,
-          message: missing
-            ? `field '${src.name}.${field}' is missing`
-            : `field '${src.name}.${field}': ${issue.message}`,
-        };
+      if (!src.accepts(raw)) {
+        const refused = refusal(src, raw);
+        if (refused !== undefined) return refused;
       }
       const row = raw as Record<string, unknown>;
       for (const f of src.fields) b[f.key] = f.convert(row[f.name]);
@@ -467,12 +602,28 @@ class Compiled implements CompiledMap {
     let key = '';
     for (const f of this.#facets) {
       if (f.kind === 'bands') {
-        const v = (records[f.source] as Record<string, number>)[f.field]!;
+        const v = numberOf(f.from, b, nowMs);
+        if (v === 'time')
+          return {
+            ok: false,
+            code: 'TIME_REQUIRED',
+            path: `${f.path}.from.within`,
+            message: `facet '${f.name}' counts items in a time window: derive needs \`now\` (RFC 3339)`,
+          };
+        if (v === 'error')
+          return {
+            ok: false,
+            code: 'CONDITION_ERROR',
+            path: `${f.path}.from.where`,
+            message: 'the item filter failed at run time',
+          };
         let value = f.fallback;
-        for (const band of f.bands) {
-          if (v < band.below) {
-            value = band.value;
-            break;
+        if (v !== undefined) {
+          for (const band of f.bands) {
+            if (v < band.below) {
+              value = band.value;
+              break;
+            }
           }
         }
         if (value === undefined)
@@ -480,7 +631,10 @@ class Compiled implements CompiledMap {
             ok: false,
             code: 'FACET_NO_MATCH',
             path: f.path,
-            message: `no band of facet '${f.name}' covers the value`,
+            message:
+              v === undefined
+                ? `facet '${f.name}' reads no value (null, or no items) and declares no default`
+                : `no band of facet '${f.name}' covers the value`,
           };
         facets[f.name] = value;
         key += `${value}\u0000`;
@@ -689,6 +843,122 @@ class Compiled implements CompiledMap {
   }
 }
 
+/**
+ * Why a row the fast check did not accept is refused, or undefined when zod accepts it. Missing
+ * beats invalid; an oversized list is named before its items are looked at.
+ */
+function refusal(
+  src: CompiledSource,
+  raw: object,
+): { ok: false; code: DeriveCode; path: string; message: string } | undefined {
+  for (const f of src.fields) {
+    const long = tooLong(f.spec, (raw as Record<string, unknown>)[f.name], [f.name]);
+    if (long !== undefined) {
+      const where = `${src.name}.${showPath(long)}`;
+      return {
+        ok: false,
+        code: 'SOURCE_LIST_TOO_LONG',
+        path: where,
+        message: `list '${where}' has more items than its max_items`,
+      };
+    }
+  }
+  const checked = src.schema.safeParse(raw);
+  if (checked.success) return undefined;
+  const issue = checked.error.issues[0]!;
+  let parent: unknown = raw;
+  for (const seg of issue.path.slice(0, -1)) parent = (parent as Record<PropertyKey, unknown>)[seg];
+  const last = issue.path[issue.path.length - 1];
+  const missing =
+    last !== undefined &&
+    isPlainObject(parent) &&
+    (!Object.prototype.hasOwnProperty.call(parent, last) || parent[last as string] === undefined);
+  const where = `${src.name}.${showPath(issue.path)}`;
+  return {
+    ok: false,
+    code: missing ? 'SOURCE_FIELD_MISSING' : 'SOURCE_FIELD_INVALID',
+    path: where,
+    message: missing ? `field '${where}' is missing` : `field '${where}': ${issue.message}`,
+  };
+}
+
+/** The value at `path` below `v` (undefined through a null). */
+function walk(v: unknown, path: readonly string[]): unknown {
+  let cur = v;
+  for (const n of path) {
+    if (cur === null || cur === undefined) return undefined;
+    cur = (cur as Record<string, unknown>)[n];
+  }
+  return cur === null ? undefined : cur;
+}
+
+/** Milliseconds since the epoch of a bound Timestamp. */
+function timestampMs(t: unknown): number | undefined {
+  if (t === null || t === undefined) return undefined;
+  const ts = t as { seconds: bigint; nanos: number };
+  return Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6);
+}
+
+/**
+ * A banded facet's number: a (nested) field, or an aggregate of a list's items; undefined when
+ * there is none (a null on the way, `max`/`min` of no items), `'error'` when the filter errs.
+ * Every aggregate is order-insensitive: counts, exact bigint sums, max and min.
+ */
+function numberOf(
+  from: NumberSource,
+  b: Bindings,
+  nowMs: number | undefined,
+): bigint | number | undefined | 'error' | 'time' {
+  const target = walk(b[from.key], from.rest);
+  const agg = from.aggregate;
+  if (agg === undefined) return target as bigint | number | undefined;
+  if (target === undefined) return undefined;
+  const items = target as readonly unknown[];
+  if (agg.windowMs !== undefined && nowMs === undefined && items.length > 0) return 'time';
+  let count = 0;
+  let sum = 0n;
+  let best: bigint | number | undefined;
+  try {
+    for (const item of items) {
+      if (agg.windowMs !== undefined) {
+        const t = timestampMs(walk(item, agg.at!));
+        if (t === undefined || t > nowMs! || t <= nowMs! - agg.windowMs) continue;
+      }
+      if (agg.where !== undefined) {
+        if (agg.itemKeys === undefined) b.item = item;
+        else for (const [n, k] of agg.itemKeys) b[k] = (item as Record<string, unknown>)[n];
+        const r = agg.where.run(b);
+        if (r === false) continue;
+        if (r !== true) return 'error';
+      }
+      if (agg.op === 'count' || agg.op === 'size') {
+        count++;
+        continue;
+      }
+      const v = walk(item, agg.inner) as bigint | number | undefined;
+      if (v === undefined) continue;
+      if (agg.op === 'sum') sum += v as bigint;
+      else if (best === undefined || (agg.op === 'max' ? v > best : v < best)) best = v;
+    }
+  } finally {
+    if (agg.itemKeys === undefined) delete b.item;
+    else for (const [, k] of agg.itemKeys) delete b[k];
+  }
+  return agg.op === 'count' || agg.op === 'size' ? count : agg.op === 'sum' ? sum : best;
+}
+
+/** Milliseconds of an ISO 8601 duration of days, hours, minutes and seconds (schema-checked). */
+function isoDurationMs(text: string): number {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(text)!;
+  const [d, h, mi, se] = [m[1], m[2], m[3], m[4]].map((x) => Number(x ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return (((d * 24 + h) * 60 + mi) * 60 + se) * 1000;
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -746,12 +1016,20 @@ function runRules(
 
 function collectVocabulary(doc: StateMapDocument): string[] {
   const words = new Set<string>();
+  const field = (name: string, f: SourceField): void => {
+    words.add(name);
+    if (f.type === 'enum') for (const v of f.values) words.add(v);
+    if (f.type === 'object') for (const [n, sub] of Object.entries(f.fields)) field(n, sub);
+    if (f.type === 'list') itemVocabulary(f.items);
+  };
+  const itemVocabulary = (f: SourceField): void => {
+    if (f.type === 'enum') for (const v of f.values) words.add(v);
+    if (f.type === 'object') for (const [n, sub] of Object.entries(f.fields)) field(n, sub);
+    if (f.type === 'list') itemVocabulary(f.items);
+  };
   for (const [sname, s] of Object.entries(doc.sources)) {
     words.add(sname);
-    for (const [fname, f] of Object.entries(s.fields)) {
-      words.add(fname);
-      if (f.type === 'enum') for (const v of f.values) words.add(v);
-    }
+    for (const [fname, f] of Object.entries(s.fields)) field(fname, f);
   }
   for (const e of Object.values(doc.entities)) words.add(e.id);
   for (const r of Object.values(doc.routes)) {

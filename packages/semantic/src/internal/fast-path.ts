@@ -44,7 +44,7 @@ export function fastPath<R>(
   vars: ReadonlyMap<string, CelT>,
   slow: (b: Bindings) => R,
 ): ((b: Bindings) => boolean | R) | undefined {
-  const body = fastBody(expr, vars);
+  const body = fastBody(vars, expr);
   if (body === undefined) return undefined;
   const names = [...new Set(body.names)];
   const test = body.test;
@@ -62,7 +62,14 @@ type Body = { readonly names: readonly string[]; readonly test: (b: Bindings) =>
 
 const SAFE = 2 ** 53;
 
-function fastBody(expr: Expr, vars: ReadonlyMap<string, CelT>): Body | undefined {
+function fastBody(allVars: ReadonlyMap<string, CelT>, expr: Expr): Body | undefined {
+  // A name that may be null (nullable or optional field) is left to CEL: `null < 5` is an error
+  // there, which JS comparison would turn into an answer.
+  const vars: ReadonlyMap<string, CelT> = new Map([...allVars].filter(([, t]) => t.nullable !== true));
+  return fastBodyOf(expr, vars);
+}
+
+function fastBodyOf(expr: Expr, vars: ReadonlyMap<string, CelT>): Body | undefined {
   const k = expr.exprKind;
   const bare = nameOf(expr);
   if (bare !== undefined) {
@@ -72,12 +79,12 @@ function fastBody(expr: Expr, vars: ReadonlyMap<string, CelT>): Body | undefined
   const fn0 = k.value.function;
   const args = k.value.args;
   if (fn0 === '!_' && args.length === 1) {
-    const inner = fastBody(args[0]!, vars);
+    const inner = fastBodyOf(args[0]!, vars);
     return inner === undefined ? undefined : { names: inner.names, test: (b) => !inner.test(b) };
   }
   if ((fn0 === '_&&_' || fn0 === '_||_') && args.length === 2) {
-    const l = fastBody(args[0]!, vars);
-    const r = fastBody(args[1]!, vars);
+    const l = fastBodyOf(args[0]!, vars);
+    const r = fastBodyOf(args[1]!, vars);
     if (l === undefined || r === undefined) return undefined;
     const names = [...l.names, ...r.names];
     return fn0 === '_&&_'

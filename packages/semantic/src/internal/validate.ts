@@ -1,7 +1,14 @@
 import type { z } from 'zod';
 import { checkCondition, T, type CelT, type CheckEnv, type CheckedCondition } from './cel-check.js';
 import type { RawDiagnostic } from './diagnostics.js';
-import type { IntentDecl, StateMapDocument } from './schema.js';
+import {
+  MAX_FIELD_DEPTH,
+  MAX_VALUES_PER_SOURCE,
+  type FacetSource,
+  type IntentDecl,
+  type SourceField,
+  type StateMapDocument,
+} from './schema.js';
 import { didYouMean } from './suggest.js';
 
 type Path = readonly (string | number)[];
@@ -36,25 +43,84 @@ export function schemaDiagnostics(error: z.ZodError): RawDiagnostic[] {
   return out;
 }
 
-function celTypeOfField(
-  source: string,
-  name: string,
-  f: StateMapDocument['sources'][string]['fields'][string],
-): CelT {
-  switch (f.type) {
-    case 'string':
-      return T.string;
-    case 'integer':
-      return T.int;
-    case 'number':
-      return T.double;
-    case 'boolean':
-      return T.bool;
-    case 'timestamp':
-      return T.timestamp;
-    case 'enum':
-      return { k: 'string', values: f.values, setName: `source field ${source}.${name}` };
+/** The CEL type a declared field has in conditions (`what` names it in messages). */
+export function celTypeOfField(what: string, f: SourceField): CelT {
+  const t = ((): CelT => {
+    switch (f.type) {
+      case 'string':
+        return T.string;
+      case 'integer':
+        return T.int;
+      case 'number':
+        return T.double;
+      case 'boolean':
+        return T.bool;
+      case 'timestamp':
+        return T.timestamp;
+      case 'enum':
+        return { k: 'string', values: f.values, setName: `source field ${what}` };
+      case 'object':
+        return {
+          k: 'object',
+          what: `object ${what}`,
+          fields: new Map(
+            Object.entries(f.fields).map(([n, sub]) => [n, celTypeOfField(`${what}.${n}`, sub)]),
+          ),
+        };
+      case 'list':
+        return { k: 'list', elem: celTypeOfField(`${what}[]`, f.items) };
+    }
+  })();
+  return f.nullable === true || f.optional === true ? { ...t, nullable: true } : t;
+}
+
+/** Where a dotted path of a map leads: through objects, at most one list, to a field. */
+export type ResolvedPath =
+  | {
+      readonly ok: true;
+      readonly source: string;
+      /** Field names from the source down to the list (or to the field, without a list). */
+      readonly outer: readonly string[];
+      /** Field names inside the list's items, when the path crosses a list. */
+      readonly inner: readonly string[] | undefined;
+      readonly field: SourceField;
+      /** The list crossed (or ended at), if any. */
+      readonly list: (SourceField & { type: 'list' }) | undefined;
+      /** Whether a field on the way may be null or absent. */
+      readonly mayBeNull: boolean;
+    }
+  | { readonly ok: false; readonly message: string };
+
+/** Resolves `source.field(.nested…)`; a path crossing one list continues inside its items. */
+export function resolveFieldPath(doc: StateMapDocument, path: string): ResolvedPath {
+  const [source, ...names] = path.split('.');
+  const src = doc.sources[source ?? ''];
+  if (src === undefined) return { ok: false, message: `no source '${source ?? ''}'` };
+  let fields: Record<string, SourceField> | undefined = src.fields;
+  let field: SourceField | undefined;
+  let list: (SourceField & { type: 'list' }) | undefined;
+  const outer: string[] = [];
+  let inner: string[] | undefined;
+  let mayBeNull = false;
+  for (const name of names) {
+    field = fields?.[name];
+    if (field === undefined) return { ok: false, message: `no field '${name}' at '${path}'` };
+    (inner ?? outer).push(name);
+    if (field.nullable === true || field.optional === true) mayBeNull = true;
+    fields = undefined;
+    if (field.type === 'object') fields = field.fields;
+    else if (field.type === 'list') {
+      if (list !== undefined) return { ok: false, message: `'${path}' crosses two lists` };
+      list = field;
+      inner = [];
+      const items: SourceField = field.items;
+      if (items.nullable === true) mayBeNull = true;
+      if (items.type === 'object') fields = items.fields;
+      else if (items.type === 'list') return { ok: false, message: `'${path}' crosses two lists` };
+    }
   }
+  if (field === undefined) return { ok: false, message: `'${path}' names no field` };
+  return { ok: true, source: source!, outer, inner, field, list, mayBeNull };
 }
 
 /** The semantic checks a schema cannot express; every problem is reported, none stops the others. */
@@ -99,14 +165,26 @@ export function validateDocument(doc: StateMapDocument): Validation {
       );
     sourceNamespaces.set(sname, { code: 'CONDITION_UNKNOWN_NAME', what: `field of source ${sname}` });
     for (const [fname, field] of Object.entries(source.fields)) {
-      sourceVars.set(`${sname}.${fname}`, celTypeOfField(sname, fname, field));
-      if (field.type === 'enum')
-        noDuplicates(field.values, ['sources', sname, 'fields', fname, 'values'], 'enum code');
+      sourceVars.set(`${sname}.${fname}`, celTypeOfField(`${sname}.${fname}`, field));
+      checkField(field, ['sources', sname, 'fields', fname], 1, 1, err, noDuplicates);
     }
   }
-  const fieldOf = (path: string) => {
-    const [s, f] = path.split('.') as [string, string];
-    return doc.sources[s]?.fields[f];
+  /** A scalar field outside lists (what bands, display values and free text may read). */
+  const scalarField = (path: string, at: Path): SourceField | undefined => {
+    const r = resolveFieldPath(doc, path);
+    if (!r.ok) {
+      err('UNKNOWN_REFERENCE', at, `no source field '${path}': ${r.message}`);
+      return undefined;
+    }
+    if (r.list !== undefined || r.field.type === 'object') {
+      err(
+        'SCHEMA_INVALID',
+        at,
+        `'${path}' is ${r.list !== undefined ? 'a list or inside one' : 'an object'}: only a scalar field can be read here (a list reaches the model only as a facet, e.g. a banded count)`,
+      );
+      return undefined;
+    }
+    return r.field;
   };
   for (const [ename, entity] of Object.entries(doc.entities)) {
     const source = doc.sources[entity.source];
@@ -116,12 +194,24 @@ export function validateDocument(doc: StateMapDocument): Validation {
         ['entities', ename, 'source'],
         `entity '${ename}' reads undeclared source '${entity.source}'`,
       );
-    else if (source.fields[entity.id] === undefined) {
-      err(
-        'UNKNOWN_REFERENCE',
-        ['entities', ename, 'id'],
-        `source '${entity.source}' declares no field '${entity.id}'`,
-      );
+    else {
+      const idField = source.fields[entity.id];
+      if (idField === undefined)
+        err(
+          'UNKNOWN_REFERENCE',
+          ['entities', ename, 'id'],
+          `source '${entity.source}' declares no field '${entity.id}'`,
+        );
+      else if (
+        (idField.type !== 'string' && idField.type !== 'integer') ||
+        idField.nullable === true ||
+        idField.optional === true
+      )
+        err(
+          'SCHEMA_INVALID',
+          ['entities', ename, 'id'],
+          `an entity id must be a required, non-nullable string or integer field`,
+        );
     }
   }
   const sourceEnv: CheckEnv = { vars: sourceVars, namespaces: sourceNamespaces };
@@ -170,15 +260,16 @@ export function validateDocument(doc: StateMapDocument): Validation {
       checkRules(facet.rules, [...base, 'rules']);
     }
     if (facet.from !== undefined && facet.bands !== undefined) {
-      const field = fieldOf(facet.from);
-      if (field === undefined) err('UNKNOWN_REFERENCE', [...base, 'from'], `no source field '${facet.from}'`);
-      else if (field.type !== 'integer' && field.type !== 'number') {
-        err(
-          'CONDITION_TYPE_ERROR',
-          [...base, 'from'],
-          `bands need a numeric field; '${facet.from}' is ${field.type}`,
-        );
-      }
+      if (typeof facet.from === 'string') {
+        const field = scalarField(facet.from, [...base, 'from']);
+        if (field !== undefined && field.type !== 'integer' && field.type !== 'number') {
+          err(
+            'CONDITION_TYPE_ERROR',
+            [...base, 'from'],
+            `bands need a numeric field; '${facet.from}' is ${field.type}`,
+          );
+        }
+      } else checkAggregate(facet.from, [...base, 'from']);
       let last = -Infinity;
       let openAt: number | undefined;
       facet.bands.forEach((band, i) => {
@@ -191,6 +282,61 @@ export function validateDocument(doc: StateMapDocument): Validation {
           warn(path, `band ${i} (below ${band.below}) is empty: an earlier band already covers it`);
         else last = band.below;
       });
+    }
+  }
+
+  // ---- aggregates: one list, an optional filter over `item`, an optional time window
+  function checkAggregate(from: FacetSource & object, at: Path): void {
+    const [op, path] = aggregateOp(from);
+    const r = resolveFieldPath(doc, path);
+    if (!r.ok) {
+      err('UNKNOWN_REFERENCE', [...at, op], `no source field '${path}': ${r.message}`);
+      return;
+    }
+    if (r.list === undefined) {
+      err('CONDITION_TYPE_ERROR', [...at, op], `'${path}' is not a list field or a field of its items`);
+      return;
+    }
+    const counting = op === 'count' || op === 'size';
+    if (counting && r.inner!.length > 0)
+      err('CONDITION_TYPE_ERROR', [...at, op], `${op} reads a list field itself, not a field of its items`);
+    if (!counting) {
+      const f = r.inner!.length === 0 ? r.list.items : r.field;
+      if (f.type !== 'integer' && !(f.type === 'number' && op !== 'sum'))
+        err(
+          'CONDITION_TYPE_ERROR',
+          [...at, op],
+          op === 'sum'
+            ? `sum needs an integer field (exact; write money as integer minor units); '${path}' is ${f.type}`
+            : `${op} needs a numeric field; '${path}' is ${f.type}`,
+        );
+    }
+    if ('size' in from) return;
+    if (from.where !== undefined) {
+      // An object item binds as flat `item.<field>` names, like a source row, so the filter gets
+      // the same native fast path as a rule; a scalar item binds as `item`.
+      const items = r.list.items;
+      const what = `item of ${r.source}.${r.outer.join('.')}`;
+      const vars = new Map<string, CelT>(sourceVars);
+      if (items.type === 'object' && items.nullable !== true)
+        for (const [n, f] of Object.entries(items.fields))
+          vars.set(`item.${n}`, celTypeOfField(`${what}.${n}`, f));
+      else vars.set('item', celTypeOfField(what, items));
+      const namespaces = new Map(sourceNamespaces);
+      namespaces.set('item', { code: 'CONDITION_UNKNOWN_NAME', what: `field of the ${what}` });
+      check(from.where, [...at, 'where'], { vars, namespaces });
+    }
+    if ((from.within === undefined) !== (from.at === undefined))
+      err('SCHEMA_INVALID', at, '`within` and `at` go together: a window and the item field it applies to');
+    if (from.within !== undefined && !doc.time)
+      err('CONDITION_UNKNOWN_NAME', [...at, 'within'], 'a time window reads the time: declare `time: true`');
+    if (from.at !== undefined) {
+      let t: SourceField | undefined = r.list.items;
+      for (const n of from.at.split('.')) t = t?.type === 'object' ? t.fields[n] : undefined;
+      if (t === undefined)
+        err('UNKNOWN_REFERENCE', [...at, 'at'], `the items of '${path}' have no field '${from.at}'`);
+      else if (t.type !== 'timestamp')
+        err('CONDITION_TYPE_ERROR', [...at, 'at'], `'${from.at}' is ${t.type}, not a timestamp`);
     }
   }
 
@@ -371,14 +517,11 @@ export function validateDocument(doc: StateMapDocument): Validation {
     if ('facet' in d) {
       if (doc.facets[d.facet] === undefined)
         err('UNKNOWN_REFERENCE', [...path, 'facet'], `no facet '${d.facet}'`);
-    } else if (fieldOf(d.from) === undefined)
-      err('UNKNOWN_REFERENCE', [...path, 'from'], `no source field '${d.from}'`);
+    } else scalarField(d.from, [...path, 'from']);
   }
   for (const [tname, t] of Object.entries(doc.display.free_text)) {
-    const field = fieldOf(t.from);
-    if (field === undefined)
-      err('UNKNOWN_REFERENCE', ['display', 'free_text', tname, 'from'], `no source field '${t.from}'`);
-    else if (field.type !== 'string')
+    const field = scalarField(t.from, ['display', 'free_text', tname, 'from']);
+    if (field !== undefined && field.type !== 'string')
       err('SCHEMA_INVALID', ['display', 'free_text', tname, 'from'], `free text must be a string field`);
   }
   for (const [rname, route] of Object.entries(doc.routes)) {
@@ -418,6 +561,52 @@ export function validateDocument(doc: StateMapDocument): Validation {
     }
   }
   return { diagnostics, conditions };
+}
+
+/** The operation and list path of an aggregate `from`. */
+export function aggregateOp(
+  from: FacetSource & object,
+): readonly ['count' | 'size' | 'sum' | 'max' | 'min', string] {
+  if ('count' in from) return ['count', from.count];
+  if ('size' in from) return ['size', from.size];
+  if ('sum' in from) return ['sum', from.sum];
+  if ('max' in from) return ['max', from.max];
+  return ['min', from.min];
+}
+
+/**
+ * Bounds and consistency of one declared field, recursively: nesting depth, the values a record
+ * may carry in total (product of `max_items` along the way), enum duplicates, and `optional`
+ * only where absence means something (not on list items).
+ */
+function checkField(
+  f: SourceField,
+  path: Path,
+  depth: number,
+  values: number,
+  err: (code: RawDiagnostic['code'], path: Path, message: string) => void,
+  noDuplicates: (list: readonly string[] | undefined, path: Path, what: string) => void,
+): void {
+  if (depth > MAX_FIELD_DEPTH) {
+    err('SCHEMA_INVALID', path, `fields nest at most ${MAX_FIELD_DEPTH} deep below a source`);
+    return;
+  }
+  if (f.type === 'enum') noDuplicates(f.values, [...path, 'values'], 'enum code');
+  if (f.type === 'object')
+    for (const [n, sub] of Object.entries(f.fields))
+      checkField(sub, [...path, 'fields', n], depth + 1, values, err, noDuplicates);
+  if (f.type === 'list') {
+    const total = values * f.max_items;
+    if (total > MAX_VALUES_PER_SOURCE)
+      err(
+        'SCHEMA_INVALID',
+        [...path, 'max_items'],
+        `nested lists could carry ${total} items in one record; at most ${MAX_VALUES_PER_SOURCE}`,
+      );
+    if (f.items.optional === true)
+      err('SCHEMA_INVALID', [...path, 'items', 'optional'], 'list items cannot be optional (use nullable)');
+    checkField(f.items, [...path, 'items'], depth + 1, total, err, noDuplicates);
+  }
 }
 
 function checkLimits(

@@ -21,6 +21,17 @@ export interface AccountRow {
   FEE_WAIVERS_12M: number;
   ARRG_CD: 'NONE' | 'PPLAN_OFFERED' | 'PPLAN_ACTIVE' | 'PPLAN_BROKEN';
   BALANCE_CENTS: number;
+  /** Null while the account is open. */
+  CLOSED_AT: string | null;
+  /** Card transactions of the last 180 days; the map counts recent chargebacks from them. */
+  TXNS: TxnRow[];
+}
+export interface TxnRow {
+  TXN_ID: string;
+  AMT_PENCE: number;
+  TYPE_CD: 'PUR' | 'CHB' | 'RFD';
+  POSTED_DAYS_AGO: number;
+  MCC: string;
 }
 export interface CardRow {
   CARD_TOKEN: string;
@@ -135,6 +146,12 @@ export function createBank(): Bank {
     FEE_WAIVERS_12M: 0,
     ARRG_CD: 'NONE',
     BALANCE_CENTS: 184_233,
+    CLOSED_AT: null,
+    TXNS: [
+      { TXN_ID: 'TX-88120431', AMT_PENCE: 24_999, TYPE_CD: 'PUR', POSTED_DAYS_AGO: 9, MCC: '4511' },
+      { TXN_ID: 'TX-88120432', AMT_PENCE: 24_999, TYPE_CD: 'PUR', POSTED_DAYS_AGO: 9, MCC: '4511' },
+      { TXN_ID: 'TX-87001210', AMT_PENCE: 1_350, TYPE_CD: 'PUR', POSTED_DAYS_AGO: 21, MCC: '5812' },
+    ],
   });
   add(bank.cards, 'tok_4f9a1c22e7', {
     CARD_TOKEN: 'tok_4f9a1c22e7',
@@ -179,6 +196,11 @@ export function createBank(): Bank {
     FEE_WAIVERS_12M: 0,
     ARRG_CD: 'NONE',
     BALANCE_CENTS: 96_410,
+    CLOSED_AT: null,
+    TXNS: [
+      { TXN_ID: 'TX-90201877', AMT_PENCE: 82_000, TYPE_CD: 'PUR', POSTED_DAYS_AGO: 2, MCC: '5732' },
+      { TXN_ID: 'TX-89514003', AMT_PENCE: 3_480, TYPE_CD: 'PUR', POSTED_DAYS_AGO: 6, MCC: '5411' },
+    ],
   });
   add(bank.cards, 'tok_9b27e0d415', {
     CARD_TOKEN: 'tok_9b27e0d415',
@@ -226,6 +248,12 @@ export function createBank(): Bank {
     FEE_WAIVERS_12M: 0,
     ARRG_CD: 'NONE',
     BALANCE_CENTS: -51_300,
+    CLOSED_AT: null,
+    TXNS: [
+      { TXN_ID: 'TX-87741002', AMT_PENCE: 6_240, TYPE_CD: 'PUR', POSTED_DAYS_AGO: 40, MCC: '5541' },
+      // A disputed marketplace order last month: one chargeback, so refunds are not yet escalated.
+      { TXN_ID: 'TX-86630419', AMT_PENCE: 4_599, TYPE_CD: 'CHB', POSTED_DAYS_AGO: 33, MCC: '5999' },
+    ],
   });
   add(bank.cards, 'tok_c3d5a1f088', {
     CARD_TOKEN: 'tok_c3d5a1f088',
