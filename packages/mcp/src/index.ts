@@ -16,3 +16,30 @@ export {
   type McpSessionHandle,
   type ViewLoader,
 } from './server.js';
+export {
+  defineServer,
+  loadServerConfig,
+  type LoadedConfig,
+  type OpenedStorage,
+  type ServerConfig,
+  type UpstreamRead,
+} from './config.js';
+export { openServerRuntime, type RuntimeOptions, type ServerRuntime } from './runtime.js';
+export { serveHttp, serveStdio, type HttpEndpoint } from './transports.js';
+export {
+  createUpstreams,
+  parseUpstreamRef,
+  upstreamHandler,
+  UpstreamFailure,
+  type UpstreamFailureCode,
+  type UpstreamSpec,
+  type Upstreams,
+} from './upstream.js';
+export {
+  findPendingApproval,
+  pendingApprovals,
+  watchApprovalInbox,
+  writeApprovalToInbox,
+  type InboxWatcher,
+  type PendingApprovalInfo,
+} from './approvals.js';

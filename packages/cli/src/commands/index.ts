@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { registerApprovals } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
 import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
 import { registerJournal } from './journal.js';
 import { registerKeygen } from './keygen.js';
+import { registerServe } from './serve.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
 import { registerView } from './view.js';
@@ -25,4 +27,6 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerKeygen(_program, _io);
   registerDemo(_program, _io);
   registerJournal(_program, _io);
+  registerServe(_program, _io);
+  registerApprovals(_program, _io);
 }
