@@ -14,6 +14,7 @@ import {
 import {
   createLeakGuard,
   DEFAULT_LEAK_PATTERNS,
+  tokenize,
   type Arp,
   type ArpSession,
   type LeakGuard,
@@ -156,8 +157,11 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     for (const term of arp.vocabulary.terms) terms.push({ term, category: 'map' });
   }
   for (const term of options.privateTerms ?? []) terms.push({ term, category: 'configured' });
-  const guard: LeakGuard = createLeakGuard({ terms, patterns: DEFAULT_LEAK_PATTERNS });
   const toolsJson = tools.map((t) => ({ ...(t as Record<string, JsonValue>) }));
+  // A configured word the tools themselves publish (an upstream named like an intent) hides
+  // nothing and would withhold every answer: it is exempt, as in the ARP's own guard.
+  const publicWords = new Set(tokenize(JSON.stringify(toolsJson)));
+  const guard: LeakGuard = createLeakGuard({ terms, patterns: DEFAULT_LEAK_PATTERNS, publicWords });
   const sessions = new Set<SessionState>();
   const approvals = new Map<Digest, { state: SessionState; entry: ApprovalEntry }>();
 
