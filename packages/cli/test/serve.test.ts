@@ -2,7 +2,7 @@
 // Streamable HTTP on loopback; approvals come from `edca approve` through the server's inbox, and
 // the journal is then verified offline with `edca audit verify --maps`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,6 +180,55 @@ describe('edca serve (child process)', () => {
       expect(body(ok)).toMatchObject({ outcome: 'completed' });
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
+    }, 120_000);
+  });
+
+  describe('when it serves the demo bank (--demo --out DIR)', () => {
+    it('lists the retail-banking intents, writes what edca demo writes, and a refund within limits executes', async () => {
+      dir = mkdtempSync(join(tmpdir(), 'edca-serve-demo-'));
+      const out = join(dir, 'out');
+      const client = new Client({ name: 'demo-agent', version: '1.0.0' });
+      await client.connect(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: ['--import', 'tsx', cliMain, 'serve', '--demo', '--out', out],
+          cwd: root,
+          stderr: 'pipe',
+        }),
+      );
+      cleanups.push(() => client.close());
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['refund_payment', 'freeze_card']));
+      const res = await client.readResource({ uri: 'edca://view/retail-banking-servicing' });
+      const view = JSON.parse((res.contents[0] as { text: string }).text) as {
+        entities: Record<string, string>;
+      };
+      const payment = view.entities['payment']!;
+      const refund = await client.callTool({
+        name: 'refund_payment',
+        arguments: { payment, amount: 249.99, reason: 'duplicate_charge' },
+      });
+      expect(body(refund)).toMatchObject({ outcome: 'completed', intent: 'refund_payment' });
+      for (const f of [
+        'trust.json',
+        'maps/retail-banking.yaml',
+        'keys/kernel.key.pem',
+        'keys/approver.key.pem',
+        'journal.jsonl',
+      ])
+        expect(existsSync(join(out, f)), f).toBe(true);
+      await client.close();
+      await new Promise((r) => setTimeout(r, 300));
+      const audit = await cli([
+        'audit',
+        'verify',
+        join(out, 'journal.jsonl'),
+        '--trust',
+        join(out, 'trust.json'),
+        '--maps',
+        join(out, 'maps'),
+      ]);
+      expect(audit.code).toBe(0);
     }, 120_000);
   });
 });
