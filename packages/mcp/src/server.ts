@@ -131,7 +131,7 @@ function publicMessage(code: string, fallback: string): string {
 /**
  * Builds the MCP face of a kernel: tools from the maps' intents, views as resources, decisions
  * and executions through the kernel, every outbound message through a leak guard.
- * @throws McpError TOOL_NAME_CLASH (two maps declare the same intent), VIEW_LOADER_MISSING
+ * @throws McpError VIEW_LOADER_MISSING (a map without a view loader)
  * @example
  * const mcp = createEdcaMcpServer({ kernel, stream: 'bank', principal, views: { cards: loadView } });
  * await mcp.connect(new StdioServerTransport());
@@ -146,11 +146,6 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
       throw new McpError('VIEW_LOADER_MISSING', `no view loader for map ${mapName}`);
     for (const def of arp.toolDefinitions('mcp')) {
       const name = String((def as { name: string }).name);
-      if (byTool.has(name))
-        throw new McpError(
-          'TOOL_NAME_CLASH',
-          `intent ${name} is declared by two maps; tool names must be unique`,
-        );
       byTool.set(name, { map: mapName, arp });
       tools.push(def);
     }
