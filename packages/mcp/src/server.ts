@@ -380,6 +380,10 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
         if (client !== undefined) state.modelId = `mcp-client:${client.name}@${client.version}`;
       };
       sessions.add(state);
+      // A session whose transport went away (client hung up, HTTP session deleted) is forgotten.
+      server.onclose = () => {
+        sessions.delete(state);
+      };
       await server.connect(transport);
       return {
         session: state.session,
