@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { registerApprovals } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
 import { registerGraph } from './graph.js';
@@ -7,6 +8,7 @@ import { registerIntake } from './intake.js';
 import { registerJournal } from './journal.js';
 import { registerKeygen } from './keygen.js';
 import { registerSchema } from './schema.js';
+import { registerServe } from './serve.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
 import { registerView } from './view.js';
@@ -29,4 +31,6 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerJournal(_program, _io);
   registerWitness(_program, _io);
   registerSchema(_program, _io);
+  registerServe(_program, _io);
+  registerApprovals(_program, _io);
 }

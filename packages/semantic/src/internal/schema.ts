@@ -318,7 +318,7 @@ const routeParamSchema = z.strictObject({
 });
 
 const routeSchema = z.strictObject({
-  handler: z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/, 'must be a handler name'),
+  handler: z.string().regex(/^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$/, 'must be a handler name'),
   params: z.record(identifier, routeParamSchema).optional(),
 });
 

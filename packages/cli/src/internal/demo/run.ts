@@ -48,17 +48,21 @@ export interface DemoSummary {
   readonly auditOk: boolean;
 }
 
-const STREAM = 'retail-demo';
+/** The demo's journal stream (also `edca serve --demo`'s). */
+export const STREAM = 'retail-demo';
 const FIXED_START = Date.parse('2026-11-21T09:00:00.000Z');
 /** Demo keys are trusted from this instant (before any fixed-clock or present-day record). */
-const KEYS_NOT_BEFORE = '2020-01-01T00:00:00.000Z';
+export const KEYS_NOT_BEFORE = '2020-01-01T00:00:00.000Z';
 const CHECKPOINT_EVERY = 8;
 /** Extra tries after a handler failure (the kernel's default, pinned so the demo's journal is too). */
-const HANDLER_RETRIES = 2;
-const APPROVER_ROLE = 'refund-approver';
-const APPROVER_NAME = 'Priya Shah, refunds team lead';
+export const HANDLER_RETRIES = 2;
+/** The role the demo's approver key is trusted for. */
+export const APPROVER_ROLE = 'refund-approver';
+/** The name the trust file gives the demo's approver key. */
+export const APPROVER_NAME = 'Priya Shah, refunds team lead';
 const MAP_URL = new URL('../../../../../fixtures/maps/retail-banking.yaml', import.meta.url);
-const PRINCIPAL = { id: 'agent-4471', attributes: { role: 'agent', strong_auth: true } } as const;
+/** The contact-centre agent the demo's decisions are taken for. */
+export const PRINCIPAL = { id: 'agent-4471', attributes: { role: 'agent', strong_auth: true } } as const;
 const WIDTH = 100;
 
 /** A clock the demo moves itself: the same run always sees the same instants. */
@@ -77,7 +81,8 @@ function makeClock(kind: DemoOptions['clock']): DemoClock {
   };
 }
 
-function loadMap(): { map: CompiledMap; path: string } {
+/** Loads the demo's retail-banking map from the repository's fixtures. */
+export function loadMap(): { map: CompiledMap; path: string } {
   const path = fileURLToPath(MAP_URL);
   let text: string;
   try {

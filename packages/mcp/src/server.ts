@@ -1,0 +1,438 @@
+/**
+ * edca as an MCP server: the map's intents are the tools, each `tools/call` goes intake → decide →
+ * execute (when permitted) → projected result, and the model's view is a resource of its session.
+ * One MCP connection (or Streamable HTTP session) is one edca session: the refs a view shows are
+ * bound to it and resolve nowhere else.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ResourceNotFoundError,
+  Server,
+  type CallToolResult,
+  type Transport,
+} from '@modelcontextprotocol/server';
+import {
+  createLeakGuard,
+  DEFAULT_LEAK_PATTERNS,
+  tokenize,
+  type Arp,
+  type ArpSession,
+  type LeakGuard,
+  type LeakHit,
+  type PrivateTerm,
+} from '@edca/arp';
+import type { Decision, ExecuteResult, Kernel, SignedApproval } from '@edca/kernel';
+import { canonicalize, digestBytes, type Digest, type JsonValue } from '@edca/records';
+import { McpError } from './errors.js';
+
+/** Loads the private records a session's view is projected from (the subject the session is about). */
+export type ViewLoader = (request: {
+  readonly map: string;
+  readonly session: ArpSession;
+  readonly principal: McpPrincipal;
+}) => Promise<Record<string, unknown>>;
+
+/** The accountable principal every decision of this server is taken for. */
+export interface McpPrincipal {
+  readonly id: string;
+  readonly attributes: Record<string, JsonValue>;
+}
+
+/** Options of {@link createEdcaMcpServer}. */
+export interface EdcaMcpServerOptions {
+  /** The kernel (built by the host or by `openServerRuntime`); its maps' intents become the tools. */
+  readonly kernel: Kernel;
+  /** The journal stream the kernel writes to: the `stream` half of every edca session. */
+  readonly stream: string;
+  readonly principal: McpPrincipal;
+  /** Per map name: the records the session's view is projected from. */
+  readonly views: Readonly<Record<string, ViewLoader>>;
+  /**
+   * The proposer journaled with each decision. Default: the MCP client's self-reported name and
+   * version as the model id, and the digest of the empty prompt template (the server never sees it).
+   */
+  readonly proposer?: { readonly modelId?: string; readonly promptTemplateDigest?: string };
+  /** The server's name and version in the MCP handshake. */
+  readonly info?: { readonly name: string; readonly version: string };
+  /** More private words no outbound message may carry (upstream server and tool names). */
+  readonly privateTerms?: readonly string[];
+  /** Receives each outbound message the leak guard stopped (private side: never sent to the client). */
+  readonly onLeak?: (incident: { readonly where: string; readonly hit: LeakHit }) => void;
+}
+
+/** One connected MCP session. */
+export interface McpSessionHandle {
+  /** The edca session its refs are bound to. */
+  readonly session: ArpSession;
+  /** The low-level SDK server of this session. */
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** What became of an approval statement the server took in. */
+export type McpApprovalResult =
+  | { readonly status: 'refused'; readonly code: string; readonly message: string }
+  | { readonly status: 'pending'; readonly approvers: number; readonly required: number }
+  | {
+      readonly status: 'decided';
+      readonly verdict: Decision['verdict'];
+      readonly reasons: readonly string[];
+      /** The execution that followed a permit (in the session that proposed), when the server still holds it. */
+      readonly execution?: ExecuteResult;
+    };
+
+/** The edca MCP server: one SDK `Server` per session over one kernel. */
+export interface EdcaMcpServer {
+  /** Starts a new session on `transport` (stdio, in-memory, one Streamable HTTP session). */
+  connect(transport: Transport, sessionId?: string): Promise<McpSessionHandle>;
+  /** Takes a signed approval (from the approvals inbox); executes the approved action in its session. */
+  approve(signed: SignedApproval): Promise<McpApprovalResult>;
+  /** Tool definitions as listed to every client (for docs and tests). */
+  readonly tools: readonly JsonValue[];
+  /** Closes every session (not the kernel: its owner closes it). */
+  close(): Promise<void>;
+}
+
+/** The view resource of a map. */
+export const VIEW_URI_PREFIX = 'edca://view/';
+/** The resource of one pending approval of the session. */
+export const APPROVAL_URI_PREFIX = 'edca://approval/';
+
+interface SessionState {
+  readonly session: ArpSession;
+  readonly server: Server;
+  modelId: string;
+  /** Approvals this session's proposals wait for, with what became of them. */
+  readonly approvals: Map<Digest, ApprovalEntry>;
+}
+
+interface ApprovalEntry {
+  readonly id: Digest;
+  readonly map: string;
+  readonly intent: string;
+  readonly required: { count: number; role: string };
+  readonly expiresAt: string;
+  status: 'pending' | 'approved' | 'rejected' | 'expired' | 'refused';
+  result?: Record<string, JsonValue>;
+}
+
+const EMPTY_TEMPLATE_DIGEST = digestBytes('');
+
+const REFUSAL_MESSAGES: Readonly<Record<string, string>> = {
+  UNKNOWN_INTENT: 'no tool of this server has that name; use only the listed tools',
+  LEAK_BLOCKED: 'the answer was withheld because it would have shown private data',
+  VIEW_UNAVAILABLE: 'the current view could not be built',
+};
+
+function publicMessage(code: string, fallback: string): string {
+  return REFUSAL_MESSAGES[code] ?? fallback;
+}
+
+/**
+ * Builds the MCP face of a kernel: tools from the maps' intents, views as resources, decisions
+ * and executions through the kernel, every outbound message through a leak guard.
+ * @throws McpError VIEW_LOADER_MISSING (a map without a view loader)
+ * @example
+ * const mcp = createEdcaMcpServer({ kernel, stream: 'bank', principal, views: { cards: loadView } });
+ * await mcp.connect(new StdioServerTransport());
+ */
+export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServer {
+  const { kernel } = options;
+  const byTool = new Map<string, { map: string; arp: Arp }>();
+  const terms: PrivateTerm[] = [];
+  const tools: JsonValue[] = [];
+  for (const [mapName, arp] of kernel.arps) {
+    if (options.views[mapName] === undefined)
+      throw new McpError('VIEW_LOADER_MISSING', `no view loader for map ${mapName}`);
+    for (const def of arp.toolDefinitions('mcp')) {
+      const name = String((def as { name: string }).name);
+      byTool.set(name, { map: mapName, arp });
+      tools.push(def);
+    }
+    for (const term of arp.vocabulary.terms) terms.push({ term, category: 'map' });
+  }
+  for (const term of options.privateTerms ?? []) terms.push({ term, category: 'configured' });
+  const toolsJson = tools.map((t) => ({ ...(t as Record<string, JsonValue>) }));
+  // A configured word the tools themselves publish (an upstream named like an intent) hides
+  // nothing and would withhold every answer: it is exempt, as in the ARP's own guard.
+  const publicWords = new Set(tokenize(JSON.stringify(toolsJson)));
+  const guard: LeakGuard = createLeakGuard({ terms, patterns: DEFAULT_LEAK_PATTERNS, publicWords });
+  const sessions = new Set<SessionState>();
+  const approvals = new Map<Digest, { state: SessionState; entry: ApprovalEntry }>();
+
+  function guarded(where: string, value: unknown): LeakHit | undefined {
+    const hit = guard.scan(value);
+    if (hit !== undefined) options.onLeak?.({ where, hit });
+    return hit;
+  }
+
+  function toolResult(payload: Record<string, JsonValue>, isError: boolean): CallToolResult {
+    if (guarded('tools/call', payload) !== undefined)
+      return refusal('LEAK_BLOCKED', REFUSAL_MESSAGES['LEAK_BLOCKED']!);
+    return { content: [{ type: 'text', text: canonicalize(payload) }], structuredContent: payload, isError };
+  }
+
+  function refusal(code: string, message: string, extra: Record<string, JsonValue> = {}): CallToolResult {
+    const payload: Record<string, JsonValue> = { edca_refusal: code, message, ...extra };
+    if (code !== 'LEAK_BLOCKED' && guarded('tools/call error', payload) !== undefined)
+      return refusal('LEAK_BLOCKED', REFUSAL_MESSAGES['LEAK_BLOCKED']!);
+    return {
+      content: [{ type: 'text', text: canonicalize(payload) }],
+      structuredContent: payload,
+      isError: true,
+    };
+  }
+
+  async function viewRecords(state: SessionState, map: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await options.views[map]!({ map, session: state.session, principal: options.principal });
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function resultPayload(
+    state: SessionState,
+    map: string,
+    arp: Arp,
+    intent: string,
+    execution: ExecuteResult,
+  ): Promise<{ payload: Record<string, JsonValue>; isError: boolean }> {
+    if (execution.status === 'refused') {
+      return {
+        payload: {
+          edca_refusal: execution.code,
+          message: 'the permitted action could not be executed',
+          intent,
+        },
+        isError: true,
+      };
+    }
+    const records = await viewRecords(state, map);
+    const projected = arp.projectResult({
+      session: state.session,
+      intent,
+      outcome: execution.status,
+      ...(execution.error === undefined ? {} : { error: execution.error.code }),
+      ...(records === undefined ? {} : { records }),
+    });
+    if (!projected.ok)
+      return {
+        payload: { edca_refusal: projected.code, message: 'the result could not be shown' },
+        isError: true,
+      };
+    return {
+      payload: JSON.parse(projected.json) as Record<string, JsonValue>,
+      isError: execution.status !== 'completed',
+    };
+  }
+
+  async function callTool(
+    state: SessionState,
+    name: string,
+    args: Record<string, unknown> | undefined,
+  ): Promise<CallToolResult> {
+    const target = byTool.get(name);
+    if (target === undefined) return refusal('UNKNOWN_INTENT', REFUSAL_MESSAGES['UNKNOWN_INTENT']!);
+    const { arp, map } = target;
+    const intake = arp.intake({ name, arguments: args ?? {} }, 'mcp', state.session);
+    if (!intake.ok) {
+      const issues = (intake.issues ?? []).map((i) => ({ path: i.path, problem: i.problem }));
+      return refusal(intake.code, intake.message, issues.length === 0 ? {} : { issues });
+    }
+    const decision = await kernel.decide(intake.proposal, {
+      session: state.session,
+      principal: options.principal,
+      proposer: {
+        modelId: options.proposer?.modelId ?? state.modelId,
+        promptTemplateDigest: options.proposer?.promptTemplateDigest ?? EMPTY_TEMPLATE_DIGEST,
+      },
+    });
+    if (decision.verdict === 'refuse') {
+      return refusal(decision.reasons[0] ?? 'REFUSED', 'the kernel refused this proposal', {
+        reasons: [...decision.reasons],
+      });
+    }
+    if (decision.verdict === 'escalate') {
+      if (decision.approval === undefined)
+        return refusal('APPROVAL_UNAVAILABLE', 'the action needs an approval that could not be opened');
+      const entry: ApprovalEntry = {
+        id: decision.approval.id,
+        map,
+        intent: name,
+        required: { ...decision.approval.required },
+        expiresAt: decision.approval.expiresAt,
+        status: 'pending',
+      };
+      state.approvals.set(entry.id, entry);
+      approvals.set(entry.id, { state, entry });
+      return toolResult(pendingPayload(entry), false);
+    }
+    if (decision.permit === undefined) return refusal('PERMIT_MISSING', 'the permit could not be issued');
+    const execution = await kernel.execute(decision.permit, { session: state.session });
+    const { payload, isError } = await resultPayload(state, map, arp, name, execution);
+    return toolResult(payload, isError);
+  }
+
+  function pendingPayload(entry: ApprovalEntry): Record<string, JsonValue> {
+    return {
+      edca_pending: 'approval',
+      intent: entry.intent,
+      approval: entry.id,
+      waits_for: { count: entry.required.count, role: entry.required.role },
+      expires_at: entry.expiresAt,
+      status: entry.status,
+      resource: `${APPROVAL_URI_PREFIX}${entry.id}`,
+      ...(entry.result === undefined ? {} : { result: entry.result }),
+    };
+  }
+
+  function resourceList(
+    state: SessionState,
+  ): { uri: string; name: string; mimeType: string; description: string }[] {
+    const views = [...kernel.arps.keys()].map((map) => ({
+      uri: `${VIEW_URI_PREFIX}${map}`,
+      name: `view ${map}`,
+      mimeType: 'application/json',
+      description: `What this session may see of ${map}: abstract states, opaque refs and the intents offered now.`,
+    }));
+    const pending = [...state.approvals.values()].map((e) => ({
+      uri: `${APPROVAL_URI_PREFIX}${e.id}`,
+      name: `approval for ${e.intent}`,
+      mimeType: 'application/json',
+      description: `A ${e.intent} proposal waiting for ${e.required.count} ${e.required.role}.`,
+    }));
+    return [...views, ...pending];
+  }
+
+  async function readResource(state: SessionState, uri: string): Promise<string> {
+    if (uri.startsWith(VIEW_URI_PREFIX)) {
+      const map = uri.slice(VIEW_URI_PREFIX.length);
+      const arp = kernel.arps.get(map);
+      if (arp === undefined) throw new ResourceMissing();
+      const records = await viewRecords(state, map);
+      if (records === undefined)
+        return canonicalize({
+          edca_refusal: 'VIEW_UNAVAILABLE',
+          message: publicMessage('VIEW_UNAVAILABLE', ''),
+        });
+      const projected = arp.project(records, state.session);
+      if (!projected.ok)
+        return canonicalize({ edca_refusal: projected.code, message: 'the current view could not be shown' });
+      return projected.json;
+    }
+    if (uri.startsWith(APPROVAL_URI_PREFIX)) {
+      const entry = state.approvals.get(uri.slice(APPROVAL_URI_PREFIX.length) as Digest);
+      if (entry === undefined) throw new ResourceMissing();
+      return canonicalize(pendingPayload(entry));
+    }
+    throw new ResourceMissing();
+  }
+
+  function buildServer(state: { current?: SessionState }): Server {
+    const server = new Server(options.info ?? { name: 'edca', version: '0.1.0' }, {
+      capabilities: { tools: {}, resources: {} },
+    });
+    server.setRequestHandler('tools/list', () => {
+      if (guarded('tools/list', toolsJson) !== undefined) return { tools: [] };
+      return { tools: toolsJson as never };
+    });
+    server.setRequestHandler('tools/call', async (request) => {
+      const s = state.current!;
+      const { name, arguments: args } = request.params;
+      return callTool(s, name, args);
+    });
+    server.setRequestHandler('resources/list', () => {
+      const resources = resourceList(state.current!);
+      if (guarded('resources/list', resources) !== undefined) return { resources: [] };
+      return { resources };
+    });
+    server.setRequestHandler('resources/read', async (request) => {
+      const uri = request.params.uri;
+      let text: string;
+      try {
+        text = await readResource(state.current!, uri);
+      } catch (err) {
+        if (err instanceof ResourceMissing) throw new ResourceNotFoundError(uri);
+        throw err;
+      }
+      if (guarded('resources/read', text) !== undefined)
+        text = canonicalize({ edca_refusal: 'LEAK_BLOCKED', message: REFUSAL_MESSAGES['LEAK_BLOCKED']! });
+      return { contents: [{ uri, mimeType: 'application/json', text }] };
+    });
+    return server;
+  }
+
+  return {
+    tools: toolsJson,
+    async connect(transport, sessionId) {
+      const holder: { current?: SessionState } = {};
+      const server = buildServer(holder);
+      const state: SessionState = {
+        session: { stream: options.stream, session: `mcp-${sessionId ?? randomUUID()}` },
+        server,
+        modelId: 'mcp-client',
+        approvals: new Map(),
+      };
+      holder.current = state;
+      server.oninitialized = () => {
+        const client = server.getClientVersion();
+        if (client !== undefined) state.modelId = `mcp-client:${client.name}@${client.version}`;
+      };
+      sessions.add(state);
+      // A session whose transport went away (client hung up, HTTP session deleted) is forgotten.
+      server.onclose = () => {
+        sessions.delete(state);
+      };
+      await server.connect(transport);
+      return {
+        session: state.session,
+        server,
+        close: async () => {
+          sessions.delete(state);
+          await server.close();
+        },
+      };
+    },
+    async approve(signed) {
+      const answer = await kernel.approve(signed);
+      const held = approvals.get(signed.statement?.decision);
+      if (answer.status === 'refused') {
+        if (
+          held !== undefined &&
+          (answer.code === 'APPROVAL_REJECTED' || answer.code === 'APPROVAL_EXPIRED')
+        ) {
+          held.entry.status = answer.code === 'APPROVAL_REJECTED' ? 'rejected' : 'expired';
+          approvals.delete(held.entry.id);
+        }
+        return { status: 'refused', code: answer.code, message: answer.message };
+      }
+      if (answer.status === 'pending')
+        return { status: 'pending', approvers: answer.approvers, required: answer.required };
+      const decision = answer.decision;
+      if (held === undefined)
+        return { status: 'decided', verdict: decision.verdict, reasons: decision.reasons };
+      approvals.delete(held.entry.id);
+      if (decision.permit === undefined) {
+        held.entry.status = 'refused';
+        return { status: 'decided', verdict: decision.verdict, reasons: decision.reasons };
+      }
+      held.entry.status = 'approved';
+      const execution = await kernel.execute(decision.permit, { session: held.state.session });
+      const arp = kernel.arps.get(held.entry.map)!;
+      const { payload } = await resultPayload(held.state, held.entry.map, arp, held.entry.intent, execution);
+      held.entry.result = payload;
+      void held.state.server
+        .sendResourceUpdated({ uri: `${APPROVAL_URI_PREFIX}${held.entry.id}` })
+        .catch(() => undefined);
+      return { status: 'decided', verdict: decision.verdict, reasons: decision.reasons, execution };
+    },
+    async close() {
+      const all = [...sessions];
+      sessions.clear();
+      await Promise.allSettled(all.map((s) => s.server.close()));
+    },
+  };
+}
+
+class ResourceMissing extends Error {}
