@@ -203,14 +203,17 @@ export function verifyEd25519(
     !(signature instanceof Uint8Array)
   )
     throw new TypeError('verifyEd25519 takes Uint8Array arguments');
+  // Whether the backend can run does not depend on the bytes: checked before any of them.
+  const addon = backend === 'sodium' ? requireSodium() : undefined;
+  if (addon === undefined && backend !== 'node' && backend !== 'tweetnacl')
+    throw new TypeError(`unknown Ed25519 backend ${String(backend)}`);
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   if (!isCanonicalScalar(signature)) return false;
   if (!isCanonicalY(signature, 0)) return false;
   if (REFUSED_R_FIRST_BYTES.has(signature[0] ?? 0) && REFUSED_R.has(latin1(signature, 0, 32))) return false;
   const entry = keyEntry(publicKey);
   if (!entry.acceptable) return false;
-  if (backend === 'sodium') {
-    const addon = requireSodium();
+  if (addon !== undefined) {
     // Both lengths are exact here: libsodium alone would verify the first 64 bytes of a longer
     // signature. Its argument assertions throw; no input that reaches it should, but a throw is a no.
     try {
@@ -220,7 +223,6 @@ export function verifyEd25519(
     }
   }
   if (backend === 'tweetnacl') return nacl.sign.detached.verify(message, signature, publicKey);
-  if (backend !== 'node') throw new TypeError(`unknown Ed25519 backend ${String(backend)}`);
   entry.nodeKey ??= createPublicKey({
     key: Buffer.concat([SPKI_PREFIX, publicKey]),
     format: 'der',
