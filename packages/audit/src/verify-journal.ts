@@ -1,5 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { checkTrustFile, RecordsError, type TrustFile } from '@edca/records';
+import {
+  checkTrustFile,
+  defaultEd25519Backend,
+  isEd25519BackendAvailable,
+  RecordsError,
+  type TrustFile,
+} from '@edca/records';
 import { AuditError } from './errors.js';
 import { verifyCheckpointsOnly } from './internal/checkpoint-verifier.js';
 import { verifyLines } from './internal/journal-verifier.js';
@@ -22,6 +28,11 @@ export interface VerifyJournalOptions {
   readonly expectedSize?: number;
   /** Worker threads for signature checks; default: one per core for journals of 4,000 records or more, else none. */
   readonly workers?: number;
+  /**
+   * Who checks Ed25519 signatures: `sodium` (libsodium, the default where `sodium-native` loads) or
+   * `node` (node:crypto). Both apply the same strict policy and give the same findings.
+   */
+  readonly signatureBackend?: 'sodium' | 'node';
   /** Called as lines are processed (for progress bars). */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -90,12 +101,20 @@ async function inspectJournal(journal: JournalInput, options: VerifyJournalOptio
   if (workers !== undefined && !(Number.isSafeInteger(workers) && workers >= 0 && workers <= 64)) {
     throw new AuditError('ARGUMENT_INVALID', 'workers must be an integer from 0 to 64');
   }
+  const backend = options.signatureBackend ?? defaultEd25519Backend();
+  if (backend !== 'sodium' && backend !== 'node')
+    throw new AuditError(
+      'ARGUMENT_INVALID',
+      `signatureBackend must be sodium or node, not ${String(backend)}`,
+    );
+  if (!isEd25519BackendAvailable(backend))
+    throw new AuditError('ARGUMENT_INVALID', 'signatureBackend sodium: sodium-native does not load here');
   const lines = toJournalLines(journal);
   const mode = options.mode ?? 'full';
   if (mode === 'checkpoints-only') {
     if (options.maps !== undefined)
       throw new AuditError('ARGUMENT_INVALID', 'replay needs full mode, not checkpoints-only');
-    return verifyCheckpointsOnly(lines, options.trust, expectedSize, options.onProgress);
+    return verifyCheckpointsOnly(lines, options.trust, expectedSize, options.onProgress, backend);
   }
   if (mode !== 'full') throw new AuditError('ARGUMENT_INVALID', `unknown mode ${String(mode)}`);
   return verifyLines(lines, {
@@ -103,6 +122,7 @@ async function inspectJournal(journal: JournalInput, options: VerifyJournalOptio
     maps: options.maps?.byDigest,
     expectedSize,
     workers: workers ?? (lines.length >= WORKER_THRESHOLD ? availableParallelism() : 0),
+    backend,
     onProgress: options.onProgress,
   });
 }

@@ -10,7 +10,12 @@ import { toBase64url } from './base64url.js';
 import { sha256 } from './digest.js';
 import { RecordsError } from './errors.js';
 import { decodePoint, encodePoint, isIdentity, isSmallOrder, multiply } from './internal/edwards.js';
-import { sodiumAddon, sodiumUnavailableReason, type SodiumEd25519 } from './internal/sodium.js';
+import {
+  sodiumAddon,
+  sodiumAddonPath,
+  sodiumUnavailableReason,
+  type SodiumEd25519,
+} from './internal/sodium.js';
 
 /**
  * Which Ed25519 implementation computes the verification equation (or signs): `sodium` is
@@ -38,6 +43,16 @@ export function defaultEd25519Backend(): 'sodium' | 'node' {
 export function isEd25519BackendAvailable(backend: Ed25519Backend): boolean {
   if (backend === 'sodium') return sodiumAddon() !== undefined;
   return backend === 'node' || backend === 'tweetnacl';
+}
+
+/**
+ * The resolved file of the loaded `sodium-native` addon, for a worker thread that verifies or signs
+ * with libsodium itself (`require` it there); `undefined` when the `sodium` backend is not available.
+ * @example
+ * new Worker(source, { eval: true, workerData: { sodium: sodiumAddonFile() ?? null } });
+ */
+export function sodiumAddonFile(): string | undefined {
+  return sodiumAddonPath();
 }
 
 /** The loaded addon, or `ED25519_BACKEND_UNAVAILABLE` (with the reason it did not load). */

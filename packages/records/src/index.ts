@@ -23,6 +23,7 @@ export {
   createTweetnaclSigner,
   defaultEd25519Backend,
   isEd25519BackendAvailable,
+  sodiumAddonFile,
   privateKeyPemFromSeed,
   publicKeyOf,
   type Signer,

@@ -42,6 +42,8 @@ export interface VerifierSettings {
   readonly maps: ReadonlyMap<string, CompiledMap> | undefined;
   readonly expectedSize: number | undefined;
   readonly workers: number;
+  /** Who checks Ed25519 signatures, on the workers or inline. */
+  readonly backend: 'sodium' | 'node';
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
 
@@ -131,8 +133,12 @@ export async function verifyLines(
   };
   const verifier: SignatureVerifier =
     settings.workers > 0
-      ? createWorkerVerifier(rawKeys, settings.workers, onSignature)
-      : createInlineVerifier(rawKeys, (pk, msg, sig) => verifyEd25519(pk, msg, sig), onSignature);
+      ? createWorkerVerifier(rawKeys, settings.workers, onSignature, settings.backend)
+      : createInlineVerifier(
+          rawKeys,
+          (pk, msg, sig) => verifyEd25519(pk, msg, sig, settings.backend),
+          onSignature,
+        );
 
   const byType: Record<string, number> = {};
   const byVerdict: Record<string, number> = {};
