@@ -355,8 +355,8 @@ export interface WorkerSignerOptions {
  * A {@link ChainSigner} for an Ed25519 private key (PEM or KeyObject): `sign` runs on the calling
  * thread, `sealChain` on one worker thread that holds a copy of the key. Both sign with libsodium
  * when `sodium-native` loads, else with node:crypto (see `options.backend`). Once the worker
- * failed or `close()` was called, both reject with `SIGNER_UNAVAILABLE`. The worker keeps
- * the process alive only while a seal is in flight; call `close()` when done.
+ * failed or `close()` was called, both reject with `SIGNER_UNAVAILABLE`. The worker starts at
+ * once and keeps the process alive only while a seal is in flight; call `close()` when done.
  * @throws RecordsError `KEY_INVALID` (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not
  *   Ed25519), `ED25519_BACKEND_UNAVAILABLE` (`sodium` named and the addon did not load)
  * @example
@@ -400,7 +400,6 @@ export function createWorkerSigner(
       eval: true,
       workerData: { key, prefix: PREFIX.toString('latin1'), sodium, publicKey: Uint8Array.from(publicKey) },
     });
-    w.unref();
     w.on('message', (m: SealReply) => {
       const job = pending.get(m.id);
       pending.delete(m.id);
@@ -429,6 +428,8 @@ export function createWorkerSigner(
     w.on('exit', (code) =>
       fail(new RecordsError('SIGNER_UNAVAILABLE', `the sealing worker exited (code ${code})`)),
     );
+    // After the listeners: adding a 'message' listener refs the worker again.
+    w.unref();
     return w;
   };
 
@@ -468,5 +469,8 @@ export function createWorkerSigner(
     },
   });
   chainSigners.add(signer);
+  // Started now, not at the first seal: a thread (and libsodium in it) takes a while to boot, which
+  // then overlaps the journal's open and recovery instead of delaying the first append.
+  worker = start();
   return signer;
 }
