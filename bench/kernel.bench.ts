@@ -9,6 +9,9 @@
  *
  * permitsPerSec is measured with the journal signing on a worker thread (`createWorkerSigner`: one
  * process, two threads busy); the same run with the signer on the kernel's thread is reported too.
+ * Each is run once per Ed25519 backend that loads here, interleaved, in the same process: libsodium
+ * (`sodium`, the default where sodium-native loads) and node:crypto (`node`), under `byBackend`.
+ * The top-level figures are the default backend's.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -17,7 +20,15 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { preparsePolicySet, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
-import { createNodeSigner, createWorkerSigner, isChainSigner, type Signer } from '@edca/records';
+import {
+  createNodeSigner,
+  createSodiumSigner,
+  createWorkerSigner,
+  defaultEd25519Backend,
+  isChainSigner,
+  isEd25519BackendAvailable,
+  type Signer,
+} from '@edca/records';
 import { loadStateMap, type DecisionInput } from '@edca/semantic';
 import {
   createDecisionCache,
@@ -153,14 +164,26 @@ function threadCpuUs(): Map<string, number> {
   return out;
 }
 
+type Backend = 'sodium' | 'node';
+
 /**
  * The end-to-end permit rate with the journal signing on a worker thread (`createWorkerSigner`, the
- * configuration the target is measured in) or on the kernel's own thread (`createNodeSigner`).
+ * configuration the target is measured in) or on the kernel's own thread, with one Ed25519 backend.
  */
-async function permitsPerSecond(seconds: number, concurrency: number, signerKind: 'worker' | 'inline') {
+async function permitsPerSecond(
+  seconds: number,
+  concurrency: number,
+  signerKind: 'worker' | 'inline',
+  backend: Backend,
+) {
   const dir = await mkdtemp(join(tmpdir(), 'edca-kernel-bench-'));
   const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-  const signer: Signer = signerKind === 'worker' ? createWorkerSigner(pem) : createNodeSigner(pem);
+  const signer: Signer =
+    signerKind === 'worker'
+      ? createWorkerSigner(pem, { backend })
+      : backend === 'sodium'
+        ? createSodiumSigner(pem)
+        : createNodeSigner(pem);
   const journal = await openFileJournal({ path: join(dir, 'journal.jsonl'), stream: 'bench', signer });
   const handlers = Object.fromEntries(
     Object.values(map.document.routes).map((r) => [r.handler, () => ({ ok: true })]),
@@ -229,6 +252,7 @@ async function permitsPerSecond(seconds: number, concurrency: number, signerKind
     seconds: Number(elapsed.toFixed(2)),
     concurrency,
     signer: signerKind,
+    backend,
     cpuUsPerPermit: Number(((cpu.user + cpu.system) / permits).toFixed(1)),
     // The kernel's own thread, which bounds the rate: decide, prepare records, the journal loop.
     mainThreadCpuUsPerPermit: Number(
@@ -239,8 +263,28 @@ async function permitsPerSecond(seconds: number, concurrency: number, signerKind
     loadavg1: Number(loadavg()[0]!.toFixed(2)),
   };
 }
-const e2e = await permitsPerSecond(5, 256, 'worker');
-const inline = await permitsPerSecond(5, 256, 'inline');
+type PermitRun = Awaited<ReturnType<typeof permitsPerSecond>>;
+const backends: Backend[] = isEd25519BackendAvailable('sodium') ? ['sodium', 'node'] : ['node'];
+const runs = new Map<string, PermitRun>();
+// Interleaved, so a change in the machine's load during the run hits both backends alike.
+for (const kind of ['worker', 'inline'] as const)
+  for (const backend of backends)
+    runs.set(`${kind} ${backend}`, await permitsPerSecond(5, 256, kind, backend));
+const run = (kind: 'worker' | 'inline', backend: Backend): PermitRun => runs.get(`${kind} ${backend}`)!;
+const defaultBackend = defaultEd25519Backend();
+const e2e = run('worker', defaultBackend);
+const inline = run('inline', defaultBackend);
+const byBackend = Object.fromEntries(
+  backends.map((b) => [
+    b,
+    {
+      permitsPerSec: run('worker', b).permitsPerSec,
+      inlineSignerPermitsPerSec: run('inline', b).permitsPerSec,
+      permitRun: run('worker', b),
+      inlineSignerRun: run('inline', b),
+    },
+  ]),
+);
 
 const result = {
   suite: 'kernel',
@@ -252,10 +296,12 @@ const result = {
   cedarOverUncached: Number(
     (byName('cedar').medianUs / byName('uncached decide (evaluate)').medianUs).toFixed(1),
   ),
+  ed25519Backend: defaultBackend,
   permitsPerSec: e2e.permitsPerSec,
   permitRun: e2e,
   inlineSignerPermitsPerSec: inline.permitsPerSec,
   inlineSignerRun: inline,
+  byBackend,
   rows,
 };
 if (jsonMode()) {
@@ -267,11 +313,15 @@ if (jsonMode()) {
     );
   }
   console.log(`cedar / uncached: ${result.cedarOverUncached}×   (target ≥ 10×)`);
-  console.log(
-    `permits/s (decide + sign + fsync'ed group-commit append, concurrency ${e2e.concurrency}, worker signer): ${e2e.permitsPerSec}  (target ≥ 10,000; CPU ${e2e.cpuUsPerPermit} µs/permit, main thread ${e2e.mainThreadCpuUsPerPermit})`,
-  );
-  console.log(
-    `permits/s with the signer on the kernel's thread: ${inline.permitsPerSec}  (CPU ${inline.cpuUsPerPermit} µs/permit)`,
-  );
+  for (const b of backends) {
+    const w = run('worker', b);
+    const i = run('inline', b);
+    console.log(
+      `permits/s [${b.padEnd(6)}] (decide + sign + fsync'ed group-commit append, concurrency ${w.concurrency}, worker signer): ${w.permitsPerSec}  (target ≥ 15,000; CPU ${w.cpuUsPerPermit} µs/permit, main thread ${w.mainThreadCpuUsPerPermit})`,
+    );
+    console.log(
+      `permits/s [${b.padEnd(6)}] with the signer on the kernel's thread: ${i.permitsPerSec}  (CPU ${i.cpuUsPerPermit} µs/permit)`,
+    );
+  }
   console.log(`machine: ${JSON.stringify(machine())}`);
 }

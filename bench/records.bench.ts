@@ -1,5 +1,5 @@
 /**
- * `@edca/records` hot paths (issue 2, item 13): canonicalize, digest, Ed25519 sign/verify on both
+ * `@edca/records` hot paths (issue 2, item 13): canonicalize, digest, Ed25519 sign/verify on every
  * backends, the record envelope (seal = the kernel's signed permit, verifyRecordLine = the auditor's
  * per-record check) and RFC 6962 roots over 1M leaves.
  *
@@ -23,6 +23,8 @@ import {
   signingMessage,
   signRecord,
   verifyEd25519,
+  createSodiumSigner,
+  isEd25519BackendAvailable,
   verifyRecord,
   verifyRecordLine,
 } from '@edca/records';
@@ -36,6 +38,9 @@ const seed = new Uint8Array(32).map((_b, i) => i + 1);
 export async function runRecordsBench(): Promise<{ rows: BenchRow[]; extra: Record<string, unknown> }> {
   const signer = createNodeSigner(privateKeyPemFromSeed(seed));
   const nacl = createTweetnaclSigner(seed);
+  const sodium = isEd25519BackendAvailable('sodium')
+    ? createSodiumSigner(privateKeyPemFromSeed(seed))
+    : undefined;
   const unsigned = permitRecord(signer.kid);
   const canonical = canonicalize(unsigned);
   const bytes = Buffer.from(canonical, 'utf8');
@@ -93,11 +98,23 @@ export async function runRecordsBench(): Promise<{ rows: BenchRow[]; extra: Reco
       name: 'ed25519 sign node:crypto raw crypto.sign (baseline)',
       fn: () => nodeSign(null, msg, privateKey),
     },
-    { name: 'ed25519 verify node:crypto strict (verifyEd25519)', fn: () => verifyEd25519(pk, msg, sig) },
+    {
+      name: 'ed25519 verify node:crypto strict (verifyEd25519)',
+      fn: () => verifyEd25519(pk, msg, sig, 'node'),
+    },
     {
       name: 'ed25519 verify node:crypto raw crypto.verify (baseline)',
       fn: () => nodeVerify(null, msg, rawKey, sig),
     },
+    ...(sodium === undefined
+      ? []
+      : [
+          { name: 'ed25519 sign libsodium (Signer.sign, async)', fn: () => sodium.sign(msg) },
+          {
+            name: 'ed25519 verify libsodium strict (verifyEd25519)',
+            fn: () => verifyEd25519(pk, msg, sig, 'sodium'),
+          },
+        ]),
     { name: 'ed25519 sign tweetnacl', fn: () => nacl.sign(msg), time: 500, iterations: 32 },
     {
       name: 'ed25519 verify tweetnacl strict',
@@ -113,10 +130,10 @@ export async function runRecordsBench(): Promise<{ rows: BenchRow[]; extra: Reco
     { name: 'signRecord node', fn: () => signRecord(unsigned, signer) },
     {
       name: 'verifyRecordLine node (audit: decode + verify line)',
-      fn: () => verifyRecordLine(line, pk),
+      fn: () => verifyRecordLine(line, pk, 'node'),
       note: 'target ≥ 8,000/s',
     },
-    { name: 'verifyRecord node (object)', fn: () => verifyRecord(sealed.record, pk) },
+    { name: 'verifyRecord node (object)', fn: () => verifyRecord(sealed.record, pk, 'node') },
     { name: 'decodeRecord (strict, canonical check, body schema)', fn: () => decodeRecord(line) },
     { name: 'encodeRecord', fn: () => encodeRecord(sealed.record) },
     { name: 'recordHash', fn: () => recordHash(sealed.record) },

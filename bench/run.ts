@@ -6,14 +6,23 @@
  *   pnpm bench                      # every suite, tables
  *   pnpm bench --json               # every suite, one JSON object per line
  *   pnpm bench records journal      # only the suites whose file name contains one of the words
+ *   pnpm bench kernel audit --save  # also keeps each suite's JSON in bench/results/ (raw runs, history)
+ *
+ * `--save` runs the suites with `--json` and writes one file per suite and run,
+ * `bench/results/<suite>-<UTC time>.json`: the command, the commit, the load average before and
+ * after, and the suite's JSON output as it printed it. docs/benchmarks.md quotes the latest ones.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
+const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 const args = process.argv.slice(2);
-const flags = args.filter((a) => a.startsWith('-'));
+const save = args.includes('--save');
+const flags = args.filter((a) => a.startsWith('-') && a !== '--save');
+if (save && !flags.includes('--json')) flags.push('--json');
 const words = args.filter((a) => !a.startsWith('-'));
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.ts'))
@@ -25,13 +34,67 @@ if (files.length === 0) {
   process.exit(2);
 }
 
+const commit = (): string | null => {
+  const r = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' });
+  return `${r.stdout.trim()}${dirty.stdout.trim() === '' ? '' : '+dirty'}`;
+};
+
+/** The JSON objects a suite printed, one a line (other lines are ignored). */
+function jsonLines(stdout: string): unknown[] {
+  const out: unknown[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      // a table line that happens to start with a brace
+    }
+  }
+  return out;
+}
+
 let failed = 0;
 for (const file of files) {
   if (!flags.includes('--json')) console.log(`\n=== bench/${file}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `${dir}${file}`, ...flags], { stdio: 'inherit' });
+  const suite = file.slice(0, -'.bench.ts'.length);
+  const startedAt = new Date();
+  const loadBefore = loadavg();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `${dir}${file}`, ...flags], {
+    stdio: ['inherit', save ? 'pipe' : 'inherit', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (save) process.stdout.write(r.stdout ?? '');
   if (r.status !== 0) {
     failed++;
     console.error(`bench/${file} failed (exit ${String(r.status ?? r.signal)})`);
+    continue;
+  }
+  if (save) {
+    const results = jsonLines(r.stdout ?? '');
+    if (results.length === 0) {
+      failed++;
+      console.error(`bench/${file} printed no JSON with --json: nothing saved`);
+      continue;
+    }
+    mkdirSync(resultsDir, { recursive: true });
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+    const path = `${resultsDir}${suite}-${stamp}.json`;
+    const record = {
+      suite,
+      command: `pnpm bench ${suite} --save`,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      commit: commit(),
+      machine: { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length },
+      loadAverageBefore: loadBefore.map((l) => Number(l.toFixed(2))),
+      loadAverageAfter: loadavg().map((l) => Number(l.toFixed(2))),
+      results,
+    };
+    writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
+    console.error(`saved ${path}`);
   }
 }
 process.exitCode = failed === 0 ? 0 : 1;

@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import {
   checkTrustFile,
+  defaultEd25519Backend,
+  isEd25519BackendAvailable,
   leafHash,
   merkleRoot,
   RecordsError,
@@ -44,6 +46,11 @@ export interface VerifyJournalOptions {
   readonly witnesses?: { readonly file: WitnessFile; readonly quorum?: number };
   /** Worker threads for signature checks; default: one per core for journals of 4,000 records or more, else none. */
   readonly workers?: number;
+  /**
+   * Who checks Ed25519 signatures: `sodium` (libsodium, the default where `sodium-native` loads) or
+   * `node` (node:crypto). Both apply the same strict policy and give the same findings.
+   */
+  readonly signatureBackend?: 'sodium' | 'node';
   /** Called as lines are processed (for progress bars). */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -126,13 +133,21 @@ async function inspectJournal(journal: JournalInput, options: VerifyJournalOptio
     }
     notAfterMs = nowMs + maxSkewMs;
   }
+  const backend = options.signatureBackend ?? defaultEd25519Backend();
+  if (backend !== 'sodium' && backend !== 'node')
+    throw new AuditError(
+      'ARGUMENT_INVALID',
+      `signatureBackend must be sodium or node, not ${String(backend)}`,
+    );
+  if (!isEd25519BackendAvailable(backend))
+    throw new AuditError('ARGUMENT_INVALID', 'signatureBackend sodium: sodium-native does not load here');
   const lines = toJournalLines(journal);
   const mode = options.mode ?? 'full';
   if (mode === 'checkpoints-only') {
     if (options.maps !== undefined)
       throw new AuditError('ARGUMENT_INVALID', 'replay needs full mode, not checkpoints-only');
     return withWitnesses(
-      verifyCheckpointsOnly(lines, options.trust, expectedSize, options.onProgress),
+      verifyCheckpointsOnly(lines, options.trust, expectedSize, options.onProgress, backend),
       lines,
       options,
     );
@@ -144,6 +159,7 @@ async function inspectJournal(journal: JournalInput, options: VerifyJournalOptio
     expectedSize,
     notAfterMs,
     workers: workers ?? (lines.length >= WORKER_THRESHOLD ? availableParallelism() : 0),
+    backend,
     onProgress: options.onProgress,
   });
   return withWitnesses(report, lines, options);

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { generateKeyPair, createNodeSigner, verifyEd25519 } from '@edca/records';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { BACKENDS } from '../../records/test/backends.js';
 import { createWorkerVerifier } from '../src/internal/signature-pool.js';
+
+// The pool's backends that run here (tweetnacl is not one of them).
+const POOL_BACKENDS = BACKENDS.filter((b) => b !== 'tweetnacl');
 
 // Vectors live in the repository's test/vectors/ (see test/vectors/README.md).
 const vector = (path: string): string =>
@@ -53,7 +57,11 @@ function allVectors(): Case[] {
 }
 
 /** Runs every case through the worker pool and resolves to the verdicts in order. */
-async function poolVerdicts(cases: readonly Case[], threads = 2): Promise<boolean[]> {
+async function poolVerdicts(
+  cases: readonly Case[],
+  threads = 2,
+  backend?: 'sodium' | 'node',
+): Promise<boolean[]> {
   const keys: Uint8Array[] = [];
   const index = new Map<string, number>();
   for (const c of cases) {
@@ -64,9 +72,14 @@ async function poolVerdicts(cases: readonly Case[], threads = 2): Promise<boolea
     }
   }
   const out: boolean[] = new Array<boolean>(cases.length);
-  const pool = createWorkerVerifier(keys, threads, (v, tag) => {
-    out[tag] = v;
-  });
+  const pool = createWorkerVerifier(
+    keys,
+    threads,
+    (v, tag) => {
+      out[tag] = v;
+    },
+    backend,
+  );
   cases.forEach((c, i) => pool.submit(index.get(Buffer.from(c.pk).toString('hex'))!, c.msg, c.sig, i));
   try {
     await pool.drain();
@@ -78,22 +91,27 @@ async function poolVerdicts(cases: readonly Case[], threads = 2): Promise<boolea
 
 describe('createWorkerVerifier', () => {
   describe('when given every RFC 8032, Wycheproof, ZIP-215 and edge-case vector', () => {
-    it('gives exactly the verdict of records.verifyEd25519 (the strict policy) on each', async () => {
-      const cases = allVectors();
-      expect(cases.length).toBeGreaterThan(350);
-      const pooled = await poolVerdicts(cases);
-      const mismatches = cases
-        .filter((c, i) => pooled[i] !== verifyEd25519(c.pk, c.msg, c.sig))
-        .map((c) => c.name);
-      expect(mismatches).toEqual([]);
-      // the vectors exercise both outcomes
-      expect(pooled.filter(Boolean).length).toBeGreaterThan(10);
-      expect(pooled.filter((v) => !v).length).toBeGreaterThan(100);
-    });
+    for (const backend of POOL_BACKENDS) {
+      it(`gives exactly the verdict of records.verifyEd25519 (the strict policy) on each (${backend})`, async () => {
+        const cases = allVectors();
+        expect(cases.length).toBeGreaterThan(350);
+        const pooled = await poolVerdicts(cases, 2, backend);
+        // Against every backend of records, the pool's own included: one policy, one answer.
+        for (const reference of BACKENDS) {
+          const mismatches = cases
+            .filter((c, i) => pooled[i] !== verifyEd25519(c.pk, c.msg, c.sig, reference))
+            .map((c) => `${reference}: ${c.name}`);
+          expect(mismatches).toEqual([]);
+        }
+        // the vectors exercise both outcomes
+        expect(pooled.filter(Boolean).length).toBeGreaterThan(10);
+        expect(pooled.filter((v) => !v).length).toBeGreaterThan(100);
+      });
+    }
   });
 
   describe('when signatures are mutated at random', () => {
-    it('agrees with records.verifyEd25519 on every mutation', async () => {
+    it.each(POOL_BACKENDS)('agrees with records.verifyEd25519 on every mutation (%s)', async (backend) => {
       const { privateKeyPem, publicKey } = generateKeyPair(new Uint8Array(32).fill(9));
       const signer = createNodeSigner(privateKeyPem);
       const msg = Buffer.from('edca pool property');
@@ -108,20 +126,22 @@ describe('createWorkerVerifier', () => {
         return { name: `mutation ${i}`, pk: publicKey, msg, sig: s };
       });
       cases.push({ name: 'original', pk: publicKey, msg, sig });
-      const pooled = await poolVerdicts(cases, 1);
+      const pooled = await poolVerdicts(cases, 1, backend);
       expect(pooled.at(-1)).toBe(true);
       expect(
-        cases.filter((c, i) => pooled[i] !== verifyEd25519(c.pk, c.msg, c.sig)).map((c) => c.name),
+        cases.filter((c, i) => pooled[i] !== verifyEd25519(c.pk, c.msg, c.sig, backend)).map((c) => c.name),
       ).toEqual([]);
     });
   });
 
   describe('when a key is not acceptable under the strict policy', () => {
-    it('refuses every signature under it', async () => {
+    it.each(POOL_BACKENDS)('refuses every signature under it (%s)', async (backend) => {
       const smallOrder = hex('0100000000000000000000000000000000000000000000000000000000000000');
-      const verdicts = await poolVerdicts([
-        { name: 'identity key', pk: smallOrder, msg: new Uint8Array(0), sig: new Uint8Array(64) },
-      ]);
+      const verdicts = await poolVerdicts(
+        [{ name: 'identity key', pk: smallOrder, msg: new Uint8Array(0), sig: new Uint8Array(64) }],
+        1,
+        backend,
+      );
       expect(verdicts).toEqual([false]);
     });
   });

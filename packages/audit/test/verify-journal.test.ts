@@ -2,6 +2,7 @@ import {
   canonicalize,
   decodeRecord,
   digestValue,
+  isEd25519BackendAvailable,
   signingMessage,
   toBase64url,
   type JsonValue,
@@ -474,6 +475,30 @@ describe('verifyJournal', () => {
     });
   });
 
+  describe('when either Ed25519 backend checks the signatures', () => {
+    it('gives the same report, on the main thread and on workers, for an intact and a re-signed journal', async () => {
+      const seq = j.seqs.permits[5]!;
+      const lines = [...j.lines];
+      // A sig of another line: well-formed bytes that do not verify here.
+      const sigOf = (l: string): string => /"sig":"([^"]+)"/.exec(l)![1]!;
+      lines[seq - 1] = lines[seq - 1]!.replace(sigOf(lines[seq - 1]!), sigOf(lines[seq]!));
+      const backends = isEd25519BackendAvailable('sodium')
+        ? (['sodium', 'node'] as const)
+        : (['node'] as const);
+      for (const journal of [j.text, lines]) {
+        const reports: string[] = [];
+        for (const signatureBackend of backends)
+          for (const workers of [0, 2]) {
+            const r = await safeVerifyJournal(journal, { trust: j.keys.trust, workers, signatureBackend });
+            reports.push(JSON.stringify(r.ok ? r.value : r.error.report));
+          }
+        expect(new Set(reports).size).toBe(1);
+      }
+      const r = await findingsOf(lines, 2);
+      expect(r.findings[0]).toMatchObject({ code: 'SIGNATURE_INVALID', seq });
+    });
+  });
+
   describe('when the options are wrong', () => {
     it('throws ARGUMENT_INVALID and TRUST_INVALID instead of reporting', async () => {
       await expect(
@@ -491,6 +516,9 @@ describe('verifyJournal', () => {
       await expect(safeVerifyJournal(j.text, { trust: j.keys.trust, workers: -1 })).rejects.toMatchObject({
         code: 'ARGUMENT_INVALID',
       });
+      await expect(
+        safeVerifyJournal(j.text, { trust: j.keys.trust, signatureBackend: 'openssl' as 'node' }),
+      ).rejects.toMatchObject({ code: 'ARGUMENT_INVALID' });
       const bad = {
         version: 1 as const,
         keys: [{ ...j.keys.trust.keys[0]!, kid: j.keys.trust.keys[1]!.kid }],

@@ -10,9 +10,61 @@ import { toBase64url } from './base64url.js';
 import { sha256 } from './digest.js';
 import { RecordsError } from './errors.js';
 import { decodePoint, encodePoint, isIdentity, isSmallOrder, multiply } from './internal/edwards.js';
+import {
+  sodiumAddon,
+  sodiumAddonPath,
+  sodiumUnavailableReason,
+  type SodiumEd25519,
+} from './internal/sodium.js';
 
-/** Which Ed25519 implementation computes the verification equation. */
-export type Ed25519Backend = 'node' | 'tweetnacl';
+/**
+ * Which Ed25519 implementation computes the verification equation (or signs): `sodium` is
+ * libsodium through the optional `sodium-native` addon, `node` is node:crypto (OpenSSL), `tweetnacl`
+ * the portable pure-JavaScript one. All three run behind the same strict pre-checks and give the
+ * same verdicts and byte-identical signatures.
+ */
+export type Ed25519Backend = 'sodium' | 'node' | 'tweetnacl';
+
+/**
+ * The backend used when none is named: `sodium` when the addon loads in this process (and
+ * `EDCA_DISABLE_SODIUM` is not set), else `node`.
+ * @example
+ * defaultEd25519Backend(); // 'sodium' on linux-x64 with glibc ≥ 2.33, 'node' on Alpine
+ */
+export function defaultEd25519Backend(): 'sodium' | 'node' {
+  return sodiumAddon() === undefined ? 'node' : 'sodium';
+}
+
+/**
+ * Whether a backend can run in this process (`node` and `tweetnacl` always can).
+ * @example
+ * isEd25519BackendAvailable('sodium'); // false when sodium-native did not load
+ */
+export function isEd25519BackendAvailable(backend: Ed25519Backend): boolean {
+  if (backend === 'sodium') return sodiumAddon() !== undefined;
+  return backend === 'node' || backend === 'tweetnacl';
+}
+
+/**
+ * The resolved file of the loaded `sodium-native` addon, for a worker thread that verifies or signs
+ * with libsodium itself (`require` it there); `undefined` when the `sodium` backend is not available.
+ * @example
+ * new Worker(source, { eval: true, workerData: { sodium: sodiumAddonFile() ?? null } });
+ */
+export function sodiumAddonFile(): string | undefined {
+  return sodiumAddonPath();
+}
+
+/** The loaded addon, or `ED25519_BACKEND_UNAVAILABLE` (with the reason it did not load). */
+function requireSodium(): SodiumEd25519 {
+  const addon = sodiumAddon();
+  if (addon === undefined)
+    throw new RecordsError(
+      'ED25519_BACKEND_UNAVAILABLE',
+      `the sodium backend is not available: ${sodiumUnavailableReason() ?? 'unknown reason'}`,
+    );
+  return addon;
+}
 
 /**
  * The signing port: async so a KMS or HSM can stand behind it; `sign` returns a 64-byte
@@ -147,8 +199,10 @@ export function cachedKidOf(publicKey: Uint8Array): string {
  * Strict Ed25519 verification (RFC 8032 §5.1.7, cofactorless), the same policy whatever the
  * backend: 32-byte key, 64-byte signature, S < L, the key a canonical encoding of a point not of
  * small order, R a canonical encoding not of small order, then `[S]B = R + [k]A` compared on the
- * encoding of R. Returns false on any failure, never throws for bad bytes.
- * @throws TypeError when an argument is not a Uint8Array
+ * encoding of R. Returns false on any failure, never throws for bad bytes. The backend defaults to
+ * {@link defaultEd25519Backend}.
+ * @throws TypeError when an argument is not a Uint8Array or the backend is unknown;
+ *   RecordsError `ED25519_BACKEND_UNAVAILABLE` when `sodium` is named and the addon did not load
  * @example
  * verifyEd25519(signer.publicKey, msg, await signer.sign(msg)); // true
  */
@@ -156,7 +210,7 @@ export function verifyEd25519(
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
-  backend: Ed25519Backend = 'node',
+  backend: Ed25519Backend = defaultEd25519Backend(),
 ): boolean {
   if (
     !(publicKey instanceof Uint8Array) ||
@@ -164,14 +218,26 @@ export function verifyEd25519(
     !(signature instanceof Uint8Array)
   )
     throw new TypeError('verifyEd25519 takes Uint8Array arguments');
+  // Whether the backend can run does not depend on the bytes: checked before any of them.
+  const addon = backend === 'sodium' ? requireSodium() : undefined;
+  if (addon === undefined && backend !== 'node' && backend !== 'tweetnacl')
+    throw new TypeError(`unknown Ed25519 backend ${String(backend)}`);
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   if (!isCanonicalScalar(signature)) return false;
   if (!isCanonicalY(signature, 0)) return false;
   if (REFUSED_R_FIRST_BYTES.has(signature[0] ?? 0) && REFUSED_R.has(latin1(signature, 0, 32))) return false;
   const entry = keyEntry(publicKey);
   if (!entry.acceptable) return false;
+  if (addon !== undefined) {
+    // Both lengths are exact here: libsodium alone would verify the first 64 bytes of a longer
+    // signature. Its argument assertions throw; no input that reaches it should, but a throw is a no.
+    try {
+      return addon.crypto_sign_verify_detached(signature, message, publicKey);
+    } catch {
+      return false;
+    }
+  }
   if (backend === 'tweetnacl') return nacl.sign.detached.verify(message, signature, publicKey);
-  if (backend !== 'node') throw new TypeError(`unknown Ed25519 backend ${String(backend)}`);
   entry.nodeKey ??= createPublicKey({
     key: Buffer.concat([SPKI_PREFIX, publicKey]),
     format: 'der',
@@ -243,6 +309,63 @@ export function createNodeSigner(privateKey: string | KeyObject): Signer {
       return Promise.resolve(new Uint8Array(sig.buffer, sig.byteOffset, sig.length));
     },
   });
+}
+
+/** The 32-byte seed of an Ed25519 private key object (its JWK `d`). */
+function seedOf(key: KeyObject): Uint8Array {
+  publicKeyOf(key); // KEY_UNSUPPORTED for another algorithm
+  const d = key.export({ format: 'jwk' }).d;
+  const seed = typeof d === 'string' ? Buffer.from(d, 'base64url') : Buffer.alloc(0);
+  if (seed.length !== 32) throw new RecordsError('KEY_INVALID', 'an Ed25519 private key has a 32-byte seed');
+  return seed;
+}
+
+/**
+ * A {@link Signer} backed by libsodium (`sodium-native`), about twice as fast as node:crypto; the
+ * signatures are byte-identical (Ed25519 is deterministic).
+ * @throws RecordsError `ED25519_BACKEND_UNAVAILABLE` (the addon did not load), `KEY_INVALID`
+ *   (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not Ed25519)
+ * @example
+ * const signer = createSodiumSigner(generateKeyPair().privateKeyPem);
+ */
+export function createSodiumSigner(privateKey: string | KeyObject): Signer {
+  const addon = requireSodium();
+  const key = privateKeyObjectOf(privateKey);
+  const publicKey = publicKeyOf(key);
+  const seed = seedOf(key);
+  const derived = new Uint8Array(32);
+  const secretKey = new Uint8Array(64);
+  addon.crypto_sign_seed_keypair(derived, secretKey, seed);
+  seed.fill(0);
+  if (!Buffer.from(derived).equals(publicKey))
+    throw new RecordsError('ED25519_BACKEND_UNAVAILABLE', 'libsodium derived another public key');
+  return Object.freeze({
+    kid: kidOf(publicKey),
+    publicKey,
+    sign: (message: Uint8Array): Promise<Uint8Array> => {
+      const sig = new Uint8Array(64);
+      try {
+        addon.crypto_sign_detached(sig, message, secretKey);
+      } catch (error) {
+        // An argument assertion: only a message that is not bytes gets here.
+        return Promise.reject(
+          new TypeError(`cannot sign: ${error instanceof Error ? error.message : String(error)}`),
+        );
+      }
+      return Promise.resolve(sig);
+    },
+  });
+}
+
+/**
+ * The fastest {@link Signer} this process has for a private key: libsodium when `sodium-native`
+ * loads (see {@link defaultEd25519Backend}), else node:crypto.
+ * @throws RecordsError `KEY_INVALID` (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not Ed25519)
+ * @example
+ * const signer = createSigner(generateKeyPair().privateKeyPem);
+ */
+export function createSigner(privateKey: string | KeyObject): Signer {
+  return defaultEd25519Backend() === 'sodium' ? createSodiumSigner(privateKey) : createNodeSigner(privateKey);
 }
 
 /**

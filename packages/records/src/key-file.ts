@@ -2,7 +2,7 @@
 // the kernel's file journal) call it at startup; the record path never does.
 import { closeSync, fstatSync, openSync, readFileSync, writeFileSync, fchmodSync } from 'node:fs';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { createNodeSigner, kidOf, privateKeyPemFromSeed, publicKeyOf, type Signer } from './ed25519.js';
+import { createSigner, kidOf, privateKeyPemFromSeed, publicKeyOf, type Signer } from './ed25519.js';
 import { RecordsError } from './errors.js';
 
 /** A freshly generated Ed25519 key pair. */
@@ -54,7 +54,8 @@ export function writePrivateKeyFile(path: string, privateKeyPem: string): void {
 }
 
 /**
- * Loads a PKCS#8 PEM Ed25519 private key as a node:crypto {@link Signer}, refusing a file that
+ * Loads a PKCS#8 PEM Ed25519 private key as a {@link Signer} (libsodium when it loads, else
+ * node:crypto: `createSigner`), refusing a file that
  * its group or others may read or write (mode & 0o077 ≠ 0), as ssh does.
  * @throws RecordsError `KEY_FILE_UNREADABLE`, `KEY_FILE_PERMISSIONS`, `KEY_INVALID`, `KEY_UNSUPPORTED`
  * @example
@@ -84,5 +85,5 @@ export function loadPrivateKeyFile(path: string): Signer {
   } finally {
     closeSync(fd);
   }
-  return createNodeSigner(pem);
+  return createSigner(pem);
 }

@@ -10,12 +10,19 @@
  * thread keeps deciding while records are signed. The bytes are identical to `sealRecord`'s; the
  * property tests in test/seal-chain.test.ts check that for both paths.
  */
-import { sign as nodeSign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 import { toBase64url } from './base64url.js';
 import { digestBytes, type Digest } from './digest.js';
-import { kidOf, privateKeyObjectOf, publicKeyOf, type Signer } from './ed25519.js';
+import {
+  createNodeSigner,
+  createSodiumSigner,
+  defaultEd25519Backend,
+  kidOf,
+  privateKeyObjectOf,
+  type Signer,
+} from './ed25519.js';
 import { RecordsError } from './errors.js';
 import { canonicalize } from './ijson.js';
 import { bodyAcceptedFast } from './fast-decode.js';
@@ -29,6 +36,7 @@ import {
   type UnsignedRecord,
 } from './record.js';
 import { checkedBodySchemas } from './record-types.js';
+import { sodiumAddonPath } from './internal/sodium.js';
 
 /** A record to prepare: an unsigned record without `prev` (the chain supplies it when sealing). */
 export type ChainDraft = Omit<UnsignedRecord, 'prev'>;
@@ -62,6 +70,8 @@ export interface SealedChain {
 
 /** A {@link Signer} that can also seal a whole chain of prepared records off the calling thread. */
 export interface ChainSigner extends Signer {
+  /** Who signs, on both threads: libsodium (`sodium`) or node:crypto (`node`). */
+  readonly backend: 'sodium' | 'node';
   /** Seals `records` in order after `prev` (see {@link sealChain}); the work runs on a worker thread. */
   sealChain(prev: Digest | null, records: readonly PreparedRecord[]): Promise<SealedChain>;
   /** Stops the worker thread; later `sealChain` calls reject with `SIGNER_UNAVAILABLE`. Idempotent. */
@@ -244,11 +254,28 @@ const chainSigners = new WeakSet<Signer>();
 // The worker: a CommonJS script given as source (`eval: true`), so it runs the same from the
 // TypeScript sources (tests, benchmarks) and from the built package. It holds the private key
 // (a KeyObject, cloned into the worker) and does, per record, exactly what `sealChain` does inline.
+// With `sodium` (the addon's resolved file, loaded and self-tested on the main thread) it signs with
+// libsodium from the key's seed, after checking that libsodium derives the same public key.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { sign, hash, createHash } = require('node:crypto');
 const key = workerData.key;
 const PREFIX = Buffer.from(workerData.prefix, 'latin1');
+let signBytes = (m) => sign(null, m, key);
+if (workerData.sodium !== null) {
+  const sodium = require(workerData.sodium);
+  const seed = Buffer.from(key.export({ format: 'jwk' }).d, 'base64url');
+  const pk = Buffer.alloc(32);
+  const sk = Buffer.alloc(64);
+  sodium.crypto_sign_seed_keypair(pk, sk, seed);
+  seed.fill(0);
+  if (!pk.equals(Buffer.from(workerData.publicKey))) throw new Error('libsodium derived another public key');
+  signBytes = (m) => {
+    const sig = Buffer.allocUnsafe(64);
+    sodium.crypto_sign_detached(sig, m, sk);
+    return sig;
+  };
+}
 const ZERO = Buffer.from([0]);
 // The signed message: PREFIX, then the unsigned line; grown when a record needs more room.
 let scratch = Buffer.allocUnsafe(1 << 16);
@@ -273,7 +300,7 @@ parentPort.on('message', (m) => {
       const max = PREFIX.length + 3 * unsigned.length;
       if (max > scratch.length) { scratch = Buffer.allocUnsafe(max); PREFIX.copy(scratch); }
       const length = scratch.write(unsigned, PREFIX.length, 'utf8');
-      const signature = sign(null, scratch.subarray(0, PREFIX.length + length), key);
+      const signature = signBytes(scratch.subarray(0, PREFIX.length + length));
       if (signature.length !== 64) throw new Error('signature is not 64 bytes');
       const sig = signature.toString('base64url');
       // The signed line is the unsigned one with the sig member spliced in before the tail.
@@ -315,20 +342,40 @@ interface SealReply {
   readonly used: number;
 }
 
+/** Options of {@link createWorkerSigner}. */
+export interface WorkerSignerOptions {
+  /**
+   * Who signs, on both threads: `sodium` (libsodium) or `node` (node:crypto). Default
+   * `defaultEd25519Backend()`: libsodium when the addon loads. The signatures are the same bytes.
+   */
+  readonly backend?: 'sodium' | 'node';
+}
+
 /**
- * A {@link ChainSigner} for a node:crypto Ed25519 private key (PEM or KeyObject): `sign` runs on the
- * calling thread, `sealChain` on one worker thread that holds a copy of the key. Once the worker
- * failed or `close()` was called, both reject with `SIGNER_UNAVAILABLE`. The worker keeps
- * the process alive only while a seal is in flight; call `close()` when done.
- * @throws RecordsError `KEY_INVALID` (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not Ed25519)
+ * A {@link ChainSigner} for an Ed25519 private key (PEM or KeyObject): `sign` runs on the calling
+ * thread, `sealChain` on one worker thread that holds a copy of the key. Both sign with libsodium
+ * when `sodium-native` loads, else with node:crypto (see `options.backend`). Once the worker
+ * failed or `close()` was called, both reject with `SIGNER_UNAVAILABLE`. The worker starts at
+ * once and keeps the process alive only while a seal is in flight; call `close()` when done.
+ * @throws RecordsError `KEY_INVALID` (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not
+ *   Ed25519), `ED25519_BACKEND_UNAVAILABLE` (`sodium` named and the addon did not load)
  * @example
  * const signer = createWorkerSigner(pem);
  * const journal = await openFileJournal({ path, stream, signer }); // seals on the worker
  */
-export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner {
+export function createWorkerSigner(
+  privateKey: string | KeyObject,
+  options: WorkerSignerOptions = {},
+): ChainSigner {
   const key = privateKeyObjectOf(privateKey);
-  const publicKey = publicKeyOf(key); // KEY_UNSUPPORTED for another algorithm
+  const backend = options.backend ?? defaultEd25519Backend();
+  if (backend !== 'sodium' && backend !== 'node')
+    throw new TypeError(`unknown worker signer backend ${String(backend)}`);
+  // The same checks as the main-thread signer's (KEY_UNSUPPORTED, ED25519_BACKEND_UNAVAILABLE).
+  const local = backend === 'sodium' ? createSodiumSigner(key) : createNodeSigner(key);
+  const publicKey = local.publicKey;
   const kid = kidOf(publicKey);
+  const sodium = backend === 'sodium' ? (sodiumAddonPath() ?? null) : null;
 
   const pending = new Map<
     number,
@@ -351,9 +398,8 @@ export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner 
   const start = (): Worker => {
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { key, prefix: PREFIX.toString('latin1') },
+      workerData: { key, prefix: PREFIX.toString('latin1'), sodium, publicKey: Uint8Array.from(publicKey) },
     });
-    w.unref();
     w.on('message', (m: SealReply) => {
       const job = pending.get(m.id);
       pending.delete(m.id);
@@ -382,17 +428,19 @@ export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner 
     w.on('exit', (code) =>
       fail(new RecordsError('SIGNER_UNAVAILABLE', `the sealing worker exited (code ${code})`)),
     );
+    // After the listeners: adding a 'message' listener refs the worker again.
+    w.unref();
     return w;
   };
 
   const signer: ChainSigner = Object.freeze({
     kid,
     publicKey,
+    backend,
     sign: (message: Uint8Array): Promise<Uint8Array> => {
       // One signer, one state: once its worker failed or it was closed, it signs nothing.
       if (failure !== undefined) return Promise.reject(failure);
-      const sig = nodeSign(null, message, key);
-      return Promise.resolve(new Uint8Array(sig.buffer, sig.byteOffset, sig.length));
+      return local.sign(message);
     },
     sealChain: (prev: Digest | null, records: readonly PreparedRecord[]): Promise<SealedChain> => {
       if (failure !== undefined) return Promise.reject(failure);
@@ -421,5 +469,8 @@ export function createWorkerSigner(privateKey: string | KeyObject): ChainSigner 
     },
   });
   chainSigners.add(signer);
+  // Started now, not at the first seal: a thread (and libsodium in it) takes a while to boot, which
+  // then overlaps the journal's open and recovery instead of delaying the first append.
+  worker = start();
   return signer;
 }

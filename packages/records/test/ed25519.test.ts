@@ -3,14 +3,20 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   createNodeSigner,
+  createSigner,
+  createSodiumSigner,
   createTweetnaclSigner,
+  defaultEd25519Backend,
   isAcceptablePublicKey,
   kidOf,
   privateKeyPemFromSeed,
   RecordsError,
   verifyEd25519,
+  type Ed25519Backend,
+  type Signer,
 } from '@edca/records';
 import { decodePoint, encodePoint, isSmallOrder, multiply, P } from '../src/internal/edwards.js';
+import { BACKENDS } from './backends.js';
 import { hex } from './vectors.js';
 
 const codeOf = (f: () => unknown): string => {
@@ -23,7 +29,14 @@ const codeOf = (f: () => unknown): string => {
   }
 };
 
-describe('node and tweetnacl signers', () => {
+describe(`the signers of every backend (${BACKENDS.join(', ')})`, () => {
+  const signerOf = (backend: Ed25519Backend, seed: Uint8Array): Signer =>
+    backend === 'tweetnacl'
+      ? createTweetnaclSigner(seed)
+      : backend === 'sodium'
+        ? createSodiumSigner(privateKeyPemFromSeed(seed))
+        : createNodeSigner(privateKeyPemFromSeed(seed));
+
   describe('when given the same seed (property)', () => {
     it('derive the same public key and kid and produce byte-identical signatures', async () => {
       await fc.assert(
@@ -31,17 +44,63 @@ describe('node and tweetnacl signers', () => {
           fc.uint8Array({ minLength: 32, maxLength: 32 }),
           fc.uint8Array({ maxLength: 300 }),
           async (seed, msg) => {
-            const a = createNodeSigner(privateKeyPemFromSeed(seed));
-            const b = createTweetnaclSigner(seed);
-            expect(Buffer.from(a.publicKey).equals(Buffer.from(b.publicKey))).toBe(true);
-            expect(a.kid).toBe(b.kid);
-            const sa = await a.sign(msg);
-            expect(Buffer.from(sa).equals(Buffer.from(await b.sign(msg)))).toBe(true);
-            expect(verifyEd25519(a.publicKey, msg, sa, 'node')).toBe(true);
+            const [a, ...others] = BACKENDS.map((b) => signerOf(b, seed));
+            const sa = await a!.sign(msg);
+            for (const b of others) {
+              expect(Buffer.from(a!.publicKey).equals(Buffer.from(b.publicKey))).toBe(true);
+              expect(a!.kid).toBe(b.kid);
+              expect(Buffer.from(sa).toString('hex')).toBe(Buffer.from(await b.sign(msg)).toString('hex'));
+            }
+            for (const backend of BACKENDS) expect(verifyEd25519(a!.publicKey, msg, sa, backend)).toBe(true);
           },
         ),
         { numRuns: 60 },
       );
+    });
+  });
+
+  describe('when a signature, message or key is altered (property)', () => {
+    it('every backend gives the same verdict', async () => {
+      const signer = createNodeSigner(privateKeyPemFromSeed(new Uint8Array(32).fill(9)));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.constantFrom('sig', 'msg', 'key', 'none'),
+          fc.nat(),
+          fc.integer({ min: 0, max: 7 }),
+          async (msg, part, at, bit) => {
+            const sig = Uint8Array.from(await signer.sign(msg));
+            const key = Uint8Array.from(signer.publicKey);
+            const m = part === 'msg' && msg.length === 0 ? new Uint8Array([0]) : Uint8Array.from(msg);
+            const target = part === 'sig' ? sig : part === 'key' ? key : part === 'msg' ? m : undefined;
+            if (target !== undefined && !(part === 'msg' && msg.length === 0))
+              target[at % target.length] = (target[at % target.length] ?? 0) ^ (1 << bit);
+            const verdicts = BACKENDS.map((b) => verifyEd25519(key, m, sig, b));
+            expect(new Set(verdicts).size).toBe(1);
+            expect(verdicts[0]).toBe(part === 'none');
+          },
+        ),
+        { numRuns: 200 },
+      );
+    });
+  });
+});
+
+describe('createSodiumSigner', () => {
+  describe.runIf(BACKENDS.includes('sodium'))('when the key is not an Ed25519 private key', () => {
+    it('refuses garbage with KEY_INVALID and an EC key with KEY_UNSUPPORTED', () => {
+      expect(codeOf(() => createSodiumSigner('not a pem'))).toBe('KEY_INVALID');
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      expect(codeOf(() => createSodiumSigner(privateKey))).toBe('KEY_UNSUPPORTED');
+    });
+  });
+  describe('when choosing a signer for a key', () => {
+    it('createSigner signs with the default backend and verifies on every backend', async () => {
+      const signer = createSigner(privateKeyPemFromSeed(new Uint8Array(32).fill(3)));
+      const reference = createNodeSigner(privateKeyPemFromSeed(new Uint8Array(32).fill(3)));
+      const msg = new TextEncoder().encode('default backend');
+      expect(await signer.sign(msg)).toEqual(await reference.sign(msg));
+      expect(defaultEd25519Backend()).toBe(BACKENDS.includes('sodium') ? 'sodium' : 'node');
     });
   });
 });

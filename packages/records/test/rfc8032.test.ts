@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createNodeSigner,
+  createSodiumSigner,
   createTweetnaclSigner,
   privateKeyPemFromSeed,
   verifyEd25519,
@@ -8,9 +9,11 @@ import {
   type Signer,
 } from '@edca/records';
 import { djbSignInput, rfc8032Section71, type SignVector } from './ed25519-vectors.js';
+import { BACKENDS } from './backends.js';
 import { hex } from './vectors.js';
 
 const signers: Record<Ed25519Backend, (seed: Uint8Array) => Signer> = {
+  sodium: (seed) => createSodiumSigner(privateKeyPemFromSeed(seed)),
   node: (seed) => createNodeSigner(privateKeyPemFromSeed(seed)),
   tweetnacl: (seed) => createTweetnaclSigner(seed),
 };
@@ -33,7 +36,7 @@ describe('RFC 8032 §7.1 Ed25519 test vectors', () => {
   it('has the five tests of the RFC', () => {
     expect(vectors.map((v) => v.name)).toEqual(['TEST 1', 'TEST 2', 'TEST 3', 'TEST 1024', 'TEST SHA(abc)']);
   });
-  for (const backend of ['node', 'tweetnacl'] as const) {
+  for (const backend of BACKENDS) {
     describe(`when signing and verifying with ${backend}`, () => {
       it.each(vectors.map((v) => [v.name, v] as const))('reproduces %s', async (_n, v) => {
         await check(v, backend);
@@ -47,11 +50,13 @@ describe("djb's sign.input (1024 vectors)", () => {
   it('has 1024 lines', () => {
     expect(vectors).toHaveLength(1024);
   });
-  describe('when signing and verifying with node', () => {
-    it('reproduces every public key and signature', async () => {
-      for (const v of vectors) await check(v, 'node');
+  for (const backend of BACKENDS.filter((b) => b !== 'tweetnacl')) {
+    describe(`when signing and verifying with ${backend}`, () => {
+      it('reproduces every public key and signature', async () => {
+        for (const v of vectors) await check(v, backend);
+      });
     });
-  });
+  }
   // tweetnacl takes ~3 ms to sign and ~6 ms to verify: the full file is in sign-input.slow.test.ts;
   // here every 16th line keeps the unit suite fast while still crossing backends.
   describe('when signing and verifying with tweetnacl (every 16th line)', () => {

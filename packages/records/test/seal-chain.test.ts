@@ -21,12 +21,17 @@ import {
   type Signer,
 } from '@edca/records';
 import { ijsonValue } from './arbitraries.js';
+import { BACKENDS } from './backends.js';
 import { TEST_SEED, checkpointRecord, permitRecord, testSigner } from './fixtures.js';
 
 const pem = privateKeyPemFromSeed(TEST_SEED);
 const plain = testSigner();
 const worker = createWorkerSigner(pem);
-afterAll(() => worker.close());
+// One worker signer per backend that runs here: their lines must be the same bytes.
+const workers = BACKENDS.filter((b) => b !== 'tweetnacl').map((backend) =>
+  createWorkerSigner(pem, { backend }),
+);
+afterAll(() => Promise.all([worker, ...workers].map((w) => w.close())));
 
 /** The reference: sealRecord one record after the other, each prev the previous hash. */
 async function sequential(prev: Digest | null, drafts: readonly ChainDraft[], signer: Signer) {
@@ -124,19 +129,26 @@ describe('sealChain', () => {
       expect(worker.publicKey).toEqual(plain.publicKey);
     });
 
-    it('gives exactly the bytes, hashes, leaves and records of sealRecord', async () => {
-      await fc.assert(
-        fc.asyncProperty(chain, async (c) => {
-          const drafts = draftsOf(c, worker.kid);
-          const prev = c.start === 1 ? null : D('f');
-          expectSameAsSealRecord(
-            await sealChain(prev, drafts.map(prepareRecord), worker),
-            await sequential(prev, drafts, plain),
-          );
-        }),
-        { numRuns: 100 },
-      );
+    it('signs with libsodium by default wherever the addon loads', () => {
+      expect(worker.backend).toBe(BACKENDS.includes('sodium') ? 'sodium' : 'node');
+      expect(workers.map((w) => w.backend)).toEqual(BACKENDS.filter((b) => b !== 'tweetnacl'));
     });
+
+    for (const w of workers) {
+      it(`gives exactly the bytes, hashes, leaves and records of sealRecord (${w.backend})`, async () => {
+        await fc.assert(
+          fc.asyncProperty(chain, async (c) => {
+            const drafts = draftsOf(c, w.kid);
+            const prev = c.start === 1 ? null : D('f');
+            expectSameAsSealRecord(
+              await sealChain(prev, drafts.map(prepareRecord), w),
+              await sequential(prev, drafts, plain),
+            );
+          }),
+          { numRuns: 100 },
+        );
+      });
+    }
 
     it('seals chains submitted concurrently, each on its own prev', async () => {
       const drafts = Array.from({ length: 40 }, (_, i) => ({

@@ -31,6 +31,7 @@ export function verifyCheckpointsOnly(
   trust: TrustFile,
   expectedSize: number | undefined,
   onProgress: ((done: number, total: number) => void) | undefined,
+  backend: 'sodium' | 'node',
 ): AuditReport {
   const keys = new KeyIndex(trust);
   const findings: Finding[] = [];
@@ -152,7 +153,12 @@ export function verifyCheckpointsOnly(
         `the signature of checkpoint ${record.seq} is not canonical base64url`,
       );
     } else if (
-      !verifyEd25519(key.key.raw, recordSigningBytes(bytes, record), Buffer.from(record.sig, 'base64url'))
+      !verifyEd25519(
+        key.key.raw,
+        recordSigningBytes(bytes, record),
+        Buffer.from(record.sig, 'base64url'),
+        backend,
+      )
     ) {
       report(
         'SIGNATURE_INVALID',

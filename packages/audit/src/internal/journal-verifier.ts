@@ -45,6 +45,8 @@ export interface VerifierSettings {
   /** Records dated after this instant (ms) are `TIME_IN_FUTURE`; the caller adds the skew. */
   readonly notAfterMs: number | undefined;
   readonly workers: number;
+  /** Who checks Ed25519 signatures, on the workers or inline. */
+  readonly backend: 'sodium' | 'node';
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
 
@@ -136,8 +138,12 @@ export async function verifyLines(
   };
   const verifier: SignatureVerifier =
     settings.workers > 0
-      ? createWorkerVerifier(rawKeys, settings.workers, onSignature)
-      : createInlineVerifier(rawKeys, (pk, msg, sig) => verifyEd25519(pk, msg, sig), onSignature);
+      ? createWorkerVerifier(rawKeys, settings.workers, onSignature, settings.backend)
+      : createInlineVerifier(
+          rawKeys,
+          (pk, msg, sig) => verifyEd25519(pk, msg, sig, settings.backend),
+          onSignature,
+        );
 
   const byType: Record<string, number> = {};
   const byVerdict: Record<string, number> = {};

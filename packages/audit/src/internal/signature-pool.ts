@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { isAcceptablePublicKey } from '@edca/records';
+import { isAcceptablePublicKey, isEd25519BackendAvailable, sodiumAddonFile } from '@edca/records';
 
 /**
  * Ed25519 verification split across worker threads: the main thread keeps the chain, hash and
@@ -8,8 +8,10 @@ import { isAcceptablePublicKey } from '@edca/records';
  * The worker is a small CommonJS script given as source (`eval: true`) so it runs the same from
  * TypeScript sources (tests, benchmarks) and from the built package, with no module resolution.
  * It applies the strict policy of `verifyEd25519` from @edca/records (RFC 8032 §5.1.7 with
- * S < L, R a canonical encoding not of small order, node:crypto for the equation); keys are
- * vetted once on the main thread with `isAcceptablePublicKey`. test/signature-pool.test.ts checks
+ * S < L, R a canonical encoding not of small order, then libsodium or node:crypto for the
+ * equation); keys are vetted once on the main thread with `isAcceptablePublicKey`. libsodium gets
+ * exactly 64 signature bytes (it would verify the first 64 of a longer one) and its assertion errors
+ * count as a failed check. test/signature-pool.test.ts checks
  * that the worker and `verifyEd25519` agree on every RFC 8032, Wycheproof, ZIP-215 and
  * "Taming the many EdDSAs" vector and on mutated signatures.
  */
@@ -46,14 +48,20 @@ function canonicalY(sig) {
   for (let i = 30; i >= 1; i--) if (sig[i] !== 0xff) return true;
   return sig[0] < 0xed;
 }
+// workerData.sodium: the resolved file of sodium-native, loaded and self-tested on the main thread.
+const sodium = workerData.sodium === null ? null : require(workerData.sodium);
 const keys = workerData.keys.map((pk) => {
   if (pk === null || pk.length !== 32) return null;
+  if (sodium !== null) return Buffer.from(pk);
   try { return crypto.createPublicKey({ key: Buffer.concat([SPKI, Buffer.from(pk)]), format: 'der', type: 'spki' }); }
   catch { return null; }
 });
 function check(key, msg, sig) {
   if (key === null || key === undefined || sig.length !== 64) return false;
   if (!canonicalS(sig) || !canonicalY(sig) || (REFUSED_R_FIRST.has(sig[0]) && REFUSED_R.has(sig.toString('hex', 0, 32)))) return false;
+  if (sodium !== null) {
+    try { return sodium.crypto_sign_verify_detached(sig, msg, key); } catch { return false; }
+  }
   try { return crypto.verify(null, msg, key, sig); } catch { return false; }
 }
 parentPort.on('message', (m) => {
@@ -179,12 +187,19 @@ const BATCH = 256;
 /** Batches in flight per worker before `saturated`: one being verified, two waiting. */
 const IN_FLIGHT_PER_WORKER = 3;
 
-/** Verifies on `threads` worker threads, in batches of 256 checks. */
+/**
+ * Verifies on `threads` worker threads, in batches of 256 checks, with libsodium (`sodium`, the
+ * default where the addon loads) or node:crypto (`node`).
+ */
 export function createWorkerVerifier(
   keys: readonly Uint8Array[],
   threads: number,
   onResult: OnSignature,
+  backend: 'sodium' | 'node' = isEd25519BackendAvailable('sodium') ? 'sodium' : 'node',
 ): SignatureVerifier {
+  const sodium = backend === 'sodium' ? (sodiumAddonFile() ?? null) : null;
+  if (backend === 'sodium' && sodium === null)
+    throw new Error('invariant: the sodium backend was chosen but the addon did not load');
   const workers: { worker: Worker; inFlight: number }[] = [];
   // Only the tags stay behind once a batch is posted: its messages are in the worker's copy.
   const pending = new Map<number, Float64Array>();
@@ -215,7 +230,7 @@ export function createWorkerVerifier(
 
   const workerKeys = keys.map((k) => (isAcceptablePublicKey(k) ? Uint8Array.from(k) : null));
   for (let i = 0; i < threads; i++) {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { keys: workerKeys } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { keys: workerKeys, sodium } });
     const slot = { worker, inFlight: 0 };
     worker.on('message', (m: { id: number; out: Uint8Array }) => {
       slot.inFlight--;
