@@ -35,6 +35,7 @@ export const FINDING_CODES = [
   'REPLAY_MAP_MISSING',
   'REPLAY_MISMATCH',
   'TRUNCATED',
+  'SESSION_REOPENED',
 ] as const;
 
 /** One stable finding code. */
@@ -92,4 +93,6 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   REPLAY_MISMATCH:
     'Re-running the decision under its pinned policy gives a different verdict, rule or reasons.',
   TRUNCATED: 'The journal has fewer records than the expected size given to the verifier.',
+  SESSION_REOPENED:
+    'A model session has a refused output or a second end after its `session.ended` record: it went on after it ended.',
 };
