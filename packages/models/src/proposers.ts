@@ -235,8 +235,9 @@ export function createOpenAIResponsesProposer(options: ModelProposerOptions): Mo
       if (!Array.isArray(body['output'])) {
         throw new ModelsError('MODEL_RESPONSE_INVALID', 'openai-responses: the response has no output array');
       }
-      const said = body['output']
-        .flatMap((item: unknown) =>
+      const items: readonly unknown[] = body['output'];
+      const said = items
+        .flatMap((item): readonly unknown[] =>
           isObj(item) && item['type'] === 'message' && Array.isArray(item['content']) ? item['content'] : [],
         )
         .map((c: unknown) => (isObj(c) && typeof c['text'] === 'string' ? c['text'] : ''))

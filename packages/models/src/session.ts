@@ -18,7 +18,7 @@ import {
   type ProposerMessage,
   type ProposerOutput,
 } from '@edca/kernel';
-import { canonicalize, type JsonValue } from '@edca/records';
+import { canonicalize } from '@edca/records';
 import type { CompiledMap } from '@edca/semantic';
 import { ModelsError } from './errors.js';
 import type { Usage } from './proposers.js';
@@ -225,11 +225,14 @@ function rawText(out: ProposerOutput): string {
   return typeof out.raw === 'string' ? out.raw : JSON.stringify(out.raw);
 }
 
-class SessionEnd {
+/** Thrown inside the loop to unwind to its one exit, where the end is journaled; never escapes. */
+class SessionEnd extends Error {
   constructor(
     readonly reason: SessionEndReason,
     readonly error?: string,
-  ) {}
+  ) {
+    super(reason);
+  }
 }
 
 /**
@@ -410,7 +413,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
     if (!projected.ok) throw new SessionEnd('VIEW_REFUSED', projected.code);
     if (projected.value.view !== undefined) {
       view = projected.value.view;
-      viewJson = canonicalize(projected.value.view as unknown as JsonValue);
+      viewJson = canonicalize(projected.value.view);
     }
     tell(projected.json, `${intent} ${outcome}${error === undefined ? '' : ` ${error}`}`);
   };
