@@ -54,7 +54,15 @@ const OUTCOME_KEYS = new Set(['attempt', 'permit', 'status', 'error', 'transitio
 const ERROR_KEYS = new Set(['code']);
 const TRANSITION_KEYS = new Set(['machine', 'from', 'to']);
 const CHECKPOINT_KEYS = new Set(['size', 'root']);
-const INTAKE_REFUSED_KEYS = new Set(['session', 'turn', 'format', 'code', 'message', 'outputDigest', 'proposer']);
+const INTAKE_REFUSED_KEYS = new Set([
+  'session',
+  'turn',
+  'format',
+  'code',
+  'message',
+  'outputDigest',
+  'proposer',
+]);
 const SESSION_ENDED_KEYS = new Set(['session', 'reason', 'turns', 'tokens', 'cost', 'refusals', 'proposer']);
 const TOKENS_KEYS = new Set(['input', 'output']);
 const COST_KEYS = new Set(['micros', 'currency']);
