@@ -6,6 +6,7 @@ import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
 import { registerJournal } from './journal.js';
 import { registerKeygen } from './keygen.js';
+import { registerRun } from './run.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
 import { registerView } from './view.js';
@@ -25,4 +26,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerKeygen(_program, _io);
   registerDemo(_program, _io);
   registerJournal(_program, _io);
+  registerRun(_program, _io);
 }
