@@ -202,3 +202,45 @@ describe('edca run', () => {
     });
   });
 });
+
+describe('edca demo --model', () => {
+  describe('when pointed at an OpenAI-compatible server', () => {
+    it('runs every scene as a governed session, journals it, and verifies the journal', async () => {
+      dir = mkdtempSync(join(tmpdir(), 'edca-demo-model-'));
+      const final = { path: '/v1/chat/completions', body: chat(null, 'Done; nothing else to do.') };
+      server = await startReplayServer([
+        { path: '/v1/chat/completions', body: chat({ name: 'find_user', args: '{"name":"Jane"}' }, null) },
+        final,
+        final,
+        final,
+      ]);
+      const io = captureIo();
+      const code = await runCli(
+        [
+          'demo',
+          '--out',
+          join(dir, 'out'),
+          '--model',
+          'openai',
+          '--base-url',
+          `${server.origin}/v1`,
+          '--model-name',
+          'local-model',
+        ],
+        io,
+      );
+      expect(io.err()).toBe('');
+      expect(code).toBe(0);
+      expect(io.out()).toContain('openai-chat:local-model: a real model');
+      expect(io.out()).toContain('refuse · UNKNOWN_INTENT · arp.intake');
+      expect(io.out()).toContain('INTACT');
+      const types = readFileSync(join(dir, 'out', 'journal.jsonl'), 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { type: string }).type);
+      expect(types.filter((t) => t === 'session.ended')).toHaveLength(3);
+      expect(types.filter((t) => t === 'intake.refused')).toHaveLength(1);
+      expect(server.remaining()).toBe(0);
+    });
+  });
+});
