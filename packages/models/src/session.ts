@@ -18,7 +18,7 @@ import {
   type ProposerMessage,
   type ProposerOutput,
 } from '@edca/kernel';
-import { canonicalize } from '@edca/records';
+import { canonicalize, type JsonValue } from '@edca/records';
 import type { CompiledMap } from '@edca/semantic';
 import { ModelsError } from './errors.js';
 import type { Usage } from './proposers.js';
@@ -284,6 +284,16 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
   let view: ModelView | undefined;
   let viewJson = '';
 
+  // The tool definitions depend only on the view's state: built again only when the view changes.
+  let toolsView: ModelView | undefined;
+  let tools: readonly JsonValue[] = [];
+  const toolsFor = (v: ModelView): readonly JsonValue[] => {
+    if (v !== toolsView) {
+      tools = arp.toolDefinitions(toolFormat, v.state);
+      toolsView = v;
+    }
+    return tools;
+  };
   const tell = (content: string, summary: string): void => {
     conversation.push({ role: 'tool', content });
     emit({ kind: 'told', turn: turns, content, summary });
@@ -320,7 +330,7 @@ export async function runSession(options: SessionOptions): Promise<SessionSummar
             view: view!,
             viewJson,
             toolFormat,
-            tools: arp.toolDefinitions(toolFormat, view!.state),
+            tools: toolsFor(view!),
             conversation: [...conversation],
             turn: turns,
           },
