@@ -154,7 +154,7 @@ export interface SessionOptions {
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** The host's abort: the session ends with `ABORTED` (still journaled). */
   readonly signal?: AbortSignal;
-  /** Called with every step, in order (listener errors end the session like any host bug). */
+  /** Called with every step, in order; a listener that throws rejects the session (a host bug). */
   readonly onEvent?: (event: SessionEvent) => void;
   /** The tool shape for a proposer that does not name one (a scripted proposer); default `json`. */
   readonly toolFormat?: ToolFormat;
