@@ -170,6 +170,18 @@ describe('runSession bounds', () => {
     });
   });
 
+  describe('when the server answers 200 with a body that is not JSON', () => {
+    it('does not retry: ends MODEL_UNAVAILABLE with MODEL_RESPONSE_INVALID', async () => {
+      const s = await session(
+        (x) => [{ path: '/v1/chat/completions', body: '<html>gateway</html>' }, x('final')],
+        {},
+      );
+      expect(s.reason).toBe('MODEL_UNAVAILABLE');
+      expect(s.error).toBe('MODEL_RESPONSE_INVALID');
+      expect(server!.requests).toHaveLength(1);
+    });
+  });
+
   describe('when the server rejects the request (4xx other than 429)', () => {
     it('does not retry: ends MODEL_UNAVAILABLE with MODEL_REQUEST_REJECTED', async () => {
       const s = await session(
