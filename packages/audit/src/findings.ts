@@ -37,6 +37,7 @@ export const FINDING_CODES = [
   'REPLAY_MISMATCH',
   'TRUNCATED',
   'WITNESS_INCONSISTENT',
+  'SESSION_REOPENED',
 ] as const;
 
 /** One stable finding code. */
@@ -100,4 +101,6 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
     'The journal has fewer records than the expected size given to the verifier, or than a checkpoint witnesses cosigned.',
   WITNESS_INCONSISTENT:
     'The records a witnessed checkpoint covers do not hash to the root the witnesses cosigned: history was rewritten.',
+  SESSION_REOPENED:
+    'A model session has a refused output or a second end after its `session.ended` record: it went on after it ended.',
 };

@@ -33,6 +33,10 @@ export function renderTextReport(
   if (report.mode === 'full') {
     out.push(`decisions by verdict: ${counts(report.byVerdict)}`);
     out.push(`outcomes by status: ${counts(report.byOutcome)}`);
+    if (report.sessions.ended > 0 || Object.keys(report.sessions.intakeRefusals).length > 0) {
+      out.push(`model sessions ended: ${report.sessions.ended} (${counts(report.sessions.byEndReason)})`);
+      out.push(`model outputs refused at intake: ${counts(report.sessions.intakeRefusals)}`);
+    }
   }
   const cp = report.checkpoints;
   out.push(

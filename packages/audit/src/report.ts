@@ -32,6 +32,12 @@ export interface AuditReport {
   readonly byVerdict: Readonly<Record<string, number>>;
   /** Outcomes per status. */
   readonly byOutcome: Readonly<Record<string, number>>;
+  /** Governed model sessions (full mode): ends per reason, and model outputs refused at intake per code. */
+  readonly sessions: {
+    readonly ended: number;
+    readonly byEndReason: Readonly<Record<string, number>>;
+    readonly intakeRefusals: Readonly<Record<string, number>>;
+  };
   /** `at` of the first and last record. */
   readonly timeRange: { readonly first: string; readonly last: string } | null;
   readonly keysUsed: readonly KeyUse[];

@@ -9,6 +9,7 @@ const report: AuditReport = {
   byType: { decision: 2, checkpoint: 1 },
   byVerdict: { permit: 1, refuse: 1 },
   byOutcome: {},
+  sessions: { ended: 0, byEndReason: {}, intakeRefusals: {} },
   timeRange: { first: '2026-03-01T09:00:00.000Z', last: '2026-03-01T09:00:01.000Z' },
   keysUsed: [{ kid: 'ed25519:abc', role: 'kernel', name: 'kernel "1"', signatures: 3 }],
   signaturesChecked: 3,

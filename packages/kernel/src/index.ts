@@ -49,3 +49,5 @@ export type {
   ScriptedProposer,
   ScriptedTurn,
 } from './proposer.js';
+export { digestModelOutput } from './session-records.js';
+export type { IntakeRefusalReport, SessionEndReport, SessionRecordRef } from './session-records.js';

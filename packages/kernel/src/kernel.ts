@@ -34,6 +34,13 @@ import { createMemoryStore } from './memory-store.js';
 import type { KernelStore, PendingApproval, Reservation } from './store.js';
 import { createBreaker, type Breaker } from './internal/breaker.js';
 import { actionHashFor, counterName, scopeIdsOf } from './internal/action.js';
+import {
+  appendIntakeRefusal,
+  appendSessionEnd,
+  type IntakeRefusalReport,
+  type SessionEndReport,
+  type SessionRecordRef,
+} from './session-records.js';
 import { createArp, findSquashedTerms } from '@edca/arp';
 import type {
   Arp,
@@ -213,6 +220,17 @@ export interface Kernel {
   expireApprovals(): Promise<number>;
   /** Checks a plan against the state machine as a whole, then runs it step by step, compensating on failure. */
   runPlan(steps: readonly PlanStep[], context: DecideContext): Promise<PlanResult>;
+  /**
+   * Journals a signed `intake.refused` record for model output `arp.intake` refused (code, public
+   * message, format and the output's SHA-256, never the output); resolves once it is durable.
+   * @throws KernelError JOURNAL_UNAVAILABLE; RecordsError RECORD_INVALID_BODY for a malformed report
+   */
+  recordIntakeRefusal(report: IntakeRefusalReport): Promise<SessionRecordRef>;
+  /**
+   * Journals the signed `session.ended` record of a governed session; resolves once it is durable.
+   * @throws KernelError JOURNAL_UNAVAILABLE; RecordsError RECORD_INVALID_BODY for a malformed report
+   */
+  endSession(report: SessionEndReport): Promise<SessionRecordRef>;
   /** Subscribes to an event; returns the unsubscribe function. Listener errors never reach the kernel. */
   on<K extends keyof KernelEvents>(event: K, listener: (payload: KernelEvents[K]) => void): () => void;
   readonly recovery: RecoveryReport;
@@ -1602,6 +1620,8 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     approve,
     expireApprovals,
     runPlan,
+    recordIntakeRefusal: (report) => appendIntakeRefusal(journal, clock, report),
+    endSession: (report) => appendSessionEnd(journal, clock, report),
     on(event, listener) {
       const set = listeners[event] as Set<typeof listener>;
       set.add(listener);

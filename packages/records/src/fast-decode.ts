@@ -54,6 +54,48 @@ const OUTCOME_KEYS = new Set(['attempt', 'permit', 'status', 'error', 'transitio
 const ERROR_KEYS = new Set(['code']);
 const TRANSITION_KEYS = new Set(['machine', 'from', 'to']);
 const CHECKPOINT_KEYS = new Set(['size', 'root']);
+const INTAKE_REFUSED_KEYS = new Set([
+  'session',
+  'turn',
+  'format',
+  'code',
+  'message',
+  'outputDigest',
+  'proposer',
+]);
+const SESSION_ENDED_KEYS = new Set(['session', 'reason', 'turns', 'tokens', 'cost', 'refusals', 'proposer']);
+const TOKENS_KEYS = new Set(['input', 'output']);
+const COST_KEYS = new Set(['micros', 'currency']);
+const REFUSALS_KEYS = new Set(['intake', 'kernel']);
+const SCREAMING = /^[A-Z][A-Z0-9_]{0,63}$/;
+const isScreaming = (v: unknown): boolean => typeof v === 'string' && SCREAMING.test(v);
+
+function intakeRefusedOk(b: Obj): boolean {
+  const f = b['format'];
+  if (f !== 'json' && f !== 'openai' && f !== 'anthropic' && f !== 'mcp') return false;
+  if (!isText(b['session']) || !isIntAtLeast(b['turn'], 1) || !isScreaming(b['code'])) return false;
+  const m = b['message'];
+  if (typeof m !== 'string' || m.length > 512) return false;
+  if (!isDigest(b['outputDigest']) || !has(b, 'proposer')) return false;
+  return onlyKeys(b, INTAKE_REFUSED_KEYS);
+}
+
+function sessionEndedOk(b: Obj): boolean {
+  if (!isText(b['session']) || !isScreaming(b['reason']) || !isIntAtLeast(b['turns'], 0)) return false;
+  const t = b['tokens'];
+  if (!isObject(t) || !isIntAtLeast(t['input'], 0) || !isIntAtLeast(t['output'], 0)) return false;
+  if (!onlyKeys(t, TOKENS_KEYS)) return false;
+  const r = b['refusals'];
+  if (!isObject(r) || !isIntAtLeast(r['intake'], 0) || !isIntAtLeast(r['kernel'], 0)) return false;
+  if (!onlyKeys(r, REFUSALS_KEYS)) return false;
+  if (has(b, 'cost')) {
+    const c = b['cost'];
+    if (!isObject(c) || !isIntAtLeast(c['micros'], 0) || !isText(c['currency'])) return false;
+    if (!onlyKeys(c, COST_KEYS)) return false;
+  }
+  if (!has(b, 'proposer')) return false;
+  return onlyKeys(b, SESSION_ENDED_KEYS);
+}
 
 function decisionOk(b: Obj): boolean {
   const v = b['verdict'];
@@ -141,6 +183,10 @@ export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
         isText(b['role']) &&
         onlyKeys(b, KEY_KEYS)
       );
+    case 'intake.refused':
+      return intakeRefusedOk(b);
+    case 'session.ended':
+      return sessionEndedOk(b);
     default:
       return false;
   }

@@ -20,6 +20,7 @@ const json: z.ZodType<JsonValue> = z.custom<JsonValue>((v) => {
   }
 }, 'expected an I-JSON value');
 const text = z.string().min(1);
+const screaming = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected a SCREAMING_SNAKE code');
 
 // The body schemas, built once with a strict I-JSON check for JSON-valued fields (public) and
 // once without it (internal: the record path checks the whole record for I-JSON first, so the
@@ -67,6 +68,28 @@ function bodySchemas(json: z.ZodType<JsonValue>) {
       transition: z.strictObject({ machine: text, from: text, to: text }).optional(),
     }),
     checkpoint: z.strictObject({ size: z.int().min(0), root: b64url(32) }),
+    // ---- governed model sessions (@edca/models runSession; kernel recordIntakeRefusal / endSession) ----
+    // Model output refused before the kernel: what was refused and a digest of the output, never
+    // the output itself (it may carry customer text or an injected instruction).
+    'intake.refused': z.strictObject({
+      session: text,
+      turn: z.int().min(1),
+      format: z.enum(['json', 'openai', 'anthropic', 'mcp']),
+      code: screaming,
+      message: z.string().max(512),
+      outputDigest: digest,
+      proposer: json,
+    }),
+    // The end of one governed session: why it ended and what it consumed.
+    'session.ended': z.strictObject({
+      session: text,
+      reason: screaming,
+      turns: z.int().min(0),
+      tokens: z.strictObject({ input: z.int().min(0), output: z.int().min(0) }),
+      cost: z.strictObject({ micros: z.int().min(0), currency: text }).optional(),
+      refusals: z.strictObject({ intake: z.int().min(0), kernel: z.int().min(0) }),
+      proposer: json,
+    }),
   } as const;
 }
 

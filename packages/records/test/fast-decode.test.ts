@@ -44,6 +44,19 @@ const kid: Field = {
 const text: Field = { valid: fc.string({ minLength: 1 }), invalid: fc.oneof(fc.constant(''), ijsonValue) };
 const anyString: Field = { valid: fc.string(), invalid: ijsonValue };
 const json: Field = { valid: ijsonValue, invalid: ijsonValue };
+const screaming: Field = {
+  valid: fc.stringMatching(/^[A-Z][A-Z0-9_]{0,63}$/),
+  invalid: fc.oneof(
+    fc.stringMatching(/^[a-z][A-Z0-9_]{0,8}$/),
+    fc.stringMatching(/^[A-Z][A-Z0-9_]{64}$/),
+    fc.constantFrom('', 'NO-PROPOSAL', '_X', 'X\n'),
+    ijsonValue,
+  ),
+};
+const shortString: Field = {
+  valid: fc.string({ maxLength: 512 }),
+  invalid: fc.oneof(fc.string({ minLength: 513, maxLength: 600 }), ijsonValue),
+};
 const oneOf = (...values: string[]): Field => ({
   valid: fc.constantFrom(...values),
   invalid: fc.oneof(fc.constantFrom(...values.map((v) => v.toUpperCase()), `${values[0]} `, ''), ijsonValue),
@@ -112,6 +125,24 @@ const specs: Record<RecordType, Spec> = {
     transition: opt(nested({ machine: text, from: text, to: text })),
   },
   checkpoint: { size: intMin(0), root: b64(43) },
+  'intake.refused': {
+    session: text,
+    turn: intMin(1),
+    format: oneOf('json', 'openai', 'anthropic', 'mcp'),
+    code: screaming,
+    message: shortString,
+    outputDigest: digest,
+    proposer: json,
+  },
+  'session.ended': {
+    session: text,
+    reason: screaming,
+    turns: intMin(0),
+    tokens: nested({ input: intMin(0), output: intMin(0) }),
+    cost: opt(nested({ micros: intMin(0), currency: text })),
+    refusals: nested({ intake: intMin(0), kernel: intMin(0) }),
+    proposer: json,
+  },
 };
 
 /** A body: each field valid, a near miss, or absent (`miss` is the chance of a non-valid draw). */

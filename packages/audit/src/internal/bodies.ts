@@ -31,6 +31,16 @@ export interface ApprovalBody {
   readonly sig: string;
 }
 
+export interface IntakeRefusedBody {
+  readonly session: string;
+  readonly code: string;
+}
+
+export interface SessionEndedBody {
+  readonly session: string;
+  readonly reason: string;
+}
+
 export interface AttemptBody {
   readonly permit: string;
   readonly actionHash: string;

@@ -178,6 +178,7 @@ export function verifyCheckpointsOnly(
     byType: { checkpoint: checkpointCount },
     byVerdict: {},
     byOutcome: {},
+    sessions: { ended: 0, byEndReason: {}, intakeRefusals: {} },
     timeRange: firstAt === undefined || lastAt === undefined ? null : { first: firstAt, last: lastAt },
     keysUsed: [...keyUses.values()],
     signaturesChecked: signatures,

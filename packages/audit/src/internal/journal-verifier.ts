@@ -18,9 +18,11 @@ import {
   type AttemptBody,
   type CheckpointBody,
   type DecisionBody,
+  type IntakeRefusedBody,
   type KeyBody,
   type OutcomeBody,
   type PolicyBody,
+  type SessionEndedBody,
 } from './bodies.js';
 import { KeyIndex } from './keys.js';
 import { LineMerkle } from './line-merkle.js';
@@ -148,6 +150,14 @@ export async function verifyLines(
   const byType: Record<string, number> = {};
   const byVerdict: Record<string, number> = {};
   const byOutcome: Record<string, number> = {};
+  const byEndReason: Record<string, number> = {};
+  const intakeRefusals: Record<string, number> = {};
+  const endedSessions = new Map<string, number>();
+  const sessionOpen = (session: string, seq: number, line: number, what: string): void => {
+    const endedAt = endedSessions.get(session);
+    if (endedAt !== undefined)
+      report('SESSION_REOPENED', seq, line, `${what} for session ${session}, which ended at seq ${endedAt}`);
+  };
   const keyUses = new Map<string, { role: string; name: string | undefined; signatures: number }>();
   const useKey = (kid: string, role: string, name: string | undefined): void => {
     const u = keyUses.get(kid);
@@ -552,6 +562,17 @@ export async function verifyLines(
         lastCheckpoint = { seq, size: body.size, root: body.root };
         linesAfterCheckpoint = -1;
       })
+      .with('intake.refused', () => {
+        const body = asBody<IntakeRefusedBody>(record.body);
+        intakeRefusals[body.code] = (intakeRefusals[body.code] ?? 0) + 1;
+        sessionOpen(body.session, seq, line, 'a refused model output');
+      })
+      .with('session.ended', () => {
+        const body = asBody<SessionEndedBody>(record.body);
+        byEndReason[body.reason] = (byEndReason[body.reason] ?? 0) + 1;
+        sessionOpen(body.session, seq, line, 'a second end');
+        if (!endedSessions.has(body.session)) endedSessions.set(body.session, seq);
+      })
       .exhaustive();
 
     acc.appendLine(bytes);
@@ -614,6 +635,11 @@ export async function verifyLines(
     byType,
     byVerdict,
     byOutcome,
+    sessions: {
+      ended: Object.values(byEndReason).reduce((a, b) => a + b, 0),
+      byEndReason,
+      intakeRefusals,
+    },
     timeRange: firstAt === undefined || lastAt === undefined ? null : { first: firstAt, last: lastAt },
     keysUsed,
     signaturesChecked: verifier.submitted,

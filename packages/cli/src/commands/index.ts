@@ -9,6 +9,7 @@ import { registerJournal } from './journal.js';
 import { registerKeygen } from './keygen.js';
 import { registerSchema } from './schema.js';
 import { registerServe } from './serve.js';
+import { registerRun } from './run.js';
 import { registerStates } from './states.js';
 import { registerValidate } from './validate.js';
 import { registerView } from './view.js';
@@ -33,4 +34,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerSchema(_program, _io);
   registerServe(_program, _io);
   registerApprovals(_program, _io);
+  registerRun(_program, _io);
 }

@@ -24,7 +24,9 @@ import {
 } from '@edca/kernel';
 import { canonicalize, digestBytes, serializeTrustFile, trustedKeyFor, type JsonValue } from '@edca/records';
 import { loadStateMap, type CompiledMap } from '@edca/semantic';
+import { runSession, type ModelProposer, type SessionBounds } from '@edca/models';
 import { CliError, EXIT } from '../../exit-codes.js';
+import { createSessionTrace } from '../session-trace.js';
 import type { CliIo } from '../../io.js';
 import { makeDirectory } from '../make-dir.js';
 import { bankHandlers, createBank, ownerOf, recordsFor, type Bank } from './bank.js';
@@ -38,7 +40,18 @@ export interface DemoOptions {
   readonly keys?: string;
   /** `fixed`: a scripted clock, so equal keys give byte-identical journals. */
   readonly clock: 'system' | 'fixed';
+  /** A real model instead of the scripted one: each scene's request runs as one governed session. */
+  readonly proposer?: ModelProposer;
 }
+
+/** The bounds of each scene's session when the demo runs against a real model. */
+const MODEL_BOUNDS: SessionBounds = {
+  maxTurns: 8,
+  maxConsecutiveRefusals: 3,
+  deadlineMs: 3 * 60_000,
+  callTimeoutMs: 60_000,
+  maxRetries: 2,
+};
 
 /** The counts the demo prints in its summary. */
 export interface DemoSummary {
@@ -601,6 +614,39 @@ async function runScene(ctx: Ctx, scene: Scene, index: number): Promise<void> {
   }
 }
 
+/** One scene as a governed session against a real model: its operator request is the goal. */
+async function runModelScene(
+  ctx: Ctx,
+  map: CompiledMap,
+  proposer: ModelProposer,
+  scene: Scene,
+  index: number,
+): Promise<void> {
+  const session: ArpSession = { stream: STREAM, session: scene.session };
+  say(
+    ctx,
+    '',
+    `━━ ${index}. ${scene.title}`,
+    `   session ${scene.session} · agent ${PRINCIPAL.id} · operator says:`,
+  );
+  say(ctx, ...wrapText(`"${scene.operator}"`, '     '));
+  const trace = createSessionTrace(ctx.io);
+  await runSession({
+    kernel: ctx.kernel,
+    proposer,
+    map,
+    session,
+    goal: scene.operator,
+    bounds: MODEL_BOUNDS,
+    records: () => recordsFor(ctx.bank, scene.customer),
+    principal: { id: PRINCIPAL.id, attributes: { ...PRINCIPAL.attributes } },
+    onEvent: (e) => {
+      if (e.kind === 'intake-refused') bump(ctx.intakeRefusals, e.code);
+      trace(e);
+    },
+  });
+}
+
 function journalCounts(bytes: Buffer): {
   decisions: Record<string, number>;
   reasons: Record<string, number>;
@@ -714,12 +760,20 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
       `  journal   ${journalPath} (embedded file journal, fsync per append, checkpoint every ${CHECKPOINT_EVERY} records)`,
       `  keys      kernel ${keys.kernel.kid}, approver ${keys.approver.kid} (${keys.generated ? 'generated into' : 'reused from'} ${keys.dir})`,
       `  clock     ${options.clock === 'fixed' ? `fixed, starting ${toRfc3339(FIXED_START)}` : 'system'}`,
-      `  model     ${MODEL_ID} (replays raw tool calls; refs copied only from the view it is shown)`,
+      options.proposer === undefined
+        ? `  model     ${MODEL_ID} (replays raw tool calls; refs copied only from the view it is shown)`
+        : `  model     ${options.proposer.modelId}: a real model; each scene is one governed session (bounds: ` +
+          `${MODEL_BOUNDS.maxTurns} turns, ${MODEL_BOUNDS.maxConsecutiveRefusals} refusals in a row, ${MODEL_BOUNDS.deadlineMs / 1000} s)`,
       `  reading   "saw"/"proposes"/"model is told" is the model's side; "executed"/"bank" lines are the`,
       `            private side (real ids and fields), which only the kernel's routes and the handlers see`,
     ]);
     const ctx: Ctx = { io, kernel, arp, bank, keys, clock, proposer, calls, intakeRefusals, stepNo: 0 };
-    for (const [i, scene] of scenes.entries()) await runScene(ctx, scene, i + 1);
+    if (options.proposer === undefined) {
+      for (const [i, scene] of scenes.entries()) await runScene(ctx, scene, i + 1);
+    } else {
+      for (const [i, scene] of scenes.entries())
+        await runModelScene(ctx, map, options.proposer, scene, i + 1);
+    }
   } finally {
     await kernel?.close();
     await journal.close();
