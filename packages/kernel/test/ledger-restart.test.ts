@@ -47,7 +47,11 @@ function handlers(bank: Bank, gate?: { before?: () => Promise<void> }): Record<s
       await gate?.before?.();
       if (bank.effects.some((e) => e.key === context.idempotencyKey && e.handler === name))
         return { deduped: true };
-      bank.effects.push({ handler: name, key: context.idempotencyKey, id: String(call.realParams['PAY_ID']) });
+      bank.effects.push({
+        handler: name,
+        key: context.idempotencyKey,
+        id: String(call.realParams['PAY_ID']),
+      });
       return { ok: true };
     };
   return { ...bankHandlers(bank), 'pay.credit': effect('pay.credit'), 'pay.note': effect('pay.note') };
@@ -118,7 +122,10 @@ async function approveWith(h: Harness, decision: Decision, signer: Signer) {
   );
 }
 
-async function decideAndRun(h: Harness, proposal: ReturnType<typeof credit>): Promise<Decision> {
+async function decideAndRun(
+  h: Harness,
+  proposal: { intent: string; params: Record<string, string | number> },
+): Promise<Decision> {
   const d = await h.kernel.decide(proposal, ctx(h));
   if (d.permit) expect((await h.kernel.execute(d.permit, { session: h.session })).status).toBe('completed');
   return d;
@@ -126,31 +133,34 @@ async function decideAndRun(h: Harness, proposal: ReturnType<typeof credit>): Pr
 
 describe('a journal means the same after a restart', () => {
   describe('when an approved action ran and the kernel restarts', () => {
-    it.fails('refuses a second permit on the same approval with APPROVAL_INVALID (one approval, one payout)', async () => {
-      const w = world();
-      const first = await start(w);
-      const escalated = await first.kernel.decide(credit(first, 'P-1', 170), ctx(first));
-      expect(escalated.verdict).toBe('escalate');
-      const approved = await approveWith(first, escalated, w.keys.approvers[0]!);
-      expect(approved.status).toBe('decided');
-      if (approved.status !== 'decided') return;
-      expect(approved.decision).toMatchObject({ verdict: 'permit', reasons: ['APPROVALS_MET'] });
-      await first.kernel.execute(approved.decision.permit!, { session: first.session });
-      const again = { ...ctx(first), approvalId: escalated.approval!.id };
-      expect(await first.kernel.decide(credit(first, 'P-1', 170), again)).toMatchObject({
-        verdict: 'refuse',
-        reasons: ['APPROVAL_INVALID'],
-      });
-      await stop(first);
+    it.fails(
+      'refuses a second permit on the same approval with APPROVAL_INVALID (one approval, one payout)',
+      async () => {
+        const w = world();
+        const first = await start(w);
+        const escalated = await first.kernel.decide(credit(first, 'P-1', 170), ctx(first));
+        expect(escalated.verdict).toBe('escalate');
+        const approved = await approveWith(first, escalated, w.keys.approvers[0]!);
+        expect(approved.status).toBe('decided');
+        if (approved.status !== 'decided') return;
+        expect(approved.decision).toMatchObject({ verdict: 'permit', reasons: ['APPROVALS_MET'] });
+        await first.kernel.execute(approved.decision.permit!, { session: first.session });
+        const again = { ...ctx(first), approvalId: escalated.approval!.id };
+        expect(await first.kernel.decide(credit(first, 'P-1', 170), again)).toMatchObject({
+          verdict: 'refuse',
+          reasons: ['APPROVAL_INVALID'],
+        });
+        await stop(first);
 
-      const second = await start(w);
-      const after = await second.kernel.decide(credit(second, 'P-1', 170), {
-        ...ctx(second),
-        approvalId: escalated.approval!.id,
-      });
-      expect(after).toMatchObject({ verdict: 'refuse', reasons: ['APPROVAL_INVALID'] });
-      expect(w.bank.effects.filter((e) => e.handler === 'pay.credit')).toHaveLength(1);
-    });
+        const second = await start(w);
+        const after = await second.kernel.decide(credit(second, 'P-1', 170), {
+          ...ctx(second),
+          approvalId: escalated.approval!.id,
+        });
+        expect(after).toMatchObject({ verdict: 'refuse', reasons: ['APPROVAL_INVALID'] });
+        expect(w.bank.effects.filter((e) => e.handler === 'pay.credit')).toHaveLength(1);
+      },
+    );
   });
 
   describe('when a per-entity limit is used up and the kernel restarts', () => {
@@ -188,7 +198,8 @@ describe('a journal means the same after a restart', () => {
       const w = world();
       const first = await start(w);
       const permits: Decision[] = [];
-      for (let i = 0; i < 4; i++) permits.push(await first.kernel.decide(credit(first, 'P-5', 100), ctx(first)));
+      for (let i = 0; i < 4; i++)
+        permits.push(await first.kernel.decide(credit(first, 'P-5', 100), ctx(first)));
       expect(permits.map((p) => p.verdict)).toEqual(['permit', 'permit', 'permit', 'permit']);
       await stop(first);
       const second = await start(w);
@@ -205,33 +216,36 @@ describe('a journal means the same after a restart', () => {
   });
 
   describe('when a permit expires while its handler runs', () => {
-    it.fails('keeps its hold, so no new permit takes the headroom and the budget is never exceeded', async () => {
-      const w = world();
-      let release: () => void = () => undefined;
-      let entered: () => void = () => undefined;
-      const inHandler = new Promise<void>((resolve) => (entered = resolve));
-      let block = true;
-      const gate = {
-        before: async () => {
-          if (!block) return;
-          block = false;
-          w.clock.advance(2_000); // the permit (TTL 1 s) expires while the handler runs
-          entered();
-          await new Promise<void>((resolve) => (release = resolve));
-        },
-      };
-      const h = await start(w, { gate, overrides: { permitTtlMs: 1_000, handlerTimeoutMs: 60_000 } });
-      const a = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
-      expect(a.verdict).toBe('permit');
-      const running = h.kernel.execute(a.permit!, { session: h.session });
-      await inHandler;
-      const b = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
-      const c = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
-      release();
-      expect((await running).status).toBe('completed');
-      expect(b.verdict).toBe('permit');
-      expect(c).toMatchObject({ verdict: 'refuse', reasons: ['LIMIT_EXCEEDED'] });
-    });
+    it.fails(
+      'keeps its hold, so no new permit takes the headroom and the budget is never exceeded',
+      async () => {
+        const w = world();
+        let release: () => void = () => undefined;
+        let entered: () => void = () => undefined;
+        const inHandler = new Promise<void>((resolve) => (entered = resolve));
+        let block = true;
+        const gate = {
+          before: async () => {
+            if (!block) return;
+            block = false;
+            w.clock.advance(2_000); // the permit (TTL 1 s) expires while the handler runs
+            entered();
+            await new Promise<void>((resolve) => (release = resolve));
+          },
+        };
+        const h = await start(w, { gate, overrides: { permitTtlMs: 1_000, handlerTimeoutMs: 60_000 } });
+        const a = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
+        expect(a.verdict).toBe('permit');
+        const running = h.kernel.execute(a.permit!, { session: h.session });
+        await inHandler;
+        const b = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
+        const c = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
+        release();
+        expect((await running).status).toBe('completed');
+        expect(b.verdict).toBe('permit');
+        expect(c).toMatchObject({ verdict: 'refuse', reasons: ['LIMIT_EXCEEDED'] });
+      },
+    );
   });
 
   describe('when the process died between attempt and outcome and the map changed version', () => {
@@ -244,7 +258,12 @@ describe('a journal means the same after a restart', () => {
         {
           type: 'attempt',
           at: '2026-03-01T10:00:00.000Z',
-          body: { permit: d.permit!.hash, actionHash: body.actionHash, idempotencyKey: d.permit!.hash, try: 1 },
+          body: {
+            permit: d.permit!.hash,
+            actionHash: body.actionHash,
+            idempotencyKey: d.permit!.hash,
+            try: 1,
+          },
         },
       ]);
       await stop(first);
@@ -257,18 +276,21 @@ describe('a journal means the same after a restart', () => {
   });
 
   describe('when one caller repeats an identical decision within one millisecond', () => {
-    it.fails('permits every one (reservation ids are unique per permit), never STORE_UNAVAILABLE', async () => {
-      const w = world();
-      const h = await start(w);
-      // Amount 0: usage stays the same, so the decision key and expiry repeat exactly.
-      const proposal = credit(h, 'P-8', 0);
-      const verdicts: string[] = [];
-      for (let i = 0; i < 40; i++) {
-        const d = await h.kernel.decide(proposal, ctx(h));
-        verdicts.push(d.verdict === 'permit' ? 'permit' : d.reasons.join(','));
-      }
-      expect(verdicts).toEqual(Array.from({ length: 40 }, () => 'permit'));
-    });
+    it.fails(
+      'permits every one (reservation ids are unique per permit), never STORE_UNAVAILABLE',
+      async () => {
+        const w = world();
+        const h = await start(w);
+        // Amount 0: usage stays the same, so the decision key and expiry repeat exactly.
+        const proposal = credit(h, 'P-8', 0);
+        const verdicts: string[] = [];
+        for (let i = 0; i < 40; i++) {
+          const d = await h.kernel.decide(proposal, ctx(h));
+          verdicts.push(d.verdict === 'permit' ? 'permit' : d.reasons.join(','));
+        }
+        expect(verdicts).toEqual(Array.from({ length: 40 }, () => 'permit'));
+      },
+    );
   });
 });
 
