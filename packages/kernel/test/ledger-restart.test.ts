@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateKeyPair, type Digest, type Signer } from '@edca/records';
+import { generateKeyPair, type Signer } from '@edca/records';
 import { loadStateMap, type CompiledMap } from '@edca/semantic';
 import type { ArpHandler } from '@edca/arp';
 import { APPROVAL_DOMAIN, signApproval, type Decision } from '@edca/kernel';
@@ -50,7 +50,7 @@ function handlers(bank: Bank, gate?: { before?: () => Promise<void> }): Record<s
       bank.effects.push({
         handler: name,
         key: context.idempotencyKey,
-        id: String(call.realParams['PAY_ID']),
+        id: call.realParams['PAY_ID'] as string,
       });
       return { ok: true };
     };
@@ -133,38 +133,35 @@ async function decideAndRun(
 
 describe('a journal means the same after a restart', () => {
   describe('when an approved action ran and the kernel restarts', () => {
-    it.fails(
-      'refuses a second permit on the same approval with APPROVAL_INVALID (one approval, one payout)',
-      async () => {
-        const w = world();
-        const first = await start(w);
-        const escalated = await first.kernel.decide(credit(first, 'P-1', 170), ctx(first));
-        expect(escalated.verdict).toBe('escalate');
-        const approved = await approveWith(first, escalated, w.keys.approvers[0]!);
-        expect(approved.status).toBe('decided');
-        if (approved.status !== 'decided') return;
-        expect(approved.decision).toMatchObject({ verdict: 'permit', reasons: ['APPROVALS_MET'] });
-        await first.kernel.execute(approved.decision.permit!, { session: first.session });
-        const again = { ...ctx(first), approvalId: escalated.approval!.id };
-        expect(await first.kernel.decide(credit(first, 'P-1', 170), again)).toMatchObject({
-          verdict: 'refuse',
-          reasons: ['APPROVAL_INVALID'],
-        });
-        await stop(first);
+    it('refuses a second permit on the same approval with APPROVAL_INVALID (one approval, one payout)', async () => {
+      const w = world();
+      const first = await start(w);
+      const escalated = await first.kernel.decide(credit(first, 'P-1', 170), ctx(first));
+      expect(escalated.verdict).toBe('escalate');
+      const approved = await approveWith(first, escalated, w.keys.approvers[0]!);
+      expect(approved.status).toBe('decided');
+      if (approved.status !== 'decided') return;
+      expect(approved.decision).toMatchObject({ verdict: 'permit', reasons: ['APPROVALS_MET'] });
+      await first.kernel.execute(approved.decision.permit!, { session: first.session });
+      const again = { ...ctx(first), approvalId: escalated.approval!.id };
+      expect(await first.kernel.decide(credit(first, 'P-1', 170), again)).toMatchObject({
+        verdict: 'refuse',
+        reasons: ['APPROVAL_INVALID'],
+      });
+      await stop(first);
 
-        const second = await start(w);
-        const after = await second.kernel.decide(credit(second, 'P-1', 170), {
-          ...ctx(second),
-          approvalId: escalated.approval!.id,
-        });
-        expect(after).toMatchObject({ verdict: 'refuse', reasons: ['APPROVAL_INVALID'] });
-        expect(w.bank.effects.filter((e) => e.handler === 'pay.credit')).toHaveLength(1);
-      },
-    );
+      const second = await start(w);
+      const after = await second.kernel.decide(credit(second, 'P-1', 170), {
+        ...ctx(second),
+        approvalId: escalated.approval!.id,
+      });
+      expect(after).toMatchObject({ verdict: 'refuse', reasons: ['APPROVAL_INVALID'] });
+      expect(w.bank.effects.filter((e) => e.handler === 'pay.credit')).toHaveLength(1);
+    });
   });
 
   describe('when a per-entity limit is used up and the kernel restarts', () => {
-    it.fails('still refuses LIMIT_EXCEEDED on the entity budget after completed actions', async () => {
+    it('still refuses LIMIT_EXCEEDED on the entity budget after completed actions', async () => {
       const w = world();
       const first = await start(w);
       for (let i = 0; i < 4; i++) await decideAndRun(first, credit(first, 'P-2', 100));
@@ -182,7 +179,7 @@ describe('a journal means the same after a restart', () => {
       expect((await second.kernel.decide(credit(second, 'P-3', 50), ctx(second))).verdict).toBe('permit');
     });
 
-    it.fails('still refuses LIMIT_EXCEEDED on the entity rate after completed actions', async () => {
+    it('still refuses LIMIT_EXCEEDED on the entity rate after completed actions', async () => {
       const w = world();
       const first = await start(w);
       for (let i = 0; i < 3; i++) await decideAndRun(first, note(first, 'P-4'));
@@ -194,7 +191,7 @@ describe('a journal means the same after a restart', () => {
       ]);
     });
 
-    it.fails('keeps the holds of permits outstanding at the restart on the entity counter', async () => {
+    it('keeps the holds of permits outstanding at the restart on the entity counter', async () => {
       const w = world();
       const first = await start(w);
       const permits: Decision[] = [];
@@ -216,40 +213,37 @@ describe('a journal means the same after a restart', () => {
   });
 
   describe('when a permit expires while its handler runs', () => {
-    it.fails(
-      'keeps its hold, so no new permit takes the headroom and the budget is never exceeded',
-      async () => {
-        const w = world();
-        let release: () => void = () => undefined;
-        let entered: () => void = () => undefined;
-        const inHandler = new Promise<void>((resolve) => (entered = resolve));
-        let block = true;
-        const gate = {
-          before: async () => {
-            if (!block) return;
-            block = false;
-            w.clock.advance(2_000); // the permit (TTL 1 s) expires while the handler runs
-            entered();
-            await new Promise<void>((resolve) => (release = resolve));
-          },
-        };
-        const h = await start(w, { gate, overrides: { permitTtlMs: 1_000, handlerTimeoutMs: 60_000 } });
-        const a = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
-        expect(a.verdict).toBe('permit');
-        const running = h.kernel.execute(a.permit!, { session: h.session });
-        await inHandler;
-        const b = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
-        const c = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
-        release();
-        expect((await running).status).toBe('completed');
-        expect(b.verdict).toBe('permit');
-        expect(c).toMatchObject({ verdict: 'refuse', reasons: ['LIMIT_EXCEEDED'] });
-      },
-    );
+    it('keeps its hold, so no new permit takes the headroom and the budget is never exceeded', async () => {
+      const w = world();
+      let release: () => void = () => undefined;
+      let entered: () => void = () => undefined;
+      const inHandler = new Promise<void>((resolve) => (entered = resolve));
+      let block = true;
+      const gate = {
+        before: async () => {
+          if (!block) return;
+          block = false;
+          w.clock.advance(2_000); // the permit (TTL 1 s) expires while the handler runs
+          entered();
+          await new Promise<void>((resolve) => (release = resolve));
+        },
+      };
+      const h = await start(w, { gate, overrides: { permitTtlMs: 1_000, handlerTimeoutMs: 60_000 } });
+      const a = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
+      expect(a.verdict).toBe('permit');
+      const running = h.kernel.execute(a.permit!, { session: h.session });
+      await inHandler;
+      const b = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
+      const c = await h.kernel.decide(credit(h, 'P-6', 150), ctx(h));
+      release();
+      expect((await running).status).toBe('completed');
+      expect(b.verdict).toBe('permit');
+      expect(c).toMatchObject({ verdict: 'refuse', reasons: ['LIMIT_EXCEEDED'] });
+    });
   });
 
   describe('when the process died between attempt and outcome and the map changed version', () => {
-    it.fails('starts and records OUTCOME_UNKNOWN instead of throwing a ReferenceError', async () => {
+    it('starts and records OUTCOME_UNKNOWN instead of throwing a ReferenceError', async () => {
       const w = world();
       const first = await start(w);
       const d = await first.kernel.decide(credit(first, 'P-7', 10), ctx(first));
@@ -276,22 +270,17 @@ describe('a journal means the same after a restart', () => {
   });
 
   describe('when one caller repeats an identical decision within one millisecond', () => {
-    it.fails(
-      'permits every one (reservation ids are unique per permit), never STORE_UNAVAILABLE',
-      async () => {
-        const w = world();
-        const h = await start(w);
-        // Amount 0: usage stays the same, so the decision key and expiry repeat exactly.
-        const proposal = credit(h, 'P-8', 0);
-        const verdicts: string[] = [];
-        for (let i = 0; i < 40; i++) {
-          const d = await h.kernel.decide(proposal, ctx(h));
-          verdicts.push(d.verdict === 'permit' ? 'permit' : d.reasons.join(','));
-        }
-        expect(verdicts).toEqual(Array.from({ length: 40 }, () => 'permit'));
-      },
-    );
+    it('permits every one (reservation ids are unique per permit), never STORE_UNAVAILABLE', async () => {
+      const w = world();
+      const h = await start(w);
+      // Amount 0: usage stays the same, so the decision key and expiry repeat exactly.
+      const proposal = credit(h, 'P-8', 0);
+      const verdicts: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const d = await h.kernel.decide(proposal, ctx(h));
+        verdicts.push(d.verdict === 'permit' ? 'permit' : d.reasons.join(','));
+      }
+      expect(verdicts).toEqual(Array.from({ length: 40 }, () => 'permit'));
+    });
   });
 });
-
-export type { Digest };

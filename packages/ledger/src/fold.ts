@@ -254,7 +254,8 @@ function applyApproval(ctx: Ctx): void {
     esc.resolved = true;
     return;
   }
-  if (!esc.approvers.some((a) => a.kid === kid)) esc.approvers.push({ kid, role, record: ctx.hash });
+  if (!esc.approvers.some((a) => a.kid === kid))
+    esc.approvers.push({ kid, role, record: ctx.hash, atMs: ctx.atMs });
   const kids = state.approvedKids.get(esc.actionHash);
   if (kids === undefined) state.approvedKids.set(esc.actionHash, new Set([kid]));
   else kids.add(kid);

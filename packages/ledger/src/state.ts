@@ -91,7 +91,12 @@ export interface ApprovalEntry {
   readonly required: { readonly count: number; readonly role: string } | undefined;
   readonly expiresAtMs: number;
   /** Distinct approving kids with their role, in order. */
-  readonly approvers: { readonly kid: string; readonly role: string; readonly record: string }[];
+  readonly approvers: {
+    readonly kid: string;
+    readonly role: string;
+    readonly record: string;
+    readonly atMs: number;
+  }[];
   rejected: boolean;
   /** The permit that used the approval: an approval authorizes one permit. */
   usedBy: string | undefined;
