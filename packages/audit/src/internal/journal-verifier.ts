@@ -8,18 +8,17 @@ import {
   type SignedRecord,
 } from '@edca/records';
 import type { CompiledMap, DecisionInput } from '@edca/semantic';
+import { apply, emptyLedger, unfinished as unfinishedOf } from '@edca/ledger';
 import { match } from 'ts-pattern';
 import type { Finding, FindingCode } from '../findings.js';
 import type { AuditReport, KeyUse, UnfinishedAction } from '../report.js';
 import {
   asBody,
   type ApprovalBody,
-  type AttemptBody,
   type CheckpointBody,
   type DecisionBody,
   type KeyBody,
   type OutcomeBody,
-  type PolicyBody,
 } from './bodies.js';
 import { KeyIndex } from './keys.js';
 import { LineMerkle } from './line-merkle.js';
@@ -43,33 +42,6 @@ export interface VerifierSettings {
   readonly expectedSize: number | undefined;
   readonly workers: number;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
-}
-
-interface PermitState {
-  readonly seq: number;
-  readonly actionHash: string;
-  readonly expiresAtMs: number | undefined;
-  attempts: number;
-  lastIdempotencyKey: string | undefined;
-  lastTry: number;
-  lastAttempt: AttemptState | undefined;
-  completed: boolean;
-}
-
-interface AttemptState {
-  readonly seq: number;
-  readonly permit: string;
-  readonly actionHash: string;
-  lastStatus: OutcomeBody['status'] | undefined;
-  /** A later try of the same execution replaced this one (the kernel records one outcome, for the last try). */
-  superseded: boolean;
-}
-
-interface EscalationState {
-  readonly seq: number;
-  readonly actionHash: string;
-  readonly role: string | undefined;
-  resolved: boolean;
 }
 
 const KERNEL_ROLE = 'kernel';
@@ -156,13 +128,8 @@ export async function verifyLines(
   let linesAfterCheckpoint = 0;
 
   const retiredAt = new Map<string, number>();
-  const activatedPolicies = new Set<string>();
-  const permits = new Map<string, PermitState>();
-  const nonPermitDecisions = new Set<string>();
-  const escalations = new Map<string, EscalationState>();
-  const escalationsByAction = new Map<string, EscalationState[]>();
-  const approvedKids = new Map<string, Set<string>>();
-  const attempts = new Map<string, AttemptState>();
+  // The life cycle (permits, approvals, attempts, outcomes, limits) is the kernel's own fold.
+  const ledger = emptyLedger();
   const missingMaps = new Set<string>();
   let decisions = 0;
   let replayed = 0;
@@ -253,11 +220,13 @@ export async function verifyLines(
         );
     }
 
+    // The rules of the journal's life cycle, as the ledger fold states them.
+    const fold = (): void => {
+      for (const v of apply(ledger, { record, hash }).violations) report(v.code, v.seq, line, v.message);
+    };
     // decodeRecord has already checked the body against recordBodySchemas[type].
     match(record.type)
-      .with('policy.activated', () => {
-        activatedPolicies.add(asBody<PolicyBody>(record.body).policyDigest);
-      })
+      .with('policy.activated', fold)
       .with('key.added', () => {
         const body = asBody<KeyBody>(record.body);
         const known = keys.byKid.get(body.kid);
@@ -277,9 +246,7 @@ export async function verifyLines(
         const body = asBody<DecisionBody>(record.body);
         decisions++;
         byVerdict[body.verdict] = (byVerdict[body.verdict] ?? 0) + 1;
-        if (!activatedPolicies.has(body.policyDigest)) {
-          report('POLICY_DIGEST_UNKNOWN', seq, line, `policy ${body.policyDigest} was not activated before`);
-        }
+        fold();
         if (body.input.policyDigest !== body.policyDigest) {
           report(
             'DECISION_INCONSISTENT',
@@ -320,61 +287,10 @@ export async function verifyLines(
             }
           }
         }
-        match(body.verdict)
-          .with('permit', () => {
-            for (const a of body.input.approvals ?? []) {
-              if (!(approvedKids.get(body.actionHash)?.has(a.kid) ?? false)) {
-                report(
-                  'APPROVAL_MISSING',
-                  seq,
-                  line,
-                  `the permit counts an approval by ${a.kid} that is not in the journal before it`,
-                );
-              }
-            }
-            permits.set(hash, {
-              seq,
-              actionHash: body.actionHash,
-              expiresAtMs: body.expiresAt === undefined ? undefined : Date.parse(body.expiresAt),
-              attempts: 0,
-              lastIdempotencyKey: undefined,
-              lastTry: 0,
-              lastAttempt: undefined,
-              completed: false,
-            });
-            resolveEscalations(body.actionHash);
-          })
-          .with('refuse', () => {
-            nonPermitDecisions.add(hash);
-            resolveEscalations(body.actionHash);
-          })
-          .with('escalate', () => {
-            nonPermitDecisions.add(hash);
-            const role = body.pendingApproval?.role;
-            const esc: EscalationState = {
-              seq,
-              actionHash: body.actionHash,
-              role: typeof role === 'string' ? role : undefined,
-              resolved: false,
-            };
-            escalations.set(hash, esc);
-            const list = escalationsByAction.get(body.actionHash);
-            if (list === undefined) escalationsByAction.set(body.actionHash, [esc]);
-            else list.push(esc);
-          })
-          .exhaustive();
       })
       .with('approval', () => {
         const body = asBody<ApprovalBody>(record.body);
         const fail = (why: string): void => report('APPROVAL_INVALID', seq, line, why);
-        const esc = escalations.get(body.decision);
-        if (esc === undefined)
-          return fail(`approval of ${body.decision}, which is not an earlier escalation`);
-        if (esc.actionHash !== body.actionHash)
-          return fail('the approval is for another action than its escalation');
-        if (esc.role !== undefined && body.approver.role !== esc.role) {
-          return fail(`approver role ${body.approver.role}, the escalation requires ${esc.role}`);
-        }
         const st = body.statement;
         if (!isBoundStatement(st, body)) {
           return fail('the signed statement is not bound to this escalation, action, verdict and approver');
@@ -385,14 +301,8 @@ export async function verifyLines(
         if (retired !== undefined && atMs > retired)
           return fail(`approver key ${body.approver.kid} was retired`);
         useKey(body.approver.kid, body.approver.role, approverKey.key.key.name);
-        // Counted as approved now; a bad statement signature is reported when the check returns.
-        if (body.verdict === 'approve') {
-          const set = approvedKids.get(body.actionHash);
-          if (set === undefined) approvedKids.set(body.actionHash, new Set([body.approver.kid]));
-          else set.add(body.approver.kid);
-        } else {
-          esc.resolved = true;
-        }
+        // Counted by the fold now; a bad statement signature is reported when the check returns.
+        fold();
         verifier.submit(
           approverKey.key.index,
           approvalSigningBytes(st),
@@ -400,96 +310,11 @@ export async function verifyLines(
           2 * i + 1,
         );
       })
-      .with('attempt', () => {
-        const body = asBody<AttemptBody>(record.body);
-        const permit = permits.get(body.permit);
-        if (permit === undefined) {
-          report(
-            'ATTEMPT_WITHOUT_PERMIT',
-            seq,
-            line,
-            nonPermitDecisions.has(body.permit)
-              ? `the attempt points to decision ${body.permit}, which is not a permit`
-              : `the attempt points to ${body.permit}, not a permit earlier in the journal`,
-          );
-          return;
-        }
-        if (permit.actionHash !== body.actionHash) {
-          report(
-            'ATTEMPT_ACTION_MISMATCH',
-            seq,
-            line,
-            `the permit at seq ${permit.seq} is for another action`,
-          );
-        }
-        if (permit.expiresAtMs !== undefined && atMs > permit.expiresAtMs) {
-          report('PERMIT_EXPIRED', seq, line, `the permit at seq ${permit.seq} had expired`);
-        }
-        // A retry of the same execution (same idempotency key, next try, nothing completed) is not a reuse.
-        if (permit.attempts > 0) {
-          const retry =
-            !permit.completed &&
-            permit.lastAttempt?.lastStatus === undefined &&
-            body.idempotencyKey === permit.lastIdempotencyKey &&
-            body.try === permit.lastTry + 1;
-          if (!retry) report('PERMIT_REUSED', seq, line, `the permit at seq ${permit.seq} was already used`);
-          else if (permit.lastAttempt !== undefined) permit.lastAttempt.superseded = true;
-        } else if (body.try !== 1) {
-          report(
-            'PERMIT_REUSED',
-            seq,
-            line,
-            `the first attempt with the permit at seq ${permit.seq} is try ${body.try}`,
-          );
-        }
-        const attempt: AttemptState = {
-          seq,
-          permit: body.permit,
-          actionHash: body.actionHash,
-          lastStatus: undefined,
-          superseded: false,
-        };
-        permit.attempts++;
-        permit.lastIdempotencyKey = body.idempotencyKey;
-        permit.lastTry = body.try;
-        permit.lastAttempt = attempt;
-        attempts.set(hash, attempt);
-      })
+      .with('attempt', fold)
       .with('outcome', () => {
         const body = asBody<OutcomeBody>(record.body);
         byOutcome[body.status] = (byOutcome[body.status] ?? 0) + 1;
-        const attempt = attempts.get(body.attempt);
-        if (attempt === undefined) {
-          report(
-            'OUTCOME_WITHOUT_ATTEMPT',
-            seq,
-            line,
-            `the outcome points to ${body.attempt}, not an earlier attempt`,
-          );
-          return;
-        }
-        if (attempt.permit !== body.permit) {
-          report('OUTCOME_MISMATCH', seq, line, `the attempt at seq ${attempt.seq} used another permit`);
-        }
-        const prior = attempt.lastStatus;
-        // After 'unknown' the real outcome may be recorded; a completed action may be compensated once.
-        const allowed =
-          prior === undefined ||
-          prior === 'unknown' ||
-          (prior === 'completed' && body.status === 'compensated');
-        if (!allowed) {
-          report(
-            'OUTCOME_DUPLICATE',
-            seq,
-            line,
-            `the attempt at seq ${attempt.seq} already has outcome ${prior}`,
-          );
-        }
-        attempt.lastStatus = body.status;
-        if (body.status === 'completed') {
-          const permit = permits.get(attempt.permit);
-          if (permit !== undefined) permit.completed = true;
-        }
+        fold();
       })
       .with('checkpoint', () => {
         const body = asBody<CheckpointBody>(record.body);
@@ -525,10 +350,6 @@ export async function verifyLines(
     }
   }
 
-  function resolveEscalations(actionHash: string): void {
-    for (const e of escalationsByAction.get(actionHash) ?? []) e.resolved = true;
-  }
-
   try {
     await verifier.drain();
   } finally {
@@ -541,18 +362,7 @@ export async function verifyLines(
     report('TRUNCATED', total + 1, total + 1, `${total} records, at least ${settings.expectedSize} expected`);
   }
 
-  const unfinished: UnfinishedAction[] = [];
-  for (const a of attempts.values()) {
-    if (a.superseded) continue;
-    if (a.lastStatus === undefined)
-      unfinished.push({ kind: 'attempt-without-outcome', seq: a.seq, actionHash: a.actionHash });
-    else if (a.lastStatus === 'unknown')
-      unfinished.push({ kind: 'outcome-unknown', seq: a.seq, actionHash: a.actionHash });
-  }
-  for (const e of escalations.values()) {
-    if (!e.resolved) unfinished.push({ kind: 'escalation-unresolved', seq: e.seq, actionHash: e.actionHash });
-  }
-  unfinished.sort((a, b) => a.seq - b.seq);
+  const unfinished: UnfinishedAction[] = unfinishedOf(ledger);
 
   findings.sort((a, b) => a.f.line - b.f.line || a.order - b.order);
   const keysUsed: KeyUse[] = [...keyUses.entries()].map(([kid, u]) =>
