@@ -1,11 +1,12 @@
 // Regression tests for what a journal means across a restart (issue 13, "Why"): every guarantee the
 // kernel gives before a restart must hold after one, on the same journal.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, type Signer } from '@edca/records';
-import { loadStateMap, type CompiledMap } from '@edca/semantic';
+import type { CompiledMap } from '@edca/semantic';
+import { loadLedgerMap } from './support/ledger-map.js';
 import type { ArpHandler } from '@edca/arp';
 import { APPROVAL_DOMAIN, signApproval, type Decision } from '@edca/kernel';
 import {
@@ -27,17 +28,6 @@ afterEach(async () => {
   for (const h of open.splice(0)) await h.close().catch(() => undefined);
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-/** The test map plus `credit_payment` (per-payment budget 400, escalates above 160) and `note_payment` (per-payment rate 3/h). */
-export function loadLedgerMap(version = '1'): CompiledMap {
-  const text = readFileSync(new URL('./support/ledger-map.yaml', import.meta.url), 'utf8').replace(
-    "version: '1'",
-    `version: '${version}'`,
-  );
-  const r = loadStateMap(text, 'ledger-map.yaml');
-  if (!r.ok) throw new Error(`ledger map invalid: ${JSON.stringify(r.diagnostics)}`);
-  return r.value;
-}
 
 /** Handlers of the bank plus credit and note, which record an effect per idempotency key. */
 function handlers(bank: Bank, gate?: { before?: () => Promise<void> }): Record<string, ArpHandler> {
