@@ -10,14 +10,13 @@ import type { ArpHandler } from '@edca/arp';
 import { APPROVAL_DOMAIN, signApproval, type Decision, type Permit } from '@edca/kernel';
 import {
   agent,
-  approverKeys,
   bankHandlers,
-  createBank,
   makeHarness,
   testClock,
   type Bank,
   type Harness,
   type HarnessOptions,
+  type approverKeys,
 } from './harness.js';
 import { loadLedgerMap } from './ledger-map.js';
 
