@@ -75,9 +75,12 @@ export interface RunTrace {
   readonly credited: Record<string, number>;
 }
 
-/** A kernel (re)started on one journal directory; `restart` closes it and starts the next. */
+/** What a scenario drives: a kernel, its model session, refs for payments, the clock. */
+export type Driver = Pick<Harness, 'kernel' | 'session' | 'refFor' | 'clock'>;
+
+/** A kernel (re)started on one journal; `restart` closes it and starts the next. */
 export interface Life {
-  readonly current: () => Harness;
+  readonly current: () => Driver;
   readonly restart: () => Promise<void>;
   readonly close: () => Promise<void>;
 }
