@@ -491,7 +491,8 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     await activatePolicies();
     // Attempts without an outcome: the process died between attempt and outcome.
     const resolved: { permit: Digest; status: 'completed' | 'failed' | 'unknown' }[] = [];
-    const dangling = attemptsWithoutOutcome(ledger, instance);
+    // Only this instance's attempts, signed with its key: another instance's are its own to resolve.
+    const dangling = attemptsWithoutOutcome(ledger, instance).filter((a) => a.kid === signer.kid);
     for (const attempt of dangling) {
       const permit = ledger.permits.get(attempt.permit);
       const status = await resolveDangling(attempt, permit);

@@ -306,6 +306,7 @@ function applyAttempt(ctx: Ctx): void {
     idempotencyKey,
     tryNo,
     instance: str(body['instance']),
+    kid: ctx.kid,
     status: undefined,
     superseded: false,
   };

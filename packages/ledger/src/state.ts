@@ -114,6 +114,8 @@ export interface AttemptEntry {
   readonly tryNo: number;
   /** The kernel instance that ran it (format 2); undefined in older journals. */
   readonly instance: string | undefined;
+  /** The key that signed the attempt record. */
+  readonly kid: string;
   status: OutcomeStatus | undefined;
   /** A later try of the same execution replaced this one. */
   superseded: boolean;
