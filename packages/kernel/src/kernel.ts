@@ -385,18 +385,20 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   const ledger: LedgerState = emptyLedger();
   let sincePrune = 0;
   /**
-   * Hold ids are `<instance>.<ms>.<n>`: unique per permit for one instance (n counts permits within
+   * Hold ids are `<instance>.<ms>.<n>.<key>`: unique per permit for one instance (n counts permits within
    * a millisecond; ms never goes back, and after a restart starts past the journal's last record,
    * whose time is at or after every earlier hold's), and reproducible under a scripted clock.
    */
   let holdMs = Number.NEGATIVE_INFINITY;
   let holdN = 0;
-  const nextHoldId = (nowMs: number): string => {
+  const nextHoldId = (nowMs: number, decisionKey: string): string => {
     if (nowMs > holdMs) {
       holdMs = nowMs;
       holdN = 0;
     } else holdN += 1;
-    return `${instance}.${holdMs}.${holdN}`;
+    // The decision key part keeps instances that share a name (the default) apart in one store; a
+    // remaining collision (same decision, same ms, same n on two instances) is retried with the next n.
+    return `${instance}.${holdMs}.${holdN}.${decisionKey.slice(7, 23)}`;
   };
   const append = async (drafts: RecordDraft[]): Promise<AppendedRecord[]> => {
     const out = await journal.append(drafts);
@@ -1037,6 +1039,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     const scopes = new Map<string, string>();
     for (const limit of limits)
       counterNames.push(counterName(limit, context.principal, derived.value.scopeIds, nowMs, scopes));
+    let collisions = 0;
     for (let round = 0; round < 16; round += 1) {
       const counters: Record<string, number> = {};
       try {
@@ -1076,7 +1079,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       // The hold id, signed in the permit, names its reservations: unique per permit however many
       // identical decisions share a millisecond, and known to every instance and to recovery.
       const atMs = nowMs;
-      const holdId = result.verdict === 'permit' && limits.length > 0 ? nextHoldId(nowMs) : '';
+      const holdId = result.verdict === 'permit' && limits.length > 0 ? nextHoldId(nowMs, decisionKey) : '';
       const reservations =
         holdId !== '' && intent
           ? reservationsFor(intent, input, counterNames, atMs + permitTtlMs, holdId, nowMs)
@@ -1085,7 +1088,11 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         let reserved;
         try {
           reserved = await store.reserve(reservations, nowMs);
-        } catch {
+        } catch (error) {
+          if (error instanceof KernelError && error.code === 'STORE_MISUSE' && collisions < 3) {
+            collisions += 1;
+            continue;
+          }
           return refusal('kernel.store', ['STORE_UNAVAILABLE'], {
             policyDigest: entry.map.digest,
             stateHash,
