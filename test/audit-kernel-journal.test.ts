@@ -12,7 +12,7 @@ import {
   safeVerifyJournal,
   type AuditReport,
 } from '@edca/audit';
-import { signApproval, APPROVAL_DOMAIN, type Decision } from '@edca/kernel';
+import { signApproval, APPROVAL_DOMAIN, openFileJournal, type Decision } from '@edca/kernel';
 import { toBase64url, type JsonValue, type TrustFile } from '@edca/records';
 import { rewriteFrom } from './helpers/tamper.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -116,6 +116,34 @@ describe('audit of a journal the kernel wrote', () => {
         lines.findIndex((l) => l.includes('"verdict":"permit"') && l.includes('"type":"decision"')) + 1;
       const proof = createInclusionProof(text, permitSeq);
       expect(checkInclusionProof(proof, trust).record.seq).toBe(permitSeq);
+    });
+  });
+
+  describe('when one approval authorized a second permit (issue 13: one approval, two payouts)', () => {
+    it.each([
+      ['names it (record format 2)', true],
+      ['does not name it (older journals)', false],
+    ])('reports APPROVAL_REUSED at the second permit when the permit %s', async (_, named) => {
+      const { harness, trust } = await runDay();
+      const all = readFileSync(harness.journalPath, 'utf8').trimEnd().split('\n');
+      const first = all
+        .map((l) => JSON.parse(l) as { type: string; at: string; body: Record<string, JsonValue> })
+        .find((r) => r.type === 'decision' && (r.body['reasons'] as string[])[0] === 'APPROVALS_MET')!;
+      expect(first.body['approval']).toBeDefined();
+      const body = { ...first.body };
+      if (!named) delete body['approval'];
+      const journal = await openFileJournal({
+        path: harness.journalPath,
+        stream: 'test',
+        signer: harness.signer,
+        fsync: false,
+      });
+      const [second] = await journal.append([{ type: 'decision', at: first.at, body }]);
+      await journal.close();
+      const text = readFileSync(harness.journalPath, 'utf8');
+      const r = await safeVerifyJournal(text, { trust, workers: 0 });
+      const report: AuditReport = r.ok ? r.value : r.error.report!;
+      expect(report.findings.map((f) => [f.code, f.seq])).toEqual([['APPROVAL_REUSED', second!.record.seq]]);
     });
   });
 

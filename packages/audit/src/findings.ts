@@ -26,6 +26,8 @@ export const FINDING_CODES = [
   'DECISION_INCONSISTENT',
   'APPROVAL_INVALID',
   'APPROVAL_MISSING',
+  'APPROVAL_REUSED',
+  'LIMIT_OVERRUN',
   'ATTEMPT_WITHOUT_PERMIT',
   'ATTEMPT_ACTION_MISMATCH',
   'PERMIT_REUSED',
@@ -86,6 +88,9 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   APPROVAL_INVALID:
     "An approval is not valid: the approver's signature, key, role or binding to the escalated action is wrong.",
   APPROVAL_MISSING: 'A permit relies on an approval that does not appear earlier in the journal.',
+  APPROVAL_REUSED:
+    'A second permit used an approval that had already authorized a permit (approvals are single use).',
+  LIMIT_OVERRUN: "A permit's hold took a limit counter past its max (format 2 journals, which record holds).",
   ATTEMPT_WITHOUT_PERMIT: 'An execution attempt does not point to an earlier permit.',
   ATTEMPT_ACTION_MISMATCH: 'An execution attempt is for a different action than its permit allowed.',
   PERMIT_REUSED: 'A permit was used for more than one execution (permits are single use).',

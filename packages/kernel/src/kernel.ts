@@ -5,6 +5,16 @@
  */
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import {
+  apply,
+  attemptsWithoutOutcome,
+  emptyLedger,
+  prune,
+  type HoldCounter,
+  type LedgerState,
+  type PermitEntry,
+  type Violation,
+} from '@edca/ledger';
+import {
   digestEquals,
   recordHash,
   safeVerifyRecord,
@@ -166,6 +176,8 @@ export interface KernelEvents {
 /** What startup recovery found and did. */
 export interface RecoveryReport {
   readonly records: number;
+  /** Life-cycle rules the journal breaks (the first 100), as the ledger fold found them. */
+  readonly violations: readonly Violation[];
   readonly dangling: number;
   readonly resolved: readonly {
     readonly permit: Digest;
@@ -203,6 +215,12 @@ export interface KernelOptions {
   readonly handlerTimeoutMs?: number;
   readonly retries?: number;
   readonly breaker?: { readonly threshold: number; readonly cooldownMs: number };
+  /**
+   * This kernel instance's name (default `default`), written in every attempt: startup recovery
+   * resolves only this instance's attempts that have no outcome. Give each instance sharing a
+   * journal its own, stable across restarts.
+   */
+  readonly instance?: string;
 }
 
 /** The kernel. */
@@ -250,6 +268,9 @@ interface PermitBody {
   input: DecisionInput;
   rule: string;
   expiresAt: string;
+  /** Record format 2: the permit's reservations (identity and counters) and the approval it used. */
+  hold?: { id: string; counters: HoldCounter[] };
+  approval?: string;
 }
 
 interface Entry {
@@ -268,10 +289,6 @@ interface Held {
 
 const SELF_TEST_INTENT = '__edca_self_test_forbidden__';
 const PROBE = new TextEncoder().encode('edca-kernel-probe-v1\n');
-
-function str(value: unknown): string {
-  return typeof value === 'string' ? value : '';
-}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -292,6 +309,10 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   const handlerTimeoutMs = options.handlerTimeoutMs ?? 10_000;
   const retries = options.retries ?? 2;
   const breakerOptions = options.breaker ?? { threshold: 5, cooldownMs: 30_000 };
+  const instance = options.instance ?? 'default';
+  if (typeof instance !== 'string' || instance.length === 0 || instance.length > 200) {
+    throw new KernelError('KERNEL_CONFIG_INVALID', 'instance must be a string of 1..200 characters');
+  }
   if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
     throw new KernelError('KERNEL_CONFIG_INVALID', 'retries must be an integer in 0..10');
   }
@@ -373,6 +394,41 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   };
   const pendingRequests = new Map<string, { proposal: Proposal; context: DecideContext }>();
   let closed = false;
+  // The handler of each intent as its route resolved it (for recovery of a map no longer loaded).
+  const handlerByIntent = new Map<string, string>();
+
+  /**
+   * What the journal means (permits, approvals, usage, attempts): the `@edca/ledger` fold of every
+   * record, built by startup recovery and moved by every record this kernel appends.
+   */
+  const ledger: LedgerState = emptyLedger();
+  let sincePrune = 0;
+  /**
+   * Hold ids are `<instance>.<ms>.<n>.<key>`: unique per permit for one instance (n counts permits within
+   * a millisecond; ms never goes back, and after a restart starts past the journal's last record,
+   * whose time is at or after every earlier hold's), and reproducible under a scripted clock.
+   */
+  let holdMs = Number.NEGATIVE_INFINITY;
+  let holdN = 0;
+  const nextHoldId = (nowMs: number, decisionKey: string): string => {
+    if (nowMs > holdMs) {
+      holdMs = nowMs;
+      holdN = 0;
+    } else holdN += 1;
+    // The decision key part keeps instances that share a name (the default) apart in one store; a
+    // remaining collision (same decision, same ms, same n on two instances) is retried with the next n.
+    return `${instance}.${holdMs}.${holdN}.${decisionKey.slice(7, 23)}`;
+  };
+  const append = async (drafts: RecordDraft[]): Promise<AppendedRecord[]> => {
+    const out = await journal.append(drafts);
+    for (const appended of out) apply(ledger, appended);
+    sincePrune += out.length;
+    if (sincePrune >= 4096) {
+      sincePrune = 0;
+      prune(ledger, clock.now());
+    }
+    return out;
+  };
 
   const emit = <K extends keyof KernelEvents>(event: K, payload: KernelEvents[K]): void => {
     for (const listener of listeners[event]) {
@@ -444,98 +500,41 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   const recovery = await recover();
 
   async function recover(): Promise<RecoveryReport> {
-    const permits = new Map<string, { body: PermitBody; at: string }>();
-    const attempts = new Map<string, { hash: Digest; idempotencyKey: string; tryNo: number }>();
-    const outcomes = new Map<string, string>();
-    const escalations = new Map<string, { body: Record<string, unknown>; at: string }>();
-    const activated = new Set<string>();
     let records = 0;
+    const violations: Violation[] = [];
     try {
       for await (const appended of journal.read()) {
         records += 1;
-        const { record, hash } = appended;
-        const body = record.body;
-        if (!isObject(body)) continue;
-        if (record.type === 'policy.activated' && typeof body['policyDigest'] === 'string')
-          activated.add(body['policyDigest']);
-        if (record.kid !== signer.kid) continue;
-        if (record.type === 'decision' && body['verdict'] === 'permit')
-          permits.set(hash, { body: body as unknown as PermitBody, at: record.at });
-        if (record.type === 'decision' && body['verdict'] === 'escalate' && isObject(body['pendingApproval']))
-          escalations.set(hash, { body, at: record.at });
-        if (record.type === 'attempt' && typeof body['permit'] === 'string') {
-          attempts.set(body['permit'], {
-            hash,
-            idempotencyKey: str(body['idempotencyKey']),
-            tryNo: Number(body['try']),
-          });
-        }
-        if (record.type === 'outcome' && typeof body['permit'] === 'string')
-          outcomes.set(body['permit'], str(body['status']));
-        if (
-          record.type === 'approval' &&
-          isObject(body['approver']) &&
-          typeof body['decision'] === 'string' &&
-          ownStore
-        ) {
-          const approver = body['approver'];
-          const id = body['decision'];
-          const esc = escalations.get(id);
-          if (esc && isObject(esc.body['pendingApproval'])) {
-            await ensureApproval(id, esc.body, esc.at);
-            if (body['verdict'] === 'reject') await store.resolveApproval(id, 'rejected', record.at);
-            else {
-              const added = await store.addApprover(id, {
-                kid: str(approver['kid']),
-                role: str(approver['role']),
-                record: hash,
-                at: record.at,
-              });
-              if (added.approval.approvers.length >= added.approval.required.count)
-                await store.resolveApproval(id, 'approved', record.at);
-            }
-          }
-        }
+        const found = apply(ledger, appended).violations;
+        if (found.length > 0 && violations.length < 100) violations.push(...found);
       }
     } catch (error) {
       throw new KernelError('KERNEL_SELF_TEST_FAILED', 'the journal cannot be read back', { cause: error });
     }
-    if (ownStore) {
-      for (const [id, esc] of escalations) await ensureApproval(id, esc.body, esc.at);
-      const now = clock.now();
-      for (const [hash, { body, at }] of permits) {
-        const attempted = attempts.has(hash);
-        if (attempted) await store.consumePermit(hash, at);
-        const status = outcomes.get(hash);
-        const entry = byDigest.get(body.policyDigest);
-        const intent = entry?.map.intent(body.input.proposal.intent);
-        if (!entry || !intent) continue;
-        const expires = Date.parse(body.expiresAt);
-        const keep = status === 'completed' || status === 'unknown' || (attempted && status === undefined);
-        if (!keep && (attempted || expires <= now)) continue;
-        const reservations = reservationsFor(
-          intent,
-          body.input,
-          intent.limits.map((limit) => counterName(limit, body.input.principal, {}, Date.parse(at))),
-          keep ? Number.MAX_SAFE_INTEGER : expires,
-          reservationTag(body.decisionKey, body.expiresAt),
-        );
-        const ok = await store.reserve(
-          reservations.map((r) => ({ ...r, max: Number.MAX_VALUE })),
-          now,
-        );
-        if (ok.ok && keep) for (const r of reservations) await store.settle(r.id);
-        held.set(hash, {
-          ids: reservations.map((r) => r.id),
-          until: keep ? Number.MAX_SAFE_INTEGER : expires,
-        });
-      }
+    const now = clock.now();
+    if (Number.isFinite(ledger.atMs)) holdMs = ledger.atMs + 1;
+    holdN = -1;
+    if (ownStore) await seedStore(now);
+    prune(ledger, now);
+    await activatePolicies();
+    // Attempts without an outcome: the process died between attempt and outcome.
+    const resolved: { permit: Digest; status: 'completed' | 'failed' | 'unknown' }[] = [];
+    // Only this instance's attempts, signed with its key: another instance's are its own to resolve.
+    const dangling = attemptsWithoutOutcome(ledger, instance).filter((a) => a.kid === signer.kid);
+    for (const attempt of dangling) {
+      const permit = ledger.permits.get(attempt.permit);
+      const status = await resolveDangling(attempt, permit);
+      resolved.push({ permit: attempt.permit as Digest, status });
     }
+    return { records, violations: violations.slice(0, 100), dangling: dangling.length, resolved };
+  }
+
+  async function activatePolicies(): Promise<void> {
     for (const entry of entries) {
-      if (activated.has(entry.map.digest)) continue;
+      if (ledger.policies.has(entry.map.digest)) continue;
       const { map } = entry;
       try {
-        const [appended] = await journal.append([
+        const [appended] = await append([
           {
             type: 'policy.activated',
             at: toRfc3339(clock.now()),
@@ -555,49 +554,94 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         });
       }
     }
-    // Attempts without an outcome: the process died between attempt and outcome.
-    const resolved: { permit: Digest; status: 'completed' | 'failed' | 'unknown' }[] = [];
-    let dangling = 0;
-    for (const [permitHash, attempt] of attempts) {
-      if (outcomes.has(permitHash)) continue;
-      dangling += 1;
-      const permit = permits.get(permitHash);
-      const entry = permit ? byDigest.get(permit.body.policyDigest) : undefined;
-      let status: 'completed' | 'failed' | 'unknown' = 'unknown';
-      const handlerName = permit ? handlerNameFor(permit.body) : undefined;
-      const check = handlerName ? options.idempotencyChecks?.[handlerName] : undefined;
-      if (check) {
-        try {
-          status = (await check(attempt.idempotencyKey)) === 'completed' ? 'completed' : 'failed';
-        } catch {
-          status = 'unknown';
-        }
+  }
+
+  /** Asks the handler's idempotency check (if any) what became of an attempt, and journals it. */
+  async function resolveDangling(
+    attempt: { readonly hash: string; readonly permit: string; readonly idempotencyKey: string },
+    permit: PermitEntry | undefined,
+  ): Promise<'completed' | 'failed' | 'unknown'> {
+    const body = permit?.body as PermitBody | undefined;
+    const entry = body ? byDigest.get(body.policyDigest) : undefined;
+    let status: 'completed' | 'failed' | 'unknown' = 'unknown';
+    const handlerName = body ? handlerNameFor(body) : undefined;
+    const check = handlerName ? options.idempotencyChecks?.[handlerName] : undefined;
+    if (check) {
+      try {
+        status = (await check(attempt.idempotencyKey)) === 'completed' ? 'completed' : 'failed';
+      } catch {
+        status = 'unknown';
       }
-      const transition =
-        status === 'completed' && permit && entry ? transitionFor(entry, permit.body.input) : undefined;
-      const drafts: RecordDraft[] = [
-        {
-          type: 'outcome',
-          at: toRfc3339(clock.now()),
-          body: {
-            attempt: attempt.hash,
-            permit: permitHash,
-            status,
-            ...(status === 'completed'
-              ? {}
-              : { error: { code: status === 'failed' ? 'HANDLER_FAILED' : 'OUTCOME_UNKNOWN' } }),
-            ...(transition ? { transition } : {}),
-          },
-        },
-      ];
-      if (status === 'unknown' && permit) drafts.push(unknownEscalation(permit.body, permitHash));
-      const appended = await journal.append(drafts);
-      if (status === 'unknown' && permit && appended[1])
-        await createPendingFor(appended[1], permit.body.input.proposal.intent);
-      await settleHeld(permitHash, status, permit);
-      resolved.push({ permit: permitHash as Digest, status });
     }
-    return { records, dangling, resolved };
+    const transition = status === 'completed' && body && entry ? transitionFor(entry, body.input) : undefined;
+    const drafts: RecordDraft[] = [
+      {
+        type: 'outcome',
+        at: toRfc3339(clock.now()),
+        body: {
+          attempt: attempt.hash,
+          permit: attempt.permit,
+          status,
+          ...(status === 'completed'
+            ? {}
+            : { error: { code: status === 'failed' ? 'HANDLER_FAILED' : 'OUTCOME_UNKNOWN' } }),
+          ...(transition ? { transition } : {}),
+        },
+      },
+    ];
+    if (status === 'unknown' && body) drafts.push(unknownEscalation(body, attempt.permit));
+    const appended = await append(drafts);
+    if (status === 'unknown' && body && appended[1])
+      await createPendingFor(appended[1], body.input.proposal.intent);
+    await settleHeld(attempt.permit, status, body);
+    return status;
+  }
+
+  /**
+   * The embedded store starts empty: fill it from the ledger (approvals, consumed permits, the
+   * holds of live permits and the usage of windows not yet ended), so it answers as it did before
+   * the restart.
+   */
+  async function seedStore(now: number): Promise<void> {
+    for (const a of ledger.approvals.values()) {
+      if (a.required === undefined) continue;
+      const id = a.id;
+      await store.createApproval({
+        id,
+        actionHash: a.actionHash,
+        required: a.required,
+        createdAt: toRfc3339(a.atMs),
+        expiresAt: toRfc3339(a.expiresAtMs),
+      });
+      for (const ap of a.approvers)
+        await store.addApprover(id, {
+          kid: ap.kid,
+          role: ap.role,
+          record: ap.record,
+          at: toRfc3339(ap.atMs),
+        });
+      if (a.rejected) await store.resolveApproval(id, 'rejected', toRfc3339(a.atMs));
+      else if (a.approvers.length >= a.required.count)
+        await store.resolveApproval(id, 'approved', toRfc3339(a.atMs));
+      if (a.usedBy !== undefined) await store.consumePermit(`approval:${id}`, toRfc3339(a.atMs));
+    }
+    for (const p of ledger.permits.values()) {
+      const attempted = p.status !== 'outstanding';
+      if (attempted) await store.consumePermit(p.hash, toRfc3339(p.atMs));
+      if ((!attempted && p.expiresAtMs <= now) || p.charged === 'released') continue;
+      const body = p.body as unknown as PermitBody;
+      const reservations = reservationsOfPermit(body, p.atMs).filter(
+        (r) => r.windowEnd === undefined || r.windowEnd > now,
+      );
+      if (reservations.length === 0) continue;
+      const holdUntil = attempted ? Number.MAX_SAFE_INTEGER : p.expiresAtMs;
+      const ok = await store.reserve(
+        reservations.map((r) => ({ ...r, max: Number.MAX_VALUE, holdUntil })),
+        now,
+      );
+      if (ok.ok && p.charged === 'settled') for (const r of reservations) await store.settle(r.id);
+      held.set(p.hash, { ids: reservations.map((r) => r.id), until: holdUntil });
+    }
   }
 
   async function ensureApproval(id: string, body: Record<string, unknown>, at: string): Promise<void> {
@@ -627,15 +671,67 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     input: DecisionInput,
     counterNames: readonly string[],
     holdUntil: number,
-    tag: string,
+    holdId: string,
+    nowMs: number,
   ): Reservation[] {
-    return intent.limits.map((limit, i) => ({
+    return intent.limits.map((limit, i) => {
+      const r: Reservation = {
+        id: `${holdId}|${limit.key}`,
+        counter: counterNames[i]!,
+        amount: amountOf(limit, input),
+        max: limit.max,
+        holdUntil,
+      };
+      return limit.windowMs > 0 ? { ...r, windowEnd: windowEndOf(limit, nowMs) } : r;
+    });
+  }
+
+  function windowEndOf(limit: LimitSpec, nowMs: number): number {
+    return Math.floor(nowMs / limit.windowMs) * limit.windowMs + limit.windowMs;
+  }
+
+  /**
+   * The reservations a journaled permit holds. A format 2 permit names them (`hold`); for an older
+   * one they are rebuilt the old way (per-principal counters; an entity's id was not recorded, so
+   * per-entity limits fall back to the shared `none` counter).
+   */
+  function reservationsOfPermit(body: PermitBody, atMs: number): Reservation[] {
+    const expiresAtMs = Date.parse(body.expiresAt);
+    if (body.hold !== undefined) {
+      const holdId = body.hold.id;
+      return body.hold.counters.map((c) => ({
+        id: `${holdId}|${c.key}`,
+        counter: c.counter,
+        amount: c.amount,
+        max: c.max,
+        holdUntil: expiresAtMs,
+        ...(c.windowEnd === null ? {} : { windowEnd: c.windowEnd }),
+      }));
+    }
+    const intent = byDigest.get(body.policyDigest)?.map.intent(body.input.proposal.intent);
+    if (!intent) return [];
+    const tag = `${body.decisionKey}|${body.expiresAt}`;
+    return intent.limits.map((limit) => ({
       id: `${tag}|${limit.key}`,
-      counter: counterNames[i]!,
-      amount: amountOf(limit, input),
+      counter: counterName(limit, body.input.principal, {}, atMs),
+      amount: amountOf(limit, body.input),
       max: limit.max,
-      holdUntil,
+      holdUntil: expiresAtMs,
     }));
+  }
+
+  /** The `hold` of a permit body (format 2): its identity and the counters it holds. */
+  function holdOf(reservations: readonly Reservation[], intent: IntentSpec, holdId: string): JsonValue {
+    return {
+      id: holdId,
+      counters: reservations.map((r, i) => ({
+        key: intent.limits[i]!.key,
+        counter: r.counter,
+        amount: r.amount,
+        max: r.max,
+        windowEnd: r.windowEnd ?? null,
+      })),
+    };
   }
 
   function amountOf(limit: LimitSpec, input: DecisionInput): number {
@@ -646,29 +742,15 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       : Number.POSITIVE_INFINITY;
   }
 
-  /**
-   * Reservation ids are derived from the permit's signed body (decision key and `expiresAt`), so any
-   * instance sharing the store, and startup recovery, can rebuild and settle them. Not from the
-   * record's `at`: a journal may raise `at` to keep time monotonic, and the id must not move with it.
-   */
-  function reservationTag(decisionKey: string, expiresAt: string): string {
-    return `${decisionKey}|${expiresAt}`;
-  }
-
   async function settleHeld(
     permitHash: string,
     status: 'completed' | 'failed' | 'unknown',
-    permit?: { readonly body: PermitBody; readonly at: string },
+    permit?: PermitBody,
   ): Promise<void> {
     const h = held.get(permitHash);
     held.delete(permitHash);
-    let ids = h?.ids;
-    if (!ids && permit) {
-      const intent = byDigest.get(permit.body.policyDigest)?.map.intent(permit.body.input.proposal.intent);
-      const tag = reservationTag(permit.body.decisionKey, permit.body.expiresAt);
-      ids = (intent?.limits ?? []).map((limit) => `${tag}|${limit.key}`);
-    }
-    for (const id of ids ?? []) {
+    const ids = h?.ids ?? (permit ? reservationsOfPermit(permit, 0).map((r) => r.id) : []);
+    for (const id of ids) {
       // Unknown outcomes keep their usage: assuming the action did not happen could pass a limit.
       if (status === 'failed') await store.release(id);
       else await store.settle(id);
@@ -676,7 +758,6 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   }
 
   // ---- decide ----------------------------------------------------------------------------------
-  const handlerByIntent = new Map<string, string>();
 
   function refusal(rule: string, reasons: readonly string[], extra: Partial<Decision> = {}): Decision {
     return {
@@ -782,6 +863,8 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       context: DecideContext;
       nowMs: number;
       cached: boolean;
+      /** Format 2 permit fields (`hold`, `approval`). */
+      extra?: Record<string, JsonValue>;
     },
   ): Promise<{ decision: Decision; appended: AppendedRecord | null }> {
     const expiresAt = result.verdict === 'permit' ? toRfc3339(meta.nowMs + permitTtlMs) : undefined;
@@ -812,6 +895,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     // Assigned, not spread in: a conditional spread copies through the slow generic path.
     if (expiresAt) body['expiresAt'] = expiresAt;
     if (pendingApproval) body['pendingApproval'] = pendingApproval;
+    if (meta.extra) for (const k in meta.extra) body[k] = meta.extra[k]!;
     const base = {
       verdict: result.verdict,
       rule: result.rule,
@@ -825,7 +909,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     };
     let appended: AppendedRecord;
     try {
-      const out = await journal.append([{ type: 'decision', at: toRfc3339(meta.nowMs), body }]);
+      const out = await append([{ type: 'decision', at: toRfc3339(meta.nowMs), body }]);
       if (!out[0]) throw new KernelError('JOURNAL_UNAVAILABLE', 'the journal returned no record');
       appended = out[0];
     } catch {
@@ -966,6 +1050,10 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       if (!digestEquals(pending.actionHash, actionHashFor(normalized))) {
         return refuseApproval('APPROVAL_INVALID');
       }
+      // An approval authorizes one permit: the ledger knows every permit that used one.
+      if (ledger.approvals.get(context.approvalId)?.usedBy !== undefined) {
+        return refuseApproval('APPROVAL_INVALID');
+      }
       const distinct = new Map(pending.approvers.map((a) => [a.kid, { kid: a.kid, role: a.role }]));
       approvals = [...distinct.values()].sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
     }
@@ -978,7 +1066,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     const scopes = new Map<string, string>();
     for (const limit of limits)
       counterNames.push(counterName(limit, context.principal, derived.value.scopeIds, nowMs, scopes));
-    let bump = 0;
+    let collisions = 0;
     for (let round = 0; round < 16; round += 1) {
       const counters: Record<string, number> = {};
       try {
@@ -1015,22 +1103,21 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       const wasCached = hit !== undefined;
       const result = hit ?? evaluateDecision(entry.map, input, { cache, key: decisionKey });
       if (span.isRecording()) span.setAttribute('edca.cached', wasCached);
-      // The permit's expiry is part of the reservation ids; on the (same key, same ms) collision of two
-      // identical concurrent decisions, the later one moves its `at` (and so its expiry) by a millisecond.
-      const atMs = nowMs + bump;
-      const expiresAt = toRfc3339(atMs + permitTtlMs);
-      const tag = reservationTag(decisionKey, expiresAt);
+      // The hold id, signed in the permit, names its reservations: unique per permit however many
+      // identical decisions share a millisecond, and known to every instance and to recovery.
+      const atMs = nowMs;
+      const holdId = result.verdict === 'permit' && limits.length > 0 ? nextHoldId(nowMs, decisionKey) : '';
       const reservations =
-        result.verdict === 'permit' && intent
-          ? reservationsFor(intent, input, counterNames, atMs + permitTtlMs, tag)
+        holdId !== '' && intent
+          ? reservationsFor(intent, input, counterNames, atMs + permitTtlMs, holdId, nowMs)
           : [];
       if (reservations.length > 0) {
         let reserved;
         try {
           reserved = await store.reserve(reservations, nowMs);
         } catch (error) {
-          if (error instanceof KernelError && error.code === 'STORE_MISUSE' && bump < 8) {
-            bump += 1;
+          if (error instanceof KernelError && error.code === 'STORE_MISUSE' && collisions < 3) {
+            collisions += 1;
             continue;
           }
           return refusal('kernel.store', ['STORE_UNAVAILABLE'], {
@@ -1055,6 +1142,10 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
           return refuseApproval('APPROVAL_INVALID');
         }
       }
+      const extra: Record<string, JsonValue> = {};
+      if (reservations.length > 0 && intent) extra['hold'] = holdOf(reservations, intent, holdId);
+      if (result.verdict === 'permit' && context.approvalId !== undefined && approvals.length > 0)
+        extra['approval'] = context.approvalId;
       const { decision, appended } = await journalDecision(entry, input, result, {
         decisionKey,
         stateHash,
@@ -1062,6 +1153,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         context,
         nowMs: atMs,
         cached: wasCached,
+        extra,
       });
       if (!appended) {
         for (const r of reservations) await store.release(r.id).catch(() => undefined);
@@ -1260,6 +1352,13 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       return refusedExec('STORE_UNAVAILABLE', 'the kernel store does not answer');
     }
     if (!consumed) return refusedExec('PERMIT_CONSUMED', 'the permit was already used');
+    // From the attempt on, the permit's holds count until its outcome, even past its expiry.
+    try {
+      for (const r of held.get(permit.hash)?.ids ?? reservationsOfPermit(body, 0).map((x) => x.id))
+        await store.pin(r);
+    } catch {
+      return refusedExec('STORE_UNAVAILABLE', 'the kernel store does not answer');
+    }
 
     const idempotencyKey = permit.hash;
     const transition = transitionFor(entry, body.input);
@@ -1267,11 +1366,11 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     let last: Awaited<ReturnType<typeof runHandler>> = { status: 'failed', code: 'HANDLER_FAILED' };
     for (let tryNo = 1; tryNo <= retries + 1; tryNo += 1) {
       try {
-        const [attempt] = await journal.append([
+        const [attempt] = await append([
           {
             type: 'attempt',
             at: toRfc3339(clock.now()),
-            body: { permit: permit.hash, actionHash: body.actionHash, idempotencyKey, try: tryNo },
+            body: { permit: permit.hash, actionHash: body.actionHash, idempotencyKey, try: tryNo, instance },
           },
         ]);
         attemptHash = attempt!.hash;
@@ -1300,14 +1399,14 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     if (status === 'unknown') drafts.push(unknownEscalation(body, permit.hash));
     let outcomeHash: Digest | null = null;
     try {
-      const appended = await journal.append(drafts);
+      const appended = await append(drafts);
       outcomeHash = appended[0]!.hash;
       if (status === 'unknown' && appended[1])
         await createPendingFor(appended[1], body.input.proposal.intent).catch(() => undefined);
     } catch {
       // The outcome is not durable; startup recovery resolves this attempt (check or unknown).
     }
-    await settleHeld(permit.hash, status, { body, at: permit.record.at }).catch(() => undefined);
+    await settleHeld(permit.hash, status, body).catch(() => undefined);
     span.setAttribute('edca.status', status);
     const result: ExecuteResult = {
       status,
@@ -1374,7 +1473,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     const { statement } = signed;
     let appended: AppendedRecord;
     try {
-      const out = await journal.append([
+      const out = await append([
         {
           type: 'approval',
           at,
@@ -1590,7 +1689,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       );
       if (execution?.status === 'completed') {
         try {
-          await journal.append([
+          await append([
             {
               type: 'outcome',
               at: toRfc3339(clock.now()),

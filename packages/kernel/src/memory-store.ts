@@ -13,7 +13,7 @@ import type {
 interface Held {
   readonly counter: string;
   readonly amount: number;
-  readonly holdUntil: number;
+  holdUntil: number;
   settled: boolean;
 }
 
@@ -29,7 +29,28 @@ export function createMemoryStore(): KernelStore {
   // The reservation ids of each counter: one id as a string (most counters see one reservation per
   // window, so no Set per counter on the permit path), a Set from the second on.
   const byCounter = new Map<string, string | Set<string>>();
+  // Reservation ids by the end of their counter's window, and the earliest such end: once a window
+  // has ended no decision reads its counter again, so its reservations (settled ones too) go.
+  const byWindowEnd = new Map<number, string[]>();
+  let nextWindowEnd = Number.POSITIVE_INFINITY;
   let closed = false;
+  const forgetEndedWindows = (now: number): void => {
+    if (now < nextWindowEnd) return;
+    nextWindowEnd = Number.POSITIVE_INFINITY;
+    for (const [end, ids] of byWindowEnd) {
+      if (end > now) {
+        nextWindowEnd = Math.min(nextWindowEnd, end);
+        continue;
+      }
+      byWindowEnd.delete(end);
+      for (const id of ids) {
+        const held = reservations.get(id);
+        if (held === undefined) continue;
+        reservations.delete(id);
+        unlink(held.counter, id);
+      }
+    }
+  };
 
   // Misuse surfaces as a rejected promise (never a synchronous throw), like any remote store.
   const run = <T>(body: () => T): Promise<T> => {
@@ -158,6 +179,7 @@ export function createMemoryStore(): KernelStore {
     reserve(wanted: readonly Reservation[], now: number): Promise<ReserveResult> {
       return run(() => {
         open();
+        forgetEndedWindows(now);
         const pending = new Map<string, number>();
         // Counters that had no reservation at all (the usual case: a new customer, a new window): the
         // second pass sets them without looking them up again (each lookup in a map of every live
@@ -187,8 +209,22 @@ export function createMemoryStore(): KernelStore {
           });
           if (fresh[i]) byCounter.set(r.counter, r.id);
           else link(r.counter, r.id);
+          if (r.windowEnd !== undefined) {
+            const ids = byWindowEnd.get(r.windowEnd);
+            if (ids === undefined) byWindowEnd.set(r.windowEnd, [r.id]);
+            else ids.push(r.id);
+            if (r.windowEnd < nextWindowEnd) nextWindowEnd = r.windowEnd;
+          }
         }
         return { ok: true };
+      });
+    },
+    pin(reservationId: string): Promise<void> {
+      return run(() => {
+        open();
+        const held = reservations.get(reservationId);
+        if (held && !held.settled) held.holdUntil = Number.POSITIVE_INFINITY;
+        return;
       });
     },
     settle(reservationId: string): Promise<void> {

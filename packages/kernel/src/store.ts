@@ -52,7 +52,10 @@ export interface AddApproverResult {
 
 /** One counter increment the kernel wants to hold while a permit is outstanding. */
 export interface Reservation {
-  /** Unique id: the kernel uses `<decisionKey>|<permit record at>|<limit key>`, so any instance can settle it. */
+  /**
+   * Unique id: the kernel uses `<hold id>|<limit key>`, the hold id being a random id unique per
+   * permit and signed in the permit body (`hold.id`), so any instance can pin, settle or release it.
+   */
   readonly id: string;
   /** The counter: limit key, subject scope and window start, e.g. `refund.budget|p:alice|0`. */
   readonly counter: string;
@@ -61,6 +64,11 @@ export interface Reservation {
   readonly max: number;
   /** Epoch ms; an unsettled reservation stops counting after this instant (its permit expired). */
   readonly holdUntil: number;
+  /**
+   * Epoch ms at which the counter's window ends (absent: never): from then on no decision reads the
+   * counter, so a store may forget its reservations, settled ones included.
+   */
+  readonly windowEnd?: number;
 }
 
 /** The outcome of `reserve`: on success every counter was reserved, otherwise none was. */
@@ -117,6 +125,12 @@ export interface KernelStore {
    * @throws KernelError STORE_MISUSE for a reused id or a negative amount; STORE_UNAVAILABLE
    */
   reserve(reservations: readonly Reservation[], now: number): Promise<ReserveResult>;
+  /**
+   * Keeps a held reservation counting until it is settled or released, whatever its `holdUntil`
+   * (its permit was attempted: the action may be running); idempotent.
+   * @throws KernelError STORE_UNAVAILABLE
+   */
+  pin(reservationId: string): Promise<void>;
   /** Makes a held reservation permanent (the action happened); idempotent. @throws KernelError STORE_UNAVAILABLE */
   settle(reservationId: string): Promise<void>;
   /** Drops a held reservation (the action did not happen); idempotent. @throws KernelError STORE_UNAVAILABLE */

@@ -56,6 +56,7 @@ describe('execute', () => {
         actionHash: (permit.record.body as { actionHash: string }).actionHash,
         idempotencyKey: permit.hash,
         try: 1,
+        instance: 'default',
       });
       expect(outcome.record.body).toEqual({
         attempt: attempt.hash,

@@ -88,3 +88,22 @@ describe('createMemoryStore (against a reference model)', () => {
     });
   });
 });
+
+describe('createMemoryStore (bounded memory)', () => {
+  describe('when a counter window has ended', () => {
+    it('forgets its reservations, settled ones included, at the next reserve', async () => {
+      const store = createMemoryStore();
+      const old = { counter: 'rate|x|0', amount: 1, max: 10, holdUntil: 50, windowEnd: 100 };
+      await store.reserve([{ id: 'a', ...old }], 0);
+      await store.settle('a');
+      expect(await store.usage('rate|x|0', 99)).toBe(1);
+      await store.reserve(
+        [{ id: 'b', counter: 'rate|x|100', amount: 1, max: 10, holdUntil: 150, windowEnd: 200 }],
+        100,
+      );
+      expect(await store.usage('rate|x|0', 100)).toBe(0);
+      // The id is free again: nothing of the ended window is kept.
+      await expect(store.reserve([{ id: 'a', ...old }], 100)).resolves.toEqual({ ok: true });
+    });
+  });
+});

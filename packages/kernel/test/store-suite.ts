@@ -180,6 +180,15 @@ export function runStoreSuite(name: string, factory: () => Promise<StoreFixture>
         await store.release('s1');
         expect(await store.usage('c', t0 + 10_000_000)).toBe(5);
       });
+      it('keeps a pinned hold counting past its holdUntil until it is settled or released', async () => {
+        const { store } = await open();
+        await store.reserve([res('p1', 'c', 7, 100, t0 + 10), res('p2', 'c', 3, 100, t0 + 10)], t0);
+        await store.pin('p1');
+        await store.pin('p1');
+        expect(await store.usage('c', t0 + 1_000)).toBe(7);
+        await store.release('p1');
+        expect(await store.usage('c', t0 + 1_000)).toBe(0);
+      });
       it('refuses a reused reservation id or a negative amount', async () => {
         const { store } = await open();
         await store.reserve([res('d1', 'c', 1, 10)], t0);

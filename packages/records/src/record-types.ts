@@ -45,6 +45,22 @@ function bodySchemas(json: z.ZodType<JsonValue>) {
       proposer: json,
       expiresAt: rfc3339.optional(),
       pendingApproval: json.optional(),
+      // Record format 2 (docs/record-format.md): what a permit holds and which approval it uses.
+      hold: z
+        .strictObject({
+          id: text,
+          counters: z.array(
+            z.strictObject({
+              key: text,
+              counter: text,
+              amount: z.number().min(0),
+              max: z.number(),
+              windowEnd: z.int().min(0).nullable(),
+            }),
+          ),
+        })
+        .optional(),
+      approval: digest.optional(),
     }),
     approval: z.strictObject({
       decision: digest,
@@ -59,6 +75,8 @@ function bodySchemas(json: z.ZodType<JsonValue>) {
       actionHash: digest,
       idempotencyKey: text,
       try: z.int().min(1),
+      // Record format 2: the kernel instance that ran the attempt (its recovery resolves it).
+      instance: text.optional(),
     }),
     outcome: z.strictObject({
       attempt: digest,

@@ -253,6 +253,15 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
         throw new KernelError('STORE_UNAVAILABLE', 'reserve: counter rows keep vanishing');
       }),
 
+    pin: (reservationId) =>
+      run('pin', async (p) => {
+        // The largest bigint: the hold counts until settle or release, like a settled amount.
+        await p.query(
+          'UPDATE edca.limit_reservations SET hold_until = 9223372036854775807 WHERE id = $1 AND NOT settled',
+          [reservationId],
+        );
+      }),
+
     settle: (reservationId) =>
       run('settle', async (p) => {
         // One statement: the hold becomes permanent and its amount moves into the counter's settled

@@ -8,6 +8,7 @@ import {
   type SignedRecord,
 } from '@edca/records';
 import type { CompiledMap, DecisionInput } from '@edca/semantic';
+import { apply, emptyLedger, unfinished as unfinishedOf } from '@edca/ledger';
 import { match } from 'ts-pattern';
 import type { Finding, FindingCode } from '../findings.js';
 import type { AuditReport, KeyUse, UnfinishedAction } from '../report.js';
@@ -15,13 +16,11 @@ import {
   asBody,
   readDecisionInput,
   type ApprovalBody,
-  type AttemptBody,
   type CheckpointBody,
   type DecisionBody,
   type IntakeRefusedBody,
   type KeyBody,
   type OutcomeBody,
-  type PolicyBody,
   type SessionEndedBody,
 } from './bodies.js';
 import { KeyIndex } from './keys.js';
@@ -50,35 +49,6 @@ export interface VerifierSettings {
   /** Who checks Ed25519 signatures, on the workers or inline. */
   readonly backend: 'sodium' | 'node';
   readonly onProgress: ((done: number, total: number) => void) | undefined;
-}
-
-interface PermitState {
-  readonly seq: number;
-  readonly actionHash: string;
-  readonly expiresAtMs: number | undefined;
-  attempts: number;
-  lastIdempotencyKey: string | undefined;
-  lastTry: number;
-  lastAttempt: AttemptState | undefined;
-  completed: boolean;
-}
-
-interface AttemptState {
-  readonly seq: number;
-  readonly permit: string;
-  readonly actionHash: string;
-  lastStatus: OutcomeBody['status'] | undefined;
-  /** A later try of the same execution replaced this one (the kernel records one outcome, for the last try). */
-  superseded: boolean;
-}
-
-interface EscalationState {
-  readonly seq: number;
-  readonly actionHash: string;
-  readonly role: string | undefined;
-  /** When the approval window closes (`pendingApproval.expiresAt`). */
-  readonly expiresAtMs: number | undefined;
-  resolved: boolean;
 }
 
 const KERNEL_ROLE = 'kernel';
@@ -152,12 +122,6 @@ export async function verifyLines(
   const byOutcome: Record<string, number> = {};
   const byEndReason: Record<string, number> = {};
   const intakeRefusals: Record<string, number> = {};
-  const endedSessions = new Map<string, number>();
-  const sessionOpen = (session: string, seq: number, line: number, what: string): void => {
-    const endedAt = endedSessions.get(session);
-    if (endedAt !== undefined)
-      report('SESSION_REOPENED', seq, line, `${what} for session ${session}, which ended at seq ${endedAt}`);
-  };
   const keyUses = new Map<string, { role: string; name: string | undefined; signatures: number }>();
   const useKey = (kid: string, role: string, name: string | undefined): void => {
     const u = keyUses.get(kid);
@@ -177,13 +141,8 @@ export async function verifyLines(
   let linesAfterCheckpoint = 0;
 
   const retiredAt = new Map<string, number>();
-  const activatedPolicies = new Set<string>();
-  const permits = new Map<string, PermitState>();
-  const nonPermitDecisions = new Set<string>();
-  const escalations = new Map<string, EscalationState>();
-  const escalationsByAction = new Map<string, EscalationState[]>();
-  const approvedKids = new Map<string, Set<string>>();
-  const attempts = new Map<string, AttemptState>();
+  // The life cycle (permits, approvals, attempts, outcomes, limits) is the kernel's own fold.
+  const ledger = emptyLedger();
   const missingMaps = new Set<string>();
   let decisions = 0;
   let replayed = 0;
@@ -289,11 +248,13 @@ export async function verifyLines(
         );
     }
 
+    // The rules of the journal's life cycle, as the ledger fold states them.
+    const fold = (): void => {
+      for (const v of apply(ledger, { record, hash }).violations) report(v.code, v.seq, line, v.message);
+    };
     // decodeRecord has already checked the body against recordBodySchemas[type].
     match(record.type)
-      .with('policy.activated', () => {
-        activatedPolicies.add(asBody<PolicyBody>(record.body).policyDigest);
-      })
+      .with('policy.activated', fold)
       .with('key.added', () => {
         const body = asBody<KeyBody>(record.body);
         const known = keys.byKid.get(body.kid);
@@ -313,9 +274,7 @@ export async function verifyLines(
         const body = asBody<DecisionBody>(record.body);
         decisions++;
         byVerdict[body.verdict] = (byVerdict[body.verdict] ?? 0) + 1;
-        if (!activatedPolicies.has(body.policyDigest)) {
-          report('POLICY_DIGEST_UNKNOWN', seq, line, `policy ${body.policyDigest} was not activated before`);
-        }
+        fold();
         const input = readDecisionInput(body.input);
         if (input === null) {
           report(
@@ -368,67 +327,10 @@ export async function verifyLines(
         }
         const shapeProblem = decisionShapeProblem(body);
         if (shapeProblem !== undefined) report('DECISION_INCONSISTENT', seq, line, shapeProblem);
-        match(body.verdict)
-          .with('permit', () => {
-            for (const a of input?.approvals ?? []) {
-              if (!(approvedKids.get(body.actionHash)?.has(a.kid) ?? false)) {
-                report(
-                  'APPROVAL_MISSING',
-                  seq,
-                  line,
-                  `the permit counts an approval by ${a.kid} that is not in the journal before it`,
-                );
-              }
-            }
-            permits.set(hash, {
-              seq,
-              actionHash: body.actionHash,
-              expiresAtMs: body.expiresAt === undefined ? undefined : Date.parse(body.expiresAt),
-              attempts: 0,
-              lastIdempotencyKey: undefined,
-              lastTry: 0,
-              lastAttempt: undefined,
-              completed: false,
-            });
-            resolveEscalations(body.actionHash);
-          })
-          .with('refuse', () => {
-            nonPermitDecisions.add(hash);
-            resolveEscalations(body.actionHash);
-          })
-          .with('escalate', () => {
-            nonPermitDecisions.add(hash);
-            const role = body.pendingApproval?.role;
-            const until = body.pendingApproval?.expiresAt;
-            const esc: EscalationState = {
-              seq,
-              actionHash: body.actionHash,
-              role: typeof role === 'string' ? role : undefined,
-              expiresAtMs: typeof until === 'string' ? Date.parse(until) : undefined,
-              resolved: false,
-            };
-            escalations.set(hash, esc);
-            const list = escalationsByAction.get(body.actionHash);
-            if (list === undefined) escalationsByAction.set(body.actionHash, [esc]);
-            else list.push(esc);
-          })
-          .exhaustive();
       })
       .with('approval', () => {
         const body = asBody<ApprovalBody>(record.body);
         const fail = (why: string): void => report('APPROVAL_INVALID', seq, line, why);
-        const esc = escalations.get(body.decision);
-        if (esc === undefined)
-          return fail(`approval of ${body.decision}, which is not an earlier escalation`);
-        if (esc.actionHash !== body.actionHash)
-          return fail('the approval is for another action than its escalation');
-        if (body.approver.role === KERNEL_ROLE)
-          return fail('the approver is the kernel: the system key cannot approve its own escalation');
-        if (esc.role !== undefined && body.approver.role !== esc.role) {
-          return fail(`approver role ${body.approver.role}, the escalation requires ${esc.role}`);
-        }
-        if (esc.expiresAtMs !== undefined && atMs > esc.expiresAtMs)
-          return fail(`given at ${at}, after the escalation's approval window closed`);
         const st = body.statement;
         if (!isBoundStatement(st, body)) {
           return fail('the signed statement is not bound to this escalation, action, verdict and approver');
@@ -440,14 +342,8 @@ export async function verifyLines(
         if (!isCanonicalSig(body.sig))
           return fail("the approver's signature is not in its one canonical base64url spelling");
         useKey(body.approver.kid, body.approver.role, approverKey.key.key.name);
-        // Counted as approved now; a bad statement signature is reported when the check returns.
-        if (body.verdict === 'approve') {
-          const set = approvedKids.get(body.actionHash);
-          if (set === undefined) approvedKids.set(body.actionHash, new Set([body.approver.kid]));
-          else set.add(body.approver.kid);
-        } else {
-          esc.resolved = true;
-        }
+        // Counted by the fold now; a bad statement signature is reported when the check returns.
+        fold();
         verifier.submit(
           approverKey.key.index,
           approvalSigningBytes(st),
@@ -455,96 +351,11 @@ export async function verifyLines(
           2 * i + 1,
         );
       })
-      .with('attempt', () => {
-        const body = asBody<AttemptBody>(record.body);
-        const permit = permits.get(body.permit);
-        if (permit === undefined) {
-          report(
-            'ATTEMPT_WITHOUT_PERMIT',
-            seq,
-            line,
-            nonPermitDecisions.has(body.permit)
-              ? `the attempt points to decision ${body.permit}, which is not a permit`
-              : `the attempt points to ${body.permit}, not a permit earlier in the journal`,
-          );
-          return;
-        }
-        if (permit.actionHash !== body.actionHash) {
-          report(
-            'ATTEMPT_ACTION_MISMATCH',
-            seq,
-            line,
-            `the permit at seq ${permit.seq} is for another action`,
-          );
-        }
-        if (permit.expiresAtMs !== undefined && atMs > permit.expiresAtMs) {
-          report('PERMIT_EXPIRED', seq, line, `the permit at seq ${permit.seq} had expired`);
-        }
-        // A retry of the same execution (same idempotency key, next try, nothing completed) is not a reuse.
-        if (permit.attempts > 0) {
-          const retry =
-            !permit.completed &&
-            permit.lastAttempt?.lastStatus === undefined &&
-            body.idempotencyKey === permit.lastIdempotencyKey &&
-            body.try === permit.lastTry + 1;
-          if (!retry) report('PERMIT_REUSED', seq, line, `the permit at seq ${permit.seq} was already used`);
-          else if (permit.lastAttempt !== undefined) permit.lastAttempt.superseded = true;
-        } else if (body.try !== 1) {
-          report(
-            'PERMIT_REUSED',
-            seq,
-            line,
-            `the first attempt with the permit at seq ${permit.seq} is try ${body.try}`,
-          );
-        }
-        const attempt: AttemptState = {
-          seq,
-          permit: body.permit,
-          actionHash: body.actionHash,
-          lastStatus: undefined,
-          superseded: false,
-        };
-        permit.attempts++;
-        permit.lastIdempotencyKey = body.idempotencyKey;
-        permit.lastTry = body.try;
-        permit.lastAttempt = attempt;
-        attempts.set(hash, attempt);
-      })
+      .with('attempt', fold)
       .with('outcome', () => {
         const body = asBody<OutcomeBody>(record.body);
         byOutcome[body.status] = (byOutcome[body.status] ?? 0) + 1;
-        const attempt = attempts.get(body.attempt);
-        if (attempt === undefined) {
-          report(
-            'OUTCOME_WITHOUT_ATTEMPT',
-            seq,
-            line,
-            `the outcome points to ${body.attempt}, not an earlier attempt`,
-          );
-          return;
-        }
-        if (attempt.permit !== body.permit) {
-          report('OUTCOME_MISMATCH', seq, line, `the attempt at seq ${attempt.seq} used another permit`);
-        }
-        const prior = attempt.lastStatus;
-        // After 'unknown' the real outcome may be recorded; a completed action may be compensated once.
-        const allowed =
-          prior === undefined ||
-          prior === 'unknown' ||
-          (prior === 'completed' && body.status === 'compensated');
-        if (!allowed) {
-          report(
-            'OUTCOME_DUPLICATE',
-            seq,
-            line,
-            `the attempt at seq ${attempt.seq} already has outcome ${prior}`,
-          );
-        }
-        attempt.lastStatus = body.status;
-        if (body.status === 'completed') {
-          const permit = permits.get(attempt.permit);
-          if (permit !== undefined) permit.completed = true;
-        }
+        fold();
       })
       .with('checkpoint', () => {
         const body = asBody<CheckpointBody>(record.body);
@@ -565,13 +376,12 @@ export async function verifyLines(
       .with('intake.refused', () => {
         const body = asBody<IntakeRefusedBody>(record.body);
         intakeRefusals[body.code] = (intakeRefusals[body.code] ?? 0) + 1;
-        sessionOpen(body.session, seq, line, 'a refused model output');
+        fold();
       })
       .with('session.ended', () => {
         const body = asBody<SessionEndedBody>(record.body);
         byEndReason[body.reason] = (byEndReason[body.reason] ?? 0) + 1;
-        sessionOpen(body.session, seq, line, 'a second end');
-        if (!endedSessions.has(body.session)) endedSessions.set(body.session, seq);
+        fold();
       })
       .exhaustive();
 
@@ -591,10 +401,6 @@ export async function verifyLines(
     }
   }
 
-  function resolveEscalations(actionHash: string): void {
-    for (const e of escalationsByAction.get(actionHash) ?? []) e.resolved = true;
-  }
-
   try {
     await verifier.drain();
   } finally {
@@ -607,18 +413,7 @@ export async function verifyLines(
     report('TRUNCATED', total + 1, total + 1, `${total} records, at least ${settings.expectedSize} expected`);
   }
 
-  const unfinished: UnfinishedAction[] = [];
-  for (const a of attempts.values()) {
-    if (a.superseded) continue;
-    if (a.lastStatus === undefined)
-      unfinished.push({ kind: 'attempt-without-outcome', seq: a.seq, actionHash: a.actionHash });
-    else if (a.lastStatus === 'unknown')
-      unfinished.push({ kind: 'outcome-unknown', seq: a.seq, actionHash: a.actionHash });
-  }
-  for (const e of escalations.values()) {
-    if (!e.resolved) unfinished.push({ kind: 'escalation-unresolved', seq: e.seq, actionHash: e.actionHash });
-  }
-  unfinished.sort((a, b) => a.seq - b.seq);
+  const unfinished: UnfinishedAction[] = unfinishedOf(ledger);
 
   findings.sort((a, b) => a.f.line - b.f.line || a.order - b.order);
   const keysUsed: KeyUse[] = [...keyUses.entries()].map(([kid, u]) =>

@@ -1,0 +1,29 @@
+// The public API of @edca/ledger: what a journal means (permits, approvals, limit usage, attempts,
+// activated policies) as one pure, incremental fold, and the questions asked of it. No I/O, no clock.
+export {
+  emptyLedger,
+  type LedgerState,
+  type LedgerRecord,
+  type Violation,
+  type ViolationCode,
+  type OutcomeStatus,
+  type HoldCounter,
+  type PermitEntry,
+  type ApprovalEntry,
+  type AttemptEntry,
+  type CounterEntry,
+} from './state.js';
+export { apply, usageAt, type ApplyResult } from './fold.js';
+export {
+  approvalStatus,
+  approvalsByStatus,
+  outstandingPermits,
+  consumedPermits,
+  counterUsage,
+  attemptsWithoutOutcome,
+  unfinished,
+  activatedPolicies,
+  prune,
+  type ApprovalStatus,
+  type Unfinished,
+} from './queries.js';

@@ -1,0 +1,175 @@
+/**
+ * The state a journal folds into: permits, approvals, limit counters, attempts and activated
+ * policies. Plain data (Maps, arrays, numbers, strings), so `structuredClone` copies it.
+ */
+
+/** A record as the fold reads it: the signed record's envelope fields it needs, and its hash. */
+export interface LedgerRecord {
+  readonly record: {
+    readonly type: string;
+    readonly seq: number;
+    readonly at: string;
+    readonly kid: string;
+    readonly body: unknown;
+  };
+  /** `recordHash(record)`: the identity permits, escalations and attempts are referred to by. */
+  readonly hash: string;
+}
+
+/** A rule of the journal life cycle a record broke; `seq` locates it. */
+export interface Violation {
+  readonly seq: number;
+  readonly code: ViolationCode;
+  readonly message: string;
+}
+
+/** Stable codes of life-cycle violations (docs/reason-codes.md, "Ledger"). */
+export type ViolationCode =
+  | 'POLICY_DIGEST_UNKNOWN'
+  | 'ATTEMPT_WITHOUT_PERMIT'
+  | 'ATTEMPT_ACTION_MISMATCH'
+  | 'PERMIT_EXPIRED'
+  | 'PERMIT_REUSED'
+  | 'OUTCOME_WITHOUT_ATTEMPT'
+  | 'OUTCOME_MISMATCH'
+  | 'OUTCOME_DUPLICATE'
+  | 'APPROVAL_MISSING'
+  | 'APPROVAL_INVALID'
+  | 'APPROVAL_REUSED'
+  | 'LIMIT_OVERRUN'
+  | 'SESSION_REOPENED'
+  | 'BODY_INVALID';
+
+/** The status an outcome record gives an attempt. */
+export type OutcomeStatus = 'completed' | 'failed' | 'unknown' | 'compensated';
+
+/** One counter a permit holds (record format 2: the `hold.counters` of a permit body). */
+export interface HoldCounter {
+  readonly key: string;
+  /** `<limit key>|<scope>|<window start ms>`; an entity scope is hashed, never the real id. */
+  readonly counter: string;
+  readonly amount: number;
+  readonly max: number;
+  /** Epoch ms at which the counter's window ends; null for a limit without a window. */
+  readonly windowEnd: number | null;
+}
+
+/** A permit and where it is in its life: outstanding → attempted → an outcome. */
+export interface PermitEntry {
+  readonly hash: string;
+  readonly seq: number;
+  readonly atMs: number;
+  readonly expiresAtMs: number;
+  readonly actionHash: string;
+  readonly policyDigest: string;
+  readonly intent: string;
+  /** The signed body: recovery needs its input (state, proposal, principal) to resolve an attempt. */
+  readonly body: Readonly<Record<string, unknown>>;
+  /** The reservation identity (format 2), unique per permit; undefined for older permits. */
+  readonly holdId: string | undefined;
+  readonly counters: readonly HoldCounter[];
+  /** The escalation whose approval this permit used, if any. */
+  readonly approval: string | undefined;
+  /** Hashes of every attempt on this permit (tries of one execution), oldest first. */
+  readonly attemptHashes: string[];
+  attempts: number;
+  lastTry: number;
+  lastIdempotencyKey: string | undefined;
+  lastAttempt: string | undefined;
+  /** Where its amounts are: held on its counters, settled into them, or released. */
+  charged: 'held' | 'settled' | 'released';
+  /** Status of the last attempt's outcome; `attempted` while it has none. */
+  status: 'outstanding' | 'attempted' | OutcomeStatus;
+}
+
+/** An escalation and the approvals gathered on it. */
+export interface ApprovalEntry {
+  /** The hash of the `escalate` decision record. */
+  readonly id: string;
+  readonly seq: number;
+  readonly atMs: number;
+  readonly actionHash: string;
+  readonly required: { readonly count: number; readonly role: string } | undefined;
+  readonly expiresAtMs: number;
+  /** Distinct approving kids with their role, in order. */
+  readonly approvers: {
+    readonly kid: string;
+    readonly role: string;
+    readonly record: string;
+    readonly atMs: number;
+  }[];
+  rejected: boolean;
+  /** The permit that used the approval: an approval authorizes one permit. */
+  usedBy: string | undefined;
+  /** A later permit or refusal for the same action, or a rejection, closed the escalation. */
+  resolved: boolean;
+}
+
+/** An attempt to run a permit. */
+export interface AttemptEntry {
+  readonly hash: string;
+  readonly seq: number;
+  readonly permit: string;
+  readonly actionHash: string;
+  readonly idempotencyKey: string;
+  readonly tryNo: number;
+  /** The kernel instance that ran it (format 2); undefined in older journals. */
+  readonly instance: string | undefined;
+  /** The key that signed the attempt record. */
+  readonly kid: string;
+  status: OutcomeStatus | undefined;
+  /** A later try of the same execution replaced this one. */
+  superseded: boolean;
+}
+
+/** Usage of one limit counter in one window. */
+export interface CounterEntry {
+  settled: number;
+  /** Permits holding an amount on this counter (outstanding or attempted, without a final outcome). */
+  readonly held: Map<string, number>;
+  readonly windowEnd: number | null;
+}
+
+/** The fold's state. */
+export interface LedgerState {
+  /** seq of the last record applied (0 before any). */
+  seq: number;
+  /** `at` of the last record applied, epoch ms. */
+  atMs: number;
+  readonly policies: Set<string>;
+  readonly permits: Map<string, PermitEntry>;
+  /** Hashes of decisions that are not permits (to name the mistake of an attempt on one). */
+  readonly nonPermits: Set<string>;
+  readonly approvals: Map<string, ApprovalEntry>;
+  /** Escalation ids by action hash, oldest first. */
+  readonly approvalsByAction: Map<string, string[]>;
+  /** Kids that approved each action (any escalation), for APPROVAL_MISSING. */
+  readonly approvedKids: Map<string, Set<string>>;
+  readonly attempts: Map<string, AttemptEntry>;
+  /** Attempts that have no outcome yet (hash → permit). */
+  readonly open: Map<string, string>;
+  readonly counters: Map<string, CounterEntry>;
+  /** Model sessions that ended (`session.ended`), with the seq of their end. */
+  readonly endedSessions: Map<string, number>;
+}
+
+/**
+ * The state of an empty journal.
+ * @example const state = emptyLedger();
+ */
+export function emptyLedger(): LedgerState {
+  return {
+    seq: 0,
+    atMs: Number.NEGATIVE_INFINITY,
+    policies: new Set(),
+    permits: new Map(),
+    nonPermits: new Set(),
+    approvals: new Map(),
+    approvalsByAction: new Map(),
+    approvedKids: new Map(),
+    attempts: new Map(),
+    open: new Map(),
+    counters: new Map(),
+    endedSessions: new Map(),
+  };
+}

@@ -1,0 +1,309 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  apply,
+  approvalStatus,
+  attemptsWithoutOutcome,
+  consumedPermits,
+  counterUsage,
+  emptyLedger,
+  outstandingPermits,
+  prune,
+  unfinished,
+  type LedgerRecord,
+  type LedgerState,
+  type Violation,
+} from '@edca/ledger';
+
+const T0 = Date.parse('2026-03-01T10:00:00.000Z');
+const POLICY = `sha256:${'a'.repeat(64)}`;
+const iso = (ms: number): string => new Date(ms).toISOString();
+const h = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+/** Builds records the way the kernel writes them (format 2), numbered and hashed by seq. */
+function journal() {
+  let seq = 0;
+  const out: LedgerRecord[] = [];
+  const add = (type: string, atMs: number, body: Record<string, unknown>): string => {
+    seq += 1;
+    const hash = h(seq);
+    out.push({ record: { type, seq, at: iso(atMs), kid: 'ed25519:kernel', body }, hash });
+    return hash;
+  };
+  add('policy.activated', T0, { policyDigest: POLICY, name: 'm', version: '1', owner: 'o' });
+  return {
+    records: out,
+    permit(
+      atMs: number,
+      action: string,
+      counters: { counter: string; amount: number; max: number }[] = [],
+      extra = {},
+    ) {
+      return add('decision', atMs, {
+        verdict: 'permit',
+        actionHash: action,
+        policyDigest: POLICY,
+        input: { proposal: { intent: 'x', params: {} }, approvals: [] },
+        expiresAt: iso(atMs + 1000),
+        hold: {
+          id: `hold-${seq}`,
+          counters: counters.map((c) => ({ key: 'k', ...c, windowEnd: T0 + 3_600_000 })),
+        },
+        ...extra,
+      });
+    },
+    escalate(atMs: number, action: string, count = 1) {
+      return add('decision', atMs, {
+        verdict: 'escalate',
+        actionHash: action,
+        policyDigest: POLICY,
+        input: { proposal: { intent: 'x', params: {} } },
+        pendingApproval: { count, role: 'approver', expiresAt: iso(atMs + 60_000) },
+      });
+    },
+    approve(atMs: number, id: string, action: string, kid: string, verdict = 'approve') {
+      return add('approval', atMs, {
+        decision: id,
+        actionHash: action,
+        verdict,
+        approver: { kid, role: 'approver' },
+      });
+    },
+    attempt(atMs: number, permit: string, action: string, tryNo = 1, instance = 'i1') {
+      return add('attempt', atMs, {
+        permit,
+        actionHash: action,
+        idempotencyKey: permit,
+        try: tryNo,
+        instance,
+      });
+    },
+    outcome(atMs: number, attempt: string, permit: string, status: string) {
+      return add('outcome', atMs, { attempt, permit, status });
+    },
+  };
+}
+
+function fold(records: readonly LedgerRecord[]): { state: LedgerState; violations: Violation[] } {
+  let state = emptyLedger();
+  const violations: Violation[] = [];
+  for (const r of records) {
+    const next = apply(state, r);
+    state = next.state;
+    violations.push(...next.violations);
+  }
+  return { state, violations };
+}
+
+const A = `sha256:${'b'.repeat(64)}`;
+
+describe('ledger fold', () => {
+  describe('when a permit runs', () => {
+    it('moves it from outstanding to consumed, holds then settles its usage', () => {
+      const j = journal();
+      const p = j.permit(T0 + 1, A, [{ counter: 'c', amount: 30, max: 100 }]);
+      let { state } = fold(j.records);
+      expect(outstandingPermits(state, T0 + 2).map((x) => x.hash)).toEqual([p]);
+      expect(counterUsage(state, 'c', T0 + 2)).toEqual({ held: 30, settled: 0 });
+      const at = j.attempt(T0 + 3, p, A);
+      ({ state } = fold(j.records));
+      expect(attemptsWithoutOutcome(state).map((a) => a.hash)).toEqual([at]);
+      // Held while the handler runs, even past the permit's expiry.
+      expect(counterUsage(state, 'c', T0 + 5000)).toEqual({ held: 30, settled: 0 });
+      j.outcome(T0 + 4, at, p, 'completed');
+      const last = fold(j.records);
+      state = last.state;
+      expect(consumedPermits(state).map((x) => x.status)).toEqual(['completed']);
+      expect(counterUsage(state, 'c', T0 + 5000)).toEqual({ held: 0, settled: 30 });
+      expect(last.violations).toEqual([]);
+    });
+
+    it('lets an unattempted permit hold lapse at its expiry, and a failed one release', () => {
+      const j = journal();
+      j.permit(T0 + 1, A, [{ counter: 'c', amount: 30, max: 100 }]);
+      const p2 = j.permit(T0 + 2, A, [{ counter: 'c', amount: 20, max: 100 }]);
+      const at = j.attempt(T0 + 3, p2, A);
+      j.outcome(T0 + 4, at, p2, 'failed');
+      const { state } = fold(j.records);
+      expect(counterUsage(state, 'c', T0 + 10)).toEqual({ held: 30, settled: 0 });
+      expect(counterUsage(state, 'c', T0 + 1001)).toEqual({ held: 0, settled: 0 });
+    });
+
+    it('names a permit used twice, an attempt without permit, an outcome twice and an overrun', () => {
+      const j = journal();
+      const p = j.permit(T0 + 1, A, [{ counter: 'c', amount: 80, max: 100 }]);
+      j.permit(T0 + 2, A, [{ counter: 'c', amount: 80, max: 100 }]);
+      const at = j.attempt(T0 + 3, p, A);
+      j.outcome(T0 + 4, at, p, 'completed');
+      j.outcome(T0 + 5, at, p, 'failed');
+      j.attempt(T0 + 6, p, A);
+      j.attempt(T0 + 7, h(999), A);
+      const codes = fold(j.records).violations.map((v) => [v.seq, v.code]);
+      expect(codes).toEqual([
+        [3, 'LIMIT_OVERRUN'],
+        [6, 'OUTCOME_DUPLICATE'],
+        [7, 'PERMIT_REUSED'],
+        [8, 'ATTEMPT_WITHOUT_PERMIT'],
+      ]);
+    });
+  });
+
+  describe('when an escalation is approved', () => {
+    it('grants it once enough approvers agree, and lets one permit use it', () => {
+      const j = journal();
+      const e = j.escalate(T0 + 1, A, 2);
+      j.approve(T0 + 2, e, A, 'k1');
+      j.approve(T0 + 3, e, A, 'k1');
+      let { state } = fold(j.records);
+      expect(approvalStatus(state.approvals.get(e)!, T0 + 4)).toBe('pending');
+      j.approve(T0 + 4, e, A, 'k2');
+      ({ state } = fold(j.records));
+      expect(approvalStatus(state.approvals.get(e)!, T0 + 5)).toBe('granted');
+      const approvals = [
+        { kid: 'k1', role: 'approver' },
+        { kid: 'k2', role: 'approver' },
+      ];
+      const input = { proposal: { intent: 'x', params: {} }, approvals };
+      j.permit(T0 + 5, A, [], { input, approval: e });
+      ({ state } = fold(j.records));
+      expect(approvalStatus(state.approvals.get(e)!, T0 + 6)).toBe('used');
+      j.permit(T0 + 6, A, [], { input, approval: e });
+      expect(fold(j.records).violations.map((v) => v.code)).toEqual(['APPROVAL_REUSED']);
+    });
+
+    it('infers the used approval for permits of older journals (no `approval` field)', () => {
+      const j = journal();
+      const e = j.escalate(T0 + 1, A, 1);
+      j.approve(T0 + 2, e, A, 'k1');
+      const input = { proposal: { intent: 'x', params: {} }, approvals: [{ kid: 'k1', role: 'approver' }] };
+      j.permit(T0 + 3, A, [], { input, hold: undefined });
+      j.permit(T0 + 4, A, [], { input, hold: undefined });
+      const { state, violations } = fold(j.records);
+      expect(state.approvals.get(e)!.usedBy).toBe(h(4));
+      expect(violations.map((v) => [v.seq, v.code])).toEqual([[5, 'APPROVAL_REUSED']]);
+    });
+
+    it('reports rejection and expiry, and escalations nothing answered', () => {
+      const j = journal();
+      const e1 = j.escalate(T0 + 1, A);
+      const e2 = j.escalate(T0 + 2, `sha256:${'c'.repeat(64)}`);
+      j.approve(T0 + 3, e1, A, 'k1', 'reject');
+      const { state } = fold(j.records);
+      expect(approvalStatus(state.approvals.get(e1)!, T0 + 4)).toBe('rejected');
+      expect(approvalStatus(state.approvals.get(e2)!, T0 + 60_002)).toBe('expired');
+      expect(unfinished(state).map((u) => u.kind)).toEqual(['escalation-unresolved']);
+    });
+  });
+
+  describe('when attempts come from several instances', () => {
+    it('lists an instance only its own attempts without outcome', () => {
+      const j = journal();
+      const p1 = j.permit(T0 + 1, A);
+      const p2 = j.permit(T0 + 2, A);
+      const a1 = j.attempt(T0 + 3, p1, A, 1, 'i1');
+      const a2 = j.attempt(T0 + 4, p2, A, 1, 'i2');
+      const { state } = fold(j.records);
+      expect(attemptsWithoutOutcome(state, 'i1').map((a) => a.hash)).toEqual([a1]);
+      expect(attemptsWithoutOutcome(state, 'i2').map((a) => a.hash)).toEqual([a2]);
+      expect(attemptsWithoutOutcome(state)).toHaveLength(2);
+    });
+  });
+
+  describe('when the record type or body is unknown', () => {
+    it('names the record instead of throwing', () => {
+      const r: LedgerRecord = {
+        record: { type: 'nope', seq: 1, at: iso(T0), kid: 'k', body: {} },
+        hash: h(1),
+      };
+      expect(apply(emptyLedger(), r).violations.map((v) => v.code)).toEqual(['BODY_INVALID']);
+    });
+  });
+});
+
+/** A random, kernel-like journal: permits on a few counters, attempts, outcomes, escalations. */
+const steps = fc.array(
+  fc.oneof(
+    fc.record({
+      op: fc.constant('permit'),
+      c: fc.integer({ min: 0, max: 2 }),
+      amount: fc.integer({ min: 0, max: 40 }),
+    }),
+    fc.record({ op: fc.constant('attempt'), i: fc.nat() }),
+    fc.record({
+      op: fc.constant('outcome'),
+      i: fc.nat(),
+      status: fc.constantFrom('completed', 'failed', 'unknown'),
+    }),
+    fc.record({ op: fc.constant('wait'), ms: fc.integer({ min: 1, max: 1500 }) }),
+  ),
+  { maxLength: 60 },
+);
+
+function build(ops: { op: string; [k: string]: unknown }[]) {
+  const j = journal();
+  let t = T0 + 1;
+  const permits: string[] = [];
+  const attempts: [string, string][] = [];
+  // What a correct ledger must have charged: per counter, the amounts of permits some outcome said ran.
+  const ran = new Map<string, number>();
+  const counterOf = new Map<string, [string, number]>();
+  for (const s of ops) {
+    t += 1;
+    if (s.op === 'permit') {
+      const counter = `c${String(s['c'])}`;
+      const p = j.permit(t, A, [{ counter, amount: s['amount'] as number, max: 1e9 }]);
+      permits.push(p);
+      counterOf.set(p, [counter, s['amount'] as number]);
+    } else if (s.op === 'attempt' && permits.length > 0) {
+      const p = permits[(s['i'] as number) % permits.length]!;
+      attempts.push([j.attempt(t, p, A), p]);
+    } else if (s.op === 'outcome' && attempts.length > 0) {
+      const [a, p] = attempts[(s['i'] as number) % attempts.length]!;
+      j.outcome(t, a, p, s['status'] as string);
+      if (s['status'] !== 'failed' && !ran.has(p)) ran.set(p, counterOf.get(p)![1]);
+    } else if (s.op === 'wait') t += s['ms'] as number;
+  }
+  const charged = (c: string): number =>
+    [...ran].reduce((sum, [p, amount]) => sum + (counterOf.get(p)![0] === c ? amount : 0), 0);
+  return { records: j.records, end: t, charged };
+}
+
+describe('ledger fold properties', () => {
+  it('folds to the same state in one pass or resumed from a copy at any point (a snapshot)', () => {
+    fc.assert(
+      fc.property(steps, fc.nat(), (ops, cut) => {
+        const { records } = build(ops);
+        const k = cut % (records.length + 1);
+        const whole = fold(records);
+        const first = fold(records.slice(0, k));
+        let state = structuredClone(first.state);
+        const violations = [...first.violations];
+        for (const r of records.slice(k)) {
+          const next = apply(state, r);
+          state = next.state;
+          violations.push(...next.violations);
+        }
+        expect(state).toEqual(whole.state);
+        expect(violations).toEqual(whole.violations);
+      }),
+    );
+  });
+
+  it('never counts less than what may have run, and pruning never changes live usage', () => {
+    fc.assert(
+      fc.property(steps, (ops) => {
+        const { records, end, charged } = build(ops);
+        const { state } = fold(records);
+        for (const c of ['c0', 'c1', 'c2']) {
+          const expected = charged(c);
+          const before = counterUsage(state, c, end);
+          expect(before.settled).toBe(expected);
+          expect(before.held).toBeGreaterThanOrEqual(0);
+          const pruned = structuredClone(state);
+          prune(pruned, end);
+          expect(counterUsage(pruned, c, end)).toEqual(before);
+        }
+      }),
+    );
+  });
+});

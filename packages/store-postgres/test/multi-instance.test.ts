@@ -1,0 +1,120 @@
+// Several kernel instances on one PostgreSQL database (issue 13): every attempt names its instance,
+// and an instance's startup recovery resolves only its own attempts left without an outcome.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNodeSigner, generateKeyPair } from '@edca/records';
+import { createKernel, type Kernel } from '@edca/kernel';
+import { postgresJournal, postgresStore } from '@edca/store-postgres';
+import {
+  agent,
+  bankHandlers,
+  createBank,
+  loadTestMap,
+  REF_KEY,
+  testClock,
+  type Bank,
+} from '../../kernel/test/support/harness.js';
+import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
+
+let server: PgServer;
+beforeAll(async () => {
+  server = await startPgServer();
+}, PG_HOOK_TIMEOUT);
+afterAll(async () => {
+  await server.stop();
+}, PG_HOOK_TIMEOUT);
+
+interface Instance {
+  readonly kernel: Kernel;
+  /** Ends the instance's connections at once, as a kill would (no outcome can land afterwards). */
+  readonly kill: () => Promise<void>;
+}
+
+async function instance(url: string, name: string, pem: string, bank: Bank): Promise<Instance> {
+  const signer = createNodeSigner(pem);
+  const clock = testClock();
+  const journal = postgresJournal({ connectionString: url, stream: 'shared', signer, clock });
+  const store = postgresStore({ connectionString: url });
+  const kernel = await createKernel({
+    maps: [loadTestMap()],
+    loaders: {
+      'kernel-refunds': ({ refs }) => {
+        const id = refs['PAY_ID']?.id;
+        const row = id === undefined ? undefined : bank.rows.get(id);
+        return Promise.resolve(row ? { tbl_pay: { ...row } } : {});
+      },
+    },
+    refKey: REF_KEY,
+    signer,
+    journal,
+    store,
+    clock,
+    handlers: bankHandlers(bank),
+    handlerTimeoutMs: 2_000,
+    retries: 0,
+    instance: name,
+  });
+  return {
+    kernel,
+    kill: async () => {
+      await Promise.all([journal.close().catch(() => undefined), store.close().catch(() => undefined)]);
+    },
+  };
+}
+
+describe('several kernel instances on one PostgreSQL database', () => {
+  describe('when one instance dies mid-execution and the other (re)starts', () => {
+    it('leaves the attempt to its own instance, whose restart resolves it', async () => {
+      const url = await server.createDatabase('multi');
+      const pem = generateKeyPair().privateKeyPem;
+      const bank = createBank();
+      const a = await instance(url, 'A', pem, bank);
+      const b = await instance(url, 'B', pem, bank);
+      const session = { stream: 'shared', session: 's1' };
+      const arp = a.kernel.arps.get('kernel-refunds')!;
+      const view = arp.project({ tbl_pay: { ...bank.rows.get('P-1')! } }, session);
+      if (!view.ok) throw new Error(view.code);
+      const d = await a.kernel.decide(
+        { intent: 'hold_payment', params: { payment: view.value.entities['payment']! } },
+        { session, ...agent },
+      );
+      expect(d.verdict).toBe('permit');
+      bank.faults.set('pay.hold', 'hang');
+      const running = a.kernel.execute(d.permit!, { session });
+      // Let the attempt reach the database, then kill A while its handler hangs.
+      for (let i = 0; i < 100 && !(await hasAttempt(url)); i++) await sleep(20);
+      await a.kill();
+
+      const b2 = await instance(url, 'B', pem, bank);
+      expect(b2.kernel.recovery).toMatchObject({ dangling: 0, resolved: [] });
+      const a2 = await instance(url, 'A', pem, bank);
+      expect(a2.kernel.recovery).toMatchObject({
+        dangling: 1,
+        resolved: [{ permit: d.permit!.hash, status: 'unknown' }],
+      });
+      // The killed instance's late outcome never lands.
+      expect((await running).status).toBe('unknown');
+      for (const k of [b, b2, a2]) {
+        await k.kernel.close();
+        await k.kill();
+      }
+    });
+  });
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function hasAttempt(url: string): Promise<boolean> {
+  const { pg } = await import('./pg.js');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const r = await client.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM edca.journal_records WHERE type = 'attempt'",
+    );
+    return r.rows[0]!.n !== '0';
+  } catch {
+    return false;
+  } finally {
+    await client.end();
+  }
+}
