@@ -74,7 +74,8 @@ function viewLine(view: ModelView): string {
   ].join(' ');
 }
 
-function fold(line: string): string[] {
+/** Breaks a long step line at spaces, continuing under the text after its label. */
+export function foldTraceLine(line: string): string[] {
   if (line.length <= LINE_MAX) return [line];
   const label = /^(.*?\S\s{2,})/.exec(line);
   const indent = ' '.repeat(label ? label[1]!.length : 6);
@@ -93,7 +94,7 @@ function fold(line: string): string[] {
 /** A session's `onEvent` that prints each step to `io` as it happens. */
 export function createSessionTrace(io: CliIo): (event: SessionEvent) => void {
   const say = (...lines: string[]): void => {
-    for (const line of lines) for (const part of fold(line)) io.stdout(`${part}\n`);
+    for (const line of lines) for (const part of foldTraceLine(line)) io.stdout(`${part}\n`);
   };
   let view: ModelView | undefined;
   return (e) => {

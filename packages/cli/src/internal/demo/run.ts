@@ -26,7 +26,7 @@ import { canonicalize, digestBytes, serializeTrustFile, trustedKeyFor, type Json
 import { loadStateMap, type CompiledMap } from '@edca/semantic';
 import { runSession, type ModelProposer, type SessionBounds } from '@edca/models';
 import { CliError, EXIT } from '../../exit-codes.js';
-import { createSessionTrace } from '../session-trace.js';
+import { createSessionTrace, foldTraceLine } from '../session-trace.js';
 import type { CliIo } from '../../io.js';
 import { makeDirectory } from '../make-dir.js';
 import { bankHandlers, createBank, ownerOf, recordsFor, type Bank } from './bank.js';
@@ -268,27 +268,8 @@ interface Conversation {
   lastTold: string;
 }
 
-const LINE_MAX = 108;
-
-/** Breaks a long step line at spaces, continuing under the text after its label. */
-function fold(line: string): string[] {
-  if (line.length <= LINE_MAX) return [line];
-  const label = /^(.*?\S\s{2,})/.exec(line);
-  const indent = ' '.repeat(label ? label[1]!.length : 6);
-  const out: string[] = [];
-  let rest = line;
-  while (rest.length > LINE_MAX) {
-    const cut = rest.lastIndexOf(' ', LINE_MAX);
-    if (cut <= indent.length) break;
-    out.push(rest.slice(0, cut));
-    rest = indent + rest.slice(cut + 1);
-  }
-  out.push(rest);
-  return out;
-}
-
 function print(io: CliIo, lines: readonly string[]): void {
-  for (const line of lines) for (const part of fold(line)) io.stdout(`${part}\n`);
+  for (const line of lines) for (const part of foldTraceLine(line)) io.stdout(`${part}\n`);
 }
 
 function say(ctx: Ctx, ...lines: string[]): void {
