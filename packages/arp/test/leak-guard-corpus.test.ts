@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLeakGuard, DEFAULT_LEAK_PATTERNS, tokenize } from '@edca/arp';
 import { privateTermsOf, publicTextsOf } from '../src/internal/vocabulary.js';
@@ -98,6 +99,26 @@ describe('leak guard corpus', () => {
         expect(guard.scan(doc)).toBeUndefined();
       });
     }
+  });
+
+  describe('when a view carries hashes and refs whose characters include digit runs', () => {
+    it('lets them through: a run glued to letters is part of an identifier, not a phone number', () => {
+      fc.assert(
+        fc.property(
+          fc.uint8Array({ minLength: 32, maxLength: 32 }),
+          fc.uint8Array({ minLength: 16, maxLength: 16 }),
+          (h, r) => {
+            const doc = {
+              approval: `sha256:${Buffer.from(h).toString('hex')}`,
+              ref: `ref_${Buffer.from(r).toString('base64url')}`,
+            };
+            expect(guard.scan(doc)).toBeUndefined();
+          },
+        ),
+        { numRuns: 2000, seed: 20261205 },
+      );
+      expect(guard.scan({ tel: 'ring 07700 900001.' })?.rule).toBe('pattern:phone');
+    });
   });
 
   describe('when reporting a hit', () => {

@@ -136,8 +136,9 @@ export const DEFAULT_PHONE_REGIONS: readonly CountryCode[] = ['GB', 'US'];
 // card number that fails Luhn, is no phone number; libphonenumber's own finder reads runs whole
 // the same way). Bounded, so each start reads at most a few dozen characters. An ISO date is no
 // phone number and is skipped.
+// A run glued to a letter or digit is part of a word (a hash, a ref, an id), not a phone number.
 const PHONE_CANDIDATE =
-  /(?<![0-9+][ ./()-]{0,2})\+?(?:\(?[0-9]\)?[ ./-]{0,2}){7,15}(?![0-9]|[ ./-]{0,2}\(?[0-9])/g;
+  /(?<![0-9+][ ./()-]{0,2})(?<![A-Za-z_])\+?(?:\(?[0-9]\)?[ ./-]{0,2}){7,15}(?![0-9A-Za-z_]|[ ./-]{0,2}\(?[0-9])/g;
 const ISO_DATE_START = /^[12][0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9])/;
 const PHONE_CONTEXT = 3;
 // A national number written with its trunk prefix (`07700 900001`, `(020) 7946 0018`).
