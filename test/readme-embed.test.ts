@@ -1,7 +1,7 @@
 // The README's tour runs as written: its state map compiles and its embedding snippet, extracted
 // verbatim (only the two file paths pointed at a temp directory), freezes a card through the real
 // kernel and journal. If the README and the code drift apart, this test fails.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,19 @@ describe('README', () => {
       const example = (f: string): string => readFileSync(join(root, 'examples', 'embed', f), 'utf8');
       expect(example('embed.ts')).toBe(block('embed.ts'));
       expect(example('cards.yaml')).toBe(block('cards.yaml'));
+    });
+
+    it('points every @edca package of the workspace at its packed tarball', () => {
+      // A package the example does not override would be looked up on the registry, where it is not.
+      const pkg = JSON.parse(readFileSync(join(root, 'examples', 'embed', 'package.json'), 'utf8')) as {
+        pnpm: { overrides: Record<string, string> };
+      };
+      const names = readdirSync(join(root, 'packages')).filter((n) =>
+        existsSync(join(root, 'packages', n, 'package.json')),
+      );
+      expect(Object.keys(pkg.pnpm.overrides).sort()).toEqual(names.map((n) => `@edca/${n}`).sort());
+      for (const n of names)
+        expect(pkg.pnpm.overrides[`@edca/${n}`]).toBe(`file:tarballs/edca-${n}-0.1.0.tgz`);
     });
   });
 
