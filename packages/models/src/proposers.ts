@@ -147,12 +147,16 @@ function base(api: ModelApi, options: ModelProposerOptions, toolFormat: ToolForm
   checkOptions(options);
   const systemPrompt = options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
   return {
-    api,
+    /** What every proposer reports about itself, whatever its API. */
+    identity: {
+      api,
+      model: options.model,
+      toolFormat,
+      format,
+      modelId: `${api}:${options.model}`,
+      promptTemplateDigest: digestBytes(systemPrompt),
+    },
     model: options.model,
-    toolFormat,
-    format,
-    modelId: `${api}:${options.model}`,
-    promptTemplateDigest: digestBytes(systemPrompt),
     systemPrompt,
     maxTokens: options.maxOutputTokens ?? 1024,
     clientOptions: {
@@ -174,12 +178,7 @@ export function createOpenAIChatProposer(options: ModelProposerOptions): ModelPr
   const b = base('openai-chat', options, 'openai', 'openai');
   const client = new OpenAI(b.clientOptions);
   return {
-    api: b.api,
-    model: b.model,
-    toolFormat: b.toolFormat,
-    format: b.format,
-    modelId: b.modelId,
-    promptTemplateDigest: b.promptTemplateDigest,
+    ...b.identity,
     async propose(turn, signal) {
       const request = {
         model: b.model,
@@ -212,12 +211,7 @@ export function createOpenAIResponsesProposer(options: ModelProposerOptions): Mo
   const b = base('openai-responses', options, 'openai-responses', 'openai');
   const client = new OpenAI(b.clientOptions);
   return {
-    api: b.api,
-    model: b.model,
-    toolFormat: b.toolFormat,
-    format: b.format,
-    modelId: b.modelId,
-    promptTemplateDigest: b.promptTemplateDigest,
+    ...b.identity,
     async propose(turn, signal) {
       const request = {
         model: b.model,
@@ -263,12 +257,7 @@ export function createAnthropicProposer(options: ModelProposerOptions): ModelPro
   const b = base('anthropic', options, 'anthropic', 'anthropic');
   const client = new Anthropic(b.clientOptions);
   return {
-    api: b.api,
-    model: b.model,
-    toolFormat: b.toolFormat,
-    format: b.format,
-    modelId: b.modelId,
-    promptTemplateDigest: b.promptTemplateDigest,
+    ...b.identity,
     async propose(turn, signal) {
       const request = {
         model: b.model,
