@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -55,7 +55,12 @@ describe("the README's fresh-machine commands", () => {
     expect(ci.at(-1)).toBe(testLine);
   });
 
-  describe.skipIf(!existsSync(builtCli))('when run through pnpm as the README writes them', () => {
+  describe('when run through pnpm as the README writes them', () => {
+    beforeAll(() => {
+      // Never a silent skip: `pnpm edca` runs the built CLI.
+      if (!existsSync(builtCli))
+        throw new Error('the CLI is not built: run `pnpm run build` (the install does it)');
+    });
     it('the demo prints only its own output, and exits 0', () => {
       const r = run(`${EDCA} demo --out ${join(work, 'demo-out')} --clock fixed`);
       expect(r.stderr).toBe('');

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,17 @@ describe('edca witness cosign', () => {
     expect(quorum.out()).toContain(
       'witnessed: no checkpoint of this stream with enough valid witness cosignatures',
     );
+  });
+
+  it('exits 2 with WITNESS_STATE_CORRUPT when its state file is damaged, and cosigns nothing', async () => {
+    const state = join(dir, 'corrupt-state');
+    const out = join(dir, 'corrupt-witnessed.json');
+    const args = ['--key', key, '--trust', trust, '--state', state, '--out', out];
+    expect(await runCli(['witness', 'cosign', early, ...args], captureIo())).toBe(0);
+    for (const f of readdirSync(state)) writeFileSync(join(state, f), '{"origin":');
+    const io = captureIo();
+    expect(await runCli(['witness', 'cosign', full, ...args], io)).toBe(2);
+    expect(io.err()).toContain('WITNESS_STATE_CORRUPT');
   });
 
   it('exits 2 with WITNESS_FILE_INVALID for a malformed witnesses file', async () => {

@@ -72,9 +72,16 @@ export function createFileWitnessStore(dir: string): WitnessStateStore {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve(undefined);
         return Promise.reject(ioError('IO_READ_FAILED', fileOf(origin), err));
       }
-      const v = JSON.parse(text) as { origin: string } & WitnessedState;
-      if (v.origin !== origin) {
-        return Promise.reject(new CliError('WITNESS_STATE_CORRUPT', `${fileOf(origin)} is for ${v.origin}`));
+      let v: { origin: string } & WitnessedState;
+      try {
+        v = JSON.parse(text) as { origin: string } & WitnessedState;
+      } catch {
+        return Promise.reject(new CliError('WITNESS_STATE_CORRUPT', `${fileOf(origin)} is not JSON`));
+      }
+      if (v.origin !== origin || !Number.isSafeInteger(v.size) || typeof v.root !== 'string') {
+        return Promise.reject(
+          new CliError('WITNESS_STATE_CORRUPT', `${fileOf(origin)} is not the state of ${origin}`),
+        );
       }
       return Promise.resolve({ size: v.size, root: v.root });
     },
