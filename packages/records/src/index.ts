@@ -98,3 +98,15 @@ export {
   type ChainSigner,
   type SealedChain,
 } from './seal-chain.js';
+export {
+  ACTIVATION_DOMAIN,
+  POLICY_OWNER_ROLE,
+  activationMessage,
+  signActivation,
+  verifyActivation,
+  signedActivationSchema,
+  type ActivationStatement,
+  type SignedActivation,
+  type ActivationCheck,
+  type ActivationCheckCode,
+} from './activation.js';
