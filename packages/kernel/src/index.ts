@@ -26,10 +26,14 @@ export { APPROVAL_DOMAIN, approvalMessage, signApproval, verifyApproval } from '
 export type { ApprovalCheck, ApprovalStatement, SignedApproval } from './approval.js';
 export { createKernel } from './kernel.js';
 export type {
+  ApproveRefusalCode,
   ApproveResult,
   DecideContext,
   Decision,
+  DecisionReason,
+  ExecuteRefusalCode,
   ExecuteResult,
+  HandlerFailureCode,
   IdempotencyCheck,
   Kernel,
   KernelEvents,
