@@ -14,3 +14,5 @@ export {
 export type { CoverageItem, TestCaseResult, TestReport } from './report.js';
 export { coverageItems } from './coverage.js';
 export { DEFAULT_TEST_TIME, runTests } from './run-tests.js';
+export { signPolicy } from './sign.js';
+export type { SignPolicyOptions, SignPolicyResult } from './sign.js';
