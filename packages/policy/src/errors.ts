@@ -13,6 +13,16 @@ export type PolicyErrorCode =
   /** `signPolicy`: the revision is not a positive safe integer. */
   | 'REVISION_INVALID';
 
+/** Every {@link PolicyErrorCode}, for tools and tests that list them. */
+export const POLICY_ERROR_CODES = [
+  'SUITE_INVALID',
+  'SUITE_MAP_MISMATCH',
+  'TEST_KERNEL_FAILED',
+  'TESTS_FAILED',
+  'KEY_NOT_POLICY_OWNER',
+  'REVISION_INVALID',
+] as const satisfies readonly PolicyErrorCode[];
+
 /** The one error class of `@edca/policy`: a stable code and a message for people. */
 export class PolicyError extends Error {
   override readonly name = 'PolicyError';

@@ -1,6 +1,6 @@
 // The public API of @edca/policy: the tools a policy owner changes a state map with.
 export { ACTIVATION_DOMAIN, POLICY_OWNER_ROLE, verifyActivation } from '@edca/records';
-export { PolicyError } from './errors.js';
+export { POLICY_ERROR_CODES, PolicyError } from './errors.js';
 export type { PolicyErrorCode } from './errors.js';
 export { SUITE_FORMAT, parseSuite, suiteSchema } from './suite.js';
 export type { TestCase, TestSuite } from './suite.js';
