@@ -112,7 +112,7 @@ async function runCase(
       trustedKeyFor(s.signer.publicKey, s.role, TRUST_FROM, { name: `approver-${i + 1}` }),
     ),
   };
-  const journal = openMemoryJournal(STREAM, signer);
+  const journal = openMemoryJournal({ stream: STREAM, signer });
   const store = seededStore(createMemoryStore(), c.counters);
   const records = structuredClone(c.records) as Record<string, unknown>;
   const handlers = Object.fromEntries(
