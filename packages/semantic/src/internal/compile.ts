@@ -633,13 +633,12 @@ class Compiled implements CompiledMap {
             message: 'the item filter failed at run time',
           };
         let value = f.fallback;
-        let at = `${f.path}.default`;
+        let band = -1;
         if (v !== undefined) {
           for (let i = 0; i < f.bands.length; i++) {
-            const band = f.bands[i]!;
-            if (v < band.below) {
-              value = band.value;
-              at = `${f.path}.bands[${i}]`;
+            if (v < f.bands[i]!.below) {
+              value = f.bands[i]!.value;
+              band = i;
               break;
             }
           }
@@ -655,13 +654,14 @@ class Compiled implements CompiledMap {
                 : `no band of facet '${f.name}' covers the value`,
           };
         facets[f.name] = value;
-        if (matched !== undefined) matched[f.path] = at;
+        if (matched !== undefined)
+          matched[f.path] = band < 0 ? `${f.path}.default` : `${f.path}.bands[${band}]`;
         key += `${value}\u0000`;
         continue;
       }
       const r = runRules(f, b);
       if (!r.ok) return r;
-      if (matched !== undefined) matched[f.path] = r.at;
+      if (matched !== undefined) matched[f.path] = ruleAt(f.path, r.index);
       facets[f.name] = r.value;
       key += `${r.value}\u0000`;
     }
@@ -670,7 +670,7 @@ class Compiled implements CompiledMap {
       const r = runRules(m, b);
       if (!r.ok) return r;
       // A machine without rules is always in its initial state: nothing was chosen.
-      if (matched !== undefined && m.rules.length > 0) matched[m.path] = r.at;
+      if (matched !== undefined && m.rules.length > 0) matched[m.path] = ruleAt(m.path, r.index);
       machines[m.name] = r.value;
       key += `${r.value}\u0000`;
     }
@@ -1002,11 +1002,16 @@ function isDecisionInputShape(input: unknown): input is DecisionInput {
   );
 }
 
+/** Where a rule set's value came from: `<path>.rules[i]`, or `<path>.default` for index -1. */
+function ruleAt(path: string, index: number): string {
+  return index < 0 ? `${path}.default` : `${path}.rules[${index}]`;
+}
+
 function runRules(
   set: RuleSet<'FACET_NO_MATCH' | 'MACHINE_NO_MATCH'>,
   b: Bindings,
 ):
-  | { ok: true; value: string; at: string }
+  | { ok: true; value: string; index: number }
   | {
       ok: false;
       code: 'FACET_NO_MATCH' | 'MACHINE_NO_MATCH' | 'CONDITION_ERROR';
@@ -1015,9 +1020,9 @@ function runRules(
     } {
   for (let i = 0; i < set.rules.length; i++) {
     const rule = set.rules[i]!;
-    if (rule.cond === undefined) return { ok: true, value: rule.value, at: `${set.path}.rules[${i}]` };
+    if (rule.cond === undefined) return { ok: true, value: rule.value, index: i };
     const r = rule.cond.run(b);
-    if (r === true) return { ok: true, value: rule.value, at: `${set.path}.rules[${i}]` };
+    if (r === true) return { ok: true, value: rule.value, index: i };
     if (r !== false) {
       return {
         ok: false,
@@ -1027,7 +1032,7 @@ function runRules(
       };
     }
   }
-  if (set.fallback !== undefined) return { ok: true, value: set.fallback, at: `${set.path}.default` };
+  if (set.fallback !== undefined) return { ok: true, value: set.fallback, index: -1 };
   return {
     ok: false,
     code: set.noMatch,
