@@ -127,6 +127,21 @@ ${extra}    propose: { intent: refund_payment, params: { amount: 20, reason: goo
   });
 });
 
+describe('runTests on a map the kernel cannot run', () => {
+  it('refuses with TEST_KERNEL_FAILED when the kernel refuses to start (an intent without a route)', async () => {
+    const text = readFileSync(`${ROOT}fixtures/invalid/valid-base.yaml`, 'utf8');
+    // A valid map that declares no routes: no handler could ever run its intents.
+    expect(text).not.toMatch(/^routes:/m);
+    const r = loadStateMap(text, 'valid-base.yaml');
+    if (!r.ok) throw new Error(`map invalid: ${r.diagnostics[0]?.message ?? ''}`);
+    const suite = parseSuite(
+      `edca: edca-tests/v1\nmap: ${r.value.name}\ncases:\n  - { name: a, propose: { intent: arrange_overdraft }, expect: { verdict: refuse } }\n`,
+      's.yaml',
+    );
+    await expect(runTests(r.value, [suite])).rejects.toMatchObject({ code: 'TEST_KERNEL_FAILED' });
+  });
+});
+
 describe('parseSuite', () => {
   describe('when the suite is malformed', () => {
     const cases: [string, string, RegExp][] = [
