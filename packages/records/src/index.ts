@@ -76,6 +76,7 @@ export {
   addTrustedKey,
   serializeTrustFile,
   trustFileSchema,
+  TRUST_ROLE_PATTERN,
   type TrustFile,
   type TrustedKey,
 } from './trust.js';
