@@ -13,7 +13,10 @@ import { EvalError } from './errors.js';
 import { compileExpr, type Expr } from './internal/expr.js';
 
 const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a snake_case name');
-const id = z.string().regex(/^[a-z][a-z0-9-]*$/, 'a kebab-case id').max(64);
+const id = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, 'a kebab-case id')
+  .max(64);
 const expr = z.string().min(1).max(4000);
 /** `<source>.<FIELD>` or deeper into objects: `<source>.<FIELD>.<FIELD>`. */
 const fieldPath = z.string().regex(/^[a-z][a-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/, 'a <source>.<FIELD> path');
@@ -227,7 +230,9 @@ export function loadSuite(text: string, file: string): Suite {
       })),
       append: Object.entries(h.append ?? {}).map(([p, item]) => ({
         path: p.split('.'),
-        item: Object.entries(item).map(([f, e]) => [f, compileExpr(e, at(`${base}.append.${p}.${f}`))] as const),
+        item: Object.entries(item).map(
+          ([f, e]) => [f, compileExpr(e, at(`${base}.append.${p}.${f}`))] as const,
+        ),
       })),
     });
   }
@@ -247,13 +252,22 @@ export function loadSuite(text: string, file: string): Suite {
   const userTasks = doc.user_tasks.map((t, i): UserTask => {
     unique(t.id, `user_tasks[${i}]`);
     checkRefs(map, t.proposals, at(`user_tasks[${i}]`));
-    return { id: t.id, goal: t.goal, proposals: t.proposals, utility: compileExpr(t.utility, at(`user_tasks.${t.id}.utility`)) };
+    return {
+      id: t.id,
+      goal: t.goal,
+      proposals: t.proposals,
+      utility: compileExpr(t.utility, at(`user_tasks.${t.id}.utility`)),
+    };
   });
   const injectionTasks = doc.injection_tasks.map((t, i): InjectionTask => {
     unique(t.id, `injection_tasks[${i}]`);
     checkRefs(map, t.proposals, at(`injection_tasks[${i}]`));
     for (const p of Object.keys(t.inject)) {
-      if (!shown.has(p)) invalid(at(`injection_tasks.${t.id}.inject.${p}`), 'the map shows the model no free text from this field');
+      if (!shown.has(p))
+        invalid(
+          at(`injection_tasks.${t.id}.inject.${p}`),
+          'the map shows the model no free text from this field',
+        );
     }
     return {
       id: t.id,
@@ -285,7 +299,10 @@ export function loadSuiteFile(file: string): Suite {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new EvalError('EVAL_SUITE_NOT_FOUND', `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new EvalError(
+      'EVAL_SUITE_NOT_FOUND',
+      `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
   }
   return loadSuite(text, file);
 }

@@ -55,7 +55,11 @@ function fromCel(value: CelResult, expr: Expr): string | number | boolean | null
   if (typeof value === 'string' || typeof value === 'boolean' || value === null) return value;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   if (isCelList(value) || isCelMap(value))
-    throw new EvalError('EVAL_CHECK_ERROR', `${expr.path}: yields a list or map, not a field value`, expr.path);
+    throw new EvalError(
+      'EVAL_CHECK_ERROR',
+      `${expr.path}: yields a list or map, not a field value`,
+      expr.path,
+    );
   throw new EvalError('EVAL_CHECK_ERROR', `${expr.path}: yields a value no record field holds`, expr.path);
 }
 
