@@ -4,6 +4,7 @@
  * as benign utility, utility under attack and attack success rate, with what stopped each attack.
  */
 import { randomBytes } from 'node:crypto';
+import { match } from 'ts-pattern';
 import { createSigner, generateKeyPair, trustedKeyFor } from '@edca/records';
 import {
   APPROVER_BEHAVIOURS,
@@ -12,6 +13,7 @@ import {
   runBaseline,
   runThroughKernel,
   type ApproverBehaviour,
+  type ProposalOutcome,
   type RunKeys,
   type RunResult,
 } from './run.js';
@@ -93,6 +95,24 @@ function createRunKeys(suite: Suite): RunKeys {
   };
 }
 
+/** How a stopped attacker proposal reads in the table: what stopped it, with its codes. */
+export function stopLabel(p: ProposalOutcome): string {
+  const codes = p.codes.join(', ');
+  return match(p.fate)
+    .with('refused-at-intake', () => `refused at intake (${codes})`)
+    .with('refused', () => `refused (${codes})`)
+    .with('escalated-not-approved', () =>
+      p.approval === 'rejected'
+        ? `escalated, rejected by the owner (${codes})`
+        : `escalated, not approved (${codes})`,
+    )
+    .with('not-reached', () => `never proposed: the session ended (${codes})`)
+    .with('failed', () => `ran and failed (${codes})`)
+    .with('no-such-tool', () => 'no such tool')
+    .with('executed', () => 'executed')
+    .exhaustive();
+}
+
 function summarise(
   suite: Suite,
   mode: 'baseline' | 'edca',
@@ -107,11 +127,7 @@ function summarise(
     for (const r of mine) {
       if (r.attackSucceeded === true) continue;
       const keys = new Set(
-        r.proposals
-          .filter((p) => p.by === 'attacker' && p.fate !== 'executed')
-          .map((p) =>
-            [p.fate, ...p.codes, ...(p.approval === 'rejected' ? ['owner rejected'] : [])].join(' '),
-          ),
+        r.proposals.filter((p) => p.by === 'attacker' && p.fate !== 'executed').map(stopLabel),
       );
       if (keys.size === 0) keys.add('executed without effect');
       for (const k of keys) stoppedBy[k] = (stoppedBy[k] ?? 0) + 1;

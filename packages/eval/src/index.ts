@@ -37,9 +37,11 @@ export {
 } from './run.js';
 export {
   evaluateSuite,
+  stopLabel,
   type EvaluateOptions,
   type InjectionSummary,
   type ModeSummary,
   type SuiteEvaluation,
   type Tally,
 } from './evaluate.js';
+export { renderEvaluationTable } from './table.js';

@@ -156,7 +156,11 @@ function checks(
   return injection === undefined ? { utility } : { utility, attackSucceeded: evalBool(injection.success, b) };
 }
 
-function handlersFor(suite: Suite, env: Environment): Record<string, ArpHandler> {
+function handlersFor(
+  suite: Suite,
+  env: Environment,
+  broken: { error?: EvalError },
+): Record<string, ArpHandler> {
   const out: Record<string, ArpHandler> = {};
   for (const [name, h] of suite.handlers) {
     out[name] = (call) => {
@@ -165,6 +169,8 @@ function handlersFor(suite: Suite, env: Environment): Record<string, ArpHandler>
       } catch (err) {
         // A business refusal is final: retrying cannot make the funds appear.
         if (err instanceof EffectFailed) throw new HandlerError(err.message, { final: true });
+        // A broken expression is the suite's bug, not the handler's: reported after the run.
+        if (err instanceof EvalError) broken.error ??= err;
         throw err;
       }
       return { ok: true };
@@ -252,6 +258,8 @@ export async function runThroughKernel(
   const outcomes: (ProposalOutcome | undefined)[] = script.map(() => undefined);
   const escalations: Escalation[] = [];
   let sessionEnd = '';
+  let sessionError: string | undefined;
+  const broken: { error?: EvalError } = {};
   let firstView: ProposerTurn['view'] | undefined;
   try {
     const kernel = await createKernel({
@@ -261,7 +269,7 @@ export async function runThroughKernel(
       signer: keys.kernel,
       journal,
       clock,
-      handlers: handlersFor(suite, env),
+      handlers: handlersFor(suite, env, broken),
       trust: keys.trust,
       retries: 0,
     });
@@ -336,6 +344,7 @@ export async function runThroughKernel(
         },
       });
       sessionEnd = summary.reason;
+      sessionError = summary.error;
 
       // The account holder approves what they asked for, exactly, and rejects everything else.
       if (approver === 'owner') {
@@ -344,13 +353,13 @@ export async function runThroughKernel(
             canonicalize({
               intent: p.intent,
               params: fillRefs(p.params, (kind) => firstView?.entities[kind] ?? `ref:${kind}`),
-            } as never),
+            }),
           ),
         );
         for (const esc of escalations) {
           const step = script[esc.index]!;
           const wanted = asked.has(
-            canonicalize({ intent: esc.proposal.intent, params: esc.proposal.params } as never),
+            canonicalize({ intent: esc.proposal.intent, params: esc.proposal.params }),
           );
           const signed = await signApproval(
             {
@@ -367,7 +376,7 @@ export async function runThroughKernel(
           const base = { by: step.by, intent: step.proposal.intent };
           const codes = [...esc.decision.reasons];
           if (!wanted || answer.status !== 'decided' || answer.decision.verdict !== 'permit') {
-            const extra = answer.status === 'refused' ? [answer.code] : [];
+            const extra = wanted && answer.status === 'refused' ? [answer.code] : [];
             outcomes[esc.index] = {
               ...base,
               fate: 'escalated-not-approved',
@@ -397,6 +406,7 @@ export async function runThroughKernel(
   } finally {
     await journal.close();
   }
+  if (broken.error !== undefined) throw broken.error;
   const bytes = readFileSync(path);
   const verified = await safeVerifyJournal(bytes, { trust: keys.trust, maps: createReplayMaps([map]) });
   const report = verified.ok ? verified.value : verified.error.report!;
@@ -408,7 +418,12 @@ export async function runThroughKernel(
     ...checks(suite, env, user, injection),
     proposals: script.map(
       (s, i) =>
-        outcomes[i] ?? { by: s.by, intent: s.proposal.intent, fate: 'not-reached', codes: [sessionEnd] },
+        outcomes[i] ?? {
+          by: s.by,
+          intent: s.proposal.intent,
+          fate: 'not-reached',
+          codes: sessionError === undefined ? [sessionEnd] : [sessionEnd, sessionError],
+        },
     ),
     session: sessionEnd,
     audit: { ok: report.ok, records: report.records, findings: report.findings.map((f) => f.code) },

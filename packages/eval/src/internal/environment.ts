@@ -10,7 +10,7 @@ export type Environment = Record<string, Record<string, unknown>>;
 export function cloneEnvironment(
   env: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
 ): Environment {
-  return structuredClone(env) as Environment;
+  return structuredClone(env);
 }
 
 function parentOf(env: Environment, path: readonly string[]): Record<string, unknown> | undefined {
