@@ -106,9 +106,17 @@ function steppingClock(): Clock {
   };
 }
 
-/** The environment a run starts from: the suite's records, with the injection planted. */
-function startingEnvironment(suite: Suite, injection: InjectionTask | undefined): Environment {
+/** The environment a run starts from: the suite's records as the user task has them, with the injection planted. */
+function startingEnvironment(
+  suite: Suite,
+  user: UserTask,
+  injection: InjectionTask | undefined,
+): Environment {
   const env = cloneEnvironment(suite.document.environment);
+  for (const p of user.setup) {
+    if (!setAt(env, p.path, structuredClone(p.value)))
+      throw new EvalError('EVAL_SUITE_INVALID', `${user.id}: setup path ${p.path.join('.')} is not a field`);
+  }
   for (const p of injection?.inject ?? []) {
     if (!setAt(env, p.path, p.text))
       throw new EvalError(
@@ -184,7 +192,7 @@ function handlersFor(
  * real fields by the map's routes and refs resolved to the environment's ids. Nothing is checked.
  */
 export function runBaseline(suite: Suite, user: UserTask, injection?: InjectionTask): RunResult {
-  const env = startingEnvironment(suite, injection);
+  const env = startingEnvironment(suite, user, injection);
   const doc = suite.map.document;
   const proposals: ProposalOutcome[] = [];
   for (const { by, proposal } of scriptOf(user, injection)) {
@@ -242,7 +250,7 @@ export async function runThroughKernel(
   user: UserTask,
   injection?: InjectionTask,
 ): Promise<RunResult> {
-  const env = startingEnvironment(suite, injection);
+  const env = startingEnvironment(suite, user, injection);
   const map = suite.map;
   const clock = steppingClock();
   const path = join(dir, `run-${runNo}.jsonl`);

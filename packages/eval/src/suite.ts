@@ -56,6 +56,8 @@ const userTaskSchema = z
   .object({
     id,
     goal: z.string().min(1).max(2000),
+    /** Field path → value: how this task's records differ from the suite's environment (a declined claim). */
+    setup: z.record(fieldPath, jsonValue).optional(),
     proposals: z.array(proposalSchema).min(1).max(20),
     utility: expr,
   })
@@ -117,6 +119,7 @@ export interface CompiledHandler {
 export interface UserTask {
   readonly id: string;
   readonly goal: string;
+  readonly setup: readonly { readonly path: readonly string[]; readonly value: unknown }[];
   readonly proposals: readonly ScriptedProposal[];
   readonly utility: Expr;
 }
@@ -255,6 +258,7 @@ export function loadSuite(text: string, file: string): Suite {
     return {
       id: t.id,
       goal: t.goal,
+      setup: Object.entries(t.setup ?? {}).map(([p, value]) => ({ path: p.split('.'), value })),
       proposals: t.proposals,
       utility: compileExpr(t.utility, at(`user_tasks.${t.id}.utility`)),
     };
