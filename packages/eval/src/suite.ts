@@ -10,6 +10,7 @@ import { loadStateMap, type CompiledMap } from '@edca/semantic';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { EvalError } from './errors.js';
+import { setAt } from './internal/environment.js';
 import { compileExpr, type Expr } from './internal/expr.js';
 
 const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a snake_case name');
@@ -255,6 +256,15 @@ export function loadSuite(text: string, file: string): Suite {
   const userTasks = doc.user_tasks.map((t, i): UserTask => {
     unique(t.id, `user_tasks[${i}]`);
     checkRefs(map, t.proposals, at(`user_tasks[${i}]`));
+    if (t.setup !== undefined) {
+      const records = structuredClone(doc.environment);
+      for (const [p, value] of Object.entries(t.setup)) {
+        if (!setAt(records, p.split('.'), structuredClone(value)))
+          invalid(at(`user_tasks.${t.id}.setup.${p}`), 'not a field of the environment');
+      }
+      const r = map.derive(records);
+      if (!r.ok) invalid(at(`user_tasks.${t.id}.setup`), `${r.code} at ${r.path}: ${r.message}`);
+    }
     return {
       id: t.id,
       goal: t.goal,
