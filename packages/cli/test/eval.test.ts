@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { runCli } from '@edca/cli';
 import { BUILT_IN_SUITES_DIR, type SuiteEvaluation } from '@edca/eval';
+import { loadStateMap } from '@edca/semantic';
 import { captureIo } from '../../../test/helpers/cli-io.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edca-cli-eval-'));
@@ -64,6 +65,30 @@ describe('edca eval', () => {
       const io = captureIo();
       expect(await runCli(['eval', '--suite', 'retail-lending'], io)).toBe(2);
       expect(io.err()).toMatch(/^edca: EVAL_SUITE_NOT_FOUND: no suite 'retail-lending'/);
+    });
+
+    it('exits 2 with KERNEL_SELF_TEST_FAILED when the kernel will not start on the map, naming the cause', async () => {
+      const file = smallSuite();
+      const mapFile = join(dir, 'map.yaml');
+      writeFileSync(
+        mapFile,
+        readFileSync(mapFile, 'utf8').replace(
+          'description: Temporarily freeze the debit card.',
+          'description: Temporarily freeze the debit card by its CARD_TOKEN.',
+        ),
+      );
+      const loaded = loadStateMap(readFileSync(mapFile, 'utf8'), mapFile);
+      if (!loaded.ok) throw new Error('the edited map should still validate');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace(
+          /map_digest: sha256:[0-9a-f]{64}/,
+          `map_digest: ${loaded.value.digest}`,
+        ),
+      );
+      const io = captureIo();
+      expect(await runCli(['eval', '--suite', file], io)).toBe(2);
+      expect(io.err()).toMatch(/^edca: KERNEL_SELF_TEST_FAILED: .*LEAK_IN_MAP/);
     });
 
     it('exits 2 with EVAL_MAP_CHANGED when the map is not the one the suite froze', async () => {

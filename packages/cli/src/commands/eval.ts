@@ -10,6 +10,7 @@ import {
   type Suite,
   type SuiteEvaluation,
 } from '@edca/eval';
+import { KernelError } from '@edca/kernel';
 import { Option, type Command } from 'commander';
 import { CliError } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -49,6 +50,11 @@ export function registerEval(program: Command, io: CliIo): void {
         for (const suite of suites) results.push(await evaluateSuite(suite, { approvers }));
       } catch (err) {
         if (err instanceof EvalError) throw new CliError(err.code, err.message);
+        // The kernel refused the suite's map at startup: the suite cannot run, say why.
+        if (err instanceof KernelError) {
+          const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+          throw new CliError(err.code, `${err.message}${cause}`);
+        }
         throw err;
       }
       if (opts.json === true) {
