@@ -16,6 +16,7 @@ const alias = Object.fromEntries(
     'store-postgres',
     'models',
     'mcp',
+    'eval',
     'cli',
   ].map((n) => [`@edca/${n}`, pkg(n)]),
 );

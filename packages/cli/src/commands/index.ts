@@ -3,6 +3,7 @@ import type { CliIo } from '../io.js';
 import { registerApprovals } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
+import { registerEval } from './eval.js';
 import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
 import { registerJournal } from './journal.js';
@@ -39,4 +40,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerRun(_program, _io);
   registerTest(_program, _io);
   registerPolicy(_program, _io);
+  registerEval(_program, _io);
 }
