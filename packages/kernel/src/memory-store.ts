@@ -26,8 +26,8 @@ export function createMemoryStore(): KernelStore {
   return new MemoryStore();
 }
 
-// Misuse surfaces as a rejected promise (never a synchronous throw), like any remote store.
-function run<T>(body: () => T): Promise<T> {
+/** @internal Misuse surfaces as a rejected promise (never a synchronous throw), like any remote store. */
+export function run<T>(body: () => T): Promise<T> {
   try {
     return Promise.resolve(body());
   } catch (error) {
@@ -35,8 +35,8 @@ function run<T>(body: () => T): Promise<T> {
   }
 }
 
-/** Counters and their reservations, bounded by the windows that have not ended. */
-class Reservations {
+/** @internal Counters and their reservations, bounded by the windows that have not ended. */
+export class Reservations {
   readonly held = new Map<string, Held>();
   // The reservation ids of each counter: one id as a string (most counters see one reservation per
   // window, so no Set per counter on the permit path), a Set from the second on.
@@ -92,10 +92,10 @@ class Reservations {
   }
 
   /**
-   * Checks every wanted reservation against its max (with the others of the same call), then takes
-   * them all, or none.
+   * Checks every wanted reservation against its max (with the others of the same call, and `base`:
+   * usage held elsewhere), then takes them all, or none.
    */
-  reserve(wanted: readonly Reservation[], now: number): ReserveResult {
+  reserve(wanted: readonly Reservation[], now: number, base?: (counter: string) => number): ReserveResult {
     this.forgetEndedWindows(now);
     const pending = new Map<string, number>();
     // Counters that had no reservation at all (the usual case: a new customer, a new window): the
@@ -112,7 +112,8 @@ class Reservations {
       }
       const ids = this.byCounter.get(r.counter);
       fresh.push(ids === undefined && !pending.has(r.counter));
-      const usage = (ids === undefined ? 0 : this.usageOfIds(ids, now)) + (pending.get(r.counter) ?? 0);
+      const own = ids === undefined ? 0 : this.usageOfIds(ids, now);
+      const usage = own + (base?.(r.counter) ?? 0) + (pending.get(r.counter) ?? 0);
       if (usage + r.amount > r.max) return { ok: false, counter: r.counter, usage };
       pending.set(r.counter, (pending.get(r.counter) ?? 0) + r.amount);
     }
@@ -135,13 +136,14 @@ class Reservations {
   }
 }
 
-class MemoryStore implements KernelStore {
+/** @internal The in-process store; the kernel's ledger-backed store extends it. */
+export class MemoryStore implements KernelStore {
   private readonly consumed = new Set<string>();
   private readonly approvals = new Map<string, PendingApproval>();
-  private readonly reservations = new Reservations();
+  protected readonly reservations = new Reservations();
   private closed = false;
 
-  private open(): void {
+  protected open(): void {
     if (this.closed) throw new KernelError('STORE_UNAVAILABLE', 'the memory store was closed');
   }
 
