@@ -13,13 +13,15 @@ import type {
 interface Held {
   readonly counter: string;
   readonly amount: number;
+  readonly windowEnd: number | undefined;
   holdUntil: number;
   settled: boolean;
 }
 
 /**
- * Creates the in-process `KernelStore` (the embedded default; the kernel rebuilds it from the journal
- * at startup). Every method runs synchronously inside one microtask, so it is atomic in one process.
+ * Creates an in-process `KernelStore` (a kernel created without a store uses one whose counters
+ * are its ledger fold). Every method runs synchronously inside one microtask, so it is atomic in
+ * one process.
  * @example const store = createMemoryStore(); await store.consumePermit('sha256:…', at);
  */
 export function createMemoryStore(): KernelStore {
@@ -43,7 +45,7 @@ export class Reservations {
   readonly byCounter = new Map<string, string | Set<string>>();
   // Reservation ids by the end of their counter's window, and the earliest such end: once a window
   // has ended no decision reads its counter again, so its reservations (settled ones too) go.
-  private readonly byWindowEnd = new Map<number, string[]>();
+  private readonly byWindowEnd = new Map<number, Set<string>>();
   private nextWindowEnd = Number.POSITIVE_INFINITY;
 
   forgetEndedWindows(now: number): void {
@@ -64,6 +66,7 @@ export class Reservations {
     const held = this.held.get(id);
     if (held === undefined) return;
     this.held.delete(id);
+    if (held.windowEnd !== undefined) this.byWindowEnd.get(held.windowEnd)?.delete(id);
     const ids = this.byCounter.get(held.counter);
     if (ids === id || (typeof ids !== 'string' && ids?.delete(id) === true && ids.size === 0))
       this.byCounter.delete(held.counter);
@@ -122,15 +125,16 @@ export class Reservations {
   }
 
   private take(r: Reservation, fresh: boolean): void {
-    this.held.set(r.id, { counter: r.counter, amount: r.amount, holdUntil: r.holdUntil, settled: false });
+    const { counter, amount, holdUntil, windowEnd } = r;
+    this.held.set(r.id, { counter, amount, holdUntil, settled: false, windowEnd });
     const ids = fresh ? undefined : this.byCounter.get(r.counter);
     if (ids === undefined) this.byCounter.set(r.counter, r.id);
     else if (typeof ids === 'string') this.byCounter.set(r.counter, new Set([ids, r.id]));
     else ids.add(r.id);
     if (r.windowEnd !== undefined) {
       const ids = this.byWindowEnd.get(r.windowEnd);
-      if (ids === undefined) this.byWindowEnd.set(r.windowEnd, [r.id]);
-      else ids.push(r.id);
+      if (ids === undefined) this.byWindowEnd.set(r.windowEnd, new Set([r.id]));
+      else ids.add(r.id);
       if (r.windowEnd < this.nextWindowEnd) this.nextWindowEnd = r.windowEnd;
     }
   }
