@@ -13,21 +13,23 @@ import type {
 interface Held {
   readonly counter: string;
   readonly amount: number;
+  readonly windowEnd: number | undefined;
   holdUntil: number;
   settled: boolean;
 }
 
 /**
- * Creates the in-process `KernelStore` (the embedded default; the kernel rebuilds it from the journal
- * at startup). Every method runs synchronously inside one microtask, so it is atomic in one process.
+ * Creates an in-process `KernelStore` (a kernel created without a store uses one whose counters
+ * are its ledger fold). Every method runs synchronously inside one microtask, so it is atomic in
+ * one process.
  * @example const store = createMemoryStore(); await store.consumePermit('sha256:…', at);
  */
 export function createMemoryStore(): KernelStore {
   return new MemoryStore();
 }
 
-// Misuse surfaces as a rejected promise (never a synchronous throw), like any remote store.
-function run<T>(body: () => T): Promise<T> {
+/** @internal Misuse surfaces as a rejected promise (never a synchronous throw), like any remote store. */
+export function run<T>(body: () => T): Promise<T> {
   try {
     return Promise.resolve(body());
   } catch (error) {
@@ -35,15 +37,15 @@ function run<T>(body: () => T): Promise<T> {
   }
 }
 
-/** Counters and their reservations, bounded by the windows that have not ended. */
-class Reservations {
+/** @internal Counters and their reservations, bounded by the windows that have not ended. */
+export class Reservations {
   readonly held = new Map<string, Held>();
   // The reservation ids of each counter: one id as a string (most counters see one reservation per
   // window, so no Set per counter on the permit path), a Set from the second on.
   readonly byCounter = new Map<string, string | Set<string>>();
   // Reservation ids by the end of their counter's window, and the earliest such end: once a window
   // has ended no decision reads its counter again, so its reservations (settled ones too) go.
-  private readonly byWindowEnd = new Map<number, string[]>();
+  private readonly byWindowEnd = new Map<number, Set<string>>();
   private nextWindowEnd = Number.POSITIVE_INFINITY;
 
   forgetEndedWindows(now: number): void {
@@ -64,6 +66,7 @@ class Reservations {
     const held = this.held.get(id);
     if (held === undefined) return;
     this.held.delete(id);
+    if (held.windowEnd !== undefined) this.byWindowEnd.get(held.windowEnd)?.delete(id);
     const ids = this.byCounter.get(held.counter);
     if (ids === id || (typeof ids !== 'string' && ids?.delete(id) === true && ids.size === 0))
       this.byCounter.delete(held.counter);
@@ -92,10 +95,10 @@ class Reservations {
   }
 
   /**
-   * Checks every wanted reservation against its max (with the others of the same call), then takes
-   * them all, or none.
+   * Checks every wanted reservation against its max (with the others of the same call, and `base`:
+   * usage held elsewhere), then takes them all, or none.
    */
-  reserve(wanted: readonly Reservation[], now: number): ReserveResult {
+  reserve(wanted: readonly Reservation[], now: number, base?: (counter: string) => number): ReserveResult {
     this.forgetEndedWindows(now);
     const pending = new Map<string, number>();
     // Counters that had no reservation at all (the usual case: a new customer, a new window): the
@@ -112,7 +115,8 @@ class Reservations {
       }
       const ids = this.byCounter.get(r.counter);
       fresh.push(ids === undefined && !pending.has(r.counter));
-      const usage = (ids === undefined ? 0 : this.usageOfIds(ids, now)) + (pending.get(r.counter) ?? 0);
+      const own = ids === undefined ? 0 : this.usageOfIds(ids, now);
+      const usage = own + (base?.(r.counter) ?? 0) + (pending.get(r.counter) ?? 0);
       if (usage + r.amount > r.max) return { ok: false, counter: r.counter, usage };
       pending.set(r.counter, (pending.get(r.counter) ?? 0) + r.amount);
     }
@@ -121,27 +125,29 @@ class Reservations {
   }
 
   private take(r: Reservation, fresh: boolean): void {
-    this.held.set(r.id, { counter: r.counter, amount: r.amount, holdUntil: r.holdUntil, settled: false });
+    const { counter, amount, holdUntil, windowEnd } = r;
+    this.held.set(r.id, { counter, amount, holdUntil, settled: false, windowEnd });
     const ids = fresh ? undefined : this.byCounter.get(r.counter);
     if (ids === undefined) this.byCounter.set(r.counter, r.id);
     else if (typeof ids === 'string') this.byCounter.set(r.counter, new Set([ids, r.id]));
     else ids.add(r.id);
     if (r.windowEnd !== undefined) {
       const ids = this.byWindowEnd.get(r.windowEnd);
-      if (ids === undefined) this.byWindowEnd.set(r.windowEnd, [r.id]);
-      else ids.push(r.id);
+      if (ids === undefined) this.byWindowEnd.set(r.windowEnd, new Set([r.id]));
+      else ids.add(r.id);
       if (r.windowEnd < this.nextWindowEnd) this.nextWindowEnd = r.windowEnd;
     }
   }
 }
 
-class MemoryStore implements KernelStore {
+/** @internal The in-process store; the kernel's ledger-backed store extends it. */
+export class MemoryStore implements KernelStore {
   private readonly consumed = new Set<string>();
   private readonly approvals = new Map<string, PendingApproval>();
-  private readonly reservations = new Reservations();
+  protected readonly reservations = new Reservations();
   private closed = false;
 
-  private open(): void {
+  protected open(): void {
     if (this.closed) throw new KernelError('STORE_UNAVAILABLE', 'the memory store was closed');
   }
 

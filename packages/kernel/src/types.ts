@@ -193,7 +193,7 @@ export interface KernelOptions {
   readonly handlers: Readonly<Record<string, ArpHandler>>;
   /** Per handler: how to tell whether an idempotency key already took effect (used by recovery). */
   readonly idempotencyChecks?: Readonly<Record<string, IdempotencyCheck>>;
-  /** Shared state; default: an in-memory store rebuilt from the journal at startup. */
+  /** Shared state; default: an embedded store over the journal's ledger fold (docs/kernel.md, "State"). */
   readonly store?: KernelStore;
   /** Approver keys and roles (required for approvals). */
   readonly trust?: TrustFile;

@@ -11,11 +11,11 @@ import { verifyEd25519, type Signer } from '@edca/records';
 import type { Clock } from '../clock.js';
 import { createDecisionCache, type DecisionCache, type Proposal } from '../decision.js';
 import type { AppendedRecord, Journal, RecordDraft } from '../journal.js';
-import { createMemoryStore } from '../memory-store.js';
 import type { KernelStore } from '../store.js';
 import type { DecideContext, KernelEvents, KernelOptions } from '../types.js';
 import { createBreaker, type Breaker } from './breaker.js';
 import { createHeldPermits, createHoldIds, type HeldPermits, type HoldIds } from './holds.js';
+import { createLedgerStore } from './ledger-store.js';
 import type { MapRegistry } from './registry.js';
 import type { Settings } from './settings.js';
 
@@ -24,6 +24,11 @@ const VERSION = '0.1.0';
 export const PROBE = new TextEncoder().encode('edca-kernel-probe-v1\n');
 /** Records between two prunes of the ledger (forgetting ended windows and spent permits). */
 const PRUNE_EVERY = 4096;
+/**
+ * A prune forgets only what expired this long ago: a permit checked unexpired by execute just
+ * before its expiry keeps its holds while its attempt is still on its way to the journal.
+ */
+const PRUNE_GRACE_MS = 60_000;
 
 type Listeners = { [K in keyof KernelEvents]: Set<(payload: KernelEvents[K]) => void> };
 
@@ -36,7 +41,10 @@ export interface KernelContext {
   readonly journal: Journal;
   readonly clock: Clock;
   readonly store: KernelStore;
-  /** Whether the store is the embedded one this kernel made (rebuilt from the ledger at startup). */
+  /**
+   * Whether the store is the embedded one this kernel made: its counters are the ledger's, its
+   * approvals and consumed permits are filled from the ledger at startup (docs/kernel.md, "State").
+   */
   readonly ownStore: boolean;
   readonly cache: DecisionCache;
   readonly tracer: Tracer;
@@ -63,6 +71,7 @@ export function createContext(
 ): KernelContext {
   const { signer, journal, clock } = options;
   const ledger = emptyLedger();
+  const embedded = options.store === undefined ? createLedgerStore(ledger) : undefined;
   const breakers = new Map<string, Breaker>();
   let sincePrune = 0;
   const ctx: KernelContext = {
@@ -72,8 +81,8 @@ export function createContext(
     signer,
     journal,
     clock,
-    store: options.store ?? createMemoryStore(),
-    ownStore: options.store === undefined,
+    store: options.store ?? embedded!,
+    ownStore: embedded !== undefined,
     cache: createDecisionCache(options.cache),
     tracer: trace.getTracer('@edca/kernel', VERSION),
     ledger,
@@ -84,11 +93,14 @@ export function createContext(
     closed: false,
     async append(drafts) {
       const out = await journal.append(drafts);
-      for (const appended of out) apply(ledger, appended);
+      for (const appended of out) {
+        apply(ledger, appended);
+        embedded?.landed(appended);
+      }
       sincePrune += out.length;
       if (sincePrune >= PRUNE_EVERY) {
         sincePrune = 0;
-        prune(ledger, clock.now());
+        prune(ledger, clock.now() - PRUNE_GRACE_MS);
       }
       return out;
     },

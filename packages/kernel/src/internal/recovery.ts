@@ -158,8 +158,9 @@ async function seedApprovals(ctx: KernelContext): Promise<void> {
 }
 
 /**
- * The embedded store starts empty: fill it from the ledger (approvals, consumed permits, the holds
- * of live permits and the usage of windows not yet ended), so it answers as it did before the restart.
+ * The embedded store starts empty: fill it from the ledger (approvals, consumed permits, and the
+ * holds and usage of permits journaled before record format 2, which name no counters), so it
+ * answers as it did before the restart. Format 2 holds need no copy: the store reads the ledger.
  */
 async function seedStore(ctx: KernelContext, now: number): Promise<void> {
   const { store } = ctx;
@@ -167,7 +168,8 @@ async function seedStore(ctx: KernelContext, now: number): Promise<void> {
   for (const p of ctx.ledger.permits.values()) {
     const attempted = p.status !== 'outstanding';
     if (attempted) await store.consumePermit(p.hash, toRfc3339(p.atMs));
-    if ((!attempted && p.expiresAtMs <= now) || p.charged === 'released') continue;
+    // A format 2 permit's holds are the ledger's own counters: nothing to copy.
+    if (p.holdId !== undefined || (!attempted && p.expiresAtMs <= now) || p.charged === 'released') continue;
     const reservations = reservationsOfPermit(ctx.registry, p.body as unknown as PermitBody, p.atMs).filter(
       (r) => r.windowEnd === undefined || r.windowEnd > now,
     );
