@@ -173,9 +173,43 @@ END
 $fn$;
 `;
 
+// A group append in one statement (so one round trip, committed as its own transaction): move the
+// head only if it is still where the appender's group starts, then insert the group's records.
+// When another instance moved the head first, nothing is written and the head as stored is
+// returned, for the appender to sign the group again onto it. synchronous_commit is forced on for
+// this transaction, so the commit that ends it waits for the WAL flush whatever the session says.
+const journalAppendFunction = `
+CREATE FUNCTION edca.journal_append(p_stream text, p_old bigint, p_seq bigint, p_hash text, p_at text,
+                                    p_frontier bytea, p_since integer, p_seqs bigint[], p_types text[],
+                                    p_hashes text[], p_bytes bytea[])
+RETURNS TABLE (out_moved boolean, out_seq text, out_hash text, out_last_at text, out_frontier bytea,
+               out_since integer)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM set_config('synchronous_commit', 'on', true);
+  IF cardinality(p_seqs) <> p_seq - p_old OR p_seqs[1] <> p_old + 1 THEN
+    RAISE EXCEPTION 'edca journal group for % does not continue its head', p_stream
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE edca.journal_heads
+     SET seq = p_seq, hash = p_hash, last_at = p_at, frontier = p_frontier, since_checkpoint = p_since
+   WHERE stream = p_stream AND seq = p_old;
+  IF FOUND THEN
+    INSERT INTO edca.journal_records (stream, seq, type, hash, bytes)
+    SELECT p_stream, u.s, u.t, u.h, u.b FROM unnest(p_seqs, p_types, p_hashes, p_bytes) AS u(s, t, h, b);
+    RETURN QUERY SELECT false, NULL::text, NULL::text, NULL::text, NULL::bytea, NULL::integer;
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT true, h.seq::text, h.hash, h.last_at, h.frontier, h.since_checkpoint
+                 FROM edca.journal_heads h WHERE h.stream = p_stream;
+END
+$fn$;
+`;
+
 /** Every migration, in order; versions are contiguous from 1. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'journal', sql: journal },
   { version: 2, name: 'kernel-store', sql: kernelStore },
   { version: 3, name: 'one-round-trip-functions', sql: reserveFunction },
+  { version: 4, name: 'one-statement-journal-append', sql: journalAppendFunction },
 ];
