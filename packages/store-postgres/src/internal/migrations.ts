@@ -206,10 +206,98 @@ END
 $fn$;
 `;
 
+// Check-and-reserve for several independent requests in one statement (the calls of concurrent
+// decides, batched): every counter of the batch is locked once, in the same global (sorted) order
+// as edca.reserve, and the requests are then checked and inserted one after another in request
+// order, each all or none, each seeing the holds of the requests before it. One row per request:
+// 'ok', 'refused' (with the counter and its usage) or 'reused'; one 'missing' row (request NULL)
+// when a counter row does not exist yet (the caller creates it and calls again).
+const reserveManyFunction = `
+CREATE FUNCTION edca.reserve_many(p_req integer[], p_ids text[], p_counters text[], p_amounts numeric[],
+                                  p_maxes numeric[], p_holds bigint[], p_nows bigint[])
+RETURNS TABLE (out_req integer, out_status text, out_counter text, out_usage numeric)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  n_distinct integer;
+  n_locked integer;
+  k integer;
+  r record;
+  refused boolean;
+BEGIN
+  SELECT count(DISTINCT x) INTO n_distinct FROM unnest(p_counters) AS x;
+  SELECT count(*) INTO n_locked
+    FROM (SELECT 1 FROM edca.limit_counters c WHERE c.counter = ANY (p_counters) ORDER BY c.counter FOR UPDATE) AS l;
+  IF n_locked < n_distinct THEN
+    RETURN QUERY SELECT NULL::integer, 'missing'::text, NULL::text, NULL::numeric;
+    RETURN;
+  END IF;
+  FOR k IN SELECT DISTINCT q FROM unnest(p_req) AS q ORDER BY q LOOP
+    IF EXISTS (SELECT 1 FROM unnest(p_req, p_ids) AS u(q, id) JOIN edca.limit_reservations x ON x.id = u.id
+                WHERE u.q = k) THEN
+      RETURN QUERY SELECT k, 'reused'::text, NULL::text, NULL::numeric;
+      CONTINUE;
+    END IF;
+    refused := false;
+    FOR r IN
+      WITH req AS (
+        SELECT u.counter, u.amount, u.max, u.ord
+          FROM unnest(p_req, p_counters, p_amounts, p_maxes) WITH ORDINALITY AS u(q, counter, amount, max, ord)
+         WHERE u.q = k
+      ), used AS (
+        SELECT c.counter,
+               c.settled + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                                      WHERE h.counter = c.counter AND NOT h.settled AND h.hold_until > p_nows[k]), 0) AS used
+          FROM edca.limit_counters c WHERE c.counter IN (SELECT counter FROM req)
+      )
+      SELECT q.counter,
+             u.used + COALESCE(sum(q.amount) OVER (PARTITION BY q.counter ORDER BY q.ord
+                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
+             q.amount, q.max
+        FROM req q JOIN used u ON u.counter = q.counter
+       ORDER BY q.ord
+    LOOP
+      IF r.before + r.amount > r.max THEN
+        RETURN QUERY SELECT k, 'refused'::text, r.counter, r.before;
+        refused := true;
+        EXIT;
+      END IF;
+    END LOOP;
+    IF NOT refused THEN
+      INSERT INTO edca.limit_reservations (id, counter, amount, hold_until)
+      SELECT u.id, u.counter, u.amount, u.hold
+        FROM unnest(p_req, p_ids, p_counters, p_amounts, p_holds) AS u(q, id, counter, amount, hold)
+       WHERE u.q = k;
+      RETURN QUERY SELECT k, 'ok'::text, NULL::text, NULL::numeric;
+    END IF;
+  END LOOP;
+END
+$fn$;
+
+-- Settles several reservations in one statement: their counters are locked in the global (sorted)
+-- order first, so a batch never deadlocks with a reservation; each hold becomes permanent and its
+-- amount moves into its counter's settled total; a reservation already settled changes nothing.
+CREATE FUNCTION edca.settle_many(p_ids text[])
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM 1 FROM edca.limit_counters c
+    WHERE c.counter IN (SELECT x.counter FROM edca.limit_reservations x WHERE x.id = ANY (p_ids))
+    ORDER BY c.counter FOR UPDATE;
+  WITH s AS (
+    UPDATE edca.limit_reservations SET settled = true WHERE id = ANY (p_ids) AND NOT settled
+    RETURNING counter, amount
+  ), t AS (
+    SELECT counter, sum(amount) AS amount FROM s GROUP BY counter
+  )
+  UPDATE edca.limit_counters c SET settled = c.settled + t.amount FROM t WHERE c.counter = t.counter;
+END
+$fn$;
+`;
+
 /** Every migration, in order; versions are contiguous from 1. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'journal', sql: journal },
   { version: 2, name: 'kernel-store', sql: kernelStore },
   { version: 3, name: 'one-round-trip-functions', sql: reserveFunction },
   { version: 4, name: 'one-statement-journal-append', sql: journalAppendFunction },
+  { version: 5, name: 'batched-store-statements', sql: reserveManyFunction },
 ];
