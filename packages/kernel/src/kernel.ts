@@ -1070,8 +1070,9 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     for (let round = 0; round < 16; round += 1) {
       const counters: Record<string, number> = {};
       try {
-        for (let i = 0; i < limits.length; i++)
-          counters[limits[i]!.key] = await store.usage(counterNames[i]!, nowMs);
+        // Asked together, so a store that batches calls answers them in one statement.
+        const used = await Promise.all(counterNames.map((name) => store.usage(name, nowMs)));
+        for (let i = 0; i < limits.length; i++) counters[limits[i]!.key] = used[i]!;
       } catch {
         return refusal('kernel.store', ['STORE_UNAVAILABLE'], { policyDigest: entry.map.digest, stateHash });
       }
