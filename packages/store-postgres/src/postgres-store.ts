@@ -115,10 +115,18 @@ function batchedStatements(pool: pg.Pool) {
     async (items) => {
       const { rows } = await pool.query<{ used: string }>({
         name: 'edca-usage',
-        text: `SELECT (COALESCE((SELECT k.settled FROM edca.limit_counters k WHERE k.counter = u.c), 0)
-                      + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
-                                   WHERE h.counter = u.c AND NOT h.settled AND h.hold_until > u.n), 0))::text AS used
-                 FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(c, n, ord) ORDER BY u.ord`,
+        // Each counter's held sum is scanned once per batch, at the batch's earliest `now`; a call
+        // with a later `now` subtracts only the holds that lapsed in between (a short index range).
+        text: `WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(c, n, ord)),
+               b AS (SELECT m.c, m.n0,
+                            COALESCE((SELECT k.settled FROM edca.limit_counters k WHERE k.counter = m.c), 0)
+                            + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                                         WHERE h.counter = m.c AND NOT h.settled AND h.hold_until > m.n0), 0) AS used0
+                       FROM (SELECT c, min(n) AS n0 FROM u GROUP BY c) AS m)
+               SELECT (b.used0 - COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                                           WHERE h.counter = u.c AND NOT h.settled
+                                             AND h.hold_until > b.n0 AND h.hold_until <= u.n), 0))::text AS used
+                 FROM u JOIN b ON b.c = u.c ORDER BY u.ord`,
         values: [items.map((u) => u.counter), items.map((u) => u.now)],
       });
       return rows.map((r) => Number(r.used));

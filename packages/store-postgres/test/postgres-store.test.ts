@@ -85,6 +85,16 @@ describe('postgresStore', () => {
       expect(results.filter((r) => r.ok)).toHaveLength(10);
       // A refused call reserved nothing: its hold on `m` was not kept either.
       expect(await Promise.all([store.usage('k', t), store.usage('m', t)])).toEqual([10, 10]);
+      // Calls of one batch at different instants: each counts the holds unexpired at its own now,
+      // and the holds that earlier calls of the batch took.
+      await store.reserve([{ id: 'z0', counter: 'z', amount: 2, max: 3, holdUntil: t + 500 }], t);
+      const lapse = (id: string, now: number) =>
+        store.reserve([{ id, counter: 'z', amount: 2, max: 3, holdUntil: now + 1_000 }], now);
+      expect(await Promise.all([lapse('z1', t), lapse('z2', t + 600), lapse('z3', t + 700)])).toEqual([
+        { ok: false, counter: 'z', usage: 2 },
+        { ok: true },
+        { ok: false, counter: 'z', usage: 2 },
+      ]);
       // One id in two calls of one batch: the second finds it in use.
       const [first, second] = await Promise.allSettled([
         store.reserve([hold('dup', 'm', 1, 100)], t),
@@ -106,6 +116,15 @@ describe('postgresStore', () => {
       expect(good).toEqual({ status: 'fulfilled', value: 2 });
       expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'STORE_MISUSE' } });
       expect(other).toEqual({ status: 'fulfilled', value: 0 });
+      // One batch, several instants: each call counts exactly the holds unexpired at its own now.
+      expect(
+        await Promise.all([
+          store.usage('c', 0),
+          store.usage('c', 200),
+          store.usage('c', 99),
+          store.usage('c', 100),
+        ]),
+      ).toEqual([2, 0, 2, 0]);
       await store.close();
     });
 

@@ -209,9 +209,11 @@ $fn$;
 // Check-and-reserve for several independent requests in one statement (the calls of concurrent
 // decides, batched): every counter of the batch is locked once, in the same global (sorted) order
 // as edca.reserve, and the requests are then checked and inserted one after another in request
-// order, each all or none, each seeing the holds of the requests before it. One row per request:
-// 'ok', 'refused' (with the counter and its usage) or 'reused'; one 'missing' row (request NULL)
-// when a counter row does not exist yet (the caller creates it and calls again).
+// order, each all or none, each seeing the holds of the requests before it. A counter's held sum is
+// scanned once, at the batch's earliest now; a request with a later now subtracts the holds that
+// lapsed in between (a short index range) and adds the unexpired holds of earlier requests. One row
+// per request: 'ok', 'refused' (with the counter and its usage) or 'reused'; one 'missing' row
+// (request NULL) when a counter row does not exist yet (the caller creates it and calls again).
 const reserveManyFunction = `
 CREATE FUNCTION edca.reserve_many(p_req integer[], p_ids text[], p_counters text[], p_amounts numeric[],
                                   p_maxes numeric[], p_holds bigint[], p_nows bigint[])
@@ -220,6 +222,11 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
   n_distinct integer;
   n_locked integer;
+  n0 bigint;
+  base jsonb;
+  taken text[] := '{}';
+  seen jsonb;
+  used numeric;
   k integer;
   r record;
   refused boolean;
@@ -231,6 +238,11 @@ BEGIN
     RETURN QUERY SELECT NULL::integer, 'missing'::text, NULL::text, NULL::numeric;
     RETURN;
   END IF;
+  SELECT min(x) INTO n0 FROM unnest(p_nows) AS x;
+  SELECT COALESCE(jsonb_object_agg(c.counter,
+           c.settled + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                                  WHERE h.counter = c.counter AND NOT h.settled AND h.hold_until > n0), 0)), '{}')
+    INTO base FROM edca.limit_counters c WHERE c.counter = ANY (p_counters);
   FOR k IN SELECT DISTINCT q FROM unnest(p_req) AS q ORDER BY q LOOP
     IF EXISTS (SELECT 1 FROM unnest(p_req, p_ids) AS u(q, id) JOIN edca.limit_reservations x ON x.id = u.id
                 WHERE u.q = k) THEN
@@ -238,35 +250,39 @@ BEGIN
       CONTINUE;
     END IF;
     refused := false;
+    -- counter -> its usage plus this request's earlier reservations on it
+    seen := '{}';
     FOR r IN
-      WITH req AS (
-        SELECT u.counter, u.amount, u.max, u.ord
-          FROM unnest(p_req, p_counters, p_amounts, p_maxes) WITH ORDINALITY AS u(q, counter, amount, max, ord)
-         WHERE u.q = k
-      ), used AS (
-        SELECT c.counter,
-               c.settled + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
-                                      WHERE h.counter = c.counter AND NOT h.settled AND h.hold_until > p_nows[k]), 0) AS used
-          FROM edca.limit_counters c WHERE c.counter IN (SELECT counter FROM req)
-      )
-      SELECT q.counter,
-             u.used + COALESCE(sum(q.amount) OVER (PARTITION BY q.counter ORDER BY q.ord
-                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
-             q.amount, q.max
-        FROM req q JOIN used u ON u.counter = q.counter
-       ORDER BY q.ord
+      SELECT u.counter, u.amount, u.max
+        FROM unnest(p_req, p_counters, p_amounts, p_maxes) WITH ORDINALITY AS u(q, counter, amount, max, ord)
+       WHERE u.q = k ORDER BY u.ord
     LOOP
-      IF r.before + r.amount > r.max THEN
-        RETURN QUERY SELECT k, 'refused'::text, r.counter, r.before;
+      IF NOT seen ? r.counter THEN
+        IF NOT base ? r.counter THEN
+          RAISE EXCEPTION 'edca counter % is not locked', r.counter USING ERRCODE = 'internal_error';
+        END IF;
+        used := (base ->> r.counter)::numeric
+          - COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                       WHERE h.counter = r.counter AND NOT h.settled AND h.hold_until > n0
+                         AND h.hold_until <= p_nows[k] AND NOT (h.id = ANY (taken))), 0)
+          + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                       WHERE h.id = ANY (taken) AND h.counter = r.counter AND h.hold_until > p_nows[k]), 0);
+        seen := seen || jsonb_build_object(r.counter, used);
+      END IF;
+      used := (seen ->> r.counter)::numeric;
+      IF used + r.amount > r.max THEN
+        RETURN QUERY SELECT k, 'refused'::text, r.counter, used;
         refused := true;
         EXIT;
       END IF;
+      seen := seen || jsonb_build_object(r.counter, used + r.amount);
     END LOOP;
     IF NOT refused THEN
       INSERT INTO edca.limit_reservations (id, counter, amount, hold_until)
       SELECT u.id, u.counter, u.amount, u.hold
         FROM unnest(p_req, p_ids, p_counters, p_amounts, p_holds) AS u(q, id, counter, amount, hold)
        WHERE u.q = k;
+      taken := taken || ARRAY(SELECT u.id FROM unnest(p_req, p_ids) AS u(q, id) WHERE u.q = k);
       RETURN QUERY SELECT k, 'ok'::text, NULL::text, NULL::numeric;
     END IF;
   END LOOP;
