@@ -212,8 +212,9 @@ async function decideUnderLimits(ctx: KernelContext, req: Request, span: Span): 
   for (let round = 0; round < 16; round += 1) {
     const counters: Record<string, number> = {};
     try {
-      for (let i = 0; i < limits.length; i++)
-        counters[limits[i]!.key] = await ctx.store.usage(req.counterNames[i]!, req.nowMs);
+      // Asked together, so a store that batches calls answers them in one statement.
+      const used = await Promise.all(req.counterNames.map((name) => ctx.store.usage(name, req.nowMs)));
+      for (let i = 0; i < limits.length; i++) counters[limits[i]!.key] = used[i]!;
     } catch {
       return refusal('kernel.store', ['STORE_UNAVAILABLE'], { policyDigest: entry.map.digest, stateHash });
     }
