@@ -127,6 +127,22 @@ ${extra}    propose: { intent: refund_payment, params: { amount: 20, reason: goo
   });
 });
 
+describe('runTests when the kernel refuses before the map decides', () => {
+  it('reports the kernel refusal and counts nothing of the map as reached', async () => {
+    const map = loadMap('retail-banking');
+    const suite = parseSuite(
+      'edca: edca-tests/v1\nmap: retail-banking-servicing\ncases:\n' +
+        '  - { name: unknown, propose: { intent: wire_money }, expect: { verdict: refuse } }\n' +
+        '  - { name: no records, propose: { intent: report_card_lost }, expect: { verdict: refuse } }\n',
+      's.yaml',
+    );
+    const report = await runTests(map, [suite]);
+    expect(report.summary).toEqual({ cases: 2, passed: 2, failed: 0 });
+    expect(report.cases.map((c) => c.actual.rule.startsWith('kernel.'))).toEqual([true, true]);
+    expect(report.coverage.reached).toBe(0);
+  });
+});
+
 describe('runTests on a map the kernel cannot run', () => {
   it('refuses with TEST_KERNEL_FAILED when the kernel refuses to start (an intent without a route)', async () => {
     const text = readFileSync(`${ROOT}fixtures/invalid/valid-base.yaml`, 'utf8');
