@@ -23,9 +23,12 @@ import {
   type Digest,
   type JsonValue,
   type SignedRecord,
+  type SignedActivation,
   type Signer,
   type TrustFile,
 } from '@edca/records';
+import { activationBodies } from './activation.js';
+import { createShadowSet } from './shadow.js';
 import { verifyApproval, type SignedApproval } from './approval.js';
 import { toRfc3339, type Clock } from './clock.js';
 import {
@@ -221,6 +224,21 @@ export interface KernelOptions {
    * journal its own, stable across restarts.
    */
   readonly instance?: string;
+  /**
+   * Refuse to start unless every map has a signed activation in `activations` (docs/kernel.md,
+   * "Signed activation"); default false. Needs `trust` with the `policy-owner` keys.
+   */
+  readonly requireSignedActivation?: boolean;
+  /**
+   * The policy owner's signed activation of each map, by map name: journaled in its
+   * `policy.activated` record. A given activation is always checked, required or not.
+   */
+  readonly activations?: Readonly<Record<string, SignedActivation>>;
+  /**
+   * Candidate maps evaluated beside the active map of the same name: each of its decisions is
+   * also journaled as a `shadow` record (never a permit, never executed, never counted).
+   */
+  readonly shadow?: readonly MapSpec[];
 }
 
 /** The kernel. */
@@ -361,6 +379,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     }
   }
   const defaultEntry = entries[0];
+  const shadows = options.shadow === undefined ? undefined : createShadowSet(options.shadow, options.maps);
   const ownStore = options.store === undefined;
   const store = options.store ?? createMemoryStore();
   const cache = createDecisionCache(options.cache);
@@ -530,17 +549,9 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   }
 
   async function activatePolicies(): Promise<void> {
-    for (const entry of entries) {
-      if (ledger.policies.has(entry.map.digest)) continue;
-      const { map } = entry;
+    for (const body of activationBodies(options.maps, ledger, options)) {
       try {
-        const [appended] = await append([
-          {
-            type: 'policy.activated',
-            at: toRfc3339(clock.now()),
-            body: { policyDigest: map.digest, name: map.name, version: map.version, owner: map.owner },
-          },
-        ]);
+        const [appended] = await append([{ type: 'policy.activated', at: toRfc3339(clock.now()), body }]);
         if (!appended || appended.record.kid !== signer.kid) {
           throw new KernelError(
             'KERNEL_SELF_TEST_FAILED',
@@ -1159,6 +1170,9 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
         for (const r of reservations) await store.release(r.id).catch(() => undefined);
         return decision;
       }
+      const shadowDraft = shadows?.draftFor(entry.map, input, appended.hash, toRfc3339(atMs));
+      // The live decision is durable already: a lost shadow record only leaves a gap in the diff.
+      if (shadowDraft) await append([shadowDraft]).catch(() => undefined);
       if (result.verdict === 'permit') {
         held.set(appended.hash, {
           ids: reservations.map((r) => r.id),

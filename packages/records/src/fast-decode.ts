@@ -47,6 +47,16 @@ const DECISION_KEYS = new Set([
   'expiresAt',
   'pendingApproval',
 ]);
+const SHADOW_KEYS = new Set([
+  'decision',
+  'verdict',
+  'decisionKey',
+  'policyDigest',
+  'input',
+  'rule',
+  'reasons',
+  'accountable',
+]);
 const APPROVAL_KEYS = new Set(['decision', 'actionHash', 'verdict', 'approver', 'statement', 'sig']);
 const APPROVER_KEYS = new Set(['kid', 'role']);
 const ATTEMPT_KEYS = new Set(['permit', 'actionHash', 'idempotencyKey', 'try']);
@@ -112,6 +122,18 @@ function decisionOk(b: Obj): boolean {
     if (typeof e !== 'string' || !RFC3339.test(e)) return false;
   }
   return onlyKeys(b, DECISION_KEYS);
+}
+
+function shadowOk(b: Obj): boolean {
+  const v = b['verdict'];
+  if (v !== 'permit' && v !== 'refuse' && v !== 'escalate') return false;
+  if (!isDigest(b['decision']) || !isDigest(b['decisionKey']) || !isDigest(b['policyDigest'])) return false;
+  if (!has(b, 'input')) return false;
+  if (typeof b['rule'] !== 'string' || typeof b['accountable'] !== 'string') return false;
+  const reasons = b['reasons'];
+  if (!Array.isArray(reasons)) return false;
+  for (const r of reasons) if (typeof r !== 'string') return false;
+  return onlyKeys(b, SHADOW_KEYS);
 }
 
 function approvalOk(b: Obj): boolean {
@@ -187,6 +209,8 @@ export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
       return intakeRefusedOk(b);
     case 'session.ended':
       return sessionEndedOk(b);
+    case 'shadow':
+      return shadowOk(b);
     default:
       return false;
   }
