@@ -19,7 +19,8 @@ export interface RecordedDecision {
 
 /** One way a replay differs from the record: which part, and the recorded and replayed values. */
 export interface ReplayDifference {
-  readonly field: 'verdict' | 'rule' | 'reasons' | 'accountable' | 'approverRole' | 'approvalsRequired' | 'error';
+  readonly field:
+    'verdict' | 'rule' | 'reasons' | 'accountable' | 'approverRole' | 'approvalsRequired' | 'error';
   readonly recorded: JsonValue;
   readonly replayed: JsonValue;
 }
@@ -65,8 +66,10 @@ export function replayDecision(
   };
   if (result.verdict !== recorded.verdict) add('verdict', recorded.verdict, result.verdict);
   if (result.rule !== recorded.rule) add('rule', recorded.rule, result.rule);
-  if (!sameStrings(result.reasons, recorded.reasons)) add('reasons', [...recorded.reasons], [...result.reasons]);
-  if (result.accountable !== recorded.accountable) add('accountable', recorded.accountable, result.accountable);
+  if (!sameStrings(result.reasons, recorded.reasons))
+    add('reasons', [...recorded.reasons], [...result.reasons]);
+  if (result.accountable !== recorded.accountable)
+    add('accountable', recorded.accountable, result.accountable);
   if (options.approvals !== false && result.verdict === 'escalate' && recorded.verdict === 'escalate') {
     // The map says who must approve, not the record the kernel key wrote.
     const role = result.approvalsRequired?.role ?? 'approver';
@@ -84,18 +87,20 @@ export function replayDecision(
  */
 export function describeReplay(differences: readonly ReplayDifference[]): string {
   const error = differences.find((d) => d.field === 'error');
-  if (error !== undefined) return `replay failed: ${String(error.replayed)}`;
+  if (error !== undefined) return `replay failed: ${show(error.replayed)}`;
   const parts = differences.map((d) =>
     d.field === 'reasons'
       ? `reasons [${(d.recorded as string[]).join(', ')}] → [${(d.replayed as string[]).join(', ')}]`
       : d.field === 'approverRole'
-        ? `approver role ${JSON.stringify(d.recorded)} → ${String(d.replayed)}`
+        ? `approver role ${JSON.stringify(d.recorded)} → ${show(d.replayed)}`
         : d.field === 'approvalsRequired'
-          ? `approvals required ${JSON.stringify(d.recorded)} → ${String(d.replayed)}`
-          : `${d.field} ${String(d.recorded)} → ${String(d.replayed)}`,
+          ? `approvals required ${JSON.stringify(d.recorded)} → ${show(d.replayed)}`
+          : `${d.field} ${show(d.recorded)} → ${show(d.replayed)}`,
   );
   return `replay differs: ${parts.join('; ')}`;
 }
+
+const show = (v: JsonValue): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;

@@ -38,19 +38,24 @@ export function activationBodies(
   }
   for (const name of Object.keys(given)) {
     if (!maps.some((m) => m.name === name))
-      throw new KernelError('KERNEL_CONFIG_INVALID', `an activation is given for ${name}, which is not loaded`);
+      throw new KernelError(
+        'KERNEL_CONFIG_INVALID',
+        `an activation is given for ${name}, which is not loaded`,
+      );
   }
   const signing = required || Object.keys(given).length > 0;
   if (signing && options.trust === undefined) {
-    throw new KernelError('KERNEL_CONFIG_INVALID', 'signed activation needs a trust file with policy-owner keys');
+    throw new KernelError(
+      'KERNEL_CONFIG_INVALID',
+      'signed activation needs a trust file with policy-owner keys',
+    );
   }
   const bodies: Record<string, JsonValue>[] = [];
   for (const map of maps) {
     const base = { policyDigest: map.digest, name: map.name, version: map.version, owner: map.owner };
     const signed = Object.hasOwn(given, map.name) ? given[map.name] : undefined;
     if (signed === undefined) {
-      if (required)
-        throw new KernelError('ACTIVATION_MISSING', `map ${map.name} has no signed activation`);
+      if (required) throw new KernelError('ACTIVATION_MISSING', `map ${map.name} has no signed activation`);
       if (!ledger.policies.has(map.digest)) bodies.push(base);
       continue;
     }
@@ -67,10 +72,7 @@ export function activationBodies(
         );
       }
     }
-    bodies.push({ ...base, activation: { statement: { ...check.statement }, sig: signed.sig } } as Record<
-      string,
-      JsonValue
-    >);
+    bodies.push({ ...base, activation: { statement: { ...check.statement }, sig: signed.sig } });
   }
   return bodies;
 }

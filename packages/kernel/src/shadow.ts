@@ -24,13 +24,17 @@ export interface ShadowSet {
  * @example const shadows = createShadowSet([candidate], [active]);
  */
 export function createShadowSet(candidates: readonly MapSpec[], active: readonly MapSpec[]): ShadowSet {
-  if (!Array.isArray(candidates))
+  const given: unknown = candidates;
+  if (!Array.isArray(given))
     throw new KernelError('KERNEL_CONFIG_INVALID', 'shadow must be an array of compiled maps');
   const byName = new Map<string, MapSpec>();
   for (const candidate of candidates) {
-    const live = active.find((m) => m.name === candidate?.name);
+    const live = active.find((m) => m.name === (candidate as MapSpec | undefined)?.name);
     if (live === undefined)
-      throw new KernelError('KERNEL_CONFIG_INVALID', `shadow map ${String(candidate?.name)} shadows no loaded map`);
+      throw new KernelError(
+        'KERNEL_CONFIG_INVALID',
+        `shadow map ${String((candidate as MapSpec | undefined)?.name)} shadows no loaded map`,
+      );
     if (live.digest === candidate.digest)
       throw new KernelError('KERNEL_CONFIG_INVALID', `shadow map ${candidate.name} is the active map itself`);
     if (byName.has(candidate.name))

@@ -111,7 +111,8 @@ function applyActivation(ctx: Ctx): void {
   const activation = body['activation'];
   if (activation === undefined) return;
   const statement = isObj(activation) && isObj(activation['statement']) ? activation['statement'] : undefined;
-  const owner = statement !== undefined && isObj(statement['owner']) ? str(statement['owner']['kid']) : undefined;
+  const owner =
+    statement !== undefined && isObj(statement['owner']) ? str(statement['owner']['kid']) : undefined;
   const revision = statement?.['revision'];
   const map = str(statement?.['map']);
   if (statement === undefined || owner === undefined || typeof revision !== 'number' || map === undefined) {

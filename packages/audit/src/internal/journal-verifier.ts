@@ -5,6 +5,7 @@ import {
   RecordsError,
   verifyEd25519,
   type JsonValue,
+  type RecordBody,
   type SignedRecord,
 } from '@edca/records';
 import type { CompiledMap } from '@edca/semantic';
@@ -253,13 +254,13 @@ export async function verifyLines(
     match(record.type)
       .with('policy.activated', () => {
         fold();
-        policies.activation(seq, record.body as { [k: string]: JsonValue }, (code, message) =>
+        policies.activation(seq, record.body as RecordBody<'policy.activated'>, (code, message) =>
           report(code, seq, line, message),
         );
       })
       .with('shadow', () => {
         fold();
-        policies.shadow(record.body as { [k: string]: JsonValue }, (code, message) =>
+        policies.shadow(record.body as RecordBody<'shadow'>, (code, message) =>
           report(code, seq, line, message),
         );
       })

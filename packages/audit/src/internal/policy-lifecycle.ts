@@ -4,7 +4,7 @@
  * record's map and digest; revision order is the ledger fold's), each decision is attributed to the
  * activation that governed it, and each shadow record is checked to be what it claims.
  */
-import { digestValue, verifyActivation, type JsonValue, type TrustFile } from '@edca/records';
+import { digestValue, type Digest, verifyActivation, type RecordBody, type TrustFile } from '@edca/records';
 import type { CompiledMap } from '@edca/semantic';
 import type { FindingCode } from '../findings.js';
 import type { PolicyActivationUse } from '../report.js';
@@ -36,19 +36,17 @@ export class PolicyLifecycle {
   ) {}
 
   /** A `policy.activated` record (already schema-checked). */
-  activation(seq: number, body: { readonly [k: string]: JsonValue }, report: Report): void {
-    const name = String(body['name']);
-    const policyDigest = String(body['policyDigest']);
-    const signed = body['activation'];
+  activation(seq: number, body: RecordBody<'policy.activated'>, report: Report): void {
+    const { name, policyDigest } = body;
+    const signed = body.activation;
     let revision: number | null = null;
     let owner: string | null = null;
     if (signed !== undefined) {
-      const check = verifyActivation(signed, this.trust, { map: name, mapDigest: policyDigest as `sha256:${string}` });
+      const check = verifyActivation(signed, this.trust, { map: name, mapDigest: policyDigest as Digest });
       // A mismatch is the ledger fold's finding (it needs no key): not reported twice.
       if (!check.ok && check.code !== 'ACTIVATION_MISMATCH') report(check.code, check.message);
-      const statement = (signed as { statement?: { revision?: JsonValue; owner?: { kid?: JsonValue } } }).statement;
-      revision = typeof statement?.revision === 'number' ? statement.revision : null;
-      owner = typeof statement?.owner?.kid === 'string' ? statement.owner.kid : null;
+      revision = signed.statement.revision;
+      owner = signed.statement.owner.kid;
     }
     const entry: Activated = {
       seq,
@@ -77,35 +75,30 @@ export class PolicyLifecycle {
    * A `shadow` record: its decision key is the digest of its input, the input names the candidate's
    * digest, and with the candidate among the maps it replays to what it says.
    */
-  shadow(body: { readonly [k: string]: JsonValue }, report: Report): void {
+  shadow(body: RecordBody<'shadow'>, report: Report): void {
     this.shadowCount++;
-    const input = body['input'];
+    const input = body.input;
     const inputDigest =
-      typeof input === 'object' && input !== null && !Array.isArray(input) ? input['policyDigest'] : undefined;
-    if (inputDigest !== body['policyDigest']) {
-      report('SHADOW_INCONSISTENT', `the shadow names policy ${String(body['policyDigest'])}, its input ${String(inputDigest)}`);
+      typeof input === 'object' && input !== null && !Array.isArray(input)
+        ? input['policyDigest']
+        : undefined;
+    if (inputDigest !== body.policyDigest) {
+      report(
+        'SHADOW_INCONSISTENT',
+        `the shadow names policy ${body.policyDigest}, its input ${JSON.stringify(inputDigest ?? null)}`,
+      );
       return;
     }
-    let key: string;
-    try {
-      key = digestValue(input as JsonValue);
-    } catch {
-      key = '';
-    }
-    if (key !== body['decisionKey']) {
+    if (digestValue(input) !== body.decisionKey) {
       report('SHADOW_INCONSISTENT', 'the shadow decision key is not the digest of its input');
       return;
     }
-    const map = this.maps?.get(String(body['policyDigest']));
+    const map = this.maps?.get(body.policyDigest);
     if (map === undefined) return;
-    const replay = replayDecision(map, {
-      verdict: String(body['verdict']),
-      rule: String(body['rule']),
-      reasons: body['reasons'] as string[],
-      accountable: String(body['accountable']),
-      input: input as JsonValue,
-    }, { approvals: false });
-    if (replay.differences.length > 0) report('REPLAY_MISMATCH', `shadow ${describeReplay(replay.differences)}`);
+    // A shadow waits for no approval: its escalations carry no pendingApproval to compare.
+    const replay = replayDecision(map, { ...body, input }, { approvals: false });
+    if (replay.differences.length > 0)
+      report('REPLAY_MISMATCH', `shadow ${describeReplay(replay.differences)}`);
   }
 
   /** Every activation in journal order with the decisions it governed. */
