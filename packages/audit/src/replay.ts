@@ -37,17 +37,22 @@ export interface Replay {
  * Replays `recorded.input` under `map`, or under `map` as if it were the pinned policy when
  * `asPinned` is set (the input's `policyDigest` becomes the map's: how `edca diff` asks what a new
  * map would have decided on the same facts). `approvals: false` leaves out the approvals an
- * escalation waits for (a shadow record carries none). A map that throws is a difference on `error`.
+ * escalation waits for (a shadow record carries none); `now` is the time `asPinned` gives a map
+ * that reads time when the input has none. A map that throws is a difference on `error`.
  * @example replayDecision(map, body).differences.length === 0; // the decision replays exactly
  */
 export function replayDecision(
   map: CompiledMap,
   recorded: RecordedDecision,
-  options: { readonly asPinned?: boolean; readonly approvals?: boolean } = {},
+  options: { readonly asPinned?: boolean; readonly approvals?: boolean; readonly now?: string } = {},
 ): Replay {
   let input = recorded.input as unknown as DecisionInput;
-  if (options.asPinned === true && typeof input === 'object' && input !== null)
+  if (options.asPinned === true && typeof input === 'object' && input !== null) {
     input = { ...input, policyDigest: map.digest };
+    // A map that reads time, replayed on an input decided without it, gets the record's time.
+    if (map.usesTime && input.now === undefined && options.now !== undefined)
+      input = { ...input, now: options.now };
+  }
   let result;
   try {
     result = map.evaluate(input);

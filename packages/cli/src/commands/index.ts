@@ -3,6 +3,7 @@ import type { CliIo } from '../io.js';
 import { registerApprovals } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
+import { registerDiff } from './diff.js';
 import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
 import { registerJournal } from './journal.js';
@@ -35,4 +36,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerServe(_program, _io);
   registerApprovals(_program, _io);
   registerRun(_program, _io);
+  registerDiff(_program, _io);
 }
