@@ -250,6 +250,42 @@ describe('createKernel with requireSignedActivation', () => {
   });
 });
 
+describe('createKernel activation and shadow options', () => {
+  describe('when they name no loaded map, or lack a trust file', () => {
+    it('refuses to start with KERNEL_CONFIG_INVALID', async () => {
+      const w = world();
+      const live = loadTestMap();
+      const act = await activate(live, 1, w.owner);
+      const bad = async (overrides: Record<string, unknown>, trust = true): Promise<string> => {
+        const h = makeHarness({
+          dir: w.dir,
+          signerPem: w.pem,
+          clock: w.clock,
+          ...(trust ? { trust: w.trust } : {}),
+          maps: [live],
+          overrides,
+        });
+        return refusedWith(h.then((x) => (open.push(x), x)));
+      };
+      expect(await bad({ activations: { 'no-such-map': act } })).toBe('KERNEL_CONFIG_INVALID');
+      expect(await bad({ requireSignedActivation: true, activations: { [live.name]: act } }, false)).toBe(
+        'KERNEL_CONFIG_INVALID',
+      );
+      expect(await bad({ shadow: [live] })).toBe('KERNEL_CONFIG_INVALID');
+      const stranger = loadStateMap(
+        readFileSync(
+          new URL('../packages/kernel/test/support/refund-map.yaml', import.meta.url),
+          'utf8',
+        ).replace('name: kernel-refunds', 'name: other-refunds'),
+        'other.yaml',
+      );
+      if (!stranger.ok) throw new Error('map invalid');
+      expect(await bad({ shadow: [stranger.value] })).toBe('KERNEL_CONFIG_INVALID');
+      expect(await bad({ shadow: [candidateMap(), candidateMap()] })).toBe('KERNEL_CONFIG_INVALID');
+    });
+  });
+});
+
 describe('shadow evaluation', () => {
   describe('when a candidate map is loaded beside the active one', () => {
     it('journals a shadow per decision and leaves verdicts, execution and limits as without it, across a restart', async () => {
