@@ -3,7 +3,7 @@
  * a value with a closed code union (docs/reason-codes.md), never an exception.
  */
 import type { Violation } from '@edca/ledger';
-import type { Digest, JsonValue, SignedRecord, Signer, TrustFile } from '@edca/records';
+import type { Digest, JsonValue, SignedActivation, SignedRecord, Signer, TrustFile } from '@edca/records';
 import type { CompiledMap, DeriveCode, ReasonCode } from '@edca/semantic';
 import type { Arp, ArpHandler, ArpRefusalCode, ArpSession, PrivateCall, RefRegistry } from '@edca/arp';
 import type { ApprovalCheck, SignedApproval } from './approval.js';
@@ -212,6 +212,21 @@ export interface KernelOptions {
    * journal its own, stable across restarts.
    */
   readonly instance?: string;
+  /**
+   * Refuse to start unless every map has a signed activation in `activations` (docs/kernel.md,
+   * "Signed activation"); default false. Needs `trust` with the `policy-owner` keys.
+   */
+  readonly requireSignedActivation?: boolean;
+  /**
+   * The policy owner's signed activation of each map, by map name: journaled in its
+   * `policy.activated` record. A given activation is always checked, required or not.
+   */
+  readonly activations?: Readonly<Record<string, SignedActivation>>;
+  /**
+   * Candidate maps evaluated beside the active map of the same name: each of its decisions is
+   * also journaled as a `shadow` record (never a permit, never executed, never counted).
+   */
+  readonly shadow?: readonly CompiledMap[];
 }
 
 /** The kernel. */

@@ -16,3 +16,13 @@ export { coverageItems } from './coverage.js';
 export { DEFAULT_TEST_TIME, runTests } from './run-tests.js';
 export { signPolicy } from './sign.js';
 export type { SignPolicyOptions, SignPolicyResult } from './sign.js';
+export { diffMaps, type MapChange, type MapChangeKind, type MapDiff } from './map-diff.js';
+export {
+  diffJournal,
+  type ChangeGroup,
+  type DecisionAnswer,
+  type DiffJournalOptions,
+  type IntentDiff,
+  type JournalDiff,
+} from './journal-diff.js';
+export { DiffError, type DiffErrorCode } from './diff-error.js';

@@ -51,6 +51,16 @@ const DECISION_KEYS = new Set([
 ]);
 const HOLD_KEYS = new Set(['id', 'counters']);
 const HOLD_COUNTER_KEYS = new Set(['key', 'counter', 'amount', 'max', 'windowEnd']);
+const SHADOW_KEYS = new Set([
+  'decision',
+  'verdict',
+  'decisionKey',
+  'policyDigest',
+  'input',
+  'rule',
+  'reasons',
+  'accountable',
+]);
 const APPROVAL_KEYS = new Set(['decision', 'actionHash', 'verdict', 'approver', 'statement', 'sig']);
 const APPROVER_KEYS = new Set(['kid', 'role']);
 const ATTEMPT_KEYS = new Set(['permit', 'actionHash', 'idempotencyKey', 'try', 'instance']);
@@ -137,6 +147,18 @@ function decisionOk(b: Obj): boolean {
   return onlyKeys(b, DECISION_KEYS);
 }
 
+function shadowOk(b: Obj): boolean {
+  const v = b['verdict'];
+  if (v !== 'permit' && v !== 'refuse' && v !== 'escalate') return false;
+  if (!isDigest(b['decision']) || !isDigest(b['decisionKey']) || !isDigest(b['policyDigest'])) return false;
+  if (!has(b, 'input')) return false;
+  if (typeof b['rule'] !== 'string' || typeof b['accountable'] !== 'string') return false;
+  const reasons = b['reasons'];
+  if (!Array.isArray(reasons)) return false;
+  for (const r of reasons) if (typeof r !== 'string') return false;
+  return onlyKeys(b, SHADOW_KEYS);
+}
+
 function approvalOk(b: Obj): boolean {
   const v = b['verdict'];
   if (v !== 'approve' && v !== 'reject') return false;
@@ -211,6 +233,8 @@ export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
       return intakeRefusedOk(b);
     case 'session.ended':
       return sessionEndedOk(b);
+    case 'shadow':
+      return shadowOk(b);
     default:
       return false;
   }

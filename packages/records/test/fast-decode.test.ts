@@ -174,6 +174,16 @@ const specs: Record<RecordType, Spec> = {
     refusals: nested({ intake: intMin(0), kernel: intMin(0) }),
     proposer: json,
   },
+  shadow: {
+    decision: digest,
+    verdict: oneOf('permit', 'refuse', 'escalate'),
+    decisionKey: digest,
+    policyDigest: digest,
+    input: json,
+    rule: anyString,
+    reasons: arrayOfStrings,
+    accountable: anyString,
+  },
 };
 
 /** A body: each field valid, a near miss, or absent (`miss` is the chance of a non-valid draw). */

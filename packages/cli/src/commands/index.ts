@@ -4,6 +4,7 @@ import { registerApprovals } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
+import { registerDiff } from './diff.js';
 import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
 import { registerJournal } from './journal.js';
@@ -41,4 +42,5 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerTest(_program, _io);
   registerPolicy(_program, _io);
   registerEval(_program, _io);
+  registerDiff(_program, _io);
 }

@@ -338,6 +338,14 @@ async function journalAndHold(
     await releaseAll(ctx, holds);
     return decision;
   }
+  const shadowDraft = ctx.registry.shadows?.draftFor(
+    req.entry.map,
+    planned.input,
+    appended.hash,
+    toRfc3339(req.nowMs),
+  );
+  // The live decision is durable already: a lost shadow record only leaves a gap in the diff.
+  if (shadowDraft) await ctx.append([shadowDraft]).catch(() => undefined);
   if (result.verdict === 'permit') {
     const until = req.nowMs + ctx.settings.permitTtlMs;
     const ids = holds.reservations.map((r) => r.id);

@@ -15,6 +15,7 @@ import {
   type Violation,
 } from '@edca/ledger';
 import type { Digest } from '@edca/records';
+import { activationBodies } from '../activation.js';
 import { toRfc3339 } from '../clock.js';
 import { KernelError } from '../errors.js';
 import type { RecordDraft } from '../journal.js';
@@ -70,10 +71,9 @@ export async function recover(ctx: KernelContext): Promise<RecoveryReport> {
 
 /** Journals `policy.activated` for every loaded map the journal has not activated yet. */
 async function activatePolicies(ctx: KernelContext): Promise<void> {
-  for (const { map } of ctx.registry.entries) {
-    if (ctx.ledger.policies.has(map.digest)) continue;
+  const maps = ctx.registry.entries.map((e) => e.map);
+  for (const body of activationBodies(maps, ctx.ledger, ctx.options)) {
     try {
-      const body = { policyDigest: map.digest, name: map.name, version: map.version, owner: map.owner };
       const [appended] = await ctx.append([
         { type: 'policy.activated', at: toRfc3339(ctx.clock.now()), body },
       ]);

@@ -6,6 +6,7 @@
 import { createArp, type Arp } from '@edca/arp';
 import type { CompiledMap, DecisionInput } from '@edca/semantic';
 import { KernelError } from '../errors.js';
+import { createShadowSet, type ShadowSet } from '../shadow.js';
 import type { KernelOptions, Loader } from '../types.js';
 
 /** A loaded map: its compiled form, its ARP layer and its loader. */
@@ -23,6 +24,8 @@ export interface MapRegistry {
   readonly entries: readonly MapEntry[];
   /** The map kernel pre-check refusals of an unknown intent are journaled under (the first one). */
   readonly fallback: MapEntry | undefined;
+  /** Candidate maps decided beside the live ones and journaled as `shadow` records. */
+  readonly shadows: ShadowSet | undefined;
   byIntent(intent: string): MapEntry | undefined;
   byDigest(policyDigest: string): MapEntry | undefined;
   /** Remembers the handler a route resolved an intent to (recovery of a map no longer loaded). */
@@ -76,6 +79,7 @@ export function createRegistry(options: KernelOptions): MapRegistry {
   return {
     entries,
     fallback: entries[0],
+    shadows: options.shadow === undefined ? undefined : createShadowSet(options.shadow, options.maps),
     byIntent: (intent) => intents.get(intent),
     byDigest: (digest) => digests.get(digest),
     noteHandler: (intent, handler) => void handlerByIntent.set(intent, handler),
