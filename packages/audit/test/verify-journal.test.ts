@@ -324,6 +324,28 @@ describe('verifyJournal', () => {
       expect(r.findings).toEqual([expect.objectContaining({ code: 'APPROVAL_MISSING', seq })]);
     });
 
+    it('reports OUTCOME_SUPERSEDED for an outcome of a try a later try replaced', async () => {
+      // A retried execution: try 1, try 2, then the outcome of try 2. A second outcome, `completed`,
+      // for try 1 claims the superseded try ran after all.
+      const retry = j.sealed.find((s) => s.record.type === 'attempt' && bodyOf(s.record)['try'] === 2)!;
+      const first = j.sealed.find(
+        (s) =>
+          s.record.type === 'attempt' &&
+          bodyOf(s.record)['permit'] === bodyOf(retry.record)['permit'] &&
+          bodyOf(s.record)['try'] === 1,
+      )!;
+      const outcome = j.sealed.find(
+        (s) => s.record.type === 'outcome' && bodyOf(s.record)['attempt'] === retry.hash,
+      )!;
+      const seq = outcome.record.seq + 1;
+      const lines = await rewrite(duplicateLine(j.lines, outcome.record.seq), seq, j.keys.kernel, () => ({
+        type: 'outcome',
+        body: { attempt: first.hash, permit: bodyOf(first.record)['permit']!, status: 'completed' },
+      }));
+      const r = await findingsOf(lines);
+      expect(r.findings).toEqual([expect.objectContaining({ code: 'OUTCOME_SUPERSEDED', seq })]);
+    });
+
     it('lists an attempt without outcome and an unresolved escalation as unfinished, not as findings', async () => {
       const seq = j.seqs.outcomes[0]!;
       const lines = await rewrite(j.lines, seq, j.keys.kernel, () => null);

@@ -23,6 +23,12 @@ import {
   type OutcomeBody,
   type SessionEndedBody,
 } from './bodies.js';
+import {
+  decisionProblems,
+  KERNEL_RULE_PREFIX,
+  replayPreChecks,
+  transitionProblem,
+} from './decision-checks.js';
 import { KeyIndex } from './keys.js';
 import { LineMerkle } from './line-merkle.js';
 import { firstObjectMember } from './member-bytes.js';
@@ -52,7 +58,6 @@ export interface VerifierSettings {
 }
 
 const KERNEL_ROLE = 'kernel';
-const KERNEL_RULE_PREFIX = 'kernel.';
 const PROGRESS_EVERY = 1000;
 
 const INPUT_MARKER = Buffer.from('"input":');
@@ -299,13 +304,24 @@ export async function verifyLines(
             `the decision key is not the digest of the recorded input`,
           );
         }
+        if (input !== null) {
+          const raw = record.body as { readonly [k: string]: JsonValue };
+          for (const p of decisionProblems(body, raw['input'] as typeof raw, raw, ledger, atMs))
+            report('DECISION_INCONSISTENT', seq, line, p);
+        }
         if (settings.maps !== undefined) {
           const map = settings.maps.get(body.policyDigest);
+          if (input !== null && map !== undefined) {
+            const raw = (record.body as { readonly [k: string]: JsonValue })['input'];
+            for (const p of replayPreChecks(map, body, raw as { readonly [k: string]: JsonValue }, at))
+              report('REPLAY_MISMATCH', seq, line, p);
+          }
           if (input === null) {
             // Already a finding: an input of the wrong shape cannot be evaluated.
           } else if (body.rule.startsWith(KERNEL_RULE_PREFIX)) {
             // A kernel pre-check (unknown intent, failed derivation, approval expired, outcome
-            // unknown…) decided before the map's evaluate ran: there is nothing to replay.
+            // unknown…) decided before the map's evaluate ran: evaluate has nothing to replay;
+            // what is recomputable of the pre-check itself is checked above.
           } else if (map === undefined) {
             if (!missingMaps.has(body.policyDigest)) {
               missingMaps.add(body.policyDigest);
@@ -356,6 +372,15 @@ export async function verifyLines(
         const body = asBody<OutcomeBody>(record.body);
         byOutcome[body.status] = (byOutcome[body.status] ?? 0) + 1;
         fold();
+        if (settings.maps !== undefined && body.status === 'completed') {
+          const permit = ledger.permits.get(body.permit);
+          const map = permit === undefined ? undefined : settings.maps.get(permit.policyDigest);
+          const problem =
+            map === undefined
+              ? undefined
+              : transitionProblem(map, permit!, (record.body as { [k: string]: JsonValue })['transition']);
+          if (problem !== undefined) report('REPLAY_MISMATCH', seq, line, problem);
+        }
       })
       .with('checkpoint', () => {
         const body = asBody<CheckpointBody>(record.body);
