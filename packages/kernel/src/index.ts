@@ -53,3 +53,9 @@ export type {
 } from './proposer.js';
 export { digestModelOutput } from './session-records.js';
 export type { IntakeRefusalReport, SessionEndReport, SessionRecordRef } from './session-records.js';
+export type {
+  CheckpointWitness,
+  CheckpointWitnessResult,
+  KernelWitnessedCheckpoint,
+  WitnessPolicy,
+} from './witness-gate.js';

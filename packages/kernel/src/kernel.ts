@@ -44,6 +44,7 @@ import { createMemoryStore } from './memory-store.js';
 import type { KernelStore, PendingApproval, Reservation } from './store.js';
 import { createBreaker, type Breaker } from './internal/breaker.js';
 import { actionHashFor, counterName, scopeIdsOf } from './internal/action.js';
+import { createWitnessGate, type WitnessPolicy } from './witness-gate.js';
 import {
   appendIntakeRefusal,
   appendSessionEnd,
@@ -221,6 +222,8 @@ export interface KernelOptions {
    * journal its own, stable across restarts.
    */
   readonly instance?: string;
+  /** Witnesses that must cosign (k of n) the journal's newest checkpoint before the kernel decides again. */
+  readonly witnesses?: WitnessPolicy;
 }
 
 /** The kernel. */
@@ -419,8 +422,10 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     // remaining collision (same decision, same ms, same n on two instances) is retried with the next n.
     return `${instance}.${holdMs}.${holdN}.${decisionKey.slice(7, 23)}`;
   };
+  const witnessGate = options.witnesses && createWitnessGate(options.witnesses, journal);
   const append = async (drafts: RecordDraft[]): Promise<AppendedRecord[]> => {
     const out = await journal.append(drafts);
+    witnessGate?.observe(out);
     for (const appended of out) apply(ledger, appended);
     sincePrune += out.length;
     if (sincePrune >= 4096) {
@@ -999,6 +1004,8 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
 
   async function decideOnce(proposal: Proposal, context: DecideContext, span: Span): Promise<Decision> {
     if (closed) return refusal('kernel.closed', ['KERNEL_CLOSED']);
+    const unwitnessed = await witnessGate?.check(clock.now());
+    if (unwitnessed) return refusal('kernel.witness', [unwitnessed]);
     if (!defaultEntry) return refusal('kernel.no-map', ['NO_MAP_LOADED']);
     if (!isObject(proposal) || typeof proposal.intent !== 'string' || !isObject(proposal.params)) {
       return refusal('kernel.intake', ['SCHEMA_VIOLATION']);
