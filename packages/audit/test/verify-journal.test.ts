@@ -551,6 +551,37 @@ describe('verifyJournal', () => {
     });
   });
 
+  describe('when a bad signature and a forged approval sit under recomputed checkpoints', () => {
+    it('checkpoints-only says intact (it checks fingerprints and checkpoint signatures only); full verification does not', async () => {
+      const permit = j.seqs.permits[0]!;
+      const approval = j.seqs.approvals[0]!;
+      const lines = [...j.lines];
+      // a record signature altered in place, then a forged approver statement, each re-chained
+      const rec = decodeRecord(lines[permit - 1]!);
+      const sig = rec.sig.startsWith('A') ? 'B' + rec.sig.slice(1) : 'A' + rec.sig.slice(1);
+      lines[permit - 1] = lines[permit - 1]!.replace(rec.sig, sig);
+      let forged = await rewrite(lines, permit + 1, j.keys.kernel, (r) => ({ body: r.body }));
+      forged = await rewriteFrom(forged, approval, j.keys.kernel, (r) => ({
+        body: {
+          ...bodyOf(r),
+          statement: {
+            ...(bodyOf(r)['statement'] as Record<string, JsonValue>),
+            at: '2020-01-01T00:00:00.000Z',
+          },
+        },
+      }));
+      const quick = await verifyJournal(forged, { trust: j.keys.trust, mode: 'checkpoints-only' });
+      expect(quick.ok).toBe(true);
+      const full = await findingsOf(forged);
+      expect(full.findings).toContainEqual(
+        expect.objectContaining({ code: 'SIGNATURE_INVALID', seq: permit }),
+      );
+      expect(full.findings).toContainEqual(
+        expect.objectContaining({ code: 'APPROVAL_INVALID', seq: approval }),
+      );
+    });
+  });
+
   describe('when a line is cut inside its prev field (checkpoints-only)', () => {
     it('reports PREV_MISMATCH instead of throwing, for the first line and a later one', async () => {
       for (const at of [0, 5]) {
