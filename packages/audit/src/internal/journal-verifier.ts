@@ -23,6 +23,7 @@ import {
   type OutcomeBody,
   type SessionEndedBody,
 } from './bodies.js';
+import { actionHashFromInputBytes } from './action-hash-bytes.js';
 import {
   decisionProblems,
   KERNEL_RULE_PREFIX,
@@ -67,8 +68,7 @@ const INPUT_MARKER = Buffer.from('"input":');
  * In a decision record the members before `input` are `at`, then the body's `accountable`,
  * `actionHash`, `decisionKey` and `expiresAt`: all strings, so the first `"input":` is this one.
  */
-function inputDigest(bytes: Buffer, body: DecisionBody): string {
-  const slice = firstObjectMember(bytes, INPUT_MARKER);
+function inputDigest(slice: Buffer | undefined, body: DecisionBody): string {
   if (slice === undefined) return digestValue(body.input);
   return 'sha256:' + sha256Hex('sha256', slice, 'hex');
 }
@@ -281,6 +281,7 @@ export async function verifyLines(
         byVerdict[body.verdict] = (byVerdict[body.verdict] ?? 0) + 1;
         fold();
         const input = readDecisionInput(body.input);
+        const inputBytes = firstObjectMember(bytes, INPUT_MARKER);
         if (input === null) {
           report(
             'DECISION_INCONSISTENT',
@@ -295,7 +296,7 @@ export async function verifyLines(
             line,
             `the decision names policy ${body.policyDigest}, its input ${input.policyDigest}`,
           );
-        } else if (inputDigest(bytes, body) !== body.decisionKey) {
+        } else if (inputDigest(inputBytes, body) !== body.decisionKey) {
           // The decision key is sha256(JCS(input)): a changed input no longer matches it.
           report(
             'DECISION_INCONSISTENT',
@@ -306,7 +307,11 @@ export async function verifyLines(
         }
         if (input !== null) {
           const raw = record.body as { readonly [k: string]: JsonValue };
-          for (const p of decisionProblems(body, raw['input'] as typeof raw, raw, ledger, atMs))
+          const fast =
+            inputBytes === undefined
+              ? undefined
+              : (params: typeof raw) => actionHashFromInputBytes(inputBytes, params);
+          for (const p of decisionProblems(body, raw['input'] as typeof raw, raw, ledger, atMs, fast))
             report('DECISION_INCONSISTENT', seq, line, p);
         }
         if (settings.maps !== undefined) {
