@@ -8,6 +8,7 @@ import type { JsonValue } from './ijson.js';
 
 /** The shape of an opaque ref issued by `@edca/arp` (`ref_` + 22 base64url characters). */
 const REF = /^ref_[A-Za-z0-9_-]{22}$/;
+const REF_LENGTH = 26;
 
 /**
  * Every opaque ref used anywhere in the params, sorted and without duplicates.
@@ -23,7 +24,8 @@ export function refsOf(params: Readonly<Record<string, JsonValue>>): string[] {
 /** Appends every ref inside `value` to `found`, duplicates included. */
 function collectRefs(value: JsonValue, found: string[]): void {
   if (typeof value === 'string') {
-    if (REF.test(value)) found.push(value);
+    // Length first: most strings are not refs, and a length check is cheaper than the pattern.
+    if (value.length === REF_LENGTH && REF.test(value)) found.push(value);
   } else if (Array.isArray(value)) {
     for (const item of value) collectRefs(item, found);
   } else if (value !== null && typeof value === 'object') {
