@@ -30,7 +30,7 @@ import { generateJournal } from '../test/helpers/journal-generator.js';
 
 const RECORDS = 50_000;
 const json = process.argv.includes('--json');
-const dir = join(tmpdir(), 'edca-audit-bench-v1');
+const dir = join(tmpdir(), 'edca-audit-bench-v2');
 const journalPath = join(dir, `journal-${RECORDS}.jsonl`);
 const trustPath = join(dir, `trust-${RECORDS}.json`);
 

@@ -9,6 +9,7 @@ import { createReplayMaps, safeVerifyJournal, type AuditReport, type ReplayMaps 
 import { runCli } from '@edca/cli';
 import {
   decodeRecord,
+  digestValue,
   loadPrivateKeyFile,
   parseTrustFile,
   type JsonValue,
@@ -109,5 +110,124 @@ describe('edca audit verify --maps on a journal rewritten with the kernel key', 
       pendingApproval: { ...(b['pendingApproval'] as Body), expiresAt: decodeRecord(lines[esc - 1]!).at },
     }));
     expectFinding(report, 'APPROVAL_INVALID', approval, 'approval window closed');
+  });
+});
+
+/** A decision body whose input was changed, with the decision key recomputed so only `what` is wrong. */
+function withInput(b: Body, change: (input: Body) => Body): Body {
+  const input = change(b['input'] as Body);
+  return { ...b, input, decisionKey: digestValue(input) };
+}
+
+describe('edca audit verify: a decision body recomputed from its own input', () => {
+  it('finds a permit whose proposal changed while its action hash was kept', async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'permit');
+    const report = await verifyEdited(seq, (b) =>
+      withInput(b, (input) => {
+        const proposal = input['proposal'] as Body;
+        return {
+          ...input,
+          proposal: { ...proposal, params: { ...(proposal['params'] as Body), amount: 199.99 } },
+        };
+      }),
+    );
+    expectFinding(
+      report,
+      'DECISION_INCONSISTENT',
+      seq,
+      'the action hash is not the hash of the recorded proposal',
+    );
+  });
+
+  it('finds a refusal rewritten into a permit under a kernel.* rule', async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'refuse');
+    const at = decodeRecord(lines[seq - 1]!).at;
+    const report = await verifyEdited(seq, (b) => ({
+      ...b,
+      verdict: 'permit',
+      rule: 'kernel.intake',
+      reasons: ['UNKNOWN_INTENT'],
+      expiresAt: new Date(Date.parse(at) + 300_000).toISOString(),
+    }));
+    expectFinding(report, 'DECISION_INCONSISTENT', seq, 'kernel.intake only refuses');
+  });
+
+  it('finds a permit recorded for another principal than its input names', async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'permit');
+    const report = await verifyEdited(seq, (b) => ({ ...b, principal: 'someone-else' }));
+    expectFinding(report, 'DECISION_INCONSISTENT', seq, 'principal "someone-else"');
+  });
+});
+
+describe("edca audit verify --maps: the kernel's own pre-checks replayed", () => {
+  it('finds an UNKNOWN_INTENT refusal for an intent the pinned map knows', async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'refuse');
+    const report = await verifyEdited(seq, (b) => ({
+      ...withInput(b, (input) => ({ ...input, counters: {} })),
+      rule: 'kernel.intake',
+      reasons: ['UNKNOWN_INTENT'],
+    }));
+    expectFinding(report, 'REPLAY_MISMATCH', seq, 'the map knows intent refund_payment');
+  });
+
+  it('finds a kernel refusal that records counters the kernel never reads for it', async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'refuse');
+    const report = await verifyEdited(seq, (b) => ({
+      ...b,
+      rule: 'kernel.limits',
+      reasons: ['LIMIT_EXCEEDED'],
+    }));
+    expectFinding(report, 'DECISION_INCONSISTENT', seq, 'kernel.limits refusal with approvals or counters');
+  });
+
+  it('finds an APPROVAL_REJECTED refusal without a rejected escalation of its action', async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'refuse');
+    const report = await verifyEdited(seq, (b) => ({
+      ...withInput(b, (input) => ({ ...input, counters: {} })),
+      rule: 'kernel.approval',
+      reasons: ['APPROVAL_REJECTED'],
+    }));
+    expectFinding(report, 'DECISION_INCONSISTENT', seq, 'no earlier escalation of this action was rejected');
+  });
+
+  it('finds an OUTCOME_UNKNOWN escalation that follows no unknown outcome', async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'escalate');
+    const report = await verifyEdited(seq, (b) => ({
+      ...b,
+      rule: 'kernel.outcome-unknown',
+      reasons: ['OUTCOME_UNKNOWN'],
+    }));
+    expectFinding(report, 'DECISION_INCONSISTENT', seq, 'not a permit whose last outcome is unknown');
+  });
+
+  it('finds a permit whose state hash is not the hash of its recorded state', async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'permit');
+    const report = await verifyEdited(seq, (b) => ({ ...b, stateHash: digestValue('another state') }));
+    expectFinding(report, 'REPLAY_MISMATCH', seq, 'state hash');
+  });
+
+  it('finds a permit whose input holds counters its intent has no limit for', async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'permit');
+    const report = await verifyEdited(seq, (b) =>
+      withInput(b, (input) => ({ ...input, counters: { ...(input['counters'] as Body), invented: 0 } })),
+    );
+    expectFinding(report, 'REPLAY_MISMATCH', seq, 'counters');
+  });
+
+  it("finds a permit whose input carries a time the map does not read, or another than the record's", async () => {
+    const seq = seqOf((r) => r.type === 'decision' && (r.body as Body)['verdict'] === 'permit');
+    const report = await verifyEdited(seq, (b) =>
+      withInput(b, (input) => ({ ...input, now: '2026-01-01T00:00:00.000Z' })),
+    );
+    expectFinding(report, 'REPLAY_MISMATCH', seq, 'now');
+  });
+
+  it('finds a completed outcome whose transition is not the one the map gives the permit', async () => {
+    const seq = seqOf((r) => r.type === 'outcome' && (r.body as Body)['status'] === 'completed');
+    const report = await verifyEdited(seq, (b) => ({
+      ...b,
+      transition: { ...(b['transition'] as Body), to: 'partially_refunded' },
+    }));
+    expectFinding(report, 'REPLAY_MISMATCH', seq, 'transition');
   });
 });

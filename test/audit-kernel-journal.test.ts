@@ -119,6 +119,88 @@ describe('audit of a journal the kernel wrote', () => {
     });
   });
 
+  describe('when the kernel decided by itself (rejection, expiry, plan, unknown outcome, retries)', () => {
+    it('finds it intact with maps: every kernel.* record passes the pre-check replay', async () => {
+      const keys = approverKeys();
+      const harness = await makeHarness({ trust: keys.trust });
+      h = harness;
+      const ctx = { session: harness.session, ...agent };
+      const big = (payment: string) =>
+        harness.kernel.decide(
+          { intent: 'refund_payment', params: { payment: harness.refFor(payment), amount: 800 } },
+          ctx,
+        );
+      // rejected by an approver: the kernel journals kernel.approval APPROVAL_REJECTED
+      const rejected = await big('P-4');
+      const a = keys.approvers[0]!;
+      const statement = {
+        domain: APPROVAL_DOMAIN,
+        decision: rejected.approval!.id,
+        actionHash: rejected.actionHash!,
+        verdict: 'reject',
+        approver: { kid: a.kid, role: 'approver' },
+        at: '2026-03-01T10:01:00.000Z',
+      } as const;
+      expect((await harness.kernel.approve(await signApproval(statement, a))).status).toBe('refused');
+      // a plan whose first step the state machine does not allow: kernel.plan
+      const plan = await harness.kernel.runPlan(
+        [{ proposal: { intent: 'release_hold', params: { payment: harness.refFor('P-6') } } }],
+        ctx,
+      );
+      expect(plan.code).toBe('PLAN_INVALID');
+      // a handler that hangs on both tries: try 1 superseded, try 2 unknown, then kernel.outcome-unknown
+      harness.bank.faults.set('pay.hold', 'hang');
+      const hang = await harness.kernel.decide(
+        { intent: 'hold_payment', params: { payment: harness.refFor('P-7') } },
+        ctx,
+      );
+      expect((await harness.kernel.execute(hang.permit!, { session: harness.session })).status).toBe(
+        'unknown',
+      );
+      // a transient failure, then success on the second try
+      harness.bank.faults.set('pay.hold', 'flaky');
+      const flaky = await harness.kernel.decide(
+        { intent: 'hold_payment', params: { payment: harness.refFor('P-8') } },
+        ctx,
+      );
+      expect((await harness.kernel.execute(flaky.permit!, { session: harness.session })).status).toBe(
+        'completed',
+      );
+      // an escalation nobody answered, expired: kernel.approval APPROVAL_EXPIRED
+      await big('P-5');
+      harness.clock.advance(25 * 60 * 60_000);
+      expect(await harness.kernel.expireApprovals()).toBeGreaterThanOrEqual(1);
+      await harness.kernel.close();
+      await harness.journal.close();
+      const text = readFileSync(harness.journalPath, 'utf8');
+      for (const rule of ['APPROVAL_REJECTED', 'APPROVAL_EXPIRED', 'PLAN_INVALID', 'OUTCOME_UNKNOWN'])
+        expect(text).toContain(`"reasons":["${rule}"`);
+      expect(text).toContain('"try":2');
+      const trust: TrustFile = {
+        version: 1,
+        keys: [
+          ...keys.trust.keys,
+          {
+            kid: harness.signer.kid,
+            alg: 'Ed25519',
+            publicKey: toBase64url(harness.signer.publicKey),
+            role: 'kernel',
+            notBefore: '2020-01-01T00:00:00.000Z',
+            notAfter: null,
+          },
+        ],
+      };
+      const mapText = readFileSync(
+        new URL('../packages/kernel/test/support/refund-map.yaml', import.meta.url),
+        'utf8',
+      );
+      const maps = loadReplayMaps([{ file: 'refund-map.yaml', text: mapText }]);
+      const r = await safeVerifyJournal(text, { trust, maps, workers: 0, now: '2026-03-03T00:00:00.000Z' });
+      const report: AuditReport = r.ok ? r.value : r.error.report!;
+      expect(report.findings).toEqual([]);
+    });
+  });
+
   describe('when one approval authorized a second permit (issue 13: one approval, two payouts)', () => {
     it.each([
       ['names it (record format 2)', true],

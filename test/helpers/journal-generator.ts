@@ -6,6 +6,7 @@
  * rejection, unknown outcomes followed by a kernel escalation. Deterministic for a given seed.
  */
 import {
+  actionHashOf,
   canonicalBytes,
   createNodeSigner,
   digestValue,
@@ -235,7 +236,8 @@ export async function generateJournal(options: GenerateOptions): Promise<Generat
       proposal,
       principal: { id: `agent-${n % 17}`, attributes: { team: 'servicing', level: 2 } },
       approvals,
-      counters: { 'refund.rate': n % 5 },
+      // The kernel's own refusals record no counters (it stopped before reading them).
+      counters: rule.startsWith('kernel.') ? {} : { 'refund.rate': n % 5 },
     };
     const at = w.tick();
     const body: Record<string, JsonValue> = {
@@ -243,7 +245,7 @@ export async function generateJournal(options: GenerateOptions): Promise<Generat
       decisionKey: digestValue(input),
       policyDigest,
       stateHash: digestValue(input.state),
-      actionHash: digestValue({ intent: proposal.intent, params: proposal.params, refs: [] }),
+      actionHash: actionHashOf(proposal),
       input,
       rule,
       reasons,
@@ -291,7 +293,7 @@ export async function generateJournal(options: GenerateOptions): Promise<Generat
       intent: 'refund_payment',
       params: { amount: Math.floor(rnd() * 50_000) / 100, payment: `ref_${n}` },
     };
-    const actionHash = digestValue({ intent: proposal.intent, params: proposal.params, refs: [] });
+    const actionHash = actionHashOf(proposal);
     const r = rnd();
     if (r < 0.55) {
       const permit = await decision('permit', proposal, [], 'refund.small', []);

@@ -35,6 +35,7 @@ export const FINDING_CODES = [
   'OUTCOME_WITHOUT_ATTEMPT',
   'OUTCOME_MISMATCH',
   'OUTCOME_DUPLICATE',
+  'OUTCOME_SUPERSEDED',
   'REPLAY_MAP_MISSING',
   'REPLAY_MISMATCH',
   'TRUNCATED',
@@ -104,6 +105,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
   OUTCOME_WITHOUT_ATTEMPT: 'An outcome does not point to an earlier execution attempt.',
   OUTCOME_MISMATCH: 'An outcome names a permit other than the one its attempt used.',
   OUTCOME_DUPLICATE: 'An attempt has more than one final outcome.',
+  OUTCOME_SUPERSEDED:
+    'An outcome names a try that a later try of the same execution replaced (the kernel records the outcome of the last try only).',
   REPLAY_MAP_MISSING:
     'Replay was asked for, but no state map with the policy digest of this decision was given.',
   REPLAY_MISMATCH:

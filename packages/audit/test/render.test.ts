@@ -28,6 +28,9 @@ describe('renderTextReport', () => {
       expect(text).toContain('decisions by verdict: permit 1, refuse 1');
       expect(text).toContain('ed25519:abc  kernel  kernel "1"  3 signature(s)');
       expect(text).toContain('replay: 2 of 2 decision(s) replayed, 1 mismatch(es)');
+      expect(text).toContain('checkpoints: 1, last at seq 3 covering records 1..2; 0 record(s) after it');
+      expect(text).toContain('outcomes by status: none');
+      expect(text).toContain('time range: 2026-03-01T09:00:00.000Z .. 2026-03-01T09:00:01.000Z');
       expect(text).toContain('seq 1  escalation-unresolved');
       expect(text).toContain('seq 2 (line 2)  REPLAY_MISMATCH');
     });

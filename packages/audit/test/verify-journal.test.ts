@@ -324,6 +324,28 @@ describe('verifyJournal', () => {
       expect(r.findings).toEqual([expect.objectContaining({ code: 'APPROVAL_MISSING', seq })]);
     });
 
+    it('reports OUTCOME_SUPERSEDED for an outcome of a try a later try replaced', async () => {
+      // A retried execution: try 1, try 2, then the outcome of try 2. A second outcome, `completed`,
+      // for try 1 claims the superseded try ran after all.
+      const retry = j.sealed.find((s) => s.record.type === 'attempt' && bodyOf(s.record)['try'] === 2)!;
+      const first = j.sealed.find(
+        (s) =>
+          s.record.type === 'attempt' &&
+          bodyOf(s.record)['permit'] === bodyOf(retry.record)['permit'] &&
+          bodyOf(s.record)['try'] === 1,
+      )!;
+      const outcome = j.sealed.find(
+        (s) => s.record.type === 'outcome' && bodyOf(s.record)['attempt'] === retry.hash,
+      )!;
+      const seq = outcome.record.seq + 1;
+      const lines = await rewrite(duplicateLine(j.lines, outcome.record.seq), seq, j.keys.kernel, () => ({
+        type: 'outcome',
+        body: { attempt: first.hash, permit: bodyOf(first.record)['permit']!, status: 'completed' },
+      }));
+      const r = await findingsOf(lines);
+      expect(r.findings).toEqual([expect.objectContaining({ code: 'OUTCOME_SUPERSEDED', seq })]);
+    });
+
     it('lists an attempt without outcome and an unresolved escalation as unfinished, not as findings', async () => {
       const seq = j.seqs.outcomes[0]!;
       const lines = await rewrite(j.lines, seq, j.keys.kernel, () => null);
@@ -526,6 +548,37 @@ describe('verifyJournal', () => {
       await expect(safeVerifyJournal(j.text, { trust: bad })).rejects.toMatchObject({
         code: 'TRUST_INVALID',
       });
+    });
+  });
+
+  describe('when a bad signature and a forged approval sit under recomputed checkpoints', () => {
+    it('checkpoints-only says intact (it checks fingerprints and checkpoint signatures only); full verification does not', async () => {
+      const permit = j.seqs.permits[0]!;
+      const approval = j.seqs.approvals[0]!;
+      const lines = [...j.lines];
+      // a record signature altered in place, then a forged approver statement, each re-chained
+      const rec = decodeRecord(lines[permit - 1]!);
+      const sig = rec.sig.startsWith('A') ? 'B' + rec.sig.slice(1) : 'A' + rec.sig.slice(1);
+      lines[permit - 1] = lines[permit - 1]!.replace(rec.sig, sig);
+      let forged = await rewrite(lines, permit + 1, j.keys.kernel, (r) => ({ body: r.body }));
+      forged = await rewriteFrom(forged, approval, j.keys.kernel, (r) => ({
+        body: {
+          ...bodyOf(r),
+          statement: {
+            ...(bodyOf(r)['statement'] as Record<string, JsonValue>),
+            at: '2020-01-01T00:00:00.000Z',
+          },
+        },
+      }));
+      const quick = await verifyJournal(forged, { trust: j.keys.trust, mode: 'checkpoints-only' });
+      expect(quick.ok).toBe(true);
+      const full = await findingsOf(forged);
+      expect(full.findings).toContainEqual(
+        expect.objectContaining({ code: 'SIGNATURE_INVALID', seq: permit }),
+      );
+      expect(full.findings).toContainEqual(
+        expect.objectContaining({ code: 'APPROVAL_INVALID', seq: approval }),
+      );
     });
   });
 

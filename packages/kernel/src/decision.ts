@@ -1,10 +1,9 @@
 /**
- * The pure part of the kernel: the decision key, the action hash, the bounded decision cache and a
+ * The pure part of the kernel: the decision key, the bounded decision cache and a
  * fail-closed wrapper around the map's `evaluate`. No I/O, no clock, no randomness.
  */
 import { LRUCache } from 'lru-cache';
 import { digestValue, type Digest, type JsonValue } from '@edca/records';
-import { actionHashFor } from './internal/action.js';
 import type { CompiledMap, DecisionInput } from '@edca/semantic';
 import type { DecisionReason } from './types.js';
 
@@ -21,16 +20,6 @@ export interface DecisionResult {
 export interface Proposal {
   readonly intent: string;
   readonly params: Record<string, JsonValue>;
-}
-
-/**
- * The action hash a permit is bound to: digestValue of `{ intent, params, refs }`, where refs are the
- * opaque refs found in params (sorted, distinct), so an auditor recomputes it from the decision input.
- * @throws RecordsError IJSON_* when params are not I-JSON
- * @example actionHashOf({ intent: 'refund_payment', params: { amount: 10 } });
- */
-export function actionHashOf(proposal: Proposal): Digest {
-  return actionHashFor(proposal);
 }
 
 /**

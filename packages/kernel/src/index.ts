@@ -30,7 +30,9 @@ export { systemClock, toRfc3339 } from './clock.js';
 export type { Clock } from './clock.js';
 export { KERNEL_REASON_CODES } from './reason-codes.js';
 export type { KernelReasonCode } from './reason-codes.js';
-export { actionHashOf, createDecisionCache, decisionKeyOf, evaluateDecision } from './decision.js';
+export { createDecisionCache, decisionKeyOf, evaluateDecision } from './decision.js';
+/** The action hash a permit is bound to; defined in `@edca/records` so the auditor recomputes it. */
+export { actionHashOf } from '@edca/records';
 export type { DecisionCache, DecisionCacheOptions, DecisionResult, Proposal } from './decision.js';
 export { APPROVAL_DOMAIN, approvalMessage, signApproval, verifyApproval } from './approval.js';
 export type { ApprovalCheck, ApprovalStatement, SignedApproval } from './approval.js';
@@ -65,3 +67,9 @@ export type {
 } from './proposer.js';
 export { digestModelOutput } from './session-records.js';
 export type { IntakeRefusalReport, SessionEndReport, SessionRecordRef } from './session-records.js';
+export type {
+  CheckpointWitness,
+  CheckpointWitnessResult,
+  KernelWitnessedCheckpoint,
+  WitnessPolicy,
+} from './witness-gate.js';

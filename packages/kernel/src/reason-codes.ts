@@ -32,6 +32,7 @@ export const KERNEL_REASON_CODES = [
   'CIRCUIT_OPEN',
   'OUTCOME_UNKNOWN',
   'KERNEL_CLOSED',
+  'WITNESS_QUORUM_UNMET',
 ] as const;
 
 /** A reason code the kernel itself produces. */

@@ -10,6 +10,7 @@ import type { ApprovalCheck, SignedApproval } from './approval.js';
 import type { Clock } from './clock.js';
 import type { DecisionCache, DecisionCacheOptions, Proposal } from './decision.js';
 import type { Journal } from './journal.js';
+import type { WitnessPolicy } from './witness-gate.js';
 import type { KernelReasonCode } from './reason-codes.js';
 import type { IntakeRefusalReport, SessionEndReport, SessionRecordRef } from './session-records.js';
 import type { KernelStore, PendingApproval } from './store.js';
@@ -227,6 +228,8 @@ export interface KernelOptions {
    * also journaled as a `shadow` record (never a permit, never executed, never counted).
    */
   readonly shadow?: readonly CompiledMap[];
+  /** Witnesses that must cosign (k of n) the journal's newest checkpoint before the kernel decides again. */
+  readonly witnesses?: WitnessPolicy;
 }
 
 /** The kernel. */

@@ -410,6 +410,9 @@ function applyOutcome(ctx: Ctx): void {
   }
   if (attempt.permit !== body['permit'])
     report('OUTCOME_MISMATCH', `the attempt at seq ${attempt.seq} used another permit`);
+  // The kernel writes the outcome of the last try only: an earlier try ended when the next began.
+  if (attempt.superseded)
+    report('OUTCOME_SUPERSEDED', `the attempt at seq ${attempt.seq} was replaced by a later try`);
   const prior = attempt.status;
   // After `unknown` the real outcome may follow; a completed action may be compensated once.
   const allowed =

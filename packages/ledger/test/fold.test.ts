@@ -148,6 +148,18 @@ describe('ledger fold', () => {
     });
   });
 
+  describe('when a retried execution reports an outcome for an earlier try', () => {
+    it('names OUTCOME_SUPERSEDED: the kernel writes the outcome of the last try only', () => {
+      const j = journal();
+      const p = j.permit(T0 + 1, A);
+      const try1 = j.attempt(T0 + 2, p, A, 1);
+      const try2 = j.attempt(T0 + 3, p, A, 2);
+      j.outcome(T0 + 4, try2, p, 'failed');
+      j.outcome(T0 + 5, try1, p, 'completed');
+      expect(fold(j.records).violations.map((v) => [v.seq, v.code])).toEqual([[6, 'OUTCOME_SUPERSEDED']]);
+    });
+  });
+
   describe('when an escalation is approved', () => {
     it('grants it once enough approvers agree, and lets one permit use it', () => {
       const j = journal();

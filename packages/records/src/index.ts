@@ -13,6 +13,7 @@ export {
 } from './ijson.js';
 export { sha256, toDigest, digestBytes, digestValue, digestEquals, isDigest, type Digest } from './digest.js';
 export { toBase64url, fromBase64url } from './base64url.js';
+export { actionHashOf, refsOf } from './action-hash.js';
 export {
   verifyEd25519,
   isAcceptablePublicKey,

@@ -24,6 +24,13 @@ import {
   type OutcomeBody,
   type SessionEndedBody,
 } from './bodies.js';
+import { actionHashFromInputBytes } from './action-hash-bytes.js';
+import {
+  decisionProblems,
+  KERNEL_RULE_PREFIX,
+  replayPreChecks,
+  transitionProblem,
+} from './decision-checks.js';
 import { KeyIndex } from './keys.js';
 import { LineMerkle } from './line-merkle.js';
 import { firstObjectMember } from './member-bytes.js';
@@ -55,7 +62,6 @@ export interface VerifierSettings {
 }
 
 const KERNEL_ROLE = 'kernel';
-const KERNEL_RULE_PREFIX = 'kernel.';
 const PROGRESS_EVERY = 1000;
 
 const INPUT_MARKER = Buffer.from('"input":');
@@ -65,8 +71,7 @@ const INPUT_MARKER = Buffer.from('"input":');
  * In a decision record the members before `input` are `at`, then the body's `accountable`,
  * `actionHash`, `decisionKey` and `expiresAt`: all strings, so the first `"input":` is this one.
  */
-function inputDigest(bytes: Buffer, body: DecisionBody): string {
-  const slice = firstObjectMember(bytes, INPUT_MARKER);
+function inputDigest(slice: Buffer | undefined, body: DecisionBody): string {
   if (slice === undefined) return digestValue(body.input);
   return 'sha256:' + sha256Hex('sha256', slice, 'hex');
 }
@@ -286,6 +291,7 @@ export async function verifyLines(
         fold();
         policies.decision(seq, body.policyDigest);
         const input = readDecisionInput(body.input);
+        const inputBytes = firstObjectMember(bytes, INPUT_MARKER);
         if (input === null) {
           report(
             'DECISION_INCONSISTENT',
@@ -300,7 +306,7 @@ export async function verifyLines(
             line,
             `the decision names policy ${body.policyDigest}, its input ${input.policyDigest}`,
           );
-        } else if (inputDigest(bytes, body) !== body.decisionKey) {
+        } else if (inputDigest(inputBytes, body) !== body.decisionKey) {
           // The decision key is sha256(JCS(input)): a changed input no longer matches it.
           report(
             'DECISION_INCONSISTENT',
@@ -309,13 +315,28 @@ export async function verifyLines(
             `the decision key is not the digest of the recorded input`,
           );
         }
+        if (input !== null) {
+          const raw = record.body as { readonly [k: string]: JsonValue };
+          const fast =
+            inputBytes === undefined
+              ? undefined
+              : (params: typeof raw) => actionHashFromInputBytes(inputBytes, params);
+          for (const p of decisionProblems(body, raw['input'] as typeof raw, raw, ledger, atMs, fast))
+            report('DECISION_INCONSISTENT', seq, line, p);
+        }
         if (settings.maps !== undefined) {
           const map = settings.maps.get(body.policyDigest);
+          if (input !== null && map !== undefined) {
+            const raw = (record.body as { readonly [k: string]: JsonValue })['input'];
+            for (const p of replayPreChecks(map, body, raw as { readonly [k: string]: JsonValue }, at))
+              report('REPLAY_MISMATCH', seq, line, p);
+          }
           if (input === null) {
             // Already a finding: an input of the wrong shape cannot be evaluated.
           } else if (body.rule.startsWith(KERNEL_RULE_PREFIX)) {
             // A kernel pre-check (unknown intent, failed derivation, approval expired, outcome
-            // unknown…) decided before the map's evaluate ran: there is nothing to replay.
+            // unknown…) decided before the map's evaluate ran: evaluate has nothing to replay;
+            // what is recomputable of the pre-check itself is checked above.
           } else if (map === undefined) {
             if (!missingMaps.has(body.policyDigest)) {
               missingMaps.add(body.policyDigest);
@@ -366,6 +387,15 @@ export async function verifyLines(
         const body = asBody<OutcomeBody>(record.body);
         byOutcome[body.status] = (byOutcome[body.status] ?? 0) + 1;
         fold();
+        if (settings.maps !== undefined && body.status === 'completed') {
+          const permit = ledger.permits.get(body.permit);
+          const map = permit === undefined ? undefined : settings.maps.get(permit.policyDigest);
+          const problem =
+            map === undefined
+              ? undefined
+              : transitionProblem(map, permit!, (record.body as { [k: string]: JsonValue })['transition']);
+          if (problem !== undefined) report('REPLAY_MISMATCH', seq, line, problem);
+        }
       })
       .with('checkpoint', () => {
         const body = asBody<CheckpointBody>(record.body);

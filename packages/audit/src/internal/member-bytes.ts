@@ -4,6 +4,8 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
 
 /**
  * The exact bytes of the object value of the first member `"name":` in a canonical JSON line,
@@ -32,4 +34,53 @@ export function firstObjectMember(line: Buffer, marker: Buffer): Buffer | undefi
     }
   }
   return undefined;
+}
+
+/** The index just past the JSON value that starts at `i` (a canonical value: no whitespace). */
+function skipValue(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === QUOTE) {
+    for (i++; i < b.length && b[i] !== QUOTE; i++) if (b[i] === BACKSLASH) i++;
+    return i + 1;
+  }
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    let depth = 0;
+    for (; i < b.length; i++) {
+      const d = b[i];
+      if (d === QUOTE) {
+        for (i++; i < b.length && b[i] !== QUOTE; i++) if (b[i] === BACKSLASH) i++;
+      } else if (d === OPEN_BRACE || d === OPEN_BRACKET) depth++;
+      else if (d === CLOSE_BRACE || d === CLOSE_BRACKET) {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+    }
+    return b.length;
+  }
+  while (i < b.length && b[i] !== COMMA && b[i] !== CLOSE_BRACE && b[i] !== CLOSE_BRACKET) i++;
+  return i;
+}
+
+/**
+ * The top-level members of the canonical bytes of a JSON object, in order, as key text (the
+ * bytes between the quotes, escapes left as written) and value slice; undefined when the bytes
+ * are not an object of that form. Unlike `firstObjectMember`, a key nested in an earlier member
+ * is never mistaken for a top-level one.
+ */
+export function objectMembers(obj: Buffer): { key: string; value: Buffer }[] | undefined {
+  if (obj[0] !== OPEN_BRACE || obj[obj.length - 1] !== CLOSE_BRACE) return undefined;
+  const out: { key: string; value: Buffer }[] = [];
+  let i = 1;
+  if (obj[i] === CLOSE_BRACE) return i + 1 === obj.length ? out : undefined;
+  for (;;) {
+    if (obj[i] !== QUOTE) return undefined;
+    const keyEnd = skipValue(obj, i);
+    if (obj[keyEnd] !== COLON) return undefined;
+    const valueEnd = skipValue(obj, keyEnd + 1);
+    if (valueEnd <= keyEnd + 1 || valueEnd > obj.length - 1) return undefined;
+    out.push({ key: obj.toString('utf8', i + 1, keyEnd - 1), value: obj.subarray(keyEnd + 1, valueEnd) });
+    if (obj[valueEnd] === CLOSE_BRACE) return valueEnd + 1 === obj.length ? out : undefined;
+    if (obj[valueEnd] !== COMMA) return undefined;
+    i = valueEnd + 1;
+  }
 }

@@ -1,36 +1,9 @@
-// Helpers shared by decide and execute: the refs of a proposal, its action hash, and counter names.
-import { digestBytes, digestValue, type Digest, type JsonValue } from '@edca/records';
+// Helpers shared by decide and execute: the action hash of a proposal and counter names.
+import { digestBytes } from '@edca/records';
 import type { CompiledLimit, DecisionInput } from '@edca/semantic';
 
-/** The shape of an opaque ref issued by `@edca/arp` (`ref_` + 22 base64url characters). */
-const REF = /^ref_[A-Za-z0-9_-]{22}$/;
-
-/** Every opaque ref used anywhere in the params, sorted and without duplicates. */
-export function refsOf(params: Record<string, JsonValue>): string[] {
-  const found: string[] = [];
-  for (const value of Object.values(params)) collectRefs(value, found);
-  // Most proposals name one ref: no Set and no sort for those.
-  return found.length > 1 ? [...new Set(found)].sort() : found;
-}
-
-/** Appends every ref inside `value` to `found`, duplicates included. */
-function collectRefs(value: JsonValue, found: string[]): void {
-  if (typeof value === 'string') {
-    if (REF.test(value)) found.push(value);
-  } else if (Array.isArray(value)) {
-    for (const item of value) collectRefs(item, found);
-  } else if (value !== null && typeof value === 'object') {
-    for (const item of Object.values(value)) collectRefs(item, found);
-  }
-}
-
-/** digestValue of `{ intent, params, refs }`, refs taken from the params so anyone can recompute it. */
-export function actionHashFor(proposal: {
-  readonly intent: string;
-  readonly params: Record<string, JsonValue>;
-}): Digest {
-  return digestValue({ intent: proposal.intent, params: proposal.params, refs: refsOf(proposal.params) });
-}
+// One definition, shared with the auditor (which must not import the kernel).
+export { actionHashOf as actionHashFor } from '@edca/records';
 
 /**
  * The store counter of a limit for one request: `<key>|<scope>|<window start ms>`. The scope is the

@@ -18,6 +18,7 @@ import { createHeldPermits, createHoldIds, type HeldPermits, type HoldIds } from
 import { createLedgerStore } from './ledger-store.js';
 import type { MapRegistry } from './registry.js';
 import type { Settings } from './settings.js';
+import { createWitnessGate, type WitnessGate } from '../witness-gate.js';
 
 const VERSION = '0.1.0';
 /** Signed by the self-test and when an append fails, to tell a broken signer from a broken journal. */
@@ -54,6 +55,8 @@ export interface KernelContext {
   /** Escalations decided in this process, by escalate record hash: decided again once approved. */
   readonly pendingRequests: Map<string, { proposal: Proposal; context: DecideContext }>;
   readonly listeners: Listeners;
+  /** The k-of-n checkpoint cosignatures the kernel waits for, when `witnesses` is set. */
+  readonly witnessGate: WitnessGate | undefined;
   closed: boolean;
   /** Appends records and applies them to the ledger, in order. */
   append(drafts: RecordDraft[]): Promise<AppendedRecord[]>;
@@ -90,9 +93,11 @@ export function createContext(
     held: createHeldPermits(),
     pendingRequests: new Map(),
     listeners: { decision: new Set(), outcome: new Set(), approval: new Set() },
+    witnessGate: options.witnesses && createWitnessGate(options.witnesses, journal),
     closed: false,
     async append(drafts) {
       const out = await journal.append(drafts);
+      ctx.witnessGate?.observe(out);
       for (const appended of out) {
         apply(ledger, appended);
         embedded?.landed(appended);

@@ -139,6 +139,8 @@ async function decideOnce(
   span: Span,
 ): Promise<Decision> {
   if (ctx.closed) return refusal('kernel.closed', ['KERNEL_CLOSED']);
+  const unwitnessed = await ctx.witnessGate?.check(ctx.clock.now());
+  if (unwitnessed) return refusal('kernel.witness', [unwitnessed]);
   const fallback = ctx.registry.fallback;
   if (!fallback) return refusal('kernel.no-map', ['NO_MAP_LOADED']);
   if (!isObject(proposal) || typeof proposal.intent !== 'string' || !isObject(proposal.params)) {

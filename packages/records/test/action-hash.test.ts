@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { JsonValue } from '@edca/records';
-import { refsOf } from '../src/internal/action.js';
+import { digestValue, type JsonValue } from '../src/index.js';
+import { actionHashOf, refsOf } from '../src/action-hash.js';
 
 // The refs an action hash covers: every opaque ref anywhere in the params, distinct and sorted. The
 // first implementation (a Set filled by a recursive walk, then sorted) is the reference.
@@ -51,6 +51,19 @@ describe('refsOf', () => {
           expect(refsOf(params)).toEqual(referenceRefsOf(params));
         }),
         { numRuns: 3000 },
+      );
+    });
+  });
+});
+
+describe('actionHashOf', () => {
+  describe('when a proposal names refs in its params', () => {
+    it('is the digest of { intent, params, refs } with the refs the params hold', () => {
+      const a = `ref_${'A'.repeat(22)}`;
+      const b = `ref_${'b'.repeat(22)}`;
+      const params = { to: b, from: { card: a }, list: [a, 'ref_short'] };
+      expect(actionHashOf({ intent: 'move', params })).toBe(
+        digestValue({ intent: 'move', params, refs: [a, b] }),
       );
     });
   });

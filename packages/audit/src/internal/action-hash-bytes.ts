@@ -1,0 +1,33 @@
+import { hash as sha256Hex } from 'node:crypto';
+import { refsOf, type JsonValue } from '@edca/records';
+import { objectMembers } from './member-bytes.js';
+
+const REFS_MEMBER = Buffer.from(',"refs":');
+const CLOSE = Buffer.from('}');
+
+/**
+ * `actionHashOf(input.proposal)` (the reference, in `@edca/records`) computed from the canonical
+ * bytes of a decision's input as they stand in the line, instead of canonicalizing the proposal
+ * again. The action hash is `sha256(JCS({ intent, params, refs }))`; RFC 8785 sorts those keys in
+ * that order and writes a value the same wherever it sits, so for a proposal of exactly `intent`
+ * and `params` its preimage is the proposal's bytes with `,"refs":[…]` put before the closing
+ * brace (refs are ASCII `ref_…` strings: `JSON.stringify` writes them canonically).
+ * Accept-only: anything else (no such member, other members) is undefined, and the caller uses
+ * the reference. `params` is the parsed value of the same bytes.
+ */
+export function actionHashFromInputBytes(
+  input: Buffer,
+  params: Readonly<Record<string, JsonValue>>,
+): string | undefined {
+  const proposal = objectMembers(input)?.find((m) => m.key === 'proposal')?.value;
+  if (proposal === undefined) return undefined;
+  const members = objectMembers(proposal);
+  if (members?.length !== 2 || members[0]!.key !== 'intent' || members[1]!.key !== 'params') return undefined;
+  const preimage = Buffer.concat([
+    proposal.subarray(0, proposal.length - 1),
+    REFS_MEMBER,
+    Buffer.from(JSON.stringify(refsOf(params))),
+    CLOSE,
+  ]);
+  return 'sha256:' + sha256Hex('sha256', preimage, 'hex');
+}
