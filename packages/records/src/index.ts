@@ -14,6 +14,22 @@ export {
 export { sha256, toDigest, digestBytes, digestValue, digestEquals, isDigest, type Digest } from './digest.js';
 export { toBase64url, fromBase64url } from './base64url.js';
 export {
+  DIGEST_PATTERN,
+  KID_PATTERN,
+  BASE64URL_PATTERN,
+  SIG_PATTERN,
+  CANONICAL_SIG_PATTERN,
+  RFC3339_UTC_PATTERN,
+  RECORD_AT_PATTERN,
+  SCREAMING_CODE_PATTERN,
+  RECORD_SIGNATURE_DOMAIN,
+  RECORD_SIGNING_PREFIX,
+  APPROVAL_DOMAIN,
+  APPROVAL_SIGNING_PREFIX,
+  approvalMessage,
+  type ApprovalStatement,
+} from './wire.js';
+export {
   verifyEd25519,
   isAcceptablePublicKey,
   kidOf,
@@ -49,7 +65,6 @@ export {
   checkRecordBody,
   isRecordInstant,
   signingMessage,
-  RECORD_SIGNATURE_DOMAIN,
   MAX_RECORD_BYTES,
   type UnsignedRecord,
   type SignedRecord,

@@ -29,7 +29,6 @@ import { bodyAcceptedFast } from './fast-decode.js';
 import { leafHash } from './merkle.js';
 import {
   MAX_RECORD_BYTES,
-  RECORD_SIGNATURE_DOMAIN,
   bodyCheck,
   checkEnvelope,
   type SealedRecord,
@@ -37,6 +36,7 @@ import {
 } from './record.js';
 import { checkedBodySchemas } from './record-types.js';
 import { sodiumAddonPath } from './internal/sodium.js';
+import { RECORD_SIGNING_PREFIX as PREFIX } from './wire.js';
 
 /** A record to prepare: an unsigned record without `prev` (the chain supplies it when sealing). */
 export type ChainDraft = Omit<UnsignedRecord, 'prev'>;
@@ -79,7 +79,6 @@ export interface ChainSigner extends Signer {
 }
 
 const LIMITS = { maxBytes: MAX_RECORD_BYTES } as const;
-const PREFIX = Buffer.from(`${RECORD_SIGNATURE_DOMAIN}\0`, 'latin1');
 // Same length as any real digest, so the size limit is checked on the exact final length.
 const PREV_PLACEHOLDER: Digest = `sha256:${'0'.repeat(64)}`;
 /** The only maker of {@link PreparedRecord}s: sealChain refuses any object it did not make. */
@@ -398,7 +397,12 @@ export function createWorkerSigner(
   const start = (): Worker => {
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { key, prefix: PREFIX.toString('latin1'), sodium, publicKey: Uint8Array.from(publicKey) },
+      workerData: {
+        key,
+        prefix: Buffer.from(PREFIX).toString('latin1'),
+        sodium,
+        publicKey: Uint8Array.from(publicKey),
+      },
     });
     w.on('message', (m: SealReply) => {
       const job = pending.get(m.id);

@@ -88,6 +88,21 @@ const nested = (spec: Spec): Field => ({
   invalid: fc.oneof(bodyOf(spec, 0.3), ijsonValue),
 });
 
+const nonNegative: Field = {
+  valid: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n)),
+  invalid: fc.oneof(fc.constantFrom(-1, -0.5, '1'), ijsonValue),
+};
+const anyNumber: Field = { valid: fc.double({ noNaN: true, noDefaultInfinity: true }), invalid: ijsonValue };
+const windowEnd: Field = {
+  valid: fc.oneof(fc.constant(null), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+  invalid: fc.oneof(fc.constantFrom(-1, 0.5, '0'), ijsonValue),
+};
+const counter = nested({ key: text, counter: text, amount: nonNegative, max: anyNumber, windowEnd });
+const counters: Field = {
+  valid: fc.array(counter.valid, { maxLength: 3 }),
+  invalid: fc.oneof(fc.array(counter.invalid, { minLength: 1, maxLength: 2 }), ijsonValue),
+};
+
 const keyBody: Spec = { kid, publicKey: b64(43), role: text };
 const specs: Record<RecordType, Spec> = {
   'policy.activated': { policyDigest: digest, name: text, version: text, owner: text },
@@ -107,6 +122,8 @@ const specs: Record<RecordType, Spec> = {
     proposer: json,
     expiresAt: rfc3339,
     pendingApproval: opt(json),
+    hold: opt(nested({ id: text, counters })),
+    approval: opt(digest),
   },
   approval: {
     decision: digest,
@@ -116,7 +133,7 @@ const specs: Record<RecordType, Spec> = {
     statement: json,
     sig: b64(86),
   },
-  attempt: { permit: digest, actionHash: digest, idempotencyKey: text, try: intMin(1) },
+  attempt: { permit: digest, actionHash: digest, idempotencyKey: text, try: intMin(1), instance: opt(text) },
   outcome: {
     attempt: digest,
     permit: digest,

@@ -1,7 +1,10 @@
 import { hash as sha256Hex } from 'node:crypto';
 import {
+  approvalMessage as approvalSigningBytes,
+  APPROVAL_DOMAIN,
   decodeRecord,
   digestValue,
+  RECORD_SIGNING_PREFIX,
   RecordsError,
   verifyEd25519,
   type JsonValue,
@@ -27,14 +30,7 @@ import { KeyIndex } from './keys.js';
 import { LineMerkle } from './line-merkle.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
-import {
-  APPROVAL_DOMAIN,
-  approvalSigningBytes,
-  isCanonicalSig,
-  RECORD_SIGNING_PREFIX,
-  recordSigAt,
-  SIG_MEMBER_BYTES,
-} from './messages.js';
+import { isCanonicalSig, recordSigAt, SIG_MEMBER_BYTES } from './messages.js';
 import { createInlineVerifier, createWorkerVerifier, type SignatureVerifier } from './signature-pool.js';
 import type { TrustFile } from '@edca/records';
 

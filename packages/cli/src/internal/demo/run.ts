@@ -21,6 +21,7 @@ import {
   type Proposer,
   type ProposerMessage,
   type ProposerOutput,
+  APPROVAL_DOMAIN,
 } from '@edca/kernel';
 import { canonicalize, digestBytes, serializeTrustFile, trustedKeyFor, type JsonValue } from '@edca/records';
 import { loadStateMap, type CompiledMap } from '@edca/semantic';
@@ -417,7 +418,7 @@ async function escalate(
   ctx.clock.advance(4 * 60_000);
   const signed = await signApproval(
     {
-      domain: 'edca-approval-v1',
+      domain: APPROVAL_DOMAIN,
       decision: approval.id,
       actionHash: d.actionHash,
       verdict: step.approver,
