@@ -14,6 +14,7 @@ import {
   digestBytes,
   encodeRecord,
   leafHash,
+  MerkleAccumulator,
   signRecord,
   toBase64url,
   verifyRecord,
@@ -27,7 +28,6 @@ import type pg from 'pg';
 import { PostgresStoreError } from './errors.js';
 import { lease, openDb, type ConnectionOptions, type Db } from './internal/db.js';
 import { validateDrafts } from './internal/drafts.js';
-import { MerkleFrontier } from './internal/merkle-frontier.js';
 import { migrate } from './migrate.js';
 
 /** Options of `postgresJournal`. */
@@ -247,7 +247,7 @@ class PostgresJournalImpl implements PostgresJournal {
     }
     if (head === undefined) throw unavailable(`journal stream ${this.stream} has no head row`);
     const seq = Number(head.seq);
-    if (MerkleFrontier.decode(seq, head.frontier) === undefined) {
+    if (MerkleAccumulator.fromFrontier(seq, head.frontier) === undefined) {
       throw corrupt(`journal stream ${this.stream}: the stored Merkle frontier does not fit size ${seq}`);
     }
     if (seq === 0) return;
@@ -410,7 +410,7 @@ class PostgresJournalImpl implements PostgresJournal {
       if (head === undefined) throw unavailable(`journal stream ${this.stream} has no head row`);
       await this.#hooks.afterLock?.(client);
       const startSeq = Number(head.seq);
-      const frontier = MerkleFrontier.decode(startSeq, head.frontier);
+      const frontier = MerkleAccumulator.fromFrontier(startSeq, head.frontier);
       if (frontier === undefined) throw corrupt(`journal stream ${this.stream}: bad Merkle frontier`);
       const tip = {
         seq: startSeq,
@@ -470,7 +470,7 @@ class PostgresJournalImpl implements PostgresJournal {
       await client.query(
         `INSERT INTO edca.journal_records (stream, seq, type, hash, bytes) VALUES ${values};
          SELECT edca.journal_advance(${lit(this.stream)}, ${startSeq}, ${tip.seq}, ${lit(tip.hash)}, ${lit(tip.at)},
-                                     ${hex(frontier.encode())}, ${tip.since});
+                                     ${hex(frontier.frontier())}, ${tip.since});
          COMMIT`,
       );
       ended = true;

@@ -4,6 +4,7 @@ import {
   APPROVAL_DOMAIN,
   decodeRecord,
   digestValue,
+  MerkleAccumulator,
   RECORD_SIGNING_PREFIX,
   RecordsError,
   verifyEd25519,
@@ -27,7 +28,6 @@ import {
   type SessionEndedBody,
 } from './bodies.js';
 import { KeyIndex } from './keys.js';
-import { LineMerkle } from './line-merkle.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
 import { isCanonicalSig, recordSigAt, SIG_MEMBER_BYTES } from './messages.js';
@@ -125,7 +125,7 @@ export async function verifyLines(
     else u.signatures++;
   };
 
-  const acc = new LineMerkle();
+  const acc = new MerkleAccumulator();
   let stream: string | null = null;
   let expectedSeq = 1;
   let prevHash: string | null = null;
