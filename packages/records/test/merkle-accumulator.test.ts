@@ -75,7 +75,7 @@ describe('MerkleAccumulator', () => {
     it('throws MERKLE_HASH_LENGTH', () => {
       const acc = new MerkleAccumulator();
       expect(() => acc.append(new Uint8Array(31))).toThrow(
-        expect.objectContaining({ code: 'MERKLE_HASH_LENGTH' }) as unknown as Error,
+        expect.objectContaining({ code: 'MERKLE_HASH_LENGTH' }) as unknown,
       );
       expect(acc.size).toBe(0);
     });
