@@ -5,7 +5,7 @@
  * Decisions are pure and cached locally; everything that must hold ACROSS kernel instances lives
  * here. The embedded default is `createMemoryStore()` (rebuilt from the journal at startup);
  * `@edca/store-postgres` implements the same port for many instances. Every implementation must pass
- * `test/store-suite.ts` (`runStoreSuite(name, factory)`).
+ * `@edca/kernel/testing` (`runStoreSuite(test, name, factory)`).
  *
  * Every method is atomic on its own: the store never offers a read-then-write pair the caller has to
  * keep consistent, because two kernel instances may call it at the same moment.
