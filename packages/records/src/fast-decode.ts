@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JsonValue } from './ijson.js';
+import { isObject, type JsonValue } from './ijson.js';
 import { checkedBodySchemas, type RecordType } from './record-types.js';
 import {
   BASE64URL_PATTERN,
@@ -17,7 +17,6 @@ import {
 // test/fast-decode.test.ts checks the same accept/refuse as zod on valid and mutated bodies.
 
 type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isDigest = (v: unknown): boolean => typeof v === 'string' && DIGEST_PATTERN.test(v);
 const isText = (v: unknown): boolean => typeof v === 'string' && v.length >= 1;
 const isB64 = (v: unknown, length: number): boolean =>

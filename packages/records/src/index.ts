@@ -7,6 +7,7 @@ export {
   canonicalize,
   canonicalBytes,
   toFrozenJson,
+  isObject,
   DEFAULT_IJSON_LIMITS,
   type JsonValue,
   type IJsonLimits,
