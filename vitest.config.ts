@@ -4,8 +4,14 @@ import { defineConfig } from 'vitest/config';
 // Tests import workspace packages from source, so no build is needed to run them.
 const pkg = (name: string): string =>
   fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
-const alias = Object.fromEntries(
-  [
+const testing: [string, string] = [
+  '@edca/kernel/testing',
+  fileURLToPath(new URL('./packages/kernel/src/testing/index.ts', import.meta.url)),
+];
+const alias: Record<string, string> = Object.fromEntries<string>([
+  // Before `@edca/kernel`, which would otherwise match it as a prefix.
+  testing,
+  ...[
     'records',
     'semantic',
     'ledger',
@@ -18,8 +24,8 @@ const alias = Object.fromEntries(
     'mcp',
     'eval',
     'cli',
-  ].map((n) => [`@edca/${n}`, pkg(n)]),
-);
+  ].map((n): [string, string] => [`@edca/${n}`, pkg(n)]),
+]);
 
 export default defineConfig({
   resolve: { alias },

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ArpError, createMemoryRefRegistry, createRefMinter, REF_PATTERN } from '@edca/arp';
 import { TEST_KEY } from './helpers.js';
-import { runRefRegistrySuite } from './ref-registry-suite.js';
+import { runRefRegistrySuite } from '@edca/kernel/testing';
 
 describe('createRefMinter', () => {
   const minter = createRefMinter(TEST_KEY);
@@ -77,7 +77,9 @@ describe('createRefMinter', () => {
   });
 });
 
-runRefRegistrySuite('in memory', () => createMemoryRefRegistry());
+runRefRegistrySuite({ describe, it, beforeEach, afterEach, expect }, 'in memory', () =>
+  createMemoryRefRegistry(),
+);
 
 describe('createMemoryRefRegistry', () => {
   describe('when a session is issued more refs than allowed', () => {

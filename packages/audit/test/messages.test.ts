@@ -1,12 +1,7 @@
-import { decodeRecord, signingMessage } from '@edca/records';
+import { decodeRecord, RECORD_SIGNING_PREFIX, signingMessage } from '@edca/records';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateJournal, type GeneratedJournal } from '../../../test/helpers/journal-generator.js';
-import {
-  RECORD_SIGNING_PREFIX,
-  recordSigAt,
-  recordSigningBytes,
-  SIG_MEMBER_BYTES,
-} from '../src/internal/messages.js';
+import { recordSigAt, recordSigningBytes, SIG_MEMBER_BYTES } from '../src/internal/messages.js';
 
 let j: GeneratedJournal;
 beforeAll(async () => {

@@ -518,7 +518,8 @@ describe('verifyJournal', () => {
       }
       const r = await findingsOf(lines, 2);
       expect(r.findings[0]).toMatchObject({ code: 'SIGNATURE_INVALID', seq });
-    });
+      // Five worker pools: from the sources each worker thread first compiles its module with tsx.
+    }, 120_000);
   });
 
   describe('when the options are wrong', () => {

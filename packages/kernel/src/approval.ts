@@ -6,47 +6,25 @@
  * statement binds the approver to the escalate record's hash AND the action hash.
  */
 import {
-  canonicalBytes,
+  approvalMessage,
+  APPROVAL_DOMAIN,
+  BASE64URL_PATTERN,
   findTrustedKey,
   verifyEd25519,
+  type ApprovalStatement,
   type Digest,
   type Signer,
   type TrustFile,
 } from '@edca/records';
 
-/** The domain-separation tag of approval signatures. */
-export const APPROVAL_DOMAIN = 'edca-approval-v1';
-
-/** What an approver signs. */
-export interface ApprovalStatement {
-  readonly domain: typeof APPROVAL_DOMAIN;
-  /** Hash of the journaled `escalate` decision record (the pending approval's id). */
-  readonly decision: Digest;
-  readonly actionHash: Digest;
-  readonly verdict: 'approve' | 'reject';
-  readonly approver: { readonly kid: string; readonly role: string };
-  /** RFC 3339 UTC instant the approver signed at (informational; the kernel's clock decides expiry). */
-  readonly at: string;
-}
+// The statement format and its signed bytes are wire constants of @edca/records (the auditor checks
+// the same bytes); the kernel keeps exporting them so its API stays.
+export { approvalMessage, APPROVAL_DOMAIN, type ApprovalStatement };
 
 /** A statement with its Ed25519 signature (base64url, 64 bytes). */
 export interface SignedApproval {
   readonly statement: ApprovalStatement;
   readonly sig: string;
-}
-
-/**
- * The exact bytes an approver signs for a statement.
- * @throws RecordsError IJSON_* when the statement is not I-JSON
- * @example approvalMessage(statement).length > 0; // true
- */
-export function approvalMessage(statement: ApprovalStatement): Uint8Array {
-  const prefix = new TextEncoder().encode(`${APPROVAL_DOMAIN}\n`);
-  const body = canonicalBytes(statement);
-  const out = new Uint8Array(prefix.length + body.length);
-  out.set(prefix, 0);
-  out.set(body, prefix.length);
-  return out;
 }
 
 /**
@@ -67,8 +45,6 @@ export type ApprovalCheck =
       readonly code: 'APPROVAL_INVALID' | 'APPROVAL_UNTRUSTED';
       readonly message: string;
     };
-
-const B64URL = /^[A-Za-z0-9_-]+$/;
 
 /**
  * Verifies an approval strictly: shape and domain, binding to the expected escalate record and action
@@ -98,7 +74,7 @@ export function verifyApproval(
     typeof s.at !== 'string' ||
     Object.keys(s).length !== 6 ||
     typeof signed.sig !== 'string' ||
-    !B64URL.test(signed.sig)
+    !BASE64URL_PATTERN.test(signed.sig)
   ) {
     return { ok: false, code: 'APPROVAL_INVALID', message: 'malformed approval statement' };
   }

@@ -2,7 +2,7 @@
  * The `Journal` port: where the kernel puts signed responsibility records.
  *
  * Implemented by the embedded file journal (`file-journal.ts`) and by `@edca/store-postgres`.
- * Every implementation must pass the shared suite in `test/journal-suite.ts`.
+ * Every implementation must pass the shared suite `runJournalSuite` of `@edca/kernel/testing`.
  * See docs/contracts.md (the pinned shape) and docs/journal.md (the file journal).
  */
 import {

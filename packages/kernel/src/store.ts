@@ -6,7 +6,7 @@
  * here. The embedded default (no `store` option) reads its limit counters from the kernel's ledger
  * fold and keeps the rest in memory, filled from the journal at startup (docs/kernel.md, "State");
  * `@edca/store-postgres` implements the same port for many instances. Every implementation must pass
- * `test/store-suite.ts` (`runStoreSuite(name, factory)`).
+ * `@edca/kernel/testing` (`runStoreSuite(test, name, factory)`).
  *
  * Every method is atomic on its own: the store never offers a read-then-write pair the caller has to
  * keep consistent, because two kernel instances may call it at the same moment.

@@ -24,7 +24,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KernelError, openFileJournal, type AppendedRecord, type FileJournal } from '@edca/kernel';
 
 import { openFileJournalWith, type JournalAppendFile } from '../src/file-journal.js';
-import { expectValidChain, runJournalSuite, suiteDraft } from './journal-suite.js';
+import { expectValidChain, runJournalSuite, suiteDraft } from '@edca/kernel/testing';
 
 // Every file-journal test runs with both kinds of signer: one that signs on the calling thread
 // (records sealed one by one) and a worker signer (records prepared here, sealed in batches).
@@ -35,6 +35,7 @@ const SIGNERS: readonly (readonly [string, (key: KeyObject) => Signer])[] = [
 
 for (const [kind, makeSigner] of SIGNERS) {
   runJournalSuite(
+    { describe, it, beforeEach, afterEach, expect },
     `file journal (${kind})`,
     async ({ stream, signer, checkpointEvery }) => {
       const dir = await mkdtemp(join(tmpdir(), 'edca-journal-suite-'));

@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createMemoryStore } from '@edca/kernel';
-import { runStoreSuite } from './store-suite.js';
+import { runStoreSuite } from '@edca/kernel/testing';
 
-runStoreSuite('memory', () => Promise.resolve({ store: createMemoryStore() }));
+runStoreSuite({ describe, it, beforeEach, afterEach, expect }, 'memory', () =>
+  Promise.resolve({ store: createMemoryStore() }),
+);
 
 // The memory store keeps one reservation id per counter as a plain string and drops lapsed holds as
 // it meets them; a list of every reservation, scanned in full, is the reference it must equal.

@@ -4,6 +4,7 @@
  * map typed by `RecordType`, so a new record type does not compile until it is handled here.
  * No I/O and no clock: time comes from the records.
  */
+import { isObject } from '@edca/records';
 import type { RecordType } from '@edca/records';
 import type {
   ApprovalEntry,
@@ -37,7 +38,6 @@ interface Ctx {
 
 type Handler = (ctx: Ctx) => void;
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 /** The role of the system key: never an approver of its own escalations. */
 const KERNEL_ROLE = 'kernel';
@@ -85,7 +85,7 @@ export function apply(state: LedgerState, appended: LedgerRecord): ApplyResult {
   };
   const atMs = Date.parse(record.at);
   const handler = (handlers as Readonly<Record<string, Handler | undefined>>)[record.type];
-  if (handler === undefined || !isObj(record.body) || Number.isNaN(atMs)) {
+  if (handler === undefined || !isObject(record.body) || Number.isNaN(atMs)) {
     report('BODY_INVALID', `record ${seq} is not a ${record.type} record the ledger can read`);
   } else {
     handler({ state, seq, atMs, hash, kid: record.kid, body: record.body, report });
@@ -110,9 +110,10 @@ function applyActivation(ctx: Ctx): void {
   state.policies.add(digest);
   const activation = body['activation'];
   if (activation === undefined) return;
-  const statement = isObj(activation) && isObj(activation['statement']) ? activation['statement'] : undefined;
+  const statement =
+    isObject(activation) && isObject(activation['statement']) ? activation['statement'] : undefined;
   const owner =
-    statement !== undefined && isObj(statement['owner']) ? str(statement['owner']['kid']) : undefined;
+    statement !== undefined && isObject(statement['owner']) ? str(statement['owner']['kid']) : undefined;
   const revision = statement?.['revision'];
   const map = str(statement?.['map']);
   if (statement === undefined || owner === undefined || typeof revision !== 'number' || map === undefined) {
@@ -151,7 +152,7 @@ function applyDecision(ctx: Ctx): void {
   const actionHash = str(body['actionHash']);
   const policyDigest = str(body['policyDigest']);
   const input = body['input'];
-  if (actionHash === undefined || policyDigest === undefined || !isObj(input)) {
+  if (actionHash === undefined || policyDigest === undefined || !isObject(input)) {
     report('BODY_INVALID', `decision ${ctx.seq} lacks its action hash, policy or input`);
     return;
   }
@@ -171,7 +172,7 @@ function applyDecision(ctx: Ctx): void {
   }
   const approvals = Array.isArray(input['approvals']) ? (input['approvals'] as unknown[]) : [];
   for (const a of approvals) {
-    const kid = isObj(a) ? str(a['kid']) : undefined;
+    const kid = isObject(a) ? str(a['kid']) : undefined;
     if (kid === undefined || !(state.approvedKids.get(actionHash)?.has(kid) ?? false)) {
       report(
         'APPROVAL_MISSING',
@@ -180,9 +181,9 @@ function applyDecision(ctx: Ctx): void {
     }
   }
   const approval = approvals.length > 0 ? useApproval(ctx, actionHash, str(body['approval'])) : undefined;
-  const proposal = isObj(input['proposal']) ? input['proposal'] : {};
+  const proposal = isObject(input['proposal']) ? input['proposal'] : {};
   const expiresAt = str(body['expiresAt']);
-  const hold = isObj(body['hold']) ? body['hold'] : undefined;
+  const hold = isObject(body['hold']) ? body['hold'] : undefined;
   const permit: PermitEntry = {
     hash,
     seq: ctx.seq,
@@ -210,7 +211,7 @@ function applyDecision(ctx: Ctx): void {
 
 function openEscalation(ctx: Ctx, actionHash: string): void {
   const { state, body, hash } = ctx;
-  const pending = isObj(body['pendingApproval']) ? body['pendingApproval'] : undefined;
+  const pending = isObject(body['pendingApproval']) ? body['pendingApproval'] : undefined;
   const count = pending?.['count'];
   const role = str(pending?.['role']);
   const expiresAt = str(pending?.['expiresAt']);
@@ -299,7 +300,7 @@ export function usageAt(state: LedgerState, counter: string, nowMs: number): num
 function applyApproval(ctx: Ctx): void {
   const { state, body, report } = ctx;
   const id = str(body['decision']);
-  const approver = isObj(body['approver']) ? body['approver'] : undefined;
+  const approver = isObject(body['approver']) ? body['approver'] : undefined;
   const kid = str(approver?.['kid']);
   const role = str(approver?.['role']);
   const esc = id === undefined ? undefined : state.approvals.get(id);

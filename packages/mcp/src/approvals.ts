@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SignedApproval } from '@edca/kernel';
-import { parseJson, type Digest, type SignedRecord } from '@edca/records';
+import { parseJson, type Digest, type SignedRecord, isObject } from '@edca/records';
 import { McpError } from './errors.js';
 
 /** An escalation still waiting for approvers, as read back from the journal. */
@@ -28,10 +28,6 @@ export interface PendingApprovalInfo {
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -4,6 +4,7 @@
  * schemas, descriptions, error texts — is ever forwarded to the agent; a failure is a thrown
  * error the kernel turns into an outcome (`failed`, or `unknown` on a timeout).
  */
+import { isObject } from '@edca/records';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { ArpHandler } from '@edca/arp';
@@ -148,10 +149,6 @@ export function createUpstreams(
       await Promise.allSettled(all.map(async (c) => (await c).close()));
     },
   };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The object an upstream tool answered: its `structuredContent`, else one JSON object text block. */

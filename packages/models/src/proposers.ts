@@ -9,7 +9,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import type { ProposalFormat, ToolFormat } from '@edca/arp';
 import type { Proposer, ProposerOutput, ProposerTurn } from '@edca/kernel';
-import { digestBytes } from '@edca/records';
+import { digestBytes, isObject } from '@edca/records';
 import { ModelsError } from './errors.js';
 import { toModelsError } from './internal/sdk-errors.js';
 import { toAnthropicMessages, toChatMessages, toResponsesInput } from './internal/wire.js';
@@ -95,7 +95,6 @@ function checkOptions(options: ModelProposerOptions): void {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const count = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
 
 function parseBody(text: string, provider: string): Obj {
@@ -105,7 +104,7 @@ function parseBody(text: string, provider: string): Obj {
   } catch {
     throw new ModelsError('MODEL_RESPONSE_INVALID', `${provider}: the response body is not JSON`);
   }
-  if (!isObj(value))
+  if (!isObject(value))
     throw new ModelsError('MODEL_RESPONSE_INVALID', `${provider}: the response is not an object`);
   return value;
 }
@@ -117,7 +116,7 @@ function usageOf(
   extraInput: readonly string[] = [],
 ): Usage | undefined {
   const u = body['usage'];
-  if (!isObj(u) || typeof u[input] !== 'number' || typeof u[output] !== 'number') return undefined;
+  if (!isObject(u) || typeof u[input] !== 'number' || typeof u[output] !== 'number') return undefined;
   let inputTokens = count(u[input]);
   for (const k of extraInput) inputTokens += count(u[k]);
   return { inputTokens, outputTokens: count(u[output]) };
@@ -192,8 +191,8 @@ export function createOpenAIChatProposer(options: ModelProposerOptions): ModelPr
       );
       const body = parseBody(raw, 'openai-chat');
       const choice = Array.isArray(body['choices']) ? (body['choices'][0] as unknown) : undefined;
-      const message = isObj(choice) ? choice['message'] : undefined;
-      const text = isObj(message) && typeof message['content'] === 'string' ? message['content'] : '';
+      const message = isObject(choice) ? choice['message'] : undefined;
+      const text = isObject(message) && typeof message['content'] === 'string' ? message['content'] : '';
       return output('openai', raw, usageOf(body, 'prompt_tokens', 'completion_tokens'), text);
     },
   };
@@ -232,9 +231,11 @@ export function createOpenAIResponsesProposer(options: ModelProposerOptions): Mo
       const items: readonly unknown[] = body['output'];
       const said = items
         .flatMap((item): readonly unknown[] =>
-          isObj(item) && item['type'] === 'message' && Array.isArray(item['content']) ? item['content'] : [],
+          isObject(item) && item['type'] === 'message' && Array.isArray(item['content'])
+            ? item['content']
+            : [],
         )
-        .map((c: unknown) => (isObj(c) && typeof c['text'] === 'string' ? c['text'] : ''))
+        .map((c: unknown) => (isObject(c) && typeof c['text'] === 'string' ? c['text'] : ''))
         .join('');
       return output(
         'openai',
@@ -273,7 +274,7 @@ export function createAnthropicProposer(options: ModelProposerOptions): ModelPro
       const body = parseBody(raw, 'anthropic');
       const said = (Array.isArray(body['content']) ? body['content'] : [])
         .map((c: unknown) =>
-          isObj(c) && c['type'] === 'text' && typeof c['text'] === 'string' ? c['text'] : '',
+          isObject(c) && c['type'] === 'text' && typeof c['text'] === 'string' ? c['text'] : '',
         )
         .join('');
       return output(

@@ -18,7 +18,7 @@ import {
   type ProposerMessage,
   type ProposerOutput,
 } from '@edca/kernel';
-import { canonicalize, type JsonValue } from '@edca/records';
+import { canonicalize, type JsonValue, isObject } from '@edca/records';
 import type { CompiledMap } from '@edca/semantic';
 import { ModelsError } from './errors.js';
 import type { Usage } from './proposers.js';
@@ -165,9 +165,6 @@ interface ModelLike {
   readonly model?: unknown;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function checkBounds(b: SessionBounds): void {
   const positiveInt = (name: string, v: unknown): void => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
@@ -188,7 +185,7 @@ function checkBounds(b: SessionBounds): void {
     throw new ModelsError('SESSION_CONFIG_INVALID', 'bounds.maxCost must be a non-negative number');
   for (const [name, p] of Object.entries(b.prices ?? {})) {
     const ok =
-      isObj(p) &&
+      isObject(p) &&
       Number.isFinite(p.inputPerMTok) &&
       p.inputPerMTok >= 0 &&
       Number.isFinite(p.outputPerMTok) &&

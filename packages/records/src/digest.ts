@@ -1,10 +1,9 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { canonicalTextWithinLimit, type IJsonLimits } from './ijson.js';
+import { DIGEST_PATTERN } from './wire.js';
 
 /** A SHA-256 digest as text: `sha256:` and 64 lower-case hex digits. */
 export type Digest = `sha256:${string}`;
-
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 /**
  * SHA-256 of bytes, or of the UTF-8 encoding of a string.
@@ -53,7 +52,7 @@ export function digestValue(value: unknown, limits?: IJsonLimits): Digest {
  * isDigest('sha256:' + '0'.repeat(64)); // true
  */
 export function isDigest(value: unknown): value is Digest {
-  return typeof value === 'string' && DIGEST_RE.test(value);
+  return typeof value === 'string' && DIGEST_PATTERN.test(value);
 }
 
 /**

@@ -134,7 +134,7 @@ interface KeyEntry {
 }
 
 // Verifiers see few distinct keys (a trust file); the cache keeps the point decoding
-// (bigint, ~0.1 ms) and the KeyObject off the hot path. Cleared when it grows past the bound.
+// (bigint arithmetic) and the KeyObject off the hot path. Cleared when it grows past the bound.
 const KEY_CACHE_MAX = 4096;
 const keyCache = new Map<string, KeyEntry>();
 
@@ -321,7 +321,7 @@ function seedOf(key: KeyObject): Uint8Array {
 }
 
 /**
- * A {@link Signer} backed by libsodium (`sodium-native`), about twice as fast as node:crypto; the
+ * A {@link Signer} backed by libsodium (`sodium-native`), faster than node:crypto (docs/benchmarks.md); the
  * signatures are byte-identical (Ed25519 is deterministic).
  * @throws RecordsError `ED25519_BACKEND_UNAVAILABLE` (the addon did not load), `KEY_INVALID`
  *   (unparsable PEM or not a private key), `KEY_UNSUPPORTED` (not Ed25519)

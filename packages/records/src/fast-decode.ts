@@ -1,5 +1,13 @@
-import type { JsonValue } from './ijson.js';
-import type { RecordType } from './record-types.js';
+import { z } from 'zod';
+import { isObject, type JsonValue } from './ijson.js';
+import { checkedBodySchemas, type RecordType } from './record-types.js';
+import {
+  BASE64URL_PATTERN,
+  DIGEST_PATTERN,
+  KID_PATTERN,
+  RFC3339_UTC_PATTERN,
+  SCREAMING_CODE_PATTERN,
+} from './wire.js';
 
 // The record decoder's fast body check (the auditor decodes every journal line). The same rules
 // as the internal `checkedBodySchemas` (record-types.ts: zod strict objects, the JSON-valued
@@ -8,19 +16,14 @@ import type { RecordType } from './record-types.js';
 // refuses with the precise path and message, so it can never change a verdict.
 // test/fast-decode.test.ts checks the same accept/refuse as zod on valid and mutated bodies.
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-const KID = /^ed25519:[A-Za-z0-9_-]{22}$/;
-const B64URL = /^[A-Za-z0-9_-]+$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
-
 type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isDigest = (v: unknown): boolean => typeof v === 'string' && DIGEST.test(v);
+const isDigest = (v: unknown): boolean => typeof v === 'string' && DIGEST_PATTERN.test(v);
 const isText = (v: unknown): boolean => typeof v === 'string' && v.length >= 1;
 const isB64 = (v: unknown, length: number): boolean =>
-  typeof v === 'string' && v.length === length && B64URL.test(v);
+  typeof v === 'string' && v.length === length && BASE64URL_PATTERN.test(v);
 const isIntAtLeast = (v: unknown, min: number): boolean =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+const isScreaming = (v: unknown): boolean => typeof v === 'string' && SCREAMING_CODE_PATTERN.test(v);
 
 /** Every own key of `o` is one of `allowed` (zod strict objects refuse unknown keys). */
 function onlyKeys(o: Obj, allowed: ReadonlySet<string>): boolean {
@@ -30,59 +33,37 @@ function onlyKeys(o: Obj, allowed: ReadonlySet<string>): boolean {
 
 const has = (o: Obj, k: string): boolean => Object.hasOwn(o, k);
 
-const POLICY_KEYS = new Set(['policyDigest', 'name', 'version', 'owner']);
-const KEY_KEYS = new Set(['kid', 'publicKey', 'role']);
-const DECISION_KEYS = new Set([
-  'verdict',
-  'decisionKey',
-  'policyDigest',
-  'stateHash',
-  'actionHash',
-  'input',
-  'rule',
-  'reasons',
-  'accountable',
-  'principal',
-  'proposer',
-  'expiresAt',
-  'pendingApproval',
-  'hold',
-  'approval',
-]);
-const HOLD_KEYS = new Set(['id', 'counters']);
-const HOLD_COUNTER_KEYS = new Set(['key', 'counter', 'amount', 'max', 'windowEnd']);
-const SHADOW_KEYS = new Set([
-  'decision',
-  'verdict',
-  'decisionKey',
-  'policyDigest',
-  'input',
-  'rule',
-  'reasons',
-  'accountable',
-]);
-const APPROVAL_KEYS = new Set(['decision', 'actionHash', 'verdict', 'approver', 'statement', 'sig']);
-const APPROVER_KEYS = new Set(['kid', 'role']);
-const ATTEMPT_KEYS = new Set(['permit', 'actionHash', 'idempotencyKey', 'try', 'instance']);
-const OUTCOME_KEYS = new Set(['attempt', 'permit', 'status', 'error', 'transition']);
-const ERROR_KEYS = new Set(['code']);
-const TRANSITION_KEYS = new Set(['machine', 'from', 'to']);
-const CHECKPOINT_KEYS = new Set(['size', 'root']);
-const INTAKE_REFUSED_KEYS = new Set([
-  'session',
-  'turn',
-  'format',
-  'code',
-  'message',
-  'outputDigest',
-  'proposer',
-]);
-const SESSION_ENDED_KEYS = new Set(['session', 'reason', 'turns', 'tokens', 'cost', 'refusals', 'proposer']);
-const TOKENS_KEYS = new Set(['input', 'output']);
-const COST_KEYS = new Set(['micros', 'currency']);
-const REFUSALS_KEYS = new Set(['intake', 'kernel']);
-const SCREAMING = /^[A-Z][A-Z0-9_]{0,63}$/;
-const isScreaming = (v: unknown): boolean => typeof v === 'string' && SCREAMING.test(v);
+// The key sets come from the schemas themselves, so a field added there is never accepted here
+// unchecked: a body holding it fails `onlyKeys` until this file checks it (and the differential
+// test in test/fast-decode.test.ts draws it).
+type Shape = { readonly shape: Readonly<Record<string, unknown>> };
+const keysOf = (schema: Shape): ReadonlySet<string> => new Set(Object.keys(schema.shape));
+const inner = (schema: z.ZodType): Shape => {
+  let s: unknown = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodArray)
+    s = s instanceof z.ZodArray ? s.element : (s as z.ZodOptional).unwrap();
+  if (!(s instanceof z.ZodObject)) throw new Error('invariant: a nested body field is an object schema');
+  return s;
+};
+const S = checkedBodySchemas;
+const POLICY_KEYS = keysOf(S['policy.activated']);
+const KEY_KEYS = keysOf(S['key.added']);
+const DECISION_KEYS = keysOf(S.decision);
+const HOLD_KEYS = keysOf(inner(S.decision.shape.hold));
+const COUNTER_KEYS = keysOf(inner(S.decision.shape.hold.unwrap().shape.counters));
+const APPROVAL_KEYS = keysOf(S.approval);
+const APPROVER_KEYS = keysOf(S.approval.shape.approver);
+const ATTEMPT_KEYS = keysOf(S.attempt);
+const OUTCOME_KEYS = keysOf(S.outcome);
+const ERROR_KEYS = keysOf(inner(S.outcome.shape.error));
+const TRANSITION_KEYS = keysOf(inner(S.outcome.shape.transition));
+const CHECKPOINT_KEYS = keysOf(S.checkpoint);
+const INTAKE_REFUSED_KEYS = keysOf(S['intake.refused']);
+const SESSION_ENDED_KEYS = keysOf(S['session.ended']);
+const TOKENS_KEYS = keysOf(S['session.ended'].shape.tokens);
+const COST_KEYS = keysOf(inner(S['session.ended'].shape.cost));
+const REFUSALS_KEYS = keysOf(S['session.ended'].shape.refusals);
+const SHADOW_KEYS = keysOf(S.shadow);
 
 function intakeRefusedOk(b: Obj): boolean {
   const f = b['format'];
@@ -123,7 +104,7 @@ function holdOk(h: unknown): boolean {
     const amount = c['amount'];
     if (!isFiniteNumber(amount) || amount < 0 || !isFiniteNumber(c['max'])) return false;
     if (c['windowEnd'] !== null && !isIntAtLeast(c['windowEnd'], 0)) return false;
-    if (!onlyKeys(c, HOLD_COUNTER_KEYS)) return false;
+    if (!onlyKeys(c, COUNTER_KEYS)) return false;
   }
   return true;
 }
@@ -140,7 +121,7 @@ function decisionOk(b: Obj): boolean {
   for (const r of reasons) if (typeof r !== 'string') return false;
   if (has(b, 'expiresAt')) {
     const e = b['expiresAt'];
-    if (typeof e !== 'string' || !RFC3339.test(e)) return false;
+    if (typeof e !== 'string' || !RFC3339_UTC_PATTERN.test(e)) return false;
   }
   if (has(b, 'hold') && !holdOk(b['hold'])) return false;
   if (has(b, 'approval') && !isDigest(b['approval'])) return false;
@@ -164,7 +145,7 @@ function approvalOk(b: Obj): boolean {
   if (v !== 'approve' && v !== 'reject') return false;
   if (!isDigest(b['decision']) || !isDigest(b['actionHash'])) return false;
   const a = b['approver'];
-  if (!isObject(a) || !(typeof a['kid'] === 'string' && KID.test(a['kid'])) || !isText(a['role']))
+  if (!isObject(a) || !(typeof a['kid'] === 'string' && KID_PATTERN.test(a['kid'])) || !isText(a['role']))
     return false;
   if (!onlyKeys(a, APPROVER_KEYS)) return false;
   if (!has(b, 'statement') || !isB64(b['sig'], 86)) return false;
@@ -224,7 +205,7 @@ export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
     case 'key.retired':
       return (
         typeof b['kid'] === 'string' &&
-        KID.test(b['kid']) &&
+        KID_PATTERN.test(b['kid']) &&
         isB64(b['publicKey'], 43) &&
         isText(b['role']) &&
         onlyKeys(b, KEY_KEYS)

@@ -723,3 +723,12 @@ export function parseJsonStrict(text: string, maxDepth: number): JsonValue {
   if (i !== text.length) syntax('trailing characters');
   return result;
 }
+
+/**
+ * Whether `value` is a JSON object: an object that is neither null nor an array.
+ * @example
+ * isObject({ a: 1 }); // true;  isObject([1]); // false
+ */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

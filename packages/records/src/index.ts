@@ -7,6 +7,7 @@ export {
   canonicalize,
   canonicalBytes,
   toFrozenJson,
+  isObject,
   DEFAULT_IJSON_LIMITS,
   type JsonValue,
   type IJsonLimits,
@@ -14,6 +15,22 @@ export {
 export { sha256, toDigest, digestBytes, digestValue, digestEquals, isDigest, type Digest } from './digest.js';
 export { toBase64url, fromBase64url } from './base64url.js';
 export { actionHashOf, refsOf } from './action-hash.js';
+export {
+  DIGEST_PATTERN,
+  KID_PATTERN,
+  BASE64URL_PATTERN,
+  SIG_PATTERN,
+  CANONICAL_SIG_PATTERN,
+  RFC3339_UTC_PATTERN,
+  RECORD_AT_PATTERN,
+  SCREAMING_CODE_PATTERN,
+  RECORD_SIGNATURE_DOMAIN,
+  RECORD_SIGNING_PREFIX,
+  APPROVAL_DOMAIN,
+  APPROVAL_SIGNING_PREFIX,
+  approvalMessage,
+  type ApprovalStatement,
+} from './wire.js';
 export {
   verifyEd25519,
   isAcceptablePublicKey,
@@ -50,7 +67,6 @@ export {
   checkRecordBody,
   isRecordInstant,
   signingMessage,
-  RECORD_SIGNATURE_DOMAIN,
   MAX_RECORD_BYTES,
   type UnsignedRecord,
   type SignedRecord,
@@ -88,6 +104,7 @@ export {
   type GeneratedKeyPair,
 } from './key-file.js';
 export { parseCanonicalJson } from './canonical-parse.js';
+export { startWorkerModule } from './worker-module.js';
 export {
   prepareRecord,
   sealChain,

@@ -2,7 +2,7 @@ import { hash as oneShotHash } from 'node:crypto';
 import { RecordsError } from './errors.js';
 
 // RFC 6962 §2.1 / RFC 9162 §2.1.1: domain-separated SHA-256 so a leaf never equals a node.
-// crypto.hash (Node ≥ 20.12) is a one-shot digest, about twice as fast as createHash on 65 bytes.
+// crypto.hash (Node ≥ 20.12) is a one-shot digest: no Hash object per node of 65 bytes.
 const sha = (data: Uint8Array): Uint8Array => oneShotHash('sha256', data, 'buffer');
 
 const EMPTY_ROOT = sha(new Uint8Array(0));
@@ -242,16 +242,53 @@ export function verifyConsistency(
   return sn === 0 && equal32(fr, rootM) && equal32(sr, rootN);
 }
 
+const HASH_BYTES = 32;
+// A safe-integer size has at most 53 set bits, so at most 53 perfect subtrees.
+const MAX_LEVELS = 64;
+const NO_LEAF = new Uint8Array(0);
+
+const popcount = (n: number): number => {
+  let count = 0;
+  for (let s = n; s > 0; s = Math.floor(s / 2)) count += s % 2;
+  return count;
+};
+
 /**
- * An append-only RFC 6962 tree that keeps only the O(log n) roots of its perfect subtrees
- * (a "compact range"): append is amortized O(1) hashes, root() is O(log n).
+ * An append-only RFC 6962 tree that keeps only the roots of its perfect subtrees (a "compact
+ * range", one root per set bit of the size, largest first): append is amortized O(1) hashes,
+ * root() is O(log n). The journals, the PostgreSQL frontier and the auditor all use this one.
+ *
+ * The roots live in one buffer allocated with the accumulator, and every hash is taken as base64
+ * text written straight into its slot: node's one-shot hash with a Buffer result allocates an
+ * ArrayBuffer per call, and the auditor takes about two hashes per journal line.
  * @example
  * const acc = new MerkleAccumulator(); acc.append(leafHash(line)); acc.root();
  */
 export class MerkleAccumulator {
-  // stack[i] is the root of a perfect subtree; sizes strictly decrease, matching the set bits of size.
-  readonly #stack: Uint8Array[] = [];
+  // #stack[i * 32 …] is the root of a perfect subtree; sizes strictly decrease (the set bits of size).
+  readonly #stack = Buffer.alloc(MAX_LEVELS * HASH_BYTES);
+  #levels = 0;
   #size = 0;
+  // 0x00 ‖ line, the input of a leaf hash; grown for a longer line.
+  #leafInput = Buffer.alloc(1 + 4096);
+  // 0x01 ‖ left ‖ right, the input of an inner node (RFC 6962 §2.1).
+  readonly #node = Buffer.alloc(1 + 2 * HASH_BYTES);
+
+  /**
+   * The tree whose stored frontier ({@link MerkleAccumulator.frontier}) is `frontier`, of `size`
+   * leaves; undefined when those bytes cannot be the frontier of a tree of that size.
+   * @example
+   * MerkleAccumulator.fromFrontier(acc.size, acc.frontier())?.root(); // acc.root()
+   */
+  static fromFrontier(size: number, frontier: Uint8Array): MerkleAccumulator | undefined {
+    if (!Number.isSafeInteger(size) || size < 0 || !(frontier instanceof Uint8Array)) return undefined;
+    if (frontier.length !== popcount(size) * HASH_BYTES) return undefined;
+    const acc = new MerkleAccumulator();
+    acc.#stack.set(frontier, 0);
+    acc.#levels = frontier.length / HASH_BYTES;
+    acc.#size = size;
+    return acc;
+  }
 
   /** How many leaves were appended. */
   get size(): number {
@@ -259,25 +296,71 @@ export class MerkleAccumulator {
   }
 
   /**
-   * Appends one leaf hash.
+   * Appends one leaf hash (`leafHash(bytes)`).
    * @throws RecordsError `MERKLE_HASH_LENGTH`
    */
   append(leaf: Uint8Array): void {
     checkHash(leaf, 'a leaf hash');
-    // A copy (the caller may reuse its buffer); the typed-array constructor copies with memcpy.
-    let h: Uint8Array = new Uint8Array(leaf);
-    // Merge as many times as there are trailing one bits in the old size.
-    for (let s = this.#size; s & 1; s >>= 1) h = nodeHash(this.#stack.pop() as Uint8Array, h);
-    this.#stack.push(h);
+    this.#push(leaf, NO_LEAF);
+  }
+
+  /** Appends the leaf of `line`, SHA-256(0x00 ‖ line) (RFC 6962 §2.1): `append(leafHash(line))`. */
+  appendLine(line: Uint8Array): void {
+    if (line.length + 1 > this.#leafInput.length) this.#leafInput = Buffer.alloc(2 * (line.length + 1));
+    const input = this.#leafInput;
+    input[0] = 0;
+    input.set(line, 1);
+    this.#push(undefined, input.subarray(0, line.length + 1));
+  }
+
+  // Pushes `leaf`, or the leaf hash of `leafInput`, merging once per trailing one bit of the size.
+  #push(leaf: Uint8Array | undefined, leafInput: Uint8Array): void {
+    const node = this.#node;
+    node[0] = 1;
+    let h = '';
+    if (leaf !== undefined) node.set(leaf, 1 + HASH_BYTES);
+    else h = oneShotHash('sha256', leafInput, 'base64');
+    for (let s = this.#size; s % 2 === 1; s = Math.floor(s / 2)) {
+      this.#levels--;
+      const at = this.#levels * HASH_BYTES;
+      this.#stack.copy(node, 1, at, at + HASH_BYTES);
+      if (h !== '') node.write(h, 1 + HASH_BYTES, HASH_BYTES, 'base64');
+      h = oneShotHash('sha256', node, 'base64');
+    }
+    const at = this.#levels * HASH_BYTES;
+    if (h === '') this.#stack.set(leaf as Uint8Array, at);
+    else this.#stack.write(h, at, HASH_BYTES, 'base64');
+    this.#levels++;
     this.#size++;
   }
 
-  /** The RFC 6962 root over every leaf appended so far (SHA-256("") when empty). */
-  root(): Uint8Array {
-    const s = this.#stack;
-    if (s.length === 0) return Uint8Array.from(EMPTY_ROOT);
-    let r = s[s.length - 1] as Uint8Array;
-    for (let i = s.length - 2; i >= 0; i--) r = nodeHash(s[i] as Uint8Array, r);
-    return Uint8Array.from(r);
+  /** The RFC 6962 root over every leaf appended so far (SHA-256("") when empty), a new Buffer. */
+  root(): Buffer {
+    if (this.#levels === 0) return Buffer.from(EMPTY_ROOT);
+    const r = Buffer.alloc(HASH_BYTES);
+    let at = (this.#levels - 1) * HASH_BYTES;
+    this.#stack.copy(r, 0, at, at + HASH_BYTES);
+    const node = this.#node;
+    node[0] = 1;
+    for (let i = this.#levels - 2; i >= 0; i--) {
+      at = i * HASH_BYTES;
+      this.#stack.copy(node, 1, at, at + HASH_BYTES);
+      r.copy(node, 1 + HASH_BYTES);
+      r.write(oneShotHash('sha256', node, 'base64'), 0, HASH_BYTES, 'base64');
+    }
+    return r;
+  }
+
+  /**
+   * The stored form of the tree: its subtree roots concatenated, largest subtree first (32 bytes
+   * per set bit of `size`). With the size, {@link MerkleAccumulator.fromFrontier} restores it.
+   */
+  frontier(): Uint8Array {
+    return Uint8Array.from(this.#stack.subarray(0, this.#levels * HASH_BYTES));
+  }
+
+  /** An independent copy (extending it leaves this one as it is). */
+  clone(): MerkleAccumulator {
+    return MerkleAccumulator.fromFrontier(this.#size, this.#stack.subarray(0, this.#levels * HASH_BYTES))!;
   }
 }

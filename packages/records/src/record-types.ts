@@ -1,17 +1,22 @@
 import { z } from 'zod';
 import { assertIJson, type JsonValue } from './ijson.js';
 import { signedActivationSchema } from './activation.js';
+import {
+  BASE64URL_PATTERN,
+  DIGEST_PATTERN,
+  KID_PATTERN,
+  RFC3339_UTC_PATTERN,
+  SCREAMING_CODE_PATTERN,
+} from './wire.js';
 
-const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex>');
+const digest = z.string().regex(DIGEST_PATTERN, 'expected sha256:<64 hex>');
 const b64url = (bytes: number): z.ZodString =>
   z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'expected unpadded base64url')
+    .regex(BASE64URL_PATTERN, 'expected unpadded base64url')
     .length(Math.ceil((bytes * 4) / 3), `expected base64url of ${bytes} bytes`);
-const kid = z.string().regex(/^ed25519:[A-Za-z0-9_-]{22}$/, 'expected ed25519:<22 base64url>');
-const rfc3339 = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/, 'expected RFC 3339 UTC');
+const kid = z.string().regex(KID_PATTERN, 'expected ed25519:<22 base64url>');
+const rfc3339 = z.string().regex(RFC3339_UTC_PATTERN, 'expected RFC 3339 UTC');
 const json: z.ZodType<JsonValue> = z.custom<JsonValue>((v) => {
   try {
     assertIJson(v);
@@ -21,7 +26,7 @@ const json: z.ZodType<JsonValue> = z.custom<JsonValue>((v) => {
   }
 }, 'expected an I-JSON value');
 const text = z.string().min(1);
-const screaming = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected a SCREAMING_SNAKE code');
+const screaming = z.string().regex(SCREAMING_CODE_PATTERN, 'expected a SCREAMING_SNAKE code');
 
 // The body schemas, built once with a strict I-JSON check for JSON-valued fields (public) and
 // once without it (internal: the record path checks the whole record for I-JSON first, so the

@@ -6,6 +6,13 @@ import { canonicalBytes, canonicalize, type JsonValue } from './ijson.js';
 import { parseCanonicalJson } from './canonical-parse.js';
 import { bodyAcceptedFast, isValidRecordInstant } from './fast-decode.js';
 import { checkedBodySchemas, isRecordType, recordBodySchemas, type RecordType } from './record-types.js';
+import {
+  CANONICAL_SIG_PATTERN,
+  KID_PATTERN,
+  RECORD_AT_PATTERN,
+  RECORD_SIGNING_PREFIX,
+  SIG_PATTERN,
+} from './wire.js';
 
 /** A record before signing: every field here is covered by the signature. */
 export interface UnsignedRecord {
@@ -38,17 +45,10 @@ export interface SealedRecord {
 /** Errors as values: the form of every `safe*` function. */
 export type Result<T, E = RecordsError> = { ok: true; value: T } | { ok: false; error: E };
 
-/** The domain-separation tag of record signatures (docs/record-format.md §Signature). */
-export const RECORD_SIGNATURE_DOMAIN = 'edca-record-v1';
-const PREFIX = Buffer.from(`${RECORD_SIGNATURE_DOMAIN}\0`, 'latin1');
-
 /** Largest line a record may have, in bytes (also the I-JSON size limit on the record path). */
 export const MAX_RECORD_BYTES = 1_048_576;
 const LIMITS = { maxBytes: MAX_RECORD_BYTES } as const;
 
-const AT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const KID_RE = /^ed25519:[A-Za-z0-9_-]{22}$/;
-const SIG_RE = /^[A-Za-z0-9_-]{86}$/;
 const UNSIGNED_KEYS = new Set(['type', 'stream', 'seq', 'prev', 'at', 'body', 'kid']);
 
 const invalid = (message: string, path: string): never => {
@@ -78,11 +78,13 @@ export function checkEnvelope(r: unknown, signed: boolean): asserts r is SignedR
   } else if (!isDigest(rec.prev)) invalid('expected null or sha256:<hex>', 'prev');
   else if (seq === 1) invalid('seq 1 has prev null', 'prev');
   const at = rec.at;
-  if (typeof at !== 'string' || !AT_RE.test(at)) invalid('expected YYYY-MM-DDTHH:MM:SS.sssZ', 'at');
+  if (typeof at !== 'string' || !RECORD_AT_PATTERN.test(at))
+    invalid('expected YYYY-MM-DDTHH:MM:SS.sssZ', 'at');
   if (!isRealInstant(at as string)) invalid('not a valid instant', 'at');
-  if (typeof rec.kid !== 'string' || !KID_RE.test(rec.kid)) invalid('expected ed25519:<22 base64url>', 'kid');
+  if (typeof rec.kid !== 'string' || !KID_PATTERN.test(rec.kid))
+    invalid('expected ed25519:<22 base64url>', 'kid');
   if (!Object.hasOwn(rec, 'body')) invalid('missing', 'body');
-  if (signed && (typeof rec.sig !== 'string' || !SIG_RE.test(rec.sig)))
+  if (signed && (typeof rec.sig !== 'string' || !SIG_PATTERN.test(rec.sig)))
     invalid('expected 86 base64url characters', 'sig');
 }
 
@@ -101,7 +103,7 @@ function isRealInstant(at: string): boolean {
  * isRecordInstant('2026-02-28T00:00:00.000Z'); // true;  isRecordInstant('2026-02-30T00:00:00.000Z'); // false
  */
 export function isRecordInstant(at: unknown): at is string {
-  return typeof at === 'string' && AT_RE.test(at) && isRealInstant(at);
+  return typeof at === 'string' && RECORD_AT_PATTERN.test(at) && isRealInstant(at);
 }
 
 /**
@@ -159,7 +161,7 @@ const tailOf = (r: UnsignedRecord): string =>
  */
 export function signingMessage(unsigned: UnsignedRecord): Uint8Array {
   checkEnvelope(unsigned, Object.hasOwn(unsigned, 'sig'));
-  return Buffer.concat([PREFIX, canonicalBytes(unsignedOf(unsigned), LIMITS)]);
+  return Buffer.concat([RECORD_SIGNING_PREFIX, canonicalBytes(unsignedOf(unsigned), LIMITS)]);
 }
 
 /**
@@ -179,7 +181,7 @@ export async function sealRecord(unsigned: UnsignedRecord, signer: Signer): Prom
       `record kid ${unsigned.kid} is not the signer's ${signer.kid}`,
     );
   const unsignedBytes = Buffer.from(text, 'utf8');
-  const signature = await signer.sign(Buffer.concat([PREFIX, unsignedBytes]));
+  const signature = await signer.sign(Buffer.concat([RECORD_SIGNING_PREFIX, unsignedBytes]));
   if (!(signature instanceof Uint8Array) || signature.length !== 64)
     throw new RecordsError('SIG_INVALID', 'the signer returned a signature that is not 64 bytes');
   const sig = toBase64url(signature);
@@ -283,7 +285,7 @@ function checkSignature(
     throw new RecordsError('RECORD_KID_MISMATCH', `record kid ${record.kid} is not this key's`);
   // 64 bytes are 86 base64url characters; the last carries 2 data bits and 4 zero bits, so only
   // A, Q, g, w are canonical there (checkEnvelope already pinned length and alphabet).
-  if (!/^[A-Za-z0-9_-]{85}[AQgw]$/.test(record.sig))
+  if (!CANONICAL_SIG_PATTERN.test(record.sig))
     throw new RecordsError('SIG_ENCODING', 'sig is not canonical unpadded base64url of 64 bytes');
   const sig = Buffer.from(record.sig, 'base64url');
   if (!verifyEd25519(publicKey, message, sig, backend))
@@ -302,7 +304,7 @@ export function verifyRecord(
   backend: Ed25519Backend = 'node',
 ): void {
   checkEnvelope(record, true);
-  const message = Buffer.concat([PREFIX, canonicalBytes(unsignedOf(record), LIMITS)]);
+  const message = Buffer.concat([RECORD_SIGNING_PREFIX, canonicalBytes(unsignedOf(record), LIMITS)]);
   checkSignature(record, publicKey, message, backend);
 }
 
@@ -350,7 +352,11 @@ export function verifyRecordLine(
   const cut = bytes.length - tailLength - member.length;
   if (bytes.toString('latin1', cut, cut + member.length) !== member)
     throw new Error('invariant: canonical record has no sig member before stream and type');
-  const message = Buffer.concat([PREFIX, bytes.subarray(0, cut), bytes.subarray(cut + member.length)]);
+  const message = Buffer.concat([
+    RECORD_SIGNING_PREFIX,
+    bytes.subarray(0, cut),
+    bytes.subarray(cut + member.length),
+  ]);
   checkSignature(record, publicKey, message, backend);
   return { record, bytes, hash: digestBytes(bytes) };
 }

@@ -5,13 +5,14 @@
  * must be made in chain order. {@link prepareRecord} does every check and the canonicalization of a
  * record on the caller's thread (exactly the checks of `sealRecord`), leaving only `prev` and `sig`
  * open; {@link sealChain} then fills in `prev`, signs and hashes each record in order. With a
- * {@link ChainSigner} from {@link createWorkerSigner} that last part (≈ 85% of the CPU of sealing:
- * the Ed25519 signature and two SHA-256) runs on a worker thread holding the key, so a kernel's main
+ * {@link ChainSigner} from {@link createWorkerSigner} that last part (most of the CPU of sealing:
+ * the Ed25519 signature and two SHA-256) runs on a worker thread holding the key
+ * (internal/seal-worker.ts), so a kernel's main
  * thread keeps deciding while records are signed. The bytes are identical to `sealRecord`'s; the
  * property tests in test/seal-chain.test.ts check that for both paths.
  */
 import type { KeyObject } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import { toBase64url } from './base64url.js';
 import { digestBytes, type Digest } from './digest.js';
@@ -29,14 +30,15 @@ import { bodyAcceptedFast } from './fast-decode.js';
 import { leafHash } from './merkle.js';
 import {
   MAX_RECORD_BYTES,
-  RECORD_SIGNATURE_DOMAIN,
   bodyCheck,
   checkEnvelope,
   type SealedRecord,
   type UnsignedRecord,
 } from './record.js';
 import { checkedBodySchemas } from './record-types.js';
-import { sodiumAddonPath } from './internal/sodium.js';
+import type { SealReply, SealRequest, SealWorkerData } from './internal/seal-worker.js';
+import { RECORD_SIGNING_PREFIX as PREFIX } from './wire.js';
+import { startWorkerModule } from './worker-module.js';
 
 /** A record to prepare: an unsigned record without `prev` (the chain supplies it when sealing). */
 export type ChainDraft = Omit<UnsignedRecord, 'prev'>;
@@ -79,7 +81,6 @@ export interface ChainSigner extends Signer {
 }
 
 const LIMITS = { maxBytes: MAX_RECORD_BYTES } as const;
-const PREFIX = Buffer.from(`${RECORD_SIGNATURE_DOMAIN}\0`, 'latin1');
 // Same length as any real digest, so the size limit is checked on the exact final length.
 const PREV_PLACEHOLDER: Digest = `sha256:${'0'.repeat(64)}`;
 /** The only maker of {@link PreparedRecord}s: sealChain refuses any object it did not make. */
@@ -251,97 +252,6 @@ export function isChainSigner(signer: Signer): signer is ChainSigner {
 }
 const chainSigners = new WeakSet<Signer>();
 
-// The worker: a CommonJS script given as source (`eval: true`), so it runs the same from the
-// TypeScript sources (tests, benchmarks) and from the built package. It holds the private key
-// (a KeyObject, cloned into the worker) and does, per record, exactly what `sealChain` does inline.
-// With `sodium` (the addon's resolved file, loaded and self-tested on the main thread) it signs with
-// libsodium from the key's seed, after checking that libsodium derives the same public key.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { sign, hash, createHash } = require('node:crypto');
-const key = workerData.key;
-const PREFIX = Buffer.from(workerData.prefix, 'latin1');
-let signBytes = (m) => sign(null, m, key);
-if (workerData.sodium !== null) {
-  const sodium = require(workerData.sodium);
-  const seed = Buffer.from(key.export({ format: 'jwk' }).d, 'base64url');
-  const pk = Buffer.alloc(32);
-  const sk = Buffer.alloc(64);
-  sodium.crypto_sign_seed_keypair(pk, sk, seed);
-  seed.fill(0);
-  if (!pk.equals(Buffer.from(workerData.publicKey))) throw new Error('libsodium derived another public key');
-  signBytes = (m) => {
-    const sig = Buffer.allocUnsafe(64);
-    sodium.crypto_sign_detached(sig, m, sk);
-    return sig;
-  };
-}
-const ZERO = Buffer.from([0]);
-// The signed message: PREFIX, then the unsigned line; grown when a record needs more room.
-let scratch = Buffer.allocUnsafe(1 << 16);
-PREFIX.copy(scratch);
-parentPort.on('message', (m) => {
-  try {
-    const parts = m.parts;
-    const n = parts.length / 3;
-    const sigs = new Array(n);
-    const hashes = new Array(n);
-    const lengths = new Uint32Array(n);
-    const leaves = Buffer.allocUnsafeSlow(32 * n);
-    let room = 0;
-    for (const part of parts) room += Buffer.byteLength(part, 'utf8');
-    // Per record: the unsigned line, 'null' or a quoted digest (73), the sig member (95), a newline.
-    const out = Buffer.allocUnsafeSlow(room + 169 * n);
-    let prev = m.prev;
-    let off = 0;
-    for (let i = 0; i < n; i++) {
-      const head = parts[3 * i], mid = parts[3 * i + 1], tail = parts[3 * i + 2];
-      const unsigned = head + (prev === null ? 'null' : '"' + prev + '"') + mid + tail;
-      const max = PREFIX.length + 3 * unsigned.length;
-      if (max > scratch.length) { scratch = Buffer.allocUnsafe(max); PREFIX.copy(scratch); }
-      const length = scratch.write(unsigned, PREFIX.length, 'utf8');
-      const signature = signBytes(scratch.subarray(0, PREFIX.length + length));
-      if (signature.length !== 64) throw new Error('signature is not 64 bytes');
-      const sig = signature.toString('base64url');
-      // The signed line is the unsigned one with the sig member spliced in before the tail.
-      const cut = PREFIX.length + length - Buffer.byteLength(tail, 'utf8');
-      scratch.copy(out, off, PREFIX.length, cut);
-      let at = off + cut - PREFIX.length;
-      at += out.write('"sig":"' + sig + '",', at, 'latin1');
-      at += scratch.copy(out, at, cut, PREFIX.length + length);
-      const line = out.subarray(off, at);
-      const digest = 'sha256:' + hash('sha256', line, 'hex');
-      createHash('sha256').update(ZERO).update(line).digest().copy(leaves, 32 * i);
-      if (at >= out.length) throw new Error('line larger than its room');
-      out[at] = 0x0a;
-      sigs[i] = sig;
-      hashes[i] = digest;
-      lengths[i] = at - off;
-      off = at + 1;
-      prev = digest;
-    }
-    parentPort.postMessage(
-      { id: m.id, sigs, hashes, lengths, leaves: leaves.buffer, buf: out.buffer, used: off },
-      [lengths.buffer, leaves.buffer, out.buffer],
-    );
-  } catch (e) {
-    parentPort.postMessage({ id: m.id, error: String((e && e.message) || e) });
-  }
-});
-`;
-
-interface SealReply {
-  readonly id: number;
-  readonly error?: string;
-  readonly sigs: string[];
-  readonly hashes: Digest[];
-  readonly lengths: Uint32Array;
-  readonly leaves: ArrayBuffer;
-  readonly buf: ArrayBuffer;
-  /** Bytes of `buf` in use. */
-  readonly used: number;
-}
-
 /** Options of {@link createWorkerSigner}. */
 export interface WorkerSignerOptions {
   /**
@@ -375,7 +285,6 @@ export function createWorkerSigner(
   const local = backend === 'sodium' ? createSodiumSigner(key) : createNodeSigner(key);
   const publicKey = local.publicKey;
   const kid = kidOf(publicKey);
-  const sodium = backend === 'sodium' ? (sodiumAddonPath() ?? null) : null;
 
   const pending = new Map<
     number,
@@ -396,10 +305,13 @@ export function createWorkerSigner(
     pending.clear();
   };
   const start = (): Worker => {
-    const w = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { key, prefix: PREFIX.toString('latin1'), sodium, publicKey: Uint8Array.from(publicKey) },
-    });
+    const workerData: SealWorkerData = {
+      key,
+      prefix: PREFIX,
+      backend,
+      publicKey: Uint8Array.from(publicKey),
+    };
+    const w = startWorkerModule(import.meta.url, './internal/seal-worker', { workerData });
     w.on('message', (m: SealReply) => {
       const job = pending.get(m.id);
       pending.delete(m.id);
@@ -413,8 +325,9 @@ export function createWorkerSigner(
         if (m.lengths.length !== job.records.length || m.used > m.buf.byteLength)
           throw new Error('reply does not match the request');
         const joined = Buffer.from(m.buf, 0, m.used);
+        const hashes = m.hashes as Digest[];
         job.resolve(
-          assemble(job.prev, job.records, joined, m.lengths, m.sigs, m.hashes, new Uint8Array(m.leaves)),
+          assemble(job.prev, job.records, joined, m.lengths, m.sigs, hashes, new Uint8Array(m.leaves)),
         );
       } catch (error) {
         job.reject(
@@ -458,7 +371,8 @@ export function createWorkerSigner(
       return new Promise<SealedChain>((resolve, reject) => {
         pending.set(id, { prev, records, resolve, reject });
         w.ref();
-        w.postMessage({ id, prev, parts });
+        const request: SealRequest = { id, prev, parts };
+        w.postMessage(request);
       });
     },
     close: async (): Promise<void> => {

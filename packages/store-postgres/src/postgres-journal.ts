@@ -24,6 +24,7 @@ import {
 import {
   decodeRecord,
   digestBytes,
+  MerkleAccumulator,
   verifyRecord,
   type Digest,
   type SignedRecord,
@@ -32,7 +33,6 @@ import {
 import type pg from 'pg';
 import { PostgresStoreError } from './errors.js';
 import { lease, openDb, type ConnectionOptions, type Db } from './internal/db.js';
-import { MerkleFrontier } from './internal/merkle-frontier.js';
 import { migrate } from './migrate.js';
 
 /** Options of `postgresJournal`. */
@@ -171,7 +171,7 @@ class PostgresJournalImpl implements PostgresJournal {
   readonly #db: Db;
   readonly #hooks: PostgresJournalHooks;
   readonly #migrate: boolean;
-  readonly #core: JournalCore<MerkleFrontier>;
+  readonly #core: JournalCore<MerkleAccumulator>;
 
   #ready: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -187,7 +187,7 @@ class PostgresJournalImpl implements PostgresJournal {
     this.#db = db;
     this.#hooks = hooks;
     this.#migrate = options.migrate ?? true;
-    this.#core = new JournalCore<MerkleFrontier>({
+    this.#core = new JournalCore<MerkleAccumulator>({
       stream: checked.stream,
       signer: options.signer,
       checkpointEvery: checked.checkpointEvery,
@@ -195,11 +195,11 @@ class PostgresJournalImpl implements PostgresJournal {
       ...(options.clock ? { clock: options.clock } : {}),
       // Where the chain stands is the database's to say: the first group signed onto an empty chain
       // is moved onto the stored head by its commit when the stream is not empty.
-      initial: { seq: 0, hash: null, at: null, sinceCheckpoint: 0, accumulator: MerkleFrontier.empty() },
+      initial: { seq: 0, hash: null, at: null, sinceCheckpoint: 0, accumulator: new MerkleAccumulator() },
       sink: {
         shared: true,
         commit: (group, rebase) => this.#commit(group, rebase),
-        snapshot: (frontier) => frontier.encode(),
+        snapshot: (frontier) => frontier.frontier(),
       },
     });
   }
@@ -260,7 +260,7 @@ class PostgresJournalImpl implements PostgresJournal {
     }
     if (head === undefined) throw unavailable(`journal stream ${this.stream} has no head row`);
     const seq = Number(head.seq);
-    if (MerkleFrontier.decode(seq, head.frontier) === undefined) {
+    if (MerkleAccumulator.fromFrontier(seq, head.frontier) === undefined) {
       throw corrupt(`journal stream ${this.stream}: the stored Merkle frontier does not fit size ${seq}`);
     }
     if (seq === 0) return;
@@ -332,7 +332,7 @@ class PostgresJournalImpl implements PostgresJournal {
    */
   async #commit(
     group: JournalGroup,
-    rebase: (stored: StoredChain<MerkleFrontier>) => Promise<JournalGroup>,
+    rebase: (stored: StoredChain<MerkleAccumulator>) => Promise<JournalGroup>,
   ): Promise<JournalGroup> {
     await this.#ensureReady();
     const l = await lease(this.#db.pool);
@@ -382,7 +382,10 @@ class PostgresJournalImpl implements PostgresJournal {
   }
 
   /** Runs `edca.journal_append` for a group; the stored head when it had moved (nothing written). */
-  async #write(client: pg.PoolClient, group: JournalGroup): Promise<StoredChain<MerkleFrontier> | undefined> {
+  async #write(
+    client: pg.PoolClient,
+    group: JournalGroup,
+  ): Promise<StoredChain<MerkleAccumulator> | undefined> {
     const { tip, base, records, snapshot } = group;
     if (tip.hash === null || tip.at === null || snapshot === undefined) {
       throw new Error('invariant: a group to write has records and a frontier');
@@ -419,9 +422,9 @@ class PostgresJournalImpl implements PostgresJournal {
     at: string | null,
     frontierBytes: Buffer,
     since: number,
-  ): StoredChain<MerkleFrontier> {
+  ): StoredChain<MerkleAccumulator> {
     const seq = Number(seqText);
-    const accumulator = MerkleFrontier.decode(seq, frontierBytes);
+    const accumulator = MerkleAccumulator.fromFrontier(seq, frontierBytes);
     if (accumulator === undefined) throw corrupt(`journal stream ${this.stream}: bad Merkle frontier`);
     return { seq, hash: hash as Digest | null, at, sinceCheckpoint: since, accumulator };
   }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createNodeSigner,
   generateKeyPair,
@@ -13,7 +13,7 @@ import type { AppendedRecord } from '@edca/kernel';
 import { openPostgresJournal, postgresJournal } from '@edca/store-postgres';
 import { expectLinearStream, readAll } from './journal-checks.js';
 import { postgresJournalWith } from '../src/postgres-journal.js';
-import { runJournalSuite, suiteDraft } from '../../kernel/test/journal-suite.js';
+import { runJournalSuite, suiteDraft } from '@edca/kernel/testing';
 import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
 
 let server: PgServer;
@@ -27,11 +27,14 @@ afterAll(async () => {
 }, PG_HOOK_TIMEOUT);
 
 // Every test gets its own stream on one database: streams are independent chains.
-runJournalSuite('postgres journal', ({ stream, signer, checkpointEvery }) =>
-  Promise.resolve({
-    open: () => openPostgresJournal({ connectionString: url, stream, signer, checkpointEvery }),
-    dispose: () => Promise.resolve(),
-  }),
+runJournalSuite(
+  { describe, it, beforeEach, afterEach, expect },
+  'postgres journal',
+  ({ stream, signer, checkpointEvery }) =>
+    Promise.resolve({
+      open: () => openPostgresJournal({ connectionString: url, stream, signer, checkpointEvery }),
+      dispose: () => Promise.resolve(),
+    }),
 );
 
 const newSigner = (): Signer => createNodeSigner(generateKeyPair().privateKeyPem);

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrate, postgresStore } from '@edca/store-postgres';
-import { runStoreSuite } from '../../kernel/test/store-suite.js';
+import { runStoreSuite } from '@edca/kernel/testing';
 import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
 
 let server: PgServer;
@@ -12,7 +12,7 @@ afterAll(async () => {
   await server.stop();
 }, PG_HOOK_TIMEOUT);
 
-runStoreSuite('postgres', async () => {
+runStoreSuite({ describe, it, beforeEach, afterEach, expect }, 'postgres', async () => {
   const url = await server.createDatabase();
   // Two stores with their own pools on one database: two kernel instances.
   return { store: postgresStore({ connectionString: url }), peer: postgresStore({ connectionString: url }) };

@@ -1,4 +1,4 @@
-import { parseJson, RecordsError } from '@edca/records';
+import { parseJson, RecordsError, isObject } from '@edca/records';
 import { refuse, type ArpRefusal } from './errors.js';
 
 /** The shapes of model output intake understands. `openai` covers chat completions and Responses. */
@@ -29,12 +29,10 @@ export const DEFAULT_INTAKE_LIMITS: IntakeLimits = { maxBytes: 16_384, maxDepth:
 // Envelopes are read by hand, not with zod: they are loose by nature (providers add ids, roles,
 // usage) and this is the hot path. Only the fields read here matter; the arguments themselves
 // go through the intent's strict zod schema afterwards.
-type Obj = Readonly<Record<string, unknown>>;
 const MAX_NAME = 128;
 const MAX_ID = 256;
 const MAX_ITEMS = 256;
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME;
 /** An optional id: absent, or a string of bounded length; `false` when present and invalid. */
 function optId(v: unknown): string | undefined | false {
@@ -92,8 +90,8 @@ function textCall(n: string, text: string, id: string | undefined, limits: Intak
 
 function anthropicBlocks(value: unknown): readonly unknown[] | undefined {
   if (isItems(value)) return value;
-  if (isObj(value) && isItems(value.content)) return value.content;
-  if (isObj(value) && typeof value.type === 'string') return [value];
+  if (isObject(value) && isItems(value.content)) return value.content;
+  if (isObject(value) && typeof value.type === 'string') return [value];
   return undefined;
 }
 
@@ -109,7 +107,7 @@ function responseFunctionCall(item: Readonly<Record<string, unknown>>, limits: I
 function openaiToolCalls(toolCalls: readonly unknown[], limits: IntakeLimits): Found {
   const calls: Found[] = [];
   for (const c of toolCalls) {
-    if (!isObj(c) || !isObj(c.function)) return malformed('OpenAI tool call');
+    if (!isObject(c) || !isObject(c.function)) return malformed('OpenAI tool call');
     const id = optId(c.id);
     if ((c.type !== undefined && c.type !== 'function') || id === false) return malformed('OpenAI tool call');
     const fn = c.function;
@@ -128,20 +126,20 @@ export function extractCall(value: unknown, format: ProposalFormat, limits: Inta
   // `never` default keeps it exhaustive all the same.
   switch (format) {
     case 'json': {
-      if (!isObj(value) || !isName(value.intent) || !('params' in value))
+      if (!isObject(value) || !isName(value.intent) || !('params' in value))
         return malformed('proposal {intent, params}');
       for (const k of Object.keys(value))
         if (k !== 'intent' && k !== 'params') return malformed('proposal {intent, params}');
       return call(value.intent, value.params, undefined);
     }
     case 'openai': {
-      if (!isObj(value)) return malformed('OpenAI chat completion, message or response');
+      if (!isObject(value)) return malformed('OpenAI chat completion, message or response');
       if ('choices' in value) {
         // A chat completion: exactly one choice, whose message may carry tool calls.
         const choices = value.choices;
         if (!Array.isArray(choices) || choices.length !== 1) return malformed('OpenAI chat completion');
         const choice: unknown = choices[0];
-        if (!isObj(choice) || !isObj(choice.message)) return malformed('OpenAI chat completion');
+        if (!isObject(choice) || !isObject(choice.message)) return malformed('OpenAI chat completion');
         const toolCalls = choice.message.tool_calls;
         if (toolCalls === undefined || toolCalls === null) return exactlyOne([]);
         return isItems(toolCalls) ? openaiToolCalls(toolCalls, limits) : malformed('OpenAI chat completion');
@@ -159,7 +157,7 @@ export function extractCall(value: unknown, format: ProposalFormat, limits: Inta
         return malformed('OpenAI chat completion, message, response, tool call or function_call item');
       const calls: Found[] = [];
       for (const item of value.output) {
-        if (!isObj(item) || typeof item.type !== 'string') return malformed('OpenAI response output item');
+        if (!isObject(item) || typeof item.type !== 'string') return malformed('OpenAI response output item');
         if (item.type !== 'function_call') continue;
         const id = optId(item.call_id);
         if (!isName(item.name) || typeof item.arguments !== 'string' || id === false) {
@@ -174,7 +172,7 @@ export function extractCall(value: unknown, format: ProposalFormat, limits: Inta
       if (blocks === undefined) return malformed('Anthropic message, content array or tool_use block');
       const calls: Found[] = [];
       for (const block of blocks) {
-        if (!isObj(block) || typeof block.type !== 'string') return malformed('Anthropic content block');
+        if (!isObject(block) || typeof block.type !== 'string') return malformed('Anthropic content block');
         if (block.type !== 'tool_use') continue;
         const id = optId(block.id);
         if (!isName(block.name) || !('input' in block) || id === false)
@@ -185,12 +183,12 @@ export function extractCall(value: unknown, format: ProposalFormat, limits: Inta
     }
     case 'mcp': {
       let params: unknown = value;
-      if (isObj(value) && 'method' in value) {
+      if (isObject(value) && 'method' in value) {
         if (value.jsonrpc !== '2.0' || value.method !== 'tools/call')
           return malformed('MCP tools/call request');
         params = value.params;
       }
-      if (!isObj(params) || !isName(params.name)) return malformed('MCP tools/call request or params');
+      if (!isObject(params) || !isName(params.name)) return malformed('MCP tools/call request or params');
       return call(params.name, params.arguments ?? {}, undefined);
     }
     default:

@@ -26,8 +26,6 @@ export interface RefRegistry {
 
 /** The fixed shape of every opaque ref: `ref_` and 22 base64url characters (128 bits of MAC). */
 export const REF_PATTERN = /^ref_[A-Za-z0-9_-]{22}$/;
-/** The same shape as a JSON Schema `pattern` string. */
-export const REF_PATTERN_SOURCE = '^ref_[A-Za-z0-9_-]{22}$';
 
 const DOMAIN = 'edca-ref-v1';
 const MIN_KEY_BYTES = 32;

@@ -1,76 +1,24 @@
-import type { JsonValue } from '@edca/records';
+import type { JsonValue, RecordBody } from '@edca/records';
 
-// Read-only views of the record bodies pinned in docs/contracts.md. They are used only after the
-// body passed `recordBodySchemas` (zod) from @edca/records, so the casts below never lie.
+// The record bodies are `RecordBody<T>` of @edca/records, the types of its zod schemas; these short
+// names only spare the verifier the type arguments. They are read only after the body passed those
+// schemas, so the casts of `asBody` never lie.
 
-export interface DecisionBody {
-  readonly verdict: 'permit' | 'refuse' | 'escalate';
-  readonly decisionKey: string;
-  readonly policyDigest: string;
-  readonly stateHash: string;
-  readonly actionHash: string;
-  /** Any I-JSON value as far as the record schema goes: read it through `readDecisionInput`. */
-  readonly input: JsonValue;
-  readonly rule: string;
-  readonly reasons: readonly string[];
-  readonly expiresAt?: string;
-  readonly accountable: string;
-  readonly pendingApproval?: {
-    readonly role?: JsonValue;
-    readonly count?: JsonValue;
-    readonly expiresAt?: JsonValue;
-  } & Record<string, JsonValue | undefined>;
-}
-
-export interface ApprovalBody {
-  readonly decision: string;
-  readonly actionHash: string;
-  readonly verdict: 'approve' | 'reject';
-  readonly approver: { readonly kid: string; readonly role: string };
-  readonly statement: JsonValue;
-  readonly sig: string;
-}
-
-export interface IntakeRefusedBody {
-  readonly session: string;
-  readonly code: string;
-}
-
-export interface SessionEndedBody {
-  readonly session: string;
-  readonly reason: string;
-}
-
-export interface AttemptBody {
-  readonly permit: string;
-  readonly actionHash: string;
-  readonly idempotencyKey: string;
-  readonly try: number;
-}
-
-export interface OutcomeBody {
-  readonly attempt: string;
-  readonly permit: string;
-  readonly status: 'completed' | 'failed' | 'unknown' | 'compensated';
-}
-
-export interface CheckpointBody {
-  readonly size: number;
-  readonly root: string;
-}
-
-export interface KeyBody {
-  readonly kid: string;
-  readonly publicKey: string;
-  readonly role: string;
-}
-
-export interface PolicyBody {
-  readonly policyDigest: string;
-  readonly name: string;
-  readonly version: string;
-  readonly owner: string;
-}
+/** A decision; the schema says only "I-JSON" of `pendingApproval`, the verifier reads two members. */
+export type DecisionBody = Omit<RecordBody<'decision'>, 'pendingApproval'> & {
+  readonly pendingApproval?: { readonly role?: JsonValue; readonly count?: JsonValue } & Record<
+    string,
+    JsonValue | undefined
+  >;
+};
+export type ApprovalBody = RecordBody<'approval'>;
+export type IntakeRefusedBody = RecordBody<'intake.refused'>;
+export type SessionEndedBody = RecordBody<'session.ended'>;
+export type AttemptBody = RecordBody<'attempt'>;
+export type OutcomeBody = RecordBody<'outcome'>;
+export type CheckpointBody = RecordBody<'checkpoint'>;
+export type KeyBody = RecordBody<'key.added'>;
+export type PolicyBody = RecordBody<'policy.activated'>;
 
 /** What the verifier reads of a decision's input. */
 export interface DecisionInputView {

@@ -1,10 +1,9 @@
 import { hash } from 'node:crypto';
-import { decodeRecord, RecordsError, verifyEd25519, type TrustFile } from '@edca/records';
+import { decodeRecord, MerkleAccumulator, RecordsError, verifyEd25519, type TrustFile } from '@edca/records';
 import type { Finding, FindingCode } from '../findings.js';
 import type { AuditReport, KeyUse } from '../report.js';
 import { asBody, type CheckpointBody } from './bodies.js';
 import { KeyIndex } from './keys.js';
-import { LineMerkle } from './line-merkle.js';
 import type { JournalLine } from './lines.js';
 import { isCanonicalSig, recordSigningBytes } from './messages.js';
 
@@ -39,7 +38,7 @@ export function verifyCheckpointsOnly(
     findings.push({ code, seq, line, message });
   };
   const keyUses = new Map<string, KeyUse & { signatures: number }>();
-  const acc = new LineMerkle();
+  const acc = new MerkleAccumulator();
   let prevHex: string | null = null;
   let expectedSeq = 1;
   let lastCheckpoint: { seq: number; size: number; root: string } | null = null;

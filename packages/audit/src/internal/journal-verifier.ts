@@ -1,7 +1,11 @@
 import { hash as sha256Hex } from 'node:crypto';
 import {
+  approvalMessage as approvalSigningBytes,
+  APPROVAL_DOMAIN,
   decodeRecord,
   digestValue,
+  MerkleAccumulator,
+  RECORD_SIGNING_PREFIX,
   RecordsError,
   verifyEd25519,
   type JsonValue,
@@ -32,17 +36,9 @@ import {
   transitionProblem,
 } from './decision-checks.js';
 import { KeyIndex } from './keys.js';
-import { LineMerkle } from './line-merkle.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
-import {
-  APPROVAL_DOMAIN,
-  approvalSigningBytes,
-  isCanonicalSig,
-  RECORD_SIGNING_PREFIX,
-  recordSigAt,
-  SIG_MEMBER_BYTES,
-} from './messages.js';
+import { isCanonicalSig, recordSigAt, SIG_MEMBER_BYTES } from './messages.js';
 import { PolicyLifecycle } from './policy-lifecycle.js';
 import { describeReplay, replayDecision as replayUnder } from '../replay.js';
 import { createInlineVerifier, createWorkerVerifier, type SignatureVerifier } from './signature-pool.js';
@@ -131,7 +127,7 @@ export async function verifyLines(
     else u.signatures++;
   };
 
-  const acc = new LineMerkle();
+  const acc = new MerkleAccumulator();
   let stream: string | null = null;
   let expectedSeq = 1;
   let prevHash: string | null = null;

@@ -14,7 +14,7 @@ const COLON = 0x3a;
  * Why it is sound: inside a JSON string a quote is always escaped, so the byte sequence
  * `"name":` only occurs as a member key; and RFC 8785 serializes a value the same way wherever
  * it sits, so the slice of a canonical line is the canonical form of that value. This lets the
- * verifier hash a decision's `input` from the line (≈ 1 µs) instead of canonicalizing it again.
+ * verifier hash a decision's `input` from the line instead of canonicalizing it again.
  * The caller must name a member that no earlier member can contain as a nested key.
  */
 export function firstObjectMember(line: Buffer, marker: Buffer): Buffer | undefined {

@@ -1,15 +1,7 @@
-import { canonicalBytes, RECORD_SIGNATURE_DOMAIN, type JsonValue, type SignedRecord } from '@edca/records';
+import { CANONICAL_SIG_PATTERN, RECORD_SIGNING_PREFIX, type SignedRecord } from '@edca/records';
 
-// The exact bytes that signatures cover (docs/contracts.md). Records: `edca-record-v1` 0x00 ‖
-// JCS(record without sig), defined by @edca/records. Approvals: `edca-approval-v1` 0x0a ‖
-// JCS(statement), defined by the kernel's approval.ts, which the auditor must not import; the
-// cross-package test test/audit-kernel-journal.test.ts pins that both agree.
-
-const RECORD_PREFIX = Buffer.from(`${RECORD_SIGNATURE_DOMAIN}\0`, 'latin1');
-
-/** The approval signature domain; an approver's statement carries it as `domain`. */
-export const APPROVAL_DOMAIN = 'edca-approval-v1';
-const APPROVAL_PREFIX = Buffer.from(`${APPROVAL_DOMAIN}\n`, 'latin1');
+// Where a record's signed bytes sit inside its canonical line. The signing domains and the approval
+// message are wire constants of @edca/records (`RECORD_SIGNING_PREFIX`, `approvalMessage`).
 
 /**
  * The bytes a record's signature covers, cut from its canonical line: in RFC 8785 member order
@@ -22,7 +14,7 @@ export function recordSigningBytes(bytes: Buffer, record: SignedRecord): Buffer 
 }
 
 /** {@link recordSigningBytes} as three slices (prefix, line before `sig`, line after it): no copy. */
-export function recordSigningParts(bytes: Buffer, record: SignedRecord): [Buffer, Buffer, Buffer] {
+export function recordSigningParts(bytes: Buffer, record: SignedRecord): [Uint8Array, Buffer, Buffer] {
   const tail = Buffer.byteLength(
     `"stream":${JSON.stringify(record.stream)},"type":${JSON.stringify(record.type)}}`,
   );
@@ -31,7 +23,7 @@ export function recordSigningParts(bytes: Buffer, record: SignedRecord): [Buffer
   if (bytes.toString('latin1', cut, cut + member.length) !== member) {
     throw new Error('invariant: a canonical record has its sig member before stream and type');
   }
-  return [RECORD_PREFIX, bytes.subarray(0, cut), bytes.subarray(cut + member.length)];
+  return [RECORD_SIGNING_PREFIX, bytes.subarray(0, cut), bytes.subarray(cut + member.length)];
 }
 
 const SIG_KEY = Buffer.from('"sig":"', 'latin1');
@@ -42,7 +34,7 @@ export const SIG_MEMBER_BYTES = 95;
  * Where the `"sig":"…",` member starts in a canonical record line, found without building any
  * string: it is the last `"sig":"` of the line, because only `stream` and `type` follow it and a
  * JSON string cannot hold that sequence unescaped (nested `sig` keys, as in an approval body, sit
- * inside `body`, before it). The signed message is then {@link RECORD_SIGNING_PREFIX} ‖ the line
+ * inside `body`, before it). The signed message is then `RECORD_SIGNING_PREFIX` ‖ the line
  * without those 95 bytes: what {@link recordSigningParts} gives, with no copy or slice here.
  * Only called on lines `decodeRecord` accepted as canonical.
  */
@@ -54,14 +46,6 @@ export function recordSigAt(bytes: Buffer): number {
   return at;
 }
 
-/** The domain prefix of record signatures: `edca-record-v1` 0x00. */
-export const RECORD_SIGNING_PREFIX: Uint8Array = RECORD_PREFIX;
-
-/** The bytes an approver signs: `edca-approval-v1` 0x0a ‖ JCS(statement). */
-export function approvalSigningBytes(statement: JsonValue): Buffer {
-  return Buffer.concat([APPROVAL_PREFIX, canonicalBytes(statement)]);
-}
-
 /**
  * Whether a record's `sig` (86 base64url characters, checked by the decoder) is the canonical
  * encoding of its 64 bytes: the last character carries 2 bits and 4 zero bits, so only A, Q, g
@@ -70,6 +54,5 @@ export function approvalSigningBytes(statement: JsonValue): Buffer {
  * `verifyRecordLine` refuses it as SIG_ENCODING alike).
  */
 export function isCanonicalSig(sig: string): boolean {
-  const c = sig.charCodeAt(sig.length - 1);
-  return c === 0x41 || c === 0x51 || c === 0x67 || c === 0x77;
+  return CANONICAL_SIG_PATTERN.test(sig);
 }

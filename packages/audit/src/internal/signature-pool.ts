@@ -1,87 +1,11 @@
-import { Worker } from 'node:worker_threads';
-import { isAcceptablePublicKey, isEd25519BackendAvailable, sodiumAddonFile } from '@edca/records';
+import type { Worker } from 'node:worker_threads';
+import { isAcceptablePublicKey, isEd25519BackendAvailable, startWorkerModule } from '@edca/records';
+import type { SignatureBatch, SignatureVerdicts, SignatureWorkerData } from './signature-worker.js';
 
-/**
- * Ed25519 verification split across worker threads: the main thread keeps the chain, hash and
- * bookkeeping work, the workers do the ≈ 100 µs signature checks. Results come back per job.
- *
- * The worker is a small CommonJS script given as source (`eval: true`) so it runs the same from
- * TypeScript sources (tests, benchmarks) and from the built package, with no module resolution.
- * It applies the strict policy of `verifyEd25519` from @edca/records (RFC 8032 §5.1.7 with
- * S < L, R a canonical encoding not of small order, then libsodium or node:crypto for the
- * equation); keys are vetted once on the main thread with `isAcceptablePublicKey`. libsodium gets
- * exactly 64 signature bytes (it would verify the first 64 of a longer one) and its assertion errors
- * count as a failed check. test/signature-pool.test.ts checks
- * that the worker and `verifyEd25519` agree on every RFC 8032, Wycheproof, ZIP-215 and
- * "Taming the many EdDSAs" vector and on mutated signatures.
- */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const crypto = require('node:crypto');
-const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
-// The group order L, little-endian (RFC 8032 §5.1).
-const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
-// The 8 canonical encodings of the points of order dividing 8, and the 2 "x = 0, sign 1" encodings.
-const REFUSED_R = new Set([
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0000000000000000000000000000000000000000000000000000000000000080',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
-  '0100000000000000000000000000000000000000000000000000000000000080',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
-]);
-// Their first bytes: most signatures are told apart by one byte, without a hex string.
-const REFUSED_R_FIRST = new Set([...REFUSED_R].map((h) => parseInt(h.slice(0, 2), 16)));
-function canonicalS(sig) {
-  for (let i = 31; i >= 0; i--) {
-    if (sig[32 + i] < L[i]) return true;
-    if (sig[32 + i] > L[i]) return false;
-  }
-  return false;
-}
-function canonicalY(sig) {
-  if ((sig[31] & 0x7f) !== 0x7f) return true;
-  for (let i = 30; i >= 1; i--) if (sig[i] !== 0xff) return true;
-  return sig[0] < 0xed;
-}
-// workerData.sodium: the resolved file of sodium-native, loaded and self-tested on the main thread.
-const sodium = workerData.sodium === null ? null : require(workerData.sodium);
-const keys = workerData.keys.map((pk) => {
-  if (pk === null || pk.length !== 32) return null;
-  if (sodium !== null) return Buffer.from(pk);
-  try { return crypto.createPublicKey({ key: Buffer.concat([SPKI, Buffer.from(pk)]), format: 'der', type: 'spki' }); }
-  catch { return null; }
-});
-function check(key, msg, sig) {
-  if (key === null || key === undefined || sig.length !== 64) return false;
-  if (!canonicalS(sig) || !canonicalY(sig) || (REFUSED_R_FIRST.has(sig[0]) && REFUSED_R.has(sig.toString('hex', 0, 32)))) return false;
-  if (sodium !== null) {
-    try { return sodium.crypto_sign_verify_detached(sig, msg, key); } catch { return false; }
-  }
-  try { return crypto.verify(null, msg, key, sig); } catch { return false; }
-}
-parentPort.on('message', (m) => {
-  const view = Buffer.from(m.buf);
-  const out = new Uint8Array(m.count);
-  let off = 0;
-  for (let i = 0; i < m.count; i++) {
-    const k = view.readUInt32LE(off);
-    const len = view.readUInt32LE(off + 4);
-    const sigLen = view.readUInt32LE(off + 8);
-    off += 12;
-    const sig = view.subarray(off, off + sigLen);
-    off += sigLen;
-    const msg = view.subarray(off, off + len);
-    off += len;
-    out[i] = check(keys[k], msg, sig) ? 1 : 0;
-  }
-  parentPort.postMessage({ id: m.id, out }, [out.buffer]);
-});
-`;
+// Ed25519 verification split across worker threads (internal/signature-worker.ts): the main thread
+// keeps the chain, hash and bookkeeping work, the workers do the signature checks, with the same
+// `verifyEd25519` of @edca/records as the inline verifier. Keys are vetted once on the main thread
+// with `isAcceptablePublicKey`.
 
 /**
  * Receives each result with the caller's tag. One function for the whole run, not a closure per
@@ -197,8 +121,7 @@ export function createWorkerVerifier(
   onResult: OnSignature,
   backend: 'sodium' | 'node' = isEd25519BackendAvailable('sodium') ? 'sodium' : 'node',
 ): SignatureVerifier {
-  const sodium = backend === 'sodium' ? (sodiumAddonFile() ?? null) : null;
-  if (backend === 'sodium' && sodium === null)
+  if (!isEd25519BackendAvailable(backend))
     throw new Error('invariant: the sodium backend was chosen but the addon did not load');
   const workers: { worker: Worker; inFlight: number }[] = [];
   // Only the tags stay behind once a batch is posted: its messages are in the worker's copy.
@@ -230,9 +153,10 @@ export function createWorkerVerifier(
 
   const workerKeys = keys.map((k) => (isAcceptablePublicKey(k) ? Uint8Array.from(k) : null));
   for (let i = 0; i < threads; i++) {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { keys: workerKeys, sodium } });
+    const workerData: SignatureWorkerData = { keys: workerKeys, backend };
+    const worker = startWorkerModule(import.meta.url, './signature-worker', { workerData });
     const slot = { worker, inFlight: 0 };
-    worker.on('message', (m: { id: number; out: Uint8Array }) => {
+    worker.on('message', (m: SignatureVerdicts) => {
       slot.inFlight--;
       const tags = pending.get(m.id);
       pending.delete(m.id);
@@ -296,7 +220,8 @@ export function createWorkerVerifier(
     let target = workers[0]!;
     for (const w of workers) if (w.inFlight < target.inFlight) target = w;
     target.inFlight++;
-    target.worker.postMessage({ id, buf: buf.buffer, count: jobs.length }, [buf.buffer]);
+    const message: SignatureBatch = { id, buf: buf.buffer, count: jobs.length };
+    target.worker.postMessage(message, [buf.buffer]);
   };
 
   return {

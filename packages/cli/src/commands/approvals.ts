@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { signApproval, toRfc3339, type SignedApproval } from '@edca/kernel';
+import { APPROVAL_DOMAIN, signApproval, toRfc3339, type SignedApproval } from '@edca/kernel';
 import {
   findPendingApproval,
   loadServerConfig,
@@ -138,7 +138,7 @@ async function decideOne(
   }
   const signed: SignedApproval = await signApproval(
     {
-      domain: 'edca-approval-v1',
+      domain: APPROVAL_DOMAIN,
       decision: pending.id,
       actionHash: pending.actionHash,
       verdict,

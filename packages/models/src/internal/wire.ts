@@ -3,10 +3,9 @@
 // model's raw output as JSON text, exactly as the adapter returned it; the `tool` message after it
 // answers every call that output made, in the API's tool-result shape; a `tool` message with no
 // call to answer (the first view) is host data and goes in as a user message.
+import { isObject } from '@edca/records';
 import type { ProposerMessage } from '@edca/kernel';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const arr = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -21,7 +20,7 @@ function parse(text: string): unknown {
 /** Whether a host message is a refusal (`{"edca_refusal":…}`), for APIs that flag error results. */
 export function isRefusal(content: string): boolean {
   const v = parse(content);
-  return isObj(v) && 'edca_refusal' in v;
+  return isObject(v) && 'edca_refusal' in v;
 }
 
 const HOST_PREFIX = 'edca host data (JSON): ';
@@ -47,16 +46,16 @@ export function toChatMessages(system: string, conversation: readonly ProposerMe
       out.push({ role: m.role, content: m.content });
     } else if (m.role === 'assistant') {
       const body = parse(m.content);
-      const message = isObj(body)
-        ? arr(body['choices']).map((c) => (isObj(c) ? c['message'] : undefined))[0]
+      const message = isObject(body)
+        ? arr(body['choices']).map((c) => (isObject(c) ? c['message'] : undefined))[0]
         : undefined;
-      if (!isObj(message)) {
+      if (!isObject(message)) {
         out.push({ role: 'assistant', content: m.content });
         pending = [];
         continue;
       }
       const calls = arr(message['tool_calls']).flatMap((c) => {
-        if (!isObj(c) || !isObj(c['function'])) return [];
+        if (!isObject(c) || !isObject(c['function'])) return [];
         const id = str(c['id']);
         const name = str(c['function']['name']);
         const args = str(c['function']['arguments']);
@@ -99,12 +98,12 @@ export function toResponsesInput(conversation: readonly ProposerMessage[]): Resp
     } else if (m.role === 'assistant') {
       const body = parse(m.content);
       pending = [];
-      if (!isObj(body) || !Array.isArray(body['output'])) {
+      if (!isObject(body) || !Array.isArray(body['output'])) {
         out.push({ role: 'assistant', content: m.content });
         continue;
       }
       for (const item of arr(body['output'])) {
-        if (!isObj(item)) continue;
+        if (!isObject(item)) continue;
         if (item['type'] === 'function_call') {
           const callId = str(item['call_id']);
           const name = str(item['name']);
@@ -114,7 +113,7 @@ export function toResponsesInput(conversation: readonly ProposerMessage[]): Resp
           pending.push(callId);
         } else if (item['type'] === 'message') {
           const text = arr(item['content'])
-            .map((c) => (isObj(c) ? (str(c['text']) ?? '') : ''))
+            .map((c) => (isObject(c) ? (str(c['text']) ?? '') : ''))
             .join('');
           if (text !== '') out.push({ role: 'assistant', content: text });
         }
@@ -162,13 +161,13 @@ export function toAnthropicMessages(conversation: readonly ProposerMessage[]): A
     } else if (m.role === 'assistant') {
       const body = parse(m.content);
       pending = [];
-      if (!isObj(body) || !Array.isArray(body['content'])) {
+      if (!isObject(body) || !Array.isArray(body['content'])) {
         push('assistant', [{ type: 'text', text: m.content }]);
         continue;
       }
       const blocks: AnthropicBlock[] = [];
       for (const b of arr(body['content'])) {
-        if (!isObj(b)) continue;
+        if (!isObject(b)) continue;
         if (b['type'] === 'text' && typeof b['text'] === 'string' && b['text'] !== '') {
           blocks.push({ type: 'text', text: b['text'] });
         } else if (b['type'] === 'tool_use') {

@@ -286,7 +286,9 @@ interface RuntimeIntent extends CompiledIntent {
 
 const INTENTS_MEMO_MAX = 4096;
 const STATE_MEMO_MAX = 4096;
-const REF_PATTERN = /^[A-Za-z0-9_.:~-]{1,200}$/;
+// What a map accepts as the value of a `ref` parameter: a short token. Not arp's `REF_PATTERN`, the
+// shape of the opaque refs a model is shown.
+const REF_PARAM_PATTERN = /^[A-Za-z0-9_.:~-]{1,200}$/;
 
 function paramSpec(p: NonNullable<StateMapDocument['intents'][string]['params']>[string]): ParamSpec {
   const d = p.description === undefined ? {} : { description: p.description };
@@ -317,7 +319,7 @@ function paramSpec(p: NonNullable<StateMapDocument['intents'][string]['params']>
 function paramZod(spec: ParamSpec): z.ZodType {
   switch (spec.kind) {
     case 'ref':
-      return z.string().regex(REF_PATTERN);
+      return z.string().regex(REF_PARAM_PATTERN);
     case 'string': {
       if (spec.enum) return z.enum(spec.enum as [string, ...string[]]);
       // The length check aborts first: the map's pattern never runs on an over-long string.

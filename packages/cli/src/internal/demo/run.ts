@@ -22,6 +22,7 @@ import {
   type Proposer,
   type ProposerMessage,
   type ProposerOutput,
+  APPROVAL_DOMAIN,
 } from '@edca/kernel';
 import {
   canonicalize,
@@ -432,7 +433,7 @@ async function escalate(
   ctx.clock.advance(4 * 60_000);
   const signed = await signApproval(
     {
-      domain: 'edca-approval-v1',
+      domain: APPROVAL_DOMAIN,
       decision: approval.id,
       actionHash: d.actionHash,
       verdict: step.approver,

@@ -1,11 +1,12 @@
-import { describe, expect, it } from 'vitest';
 import type { RefRegistry } from '@edca/arp';
+import type { TestApi } from './test-api.js';
 
 /**
  * The shared suite every {@link RefRegistry} adapter must pass (the in-memory one here; a shared
  * store for many kernel instances runs the same suite).
  */
-export function runRefRegistrySuite(name: string, factory: () => RefRegistry): void {
+export function runRefRegistrySuite(t: TestApi, name: string, factory: () => RefRegistry): void {
+  const { describe, it, expect } = t;
   describe(`RefRegistry: ${name}`, () => {
     describe('when a ref was issued to one session', () => {
       it('resolves there and nowhere else', () => {

@@ -3,7 +3,7 @@
  *
  * Usage, from an adapter's test file:
  *
- *   runJournalSuite('file journal', async ({ stream, signer, checkpointEvery }) => {
+ *   runJournalSuite({ describe, it, beforeEach, afterEach, expect }, 'file journal', async ({ stream, signer, checkpointEvery }) => {
  *     const dir = await mkdtemp(...);
  *     return {
  *       open: () => openFileJournal({ path: join(dir, 'j'), stream, signer, checkpointEvery }),
@@ -29,9 +29,11 @@ import {
   type JsonValue,
   type Signer,
 } from '@edca/records';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { strict as assert } from 'node:assert';
 
-import { KernelError, type AppendedRecord, type Journal, type RecordDraft } from '@edca/kernel';
+import { KernelError } from '../errors.js';
+import type { AppendedRecord, Journal, RecordDraft } from '../index.js';
+import type { TestApi } from './test-api.js';
 
 /** What the suite asks an adapter for. */
 export interface JournalSuiteParams {
@@ -83,18 +85,23 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
-/** Checks the whole journal: contiguous seqs from 1, prev links, hashes, exact bytes, signatures. */
+/**
+ * Checks the whole journal: contiguous seqs from 1, prev links, hashes, exact bytes, signatures.
+ * A plain check (node:assert), usable from any test runner.
+ * @throws AssertionError naming the first record that breaks the chain
+ */
 export function expectValidChain(records: readonly AppendedRecord[], signer: Signer, stream: string): void {
   let prev: string | null = null;
   records.forEach((r, i) => {
-    expect(r.record.seq).toBe(i + 1);
-    expect(r.record.prev).toBe(prev);
-    expect(r.record.stream).toBe(stream);
-    expect(r.record.kid).toBe(signer.kid);
-    expect(r.hash).toBe(recordHash(r.record));
-    expect(Buffer.from(r.bytes).equals(Buffer.from(encodeRecord(r.record)))).toBe(true);
-    expect(decodeRecord(r.bytes)).toEqual(r.record);
-    expect(() => verifyRecord(r.record, signer.publicKey)).not.toThrow();
+    const at = `record ${i + 1}`;
+    assert.equal(r.record.seq, i + 1, `${at}: seq`);
+    assert.equal(r.record.prev, prev, `${at}: prev`);
+    assert.equal(r.record.stream, stream, `${at}: stream`);
+    assert.equal(r.record.kid, signer.kid, `${at}: kid`);
+    assert.equal(r.hash, recordHash(r.record), `${at}: hash`);
+    assert.ok(Buffer.from(r.bytes).equals(Buffer.from(encodeRecord(r.record))), `${at}: bytes`);
+    assert.deepEqual(decodeRecord(r.bytes), r.record, `${at}: decoded`);
+    verifyRecord(r.record, signer.publicKey);
     prev = r.hash;
   });
 }
@@ -107,10 +114,12 @@ export type SuiteSignerFactory = (key: KeyObject) => Signer;
  * is closed after each test.
  */
 export function runJournalSuite(
+  t: TestApi,
   name: string,
   factory: JournalSuiteFactory,
   makeSigner: SuiteSignerFactory = createNodeSigner,
 ): void {
+  const { describe, it, beforeEach, afterEach, expect } = t;
   describe(`Journal port: ${name}`, () => {
     let signer: Signer;
     let harness: JournalSuiteHarness;

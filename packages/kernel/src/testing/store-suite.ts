@@ -4,10 +4,11 @@
  * `factory()` returns a fresh, empty store plus, optionally, a second handle on the SAME shared
  * state (another "instance"); `cleanup` runs after each test.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { KernelError } from '@edca/kernel';
-import type { KernelStore, PendingApprovalInit, Reservation } from '@edca/kernel';
+import { KernelError } from '../errors.js';
+import type { KernelStore, PendingApprovalInit, Reservation } from '../index.js';
+import type { TestApi } from './test-api.js';
 
+/** What a `KernelStore` adapter gives the suite for one test. */
 export interface StoreFixture {
   readonly store: KernelStore;
   /** A second handle on the same shared state (another kernel instance), when the adapter has one. */
@@ -42,7 +43,8 @@ const res = (
 });
 
 /** Registers the shared suite for one `KernelStore` implementation. */
-export function runStoreSuite(name: string, factory: () => Promise<StoreFixture>): void {
+export function runStoreSuite(t: TestApi, name: string, factory: () => Promise<StoreFixture>): void {
+  const { describe, it, afterEach, expect } = t;
   describe(`KernelStore conformance: ${name}`, () => {
     let current: StoreFixture | undefined;
     const open = async (): Promise<StoreFixture> => {
