@@ -250,19 +250,24 @@ async function approve(
  */
 function seededStore(inner: KernelStore, seeds: Readonly<Record<string, number>>): KernelStore {
   const seeded = new Set<string>();
-  return {
-    ...inner,
-    async usage(counter, now) {
-      const key = counter.slice(0, counter.indexOf('|'));
-      const amount = seeds[key];
-      if (amount !== undefined && amount > 0 && !seeded.has(counter)) {
-        seeded.add(counter);
-        const id = `edca-test-seed|${counter}`;
-        const r = await inner.reserve([{ id, counter, amount, max: amount, holdUntil: now + 1 }], now);
-        if (!r.ok) throw new Error(`invariant: seeding ${counter} was refused`);
-        await inner.settle(id);
-      }
-      return inner.usage(counter, now);
-    },
+  const usage = async (counter: string, now: number): Promise<number> => {
+    const key = counter.slice(0, counter.indexOf('|'));
+    const amount = seeds[key];
+    if (amount !== undefined && amount > 0 && !seeded.has(counter)) {
+      seeded.add(counter);
+      const id = `edca-test-seed|${counter}`;
+      const r = await inner.reserve([{ id, counter, amount, max: amount, holdUntil: now + 1 }], now);
+      if (!r.ok) throw new Error(`invariant: seeding ${counter} was refused`);
+      await inner.settle(id);
+    }
+    return inner.usage(counter, now);
   };
+  // A proxy, not a spread: a store may be a class instance whose methods live on its prototype.
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'usage') return usage;
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
