@@ -40,6 +40,7 @@ export const FINDING_CODES = [
   'TRUNCATED',
   'WITNESS_INCONSISTENT',
   'SESSION_REOPENED',
+  'SNAPSHOT_MISMATCH',
 ] as const;
 
 /** One stable finding code. */
@@ -108,4 +109,6 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
     'The records a witnessed checkpoint covers do not hash to the root the witnesses cosigned: history was rewritten.',
   SESSION_REOPENED:
     'A model session has a refused output or a second end after its `session.ended` record: it went on after it ended.',
+  SNAPSHOT_MISMATCH:
+    'A `snapshot` record does not state what the records before it mean: a kernel restarting from it would decide differently than from the whole journal.',
 };

@@ -54,6 +54,7 @@ const OUTCOME_KEYS = new Set(['attempt', 'permit', 'status', 'error', 'transitio
 const ERROR_KEYS = new Set(['code']);
 const TRANSITION_KEYS = new Set(['machine', 'from', 'to']);
 const CHECKPOINT_KEYS = new Set(['size', 'root']);
+const SNAPSHOT_KEYS = new Set(['through', 'prunedAt', 'state']);
 const INTAKE_REFUSED_KEYS = new Set([
   'session',
   'turn',
@@ -166,6 +167,14 @@ export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
       return approvalOk(b);
     case 'checkpoint':
       return isIntAtLeast(b['size'], 0) && isB64(b['root'], 43) && onlyKeys(b, CHECKPOINT_KEYS);
+    case 'snapshot':
+      return (
+        isIntAtLeast(b['through'], 0) &&
+        typeof b['prunedAt'] === 'string' &&
+        RFC3339.test(b['prunedAt']) &&
+        has(b, 'state') &&
+        onlyKeys(b, SNAPSHOT_KEYS)
+      );
     case 'policy.activated':
       return (
         isDigest(b['policyDigest']) &&

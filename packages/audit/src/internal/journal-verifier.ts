@@ -25,6 +25,7 @@ import {
 } from './bodies.js';
 import { KeyIndex } from './keys.js';
 import { LineMerkle } from './line-merkle.js';
+import { snapshotMismatch } from './snapshot-check.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
 import {
@@ -372,6 +373,11 @@ export async function verifyLines(
         }
         lastCheckpoint = { seq, size: body.size, root: body.root };
         linesAfterCheckpoint = -1;
+      })
+      .with('snapshot', () => {
+        const why = snapshotMismatch(ledger, record);
+        if (why !== undefined) report('SNAPSHOT_MISMATCH', seq, line, why);
+        fold();
       })
       .with('intake.refused', () => {
         const body = asBody<IntakeRefusedBody>(record.body);
