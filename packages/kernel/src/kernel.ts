@@ -5,7 +5,6 @@
  */
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import {
-  apply,
   attemptsWithoutOutcome,
   emptyLedger,
   prune,
@@ -43,6 +42,12 @@ import type { AppendedRecord, Journal, RecordDraft } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
 import type { KernelStore, PendingApproval, Reservation } from './store.js';
 import { createBreaker, type Breaker } from './internal/breaker.js';
+import {
+  createLedgerJournal,
+  DEFAULT_SNAPSHOT_EVERY,
+  foldJournal,
+  seedSettledRemainder,
+} from './internal/ledger-journal.js';
 import { actionHashFor, counterName, scopeIdsOf } from './internal/action.js';
 import {
   appendIntakeRefusal,
@@ -175,7 +180,10 @@ export interface KernelEvents {
 
 /** What startup recovery found and did. */
 export interface RecoveryReport {
+  /** Records folded at startup: from the last snapshot on when there is one. */
   readonly records: number;
+  /** The seq of the `snapshot` record startup folded from; 0 when it folded the whole journal. */
+  readonly fromSnapshot: number;
   /** Life-cycle rules the journal breaks (the first 100), as the ledger fold found them. */
   readonly violations: readonly Violation[];
   readonly dangling: number;
@@ -221,6 +229,12 @@ export interface KernelOptions {
    * journal its own, stable across restarts.
    */
   readonly instance?: string;
+  /**
+   * Every this many records the kernel writes its ledger state into the journal as a signed
+   * `snapshot` record, and a restart folds from the last one (default 10,000; 0: never). A kernel
+   * whose stream another writer appends to writes none.
+   */
+  readonly snapshotEvery?: number;
 }
 
 /** The kernel. */
@@ -313,6 +327,10 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   if (typeof instance !== 'string' || instance.length === 0 || instance.length > 200) {
     throw new KernelError('KERNEL_CONFIG_INVALID', 'instance must be a string of 1..200 characters');
   }
+  const snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+  if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0) {
+    throw new KernelError('KERNEL_CONFIG_INVALID', 'snapshotEvery must be a non-negative integer');
+  }
   if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
     throw new KernelError('KERNEL_CONFIG_INVALID', 'retries must be an integer in 0..10');
   }
@@ -402,7 +420,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
    * record, built by startup recovery and moved by every record this kernel appends.
    */
   const ledger: LedgerState = emptyLedger();
-  let sincePrune = 0;
+  const ledgerJournal = createLedgerJournal({ journal, ledger, clock, snapshotEvery });
   /**
    * Hold ids are `<instance>.<ms>.<n>.<key>`: unique per permit for one instance (n counts permits within
    * a millisecond; ms never goes back, and after a restart starts past the journal's last record,
@@ -419,16 +437,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     // remaining collision (same decision, same ms, same n on two instances) is retried with the next n.
     return `${instance}.${holdMs}.${holdN}.${decisionKey.slice(7, 23)}`;
   };
-  const append = async (drafts: RecordDraft[]): Promise<AppendedRecord[]> => {
-    const out = await journal.append(drafts);
-    for (const appended of out) apply(ledger, appended);
-    sincePrune += out.length;
-    if (sincePrune >= 4096) {
-      sincePrune = 0;
-      prune(ledger, clock.now());
-    }
-    return out;
-  };
+  const append = (drafts: RecordDraft[]): Promise<AppendedRecord[]> => ledgerJournal.append(drafts);
 
   const emit = <K extends keyof KernelEvents>(event: K, payload: KernelEvents[K]): void => {
     for (const listener of listeners[event]) {
@@ -500,17 +509,15 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   const recovery = await recover();
 
   async function recover(): Promise<RecoveryReport> {
-    let records = 0;
-    const violations: Violation[] = [];
+    let folded: { records: number; fromSnapshot: number; violations: readonly Violation[] };
     try {
-      for await (const appended of journal.read()) {
-        records += 1;
-        const found = apply(ledger, appended).violations;
-        if (found.length > 0 && violations.length < 100) violations.push(...found);
-      }
+      // A snapshot is looked for where one must be if this configuration wrote it.
+      folded = await foldJournal(journal, ledger, 4 * (snapshotEvery || DEFAULT_SNAPSHOT_EVERY));
     } catch (error) {
       throw new KernelError('KERNEL_SELF_TEST_FAILED', 'the journal cannot be read back', { cause: error });
     }
+    const { records, fromSnapshot, violations } = folded;
+    ledgerJournal.startAt(ledger.seq);
     const now = clock.now();
     if (Number.isFinite(ledger.atMs)) holdMs = ledger.atMs + 1;
     holdN = -1;
@@ -526,7 +533,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       const status = await resolveDangling(attempt, permit);
       resolved.push({ permit: attempt.permit as Digest, status });
     }
-    return { records, violations: violations.slice(0, 100), dangling: dangling.length, resolved };
+    return { records, fromSnapshot, violations, dangling: dangling.length, resolved };
   }
 
   async function activatePolicies(): Promise<void> {
@@ -642,6 +649,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
       if (ok.ok && p.charged === 'settled') for (const r of reservations) await store.settle(r.id);
       held.set(p.hash, { ids: reservations.map((r) => r.id), until: holdUntil });
     }
+    await seedSettledRemainder(store, ledger, now);
   }
 
   async function ensureApproval(id: string, body: Record<string, unknown>, at: string): Promise<void> {
@@ -1713,14 +1721,23 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     };
   }
 
+  // Session records go through the ledger as well (it folds their life cycle).
+  const ledgerAppends: Journal = {
+    stream: journal.stream,
+    append: (drafts) => ledgerJournal.append(drafts),
+    head: () => journal.head(),
+    read: (fromSeq) => journal.read(fromSeq),
+    close: () => journal.close(),
+  };
+
   return {
     decide,
     execute,
     approve,
     expireApprovals,
     runPlan,
-    recordIntakeRefusal: (report) => appendIntakeRefusal(journal, clock, report),
-    endSession: (report) => appendSessionEnd(journal, clock, report),
+    recordIntakeRefusal: (report) => appendIntakeRefusal(ledgerAppends, clock, report),
+    endSession: (report) => appendSessionEnd(ledgerAppends, clock, report),
     on(event, listener) {
       const set = listeners[event] as Set<typeof listener>;
       set.add(listener);
@@ -1734,6 +1751,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     store,
     async close() {
       closed = true;
+      await ledgerJournal.idle();
       if (ownStore) await store.close();
     },
   };
