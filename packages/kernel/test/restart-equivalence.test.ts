@@ -45,7 +45,13 @@ export async function bothWays(
     const bank = createBank();
     const mode = { next: 'ok' as 'ok' | 'fail' | 'hang' };
     const keys = approverKeys();
-    const inner = await fileLife({ bank, mode, keys, clock: testClock(), ...(restarts ? { overrides } : {}) });
+    const inner = await fileLife({
+      bank,
+      mode,
+      keys,
+      clock: testClock(),
+      ...(restarts ? { overrides } : {}),
+    });
     const life: Life = {
       ...inner,
       async restart() {
@@ -55,7 +61,7 @@ export async function bothWays(
     };
     try {
       traces.push(await runScenario(cmds, life, { bank, mode, keys, restarts }));
-      if (restarts && use) await checkSnapshots(inner.current().journal, use);
+      if (restarts && use) await checkSnapshots(inner.journal(), use);
     } finally {
       await life.close();
     }

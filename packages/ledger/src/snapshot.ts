@@ -61,6 +61,28 @@ const bySeq = (a: { readonly seq: number }, b: { readonly seq: number }): number
 const byKey = (a: readonly [string, unknown], b: readonly [string, unknown]): number =>
   a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 
+/**
+ * A permit's signed body is kept while the permit may still run or has an attempt to resolve (its
+ * input is needed then), and for permits of format 1 (their holds are computed from it). Past that
+ * its hold is all a reader needs, and the entry's own fields restate it: the body is left out.
+ */
+const needsBody = (p: PermitEntry): boolean =>
+  p.status === 'outstanding' || p.status === 'attempted' || p.holdId === undefined;
+
+/** The body a restored permit gets when its snapshot left it out: its expiry and its hold. */
+function slimBody(p: {
+  readonly expiresAtMs: number;
+  readonly holdId: string | undefined;
+  readonly counters: readonly HoldCounter[];
+  readonly policyDigest: string;
+}): Readonly<Record<string, unknown>> {
+  return {
+    policyDigest: p.policyDigest,
+    expiresAt: Number.isFinite(p.expiresAtMs) ? new Date(p.expiresAtMs).toISOString() : undefined,
+    hold: { id: p.holdId, counters: p.counters },
+  };
+}
+
 function permitJson(p: PermitEntry): JsonValue {
   return {
     hash: p.hash,
@@ -70,7 +92,7 @@ function permitJson(p: PermitEntry): JsonValue {
     actionHash: p.actionHash,
     policyDigest: p.policyDigest,
     intent: p.intent,
-    body: p.body as JsonValue,
+    body: needsBody(p) ? (p.body as JsonValue) : null,
     holdId: orNull(p.holdId),
     counters: p.counters as unknown as JsonValue,
     approval: orNull(p.approval),
@@ -187,7 +209,7 @@ const OUTCOMES: readonly OutcomeStatus[] = ['completed', 'failed', 'unknown', 'c
 
 function permitOf(v: JsonValue): PermitEntry {
   const o = obj(v, 'a permit');
-  return {
+  const entry = {
     hash: s(o['hash'], 'permit.hash'),
     seq: n(o['seq'], 'permit.seq'),
     atMs: n(o['atMs'], 'permit.atMs'),
@@ -195,7 +217,7 @@ function permitOf(v: JsonValue): PermitEntry {
     actionHash: s(o['actionHash'], 'permit.actionHash'),
     policyDigest: s(o['policyDigest'], 'permit.policyDigest'),
     intent: s(o['intent'], 'permit.intent'),
-    body: obj(o['body'], 'permit.body'),
+    body: o['body'] === null ? {} : obj(o['body'], 'permit.body'),
     holdId: sOpt(o['holdId'], 'permit.holdId'),
     counters: arr(o['counters'], 'permit.counters').map((c) => {
       const h = obj(c, 'a held counter');
@@ -216,6 +238,9 @@ function permitOf(v: JsonValue): PermitEntry {
     charged: oneOf(o['charged'], ['held', 'settled', 'released'], 'permit.charged'),
     status: oneOf(o['status'], ['outstanding', 'attempted', ...OUTCOMES], 'permit.status'),
   };
+  if (o['body'] !== null) return entry;
+  if (needsBody(entry)) fail(`permit ${entry.hash} needs its body`);
+  return { ...entry, body: slimBody(entry) };
 }
 
 function approvalOf(v: JsonValue): ApprovalEntry {

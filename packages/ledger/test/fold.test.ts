@@ -371,6 +371,6 @@ describe('ledger snapshots', () => {
     snap.counters[0]!.settled = 0;
     expect(snapshotMatches(state, body)).toBe(false);
     expect(snapshotMatches(state, { ...body, prunedAt: 'not a time' })).toBe(false);
-    expect(() => restoreSnapshot({ ...body, state: { permits: 1 } as never }, T0)).toThrow(SnapshotError);
+    expect(() => restoreSnapshot({ ...body, state: { permits: 1 } }, T0)).toThrow(SnapshotError);
   });
 });
