@@ -42,6 +42,7 @@ import type { AppendedRecord, Journal, RecordDraft } from './journal.js';
 import { createMemoryStore } from './memory-store.js';
 import type { KernelStore, PendingApproval, Reservation } from './store.js';
 import { createBreaker, type Breaker } from './internal/breaker.js';
+import { createLeases, DEFAULT_LEASE_MS } from './internal/leases.js';
 import {
   createLedgerJournal,
   DEFAULT_SNAPSHOT_EVERY,
@@ -235,6 +236,12 @@ export interface KernelOptions {
    * whose stream another writer appends to writes none.
    */
   readonly snapshotEvery?: number;
+  /**
+   * How long this instance's lease in the store lasts (default 30 s); it is renewed every third of
+   * that. Another instance resolves this instance's attempts left without an outcome only once its
+   * lease lapsed. Leases need a store that keeps them (`@edca/store-postgres`).
+   */
+  readonly leaseMs?: number;
 }
 
 /** The kernel. */
@@ -328,6 +335,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     throw new KernelError('KERNEL_CONFIG_INVALID', 'instance must be a string of 1..200 characters');
   }
   const snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0) {
     throw new KernelError('KERNEL_CONFIG_INVALID', 'snapshotEvery must be a non-negative integer');
   }
@@ -338,6 +346,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     ['permitTtlMs', permitTtlMs],
     ['approvalTtlMs', approvalTtlMs],
     ['handlerTimeoutMs', handlerTimeoutMs],
+    ['leaseMs', leaseMs],
   ] as const) {
     if (!Number.isInteger(value) || value < 1)
       throw new KernelError('KERNEL_CONFIG_INVALID', `${name} must be a positive integer`);
@@ -421,6 +430,14 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
    */
   const ledger: LedgerState = emptyLedger();
   const ledgerJournal = createLedgerJournal({ journal, ledger, clock, snapshotEvery });
+  const leases = createLeases({
+    store,
+    journal,
+    clock,
+    instance,
+    leaseMs,
+    resolve: (attempt, permit) => resolveDangling(attempt, permit),
+  });
   /**
    * Hold ids are `<instance>.<ms>.<n>.<key>`: unique per permit for one instance (n counts permits within
    * a millisecond; ms never goes back, and after a restart starts past the journal's last record,
@@ -518,6 +535,10 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     }
     const { records, fromSnapshot, violations } = folded;
     ledgerJournal.startAt(ledger.seq);
+    // Several instances share the store: this one watches the stream for attempts of instances whose
+    // lease lapsed, from a copy of the fold taken before this kernel appends anything.
+    const stream = ownStore || !leases.enabled ? undefined : structuredClone(ledger);
+    await leases.renew();
     const now = clock.now();
     if (Number.isFinite(ledger.atMs)) holdMs = ledger.atMs + 1;
     holdN = -1;
@@ -526,13 +547,19 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     await activatePolicies();
     // Attempts without an outcome: the process died between attempt and outcome.
     const resolved: { permit: Digest; status: 'completed' | 'failed' | 'unknown' }[] = [];
-    // Only this instance's attempts, signed with its key: another instance's are its own to resolve.
-    const dangling = attemptsWithoutOutcome(ledger, instance).filter((a) => a.kid === signer.kid);
+    // This instance's attempts, signed with its key, and those of instances whose lease lapsed.
+    const open = attemptsWithoutOutcome(ledger);
+    const dangling = [
+      ...open.filter((a) => (a.instance === undefined || a.instance === instance) && a.kid === signer.kid),
+      ...(await leases.lapsed(open)),
+    ];
     for (const attempt of dangling) {
+      if (!(await leases.claim(attempt))) continue;
       const permit = ledger.permits.get(attempt.permit);
       const status = await resolveDangling(attempt, permit);
       resolved.push({ permit: attempt.permit as Digest, status });
     }
+    if (stream !== undefined) leases.watch(stream);
     return { records, fromSnapshot, violations, dangling: dangling.length, resolved };
   }
 
@@ -1751,6 +1778,7 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     store,
     async close() {
       closed = true;
+      await leases.stop();
       await ledgerJournal.idle();
       if (ownStore) await store.close();
     },

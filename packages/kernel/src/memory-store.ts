@@ -34,6 +34,8 @@ export function createMemoryStore(): KernelStore {
   const byWindowEnd = new Map<number, string[]>();
   let nextWindowEnd = Number.POSITIVE_INFINITY;
   let closed = false;
+  /** Lease ends by instance (one process shares a memory store, so this only serves the port). */
+  const leases = new Map<string, number>();
   const forgetEndedWindows = (now: number): void => {
     if (now < nextWindowEnd) return;
     nextWindowEnd = Number.POSITIVE_INFINITY;
@@ -250,6 +252,18 @@ export function createMemoryStore(): KernelStore {
       return run(() => {
         open();
         return usageOf(counter, now);
+      });
+    },
+    renewLease(instance: string, untilMs: number): Promise<void> {
+      return run(() => {
+        open();
+        leases.set(instance, untilMs);
+      });
+    },
+    leaseOf(instance: string): Promise<number | null> {
+      return run(() => {
+        open();
+        return leases.get(instance) ?? null;
       });
     },
     close(): Promise<void> {

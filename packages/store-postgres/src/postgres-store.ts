@@ -15,6 +15,7 @@ import type {
 } from '@edca/kernel';
 import type pg from 'pg';
 import { inTransaction, openDb, sqlState, type ConnectionOptions } from './internal/db.js';
+import { leaseMethods } from './leases.js';
 import { migrate } from './migrate.js';
 
 /** Options of `postgresStore`: a connection (URL or pool) and whether to migrate the schema first. */
@@ -118,6 +119,7 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
   };
 
   return {
+    ...leaseMethods(run),
     consumePermit: (permitHash, at) =>
       run('consumePermit', async (p) => {
         // The primary key makes this true for exactly one caller across all instances.
