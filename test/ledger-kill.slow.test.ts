@@ -85,7 +85,7 @@ async function startChild(config: KillChildConfig): Promise<Child> {
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<string | undefined> => {
     const r = await Promise.race([lines.next(), exited.then(() => ({ done: true, value: undefined }))]);
-    return r.done === true ? undefined : (r.value);
+    return r.done === true ? undefined : r.value;
   };
   const ready = await next();
   if (ready === undefined) throw new Error(`the kernel child did not start: ${stderr}`);
