@@ -33,6 +33,17 @@ export default tseslint.config(
     },
   },
   {
+    // The kernel stays a set of small modules a newcomer can read one at a time (docs/kernel.md).
+    files: ['packages/kernel/src/**/*.ts'],
+    // The journal core is one class whose queue, chain tip and failure state every method shares;
+    // cutting it further is left to a follow-up (docs/kernel.md, Code layout).
+    ignores: ['packages/kernel/src/journal-core.ts'],
+    rules: {
+      'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
     // The CLI, benchmarks and child-process scripts talk to a terminal on purpose.
     files: ['packages/cli/src/**/*.ts', 'bench/**/*.ts', 'test/**/fixtures/**/*.ts', 'test/**/*-child.ts'],
     rules: { 'no-console': 'off' },

@@ -5,9 +5,20 @@ import { defineConfig } from 'vitest/config';
 const pkg = (name: string): string =>
   fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 const alias = Object.fromEntries(
-  ['records', 'semantic', 'ledger', 'arp', 'kernel', 'audit', 'store-postgres', 'models', 'mcp', 'cli'].map(
-    (n) => [`@edca/${n}`, pkg(n)],
-  ),
+  [
+    'records',
+    'semantic',
+    'ledger',
+    'arp',
+    'kernel',
+    'audit',
+    'policy',
+    'store-postgres',
+    'models',
+    'mcp',
+    'eval',
+    'cli',
+  ].map((n) => [`@edca/${n}`, pkg(n)]),
 );
 
 export default defineConfig({

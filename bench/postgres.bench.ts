@@ -9,12 +9,19 @@
  * counted against limits shared by all instances. A second run per row also executes every permit
  * (consume, attempt, handler write, outcome, settle): governed executions per second.
  *
- *   pnpm bench:postgres                 # table
- *   pnpm bench:postgres --json          # one JSON object
- *   pnpm bench:postgres --seconds 5     # shorter runs
+ * Instances write one stream (one hash chain, appends serialized by the stream's head) or, in the
+ * rows marked `per-instance`, one stream each. The server's CPU is read from /proc (the postmaster's
+ * own time, its live processes' and the time of those it reaped), so it needs a local server on Linux.
+ *
+ *   pnpm bench:postgres                       # table
+ *   pnpm bench:postgres --json                # one JSON object
+ *   pnpm bench:postgres --seconds 5           # shorter runs
+ *   pnpm bench:postgres --instances 1,4       # only these instance counts
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { pg } from '../packages/store-postgres/test/pg.js';
 import { startPgServer } from '../packages/store-postgres/test/pg-server.js';
 import {
   defaultConfig,
@@ -30,17 +37,67 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const secondsArg = args.indexOf('--seconds');
 const seconds = secondsArg >= 0 ? Number(args[secondsArg + 1]) : 10;
+const instancesArg = args.indexOf('--instances');
+const instanceCounts = instancesArg >= 0 ? (args[instancesArg + 1] ?? '').split(',').map(Number) : [1, 2, 4];
 const WORKERS = 32;
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds of a process from /proc/<pid>/stat: its own and (withChildren) its reaped children's. */
+function procCpu(pid: number, withChildren: boolean): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesized command: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+    return ticks / TICKS_PER_SECOND;
+  } catch {
+    return 0; // the process ended between listing and reading
+  }
+}
+
+/** The server's CPU seconds so far: the postmaster with every backend and helper, live or reaped. */
+function serverCpu(postmaster: number): number {
+  let total = procCpu(postmaster, true);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (/^PPid:\s+(\d+)$/m.exec(status)?.[1] === String(postmaster)) total += procCpu(Number(entry), false);
+    } catch {
+      // gone meanwhile: its time is in the postmaster's reaped-children total now
+    }
+  }
+  return total;
+}
+
+/** The postmaster's pid: the parent of a backend (null when the server is not on this machine). */
+async function postmasterOf(url: string): Promise<number | null> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const status = readFileSync(`/proc/${rows[0]!.pid}/status`, 'utf8');
+    return Number(/^PPid:\s+(\d+)$/m.exec(status)?.[1] ?? NaN) || null;
+  } catch {
+    return null;
+  } finally {
+    await client.end();
+  }
+}
 const PAYMENTS = 20_000;
 
 /** One measured row. */
 export interface PostgresBenchRow {
   readonly instances: number;
+  /** `one`: every instance appends to one stream; `per-instance`: a stream each. */
+  readonly streams: 'one' | 'per-instance';
   readonly mode: 'decide' | 'decide+execute';
   readonly permitsPerSec: number;
   readonly executionsPerSec: number;
   /** Node CPU time of the kernel processes per permit (PostgreSQL's own CPU not included). */
   readonly kernelCpuUsPerPermit: number;
+  /** PostgreSQL's CPU time (all its processes) per permit over the same run; null if not local. */
+  readonly serverCpuUsPerPermit: number | null;
   readonly seconds: number;
 }
 
@@ -48,6 +105,7 @@ async function runRow(
   server: Awaited<ReturnType<typeof startPgServer>>,
   instances: number,
   execute: boolean,
+  streams: 'one' | 'per-instance',
 ): Promise<PostgresBenchRow> {
   const url = await server.createDatabase('edca_bench');
   const dir = scratchDir();
@@ -56,6 +114,7 @@ async function runRow(
   const children: Child[] = Array.from({ length: instances }, (_, k) =>
     spawnChild({
       ...defaultConfig(url, k, keyFiles[k]!),
+      ...(streams === 'per-instance' ? { stream: `mp-${k}` } : {}),
       mapFile,
       count: PAYMENTS,
       workers: WORKERS,
@@ -65,8 +124,12 @@ async function runRow(
   );
   // Start the clock only when every instance has started (migrated, self-tested, recovered).
   await Promise.all(children.map((c) => c.waitFor((l) => l['type'] === 'started')));
+  const postmaster = await postmasterOf(url);
+  const server0 = postmaster === null ? 0 : serverCpu(postmaster);
   for (const c of children) c.proc.kill('SIGUSR2');
   const done = await Promise.all(children.map((c) => c.waitFor((l) => l['type'] === 'done')));
+  // Read when the runs end, before the instances close (their closing checkpoints are not measured).
+  const server1 = postmaster === null ? 0 : serverCpu(postmaster);
   const codes = await Promise.all(children.map((c) => c.exited));
   codes.forEach((code, k) => {
     if (code !== 0) throw new Error(`instance ${k} exited ${code}: ${children[k]!.stderr().slice(-2000)}`);
@@ -77,10 +140,13 @@ async function runRow(
   const cpuUs = done.reduce((n, d) => n + Number(d['cpuUs']), 0);
   return {
     instances,
+    streams,
     mode: execute ? 'decide+execute' : 'decide',
     permitsPerSec: Math.round((permits * 1000) / ms),
     executionsPerSec: Math.round((executions * 1000) / ms),
     kernelCpuUsPerPermit: Math.round(cpuUs / Math.max(1, permits)),
+    serverCpuUsPerPermit:
+      postmaster === null ? null : Math.round(((server1 - server0) * 1e6) / Math.max(1, permits)),
     seconds: Number((ms / 1000).toFixed(1)),
   };
 }
@@ -90,7 +156,8 @@ const rows: PostgresBenchRow[] = [];
 const loadBefore = loadavg()[0]!;
 try {
   for (const execute of [false, true]) {
-    for (const n of [1, 2, 4]) rows.push(await runRow(server, n, execute));
+    for (const n of instanceCounts) rows.push(await runRow(server, n, execute, 'one'));
+    for (const n of instanceCounts) if (n > 1) rows.push(await runRow(server, n, execute, 'per-instance'));
   }
 } finally {
   await server.stop();

@@ -108,6 +108,8 @@ async function generate(path: string, pem: string, snapshots: boolean): Promise<
     ledger: emptyLedger(),
     clock,
     snapshotEvery: snapshots ? SNAPSHOT_EVERY : 0,
+    // As the kernel prunes (context.ts).
+    pruneGraceMs: 60_000,
   });
   await writer.append([
     {

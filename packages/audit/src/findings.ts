@@ -41,6 +41,12 @@ export const FINDING_CODES = [
   'WITNESS_INCONSISTENT',
   'SESSION_REOPENED',
   'SNAPSHOT_MISMATCH',
+  'ACTIVATION_INVALID',
+  'ACTIVATION_UNTRUSTED',
+  'ACTIVATION_MISMATCH',
+  'ACTIVATION_ROLLBACK',
+  'SHADOW_EXECUTED',
+  'SHADOW_INCONSISTENT',
 ] as const;
 
 /** One stable finding code. */
@@ -111,4 +117,16 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
     'A model session has a refused output or a second end after its `session.ended` record: it went on after it ended.',
   SNAPSHOT_MISMATCH:
     'A `snapshot` record does not state what the records before it mean: a kernel restarting from it would decide differently than from the whole journal.',
+  ACTIVATION_INVALID:
+    "A policy owner's activation statement is malformed, or its signature does not verify: the policy was not put in force by its owner.",
+  ACTIVATION_UNTRUSTED:
+    'An activation statement is signed by a key the trust file does not list with role `policy-owner` at the time it names.',
+  ACTIVATION_MISMATCH:
+    'An activation statement names another map or content digest than the `policy.activated` record that carries it.',
+  ACTIVATION_ROLLBACK:
+    'A signed activation has a revision not higher than an earlier activation of the same map: an old policy was put back without a new signature.',
+  SHADOW_EXECUTED:
+    'An attempt runs a shadow record: a candidate map decision, which is never a permit, was executed.',
+  SHADOW_INCONSISTENT:
+    'A shadow record does not match its own input: its decision key or policy is not the one its input names.',
 };

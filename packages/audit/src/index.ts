@@ -1,6 +1,13 @@
 export { AuditError, type AuditErrorCode } from './errors.js';
 export { FINDING_CODES, FINDING_DESCRIPTIONS, type Finding, type FindingCode } from './findings.js';
-export type { AuditReport, KeyUse, UnfinishedAction, VerifyMode } from './report.js';
+export type { AuditReport, KeyUse, PolicyActivationUse, UnfinishedAction, VerifyMode } from './report.js';
+export {
+  describeReplay,
+  replayDecision,
+  type RecordedDecision,
+  type Replay,
+  type ReplayDifference,
+} from './replay.js';
 export {
   safeVerifyJournal,
   verifyJournal,

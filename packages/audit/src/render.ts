@@ -59,6 +59,22 @@ export function renderTextReport(
         `${report.replay.mismatches} mismatch(es)`,
     );
   }
+  if (report.activations !== undefined && report.activations.some((a) => a.revision !== null)) {
+    // Which signed revision governed which decisions: each activation until the next of its digest.
+    out.push('policy activations:');
+    for (const a of report.activations) {
+      const range =
+        a.firstDecision === null
+          ? 'no decision'
+          : `${a.decisions} decision(s), seq ${a.firstDecision}..${a.lastDecision}`;
+      out.push(
+        `  seq ${a.seq}  ${a.map} revision ${a.revision ?? 'unsigned'}  ${a.policyDigest}` +
+          `${a.owner === null ? '' : `  owner ${a.owner}`}  ${range}`,
+      );
+    }
+  }
+  if (report.shadows !== undefined && report.shadows > 0)
+    out.push(`shadow decisions: ${report.shadows} (a candidate map's; never permits)`);
   if (report.witnessed !== undefined) {
     out.push(
       report.witnessed === null

@@ -19,6 +19,22 @@ export interface KeyUse {
   readonly signatures: number;
 }
 
+/** A `policy.activated` record and the decisions it governed (until the next activation of its digest). */
+export interface PolicyActivationUse {
+  /** The seq of the `policy.activated` record. */
+  readonly seq: number;
+  readonly map: string;
+  readonly policyDigest: string;
+  /** The signed revision (record format 3); null for an activation without an owner's statement. */
+  readonly revision: number | null;
+  /** The policy owner's kid that signed it; null without a statement. */
+  readonly owner: string | null;
+  /** Decisions under this digest while this activation was the latest of it, and their first and last seq. */
+  readonly decisions: number;
+  readonly firstDecision: number | null;
+  readonly lastDecision: number | null;
+}
+
 /** The result of verifying one journal. `ok` is true exactly when `findings` is empty. */
 export interface AuditReport {
   readonly ok: boolean;
@@ -56,6 +72,10 @@ export interface AuditReport {
     readonly replayed: number;
     readonly mismatches: number;
   } | null;
+  /** Full mode: every policy activation in journal order, with the decisions it governed. */
+  readonly activations?: readonly PolicyActivationUse[];
+  /** Full mode: `shadow` records (a candidate map's decisions; never permits). */
+  readonly shadows?: number;
   /** Every finding, sorted by line. */
   readonly findings: readonly Finding[];
   readonly unfinished: readonly UnfinishedAction[];

@@ -75,6 +75,21 @@ describe('edca keygen', () => {
     });
   });
 
+  describe('when --role names a role a trust file may hold', () => {
+    for (const role of ['policy-owner', 'refund-approver', 'fraud-analyst', 'collections.supervisor']) {
+      it(`issues a ${role} key that findTrustedKey finds under that role`, async () => {
+        const dir = tmp();
+        const io = captureIo();
+        expect(await runCli(['keygen', '--out', dir, '--role', role, '--json'], io)).toBe(0);
+        const out = JSON.parse(io.out()) as { kid: string; role: string; name: string };
+        expect(out).toMatchObject({ role, name: role });
+        const trust = parseTrustFile(readFileSync(join(dir, 'trust.json'), 'utf8'));
+        expect(findTrustedKey(trust, out.kid, role, new Date().toISOString())).toBeDefined();
+        expect(existsSync(join(dir, `${role}.key.pem`))).toBe(true);
+      });
+    }
+  });
+
   describe('when the command cannot proceed', () => {
     it('refuses to overwrite a key file: exit 2, KEY_FILE_EXISTS, trust file unchanged', async () => {
       const dir = tmp();
@@ -93,11 +108,15 @@ describe('edca keygen', () => {
       expect(io.err()).toContain('TRUST_SYNTAX');
       expect(existsSync(join(dir, 'kernel.key.pem'))).toBe(false);
     });
-    it('refuses an unknown role as a usage error: exit 2', async () => {
-      const io = captureIo();
-      expect(await runCli(['keygen', '--out', tmp(), '--role', 'root'], io)).toBe(2);
-      expect(io.err()).toMatch(/root/);
-    });
+    for (const role of ['Root', 'policy owner', '-owner', 'x'.repeat(65)]) {
+      it(`refuses the role ${JSON.stringify(role.slice(0, 12))}, which no trust file may hold: exit 2, USAGE_INVALID_ROLE`, async () => {
+        const dir = tmp();
+        const io = captureIo();
+        expect(await runCli(['keygen', '--out', dir, '--role', role], io)).toBe(2);
+        expect(io.err()).toContain('USAGE_INVALID_ROLE');
+        expect(existsSync(join(dir, 'trust.json'))).toBe(false);
+      });
+    }
     it('refuses a name that is not a plain file name: exit 2', async () => {
       const io = captureIo();
       expect(await runCli(['keygen', '--out', tmp(), '--name', '../evil'], io)).toBe(2);

@@ -59,6 +59,14 @@ beforeAll(async () => {
   journal = join(dir, 'demo', 'journal.jsonl');
   trust = join(dir, 'demo', 'trust.json');
   writeFileSync(join(dir, 'a-file'), 'not a folder\n');
+  expect(await runCli(['keygen', '--out', join(dir, 'owner'), '--role', 'policy-owner'], captureIo())).toBe(
+    0,
+  );
+  writeFileSync(
+    join(dir, 'retail.tests.yaml'),
+    'edca: edca-tests/v1\nmap: retail-banking-servicing\ncases:\n' +
+      '  - { name: unknown intent, propose: { intent: wire_money }, expect: { verdict: refuse } }\n',
+  );
 }, 120_000);
 
 afterAll(() => {
@@ -94,6 +102,24 @@ const unwritable = (): Case[] => [
   {
     name: 'journal export --out /proc/nope/x.jsonl',
     args: () => ['journal', 'export', '--store', journal, '--out', '/proc/nope/x.jsonl'],
+  },
+  {
+    name: 'policy sign --out /proc/nope/a.json',
+    args: () => [
+      'policy',
+      'sign',
+      join(root, 'fixtures/maps/retail-banking.yaml'),
+      '--key',
+      join(dir, 'owner', 'policy-owner.key.pem'),
+      '--trust',
+      join(dir, 'owner', 'trust.json'),
+      '--revision',
+      '1',
+      '--tests',
+      join(dir, 'retail.tests.yaml'),
+      '--out',
+      '/proc/nope/a.json',
+    ],
   },
   {
     name: 'journal export --out /dev/full',

@@ -5,13 +5,14 @@
 import { LRUCache } from 'lru-cache';
 import { digestValue, type Digest, type JsonValue } from '@edca/records';
 import { actionHashFor } from './internal/action.js';
-import type { DecisionInput, MapSpec } from './internal/seams.js';
+import type { CompiledMap, DecisionInput } from '@edca/semantic';
+import type { DecisionReason } from './types.js';
 
 /** A decision result: semantic's `DecisionResult`, or a kernel refusal with a kernel reason code. */
 export interface DecisionResult {
   readonly verdict: 'permit' | 'refuse' | 'escalate';
   readonly rule: string;
-  readonly reasons: readonly string[];
+  readonly reasons: readonly DecisionReason[];
   readonly accountable: string;
   readonly approvalsRequired?: { readonly count: number; readonly role: string };
 }
@@ -101,7 +102,7 @@ const VERDICTS = new Set(['permit', 'refuse', 'escalate']);
  * @example evaluateDecision(map, input).verdict; // 'permit' | 'refuse' | 'escalate'
  */
 export function evaluateDecision(
-  map: MapSpec,
+  map: CompiledMap,
   input: DecisionInput,
   cache?: { readonly cache: DecisionCache; readonly key: Digest },
 ): DecisionResult {
@@ -113,7 +114,7 @@ export function evaluateDecision(
   } catch {
     // A condition that throws refuses (never guessed); the failure is not cached so that a
     // transient host fault in a custom map cannot pin a refusal.
-    return Object.freeze({
+    return Object.freeze<DecisionResult>({
       verdict: 'refuse',
       rule: 'kernel.evaluate',
       reasons: ['CONDITION_ERROR'],

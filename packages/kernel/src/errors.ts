@@ -17,7 +17,17 @@ export type KernelErrorCode =
   /** `createKernel` options are malformed (missing port, duplicate map, handler without a route). */
   | 'KERNEL_CONFIG_INVALID'
   /** The startup self-test failed (map, routes, forbidden proposal, signer or journal); the kernel refuses to start. */
-  | 'KERNEL_SELF_TEST_FAILED';
+  | 'KERNEL_SELF_TEST_FAILED'
+  /** `requireSignedActivation` is on and a map has no signed activation statement. */
+  | 'ACTIVATION_MISSING'
+  /** A map's activation statement is malformed or its signature does not verify. */
+  | 'ACTIVATION_INVALID'
+  /** A map's activation is not signed by a `policy-owner` key of the trust file valid at its `at`. */
+  | 'ACTIVATION_UNTRUSTED'
+  /** A map's activation statement names another map name or content digest. */
+  | 'ACTIVATION_MISMATCH'
+  /** A map's activation revision is not higher than one the journal already activated (anti-rollback). */
+  | 'ACTIVATION_ROLLBACK';
 
 /** The error class of `@edca/kernel`, with a closed, stable `code`. */
 export class KernelError extends Error {

@@ -3,6 +3,16 @@ export type { KernelErrorCode } from './errors.js';
 export { HandlerError, isFinalHandlerError } from './handler-error.js';
 export type { AppendedRecord, Journal, JournalHead, RecordDraft } from './journal.js';
 export { assertDraftEnvelopes } from './journal.js';
+export { DEFAULT_CHECKPOINT_EVERY, JournalCore, journalCorrupt, journalUnavailable } from './journal-core.js';
+export type {
+  ChainState,
+  JournalAccumulator,
+  JournalCoreOptions,
+  JournalGroup,
+  JournalJob,
+  JournalSink,
+  StoredChain,
+} from './journal-core.js';
 export { openFileJournal } from './file-journal.js';
 export type { FileJournal, FileJournalOptions, FileJournalRecovery } from './file-journal.js';
 export { createMemoryStore } from './memory-store.js';
@@ -26,10 +36,14 @@ export { APPROVAL_DOMAIN, approvalMessage, signApproval, verifyApproval } from '
 export type { ApprovalCheck, ApprovalStatement, SignedApproval } from './approval.js';
 export { createKernel } from './kernel.js';
 export type {
+  ApproveRefusalCode,
   ApproveResult,
   DecideContext,
   Decision,
+  DecisionReason,
+  ExecuteRefusalCode,
   ExecuteResult,
+  HandlerFailureCode,
   IdempotencyCheck,
   Kernel,
   KernelEvents,

@@ -3,7 +3,8 @@
  * approvals, limit counters).
  *
  * Decisions are pure and cached locally; everything that must hold ACROSS kernel instances lives
- * here. The embedded default is `createMemoryStore()` (rebuilt from the journal at startup);
+ * here. The embedded default (no `store` option) reads its limit counters from the kernel's ledger
+ * fold and keeps the rest in memory, filled from the journal at startup (docs/kernel.md, "State");
  * `@edca/store-postgres` implements the same port for many instances. Every implementation must pass
  * `test/store-suite.ts` (`runStoreSuite(name, factory)`).
  *

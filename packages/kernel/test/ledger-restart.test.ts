@@ -302,6 +302,30 @@ describe('a kernel restarting from a snapshot', () => {
     });
   });
 
+  describe('when part of a budget was used by permits the snapshot pruned', () => {
+    it('counts that usage exactly once: what fits the rest is permitted, one unit more is not', async () => {
+      const w = world();
+      const overrides = { snapshotEvery: 3 };
+      const first = await start(w, { overrides });
+      for (let i = 0; i < 3; i++) await decideAndRun(first, credit(first, 'P-2', 100));
+      w.clock.advance(10 * 60_000);
+      for (let i = 0; i < 3; i++) await decideAndRun(first, note(first, 'P-6'));
+      await stop(first);
+
+      const second = await start(w, { overrides });
+      expect(second.kernel.recovery.fromSnapshot).toBeGreaterThan(0);
+      // 300 of the 400 budget were used: 100 more fit, and then not even 1.
+      expect((await second.kernel.decide(credit(second, 'P-2', 101), ctx(second))).reasons).toEqual([
+        'LIMIT_EXCEEDED',
+      ]);
+      expect((await decideAndRun(second, credit(second, 'P-2', 100))).verdict).toBe('permit');
+      expect((await second.kernel.decide(credit(second, 'P-2', 1), ctx(second))).reasons).toEqual([
+        'LIMIT_EXCEEDED',
+      ]);
+      expect(w.bank.effects.filter((e) => e.handler === 'pay.credit')).toHaveLength(4);
+    });
+  });
+
   describe('when snapshots are off', () => {
     it('writes none and folds the whole journal', async () => {
       const w = world();

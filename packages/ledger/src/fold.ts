@@ -57,10 +57,8 @@ function applySessionRecord(ctx: Ctx, what: string, ends: boolean): void {
 const handlers: { readonly [T in RecordType]: Handler } = {
   'intake.refused': (ctx) => applySessionRecord(ctx, 'a refused model output', false),
   'session.ended': (ctx) => applySessionRecord(ctx, 'a second end', true),
-  'policy.activated': ({ state, body }) => {
-    const digest = str(body['policyDigest']);
-    if (digest !== undefined) state.policies.add(digest);
-  },
+  'policy.activated': applyActivation,
+  shadow: applyShadow,
   'key.added': () => undefined,
   'key.retired': () => undefined,
   checkpoint: () => undefined,
@@ -98,6 +96,54 @@ export function apply(state: LedgerState, appended: LedgerRecord): ApplyResult {
   state.seq = seq;
   if (atMs > state.atMs) state.atMs = atMs;
   return { state, violations };
+}
+
+// ---- policies ----------------------------------------------------------------------------------
+
+/**
+ * A policy put in force. With a signed statement (record format 3) the fold checks what needs no
+ * key: the statement names this record's map and digest, and its revision is strictly higher than
+ * every revision of that map before (anti-rollback; rolling back is the old content signed at a
+ * higher revision). The signature and the owner's key are the auditor's to check (they need trust).
+ */
+function applyActivation(ctx: Ctx): void {
+  const { state, body, report } = ctx;
+  const digest = str(body['policyDigest']);
+  if (digest === undefined) return report('BODY_INVALID', 'the policy activation names no digest');
+  state.policies.add(digest);
+  const activation = body['activation'];
+  if (activation === undefined) return;
+  const statement = isObj(activation) && isObj(activation['statement']) ? activation['statement'] : undefined;
+  const owner =
+    statement !== undefined && isObj(statement['owner']) ? str(statement['owner']['kid']) : undefined;
+  const revision = statement?.['revision'];
+  const map = str(statement?.['map']);
+  if (statement === undefined || owner === undefined || typeof revision !== 'number' || map === undefined) {
+    return report('BODY_INVALID', 'the activation statement lacks its map, revision or owner');
+  }
+  const name = str(body['name']);
+  if (map !== name || statement['mapDigest'] !== digest) {
+    report(
+      'ACTIVATION_MISMATCH',
+      `the statement activates ${map} ${String(statement['mapDigest'])}, the record ${String(name)} ${digest}`,
+    );
+    return;
+  }
+  const before = state.activations.get(map);
+  if (before !== undefined && revision <= before.revision) {
+    report(
+      'ACTIVATION_ROLLBACK',
+      `revision ${revision} of ${map} after revision ${before.revision} (seq ${before.seq}): revisions only go up`,
+    );
+    return;
+  }
+  state.activations.set(map, { map, policyDigest: digest, revision, owner, seq: ctx.seq });
+  state.revisions.set(digest, revision);
+}
+
+/** A candidate map's decision: never a permit, so it holds nothing and nothing may run it. */
+function applyShadow(ctx: Ctx): void {
+  ctx.state.shadows.add(ctx.hash);
 }
 
 // ---- decisions ---------------------------------------------------------------------------------
@@ -294,6 +340,10 @@ function applyAttempt(ctx: Ctx): void {
   const permitHash = str(body['permit']) ?? '';
   const permit = state.permits.get(permitHash);
   if (permit === undefined) {
+    if (state.shadows.has(permitHash)) {
+      report('SHADOW_EXECUTED', `the attempt runs shadow decision ${permitHash}: a shadow is never a permit`);
+      return;
+    }
     report(
       'ATTEMPT_WITHOUT_PERMIT',
       state.nonPermits.has(permitHash)

@@ -10,6 +10,7 @@ export {
   type HoldCounter,
   type PermitEntry,
   type ApprovalEntry,
+  type ActivationEntry,
   type AttemptEntry,
   type CounterEntry,
 } from './state.js';

@@ -5,12 +5,15 @@
  *
  * The body is canonical: entries sorted by seq (or name), infinities as null, and the maps the fold
  * derives (open attempts, escalations by action, approving kids) left out, so that the kernel's
- * live state and an auditor's full fold give the same bytes when they mean the same. The set of
- * non-permit decisions is left out as well: it only names the mistake in a violation message.
+ * live state and an auditor's full fold give the same bytes when they mean the same. The sets of
+ * non-permit decisions and of shadow records are left out as well: they only name the mistake in a
+ * violation message (an attempt on either is refused all the same). Signed activations and the
+ * revision of each digest are kept: the kernel refuses a rollback by them.
  */
 import { digestValue, type JsonValue } from '@edca/records';
 
 import type {
+  ActivationEntry,
   ApprovalEntry,
   AttemptEntry,
   CounterEntry,
@@ -136,6 +139,14 @@ function attemptJson(a: AttemptEntry): JsonValue {
   };
 }
 
+const activationJson = (a: ActivationEntry): JsonValue => ({
+  map: a.map,
+  policyDigest: a.policyDigest,
+  revision: a.revision,
+  owner: a.owner,
+  seq: a.seq,
+});
+
 /**
  * The snapshot state of `state` pruned at `nowMs`, without changing `state`: what `prune(state,
  * nowMs)` would keep, in canonical order. The kernel writes it; the auditor computes it from its
@@ -165,6 +176,8 @@ export function snapshotState(state: LedgerState, nowMs: number): JsonValue {
     attempts: attempts.sort(bySeq).map(attemptJson),
     counters,
     endedSessions: [...state.endedSessions.entries()].sort(byKey),
+    activations: [...state.activations.values()].sort(bySeq).map(activationJson),
+    revisions: [...state.revisions.entries()].sort(byKey),
   };
 }
 
@@ -334,6 +347,21 @@ export function restoreSnapshot(body: SnapshotBody, atMs: number): LedgerState {
   for (const v of arr(o['endedSessions'], 'endedSessions')) {
     const [session, seq] = arr(v, 'an ended session');
     state.endedSessions.set(s(session, 'session'), n(seq, 'session.seq'));
+  }
+  for (const v of arr(o['activations'], 'activations')) {
+    const a = obj(v, 'an activation');
+    const map = s(a['map'], 'activation.map');
+    state.activations.set(map, {
+      map,
+      policyDigest: s(a['policyDigest'], 'activation.policyDigest'),
+      revision: n(a['revision'], 'activation.revision'),
+      owner: s(a['owner'], 'activation.owner'),
+      seq: n(a['seq'], 'activation.seq'),
+    });
+  }
+  for (const v of arr(o['revisions'], 'revisions')) {
+    const [digest, revision] = arr(v, 'a revision');
+    state.revisions.set(s(digest, 'revision.digest'), n(revision, 'revision.revision'));
   }
   return state;
 }

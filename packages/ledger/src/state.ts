@@ -38,6 +38,9 @@ export type ViolationCode =
   | 'APPROVAL_REUSED'
   | 'LIMIT_OVERRUN'
   | 'SESSION_REOPENED'
+  | 'ACTIVATION_ROLLBACK'
+  | 'ACTIVATION_MISMATCH'
+  | 'SHADOW_EXECUTED'
   | 'BODY_INVALID';
 
 /** The status an outcome record gives an attempt. */
@@ -80,6 +83,18 @@ export interface PermitEntry {
   charged: 'held' | 'settled' | 'released';
   /** Status of the last attempt's outcome; `attempted` while it has none. */
   status: 'outstanding' | 'attempted' | OutcomeStatus;
+}
+
+/** A map's signed activation as the journal holds it (record format 3). */
+export interface ActivationEntry {
+  /** The map's name. */
+  readonly map: string;
+  readonly policyDigest: string;
+  readonly revision: number;
+  /** The policy owner's key that signed the statement. */
+  readonly owner: string;
+  /** The seq of the `policy.activated` record. */
+  readonly seq: number;
 }
 
 /** An escalation and the approvals gathered on it. */
@@ -137,6 +152,15 @@ export interface LedgerState {
   /** `at` of the last record applied, epoch ms. */
   atMs: number;
   readonly policies: Set<string>;
+  /** The latest signed activation of each map, by map name (the highest revision seen). */
+  readonly activations: Map<string, ActivationEntry>;
+  /**
+   * The revision that governs each policy digest: that of its latest signed activation. A digest
+   * activated without a signed statement (record format 1 and 2) has none.
+   */
+  readonly revisions: Map<string, number>;
+  /** Hashes of `shadow` records: candidate decisions that nothing may execute. */
+  readonly shadows: Set<string>;
   readonly permits: Map<string, PermitEntry>;
   /** Hashes of decisions that are not permits (to name the mistake of an attempt on one). */
   readonly nonPermits: Set<string>;
@@ -162,6 +186,9 @@ export function emptyLedger(): LedgerState {
     seq: 0,
     atMs: Number.NEGATIVE_INFINITY,
     policies: new Set(),
+    activations: new Map(),
+    revisions: new Map(),
+    shadows: new Set(),
     permits: new Map(),
     nonPermits: new Set(),
     approvals: new Map(),

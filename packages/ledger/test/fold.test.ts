@@ -374,3 +374,82 @@ describe('ledger snapshots', () => {
     expect(() => restoreSnapshot({ ...body, state: { permits: 1 } }, T0)).toThrow(SnapshotError);
   });
 });
+
+describe('apply on policy activations and shadows (record format 3)', () => {
+  const OTHER = `sha256:${'b'.repeat(64)}`;
+  const at = iso(T0);
+  const rec = (seq: number, type: string, body: Record<string, unknown>): LedgerRecord => ({
+    record: { type, seq, at, kid: 'ed25519:kernel', body },
+    hash: h(seq),
+  });
+  const activated = (seq: number, digest: string, revision: number, map = 'm'): LedgerRecord =>
+    rec(seq, 'policy.activated', {
+      policyDigest: digest,
+      name: 'm',
+      version: '1',
+      owner: 'o',
+      activation: {
+        statement: {
+          map,
+          mapDigest: digest,
+          revision,
+          owner: { kid: 'ed25519:owner', role: 'policy-owner' },
+        },
+        sig: 'x',
+      },
+    });
+  const run = (records: LedgerRecord[]): { state: LedgerState; violations: Violation[] } => {
+    const state = emptyLedger();
+    const violations: Violation[] = [];
+    for (const r of records) violations.push(...apply(state, r).violations);
+    return { state, violations };
+  };
+
+  describe('when the state goes through a snapshot', () => {
+    it('keeps the latest activation of each map and the revision of each digest: a rollback after it is still one', () => {
+      const { state } = run([activated(1, POLICY, 1), activated(2, OTHER, 2)]);
+      const restored = restoreSnapshot({ through: 2, prunedAt: at, state: snapshotState(state, T0) }, T0);
+      expect(restored.activations).toEqual(state.activations);
+      expect(restored.revisions).toEqual(state.revisions);
+      expect(apply(restored, activated(3, POLICY, 2)).violations.map((v) => v.code)).toEqual([
+        'ACTIVATION_ROLLBACK',
+      ]);
+    });
+  });
+
+  describe('when revisions go up, and one goes back', () => {
+    it('tracks the latest revision per map and the governing revision per digest, and reports ACTIVATION_ROLLBACK', () => {
+      const { state, violations } = run([
+        activated(1, POLICY, 1),
+        activated(2, OTHER, 2),
+        activated(3, POLICY, 3),
+        activated(4, OTHER, 3),
+      ]);
+      expect(violations.map((v) => [v.seq, v.code])).toEqual([[4, 'ACTIVATION_ROLLBACK']]);
+      expect(state.activations.get('m')).toMatchObject({ policyDigest: POLICY, revision: 3, seq: 3 });
+      expect(state.revisions.get(POLICY)).toBe(3);
+      expect(state.revisions.get(OTHER)).toBe(2);
+    });
+  });
+
+  describe('when a statement names another map than its record', () => {
+    it('reports ACTIVATION_MISMATCH and does not count the revision', () => {
+      const { state, violations } = run([activated(1, POLICY, 7, 'another-map')]);
+      expect(violations.map((v) => v.code)).toEqual(['ACTIVATION_MISMATCH']);
+      expect(state.activations.size).toBe(0);
+    });
+  });
+
+  describe('when an attempt runs a shadow record', () => {
+    it('reports SHADOW_EXECUTED, and the shadow holds no usage', () => {
+      const { state, violations } = run([
+        activated(1, POLICY, 1),
+        rec(2, 'shadow', { decision: h(1), verdict: 'permit', policyDigest: OTHER }),
+        rec(3, 'attempt', { permit: h(2), actionHash: h(9), idempotencyKey: 'k', try: 1 }),
+      ]);
+      expect(violations.map((v) => [v.seq, v.code])).toEqual([[3, 'SHADOW_EXECUTED']]);
+      expect(state.permits.size).toBe(0);
+      expect(state.counters.size).toBe(0);
+    });
+  });
+});

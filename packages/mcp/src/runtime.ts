@@ -12,6 +12,7 @@ import {
   systemClock,
   type Journal,
   type Kernel,
+  type KernelOptions,
   type KernelStore,
   type Loader,
 } from '@edca/kernel';
@@ -37,6 +38,13 @@ export interface RuntimeOptions {
   readonly openStorage?: (url: string, stream: string, signer: Signer) => Promise<OpenedStorage>;
   /** Private-side diagnostics (leak incidents, inbox errors): stderr in `edca serve`. */
   readonly log?: (line: string) => void;
+  /**
+   * Signed activation (docs/kernel.md, "Signed activation"): refuse to start unless each map has
+   * its policy owner's statement, checked against the config's trust file.
+   */
+  readonly requireSignedActivation?: boolean;
+  /** The owner's signed activation of each map, by map name (`edca serve --activation FILE`). */
+  readonly activations?: KernelOptions['activations'];
 }
 
 /** A running server: the kernel, its MCP face and what feeds it. */
@@ -231,6 +239,8 @@ export async function openServerRuntime(
       ...(config.retries === undefined ? {} : { retries: config.retries }),
       ...(store === undefined ? {} : { store }),
       ...(trust === undefined ? {} : { trust }),
+      ...(options.requireSignedActivation === true ? { requireSignedActivation: true } : {}),
+      ...(options.activations === undefined ? {} : { activations: options.activations }),
     });
   } catch (err) {
     await upstreams.close();

@@ -107,6 +107,7 @@ export async function serveHttp(
     const id = randomUUID();
     const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
+      enableJsonResponse: true,
       onsessioninitialized: (sid) => {
         transports.set(sid, transport);
       },

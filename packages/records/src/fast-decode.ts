@@ -46,10 +46,24 @@ const DECISION_KEYS = new Set([
   'proposer',
   'expiresAt',
   'pendingApproval',
+  'hold',
+  'approval',
+]);
+const HOLD_KEYS = new Set(['id', 'counters']);
+const HOLD_COUNTER_KEYS = new Set(['key', 'counter', 'amount', 'max', 'windowEnd']);
+const SHADOW_KEYS = new Set([
+  'decision',
+  'verdict',
+  'decisionKey',
+  'policyDigest',
+  'input',
+  'rule',
+  'reasons',
+  'accountable',
 ]);
 const APPROVAL_KEYS = new Set(['decision', 'actionHash', 'verdict', 'approver', 'statement', 'sig']);
 const APPROVER_KEYS = new Set(['kid', 'role']);
-const ATTEMPT_KEYS = new Set(['permit', 'actionHash', 'idempotencyKey', 'try']);
+const ATTEMPT_KEYS = new Set(['permit', 'actionHash', 'idempotencyKey', 'try', 'instance']);
 const OUTCOME_KEYS = new Set(['attempt', 'permit', 'status', 'error', 'transition']);
 const ERROR_KEYS = new Set(['code']);
 const TRANSITION_KEYS = new Set(['machine', 'from', 'to']);
@@ -98,6 +112,23 @@ function sessionEndedOk(b: Obj): boolean {
   return onlyKeys(b, SESSION_ENDED_KEYS);
 }
 
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** A permit's `hold` (record format 2): its id and, per limit, the counter it holds. */
+function holdOk(h: unknown): boolean {
+  if (!isObject(h) || !isText(h['id']) || !onlyKeys(h, HOLD_KEYS)) return false;
+  const counters = h['counters'];
+  if (!Array.isArray(counters)) return false;
+  for (const c of counters) {
+    if (!isObject(c) || !isText(c['key']) || !isText(c['counter'])) return false;
+    const amount = c['amount'];
+    if (!isFiniteNumber(amount) || amount < 0 || !isFiniteNumber(c['max'])) return false;
+    if (c['windowEnd'] !== null && !isIntAtLeast(c['windowEnd'], 0)) return false;
+    if (!onlyKeys(c, HOLD_COUNTER_KEYS)) return false;
+  }
+  return true;
+}
+
 function decisionOk(b: Obj): boolean {
   const v = b['verdict'];
   if (v !== 'permit' && v !== 'refuse' && v !== 'escalate') return false;
@@ -112,7 +143,21 @@ function decisionOk(b: Obj): boolean {
     const e = b['expiresAt'];
     if (typeof e !== 'string' || !RFC3339.test(e)) return false;
   }
+  if (has(b, 'hold') && !holdOk(b['hold'])) return false;
+  if (has(b, 'approval') && !isDigest(b['approval'])) return false;
   return onlyKeys(b, DECISION_KEYS);
+}
+
+function shadowOk(b: Obj): boolean {
+  const v = b['verdict'];
+  if (v !== 'permit' && v !== 'refuse' && v !== 'escalate') return false;
+  if (!isDigest(b['decision']) || !isDigest(b['decisionKey']) || !isDigest(b['policyDigest'])) return false;
+  if (!has(b, 'input')) return false;
+  if (typeof b['rule'] !== 'string' || typeof b['accountable'] !== 'string') return false;
+  const reasons = b['reasons'];
+  if (!Array.isArray(reasons)) return false;
+  for (const r of reasons) if (typeof r !== 'string') return false;
+  return onlyKeys(b, SHADOW_KEYS);
 }
 
 function approvalOk(b: Obj): boolean {
@@ -159,6 +204,7 @@ export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
         isDigest(b['actionHash']) &&
         isText(b['idempotencyKey']) &&
         isIntAtLeast(b['try'], 1) &&
+        (!has(b, 'instance') || isText(b['instance'])) &&
         onlyKeys(b, ATTEMPT_KEYS)
       );
     case 'outcome':
@@ -196,6 +242,8 @@ export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
       return intakeRefusedOk(b);
     case 'session.ended':
       return sessionEndedOk(b);
+    case 'shadow':
+      return shadowOk(b);
     default:
       return false;
   }

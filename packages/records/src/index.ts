@@ -76,6 +76,7 @@ export {
   addTrustedKey,
   serializeTrustFile,
   trustFileSchema,
+  TRUST_ROLE_PATTERN,
   type TrustFile,
   type TrustedKey,
 } from './trust.js';
@@ -98,3 +99,15 @@ export {
   type ChainSigner,
   type SealedChain,
 } from './seal-chain.js';
+export {
+  ACTIVATION_DOMAIN,
+  POLICY_OWNER_ROLE,
+  activationMessage,
+  signActivation,
+  verifyActivation,
+  signedActivationSchema,
+  type ActivationStatement,
+  type SignedActivation,
+  type ActivationCheck,
+  type ActivationCheckCode,
+} from './activation.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { assertIJson, type JsonValue } from './ijson.js';
+import { signedActivationSchema } from './activation.js';
 
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex>');
 const b64url = (bytes: number): z.ZodString =>
@@ -28,7 +29,14 @@ const screaming = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'expected a SCREAMI
 function bodySchemas(json: z.ZodType<JsonValue>) {
   const keyBody = z.strictObject({ kid, publicKey: b64url(32), role: text });
   return {
-    'policy.activated': z.strictObject({ policyDigest: digest, name: text, version: text, owner: text }),
+    'policy.activated': z.strictObject({
+      policyDigest: digest,
+      name: text,
+      version: text,
+      owner: text,
+      // Record format 3: the policy owner's signed activation statement (docs/record-format.md).
+      activation: signedActivationSchema.optional(),
+    }),
     'key.added': keyBody,
     'key.retired': keyBody,
     decision: z.strictObject({
@@ -110,6 +118,18 @@ function bodySchemas(json: z.ZodType<JsonValue>) {
       cost: z.strictObject({ micros: z.int().min(0), currency: text }).optional(),
       refusals: z.strictObject({ intake: z.int().min(0), kernel: z.int().min(0) }),
       proposer: json,
+    }),
+    // Record format 3: a decision a candidate map would have made, journaled beside the live one
+    // (shadow evaluation). Never a permit: it has no expiry, no hold, and nothing may execute it.
+    shadow: z.strictObject({
+      decision: digest,
+      verdict: z.enum(['permit', 'refuse', 'escalate']),
+      decisionKey: digest,
+      policyDigest: digest,
+      input: json,
+      rule: z.string(),
+      reasons: z.array(z.string()),
+      accountable: z.string(),
     }),
   } as const;
 }

@@ -26,6 +26,9 @@ export interface TrustFile {
   readonly keys: readonly TrustedKey[];
 }
 
+/** What a trust-file role looks like (`kernel`, `approver`, `refund-approver`, `policy-owner`, …). */
+export const TRUST_ROLE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
+
 const instant = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/, 'expected RFC 3339 UTC (…Z)')
@@ -35,7 +38,7 @@ const trustedKeySchema = z.strictObject({
   kid: z.string(),
   alg: z.literal('Ed25519'),
   publicKey: z.string(),
-  role: z.string().regex(/^[a-z][a-z0-9._-]{0,63}$/, 'expected a lower-case role name'),
+  role: z.string().regex(TRUST_ROLE_PATTERN, 'expected a lower-case role name'),
   notBefore: instant,
   notAfter: instant.nullable(),
   name: z.string().min(1).max(256).optional(),

@@ -87,6 +87,35 @@ const nested = (spec: Spec): Field => ({
   valid: bodyOf(spec, 0),
   invalid: fc.oneof(bodyOf(spec, 0.3), ijsonValue),
 });
+const arrayOf = (f: Field): Field => ({
+  valid: fc.array(f.valid, { maxLength: 3 }),
+  invalid: fc.oneof(
+    fc.tuple(f.valid, f.invalid).map(([a, b]) => [a, b]),
+    ijsonValue,
+  ),
+});
+const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+const number: Field = {
+  valid: finite,
+  invalid: fc.oneof(
+    fc.constant('1'),
+    ijsonValue.filter((v) => typeof v !== 'number'),
+  ),
+};
+const numberMin0: Field = {
+  valid: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }),
+  invalid: fc.oneof(fc.constantFrom(-1, -0.5, '0'), ijsonValue),
+};
+const nullable = (f: Field): Field => ({ valid: fc.oneof(fc.constant(null), f.valid), invalid: f.invalid });
+// Record format 2: what a permit holds (docs/record-format.md).
+const hold: Field = opt(
+  nested({
+    id: text,
+    counters: arrayOf(
+      nested({ key: text, counter: text, amount: numberMin0, max: number, windowEnd: nullable(intMin(0)) }),
+    ),
+  }),
+);
 
 const keyBody: Spec = { kid, publicKey: b64(43), role: text };
 const specs: Record<RecordType, Spec> = {
@@ -107,6 +136,8 @@ const specs: Record<RecordType, Spec> = {
     proposer: json,
     expiresAt: rfc3339,
     pendingApproval: opt(json),
+    hold,
+    approval: opt(digest),
   },
   approval: {
     decision: digest,
@@ -116,7 +147,7 @@ const specs: Record<RecordType, Spec> = {
     statement: json,
     sig: b64(86),
   },
-  attempt: { permit: digest, actionHash: digest, idempotencyKey: text, try: intMin(1) },
+  attempt: { permit: digest, actionHash: digest, idempotencyKey: text, try: intMin(1), instance: opt(text) },
   outcome: {
     attempt: digest,
     permit: digest,
@@ -143,6 +174,16 @@ const specs: Record<RecordType, Spec> = {
     cost: opt(nested({ micros: intMin(0), currency: text })),
     refusals: nested({ intake: intMin(0), kernel: intMin(0) }),
     proposer: json,
+  },
+  shadow: {
+    decision: digest,
+    verdict: oneOf('permit', 'refuse', 'escalate'),
+    decisionKey: digest,
+    policyDigest: digest,
+    input: json,
+    rule: anyString,
+    reasons: arrayOfStrings,
+    accountable: anyString,
   },
 };
 
@@ -199,6 +240,49 @@ describe('bodyAcceptedFast', () => {
       // Both sides of the equivalence were exercised, not just one.
       expect(accepted).toBeGreaterThan(100);
       expect(refused).toBeGreaterThan(100);
+    });
+  });
+
+  describe('when a permit holds counters and names its approval (record format 2)', () => {
+    const d = `sha256:${'a'.repeat(64)}`;
+    const counter = {
+      key: 'refund.budget',
+      counter: 'refund.budget|customer:ab|0',
+      amount: 25,
+      max: 2000,
+      windowEnd: 1,
+    };
+    const permit = (hold: JsonValue): JsonValue => ({
+      ...{ verdict: 'permit', decisionKey: d, policyDigest: d, stateHash: d, actionHash: d, input: {} },
+      ...{ rule: 'r', reasons: [], accountable: 'a', principal: 'p', proposer: {} },
+      ...{ expiresAt: '2026-12-05T12:00:00.000Z', approval: d, hold },
+    });
+    it('accepts a sound hold without zod, and refuses each near miss as zod does', () => {
+      const sound = permit({ id: 'default.1.0.x', counters: [counter, { ...counter, windowEnd: null }] });
+      expect(bodyAcceptedFast('decision', sound)).toBe(true);
+      for (const miss of [
+        { amount: -1 },
+        { amount: '25' },
+        { max: '2000' },
+        { windowEnd: 1.5 },
+        { windowEnd: -1 },
+        { windowEnd: undefined },
+        { key: '' },
+        { extra: 1 },
+      ]) {
+        const c = JSON.parse(JSON.stringify({ ...counter, ...miss })) as JsonValue;
+        const b = permit({ id: 'h', counters: [c] });
+        expect(checkedBodySchemas.decision.safeParse(b).success, JSON.stringify(miss)).toBe(false);
+        expect(bodyAcceptedFast('decision', b), JSON.stringify(miss)).toBe(false);
+      }
+      for (const h of [
+        { id: '', counters: [] },
+        { id: 'h' },
+        { id: 'h', counters: [], x: 1 },
+      ] as JsonValue[]) {
+        expect(checkedBodySchemas.decision.safeParse(permit(h)).success).toBe(false);
+        expect(bodyAcceptedFast('decision', permit(h))).toBe(false);
+      }
     });
   });
 

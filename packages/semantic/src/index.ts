@@ -17,6 +17,7 @@ export type {
   DecisionResult,
   DeriveOptions,
   DeriveResult,
+  ExplainedDerive,
   LoadResult,
   ParamSpec,
   StateMapDocument,

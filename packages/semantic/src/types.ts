@@ -16,6 +16,9 @@ export type DeriveResult =
   | { readonly ok: true; readonly state: AbstractState; readonly stateHash: Digest }
   | { readonly ok: false; readonly code: DeriveCode; readonly path: string; readonly message: string };
 
+/** The outcome of `explainDerive`: `derive`'s result and the rule, band or default behind each value chosen so far. */
+export type ExplainedDerive = DeriveResult & { readonly matched: Readonly<Record<string, string>> };
+
 /** Inputs of `derive` beyond the records. */
 export interface DeriveOptions {
   /**
@@ -136,6 +139,12 @@ export interface CompiledMap {
   readonly usesTime: boolean;
   /** Checks the records against the declared sources and derives the abstract state; never throws. */
   derive(records: Readonly<Record<string, unknown>>, options?: DeriveOptions): DeriveResult;
+  /**
+   * `derive`, and which part of the map chose each value: `matched['facets.kyc']` is
+   * `facets.kyc.rules[0]`, `facets.x.bands[2]` or `facets.x.default` (machines alike; a machine
+   * without rules is left out). For coverage tools; never throws.
+   */
+  explainDerive(records: Readonly<Record<string, unknown>>, options?: DeriveOptions): ExplainedDerive;
   /** Hash of an abstract state (digestValue of `{ facets, machines }`). */
   stateHash(state: AbstractState): Digest;
   /** Intents that may be proposed in this state: `allowed` and `escalating` (approval certainly needed); disjoint. */

@@ -1,32 +1,37 @@
 /**
  * The `Journal` port on PostgreSQL: one hash chain per stream shared by every kernel instance.
  *
- * Appends from all instances are serialized by a row lock on the stream's `edca.journal_heads` row:
- * under that lock an instance reads the head (seq, hash, Merkle frontier), assigns seq and prev,
- * signs, inserts the exact signed bytes and moves the head, then commits. Appends from one instance
- * are grouped into one transaction (group commit). A call resolves only after COMMIT returned, with
- * `synchronous_commit` forced on for that transaction. See docs/postgres.md.
+ * The queue, group commit, chain tip and signing are the kernel's `JournalCore`; this file says how a
+ * group becomes durable and how it is read back. A group is signed onto the chain as this instance
+ * last saw it and written by one statement (`edca.journal_append`, one round trip, its own
+ * transaction with `synchronous_commit` on) that moves the stream's head only if it is still where
+ * the group starts. When another instance moved it first, nothing is written: the head row is locked,
+ * the group is signed again onto the stored head and written under that lock. A call resolves only
+ * after the commit returned. See docs/postgres.md.
  */
-import { KernelError } from '@edca/kernel';
-import type { AppendedRecord, Journal, JournalHead, RecordDraft } from '@edca/kernel';
+import {
+  DEFAULT_CHECKPOINT_EVERY,
+  JournalCore,
+  journalCorrupt as corrupt,
+  journalUnavailable as unavailable,
+  type AppendedRecord,
+  type Journal,
+  type JournalGroup,
+  type JournalHead,
+  type RecordDraft,
+  type StoredChain,
+} from '@edca/kernel';
 import {
   decodeRecord,
   digestBytes,
-  encodeRecord,
-  leafHash,
-  signRecord,
-  toBase64url,
   verifyRecord,
   type Digest,
-  type JsonValue,
-  type RecordType,
   type SignedRecord,
   type Signer,
 } from '@edca/records';
 import type pg from 'pg';
 import { PostgresStoreError } from './errors.js';
 import { lease, openDb, type ConnectionOptions, type Db } from './internal/db.js';
-import { validateDrafts } from './internal/drafts.js';
 import { MerkleFrontier } from './internal/merkle-frontier.js';
 import { migrate } from './migrate.js';
 
@@ -54,18 +59,29 @@ export interface PostgresJournal extends Journal {
 
 /** Internal hooks for fault-injection tests; not part of the public API. */
 export interface PostgresJournalHooks {
-  /** Runs inside the append transaction after the head row is locked, before the insert. */
-  readonly afterLock?: (client: pg.PoolClient) => Promise<void>;
+  /**
+   * Runs inside every append transaction after its write (the head row is locked and the records are
+   * inserted), before COMMIT. With a hook set, every group is written in an explicit transaction.
+   */
+  readonly beforeCommit?: (client: pg.PoolClient) => Promise<void>;
 }
 
-const DEFAULT_CHECKPOINT_EVERY = 1000;
 const DEFAULT_MAX_GROUP_RECORDS = 2000;
 const READ_PAGE = 500;
 
-const unavailable = (message: string, cause?: unknown): KernelError =>
-  new KernelError('JOURNAL_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
-const corrupt = (message: string, cause?: unknown): KernelError =>
-  new KernelError('JOURNAL_CORRUPT', message, cause === undefined ? undefined : { cause });
+const APPEND_SQL = `SELECT out_moved, out_seq, out_hash, out_last_at, out_frontier, out_since
+  FROM edca.journal_append($1, $2, $3, $4, $5, $6, $7, $8::bigint[], $9::text[], $10::text[], $11::bytea[])`;
+const LOCK_SQL = `SELECT seq::text AS seq, hash, last_at, frontier, since_checkpoint FROM edca.journal_heads
+  WHERE stream = $1 FOR UPDATE`;
+
+interface AppendRow {
+  out_moved: boolean;
+  out_seq: string | null;
+  out_hash: string | null;
+  out_last_at: string | null;
+  out_frontier: Buffer | null;
+  out_since: number | null;
+}
 
 interface HeadRow {
   seq: string;
@@ -85,14 +101,6 @@ interface RecordRow {
   seq: string;
   hash: string;
   bytes: Buffer;
-}
-
-/** One append call waiting for a group; `close` marks the sealing checkpoint of `close()`. */
-interface Job {
-  readonly drafts: readonly RecordDraft[];
-  readonly close: boolean;
-  readonly resolve: (records: AppendedRecord[]) => void;
-  readonly reject: (error: unknown) => void;
 }
 
 function checkOptions(options: PostgresJournalOptions): {
@@ -160,19 +168,12 @@ class PostgresJournalImpl implements PostgresJournal {
   readonly stream: string;
 
   readonly #signer: Signer;
-  readonly #checkpointEvery: number;
-  readonly #maxGroupRecords: number;
-  readonly #clock: { now(): number };
   readonly #db: Db;
   readonly #hooks: PostgresJournalHooks;
   readonly #migrate: boolean;
+  readonly #core: JournalCore<MerkleFrontier>;
 
   #ready: Promise<void> | undefined;
-  #queue: Job[] = [];
-  #pump: Promise<void> | undefined;
-  #running = false;
-  #failure: KernelError | undefined;
-  #closed = false;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -183,16 +184,28 @@ class PostgresJournalImpl implements PostgresJournal {
   ) {
     this.stream = checked.stream;
     this.#signer = options.signer;
-    this.#checkpointEvery = checked.checkpointEvery;
-    this.#maxGroupRecords = checked.maxGroupRecords;
-    this.#clock = options.clock ?? { now: () => Date.now() };
     this.#db = db;
     this.#hooks = hooks;
     this.#migrate = options.migrate ?? true;
+    this.#core = new JournalCore<MerkleFrontier>({
+      stream: checked.stream,
+      signer: options.signer,
+      checkpointEvery: checked.checkpointEvery,
+      maxGroupRecords: checked.maxGroupRecords,
+      ...(options.clock ? { clock: options.clock } : {}),
+      // Where the chain stands is the database's to say: the first group signed onto an empty chain
+      // is moved onto the stored head by its commit when the stream is not empty.
+      initial: { seq: 0, hash: null, at: null, sinceCheckpoint: 0, accumulator: MerkleFrontier.empty() },
+      sink: {
+        shared: true,
+        commit: (group, rebase) => this.#commit(group, rebase),
+        snapshot: (frontier) => frontier.encode(),
+      },
+    });
   }
 
   ready(): Promise<void> {
-    if (this.#closed) return Promise.reject(unavailable('journal is closed'));
+    if (this.#core.closed) return Promise.reject(unavailable('journal is closed'));
     return this.#ensureReady();
   }
 
@@ -268,29 +281,18 @@ class PostgresJournalImpl implements PostgresJournal {
   }
 
   append(drafts: readonly RecordDraft[]): Promise<AppendedRecord[]> {
-    if (this.#closed) return Promise.reject(unavailable('journal is closed'));
-    if (this.#failure) return Promise.reject(this.#failure);
-    try {
-      validateDrafts(drafts);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
-    }
-    if (drafts.length === 0) return Promise.resolve([]);
-    // The caller's array may change after this returns; the group signs what was validated.
-    const copy = drafts.map((d): RecordDraft => ({ type: d.type, at: d.at, body: d.body }));
-    return new Promise<AppendedRecord[]>((resolve, reject) => {
-      this.#enqueue({ drafts: copy, close: false, resolve, reject });
-    });
+    return this.#core.append(drafts);
   }
 
   async head(): Promise<JournalHead> {
-    if (this.#closed) throw unavailable('journal is closed');
+    if (this.#core.closed) throw unavailable('journal is closed');
     await this.ready();
     try {
-      const { rows } = await this.#db.pool.query<{ seq: string; hash: Digest | null }>(
-        'SELECT seq::text AS seq, hash FROM edca.journal_heads WHERE stream = $1',
-        [this.stream],
-      );
+      const { rows } = await this.#db.pool.query<{ seq: string; hash: Digest | null }>({
+        name: 'edca-journal-head',
+        text: 'SELECT seq::text AS seq, hash FROM edca.journal_heads WHERE stream = $1',
+        values: [this.stream],
+      });
       const row = rows[0];
       if (row === undefined) throw new Error('head row missing');
       return { seq: Number(row.seq), hash: row.hash };
@@ -311,17 +313,10 @@ class PostgresJournalImpl implements PostgresJournal {
   }
 
   async #close(): Promise<void> {
-    this.#closed = true;
     let error: Error | undefined;
     try {
-      await this.#pump;
-      // Seal: a final checkpoint covers every record so far when this instance stops cleanly.
-      if (this.#failure === undefined && this.#ready !== undefined) {
-        await new Promise<AppendedRecord[]>((resolve, reject) => {
-          this.#enqueue({ drafts: [], close: true, resolve, reject });
-        });
-      }
-      await this.#pump;
+      // Seals: a final checkpoint covers every record so far when this instance stops cleanly.
+      await this.#core.close();
     } catch (e) {
       error = e instanceof Error ? e : unavailable('closing the journal failed', e);
     }
@@ -329,152 +324,47 @@ class PostgresJournalImpl implements PostgresJournal {
     if (error !== undefined) throw error;
   }
 
-  #enqueue(job: Job): void {
-    this.#queue.push(job);
-    // `#running` flips back synchronously when the loop sees an empty queue, so a job enqueued in the
-    // same tick always finds a loop that will take it.
-    if (!this.#running) {
-      this.#running = true;
-      this.#pump = this.#run();
-    }
-  }
-
   /**
-   * The group-commit loop: everything queued while one transaction runs goes into the next one. Groups
-   * commit strictly in order; after a failure every queued and later append is refused.
+   * The sink. Without a hook: one statement that writes the group if the head is still its base. When
+   * another instance moved the head, or with a test hook: an explicit transaction that locks the
+   * head row, signs the group again onto the stored head when it moved, writes and commits, so the
+   * stream's lock is held for the signing and two round trips.
    */
-  async #run(): Promise<void> {
-    for (;;) {
-      if (this.#queue.length === 0) {
-        this.#running = false;
-        return;
-      }
-      const jobs = this.#takeGroup();
-      if (this.#failure) {
-        for (const job of jobs) job.reject(this.#failure);
-        continue;
-      }
-      let results: AppendedRecord[][];
-      try {
-        await this.#ensureReady();
-        results = await this.#commit(jobs);
-      } catch (err) {
-        this.#failure ??=
-          err instanceof KernelError
-            ? err
-            : unavailable(
-                `journal append to stream ${this.stream} failed; the journal refuses appends until reopened`,
-                err,
-              );
-        for (const job of jobs) job.reject(this.#failure);
-        continue;
-      }
-      jobs.forEach((job, i) => job.resolve(results[i]!));
-    }
-  }
-
-  /** Whole jobs from the queue, up to `maxGroupRecords` drafts (a larger single job goes alone). */
-  #takeGroup(): Job[] {
-    let count = 0;
-    let n = 0;
-    while (n < this.#queue.length) {
-      const size = this.#queue[n]!.drafts.length;
-      if (n > 0 && count + size > this.#maxGroupRecords) break;
-      count += size;
-      n += 1;
-    }
-    return this.#queue.splice(0, n);
-  }
-
-  /**
-   * One transaction in two round trips: (1) BEGIN, force synchronous commit, lock and read the head;
-   * sign onto it here; (2) insert the records, move the head (edca.journal_advance aborts if it is not
-   * where it was read) and COMMIT — durable when the reply arrives. Both are simple-protocol queries
-   * with literals (escaped; bytes as hex), which is what lets the COMMIT ride with the writes: the
-   * stream's lock is held for one round trip plus the signing, not four round trips.
-   */
-  async #commit(jobs: readonly Job[]): Promise<AppendedRecord[][]> {
+  async #commit(
+    group: JournalGroup,
+    rebase: (stored: StoredChain<MerkleFrontier>) => Promise<JournalGroup>,
+  ): Promise<JournalGroup> {
+    await this.#ensureReady();
     const l = await lease(this.#db.pool);
     const client = l.client;
-    const lit = (text: string): string => client.escapeLiteral(text);
-    const hex = (bytes: Uint8Array): string =>
-      `decode('${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}', 'hex')`;
-    let ended = false;
+    // False only while an explicit transaction is open: the session is then reused only after it ended.
+    let ended = true;
     try {
-      const opened = (await client.query(
-        `BEGIN; SET LOCAL synchronous_commit TO on;
-         SELECT seq::text AS seq, hash, last_at, frontier, since_checkpoint FROM edca.journal_heads
-          WHERE stream = ${lit(this.stream)} FOR UPDATE`,
-      )) as unknown as pg.QueryResult<HeadRow>[];
-      const head = opened[2]?.rows[0];
+      if (this.#hooks.beforeCommit === undefined) {
+        const moved = await this.#write(client, group);
+        if (moved === undefined) return group;
+      }
+      ended = false;
+      await client.query('BEGIN');
+      const { rows } = await client.query<{
+        seq: string;
+        hash: Digest | null;
+        last_at: string | null;
+        frontier: Buffer;
+        since_checkpoint: number;
+      }>({ name: 'edca-journal-lock', text: LOCK_SQL, values: [this.stream] });
+      const head = rows[0];
       if (head === undefined) throw unavailable(`journal stream ${this.stream} has no head row`);
-      await this.#hooks.afterLock?.(client);
-      const startSeq = Number(head.seq);
-      const frontier = MerkleFrontier.decode(startSeq, head.frontier);
-      if (frontier === undefined) throw corrupt(`journal stream ${this.stream}: bad Merkle frontier`);
-      const tip = {
-        seq: startSeq,
-        hash: head.hash as Digest | null,
-        at: head.last_at,
-        since: head.since_checkpoint,
-      };
-      const written: AppendedRecord[] = [];
-      const results: AppendedRecord[][] = [];
-
-      const signOne = async (type: RecordType, draftAt: string, body: JsonValue): Promise<AppendedRecord> => {
-        // Several instances with their own clocks write one chain: a record is never dated before the
-        // record it follows (an auditor flags time running backwards), so `at` is raised to the
-        // previous record's when the caller's clock is behind.
-        const at = tip.at !== null && Date.parse(draftAt) < Date.parse(tip.at) ? tip.at : draftAt;
-        const record = await signRecord(
-          { type, stream: this.stream, seq: tip.seq + 1, prev: tip.hash, at, body, kid: this.#signer.kid },
-          this.#signer,
-        );
-        const bytes = encodeRecord(record);
-        const hash = digestBytes(bytes);
-        frontier.append(leafHash(bytes));
-        tip.seq = record.seq;
-        tip.hash = hash;
-        tip.at = at;
-        const appended = { record, hash, bytes };
-        written.push(appended);
-        return appended;
-      };
-      const checkpoint = async (): Promise<void> => {
-        const at = new Date(this.#clock.now()).toISOString();
-        await signOne('checkpoint', at, { size: frontier.size, root: toBase64url(frontier.root()) });
-        tip.since = 0;
-      };
-
-      for (const job of jobs) {
-        const records: AppendedRecord[] = [];
-        for (const draft of job.drafts) {
-          records.push(await signOne(draft.type, draft.at, draft.body));
-          tip.since += 1;
-          if (tip.since >= this.#checkpointEvery) await checkpoint();
-        }
-        if (job.close && tip.since > 0) await checkpoint();
-        results.push(records);
+      const stored = this.#stored(head.seq, head.hash, head.last_at, head.frontier, head.since_checkpoint);
+      const same = stored.seq === group.base.seq && stored.hash === group.base.hash;
+      const written = same ? group : await rebase(stored);
+      if ((await this.#write(client, written)) !== undefined) {
+        throw unavailable(`journal stream ${this.stream}: the head moved under its row lock`);
       }
-      if (written.length === 0 || tip.hash === null || tip.at === null) {
-        await client.query('ROLLBACK');
-        ended = true;
-        return results;
-      }
-      const values = written
-        .map(
-          (r) =>
-            `(${lit(this.stream)}, ${r.record.seq}, ${lit(r.record.type)}, ${lit(r.hash)}, ${hex(r.bytes)})`,
-        )
-        .join(',\n');
-      await client.query(
-        `INSERT INTO edca.journal_records (stream, seq, type, hash, bytes) VALUES ${values};
-         SELECT edca.journal_advance(${lit(this.stream)}, ${startSeq}, ${tip.seq}, ${lit(tip.hash)}, ${lit(tip.at)},
-                                     ${hex(frontier.encode())}, ${tip.since});
-         COMMIT`,
-      );
+      await this.#hooks.beforeCommit?.(client);
+      await client.query('COMMIT');
       ended = true;
-      return results;
+      return written;
     } catch (err) {
       if (!ended) {
         // An error inside the transaction leaves it aborted: roll back so the session is clean again.
@@ -491,8 +381,53 @@ class PostgresJournalImpl implements PostgresJournal {
     }
   }
 
+  /** Runs `edca.journal_append` for a group; the stored head when it had moved (nothing written). */
+  async #write(client: pg.PoolClient, group: JournalGroup): Promise<StoredChain<MerkleFrontier> | undefined> {
+    const { tip, base, records, snapshot } = group;
+    if (tip.hash === null || tip.at === null || snapshot === undefined) {
+      throw new Error('invariant: a group to write has records and a frontier');
+    }
+    const { rows } = await client.query<AppendRow>({
+      name: 'edca-journal-append',
+      text: APPEND_SQL,
+      values: [
+        this.stream,
+        base.seq,
+        tip.seq,
+        tip.hash,
+        tip.at,
+        Buffer.from(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength),
+        tip.sinceCheckpoint,
+        records.map((r) => r.record.seq),
+        records.map((r) => r.record.type),
+        records.map((r) => r.hash),
+        records.map((r) => Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength)),
+      ],
+    });
+    const row = rows[0];
+    if (row === undefined) throw unavailable(`journal stream ${this.stream}: the append returned nothing`);
+    if (!row.out_moved) return undefined;
+    if (row.out_seq === null || row.out_frontier === null || row.out_since === null) {
+      throw unavailable(`journal stream ${this.stream} has no head row`);
+    }
+    return this.#stored(row.out_seq, row.out_hash, row.out_last_at, row.out_frontier, row.out_since);
+  }
+
+  #stored(
+    seqText: string,
+    hash: string | null,
+    at: string | null,
+    frontierBytes: Buffer,
+    since: number,
+  ): StoredChain<MerkleFrontier> {
+    const seq = Number(seqText);
+    const accumulator = MerkleFrontier.decode(seq, frontierBytes);
+    if (accumulator === undefined) throw corrupt(`journal stream ${this.stream}: bad Merkle frontier`);
+    return { seq, hash: hash as Digest | null, at, sinceCheckpoint: since, accumulator };
+  }
+
   async *#read(fromSeq: number): AsyncGenerator<AppendedRecord> {
-    if (this.#closed) throw unavailable('journal is closed');
+    if (this.#core.closed) throw unavailable('journal is closed');
     await this.ready();
     const pool = this.#db.pool;
     // Snapshot the end now: records appended later are not part of this read.

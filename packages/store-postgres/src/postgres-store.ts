@@ -14,6 +14,7 @@ import type {
   ReserveResult,
 } from '@edca/kernel';
 import type pg from 'pg';
+import { Batcher } from './internal/batcher.js';
 import { inTransaction, openDb, sqlState, type ConnectionOptions } from './internal/db.js';
 import { leaseMethods } from './leases.js';
 import { migrate } from './migrate.js';
@@ -70,6 +71,151 @@ const toKernelError = (err: unknown, what: string): KernelError => {
 
 const decimal = (n: number): string => String(n);
 
+/** One `reserve` call waiting for its batch. */
+interface ReserveCall {
+  readonly wanted: readonly Reservation[];
+  readonly now: number;
+}
+
+/** What `edca.reserve_many` said of one call. */
+type ReserveAnswer = ReserveResult | { readonly reused: true };
+
+/**
+ * The batched statements of the store. Calls of one kind made while a statement of that kind is in
+ * flight share the next one (see internal/batcher.ts); every statement is a named (prepared) query.
+ */
+function batchedStatements(pool: pg.Pool) {
+  const consume = new Batcher<{ hash: string; at: string }, boolean>(async (items) => {
+    // Only the first of several calls for one permit in a batch can be the one that consumed it.
+    const first = new Map<string, number>();
+    items.forEach((c, i) => {
+      if (!first.has(c.hash)) first.set(c.hash, i);
+    });
+    const hashes = [...first.keys()];
+    const { rows } = await pool.query<{ permit_hash: string }>({
+      name: 'edca-consume-permits',
+      text: `INSERT INTO edca.consumed_permits (permit_hash, consumed_at)
+             SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (permit_hash) DO NOTHING RETURNING permit_hash`,
+      values: [hashes, hashes.map((h) => items[first.get(h)!]!.at)],
+    });
+    const inserted = new Set(rows.map((r) => r.permit_hash));
+    return items.map((c, i) => first.get(c.hash) === i && inserted.has(c.hash));
+  });
+
+  const consumed = new Batcher<string, boolean>(async (hashes) => {
+    const { rows } = await pool.query<{ permit_hash: string }>({
+      name: 'edca-permits-consumed',
+      text: 'SELECT permit_hash FROM edca.consumed_permits WHERE permit_hash = ANY ($1::text[])',
+      values: [[...new Set(hashes)]],
+    });
+    const found = new Set(rows.map((r) => r.permit_hash));
+    return hashes.map((h) => found.has(h));
+  });
+
+  const usage = new Batcher<{ counter: string; now: number }, number>(
+    async (items) => {
+      const { rows } = await pool.query<{ used: string }>({
+        name: 'edca-usage',
+        // Each counter's held sum is scanned once per batch, at the batch's earliest `now`; a call
+        // with a later `now` subtracts only the holds that lapsed in between (a short index range).
+        text: `WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(c, n, ord)),
+               b AS (SELECT m.c, m.n0,
+                            COALESCE((SELECT k.settled FROM edca.limit_counters k WHERE k.counter = m.c), 0)
+                            + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                                         WHERE h.counter = m.c AND NOT h.settled AND h.hold_until > m.n0), 0) AS used0
+                       FROM (SELECT c, min(n) AS n0 FROM u GROUP BY c) AS m)
+               SELECT (b.used0 - COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                                           WHERE h.counter = u.c AND NOT h.settled
+                                             AND h.hold_until > b.n0 AND h.hold_until <= u.n), 0))::text AS used
+                 FROM u JOIN b ON b.c = u.c ORDER BY u.ord`,
+        values: [items.map((u) => u.counter), items.map((u) => u.now)],
+      });
+      return rows.map((r) => Number(r.used));
+    },
+    { maxInFlight: 2 },
+  );
+
+  const reserve = new Batcher<ReserveCall, ReserveAnswer>(async (calls) => {
+    const req: number[] = [];
+    const flat: Reservation[] = [];
+    calls.forEach((c, i) => {
+      for (const r of c.wanted) {
+        req.push(i + 1);
+        flat.push(r);
+      }
+    });
+    const values = [
+      req,
+      flat.map((r) => r.id),
+      flat.map((r) => r.counter),
+      flat.map((r) => decimal(r.amount)),
+      flat.map((r) => decimal(r.max)),
+      flat.map((r) => r.holdUntil),
+      calls.map((c) => c.now),
+    ];
+    for (let round = 0; round < 3; round += 1) {
+      const { rows } = await pool.query<{
+        out_req: number | null;
+        out_status: string;
+        out_counter: string | null;
+        out_usage: string | null;
+      }>({
+        name: 'edca-reserve-many',
+        text: `SELECT out_req, out_status, out_counter, out_usage::text AS out_usage
+                 FROM edca.reserve_many($1::integer[], $2::text[], $3::text[], $4::numeric[], $5::numeric[],
+                                        $6::bigint[], $7::bigint[])`,
+        values,
+      });
+      if (rows.length === 1 && rows[0]!.out_status === 'missing') {
+        // Create the counter rows in their own short transaction, then reserve again.
+        await pool.query({
+          name: 'edca-create-counters',
+          text: `INSERT INTO edca.limit_counters (counter) SELECT x FROM unnest($1::text[]) AS x ORDER BY x
+                 ON CONFLICT (counter) DO NOTHING`,
+          values: [[...new Set(flat.map((r) => r.counter))].sort()],
+        });
+        continue;
+      }
+      const answers = new Map<number, ReserveAnswer>();
+      for (const row of rows) {
+        if (row.out_req === null) continue;
+        if (row.out_status === 'ok') answers.set(row.out_req, { ok: true });
+        else if (row.out_status === 'reused') answers.set(row.out_req, { reused: true });
+        else if (row.out_status === 'refused') {
+          answers.set(row.out_req, {
+            ok: false,
+            counter: row.out_counter ?? '',
+            usage: Number(row.out_usage ?? '0'),
+          });
+        }
+      }
+      return calls.map((_, i) => {
+        const answer = answers.get(i + 1);
+        if (answer === undefined) throw new KernelError('STORE_UNAVAILABLE', 'reserve: no answer');
+        return answer;
+      });
+    }
+    throw new KernelError('STORE_UNAVAILABLE', 'reserve: counter rows keep vanishing');
+  });
+
+  const byIds = (name: string, text: string) =>
+    new Batcher<string, undefined>(async (ids) => {
+      await pool.query({ name, text, values: [[...new Set(ids)]] });
+      return ids.map(() => undefined);
+    });
+  // The largest bigint: a pinned hold counts until settle or release, like a settled amount.
+  const pin = byIds(
+    'edca-pin',
+    'UPDATE edca.limit_reservations SET hold_until = 9223372036854775807 WHERE id = ANY ($1::text[]) AND NOT settled',
+  );
+  const settle = byIds('edca-settle', 'SELECT edca.settle_many($1::text[])');
+  const release = byIds(
+    'edca-release',
+    'DELETE FROM edca.limit_reservations WHERE id = ANY ($1::text[]) AND NOT settled',
+  );
+  return { consume, consumed, usage, reserve, pin, settle, release };
+}
+
 /**
  * Creates the PostgreSQL `KernelStore`: consumed-permit markers, pending approvals and limit counters
  * shared by every kernel instance on the same database. The pool opens lazily; the schema is migrated
@@ -81,6 +227,7 @@ const decimal = (n: number): string => String(n);
 export function postgresStore(options: PostgresStoreOptions): KernelStore {
   const db = openDb(options, 10);
   const pool = db.pool;
+  const batched = batchedStatements(pool);
   let closed = false;
   let ready: Promise<void> | undefined;
 
@@ -120,22 +267,11 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
 
   return {
     ...leaseMethods(run),
+    // The primary key makes a consume true for exactly one caller across all instances.
     consumePermit: (permitHash, at) =>
-      run('consumePermit', async (p) => {
-        // The primary key makes this true for exactly one caller across all instances.
-        const r = await p.query(
-          `INSERT INTO edca.consumed_permits (permit_hash, consumed_at) VALUES ($1, $2)
-           ON CONFLICT (permit_hash) DO NOTHING`,
-          [permitHash, at],
-        );
-        return r.rowCount === 1;
-      }),
+      run('consumePermit', () => batched.consume.call({ hash: permitHash, at })),
 
-    isPermitConsumed: (permitHash) =>
-      run('isPermitConsumed', async (p) => {
-        const r = await p.query('SELECT 1 FROM edca.consumed_permits WHERE permit_hash = $1', [permitHash]);
-        return r.rowCount === 1;
-      }),
+    isPermitConsumed: (permitHash) => run('isPermitConsumed', () => batched.consumed.call(permitHash)),
 
     createApproval: (init: PendingApprovalInit) =>
       run('createApproval', async (p) => {
@@ -201,7 +337,7 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
       }),
 
     reserve: (wanted: readonly Reservation[], now: number) =>
-      run('reserve', async (p): Promise<ReserveResult> => {
+      run('reserve', async (): Promise<ReserveResult> => {
         const ids = new Set<string>();
         for (const r of wanted) {
           if (ids.has(r.id)) throw new KernelError('STORE_MISUSE', `reservation id ${r.id} reused`);
@@ -216,82 +352,18 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
         if (wanted.length === 0) return { ok: true };
         if (!Number.isSafeInteger(now))
           throw new KernelError('STORE_MISUSE', 'now must be epoch milliseconds');
-        const counters = [...new Set(wanted.map((r) => r.counter))].sort();
-        const args = [
-          wanted.map((r) => r.id),
-          wanted.map((r) => r.counter),
-          wanted.map((r) => decimal(r.amount)),
-          wanted.map((r) => decimal(r.max)),
-          wanted.map((r) => r.holdUntil),
-          now,
-        ];
-        // One statement, one round trip (edca.reserve, migration 3): lock the counters in sorted
-        // order, check, insert all or none, commit.
-        for (let round = 0; round < 3; round += 1) {
-          const { rows } = await p.query<{
-            out_status: string;
-            out_counter: string | null;
-            out_usage: string | null;
-          }>(
-            `SELECT out_status, out_counter, out_usage::text AS out_usage
-               FROM edca.reserve($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::bigint[], $6::bigint)`,
-            args,
-          );
-          const row = rows[0];
-          if (row === undefined) throw new KernelError('STORE_UNAVAILABLE', 'reserve: no answer');
-          if (row.out_status === 'ok') return { ok: true };
-          if (row.out_status === 'refused') {
-            return { ok: false, counter: row.out_counter ?? '', usage: Number(row.out_usage ?? '0') };
-          }
-          if (row.out_status === 'reused')
-            throw new KernelError('STORE_MISUSE', 'a reservation id is already in use');
-          // 'missing': create the counter rows in their own short transaction, then reserve again.
-          await p.query(
-            `INSERT INTO edca.limit_counters (counter) SELECT x FROM unnest($1::text[]) AS x ORDER BY x
-             ON CONFLICT (counter) DO NOTHING`,
-            [counters],
-          );
-        }
-        throw new KernelError('STORE_UNAVAILABLE', 'reserve: counter rows keep vanishing');
+        const answer = await batched.reserve.call({ wanted, now });
+        if ('reused' in answer) throw new KernelError('STORE_MISUSE', 'a reservation id is already in use');
+        return answer;
       }),
 
-    pin: (reservationId) =>
-      run('pin', async (p) => {
-        // The largest bigint: the hold counts until settle or release, like a settled amount.
-        await p.query(
-          'UPDATE edca.limit_reservations SET hold_until = 9223372036854775807 WHERE id = $1 AND NOT settled',
-          [reservationId],
-        );
-      }),
+    pin: (reservationId) => run('pin', () => batched.pin.call(reservationId)),
 
-    settle: (reservationId) =>
-      run('settle', async (p) => {
-        // One statement: the hold becomes permanent and its amount moves into the counter's settled
-        // total atomically; a second call finds nothing unsettled and changes nothing.
-        await p.query(
-          `WITH s AS (
-             UPDATE edca.limit_reservations SET settled = true WHERE id = $1 AND NOT settled RETURNING counter, amount
-           )
-           UPDATE edca.limit_counters k SET settled = k.settled + s.amount FROM s WHERE k.counter = s.counter`,
-          [reservationId],
-        );
-      }),
+    settle: (reservationId) => run('settle', () => batched.settle.call(reservationId)),
 
-    release: (reservationId) =>
-      run('release', async (p) => {
-        await p.query('DELETE FROM edca.limit_reservations WHERE id = $1 AND NOT settled', [reservationId]);
-      }),
+    release: (reservationId) => run('release', () => batched.release.call(reservationId)),
 
-    usage: (counter, now) =>
-      run('usage', async (p) => {
-        const { rows } = await p.query<{ used: string | null }>(
-          `SELECT (COALESCE((SELECT settled FROM edca.limit_counters WHERE counter = $1), 0)
-                   + COALESCE((SELECT sum(amount) FROM edca.limit_reservations
-                                WHERE counter = $1 AND NOT settled AND hold_until > $2), 0))::text AS used`,
-          [counter, now],
-        );
-        return Number(rows[0]?.used ?? '0');
-      }),
+    usage: (counter, now) => run('usage', () => batched.usage.call({ counter, now })),
 
     close: async () => {
       if (closed) return;

@@ -135,7 +135,7 @@ describe('postgresJournal', () => {
       const journal = postgresJournalWith(
         { connectionString: url, stream: freshStream(), signer: newSigner() },
         {
-          afterLock: () => {
+          beforeCommit: () => {
             transactions += 1;
             return Promise.resolve();
           },
@@ -164,7 +164,7 @@ describe('postgresJournal', () => {
       const journal = postgresJournalWith(
         { connectionString: db, stream: 's', signer: newSigner() },
         {
-          afterLock: async (client) => {
+          beforeCommit: async (client) => {
             const r = await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit');
             seen.push(r.rows[0]!.synchronous_commit);
           },
@@ -246,7 +246,7 @@ describe('postgresJournal', () => {
       const victim = postgresJournalWith(
         { connectionString: url, stream, signer, checkpointEvery: 5 },
         {
-          afterLock: async (client) => {
+          beforeCommit: async (client) => {
             if (cut) return;
             cut = true;
             const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;

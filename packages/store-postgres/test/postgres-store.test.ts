@@ -48,6 +48,103 @@ describe('postgresStore', () => {
     });
   });
 
+  describe('when one instance makes many calls at once (they share statements)', () => {
+    it('consumes a permit for exactly one of many calls in one batch', async () => {
+      const store = postgresStore({ connectionString: await server.createDatabase(), poolSize: 2 });
+      const same = await Promise.all(
+        Array.from({ length: 20 }, () => store.consumePermit('sha256:one', 't')),
+      );
+      expect(same.filter(Boolean)).toHaveLength(1);
+      const distinct = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.consumePermit(`sha256:d${i}`, 't')),
+      );
+      expect(distinct.every(Boolean)).toBe(true);
+      expect(
+        await Promise.all([store.isPermitConsumed('sha256:d3'), store.isPermitConsumed('sha256:no')]),
+      ).toEqual([true, false]);
+      await store.close();
+    });
+
+    it('checks each reserve call of a batch on the holds of the calls before it, all or none', async () => {
+      const store = postgresStore({ connectionString: await server.createDatabase(), poolSize: 2 });
+      const t = 1_000;
+      const hold = (id: string, counter: string, amount: number, max: number) => ({
+        id,
+        counter,
+        amount,
+        max,
+        holdUntil: t + 60_000,
+      });
+      // Warm up: the counter rows exist, so the calls below race inside one batch.
+      await store.reserve([hold('w1', 'k', 0, 10), hold('w2', 'm', 0, 100)], t);
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          store.reserve([hold(`m${i}`, 'm', 1, 100), hold(`k${i}`, 'k', 1, 10)], t),
+        ),
+      );
+      expect(results.filter((r) => r.ok)).toHaveLength(10);
+      // A refused call reserved nothing: its hold on `m` was not kept either.
+      expect(await Promise.all([store.usage('k', t), store.usage('m', t)])).toEqual([10, 10]);
+      // Calls of one batch at different instants: each counts the holds unexpired at its own now,
+      // and the holds that earlier calls of the batch took.
+      await store.reserve([{ id: 'z0', counter: 'z', amount: 2, max: 3, holdUntil: t + 500 }], t);
+      const lapse = (id: string, now: number) =>
+        store.reserve([{ id, counter: 'z', amount: 2, max: 3, holdUntil: now + 1_000 }], now);
+      expect(await Promise.all([lapse('z1', t), lapse('z2', t + 600), lapse('z3', t + 700)])).toEqual([
+        { ok: false, counter: 'z', usage: 2 },
+        { ok: true },
+        { ok: false, counter: 'z', usage: 2 },
+      ]);
+      // One id in two calls of one batch: the second finds it in use.
+      const [first, second] = await Promise.allSettled([
+        store.reserve([hold('dup', 'm', 1, 100)], t),
+        store.reserve([hold('dup', 'm', 1, 100)], t),
+      ]);
+      expect(first).toMatchObject({ status: 'fulfilled', value: { ok: true } });
+      expect(second).toMatchObject({ status: 'rejected', reason: { code: 'STORE_MISUSE' } });
+      await store.close();
+    });
+
+    it('fails only the call with a bad argument, not the others of its batch', async () => {
+      const store = postgresStore({ connectionString: await server.createDatabase(), poolSize: 2 });
+      await store.reserve([{ id: 'a', counter: 'c', amount: 2, max: 10, holdUntil: 100 }], 0);
+      const [good, bad, other] = await Promise.allSettled([
+        store.usage('c', 0),
+        store.usage('c', 0.5),
+        store.usage('c', 200),
+      ]);
+      expect(good).toEqual({ status: 'fulfilled', value: 2 });
+      expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'STORE_MISUSE' } });
+      expect(other).toEqual({ status: 'fulfilled', value: 0 });
+      // One batch, several instants: each call counts exactly the holds unexpired at its own now.
+      expect(
+        await Promise.all([
+          store.usage('c', 0),
+          store.usage('c', 200),
+          store.usage('c', 99),
+          store.usage('c', 100),
+        ]),
+      ).toEqual([2, 0, 2, 0]);
+      await store.close();
+    });
+
+    it('settles several holds of one counter in one statement into its settled total', async () => {
+      const store = postgresStore({ connectionString: await server.createDatabase(), poolSize: 2 });
+      const ids = ['s1', 's2', 's3', 's4'];
+      for (const id of ids) {
+        expect((await store.reserve([{ id, counter: 'c', amount: 5, max: 100, holdUntil: 10 }], 0)).ok).toBe(
+          true,
+        );
+      }
+      await Promise.all([...ids.map((id) => store.settle(id)), store.settle('s1')]);
+      // Settled amounts count after their holds would have lapsed.
+      expect(await store.usage('c', 1_000)).toBe(20);
+      await Promise.all([store.release('s2'), store.pin('s3')]);
+      expect(await store.usage('c', 1_000)).toBe(20);
+      await store.close();
+    });
+  });
+
   describe('when amounts are decimal', () => {
     it('checks them in exact decimal arithmetic', async () => {
       const url = await server.createDatabase();

@@ -5,9 +5,10 @@ import {
   RecordsError,
   verifyEd25519,
   type JsonValue,
+  type RecordBody,
   type SignedRecord,
 } from '@edca/records';
-import type { CompiledMap, DecisionInput } from '@edca/semantic';
+import type { CompiledMap } from '@edca/semantic';
 import { apply, emptyLedger, unfinished as unfinishedOf } from '@edca/ledger';
 import { match } from 'ts-pattern';
 import type { Finding, FindingCode } from '../findings.js';
@@ -36,6 +37,8 @@ import {
   recordSigAt,
   SIG_MEMBER_BYTES,
 } from './messages.js';
+import { PolicyLifecycle } from './policy-lifecycle.js';
+import { describeReplay, replayDecision as replayUnder } from '../replay.js';
 import { createInlineVerifier, createWorkerVerifier, type SignatureVerifier } from './signature-pool.js';
 import type { TrustFile } from '@edca/records';
 
@@ -72,12 +75,6 @@ function inputDigest(bytes: Buffer, body: DecisionBody): string {
 /** Hash of the exact line bytes: equal to `recordHash(record)` because the line is the canonical record. */
 function lineHash(bytes: Uint8Array): string {
   return 'sha256:' + sha256Hex('sha256', bytes, 'hex');
-}
-
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
@@ -148,6 +145,7 @@ export async function verifyLines(
   let decisions = 0;
   let replayed = 0;
   let replayMismatches = 0;
+  const policies = new PolicyLifecycle(settings.trust, settings.maps);
 
   const total = lines.length;
   for (let i = 0; i < total; i++) {
@@ -255,7 +253,18 @@ export async function verifyLines(
     };
     // decodeRecord has already checked the body against recordBodySchemas[type].
     match(record.type)
-      .with('policy.activated', fold)
+      .with('policy.activated', () => {
+        fold();
+        policies.activation(seq, record.body as RecordBody<'policy.activated'>, (code, message) =>
+          report(code, seq, line, message),
+        );
+      })
+      .with('shadow', () => {
+        fold();
+        policies.shadow(record.body as RecordBody<'shadow'>, (code, message) =>
+          report(code, seq, line, message),
+        );
+      })
       .with('key.added', () => {
         const body = asBody<KeyBody>(record.body);
         const known = keys.byKid.get(body.kid);
@@ -276,6 +285,7 @@ export async function verifyLines(
         decisions++;
         byVerdict[body.verdict] = (byVerdict[body.verdict] ?? 0) + 1;
         fold();
+        policies.decision(seq, body.policyDigest);
         const input = readDecisionInput(body.input);
         if (input === null) {
           report(
@@ -450,6 +460,8 @@ export async function verifyLines(
       uncovered: lastCheckpoint === null ? total : linesAfterCheckpoint,
     },
     replay: settings.maps === undefined ? null : { decisions, replayed, mismatches: replayMismatches },
+    activations: policies.uses,
+    shadows: policies.shadows,
     findings: findings.map((x) => x.f),
     unfinished,
   };
@@ -505,29 +517,6 @@ function decisionShapeProblem(body: DecisionBody): string | undefined {
 
 /** Re-runs one decision under its pinned map; returns a description of the difference, if any. */
 function replayDecision(map: CompiledMap, body: DecisionBody): string | undefined {
-  let result;
-  try {
-    result = map.evaluate(body.input as unknown as DecisionInput);
-  } catch (err) {
-    return `replay failed: ${err instanceof Error ? err.message : String(err)}`;
-  }
-  const diffs: string[] = [];
-  if (result.verdict !== body.verdict) diffs.push(`verdict ${body.verdict} → ${result.verdict}`);
-  if (result.rule !== body.rule) diffs.push(`rule ${body.rule} → ${result.rule}`);
-  if (!sameStrings(result.reasons, body.reasons)) {
-    diffs.push(`reasons [${body.reasons.join(', ')}] → [${result.reasons.join(', ')}]`);
-  }
-  if (result.accountable !== body.accountable)
-    diffs.push(`accountable ${body.accountable} → ${result.accountable}`);
-  if (result.verdict === 'escalate' && body.verdict === 'escalate') {
-    // The map says who must approve, not the record the kernel key wrote.
-    const role = result.approvalsRequired?.role ?? 'approver';
-    const count = result.approvalsRequired?.count ?? 1;
-    const pending = body.pendingApproval;
-    if (pending?.role !== role)
-      diffs.push(`approver role ${JSON.stringify(pending?.role ?? null)} → ${role}`);
-    if (pending?.count !== count)
-      diffs.push(`approvals required ${JSON.stringify(pending?.count ?? null)} → ${count}`);
-  }
-  return diffs.length === 0 ? undefined : `replay differs: ${diffs.join('; ')}`;
+  const { differences } = replayUnder(map, body);
+  return differences.length === 0 ? undefined : describeReplay(differences);
 }

@@ -3,9 +3,13 @@ import type { CliIo } from '../io.js';
 import { registerApprovals } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
+import { registerEval } from './eval.js';
+import { registerDiff } from './diff.js';
 import { registerGraph } from './graph.js';
 import { registerIntake } from './intake.js';
 import { registerJournal } from './journal.js';
+import { registerPolicy } from './policy.js';
+import { registerTest } from './test.js';
 import { registerKeygen } from './keygen.js';
 import { registerSchema } from './schema.js';
 import { registerServe } from './serve.js';
@@ -35,4 +39,8 @@ export function registerCommands(_program: Command, _io: CliIo): void {
   registerServe(_program, _io);
   registerApprovals(_program, _io);
   registerRun(_program, _io);
+  registerTest(_program, _io);
+  registerPolicy(_program, _io);
+  registerEval(_program, _io);
+  registerDiff(_program, _io);
 }

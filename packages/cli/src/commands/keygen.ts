@@ -8,21 +8,22 @@ import {
   serializeTrustFile,
   trustedKeyFor,
   writePrivateKeyFile,
+  TRUST_ROLE_PATTERN,
   type TrustFile,
 } from '@edca/records';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { CliError } from '../exit-codes.js';
 import { makeDirectory } from '../internal/make-dir.js';
 import type { CliIo } from '../io.js';
 
-/** The roles `edca keygen` issues keys for. */
-export const KEYGEN_ROLES = ['kernel', 'approver'] as const;
+/** Roles the kernel and the tools read from a trust file; `--role` accepts any role a trust file may hold. */
+export const KEYGEN_ROLES = ['kernel', 'approver', 'policy-owner'] as const;
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 interface KeygenOptions {
   readonly out: string;
-  readonly role: (typeof KEYGEN_ROLES)[number];
+  readonly role: string;
   readonly name?: string;
   readonly json?: boolean;
 }
@@ -47,10 +48,11 @@ function readTrust(path: string): TrustFile {
 }
 
 /**
- * `edca keygen --out DIR [--role kernel|approver] [--name NAME]`: writes `DIR/NAME.key.pem`
- * (PKCS#8 PEM, mode 0600, never overwritten) and adds the public key to `DIR/trust.json`
- * (created if missing). Exit 0 on success, 2 on a usage or I/O error (existing key file,
- * unreadable or invalid trust file).
+ * `edca keygen --out DIR [--role ROLE] [--name NAME]`: writes `DIR/NAME.key.pem` (PKCS#8 PEM,
+ * mode 0600, never overwritten) and adds the public key to `DIR/trust.json` (created if missing).
+ * ROLE is any role a trust file may hold (`kernel`, `approver`, `refund-approver`,
+ * `policy-owner`, …: {@link TRUST_ROLE_PATTERN}); default `kernel`. Exit 0 on success, 2 on a
+ * usage or I/O error (USAGE_INVALID_ROLE, existing key file, unreadable or invalid trust file).
  */
 export function registerKeygen(program: Command, io: CliIo): void {
   program
@@ -60,10 +62,19 @@ export function registerKeygen(program: Command, io: CliIo): void {
       '--out <dir>',
       'directory for NAME.key.pem and trust.json (created with mode 0700 if missing)',
     )
-    .addOption(new Option('--role <role>', 'what the key signs for').choices(KEYGEN_ROLES).default('kernel'))
+    .option(
+      '--role <role>',
+      `what the key signs for: any trust-file role, e.g. ${KEYGEN_ROLES.join(', ')}, refund-approver`,
+      'kernel',
+    )
     .option('--name <name>', 'key name, used for the file name and the trust entry (default: the role)')
     .option('--json', 'print the result as one JSON object')
     .action((opts: KeygenOptions) => {
+      if (!TRUST_ROLE_PATTERN.test(opts.role))
+        throw new CliError(
+          'USAGE_INVALID_ROLE',
+          `--role must be a trust-file role matching ${TRUST_ROLE_PATTERN.source}, got ${JSON.stringify(opts.role)}`,
+        );
       const name = opts.name ?? opts.role;
       if (!NAME_RE.test(name))
         throw new CliError(

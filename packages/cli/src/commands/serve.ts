@@ -16,6 +16,7 @@ import { openPostgresJournal, postgresStore, PostgresStoreError } from '@edca/st
 import { CliError } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { demoServeSetup } from '../internal/demo/serve-config.js';
+import { collect, readActivationFiles } from '../activation-files.js';
 
 interface ServeFlags {
   config?: string;
@@ -25,6 +26,8 @@ interface ServeFlags {
   stdio?: boolean;
   http?: string;
   host?: string;
+  requireSignedActivation?: boolean;
+  activation?: string[];
 }
 
 /** Opens a `postgres://` journal and kernel store for the server (many instances share them). */
@@ -91,6 +94,15 @@ export function registerServe(program: Command, io: CliIo): void {
     .addOption(new Option('--stdio', 'serve one session on stdin/stdout (the default)').conflicts('http'))
     .option('--http <port>', 'serve Streamable HTTP at http://HOST:PORT/mcp (0: any free port)')
     .option('--host <host>', 'with --http: the address to listen on', '127.0.0.1')
+    .option(
+      '--require-signed-activation',
+      "refuse to start unless every map has its owner's signed activation",
+    )
+    .option(
+      '--activation <file>',
+      'a signed activation (edca policy sign) to put a map in force; repeatable',
+      collect,
+    )
     .action(async (flags: ServeFlags) => {
       if ((flags.config === undefined) === (flags.demo !== true))
         throw new CliError('USAGE', 'give exactly one of --config FILE or --demo');
@@ -99,6 +111,7 @@ export function registerServe(program: Command, io: CliIo): void {
       if (flags.host !== '127.0.0.1' && flags.http === undefined)
         throw new CliError('USAGE', '--host needs --http PORT');
       const port = flags.http === undefined ? undefined : parsePort(flags.http);
+      const activations = readActivationFiles(flags.activation ?? []);
       let config: ServerConfig;
       let baseDir: string;
       try {
@@ -123,6 +136,8 @@ export function registerServe(program: Command, io: CliIo): void {
           baseDir: baseDir ?? dirname(resolve(flags.config ?? '.')),
           openStorage: openPostgresStorage,
           log: (line) => io.stderr(`${line}\n`),
+          ...(flags.requireSignedActivation === true ? { requireSignedActivation: true } : {}),
+          ...(flags.activation === undefined ? {} : { activations }),
         });
       } catch (err) {
         throw toCliError(err);

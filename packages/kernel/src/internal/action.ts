@@ -1,6 +1,6 @@
 // Helpers shared by decide and execute: the refs of a proposal, its action hash, and counter names.
 import { digestBytes, digestValue, type Digest, type JsonValue } from '@edca/records';
-import type { DecisionInput, LimitSpec } from './seams.js';
+import type { CompiledLimit, DecisionInput } from '@edca/semantic';
 
 /** The shape of an opaque ref issued by `@edca/arp` (`ref_` + 22 base64url characters). */
 const REF = /^ref_[A-Za-z0-9_-]{22}$/;
@@ -39,7 +39,7 @@ export function actionHashFor(proposal: {
  * one `none` counter: stricter, never looser.
  */
 export function counterName(
-  limit: LimitSpec,
+  limit: CompiledLimit,
   principal: DecisionInput['principal'],
   scopeIds: Readonly<Record<string, string>>,
   nowMs: number,

@@ -24,7 +24,6 @@ import { MAX_RECORD_BYTES, type JsonValue } from '@edca/records';
 
 import type { Clock } from '../clock.js';
 import type { AppendedRecord, Journal, RecordDraft } from '../journal.js';
-import type { KernelStore, Reservation } from '../store.js';
 
 /** Records between snapshots when the kernel option `snapshotEvery` is not given. */
 export const DEFAULT_SNAPSHOT_EVERY = 10_000;
@@ -55,18 +54,79 @@ export interface LedgerJournal {
   readonly stats: SnapshotStats;
 }
 
-/**
- * Wraps a journal so the kernel's ledger moves with every record appended.
- * @example const lj = createLedgerJournal({ journal, ledger, clock, snapshotEvery: 10_000 });
- */
-export function createLedgerJournal(options: {
+/** What `createLedgerJournal` keeps in step. */
+export interface LedgerJournalOptions {
   readonly journal: Journal;
   readonly ledger: LedgerState;
   readonly clock: Clock;
   /** 0: never write snapshots. */
   readonly snapshotEvery: number;
-}): LedgerJournal {
-  const { journal, ledger, clock, snapshotEvery } = options;
+  /**
+   * A prune forgets only what expired this long before now, and a snapshot is pruned as of then:
+   * a permit execute checked unexpired just before its expiry keeps its holds while its attempt is
+   * on its way to the journal.
+   */
+  readonly pruneGraceMs: number;
+  /** Told of every record applied to the ledger, in order (the embedded store follows the fold). */
+  readonly applied?: (appended: AppendedRecord) => void;
+}
+
+/**
+ * Applies the records of the stream after `base` that the kernel did not append (`applied`):
+ * checkpoints the journal inserted. Returns the head seq the ledger then folds through, or
+ * undefined when another writer's record is there.
+ */
+async function catchUp(
+  journal: Journal,
+  base: number,
+  applied: ReadonlySet<number>,
+  fold: (appended: AppendedRecord) => void,
+): Promise<number | undefined> {
+  const head = await journal.head();
+  for (let seq = base + 1; seq <= head.seq; seq++) {
+    if (applied.has(seq)) continue;
+    let found: AppendedRecord | undefined;
+    for await (const r of journal.read(seq)) {
+      found = r;
+      break;
+    }
+    if (found?.record.type !== 'checkpoint') return undefined;
+    fold(found);
+  }
+  return head.seq;
+}
+
+/**
+ * Prunes `ledger` as of `pruneGraceMs` before `nowMs` and returns its `snapshot` record, or
+ * undefined when it does not fit one record.
+ */
+function snapshotDraft(
+  ledger: LedgerState,
+  through: number,
+  nowMs: number,
+  pruneGraceMs: number,
+): RecordDraft | undefined {
+  const prunedMs = nowMs - pruneGraceMs;
+  prune(ledger, prunedMs);
+  const body: SnapshotBody = {
+    through,
+    prunedAt: toRfc3339(prunedMs),
+    state: snapshotState(ledger, prunedMs),
+  };
+  if (JSON.stringify(body).length > MAX_RECORD_BYTES - ENVELOPE_BYTES) return undefined;
+  return { type: 'snapshot', at: toRfc3339(nowMs), body: body as unknown as JsonValue };
+}
+
+/**
+ * Wraps a journal so the kernel's ledger moves with every record appended.
+ * @example const lj = createLedgerJournal({ journal, ledger, clock, snapshotEvery: 10_000, pruneGraceMs: 60_000 });
+ */
+export function createLedgerJournal(options: LedgerJournalOptions): LedgerJournal {
+  const { journal, ledger, clock, snapshotEvery, pruneGraceMs } = options;
+  const fold = (appended: AppendedRecord): void => {
+    apply(ledger, appended);
+    options.applied?.(appended);
+  };
   const stats: SnapshotStats = { written: 0, tooLarge: 0, foreign: false };
   let inflight = 0;
   const waiting: (() => void)[] = [];
@@ -82,13 +142,13 @@ export function createLedgerJournal(options: {
     try {
       const out = await journal.append(drafts);
       for (const appended of out) {
-        apply(ledger, appended);
+        fold(appended);
         applied.add(appended.record.seq);
       }
       sincePrune += out.length;
       if (sincePrune >= PRUNE_EVERY) {
         sincePrune = 0;
-        prune(ledger, clock.now());
+        prune(ledger, clock.now() - pruneGraceMs);
       }
       return out;
     } finally {
@@ -102,26 +162,22 @@ export function createLedgerJournal(options: {
   async function writeSnapshot(): Promise<void> {
     try {
       if (inflight > 0) await new Promise<void>((resolve) => waiting.push(resolve));
-      const through = await catchUp();
-      if (through === undefined) return;
-      const nowMs = clock.now();
-      prune(ledger, nowMs);
-      const body: SnapshotBody = {
-        through,
-        prunedAt: toRfc3339(nowMs),
-        state: snapshotState(ledger, nowMs),
-      };
+      const through = await catchUp(journal, base, applied, fold);
+      if (through === undefined) {
+        stats.foreign = true;
+        return;
+      }
+      ledger.seq = through;
+      const draft = snapshotDraft(ledger, through, clock.now(), pruneGraceMs);
       // A state too large for one record is not written: restarts fold from the previous snapshot.
-      if (JSON.stringify(body).length > MAX_RECORD_BYTES - ENVELOPE_BYTES) {
+      if (draft === undefined) {
         stats.tooLarge += 1;
         resetBase(through);
         return;
       }
-      const [appended] = await journal.append([
-        { type: 'snapshot', at: body.prunedAt, body: body as unknown as JsonValue },
-      ]);
+      const [appended] = await journal.append([draft]);
       if (appended !== undefined) {
-        apply(ledger, appended);
+        fold(appended);
         resetBase(appended.record.seq);
         stats.written += 1;
       }
@@ -135,29 +191,6 @@ export function createLedgerJournal(options: {
   function resetBase(seq: number): void {
     base = seq;
     applied.clear();
-  }
-
-  /**
-   * Applies the records of the stream the kernel did not append (checkpoints the journal inserted);
-   * returns the seq the ledger then folds through, or undefined when another writer's record is there.
-   */
-  async function catchUp(): Promise<number | undefined> {
-    const head = await journal.head();
-    for (let seq = base + 1; seq <= head.seq; seq++) {
-      if (applied.has(seq)) continue;
-      let found: AppendedRecord | undefined;
-      for await (const r of journal.read(seq)) {
-        found = r;
-        break;
-      }
-      if (found?.record.type !== 'checkpoint') {
-        stats.foreign = true;
-        return undefined;
-      }
-      apply(ledger, found);
-    }
-    ledger.seq = head.seq;
-    return head.seq;
   }
 
   return {
@@ -229,6 +262,9 @@ function assign(target: LedgerState, source: LedgerState): void {
   target.atMs = source.atMs;
   target.policies.clear();
   for (const p of source.policies) target.policies.add(p);
+  refill(target.activations, source.activations);
+  refill(target.revisions, source.revisions);
+  target.shadows.clear();
   target.nonPermits.clear();
   refill(target.permits, source.permits);
   refill(target.approvals, source.approvals);
@@ -238,36 +274,4 @@ function assign(target: LedgerState, source: LedgerState): void {
   refill(target.open, source.open);
   refill(target.counters, source.counters);
   refill(target.endedSessions, source.endedSessions);
-}
-
-/**
- * The embedded store is rebuilt from the ledger's permits; usage settled by permits a snapshot
- * pruned is only in the ledger's counters. Each open counter gets that remainder as one settled
- * reservation, so the store counts what the ledger counts.
- */
-export async function seedSettledRemainder(
-  store: KernelStore,
-  ledger: LedgerState,
-  nowMs: number,
-): Promise<void> {
-  const byPermits = new Map<string, number>();
-  for (const p of ledger.permits.values()) {
-    if (p.charged !== 'settled') continue;
-    for (const c of p.counters) byPermits.set(c.counter, (byPermits.get(c.counter) ?? 0) + c.amount);
-  }
-  for (const [counter, entry] of ledger.counters) {
-    if (entry.windowEnd !== null && entry.windowEnd <= nowMs) continue;
-    const remainder = entry.settled - (byPermits.get(counter) ?? 0);
-    if (remainder <= 0) continue;
-    const reservation: Reservation = {
-      id: `ledger|${counter}`,
-      counter,
-      amount: remainder,
-      max: Number.MAX_VALUE,
-      holdUntil: Number.MAX_SAFE_INTEGER,
-      ...(entry.windowEnd === null ? {} : { windowEnd: entry.windowEnd }),
-    };
-    const ok = await store.reserve([reservation], nowMs);
-    if (ok.ok) await store.settle(reservation.id);
-  }
 }

@@ -149,6 +149,8 @@ export async function makeHarness(options: HarnessOptions = {}): Promise<Harness
   const signer = options.signer ?? createNodeSigner(options.signerPem ?? generateKeyPair().privateKeyPem);
   const journal = await openFileJournal({ path: journalPath, stream: 'test', signer, clock, fsync: false });
   const map = loadTestMap();
+  // A kernel that refuses to start leaves its journal to the caller: close it, or the next start
+  // in the same folder finds the single-writer lock held.
   const kernel = await createKernel({
     maps: options.maps ?? [map],
     loaders: {
@@ -168,6 +170,9 @@ export async function makeHarness(options: HarnessOptions = {}): Promise<Harness
     ...(options.store ? { store: options.store } : {}),
     ...(options.trust ? { trust: options.trust } : {}),
     ...options.overrides,
+  }).catch(async (error: unknown) => {
+    await journal.close().catch(() => undefined);
+    throw error;
   });
   const session: ArpSession = { stream: 'test', session: 'model-session-1' };
   const arp = kernel.arps.get('kernel-refunds')!;

@@ -13,6 +13,7 @@ import type {
   DecisionResult,
   DeriveOptions,
   DeriveResult,
+  ExplainedDerive,
   ParamSpec,
 } from '../types.js';
 import { isRfc3339, type CheckedCondition } from './cel-check.js';
@@ -568,6 +569,20 @@ class Compiled implements CompiledMap {
   }
 
   derive(records: Readonly<Record<string, unknown>>, options?: DeriveOptions): DeriveResult {
+    return this.#derive(records, options, undefined);
+  }
+
+  explainDerive(records: Readonly<Record<string, unknown>>, options?: DeriveOptions): ExplainedDerive {
+    const matched: Record<string, string> = {};
+    const r = this.#derive(records, options, matched);
+    return { ...r, matched: Object.freeze(matched) };
+  }
+
+  #derive(
+    records: Readonly<Record<string, unknown>>,
+    options: DeriveOptions | undefined,
+    matched: Record<string, string> | undefined,
+  ): DeriveResult {
     if (records === null || typeof records !== 'object') {
       return {
         ok: false,
@@ -618,10 +633,12 @@ class Compiled implements CompiledMap {
             message: 'the item filter failed at run time',
           };
         let value = f.fallback;
+        let band = -1;
         if (v !== undefined) {
-          for (const band of f.bands) {
-            if (v < band.below) {
-              value = band.value;
+          for (let i = 0; i < f.bands.length; i++) {
+            if (v < f.bands[i]!.below) {
+              value = f.bands[i]!.value;
+              band = i;
               break;
             }
           }
@@ -637,11 +654,14 @@ class Compiled implements CompiledMap {
                 : `no band of facet '${f.name}' covers the value`,
           };
         facets[f.name] = value;
+        if (matched !== undefined)
+          matched[f.path] = band < 0 ? `${f.path}.default` : `${f.path}.bands[${band}]`;
         key += `${value}\u0000`;
         continue;
       }
       const r = runRules(f, b);
       if (!r.ok) return r;
+      if (matched !== undefined) matched[f.path] = ruleAt(f.path, r.index);
       facets[f.name] = r.value;
       key += `${r.value}\u0000`;
     }
@@ -649,6 +669,8 @@ class Compiled implements CompiledMap {
     for (const m of this.#machineRules) {
       const r = runRules(m, b);
       if (!r.ok) return r;
+      // A machine without rules is always in its initial state: nothing was chosen.
+      if (matched !== undefined && m.rules.length > 0) matched[m.path] = ruleAt(m.path, r.index);
       machines[m.name] = r.value;
       key += `${r.value}\u0000`;
     }
@@ -980,11 +1002,16 @@ function isDecisionInputShape(input: unknown): input is DecisionInput {
   );
 }
 
+/** Where a rule set's value came from: `<path>.rules[i]`, or `<path>.default` for index -1. */
+function ruleAt(path: string, index: number): string {
+  return index < 0 ? `${path}.default` : `${path}.rules[${index}]`;
+}
+
 function runRules(
   set: RuleSet<'FACET_NO_MATCH' | 'MACHINE_NO_MATCH'>,
   b: Bindings,
 ):
-  | { ok: true; value: string }
+  | { ok: true; value: string; index: number }
   | {
       ok: false;
       code: 'FACET_NO_MATCH' | 'MACHINE_NO_MATCH' | 'CONDITION_ERROR';
@@ -993,9 +1020,9 @@ function runRules(
     } {
   for (let i = 0; i < set.rules.length; i++) {
     const rule = set.rules[i]!;
-    if (rule.cond === undefined) return { ok: true, value: rule.value };
+    if (rule.cond === undefined) return { ok: true, value: rule.value, index: i };
     const r = rule.cond.run(b);
-    if (r === true) return { ok: true, value: rule.value };
+    if (r === true) return { ok: true, value: rule.value, index: i };
     if (r !== false) {
       return {
         ok: false,
@@ -1005,7 +1032,7 @@ function runRules(
       };
     }
   }
-  if (set.fallback !== undefined) return { ok: true, value: set.fallback };
+  if (set.fallback !== undefined) return { ok: true, value: set.fallback, index: -1 };
   return {
     ok: false,
     code: set.noMatch,

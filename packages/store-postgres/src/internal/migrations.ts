@@ -174,10 +174,148 @@ END
 $fn$;
 `;
 
+// A group append in one statement (so one round trip, committed as its own transaction): move the
+// head only if it is still where the appender's group starts, then insert the group's records.
+// When another instance moved the head first, nothing is written and the head as stored is
+// returned, for the appender to sign the group again onto it. synchronous_commit is forced on for
+// this transaction, so the commit that ends it waits for the WAL flush whatever the session says.
+const journalAppendFunction = `
+CREATE FUNCTION edca.journal_append(p_stream text, p_old bigint, p_seq bigint, p_hash text, p_at text,
+                                    p_frontier bytea, p_since integer, p_seqs bigint[], p_types text[],
+                                    p_hashes text[], p_bytes bytea[])
+RETURNS TABLE (out_moved boolean, out_seq text, out_hash text, out_last_at text, out_frontier bytea,
+               out_since integer)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM set_config('synchronous_commit', 'on', true);
+  IF cardinality(p_seqs) <> p_seq - p_old OR p_seqs[1] <> p_old + 1 THEN
+    RAISE EXCEPTION 'edca journal group for % does not continue its head', p_stream
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE edca.journal_heads
+     SET seq = p_seq, hash = p_hash, last_at = p_at, frontier = p_frontier, since_checkpoint = p_since
+   WHERE stream = p_stream AND seq = p_old;
+  IF FOUND THEN
+    INSERT INTO edca.journal_records (stream, seq, type, hash, bytes)
+    SELECT p_stream, u.s, u.t, u.h, u.b FROM unnest(p_seqs, p_types, p_hashes, p_bytes) AS u(s, t, h, b);
+    RETURN QUERY SELECT false, NULL::text, NULL::text, NULL::text, NULL::bytea, NULL::integer;
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT true, h.seq::text, h.hash, h.last_at, h.frontier, h.since_checkpoint
+                 FROM edca.journal_heads h WHERE h.stream = p_stream;
+END
+$fn$;
+`;
+
+// Check-and-reserve for several independent requests in one statement (the calls of concurrent
+// decides, batched): every counter of the batch is locked once, in the same global (sorted) order
+// as edca.reserve, and the requests are then checked and inserted one after another in request
+// order, each all or none, each seeing the holds of the requests before it. A counter's held sum is
+// scanned once, at the batch's earliest now; a request with a later now subtracts the holds that
+// lapsed in between (a short index range) and adds the unexpired holds of earlier requests. One row
+// per request: 'ok', 'refused' (with the counter and its usage) or 'reused'; one 'missing' row
+// (request NULL) when a counter row does not exist yet (the caller creates it and calls again).
+const reserveManyFunction = `
+CREATE FUNCTION edca.reserve_many(p_req integer[], p_ids text[], p_counters text[], p_amounts numeric[],
+                                  p_maxes numeric[], p_holds bigint[], p_nows bigint[])
+RETURNS TABLE (out_req integer, out_status text, out_counter text, out_usage numeric)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  n_distinct integer;
+  n_locked integer;
+  n0 bigint;
+  base jsonb;
+  taken text[] := '{}';
+  seen jsonb;
+  used numeric;
+  k integer;
+  r record;
+  refused boolean;
+BEGIN
+  SELECT count(DISTINCT x) INTO n_distinct FROM unnest(p_counters) AS x;
+  SELECT count(*) INTO n_locked
+    FROM (SELECT 1 FROM edca.limit_counters c WHERE c.counter = ANY (p_counters) ORDER BY c.counter FOR UPDATE) AS l;
+  IF n_locked < n_distinct THEN
+    RETURN QUERY SELECT NULL::integer, 'missing'::text, NULL::text, NULL::numeric;
+    RETURN;
+  END IF;
+  SELECT min(x) INTO n0 FROM unnest(p_nows) AS x;
+  SELECT COALESCE(jsonb_object_agg(c.counter,
+           c.settled + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                                  WHERE h.counter = c.counter AND NOT h.settled AND h.hold_until > n0), 0)), '{}')
+    INTO base FROM edca.limit_counters c WHERE c.counter = ANY (p_counters);
+  FOR k IN SELECT DISTINCT q FROM unnest(p_req) AS q ORDER BY q LOOP
+    IF EXISTS (SELECT 1 FROM unnest(p_req, p_ids) AS u(q, id) JOIN edca.limit_reservations x ON x.id = u.id
+                WHERE u.q = k) THEN
+      RETURN QUERY SELECT k, 'reused'::text, NULL::text, NULL::numeric;
+      CONTINUE;
+    END IF;
+    refused := false;
+    -- counter -> its usage plus this request's earlier reservations on it
+    seen := '{}';
+    FOR r IN
+      SELECT u.counter, u.amount, u.max
+        FROM unnest(p_req, p_counters, p_amounts, p_maxes) WITH ORDINALITY AS u(q, counter, amount, max, ord)
+       WHERE u.q = k ORDER BY u.ord
+    LOOP
+      IF NOT seen ? r.counter THEN
+        IF NOT base ? r.counter THEN
+          RAISE EXCEPTION 'edca counter % is not locked', r.counter USING ERRCODE = 'internal_error';
+        END IF;
+        used := (base ->> r.counter)::numeric
+          - COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                       WHERE h.counter = r.counter AND NOT h.settled AND h.hold_until > n0
+                         AND h.hold_until <= p_nows[k] AND NOT (h.id = ANY (taken))), 0)
+          + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                       WHERE h.id = ANY (taken) AND h.counter = r.counter AND h.hold_until > p_nows[k]), 0);
+        seen := seen || jsonb_build_object(r.counter, used);
+      END IF;
+      used := (seen ->> r.counter)::numeric;
+      IF used + r.amount > r.max THEN
+        RETURN QUERY SELECT k, 'refused'::text, r.counter, used;
+        refused := true;
+        EXIT;
+      END IF;
+      seen := seen || jsonb_build_object(r.counter, used + r.amount);
+    END LOOP;
+    IF NOT refused THEN
+      INSERT INTO edca.limit_reservations (id, counter, amount, hold_until)
+      SELECT u.id, u.counter, u.amount, u.hold
+        FROM unnest(p_req, p_ids, p_counters, p_amounts, p_holds) AS u(q, id, counter, amount, hold)
+       WHERE u.q = k;
+      taken := taken || ARRAY(SELECT u.id FROM unnest(p_req, p_ids) AS u(q, id) WHERE u.q = k);
+      RETURN QUERY SELECT k, 'ok'::text, NULL::text, NULL::numeric;
+    END IF;
+  END LOOP;
+END
+$fn$;
+
+-- Settles several reservations in one statement: their counters are locked in the global (sorted)
+-- order first, so a batch never deadlocks with a reservation; each hold becomes permanent and its
+-- amount moves into its counter's settled total; a reservation already settled changes nothing.
+CREATE FUNCTION edca.settle_many(p_ids text[])
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM 1 FROM edca.limit_counters c
+    WHERE c.counter IN (SELECT x.counter FROM edca.limit_reservations x WHERE x.id = ANY (p_ids))
+    ORDER BY c.counter FOR UPDATE;
+  WITH s AS (
+    UPDATE edca.limit_reservations SET settled = true WHERE id = ANY (p_ids) AND NOT settled
+    RETURNING counter, amount
+  ), t AS (
+    SELECT counter, sum(amount) AS amount FROM s GROUP BY counter
+  )
+  UPDATE edca.limit_counters c SET settled = c.settled + t.amount FROM t WHERE c.counter = t.counter;
+END
+$fn$;
+`;
+
 /** Every migration, in order; versions are contiguous from 1. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'journal', sql: journal },
   { version: 2, name: 'kernel-store', sql: kernelStore },
   { version: 3, name: 'one-round-trip-functions', sql: reserveFunction },
-  { version: 4, name: 'instance-leases', sql: LEASES_MIGRATION },
+  { version: 4, name: 'one-statement-journal-append', sql: journalAppendFunction },
+  { version: 5, name: 'batched-store-statements', sql: reserveManyFunction },
+  { version: 6, name: 'instance-leases', sql: LEASES_MIGRATION },
 ];

@@ -9,6 +9,7 @@ import { createReplayMaps, renderTextReport, safeVerifyJournal } from '@edca/aud
 import {
   createKernel,
   createScriptedProposer,
+  KernelError,
   openFileJournal,
   signApproval,
   systemClock,
@@ -22,7 +23,15 @@ import {
   type ProposerMessage,
   type ProposerOutput,
 } from '@edca/kernel';
-import { canonicalize, digestBytes, serializeTrustFile, trustedKeyFor, type JsonValue } from '@edca/records';
+import {
+  canonicalize,
+  digestBytes,
+  serializeTrustFile,
+  trustedKeyFor,
+  type JsonValue,
+  type SignedActivation,
+  type TrustedKey,
+} from '@edca/records';
 import { loadStateMap, type CompiledMap } from '@edca/semantic';
 import { runSession, type ModelProposer, type SessionBounds } from '@edca/models';
 import { CliError, EXIT } from '../../exit-codes.js';
@@ -42,6 +51,12 @@ export interface DemoOptions {
   readonly clock: 'system' | 'fixed';
   /** A real model instead of the scripted one: each scene's request runs as one governed session. */
   readonly proposer?: ModelProposer;
+  /** Refuse to start the kernel unless the demo map has its owner's signed activation. */
+  readonly requireSignedActivation?: boolean;
+  /** Signed activations by map name (`--activation FILE`). */
+  readonly activations?: Readonly<Record<string, SignedActivation>>;
+  /** Policy-owner keys added to the demo's trust file (`--owner-trust FILE`). */
+  readonly ownerKeys?: readonly TrustedKey[];
 }
 
 /** The bounds of each scene's session when the demo runs against a real model. */
@@ -685,6 +700,7 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
     keys: [
       trustedKeyFor(keys.kernel.publicKey, 'kernel', KEYS_NOT_BEFORE, { name: 'edca demo kernel' }),
       trustedKeyFor(keys.approver.publicKey, APPROVER_ROLE, KEYS_NOT_BEFORE, { name: APPROVER_NAME }),
+      ...(options.ownerKeys ?? []),
     ],
   };
   const trustPath = join(options.out, 'trust.json');
@@ -726,6 +742,11 @@ export async function runDemo(options: DemoOptions, io: CliIo): Promise<DemoSumm
       handlers,
       trust,
       retries: HANDLER_RETRIES,
+      ...(options.requireSignedActivation === true ? { requireSignedActivation: true } : {}),
+      ...(options.activations === undefined ? {} : { activations: options.activations }),
+    }).catch((err: unknown) => {
+      // A refused activation (or any startup refusal) is one line with its stable code.
+      throw err instanceof KernelError ? new CliError(err.code, err.message) : err;
     });
     const arp = kernel.arps.get(map.name);
     if (!arp) throw new CliError('DEMO_FAILED', `the kernel has no ARP layer for ${map.name}`);

@@ -1,0 +1,200 @@
+/**
+ * The pure part of `decide`: the decision input, the approvals it counts, the body of the decision
+ * record and the answer built from the journaled record. No I/O and no clock; decide.ts does the I/O.
+ */
+import { digestEquals, toFrozenJson, type Digest, type JsonValue } from '@edca/records';
+import type { ApprovalEntry } from '@edca/ledger';
+import type { DecisionInput } from '@edca/semantic';
+import { toRfc3339 } from '../clock.js';
+import { decisionKeyOf, type DecisionResult } from '../decision.js';
+import type { AppendedRecord } from '../journal.js';
+import type { PendingApproval } from '../store.js';
+import type { DecideContext, Decision, DecisionReason } from '../types.js';
+import { actionHashFor } from './action.js';
+import type { MapEntry } from './registry.js';
+import type { Settings } from './settings.js';
+
+/** A decision input with its decision key and action hash. */
+export interface Planned {
+  readonly input: DecisionInput;
+  readonly decisionKey: Digest;
+  readonly actionHash: Digest;
+}
+
+/** A kernel refusal that was not journaled (no map, a closed kernel, a malformed request). */
+export function refusal(
+  rule: string,
+  reasons: readonly DecisionReason[],
+  extra: Partial<Decision> = {},
+): Decision {
+  return {
+    verdict: 'refuse',
+    rule,
+    reasons,
+    decisionKey: null,
+    stateHash: null,
+    policyDigest: null,
+    actionHash: null,
+    accountable: null,
+    record: null,
+    cached: false,
+    ...extra,
+  };
+}
+
+/**
+ * The decision input of a request, as a kernel-owned, deeply frozen copy whose canonical text is
+ * remembered as it is made: the decision key, the action hash (its params) and the decision record
+ * reuse that text instead of serializing the input three times. Input that is not plain I-JSON data
+ * stays as given, and is checked (and refused) exactly as before.
+ * @throws RecordsError IJSON_* when the request is not I-JSON
+ */
+export function planInput(
+  entry: MapEntry,
+  proposal: DecisionInput['proposal'],
+  principal: DecideContext['principal'],
+  state: DecisionInput['state'],
+  approvals: DecisionInput['approvals'],
+  counters: Record<string, number>,
+  nowMs: number,
+): Planned {
+  // Members in sorted order (RFC 8785 §3.2.3), so toFrozenJson writes the text as it copies.
+  const draft: DecisionInput = {
+    approvals,
+    counters,
+    ...(entry.map.usesTime ? { now: toRfc3339(nowMs) } : {}),
+    policyDigest: entry.map.digest,
+    principal: { attributes: principal.attributes, id: principal.id },
+    proposal,
+    state,
+  };
+  const input = toFrozenJson(draft) ?? draft;
+  return { input, decisionKey: decisionKeyOf(input), actionHash: actionHashFor(input.proposal) };
+}
+
+/** Why a request that names an approval cannot use it. */
+export type ApprovalRefusalCode =
+  'APPROVAL_NOT_FOUND' | 'APPROVAL_REJECTED' | 'APPROVAL_EXPIRED' | 'APPROVAL_INVALID';
+
+/**
+ * The approvals a request may count: the distinct approvers of a pending approval for the same
+ * action that is neither rejected, expired nor used (an approval authorizes one permit).
+ */
+export function approvalsFor(
+  pending: PendingApproval | undefined,
+  inLedger: ApprovalEntry | undefined,
+  /** The request's action hash, computed only when the approval is otherwise usable. */
+  actionHash: () => Digest,
+  nowMs: number,
+): { ok: true; approvals: DecisionInput['approvals'] } | { ok: false; code: ApprovalRefusalCode } {
+  if (!pending) return { ok: false, code: 'APPROVAL_NOT_FOUND' };
+  if (pending.status === 'rejected') return { ok: false, code: 'APPROVAL_REJECTED' };
+  if (pending.status === 'expired' || Date.parse(pending.expiresAt) <= nowMs)
+    return { ok: false, code: 'APPROVAL_EXPIRED' };
+  if (!digestEquals(pending.actionHash, actionHash())) return { ok: false, code: 'APPROVAL_INVALID' };
+  if (inLedger?.usedBy !== undefined) return { ok: false, code: 'APPROVAL_INVALID' };
+  const distinct = new Map(pending.approvers.map((a) => [a.kid, { kid: a.kid, role: a.role }]));
+  const approvals = [...distinct.values()].sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
+  return { ok: true, approvals };
+}
+
+/** What a decision record says besides its input: who asked, when it was decided, format 2 fields. */
+export interface DecisionMeta {
+  readonly decisionKey: Digest;
+  readonly stateHash: Digest;
+  readonly actionHash: Digest;
+  readonly context: DecideContext;
+  readonly nowMs: number;
+  readonly cached: boolean;
+  /** Format 2 permit fields (`hold`, `approval`). */
+  readonly extra?: Record<string, JsonValue>;
+}
+
+/** The body of a decision record, the escalation's approval terms, and the answer's common part. */
+export function decisionBody(
+  settings: Settings,
+  entry: MapEntry,
+  input: DecisionInput,
+  result: DecisionResult,
+  meta: DecisionMeta,
+): { body: Record<string, JsonValue>; pendingApproval: PendingTerms | undefined; base: DecisionBase } {
+  const pendingApproval: PendingTerms | undefined =
+    result.verdict === 'escalate'
+      ? {
+          count: result.approvalsRequired?.count ?? 1,
+          role: result.approvalsRequired?.role ?? 'approver',
+          expiresAt: toRfc3339(meta.nowMs + settings.approvalTtlMs),
+        }
+      : undefined;
+  const body: Record<string, JsonValue> = {
+    verdict: result.verdict,
+    decisionKey: meta.decisionKey,
+    policyDigest: entry.map.digest,
+    stateHash: meta.stateHash,
+    actionHash: meta.actionHash,
+    input: input as unknown as JsonValue,
+    rule: result.rule,
+    reasons: [...result.reasons],
+    accountable: result.accountable,
+    principal: meta.context.principal.id,
+    proposer: {
+      modelId: meta.context.proposer.modelId,
+      promptTemplateDigest: meta.context.proposer.promptTemplateDigest,
+    },
+  };
+  // Assigned, not spread in: a conditional spread copies through the slow generic path.
+  if (result.verdict === 'permit') body['expiresAt'] = toRfc3339(meta.nowMs + settings.permitTtlMs);
+  if (pendingApproval) body['pendingApproval'] = { ...pendingApproval };
+  if (meta.extra) for (const k in meta.extra) body[k] = meta.extra[k]!;
+  const base: DecisionBase = {
+    verdict: result.verdict,
+    rule: result.rule,
+    reasons: result.reasons,
+    decisionKey: meta.decisionKey,
+    stateHash: meta.stateHash,
+    policyDigest: entry.map.digest,
+    actionHash: meta.actionHash,
+    accountable: result.accountable,
+    cached: meta.cached,
+  };
+  return { body, pendingApproval, base };
+}
+
+/** The approval terms of an escalation. */
+export interface PendingTerms {
+  readonly count: number;
+  readonly role: string;
+  readonly expiresAt: string;
+}
+
+/** The part of a decision known before it is journaled. */
+export type DecisionBase = Omit<Decision, 'record' | 'permit' | 'approval'>;
+
+/** The answer for a journaled decision record. */
+export function decisionOf(
+  base: DecisionBase,
+  appended: AppendedRecord,
+  pendingApproval: PendingTerms | undefined,
+): Decision {
+  const record = { hash: appended.hash, seq: appended.record.seq };
+  // A switch rather than ts-pattern on this per-decision path (its builder allocates a closure per
+  // arm on every call); `never` keeps it exhaustive all the same.
+  switch (base.verdict) {
+    case 'permit':
+      return { ...base, record, permit: { record: appended.record, hash: appended.hash } };
+    case 'escalate':
+      return {
+        ...base,
+        record,
+        approval: {
+          id: appended.hash,
+          required: { count: pendingApproval!.count, role: pendingApproval!.role },
+          expiresAt: pendingApproval!.expiresAt,
+        },
+      };
+    case 'refuse':
+      return { ...base, record };
+    default:
+      return base.verdict satisfies never;
+  }
+}
