@@ -12,7 +12,13 @@ import {
   safeVerifyJournal,
   type AuditReport,
 } from '@edca/audit';
-import { signApproval, APPROVAL_DOMAIN, openFileJournal, type Decision } from '@edca/kernel';
+import {
+  signApproval,
+  APPROVAL_DOMAIN,
+  openFileJournal,
+  type Decision,
+  type KernelOptions,
+} from '@edca/kernel';
 import { toBase64url, type JsonValue, type TrustFile } from '@edca/records';
 import { rewriteFrom } from './helpers/tamper.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,9 +30,11 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function runDay(): Promise<{ harness: Harness; trust: TrustFile; text: string }> {
+async function runDay(
+  overrides: Partial<KernelOptions> = {},
+): Promise<{ harness: Harness; trust: TrustFile; text: string }> {
   const keys = approverKeys();
-  const harness = await makeHarness({ trust: keys.trust });
+  const harness = await makeHarness({ trust: keys.trust, overrides });
   h = harness;
   const ctx = { session: harness.session, ...agent };
   // a small refund: permit, then execution
@@ -226,6 +234,32 @@ describe('audit of a journal the kernel wrote', () => {
       const r = await safeVerifyJournal(text, { trust, workers: 0 });
       const report: AuditReport = r.ok ? r.value : r.error.report!;
       expect(report.findings.map((f) => [f.code, f.seq])).toEqual([['APPROVAL_REUSED', second!.record.seq]]);
+    });
+  });
+
+  describe('when the kernel wrote snapshots of its ledger (issue 13.5)', () => {
+    it('finds each one equal to the fold of the records before it', async () => {
+      const { trust, text } = await runDay({ snapshotEvery: 3 });
+      const r = await safeVerifyJournal(text, { trust, workers: 0 });
+      const report: AuditReport = r.ok ? r.value : r.error.report!;
+      expect(report.findings).toEqual([]);
+      expect(report.byType['snapshot']).toBeGreaterThanOrEqual(2);
+    });
+
+    it.each([
+      ['leaves out an activated policy', (s: Record<string, JsonValue>) => ({ ...s, policies: [] })],
+      ['claims a permit was never made', (s: Record<string, JsonValue>) => ({ ...s, permits: [] })],
+    ])('reports SNAPSHOT_MISMATCH at a re-signed snapshot that %s', async (_, change) => {
+      const { harness, trust, text } = await runDay({ snapshotEvery: 3 });
+      const lines = text.trimEnd().split('\n');
+      const seq = lines.findLastIndex((l) => l.includes('"type":"snapshot"')) + 1;
+      const forged = await rewriteFrom(lines, seq, harness.signer, (rec) => {
+        const body = rec.body as Record<string, JsonValue>;
+        return { body: { ...body, state: change(body['state'] as Record<string, JsonValue>) } };
+      });
+      const r = await safeVerifyJournal(forged, { trust, workers: 0 });
+      const report: AuditReport = r.ok ? r.value : r.error.report!;
+      expect(report.findings.map((f) => [f.code, f.seq])).toEqual([['SNAPSHOT_MISMATCH', seq]]);
     });
   });
 

@@ -41,6 +41,7 @@ export const FINDING_CODES = [
   'TRUNCATED',
   'WITNESS_INCONSISTENT',
   'SESSION_REOPENED',
+  'SNAPSHOT_MISMATCH',
   'ACTIVATION_INVALID',
   'ACTIVATION_UNTRUSTED',
   'ACTIVATION_MISMATCH',
@@ -117,6 +118,8 @@ export const FINDING_DESCRIPTIONS: Readonly<Record<FindingCode, string>> = {
     'The records a witnessed checkpoint covers do not hash to the root the witnesses cosigned: history was rewritten.',
   SESSION_REOPENED:
     'A model session has a refused output or a second end after its `session.ended` record: it went on after it ended.',
+  SNAPSHOT_MISMATCH:
+    'A `snapshot` record does not state what the records before it mean: a kernel restarting from it would decide differently than from the whole journal.',
   ACTIVATION_INVALID:
     "A policy owner's activation statement is malformed, or its signature does not verify: the policy was not put in force by its owner.",
   ACTIVATION_UNTRUSTED:

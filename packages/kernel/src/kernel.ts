@@ -13,10 +13,11 @@ import { createContext } from './internal/context.js';
 import { decide } from './internal/decide.js';
 import { execute } from './internal/execute.js';
 import { runPlan } from './internal/plans.js';
-import { recover } from './internal/recovery.js';
+import { leasesOf, recover } from './internal/recovery.js';
 import { createRegistry } from './internal/registry.js';
 import { selfTest } from './internal/self-test.js';
 import { settingsOf } from './internal/settings.js';
+import type { Journal } from './journal.js';
 import type { Kernel, KernelOptions } from './types.js';
 
 export type {
@@ -51,16 +52,26 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
   const settings = settingsOf(options);
   const ctx = createContext(options, settings, createRegistry(options));
   await selfTest(ctx);
-  const recovery = await recover(ctx);
+  const leases = leasesOf(ctx);
+  const recovery = await recover(ctx, leases);
   const { journal, clock, store } = ctx;
+  // Session records go through the ledger as well: it folds their life cycle, and a record the
+  // ledger did not see would turn its snapshots off.
+  const sessions: Journal = {
+    stream: journal.stream,
+    append: (drafts) => ctx.append([...drafts]),
+    head: () => journal.head(),
+    read: (fromSeq) => journal.read(fromSeq),
+    close: () => journal.close(),
+  };
   return {
     decide: (proposal, context) => decide(ctx, proposal, context),
     execute: (permit, context) => execute(ctx, permit, context),
     approve: (signed) => approve(ctx, signed),
     expireApprovals: () => expireApprovals(ctx),
     runPlan: (steps, context) => runPlan(ctx, steps, context),
-    recordIntakeRefusal: (report) => appendIntakeRefusal(journal, clock, report),
-    endSession: (report) => appendSessionEnd(journal, clock, report),
+    recordIntakeRefusal: (report) => appendIntakeRefusal(sessions, clock, report),
+    endSession: (report) => appendSessionEnd(sessions, clock, report),
     on(event, listener) {
       const set = ctx.listeners[event] as Set<typeof listener>;
       set.add(listener);
@@ -74,6 +85,8 @@ export async function createKernel(options: KernelOptions): Promise<Kernel> {
     store,
     async close() {
       ctx.closed = true;
+      await leases.stop();
+      await ctx.ledgerJournal.idle();
       if (ctx.ownStore) await store.close();
     },
   };

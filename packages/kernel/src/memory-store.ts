@@ -146,6 +146,8 @@ export class MemoryStore implements KernelStore {
   private readonly approvals = new Map<string, PendingApproval>();
   protected readonly reservations = new Reservations();
   private closed = false;
+  /** Lease ends by instance (one process shares a memory store, so this only serves the port). */
+  private readonly leases = new Map<string, number>();
 
   protected open(): void {
     if (this.closed) throw new KernelError('STORE_UNAVAILABLE', 'the memory store was closed');
@@ -276,6 +278,20 @@ export class MemoryStore implements KernelStore {
     return run(() => {
       this.open();
       return this.reservations.usage(counter, now);
+    });
+  }
+
+  renewLease(instance: string, untilMs: number): Promise<void> {
+    return run(() => {
+      this.open();
+      this.leases.set(instance, untilMs);
+    });
+  }
+
+  leaseOf(instance: string): Promise<number | null> {
+    return run(() => {
+      this.open();
+      return this.leases.get(instance) ?? null;
     });
   }
 

@@ -139,6 +139,17 @@ export interface KernelStore {
   /** Current usage of a counter at `now`. @throws KernelError STORE_UNAVAILABLE */
   usage(counter: string, now: number): Promise<number>;
 
+  /**
+   * Records that kernel instance `instance` is alive until `untilMs` (epoch ms, the kernel's clock);
+   * a later call replaces it. Another instance takes over the attempts an instance left without an
+   * outcome only once its lease lapsed (docs/kernel.md, "Several instances"). Optional: a store
+   * without leases never lets an instance resolve another's attempts.
+   * @throws KernelError STORE_UNAVAILABLE
+   */
+  renewLease?(instance: string, untilMs: number): Promise<void>;
+  /** The end of `instance`'s lease (epoch ms), or null when it never held one. @throws KernelError STORE_UNAVAILABLE */
+  leaseOf?(instance: string): Promise<number | null>;
+
   /** Releases resources; later calls fail with STORE_UNAVAILABLE. */
   close(): Promise<void>;
 }

@@ -167,7 +167,10 @@ export interface KernelEvents {
 
 /** What startup recovery found and did. */
 export interface RecoveryReport {
+  /** Records folded at startup: from the last snapshot on when there is one. */
   readonly records: number;
+  /** The seq of the `snapshot` record startup folded from; 0 when it folded the whole journal. */
+  readonly fromSnapshot: number;
   /** Life-cycle rules the journal breaks (the first 100), as the ledger fold found them. */
   readonly violations: readonly Violation[];
   readonly dangling: number;
@@ -213,6 +216,18 @@ export interface KernelOptions {
    * journal its own, stable across restarts.
    */
   readonly instance?: string;
+  /**
+   * Every this many records the kernel writes its ledger state into the journal as a signed
+   * `snapshot` record, and a restart folds from the last one (default 10,000; 0: never). A kernel
+   * whose stream another writer appends to writes none.
+   */
+  readonly snapshotEvery?: number;
+  /**
+   * How long this instance's lease in the store lasts (default 30 s); it is renewed every third of
+   * that. Another instance resolves this instance's attempts left without an outcome only once its
+   * lease lapsed. Leases need a store that keeps them (`@edca/store-postgres`).
+   */
+  readonly leaseMs?: number;
   /**
    * Refuse to start unless every map has a signed activation in `activations` (docs/kernel.md,
    * "Signed activation"); default false. Needs `trust` with the `policy-owner` keys.

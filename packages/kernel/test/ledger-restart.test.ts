@@ -274,3 +274,76 @@ describe('a journal means the same after a restart', () => {
     });
   });
 });
+
+describe('a kernel restarting from a snapshot', () => {
+  describe('when the permits that used a budget were pruned before the snapshot', () => {
+    it('still counts their usage (LIMIT_EXCEEDED), and folds only the records after the snapshot', async () => {
+      const w = world();
+      const overrides = { snapshotEvery: 5 };
+      const first = await start(w, { overrides });
+      for (let i = 0; i < 4; i++) await decideAndRun(first, credit(first, 'P-2', 100));
+      // Past the permits' lifetime, within the budget's 24 h window: a snapshot now prunes them.
+      w.clock.advance(10 * 60_000);
+      for (let i = 0; i < 3; i++) await decideAndRun(first, note(first, 'P-6'));
+      const head = await first.journal.head();
+      await stop(first);
+
+      const second = await start(w, { overrides });
+      expect(second.kernel.recovery.fromSnapshot).toBeGreaterThan(13);
+      expect(second.kernel.recovery.records).toBeLessThan(head.seq - 13);
+      expect(await second.kernel.decide(credit(second, 'P-2', 100), ctx(second))).toMatchObject({
+        verdict: 'refuse',
+        reasons: ['LIMIT_EXCEEDED'],
+      });
+      expect((await second.kernel.decide(note(second, 'P-6'), ctx(second))).reasons).toEqual([
+        'LIMIT_EXCEEDED',
+      ]);
+      expect((await second.kernel.decide(credit(second, 'P-3', 100), ctx(second))).verdict).toBe('permit');
+    });
+  });
+
+  describe('when part of a budget was used by permits the snapshot pruned', () => {
+    it('counts that usage exactly once: what fits the rest is permitted, one unit more is not', async () => {
+      const w = world();
+      const overrides = { snapshotEvery: 3 };
+      const first = await start(w, { overrides });
+      for (let i = 0; i < 3; i++) await decideAndRun(first, credit(first, 'P-2', 100));
+      w.clock.advance(10 * 60_000);
+      for (let i = 0; i < 3; i++) await decideAndRun(first, note(first, 'P-6'));
+      await stop(first);
+
+      const second = await start(w, { overrides });
+      expect(second.kernel.recovery.fromSnapshot).toBeGreaterThan(0);
+      // 300 of the 400 budget were used: 100 more fit, and then not even 1.
+      expect((await second.kernel.decide(credit(second, 'P-2', 101), ctx(second))).reasons).toEqual([
+        'LIMIT_EXCEEDED',
+      ]);
+      expect((await decideAndRun(second, credit(second, 'P-2', 100))).verdict).toBe('permit');
+      expect((await second.kernel.decide(credit(second, 'P-2', 1), ctx(second))).reasons).toEqual([
+        'LIMIT_EXCEEDED',
+      ]);
+      expect(w.bank.effects.filter((e) => e.handler === 'pay.credit')).toHaveLength(4);
+    });
+  });
+
+  describe('when snapshots are off', () => {
+    it('writes none and folds the whole journal', async () => {
+      const w = world();
+      const first = await start(w, { overrides: { snapshotEvery: 0 } });
+      for (let i = 0; i < 4; i++) await decideAndRun(first, credit(first, 'P-2', 100));
+      await stop(first);
+      const second = await start(w);
+      expect(second.kernel.recovery.fromSnapshot).toBe(0);
+      expect(second.kernel.recovery.records).toBe((await second.journal.head()).seq);
+    });
+  });
+
+  describe('when snapshotEvery is not a non-negative integer', () => {
+    it('refuses the options with KERNEL_CONFIG_INVALID', async () => {
+      const w = world();
+      await expect(start(w, { overrides: { snapshotEvery: -1 } })).rejects.toMatchObject({
+        code: 'KERNEL_CONFIG_INVALID',
+      });
+    });
+  });
+});

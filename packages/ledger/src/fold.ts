@@ -62,6 +62,9 @@ const handlers: { readonly [T in RecordType]: Handler } = {
   'key.added': () => undefined,
   'key.retired': () => undefined,
   checkpoint: () => undefined,
+  // A snapshot states the fold so far and changes nothing; the auditor compares it with its own
+  // fold (`snapshotMatches`) before applying it, and a restart starts from it (`restoreSnapshot`).
+  snapshot: () => undefined,
   decision: applyDecision,
   approval: applyApproval,
   attempt: applyAttempt,

@@ -28,3 +28,10 @@ export {
   type ApprovalStatus,
   type Unfinished,
 } from './queries.js';
+export {
+  snapshotState,
+  snapshotMatches,
+  restoreSnapshot,
+  SnapshotError,
+  type SnapshotBody,
+} from './snapshot.js';

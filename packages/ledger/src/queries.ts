@@ -3,6 +3,7 @@
  * instants written in its records.
  */
 import { usageAt } from './fold.js';
+import { keepsApproval, keepsCounter, keepsPermit } from './snapshot.js';
 import type { ApprovalEntry, AttemptEntry, LedgerState, PermitEntry } from './state.js';
 
 /** Where an approval is in its life. */
@@ -94,21 +95,25 @@ export function activatedPolicies(state: LedgerState): ReadonlySet<string> {
 
 /**
  * Forgets what can no longer change a decision at or after `nowMs`, so a long-running state stays
- * bounded: counters whose window ended, permits that expired with no open attempt, and approvals
- * whose window passed that are no longer pending. Audits keep everything (they do not call this).
+ * bounded: counters whose window ended, permits that expired with no open attempt (with their
+ * attempts), approvals whose window passed that are no longer pending, and the hashes of non-permit
+ * decisions (kept only to word a violation). What it keeps is what `snapshotState` writes.
+ * Audits keep everything (they do not call this).
  */
 export function prune(state: LedgerState, nowMs: number): void {
-  for (const [name, c] of state.counters)
-    if (c.windowEnd !== null && c.windowEnd <= nowMs) state.counters.delete(name);
+  for (const [name, c] of state.counters) if (!keepsCounter(c, nowMs)) state.counters.delete(name);
   for (const [hash, p] of state.permits) {
-    if (p.expiresAtMs > nowMs || p.status === 'attempted') continue;
+    if (keepsPermit(p, nowMs)) continue;
     // An unattempted expired permit's holds lapsed; a settled one's amount moved to its counter.
     for (const c of p.counters) state.counters.get(c.counter)?.held.delete(hash);
     state.permits.delete(hash);
-    for (const a of p.attemptHashes) state.attempts.delete(a);
+    for (const a of p.attemptHashes) {
+      state.attempts.delete(a);
+      state.open.delete(a);
+    }
   }
   for (const [id, a] of state.approvals) {
-    if (a.expiresAtMs > nowMs || (a.usedBy === undefined && !a.rejected && !a.resolved)) continue;
+    if (keepsApproval(a, nowMs)) continue;
     state.approvals.delete(id);
     const list = state.approvalsByAction.get(a.actionHash)?.filter((x) => x !== id) ?? [];
     if (list.length === 0) {
@@ -116,4 +121,5 @@ export function prune(state: LedgerState, nowMs: number): void {
       state.approvedKids.delete(a.actionHash);
     } else state.approvalsByAction.set(a.actionHash, list);
   }
+  state.nonPermits.clear();
 }

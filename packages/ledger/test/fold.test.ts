@@ -9,6 +9,10 @@ import {
   emptyLedger,
   outstandingPermits,
   prune,
+  restoreSnapshot,
+  snapshotMatches,
+  snapshotState,
+  SnapshotError,
   unfinished,
   type LedgerRecord,
   type LedgerState,
@@ -320,6 +324,69 @@ describe('ledger fold properties', () => {
   });
 });
 
+describe('ledger snapshots', () => {
+  const iso2 = (ms: number): string => new Date(ms).toISOString();
+
+  it('restores a pruned snapshot that folds on to what the whole journal means (property)', () => {
+    let sound = 0;
+    fc.assert(
+      fc.property(steps, fc.nat(), fc.integer({ min: 0, max: 3000 }), (ops, cut, later) => {
+        const { records, end } = build(ops);
+        const k = 1 + (cut % records.length);
+        const before = records.slice(0, k);
+        const whole = fold(records);
+        // A journal that breaks a rule (an attempt on an expired permit) means what its auditor
+        // says; the kernel never writes one, and a snapshot makes no promise about it.
+        if (whole.violations.length > 0) return;
+        sound += 1;
+        const full = whole.state;
+        // The writer: its live state pruned at some instant after the last record it folded.
+        const live = fold(before).state;
+        // Never after the next record: a snapshot is dated when it is written, before what follows.
+        const next = records[k] === undefined ? Infinity : Date.parse(records[k].record.at);
+        const prunedAtMs = Math.min(Date.parse(before.at(-1)!.record.at) + later, next);
+        prune(live, prunedAtMs);
+        const body = {
+          through: k,
+          prunedAt: iso2(prunedAtMs),
+          state: JSON.parse(JSON.stringify(snapshotState(live, prunedAtMs))) as never,
+        };
+        // The auditor: the full fold up to `through` gives the same snapshot.
+        expect(snapshotMatches(fold(before).state, body)).toBe(true);
+        // The restart: from the snapshot, then every later record.
+        let state = restoreSnapshot(body, prunedAtMs);
+        for (const r of records.slice(k)) state = apply(state, r).state;
+        const at = Math.max(end, prunedAtMs);
+        expect(snapshotState(state, at)).toEqual(snapshotState(full, at));
+        for (const c of ['c0', 'c1', 'c2'])
+          expect(counterUsage(state, c, at)).toEqual(counterUsage(full, c, at));
+        expect(attemptsWithoutOutcome(state).map((a) => a.hash)).toEqual(
+          attemptsWithoutOutcome(full)
+            .filter((a) => state.attempts.has(a.hash))
+            .map((a) => a.hash),
+        );
+      }),
+      { numRuns: 400 },
+    );
+    expect(sound).toBeGreaterThan(100);
+  });
+
+  it('finds a snapshot that differs from the fold before it, and refuses a malformed one', () => {
+    const j = journal();
+    const p = j.permit(T0 + 1, A, [{ counter: 'c', amount: 30, max: 100 }]);
+    const a = j.attempt(T0 + 2, p, A);
+    j.outcome(T0 + 3, a, p, 'completed');
+    const { state } = fold(j.records);
+    const snap = snapshotState(state, T0 + 3) as { counters: { settled: number }[] };
+    const body = { through: 4, prunedAt: iso2(T0 + 3), state: snap as never };
+    expect(snapshotMatches(state, body)).toBe(true);
+    snap.counters[0]!.settled = 0;
+    expect(snapshotMatches(state, body)).toBe(false);
+    expect(snapshotMatches(state, { ...body, prunedAt: 'not a time' })).toBe(false);
+    expect(() => restoreSnapshot({ ...body, state: { permits: 1 } }, T0)).toThrow(SnapshotError);
+  });
+});
+
 describe('apply on policy activations and shadows (record format 3)', () => {
   const OTHER = `sha256:${'b'.repeat(64)}`;
   const at = iso(T0);
@@ -349,6 +416,18 @@ describe('apply on policy activations and shadows (record format 3)', () => {
     for (const r of records) violations.push(...apply(state, r).violations);
     return { state, violations };
   };
+
+  describe('when the state goes through a snapshot', () => {
+    it('keeps the latest activation of each map and the revision of each digest: a rollback after it is still one', () => {
+      const { state } = run([activated(1, POLICY, 1), activated(2, OTHER, 2)]);
+      const restored = restoreSnapshot({ through: 2, prunedAt: at, state: snapshotState(state, T0) }, T0);
+      expect(restored.activations).toEqual(state.activations);
+      expect(restored.revisions).toEqual(state.revisions);
+      expect(apply(restored, activated(3, POLICY, 2)).violations.map((v) => v.code)).toEqual([
+        'ACTIVATION_ROLLBACK',
+      ]);
+    });
+  });
 
   describe('when revisions go up, and one goes back', () => {
     it('tracks the latest revision per map and the governing revision per digest, and reports ACTIVATION_ROLLBACK', () => {

@@ -64,6 +64,7 @@ const TOKENS_KEYS = keysOf(S['session.ended'].shape.tokens);
 const COST_KEYS = keysOf(inner(S['session.ended'].shape.cost));
 const REFUSALS_KEYS = keysOf(S['session.ended'].shape.refusals);
 const SHADOW_KEYS = keysOf(S.shadow);
+const SNAPSHOT_KEYS = keysOf(S.snapshot);
 
 function intakeRefusedOk(b: Obj): boolean {
   const f = b['format'];
@@ -193,6 +194,14 @@ export function bodyAcceptedFast(type: RecordType, body: JsonValue): boolean {
       return approvalOk(b);
     case 'checkpoint':
       return isIntAtLeast(b['size'], 0) && isB64(b['root'], 43) && onlyKeys(b, CHECKPOINT_KEYS);
+    case 'snapshot':
+      return (
+        isIntAtLeast(b['through'], 0) &&
+        typeof b['prunedAt'] === 'string' &&
+        RFC3339_UTC_PATTERN.test(b['prunedAt']) &&
+        has(b, 'state') &&
+        onlyKeys(b, SNAPSHOT_KEYS)
+      );
     case 'policy.activated':
       return (
         isDigest(b['policyDigest']) &&

@@ -99,6 +99,9 @@ function bodySchemas(json: z.ZodType<JsonValue>) {
       transition: z.strictObject({ machine: text, from: text, to: text }).optional(),
     }),
     checkpoint: z.strictObject({ size: z.int().min(0), root: b64url(32) }),
+    // The ledger's fold state after record `through`, pruned at `prunedAt` (docs/record-format.md,
+    // "Snapshots"): a restart folds from it instead of from the first record.
+    snapshot: z.strictObject({ through: z.int().min(0), prunedAt: rfc3339, state: json }),
     // ---- governed model sessions (@edca/models runSession; kernel recordIntakeRefusal / endSession) ----
     // Model output refused before the kernel: what was refused and a digest of the output, never
     // the output itself (it may carry customer text or an injected instruction).

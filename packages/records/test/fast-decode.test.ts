@@ -156,6 +156,7 @@ const specs: Record<RecordType, Spec> = {
     transition: opt(nested({ machine: text, from: text, to: text })),
   },
   checkpoint: { size: intMin(0), root: b64(43) },
+  snapshot: { through: intMin(0), prunedAt: rfc3339, state: json },
   'intake.refused': {
     session: text,
     turn: intMin(1),

@@ -16,6 +16,7 @@ import type {
 import type pg from 'pg';
 import { Batcher } from './internal/batcher.js';
 import { inTransaction, openDb, sqlState, type ConnectionOptions } from './internal/db.js';
+import { leaseMethods } from './leases.js';
 import { migrate } from './migrate.js';
 
 /** Options of `postgresStore`: a connection (URL or pool) and whether to migrate the schema first. */
@@ -265,6 +266,7 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
   };
 
   return {
+    ...leaseMethods(run),
     // The primary key makes a consume true for exactly one caller across all instances.
     consumePermit: (permitHash, at) =>
       run('consumePermit', () => batched.consume.call({ hash: permitHash, at })),

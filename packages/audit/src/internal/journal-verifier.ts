@@ -36,6 +36,7 @@ import {
   transitionProblem,
 } from './decision-checks.js';
 import { KeyIndex } from './keys.js';
+import { snapshotMismatch } from './snapshot-check.js';
 import { firstObjectMember } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
 import { isCanonicalSig, recordSigAt, SIG_MEMBER_BYTES } from './messages.js';
@@ -408,6 +409,11 @@ export async function verifyLines(
         }
         lastCheckpoint = { seq, size: body.size, root: body.root };
         linesAfterCheckpoint = -1;
+      })
+      .with('snapshot', () => {
+        const why = snapshotMismatch(ledger, record);
+        if (why !== undefined) report('SNAPSHOT_MISMATCH', seq, line, why);
+        fold();
       })
       .with('intake.refused', () => {
         const body = asBody<IntakeRefusedBody>(record.body);

@@ -6,7 +6,7 @@
  * the requests waiting for approvers, the circuit breakers).
  */
 import { trace, type Tracer } from '@opentelemetry/api';
-import { apply, emptyLedger, prune, type LedgerState } from '@edca/ledger';
+import { emptyLedger, type LedgerState } from '@edca/ledger';
 import { verifyEd25519, type Signer } from '@edca/records';
 import type { Clock } from '../clock.js';
 import { createDecisionCache, type DecisionCache, type Proposal } from '../decision.js';
@@ -15,6 +15,7 @@ import type { KernelStore } from '../store.js';
 import type { DecideContext, KernelEvents, KernelOptions } from '../types.js';
 import { createBreaker, type Breaker } from './breaker.js';
 import { createHeldPermits, createHoldIds, type HeldPermits, type HoldIds } from './holds.js';
+import { createLedgerJournal, type LedgerJournal } from './ledger-journal.js';
 import { createLedgerStore } from './ledger-store.js';
 import type { MapRegistry } from './registry.js';
 import type { Settings } from './settings.js';
@@ -23,8 +24,6 @@ import { createWitnessGate, type WitnessGate } from '../witness-gate.js';
 const VERSION = '0.1.0';
 /** Signed by the self-test and when an append fails, to tell a broken signer from a broken journal. */
 export const PROBE = new TextEncoder().encode('edca-kernel-probe-v1\n');
-/** Records between two prunes of the ledger (forgetting ended windows and spent permits). */
-const PRUNE_EVERY = 4096;
 /**
  * A prune forgets only what expired this long ago: a permit checked unexpired by execute just
  * before its expiry keeps its holds while its attempt is still on its way to the journal.
@@ -50,6 +49,8 @@ export interface KernelContext {
   readonly cache: DecisionCache;
   readonly tracer: Tracer;
   readonly ledger: LedgerState;
+  /** The kernel's appends through its ledger: applied, pruned, and snapshotted every `snapshotEvery`. */
+  readonly ledgerJournal: LedgerJournal;
   readonly holdIds: HoldIds;
   readonly held: HeldPermits;
   /** Escalations decided in this process, by escalate record hash: decided again once approved. */
@@ -58,7 +59,7 @@ export interface KernelContext {
   /** The k-of-n checkpoint cosignatures the kernel waits for, when `witnesses` is set. */
   readonly witnessGate: WitnessGate | undefined;
   closed: boolean;
-  /** Appends records and applies them to the ledger, in order. */
+  /** Appends records and applies them to the ledger, in order (`ledgerJournal.append`). */
   append(drafts: RecordDraft[]): Promise<AppendedRecord[]>;
   emit<K extends keyof KernelEvents>(event: K, payload: KernelEvents[K]): void;
   breakerFor(handler: string): Breaker;
@@ -76,7 +77,18 @@ export function createContext(
   const ledger = emptyLedger();
   const embedded = options.store === undefined ? createLedgerStore(ledger) : undefined;
   const breakers = new Map<string, Breaker>();
-  let sincePrune = 0;
+  const witnessGate = options.witnesses && createWitnessGate(options.witnesses, journal);
+  const ledgerJournal = createLedgerJournal({
+    journal,
+    ledger,
+    clock,
+    snapshotEvery: settings.snapshotEvery,
+    pruneGraceMs: PRUNE_GRACE_MS,
+    applied: (appended: AppendedRecord) => {
+      embedded?.landed(appended);
+      witnessGate?.observe([appended]);
+    },
+  });
   const ctx: KernelContext = {
     options,
     settings,
@@ -89,26 +101,14 @@ export function createContext(
     cache: createDecisionCache(options.cache),
     tracer: trace.getTracer('@edca/kernel', VERSION),
     ledger,
+    ledgerJournal,
     holdIds: createHoldIds(settings.instance),
     held: createHeldPermits(),
     pendingRequests: new Map(),
     listeners: { decision: new Set(), outcome: new Set(), approval: new Set() },
-    witnessGate: options.witnesses && createWitnessGate(options.witnesses, journal),
+    witnessGate,
     closed: false,
-    async append(drafts) {
-      const out = await journal.append(drafts);
-      ctx.witnessGate?.observe(out);
-      for (const appended of out) {
-        apply(ledger, appended);
-        embedded?.landed(appended);
-      }
-      sincePrune += out.length;
-      if (sincePrune >= PRUNE_EVERY) {
-        sincePrune = 0;
-        prune(ledger, clock.now() - PRUNE_GRACE_MS);
-      }
-      return out;
-    },
+    append: (drafts) => ledgerJournal.append(drafts),
     emit(event, payload) {
       for (const listener of ctx.listeners[event]) {
         try {

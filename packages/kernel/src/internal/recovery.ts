@@ -1,19 +1,10 @@
 /**
- * Startup recovery: the `@edca/ledger` fold of the whole journal becomes the kernel's live state;
- * then what the fold leaves open is resolved — the embedded store is filled from it, maps not yet
- * activated are activated, and this instance's attempts without an outcome get one.
- *
- * Seams: a snapshot (fold from the last one instead of the start) replaces `foldJournal`; instance
- * leases change which attempts `ownDangling` returns. Nothing else here needs to know.
+ * Startup recovery: the `@edca/ledger` fold of the journal — from its last snapshot on when there
+ * is one — becomes the kernel's live state; then what the fold leaves open is resolved: the
+ * embedded store is filled from it, maps not yet activated are activated, and the attempts without
+ * an outcome of this instance, and of instances whose lease lapsed, get one.
  */
-import {
-  apply,
-  attemptsWithoutOutcome,
-  prune,
-  type AttemptEntry,
-  type PermitEntry,
-  type Violation,
-} from '@edca/ledger';
+import { attemptsWithoutOutcome, prune, type AttemptEntry, type PermitEntry } from '@edca/ledger';
 import type { Digest } from '@edca/records';
 import { activationBodies } from '../activation.js';
 import { toRfc3339 } from '../clock.js';
@@ -23,25 +14,41 @@ import type { RecoveryReport } from '../types.js';
 import { createPendingFor } from './approval-store.js';
 import type { KernelContext } from './context.js';
 import { unknownEscalation } from './execute.js';
+import { createLeases, type Leases } from './leases.js';
+import { DEFAULT_SNAPSHOT_EVERY, foldJournal, type FoldedJournal } from './ledger-journal.js';
 import { reservationsOfPermit, settleHeld } from './limits.js';
 import type { PermitBody } from './permit-body.js';
 
-const MAX_VIOLATIONS = 100;
-
-/** Folds every record of the journal into the kernel's ledger; returns the count and violations. */
-async function foldJournal(ctx: KernelContext): Promise<{ records: number; violations: Violation[] }> {
-  let records = 0;
-  const violations: Violation[] = [];
+/**
+ * Folds the journal into the kernel's ledger, from the last snapshot on when there is one, and
+ * moves the kernel's appends past it.
+ */
+async function foldFromSnapshot(ctx: KernelContext): Promise<FoldedJournal> {
+  let folded: FoldedJournal;
   try {
-    for await (const appended of ctx.journal.read()) {
-      records += 1;
-      const found = apply(ctx.ledger, appended).violations;
-      if (found.length > 0 && violations.length < MAX_VIOLATIONS) violations.push(...found);
-    }
+    // A snapshot is looked for where one must be if this configuration wrote it.
+    const lookback = 4 * (ctx.settings.snapshotEvery || DEFAULT_SNAPSHOT_EVERY);
+    folded = await foldJournal(ctx.journal, ctx.ledger, lookback);
   } catch (error) {
     throw new KernelError('KERNEL_SELF_TEST_FAILED', 'the journal cannot be read back', { cause: error });
   }
-  return { records, violations: violations.slice(0, MAX_VIOLATIONS) };
+  ctx.ledgerJournal.startAt(ctx.ledger.seq);
+  return folded;
+}
+
+/**
+ * The lease keeper of this instance: another instance's attempts are resolved as startup resolves
+ * this instance's own.
+ */
+export function leasesOf(ctx: KernelContext): Leases {
+  return createLeases({
+    store: ctx.store,
+    journal: ctx.journal,
+    clock: ctx.clock,
+    instance: ctx.settings.instance,
+    leaseMs: ctx.settings.leaseMs,
+    resolve: (attempt, permit) => resolveDangling(ctx, attempt, permit),
+  });
 }
 
 /** This instance's attempts without an outcome, signed with its key: another's are its own to resolve. */
@@ -50,23 +57,31 @@ function ownDangling(ctx: KernelContext): AttemptEntry[] {
 }
 
 /**
- * Recovers: folds the journal, fills the embedded store, activates policies, resolves dangling attempts.
+ * Recovers: folds the journal, fills the embedded store, activates policies, resolves dangling
+ * attempts (this instance's, and those of instances whose lease lapsed), then has `leases` watch
+ * a shared stream for more.
  * @throws KernelError KERNEL_SELF_TEST_FAILED when the journal cannot be read or does not take a record
  */
-export async function recover(ctx: KernelContext): Promise<RecoveryReport> {
-  const { records, violations } = await foldJournal(ctx);
+export async function recover(ctx: KernelContext, leases: Leases): Promise<RecoveryReport> {
+  const { records, fromSnapshot, violations } = await foldFromSnapshot(ctx);
+  // Several instances share the store: this one watches the stream for attempts of instances whose
+  // lease lapsed, from a copy of the fold taken before this kernel appends anything.
+  const stream = ctx.ownStore || !leases.enabled ? undefined : structuredClone(ctx.ledger);
+  await leases.renew();
   const now = ctx.clock.now();
   ctx.holdIds.resumeAfter(ctx.ledger.atMs);
   if (ctx.ownStore) await seedStore(ctx, now);
   prune(ctx.ledger, now);
   await activatePolicies(ctx);
-  const dangling = ownDangling(ctx);
+  const dangling = [...ownDangling(ctx), ...(await leases.lapsed(attemptsWithoutOutcome(ctx.ledger)))];
   const resolved: { permit: Digest; status: 'completed' | 'failed' | 'unknown' }[] = [];
   for (const attempt of dangling) {
+    if (!(await leases.claim(attempt))) continue;
     const status = await resolveDangling(ctx, attempt, ctx.ledger.permits.get(attempt.permit));
     resolved.push({ permit: attempt.permit as Digest, status });
   }
-  return { records, violations, dangling: dangling.length, resolved };
+  if (stream !== undefined) leases.watch(stream);
+  return { records, fromSnapshot, violations, dangling: dangling.length, resolved };
 }
 
 /** Journals `policy.activated` for every loaded map the journal has not activated yet. */

@@ -81,6 +81,20 @@ export function runStoreSuite(t: TestApi, name: string, factory: () => Promise<S
       });
     });
 
+    describe('when instances renew leases', () => {
+      it('keeps the last end per instance, visible across handles, and null for one that never held one', async () => {
+        const { store, peer } = await open();
+        const other = peer ?? store;
+        expect(typeof store.renewLease).toBe('function');
+        await store.renewLease!('A', 1_000);
+        await store.renewLease!('A', 2_000);
+        await other.renewLease!('B', 500);
+        expect(await other.leaseOf!('A')).toBe(2_000);
+        expect(await store.leaseOf!('B')).toBe(500);
+        expect(await store.leaseOf!('C')).toBe(null);
+      });
+    });
+
     describe('when an approval is pending', () => {
       it('creates it idempotently and reads it back', async () => {
         const { store, peer } = await open();

@@ -117,7 +117,7 @@ export async function fileLife(
     mode: { next: 'ok' | 'fail' | 'hang' };
     keys: ReturnType<typeof approverKeys>;
   },
-): Promise<Life> {
+): Promise<Life & { readonly journal: () => Harness['journal'] }> {
   const dir = mkdtempSync(join(tmpdir(), 'edca-restart-eq-'));
   const pem = generateKeyPair().privateKeyPem;
   const clock = extra.clock ?? testClock();
@@ -140,6 +140,7 @@ export async function fileLife(
   let h = await start();
   return {
     current: () => h,
+    journal: () => h.journal,
     async restart() {
       await h.close();
       h = await start();

@@ -1,3 +1,4 @@
+import { LEASES_MIGRATION } from '../leases.js';
 /**
  * The schema, as ordered migrations shipped inside the package (strings, so `dist/` needs no data
  * files). A migration is never edited once released: its SHA-256 is recorded in
@@ -316,4 +317,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'one-round-trip-functions', sql: reserveFunction },
   { version: 4, name: 'one-statement-journal-append', sql: journalAppendFunction },
   { version: 5, name: 'batched-store-statements', sql: reserveManyFunction },
+  { version: 6, name: 'instance-leases', sql: LEASES_MIGRATION },
 ];
