@@ -160,6 +160,10 @@ async function run(c: KillCommand): Promise<KillAnswer> {
     }
     case 'execute': {
       mode = c.mode;
+      // Refs are issued per process: a host that restarted shows the session its view again before
+      // it executes a permit decided earlier (the same refs: they derive from the ref key).
+      refFor(1);
+      refFor(2);
       const r = await kernel.execute(c.permit, { session });
       mode = 'ok';
       return { step: `execute ${r.status}:${r.status === 'refused' ? r.code : (r.error?.code ?? '')}` };

@@ -20,6 +20,8 @@ import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../packages/store
 import type { Escalation, KillAnswer, KillChildConfig, KillCommand } from './ledger-kill-child.js';
 
 const RUNS = Number(process.env['EDCA_KILL_RUNS'] ?? 2);
+// Replays a failing run: EDCA_KILL_SEED=<the seed fast-check printed>.
+const SEED = process.env['EDCA_KILL_SEED'];
 const root = new URL('..', import.meta.url);
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 
@@ -267,7 +269,7 @@ describe('restart equivalence with SIGKILL', () => {
             expect(killed.effects).toEqual(plain.effects);
             for (const total of Object.values(killed.credited)) expect(total).toBeLessThanOrEqual(400);
           }),
-          { numRuns: RUNS, endOnFailure: true },
+          { numRuns: RUNS, endOnFailure: true, ...(SEED === undefined ? {} : { seed: Number(SEED) }) },
         );
       },
     );
