@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { digestValue, verifyRecord, type JsonValue, type SignedRecord } from '@edca/records';
+import { canonicalize, digestValue, verifyRecord, type JsonValue, type SignedRecord } from '@edca/records';
 import { actionHashOf } from '@edca/kernel';
 import { agent, makeHarness, type Harness } from './support/harness.js';
 
@@ -73,7 +73,8 @@ describe('decide (the decision input)', () => {
             };
             expect(d.decisionKey).toBe(digestValue(expected));
             expect(d.actionHash).toBe(actionHashOf({ intent, params }));
-            expect(input).toEqual(expected);
+            // Compared as RFC 8785 text: the record holds the canonical form, where -0 is written 0.
+            expect(canonicalize(input)).toBe(canonicalize(expected));
             // The caller's objects are neither frozen nor tied to the returned record.
             expect(Object.isFrozen(params) || Object.isFrozen(attributes)).toBe(false);
             if (d.permit) {
