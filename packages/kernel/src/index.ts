@@ -55,7 +55,7 @@ export type {
   PlanResult,
   PlanStep,
   RecoveryReport,
-} from './kernel.js';
+} from './types.js';
 export { createScriptedProposer } from './proposer.js';
 export type {
   Proposer,

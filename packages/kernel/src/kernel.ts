@@ -20,26 +20,6 @@ import { settingsOf } from './internal/settings.js';
 import type { Journal } from './journal.js';
 import type { Kernel, KernelOptions } from './types.js';
 
-export type {
-  ApproveRefusalCode,
-  ApproveResult,
-  DecideContext,
-  Decision,
-  DecisionReason,
-  ExecuteRefusalCode,
-  ExecuteResult,
-  HandlerFailureCode,
-  IdempotencyCheck,
-  Kernel,
-  KernelEvents,
-  KernelOptions,
-  Loader,
-  Permit,
-  PlanResult,
-  PlanStep,
-  RecoveryReport,
-} from './types.js';
-
 /**
  * Creates a kernel: validates options, runs the startup self-test, replays the journal (rebuilding
  * the default store and resolving attempts that have no outcome), and journals `policy.activated`
