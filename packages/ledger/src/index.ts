@@ -30,6 +30,7 @@ export {
 } from './queries.js';
 export {
   snapshotState,
+  snapshotSizeFloor,
   snapshotMatches,
   restoreSnapshot,
   SnapshotError,

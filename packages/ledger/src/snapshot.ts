@@ -182,6 +182,24 @@ export function snapshotState(state: LedgerState, nowMs: number): JsonValue {
 }
 
 /**
+ * Every permit a snapshot keeps writes at least its three digests (line hash, action hash, policy
+ * digest): `"sha256:` + 64 hex + `"` each.
+ */
+const PERMIT_FLOOR_BYTES = 3 * 73;
+
+/**
+ * A lower bound on the length of `JSON.stringify` of a snapshot of `state` at `nowMs`, computed
+ * without building it: a writer that finds the floor over its record limit skips the snapshot
+ * without serialising a state it could not write anyway.
+ * @example if (snapshotSizeFloor(ledger, now) > limit) skip();
+ */
+export function snapshotSizeFloor(state: LedgerState, nowMs: number): number {
+  let kept = 0;
+  for (const p of state.permits.values()) if (keepsPermit(p, nowMs)) kept += 1;
+  return kept * PERMIT_FLOOR_BYTES;
+}
+
+/**
  * Whether a snapshot body is the state `state` (the fold of every record up to `body.through`) pruned
  * at `body.prunedAt`: canonical digests compared, so member order does not matter.
  * @example if (!snapshotMatches(state, body)) report('SNAPSHOT_MISMATCH', …);

@@ -15,6 +15,7 @@ import {
   prune,
   restoreSnapshot,
   SnapshotError,
+  snapshotSizeFloor,
   snapshotState,
   type LedgerState,
   type SnapshotBody,
@@ -108,12 +109,14 @@ function snapshotDraft(
 ): RecordDraft | undefined {
   const prunedMs = nowMs - pruneGraceMs;
   prune(ledger, prunedMs);
+  const limit = MAX_RECORD_BYTES - ENVELOPE_BYTES;
+  if (snapshotSizeFloor(ledger, prunedMs) > limit) return undefined;
   const body: SnapshotBody = {
     through,
     prunedAt: toRfc3339(prunedMs),
     state: snapshotState(ledger, prunedMs),
   };
-  if (JSON.stringify(body).length > MAX_RECORD_BYTES - ENVELOPE_BYTES) return undefined;
+  if (JSON.stringify(body).length > limit) return undefined;
   return { type: 'snapshot', at: toRfc3339(nowMs), body: body as unknown as JsonValue };
 }
 
