@@ -74,7 +74,7 @@ export interface LedgerJournalOptions {
 
 /**
  * Applies the records of the stream after `base` that the kernel did not append (`applied`):
- * checkpoints the journal inserted. Returns the head seq the ledger then folds through, or
+ * checkpoints the journal inserted (read back only when the journal is not exclusive). Returns the head seq the ledger then folds through, or
  * undefined when another writer's record is there.
  */
 async function catchUp(
@@ -84,6 +84,9 @@ async function catchUp(
   fold: (appended: AppendedRecord) => void,
 ): Promise<number | undefined> {
   const head = await journal.head();
+  // Only checkpoints can lie between an exclusive journal's appends, and they change nothing but
+  // the ledger's seq: nothing to read.
+  if (journal.exclusive === true) return head.seq;
   for (let seq = base + 1; seq <= head.seq; seq++) {
     if (applied.has(seq)) continue;
     let found: AppendedRecord | undefined;
