@@ -14,6 +14,12 @@ export interface LedgerRecord {
   };
   /** `recordHash(record)`: the identity permits, escalations and attempts are referred to by. */
   readonly hash: string;
+  /**
+   * The record's signed line, when the caller has it. A permit then keeps these bytes (outside the
+   * garbage-collected heap) rather than its body's object tree, and decodes the body again only
+   * when asked for it (a snapshot, a recovery).
+   */
+  readonly bytes?: Uint8Array;
 }
 
 /** A rule of the journal life cycle a record broke; `seq` locates it. */

@@ -379,6 +379,23 @@ describe('ledger snapshots', () => {
     expect(floorCounted).toBeGreaterThan(50);
   });
 
+  it('keeps a permit given with its line as that line, and reads the same body and snapshot from it (property)', () => {
+    const encoder = new TextEncoder();
+    fc.assert(
+      fc.property(steps, fc.integer({ min: 0, max: 3000 }), (ops, later) => {
+        const { records, end } = build(ops);
+        const lined = records.map((r) => ({ ...r, bytes: encoder.encode(JSON.stringify(r.record)) }));
+        const plain = fold(records).state;
+        const fromLines = fold(lined).state;
+        for (const [hash, p] of plain.permits) expect(fromLines.permits.get(hash)?.body).toEqual(p.body);
+        const at = end + later;
+        expect(snapshotState(fromLines, at)).toEqual(snapshotState(plain, at));
+        expect(structuredClone(fromLines).permits).toEqual(plain.permits);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('finds a snapshot that differs from the fold before it, and refuses a malformed one', () => {
     const j = journal();
     const p = j.permit(T0 + 1, A, [{ counter: 'c', amount: 30, max: 100 }]);
