@@ -188,7 +188,7 @@ function applyDecision(ctx: Ctx): void {
   const proposal = isObject(input['proposal']) ? input['proposal'] : {};
   const expiresAt = str(body['expiresAt']);
   const hold = isObject(body['hold']) ? body['hold'] : undefined;
-  const fields: Omit<PermitEntry, 'body'> = {
+  const permit: PermitEntry = {
     hash,
     seq: ctx.seq,
     atMs: ctx.atMs,
@@ -196,6 +196,8 @@ function applyDecision(ctx: Ctx): void {
     actionHash,
     policyDigest,
     intent: str(proposal['intent']) ?? '',
+    body: ctx.bytes === undefined ? body : undefined,
+    line: ctx.bytes,
     holdId: hold === undefined ? undefined : str(hold['id']),
     counters:
       hold !== undefined && Array.isArray(hold['counters']) ? (hold['counters'] as HoldCounter[]) : [],
@@ -208,41 +210,8 @@ function applyDecision(ctx: Ctx): void {
     lastAttempt: undefined,
     status: 'outstanding',
   };
-  // An accessor, so that readers see one `body` whichever way it is kept.
-  const permit = Object.defineProperty(fields, 'body', {
-    get: keptBody(body, ctx.bytes),
-    enumerable: true,
-  }) as PermitEntry;
   state.permits.set(hash, permit);
   if (hold !== undefined) holdCounters(ctx, permit);
-}
-
-const utf8 = new TextDecoder();
-
-/**
- * How a permit keeps its signed body: as the record's line when there is one (decoded again on
- * demand, then kept), else as the body itself. A live permit is read rarely (snapshots, recovery)
- * but may live long, and a writer's body object carries its canonical text besides.
- */
-function keptBody(body: Obj, bytes: Uint8Array | undefined): () => Obj {
-  return bytes === undefined ? () => body : lineBody(bytes);
-}
-
-/** A body read from its line on first use. Its own function, so the closure holds the line only. */
-function lineBody(bytes: Uint8Array): () => Obj {
-  let decoded: Obj | undefined;
-  return () => {
-    decoded ??= bodyOfLine(bytes);
-    return decoded;
-  };
-}
-
-/** The body of a signed record line (the line the fold was given with its record). */
-function bodyOfLine(bytes: Uint8Array): Obj {
-  const line: unknown = JSON.parse(utf8.decode(bytes));
-  if (!isObject(line) || !isObject(line['body']))
-    throw new Error('invariant: a permit record line no longer holds its body');
-  return line['body'];
 }
 
 function openEscalation(ctx: Ctx, actionHash: string): void {

@@ -22,7 +22,7 @@ import type {
   OutcomeStatus,
   PermitEntry,
 } from './state.js';
-import { emptyLedger } from './state.js';
+import { emptyLedger, permitBody } from './state.js';
 
 /** The body of a `snapshot` record (docs/record-format.md, "Snapshots"). */
 export interface SnapshotBody {
@@ -95,7 +95,7 @@ function permitJson(p: PermitEntry): JsonValue {
     actionHash: p.actionHash,
     policyDigest: p.policyDigest,
     intent: p.intent,
-    body: needsBody(p) ? (p.body as JsonValue) : null,
+    body: needsBody(p) ? (permitBody(p) as JsonValue) : null,
     holdId: orNull(p.holdId),
     counters: p.counters as unknown as JsonValue,
     approval: orNull(p.approval),
@@ -249,6 +249,7 @@ function permitOf(v: JsonValue): PermitEntry {
     policyDigest: s(o['policyDigest'], 'permit.policyDigest'),
     intent: s(o['intent'], 'permit.intent'),
     body: o['body'] === null ? {} : obj(o['body'], 'permit.body'),
+    line: undefined,
     holdId: sOpt(o['holdId'], 'permit.holdId'),
     counters: arr(o['counters'], 'permit.counters').map((c) => {
       const h = obj(c, 'a held counter');

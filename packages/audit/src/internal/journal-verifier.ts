@@ -250,7 +250,7 @@ export async function verifyLines(
 
     // The rules of the journal's life cycle, as the ledger fold states them.
     const fold = (): void => {
-      for (const v of apply(ledger, { record, hash, bytes }).violations) report(v.code, v.seq, line, v.message);
+      for (const v of apply(ledger, { record, hash }).violations) report(v.code, v.seq, line, v.message);
     };
     // decodeRecord has already checked the body against recordBodySchemas[type].
     match(record.type)
