@@ -8,9 +8,14 @@ const testing: [string, string] = [
   '@edca/kernel/testing',
   fileURLToPath(new URL('./packages/kernel/src/testing/index.ts', import.meta.url)),
 ];
+const ed25519: [string, string] = [
+  '@edca/records/ed25519',
+  fileURLToPath(new URL('./packages/records/src/ed25519.ts', import.meta.url)),
+];
 const alias: Record<string, string> = Object.fromEntries<string>([
   // Before `@edca/kernel`, which would otherwise match it as a prefix.
   testing,
+  ed25519,
   ...[
     'records',
     'semantic',

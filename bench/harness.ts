@@ -7,6 +7,7 @@
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { resolveWorkerModule } from '@edca/records';
 import { Bench, hrtimeNow } from 'tinybench';
 
 /** One operation to measure. */
@@ -90,13 +91,42 @@ export async function runCases(suite: string, cases: readonly BenchCase[]): Prom
 }
 
 /** The machine a run happened on, printed with every report (numbers only mean something with it). */
-export function machine(): { node: string; cpu: string; cpus: number; loadAverage1m: number } {
+export function machine(): {
+  node: string;
+  cpu: string;
+  cpus: number;
+  loadAverage1m: number;
+  workerThreads: WorkerStart;
+} {
   return {
     node: process.version,
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
     cpus: availableParallelism(),
     loadAverage1m: round(loadavg()[0] ?? 0),
+    workerThreads: workerStart(),
   };
+}
+
+/**
+ * How the journal's signing worker and the audit's verifying workers start in this run: `build`
+ * (the fresh `dist` of their packages, as the CLI runs them) or `tsx` (compiled from the sources
+ * in each worker, which costs start-up CPU inside the measured calls: run `pnpm run build` first).
+ */
+type WorkerStart = 'build' | 'tsx';
+let started: WorkerStart | undefined;
+function workerStart(): WorkerStart {
+  if (started !== undefined) return started;
+  const at = (file: string): string => new URL(`../packages/${file}`, import.meta.url).href;
+  const vias = [
+    resolveWorkerModule(at('records/src/seal-chain.ts'), './internal/seal-worker').via,
+    resolveWorkerModule(at('audit/src/internal/signature-pool.ts'), './signature-worker').via,
+  ];
+  started = vias.every((v) => v === 'build') ? 'build' : 'tsx';
+  if (started === 'tsx')
+    process.stderr.write(
+      'bench: the packages are not freshly built, so worker threads compile from the sources as they start; run `pnpm run build` for the shipped start-up cost\n',
+    );
+  return started;
 }
 
 /** Whether `--json` was passed. */

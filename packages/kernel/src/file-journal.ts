@@ -214,6 +214,8 @@ interface InitialState {
 
 class FileJournalImpl implements FileJournal {
   readonly stream: string;
+  // The lock keeps every other writer out while it is open.
+  readonly exclusive = true;
   readonly path: string;
   readonly recovery: FileJournalRecovery;
 

@@ -62,6 +62,12 @@ export interface Journal {
   /** The stream every record of this journal carries. */
   readonly stream: string;
   /**
+   * True when no other writer can append to the stream while this journal is open (the file
+   * journal's lock): every record it holds is either one of its appends or a checkpoint it inserted.
+   * Absent or false, readers that need to know check the records in between.
+   */
+  readonly exclusive?: boolean;
+  /**
    * Assigns seq and prev, signs with the journal's signer, writes the drafts in order as one group and
    * resolves only once they are durable (fsync / COMMIT). Inserts a `checkpoint` every N records.
    * The result holds the drafts' records in order (checkpoints it inserted are not included); a

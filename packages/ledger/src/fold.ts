@@ -33,6 +33,7 @@ interface Ctx {
   readonly hash: string;
   readonly kid: string;
   readonly body: Obj;
+  readonly bytes: Uint8Array | undefined;
   readonly report: (code: ViolationCode, message: string) => void;
 }
 
@@ -91,7 +92,7 @@ export function apply(state: LedgerState, appended: LedgerRecord): ApplyResult {
   if (handler === undefined || !isObject(record.body) || Number.isNaN(atMs)) {
     report('BODY_INVALID', `record ${seq} is not a ${record.type} record the ledger can read`);
   } else {
-    handler({ state, seq, atMs, hash, kid: record.kid, body: record.body, report });
+    handler({ state, seq, atMs, hash, kid: record.kid, body: record.body, bytes: appended.bytes, report });
   }
   state.seq = seq;
   if (atMs > state.atMs) state.atMs = atMs;
@@ -195,7 +196,8 @@ function applyDecision(ctx: Ctx): void {
     actionHash,
     policyDigest,
     intent: str(proposal['intent']) ?? '',
-    body,
+    body: ctx.bytes === undefined ? body : undefined,
+    line: ctx.bytes,
     holdId: hold === undefined ? undefined : str(hold['id']),
     counters:
       hold !== undefined && Array.isArray(hold['counters']) ? (hold['counters'] as HoldCounter[]) : [],

@@ -2,6 +2,7 @@
 // activated policies) as one pure, incremental fold, and the questions asked of it. No I/O, no clock.
 export {
   emptyLedger,
+  permitBody,
   type LedgerState,
   type LedgerRecord,
   type Violation,
@@ -30,6 +31,7 @@ export {
 } from './queries.js';
 export {
   snapshotState,
+  snapshotSizeFloor,
   snapshotMatches,
   restoreSnapshot,
   SnapshotError,

@@ -22,7 +22,7 @@ import type {
   OutcomeStatus,
   PermitEntry,
 } from './state.js';
-import { emptyLedger } from './state.js';
+import { emptyLedger, permitBody } from './state.js';
 
 /** The body of a `snapshot` record (docs/record-format.md, "Snapshots"). */
 export interface SnapshotBody {
@@ -95,7 +95,7 @@ function permitJson(p: PermitEntry): JsonValue {
     actionHash: p.actionHash,
     policyDigest: p.policyDigest,
     intent: p.intent,
-    body: needsBody(p) ? (p.body as JsonValue) : null,
+    body: needsBody(p) ? (permitBody(p) as JsonValue) : null,
     holdId: orNull(p.holdId),
     counters: p.counters as unknown as JsonValue,
     approval: orNull(p.approval),
@@ -182,6 +182,24 @@ export function snapshotState(state: LedgerState, nowMs: number): JsonValue {
 }
 
 /**
+ * Every permit a snapshot keeps writes at least its three digests (line hash, action hash, policy
+ * digest): `"sha256:` + 64 hex + `"` each.
+ */
+const PERMIT_FLOOR_BYTES = 3 * 73;
+
+/**
+ * A lower bound on the length of `JSON.stringify` of a snapshot of `state` at `nowMs`, computed
+ * without building it: a writer that finds the floor over its record limit skips the snapshot
+ * without serialising a state it could not write anyway.
+ * @example if (snapshotSizeFloor(ledger, now) > limit) skip();
+ */
+export function snapshotSizeFloor(state: LedgerState, nowMs: number): number {
+  let kept = 0;
+  for (const p of state.permits.values()) if (keepsPermit(p, nowMs)) kept += 1;
+  return kept * PERMIT_FLOOR_BYTES;
+}
+
+/**
  * Whether a snapshot body is the state `state` (the fold of every record up to `body.through`) pruned
  * at `body.prunedAt`: canonical digests compared, so member order does not matter.
  * @example if (!snapshotMatches(state, body)) report('SNAPSHOT_MISMATCH', …);
@@ -231,6 +249,7 @@ function permitOf(v: JsonValue): PermitEntry {
     policyDigest: s(o['policyDigest'], 'permit.policyDigest'),
     intent: s(o['intent'], 'permit.intent'),
     body: o['body'] === null ? {} : obj(o['body'], 'permit.body'),
+    line: undefined,
     holdId: sOpt(o['holdId'], 'permit.holdId'),
     counters: arr(o['counters'], 'permit.counters').map((c) => {
       const h = obj(c, 'a held counter');

@@ -3,6 +3,8 @@
  * policies. Plain data (Maps, arrays, numbers, strings), so `structuredClone` copies it.
  */
 
+import { isObject } from '@edca/records';
+
 /** A record as the fold reads it: the signed record's envelope fields it needs, and its hash. */
 export interface LedgerRecord {
   readonly record: {
@@ -14,6 +16,12 @@ export interface LedgerRecord {
   };
   /** `recordHash(record)`: the identity permits, escalations and attempts are referred to by. */
   readonly hash: string;
+  /**
+   * The record's signed line, when the caller has it. A permit then keeps these bytes (outside the
+   * garbage-collected heap) rather than its body's object tree, and decodes the body again only
+   * when asked for it (a snapshot, a recovery).
+   */
+  readonly bytes?: Uint8Array;
 }
 
 /** A rule of the journal life cycle a record broke; `seq` locates it. */
@@ -67,8 +75,17 @@ export interface PermitEntry {
   readonly actionHash: string;
   readonly policyDigest: string;
   readonly intent: string;
-  /** The signed body: recovery needs its input (state, proposal, principal) to resolve an attempt. */
-  readonly body: Readonly<Record<string, unknown>>;
+  /**
+   * The signed body (recovery needs its input — state, proposal, principal — to resolve an
+   * attempt), or undefined when the permit keeps its `line` instead: read it with `permitBody`.
+   */
+  readonly body: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The permit's signed line, kept instead of its body when the fold was given it: bytes outside
+   * the garbage-collected heap, where a live body's object tree (and the canonical texts a writer
+   * remembered on it) would be traced by every major collection.
+   */
+  readonly line: Uint8Array | undefined;
   /** The reservation identity (format 2), unique per permit; undefined for older permits. */
   readonly holdId: string | undefined;
   readonly counters: readonly HoldCounter[];
@@ -200,4 +217,19 @@ export function emptyLedger(): LedgerState {
     counters: new Map(),
     endedSessions: new Map(),
   };
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A permit's signed body: the one it holds, or the one decoded from the line it keeps instead.
+ * @throws Error when a kept line no longer decodes to a record with a body (an invariant)
+ * @example const input = permitBody(ledger.permits.get(hash)!)['input'];
+ */
+export function permitBody(permit: PermitEntry): Readonly<Record<string, unknown>> {
+  if (permit.body !== undefined) return permit.body;
+  const line: unknown = permit.line === undefined ? undefined : JSON.parse(utf8.decode(permit.line));
+  const body = isObject(line) ? line['body'] : undefined;
+  if (!isObject(body)) throw new Error(`invariant: permit ${permit.hash} has neither its body nor its line`);
+  return body;
 }

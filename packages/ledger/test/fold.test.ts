@@ -11,6 +11,8 @@ import {
   prune,
   restoreSnapshot,
   snapshotMatches,
+  permitBody,
+  snapshotSizeFloor,
   snapshotState,
   SnapshotError,
   unfinished,
@@ -329,6 +331,7 @@ describe('ledger snapshots', () => {
 
   it('restores a pruned snapshot that folds on to what the whole journal means (property)', () => {
     let sound = 0;
+    let floorCounted = 0;
     fc.assert(
       fc.property(steps, fc.nat(), fc.integer({ min: 0, max: 3000 }), (ops, cut, later) => {
         const { records, end } = build(ops);
@@ -351,6 +354,11 @@ describe('ledger snapshots', () => {
           prunedAt: iso2(prunedAtMs),
           state: JSON.parse(JSON.stringify(snapshotState(live, prunedAtMs))) as never,
         };
+        // The writer's size floor never exceeds what it would write, and counts every kept permit.
+        const floor = snapshotSizeFloor(live, prunedAtMs);
+        expect(floor).toBeLessThanOrEqual(JSON.stringify(body).length);
+        if (live.permits.size > 0) floorCounted += 1;
+        expect(floor > 0).toBe(live.permits.size > 0);
         // The auditor: the full fold up to `through` gives the same snapshot.
         expect(snapshotMatches(fold(before).state, body)).toBe(true);
         // The restart: from the snapshot, then every later record.
@@ -369,6 +377,28 @@ describe('ledger snapshots', () => {
       { numRuns: 400 },
     );
     expect(sound).toBeGreaterThan(100);
+    expect(floorCounted).toBeGreaterThan(50);
+  });
+
+  it('keeps a permit given with its line as that line, and reads the same body and snapshot from it (property)', () => {
+    const encoder = new TextEncoder();
+    fc.assert(
+      fc.property(steps, fc.integer({ min: 0, max: 3000 }), (ops, later) => {
+        const { records, end } = build(ops);
+        const lined = records.map((r) => ({ ...r, bytes: encoder.encode(JSON.stringify(r.record)) }));
+        const plain = fold(records).state;
+        const fromLines = fold(lined).state;
+        for (const [hash, p] of plain.permits) {
+          const kept = fromLines.permits.get(hash)!;
+          expect(kept.body).toBeUndefined();
+          expect(permitBody(kept)).toEqual(p.body);
+          expect(permitBody(structuredClone(kept))).toEqual(p.body);
+        }
+        const at = end + later;
+        expect(snapshotState(fromLines, at)).toEqual(snapshotState(plain, at));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('finds a snapshot that differs from the fold before it, and refuses a malformed one', () => {

@@ -104,7 +104,7 @@ export {
   type GeneratedKeyPair,
 } from './key-file.js';
 export { parseCanonicalJson } from './canonical-parse.js';
-export { startWorkerModule } from './worker-module.js';
+export { resolveWorkerModule, startWorkerModule, type WorkerModuleFile } from './worker-module.js';
 export {
   prepareRecord,
   sealChain,

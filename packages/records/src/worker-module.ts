@@ -1,13 +1,18 @@
 /**
  * Starting a worker thread from a TypeScript module of an edca package, both from the built
  * package (the CLI and every consumer run `dist/*.js`) and from the sources (tests under vitest,
- * benchmarks under tsx). From the sources the worker registers tsx itself with the workspace's
- * tsconfig.json, whose `paths` resolve `@edca/*` to their `src/index.ts`, so it runs the very code
- * under test rather than a possibly stale build.
+ * benchmarks under tsx).
+ *
+ * From the sources, the worker runs the built `.js` of the same module when that build is fresh:
+ * its package and every `@edca/*` package it depends on were built after their newest source file
+ * was written. Otherwise the worker registers tsx itself with the workspace's tsconfig.json, whose
+ * `paths` resolve `@edca/*` to their `src/index.ts`, so it never runs a stale build. Registering tsx
+ * in a worker costs a loader thread and a compile of the module graph, for every worker started:
+ * an audit starts a pool per journal, so a fresh build is what keeps that out of its cost.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
@@ -22,17 +27,36 @@ function tsconfigAbove(file: string): string | false {
   }
 }
 
+/** Which file a worker started from `specifier` runs, and how. */
+export interface WorkerModuleFile {
+  readonly url: URL;
+  /** `module`: the caller is built; `build`: a fresh build of a source caller; `tsx`: the sources. */
+  readonly via: 'module' | 'build' | 'tsx';
+}
+
+/**
+ * The file `startWorkerModule(callerUrl, specifier)` runs: the `.js` beside a built caller; for a
+ * source caller the `.js` of a fresh build, else the `.ts` itself (through tsx).
+ * @example if (resolveWorkerModule(url, './internal/seal-worker').via === 'tsx') warnSlowStart();
+ */
+export function resolveWorkerModule(callerUrl: string, specifier: string): WorkerModuleFile {
+  if (!callerUrl.endsWith('.ts')) return { url: new URL(`${specifier}.js`, callerUrl), via: 'module' };
+  const url = new URL(`${specifier}.ts`, callerUrl);
+  const built = freshBuildOf(fileURLToPath(url));
+  return built === undefined ? { url, via: 'tsx' } : { url: pathToFileURL(built), via: 'build' };
+}
+
 /**
  * Starts `specifier` (a path without extension, relative to `callerUrl`) as a worker thread: the
- * `.js` file beside a built caller, or the `.ts` file beside a source caller, run through tsx.
- * @throws Error when the caller runs from sources and tsx cannot be found
+ * `.js` file beside a built caller, or for a source caller the fresh build of the `.ts` file beside
+ * it, else that `.ts` file run through tsx.
+ * @throws Error when the sources must run and tsx cannot be found
  * @example
  * const worker = startWorkerModule(import.meta.url, './internal/seal-worker', { workerData });
  */
 export function startWorkerModule(callerUrl: string, specifier: string, options: WorkerOptions = {}): Worker {
-  const fromSource = callerUrl.endsWith('.ts');
-  const url = new URL(`${specifier}${fromSource ? '.ts' : '.js'}`, callerUrl);
-  if (!fromSource) return new Worker(url, options);
+  const { url, via } = resolveWorkerModule(callerUrl, specifier);
+  if (via !== 'tsx') return new Worker(url, options);
   let tsxApi: string;
   try {
     const root = dirname(createRequire(callerUrl).resolve('tsx/package.json'));
@@ -44,4 +68,80 @@ export function startWorkerModule(callerUrl: string, specifier: string, options:
   // Loader hooks registered in the main thread do not reach a worker (Node 20): it registers its own.
   const boot = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register({ tsconfig: ${JSON.stringify(tsconfig)} }); return import(${JSON.stringify(url.href)}); });`;
   return new Worker(boot, { ...options, eval: true });
+}
+
+// ---- the fresh build of a source module ---------------------------------------------------------
+
+/** The directory of the package.json nearest above `file`, or undefined. */
+function packageRootAbove(file: string): string | undefined {
+  for (let dir = dirname(file); ;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/** The newest and oldest modification times (ms) of the files under `dir` ending in `suffix`. */
+function mtimes(dir: string, suffix: string): { newest: number; oldest: number } | undefined {
+  let newest = -Infinity;
+  let oldest = Infinity;
+  try {
+    for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (!entry.isFile() || !entry.name.endsWith(suffix)) continue;
+      const ms = statSync(join(entry.parentPath, entry.name)).mtimeMs;
+      newest = Math.max(newest, ms);
+      oldest = Math.min(oldest, ms);
+    }
+  } catch {
+    return undefined;
+  }
+  return oldest === Infinity ? undefined : { newest, oldest };
+}
+
+/**
+ * Whether every `.js` of the package at `root`'s build is newer than every one of its `.ts`
+ * sources (a build writes every output).
+ */
+function builtAfterSources(root: string): boolean {
+  const sources = mtimes(join(root, 'src'), '.ts');
+  const outputs = mtimes(join(root, 'dist'), '.js');
+  return sources !== undefined && outputs !== undefined && sources.newest <= outputs.oldest;
+}
+
+/** The `@edca/*` packages `root`'s package.json depends on, as their real directories. */
+function edcaDependencies(root: string): string[] | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    const require = createRequire(join(root, 'package.json'));
+    return Object.keys(manifest.dependencies ?? {})
+      .filter((name) => name.startsWith('@edca/'))
+      .map((name) => dirname(realpathSync(require.resolve(`${name}/package.json`))));
+  } catch {
+    return undefined;
+  }
+}
+
+const freshBuilds = new Map<string, string | undefined>();
+
+/**
+ * The built `dist/…/x.js` of the source module `sourceFile` (`src/…/x.ts`) when it exists and it
+ * and its `@edca/*` dependencies were built after their sources last changed; undefined otherwise.
+ * Checked once per module per process.
+ */
+function freshBuildOf(sourceFile: string): string | undefined {
+  if (freshBuilds.has(sourceFile)) return freshBuilds.get(sourceFile);
+  let built: string | undefined;
+  const root = packageRootAbove(sourceFile);
+  const src = root === undefined ? undefined : join(root, 'src');
+  if (root !== undefined && src !== undefined && sourceFile.startsWith(src + sep)) {
+    const candidate = join(root, 'dist', sourceFile.slice(src.length + 1).replace(/\.ts$/, '.js'));
+    const deps = edcaDependencies(root);
+    if (existsSync(candidate) && deps !== undefined && [root, ...deps].every(builtAfterSources))
+      built = candidate;
+  }
+  freshBuilds.set(sourceFile, built);
+  return built;
 }

@@ -7,7 +7,7 @@
  * journal content.
  */
 import { actionHashOf, type JsonValue } from '@edca/records';
-import type { LedgerState, PermitEntry } from '@edca/ledger';
+import { permitBody, type LedgerState, type PermitEntry } from '@edca/ledger';
 import type { AbstractState, CompiledMap } from '@edca/semantic';
 import type { DecisionBody } from './bodies.js';
 
@@ -173,7 +173,7 @@ function kernelRuleProblems(
       permit === undefined ||
       permit.status !== 'unknown' ||
       permit.actionHash !== body.actionHash ||
-      permit.body['decisionKey'] !== body.decisionKey
+      permitBody(permit)['decisionKey'] !== body.decisionKey
     )
       out.push(
         `the escalation names ${JSON.stringify(named ?? null)}, not a permit whose last outcome is unknown for this decision`,
@@ -247,7 +247,7 @@ export function transitionProblem(
   permit: PermitEntry,
   reported: JsonValue | undefined,
 ): string | undefined {
-  const input = permit.body['input'] as JsonValue | undefined;
+  const input = permitBody(permit)['input'] as JsonValue | undefined;
   if (!isObj(input)) return undefined;
   const proposal = input['proposal'];
   const state = input['state'];

@@ -5,7 +5,8 @@
  * thread chose. A batch is one transferred buffer of jobs: key index, message length and signature
  * length (three little-endian u32), the signature, the message.
  */
-import { verifyEd25519 } from '@edca/records';
+// The narrow entry: a worker starts without the rest of the package (its schemas).
+import { verifyEd25519 } from '@edca/records/ed25519';
 import { parentPort, workerData } from 'node:worker_threads';
 
 /** What the main thread hands the worker when it starts. */

@@ -15,6 +15,7 @@ import {
   prune,
   restoreSnapshot,
   SnapshotError,
+  snapshotSizeFloor,
   snapshotState,
   type LedgerState,
   type SnapshotBody,
@@ -73,7 +74,7 @@ export interface LedgerJournalOptions {
 
 /**
  * Applies the records of the stream after `base` that the kernel did not append (`applied`):
- * checkpoints the journal inserted. Returns the head seq the ledger then folds through, or
+ * checkpoints the journal inserted (read back only when the journal is not exclusive). Returns the head seq the ledger then folds through, or
  * undefined when another writer's record is there.
  */
 async function catchUp(
@@ -83,6 +84,9 @@ async function catchUp(
   fold: (appended: AppendedRecord) => void,
 ): Promise<number | undefined> {
   const head = await journal.head();
+  // Only checkpoints can lie between an exclusive journal's appends, and they change nothing but
+  // the ledger's seq: nothing to read.
+  if (journal.exclusive === true) return head.seq;
   for (let seq = base + 1; seq <= head.seq; seq++) {
     if (applied.has(seq)) continue;
     let found: AppendedRecord | undefined;
@@ -108,12 +112,14 @@ function snapshotDraft(
 ): RecordDraft | undefined {
   const prunedMs = nowMs - pruneGraceMs;
   prune(ledger, prunedMs);
+  const limit = MAX_RECORD_BYTES - ENVELOPE_BYTES;
+  if (snapshotSizeFloor(ledger, prunedMs) > limit) return undefined;
   const body: SnapshotBody = {
     through,
     prunedAt: toRfc3339(prunedMs),
     state: snapshotState(ledger, prunedMs),
   };
-  if (JSON.stringify(body).length > MAX_RECORD_BYTES - ENVELOPE_BYTES) return undefined;
+  if (JSON.stringify(body).length > limit) return undefined;
   return { type: 'snapshot', at: toRfc3339(nowMs), body: body as unknown as JsonValue };
 }
 

@@ -4,7 +4,7 @@
  * embedded store is filled from it, maps not yet activated are activated, and the attempts without
  * an outcome of this instance, and of instances whose lease lapsed, get one.
  */
-import { attemptsWithoutOutcome, prune, type AttemptEntry, type PermitEntry } from '@edca/ledger';
+import { attemptsWithoutOutcome, permitBody, prune, type AttemptEntry, type PermitEntry } from '@edca/ledger';
 import type { Digest } from '@edca/records';
 import { activationBodies } from '../activation.js';
 import { toRfc3339 } from '../clock.js';
@@ -128,7 +128,7 @@ async function resolveDangling(
   attempt: { readonly hash: string; readonly permit: string; readonly idempotencyKey: string },
   permit: PermitEntry | undefined,
 ): Promise<'completed' | 'failed' | 'unknown'> {
-  const body = permit?.body as PermitBody | undefined;
+  const body = permit === undefined ? undefined : (permitBody(permit) as PermitBody);
   const entry = body ? ctx.registry.byDigest(body.policyDigest) : undefined;
   const status = await checkAttempt(ctx, body, attempt.idempotencyKey);
   const transition =
@@ -185,9 +185,11 @@ async function seedStore(ctx: KernelContext, now: number): Promise<void> {
     if (attempted) await store.consumePermit(p.hash, toRfc3339(p.atMs));
     // A format 2 permit's holds are the ledger's own counters: nothing to copy.
     if (p.holdId !== undefined || (!attempted && p.expiresAtMs <= now) || p.charged === 'released') continue;
-    const reservations = reservationsOfPermit(ctx.registry, p.body as unknown as PermitBody, p.atMs).filter(
-      (r) => r.windowEnd === undefined || r.windowEnd > now,
-    );
+    const reservations = reservationsOfPermit(
+      ctx.registry,
+      permitBody(p) as unknown as PermitBody,
+      p.atMs,
+    ).filter((r) => r.windowEnd === undefined || r.windowEnd > now);
     if (reservations.length === 0) continue;
     const holdUntil = attempted ? Number.MAX_SAFE_INTEGER : p.expiresAtMs;
     const ok = await store.reserve(
