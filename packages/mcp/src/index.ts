@@ -37,9 +37,11 @@ export {
 } from './upstream.js';
 export {
   findPendingApproval,
+  journalApprovals,
   pendingApprovals,
   watchApprovalInbox,
   writeApprovalToInbox,
   type InboxWatcher,
+  type JournalApprovalStatus,
   type PendingApprovalInfo,
 } from './approvals.js';

@@ -363,6 +363,14 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     return server;
   }
 
+  // The agent learns that its pending approval moved on (approved and run, rejected, expired) and
+  // reads the resource; a client that has gone away is no reason to fail the approver.
+  function notifyUpdated(held: { state: SessionState; entry: ApprovalEntry }): void {
+    void held.state.server
+      .sendResourceUpdated({ uri: `${APPROVAL_URI_PREFIX}${held.entry.id}` })
+      .catch(() => undefined);
+  }
+
   return {
     tools: toolsJson,
     async connect(transport, sessionId) {
@@ -404,6 +412,7 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
         ) {
           held.entry.status = answer.code === 'APPROVAL_REJECTED' ? 'rejected' : 'expired';
           approvals.delete(held.entry.id);
+          notifyUpdated(held);
         }
         return { status: 'refused', code: answer.code, message: answer.message };
       }
@@ -422,9 +431,7 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
       const arp = kernel.arps.get(held.entry.map)!;
       const { payload } = await resultPayload(held.state, held.entry.map, arp, held.entry.intent, execution);
       held.entry.result = payload;
-      void held.state.server
-        .sendResourceUpdated({ uri: `${APPROVAL_URI_PREFIX}${held.entry.id}` })
-        .catch(() => undefined);
+      notifyUpdated(held);
       return { status: 'decided', verdict: decision.verdict, reasons: decision.reasons, execution };
     },
     async close() {
