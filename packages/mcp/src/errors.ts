@@ -10,6 +10,8 @@ export const MCP_ERROR_CODES = [
   'APPROVAL_EXPIRED',
   'APPROVAL_CLOSED',
   'INBOX_UNWRITABLE',
+  'HTTP_TOKEN_REQUIRED',
+  'HTTP_TOKEN_INVALID',
 ] as const;
 
 /** One of {@link MCP_ERROR_CODES}. */
