@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { collectAuditTrail } from '@edca/audit';
 import { approvalMessage, signApproval, toRfc3339 } from '@edca/kernel';
 import { writeApprovalToInbox } from '@edca/mcp';
 import {
@@ -170,6 +171,11 @@ describe('edca reject across a server restart (stdio child)', () => {
     const final = readFileSync(journal, 'utf8').trimEnd().split('\n');
     expect(final.map((l) => decodeRecord(l)).filter((r) => r.type === 'approval')).toHaveLength(1);
     expect(await auditOf(`${final.join('\n')}\n`, trust)).toEqual({ code: 0, findings: [] });
+    const trail = collectAuditTrail(Buffer.from(`${final.join('\n')}\n`));
+    const escalation = trail.decisions.find((d) => d.verdict === 'escalate')!;
+    expect(escalation.steps).toContainEqual(
+      expect.objectContaining({ type: 'approval', summary: 'reject', detail: `approver: ${reason}` }),
+    );
 
     // Forged: the reason rewritten after the approver signed (the record re-signed with the kernel key).
     const seq = rejection.seq;
