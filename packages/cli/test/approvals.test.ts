@@ -123,6 +123,35 @@ describe('edca approvals / approve / reject', () => {
     });
   });
 
+  describe('when an approver approves with a reason', () => {
+    it('signs and journals it with the approval, and the action runs', async () => {
+      const { id, client, bank, approverKey, journal } = await escalated();
+      const r = await cli([
+        'approve',
+        id,
+        '--key',
+        approverKey,
+        '--reason',
+        'called the customer back',
+        '--journal',
+        journal,
+      ]);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('server: decided permit, executed: completed');
+      expect(bank.payment.PAY_STAT).toBe('RFND');
+      const approval = readFileSync(journal, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => decodeRecord(l))
+        .find((rec) => rec.type === 'approval')!;
+      expect(approval.body).toMatchObject({
+        verdict: 'approve',
+        statement: { reason: 'called the customer back' },
+      });
+      await client.close();
+    });
+  });
+
   describe('when the command line or the key is wrong', () => {
     it('exits 2 with USAGE, APPROVAL_NOT_FOUND or KEY_FILE_PERMISSIONS, and signs nothing (a reason must be one line)', async () => {
       const { id, client, approverKey, journal } = await escalated();
