@@ -3,22 +3,33 @@
  * same permitted `freeze_card` decided, journaled (no fsync) and executed by a no-op handler,
  * - directly: `kernel.decide` + `kernel.execute` (the baseline)
  * - through the MCP server in process (linked in-memory transports): the server's own cost
- * - over stdio to a child process serving the same kernel
+ * - over stdio to a child process serving the same kernel set-up
  * - over Streamable HTTP on 127.0.0.1 (server and client in this process)
+ *
+ * Each transport is measured in pairs interleaved with the baseline (direct, then through MCP,
+ * then the other order), after a warm-up of both: on a shared machine the load drifts within
+ * seconds, and two cases measured one after the other would compare two different machines.
+ * "Added" is median(through MCP) − median(direct) and p99(through MCP) − p99(direct) over the
+ * same stretch of time; the median of the per-pair differences is reported beside it. The load
+ * average before and after each transport is part of the result.
  * Target: ≤ 1 ms added per call on loopback (median).
  *
  *   pnpm bench mcp            # a table
  *   pnpm bench mcp --json     # one JSON object
+ *   EDCA_MCP_BENCH_PAIRS=3000 pnpm bench mcp   # more pairs (default 1500, after 200 warm-up pairs)
  */
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { serveHttp } from '@edca/mcp';
 import { makeBenchServer, type BenchServer } from './fixtures/mcp-bench-server.js';
-import { report, runCases, type BenchRow } from './harness.js';
+import { report, type BenchRow } from './harness.js';
 
 const SESSION = { stream: 'bench', session: 'direct' };
 const root = fileURLToPath(new URL('../', import.meta.url));
+const PAIRS = Number(process.env['EDCA_MCP_BENCH_PAIRS'] ?? 1500);
+const WARMUP_PAIRS = 200;
 
 async function refOf(client: Client): Promise<string> {
   const res = await client.readResource({ uri: 'edca://view/mcp-servicing' });
@@ -26,17 +37,91 @@ async function refOf(client: Client): Promise<string> {
     .entities['card']!;
 }
 
-function callCase(
-  name: string,
-  client: Client,
-  card: string,
-): { name: string; fn: () => Promise<void>; time: number } {
+function callVia(name: string, client: Client, card: string): () => Promise<void> {
+  return async () => {
+    const r = await client.callTool({ name: 'freeze_card', arguments: { card } });
+    if (r.isError === true) throw new Error(`${name}: ${JSON.stringify(r.structuredContent)}`);
+  };
+}
+
+const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
+
+/** The q-quantile (0..1) of sorted samples, nearest rank. */
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+function row(name: string, samplesMs: readonly number[], cpuUs: number, note?: string): BenchRow {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const median = quantile(sorted, 0.5) * 1000;
   return {
+    suite: 'mcp',
     name,
-    time: 3000,
-    fn: async () => {
-      const r = await client.callTool({ name: 'freeze_card', arguments: { card } });
-      if (r.isError === true) throw new Error(`${name}: ${JSON.stringify(r.structuredContent)}`);
+    samples: sorted.length,
+    medianUs: round(median, 2),
+    p99Us: round(quantile(sorted, 0.99) * 1000, 2),
+    meanUs: round((sorted.reduce((a, b) => a + b, 0) / sorted.length) * 1000, 2),
+    perSecond: Math.round(1e6 / median),
+    cpuUs: round(cpuUs, 2),
+    ...(note === undefined ? {} : { note }),
+  };
+}
+
+interface Paired {
+  readonly rows: readonly [BenchRow, BenchRow];
+  readonly added: {
+    readonly medianAddedUs: number;
+    readonly p99AddedUs: number;
+    readonly pairedMedianAddedUs: number;
+    readonly pairs: number;
+    readonly loadBefore: number;
+    readonly loadAfter: number;
+  };
+}
+
+/** `pairs` calls of each, interleaved (alternating which goes first), after a warm-up of both. */
+async function paired(
+  name: string,
+  direct: () => Promise<void>,
+  via: () => Promise<void>,
+  pairs: number,
+): Promise<Paired> {
+  for (let i = 0; i < WARMUP_PAIRS; i++) {
+    await direct();
+    await via();
+  }
+  const loadBefore = loadavg()[0]!;
+  const d: number[] = [];
+  const m: number[] = [];
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < pairs; i++) {
+    const first = i % 2 === 0 ? direct : via;
+    const second = i % 2 === 0 ? via : direct;
+    const t0 = performance.now();
+    await first();
+    const t1 = performance.now();
+    await second();
+    const t2 = performance.now();
+    (first === direct ? d : m).push(t1 - t0);
+    (first === direct ? m : d).push(t2 - t1);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPerPair = (cpu.user + cpu.system) / pairs;
+  const sd = [...d].sort((a, b) => a - b);
+  const sm = [...m].sort((a, b) => a - b);
+  const diffs = m.map((x, i) => x - d[i]!).sort((a, b) => a - b);
+  return {
+    rows: [
+      row(`direct (interleaved with ${name})`, d, Number.NaN),
+      row(`tools/call, ${name}`, m, cpuPerPair, 'cpu µs: this process, per pair (direct + call)'),
+    ],
+    added: {
+      medianAddedUs: round((quantile(sm, 0.5) - quantile(sd, 0.5)) * 1000),
+      p99AddedUs: round((quantile(sm, 0.99) - quantile(sd, 0.99)) * 1000),
+      pairedMedianAddedUs: round(quantile(diffs, 0.5) * 1000),
+      pairs,
+      loadBefore: round(loadBefore, 2),
+      loadAfter: round(loadavg()[0]!, 2),
     },
   };
 }
@@ -52,15 +137,11 @@ async function main(): Promise<void> {
     principal: { id: 'bench-agent', attributes: {} },
     proposer: { modelId: 'bench', promptTemplateDigest: `sha256:${'0'.repeat(64)}` },
   };
-  const direct = {
-    name: 'direct: kernel.decide + execute',
-    time: 3000,
-    fn: async () => {
-      const d = await local.kernel.decide(proposal, context);
-      if (d.permit === undefined) throw new Error(`direct: ${d.verdict} ${d.reasons.join(',')}`);
-      const x = await local.kernel.execute(d.permit, { session: SESSION });
-      if (x.status !== 'completed') throw new Error(`direct: ${x.status}`);
-    },
+  const direct = async (): Promise<void> => {
+    const d = await local.kernel.decide(proposal, context);
+    if (d.permit === undefined) throw new Error(`direct: ${d.verdict} ${d.reasons.join(',')}`);
+    const x = await local.kernel.execute(d.permit, { session: SESSION });
+    if (x.status !== 'completed') throw new Error(`direct: ${x.status}`);
   };
 
   const [c, s] = InMemoryTransport.createLinkedPair();
@@ -81,22 +162,18 @@ async function main(): Promise<void> {
     }),
   );
 
-  const rows: BenchRow[] = await runCases('mcp', [
-    direct,
-    callCase('tools/call, in-memory transport', memory, await refOf(memory)),
-    callCase('tools/call, stdio (child process)', stdio, await refOf(stdio)),
-    callCase('tools/call, Streamable HTTP 127.0.0.1', httpClient, await refOf(httpClient)),
-  ]);
-  const base = rows[0]!;
-  const added = Object.fromEntries(
-    rows.slice(1).map((r) => [
-      r.name,
-      {
-        medianAddedUs: Number((r.medianUs - base.medianUs).toFixed(1)),
-        p99AddedUs: Number((r.p99Us - base.p99Us).toFixed(1)),
-      },
-    ]),
-  );
+  const runs: [string, Client][] = [
+    ['in-memory transport', memory],
+    ['stdio (child process)', stdio],
+    ['Streamable HTTP 127.0.0.1', httpClient],
+  ];
+  const rows: BenchRow[] = [];
+  const added: Record<string, Paired['added']> = {};
+  for (const [name, client] of runs) {
+    const result = await paired(name, direct, callVia(name, client, await refOf(client)), PAIRS);
+    rows.push(...result.rows);
+    added[`tools/call, ${name}`] = result.added;
+  }
   report('mcp', rows, { addedOverDirect: added, target: 'median added ≤ 1000 µs on loopback' });
   await Promise.allSettled([memory.close(), httpClient.close(), stdio.close()]);
   await http.close();

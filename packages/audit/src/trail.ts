@@ -9,7 +9,7 @@ export interface TrailStep {
   readonly type: 'approval' | 'attempt' | 'outcome';
   /** `approve`/`reject` for an approval, `try N` for an attempt, the status for an outcome. */
   readonly summary: string;
-  /** The approver's role (approvals), the error code (failed outcomes), or empty. */
+  /** The approver's role and signed reason, if any (approvals), the error code (failed outcomes), or empty. */
   readonly detail: string;
 }
 
@@ -61,7 +61,10 @@ function stepOf(type: string, seq: number, at: string, body: Obj): TrailStep | n
   switch (type) {
     case 'approval': {
       const approver = isObj(body.approver) ? str(body.approver.role) : '';
-      return { seq, at, type, summary: str(body.verdict, '?'), detail: approver };
+      // The approver's own words, from the statement they signed (the audit checks that signature).
+      const reason = isObj(body.statement) ? str(body.statement.reason) : '';
+      const detail = reason === '' ? approver : `${approver}: ${reason}`;
+      return { seq, at, type, summary: str(body.verdict, '?'), detail };
     }
     case 'attempt':
       return { seq, at, type, summary: `try ${String(body.try)}`, detail: '' };

@@ -1,6 +1,6 @@
 // `edca approvals list`, `edca approve` and `edca reject` against a server running in this
 // process on a file journal (the server's inbox watcher takes the statements).
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import {
   type ServicingBank,
 } from '../../mcp/test/support/bank.js';
 import { writeServerKeys } from '../../mcp/test/support/keys.js';
+import { decodeRecord } from '@edca/records';
 import { runCli } from '../src/program.js';
 
 let dir: string | undefined;
@@ -79,8 +80,12 @@ async function escalated(): Promise<{
 
 describe('edca approvals / approve / reject', () => {
   describe('when an approver rejects with a reason', () => {
-    it('the running server refuses the action, the agent sees it rejected, and the reason stays in the inbox', async () => {
+    it('the running server refuses the action, tells the agent, journals the signed reason, and a later approve is APPROVAL_REJECTED', async () => {
       const { id, client, bank, approverKey, journal } = await escalated();
+      const updated: string[] = [];
+      client.setNotificationHandler('notifications/resources/updated', (n) => {
+        updated.push(n.params.uri);
+      });
       const r = await cli([
         'reject',
         id,
@@ -98,18 +103,57 @@ describe('edca approvals / approve / reject', () => {
       expect(bank.payment.PAY_STAT).toBe('SETL');
       const res = await client.readResource({ uri: `edca://approval/${id}` });
       expect(JSON.parse((res.contents[0] as { text: string }).text)).toMatchObject({ status: 'rejected' });
-      const done = readdirSync(join(`${journal}.approvals`, 'done'));
-      expect(done).toHaveLength(1);
-      expect(readFileSync(join(`${journal}.approvals`, 'done', done[0]!), 'utf8')).toContain(
-        'customer withdrew',
-      );
+      expect(updated).toEqual([`edca://approval/${id}`]);
+      const rejection = readFileSync(journal, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => decodeRecord(l))
+        .find((rec) => rec.type === 'approval')!;
+      expect(rejection.body).toMatchObject({
+        decision: id,
+        verdict: 'reject',
+        statement: { verdict: 'reject', reason: 'customer withdrew' },
+      });
       expect((await cli(['approvals', 'list', '--journal', journal])).out).toBe('no pending approvals\n');
+      const late = await cli(['approve', id, '--key', approverKey, '--journal', journal]);
+      expect(late.code).toBe(2);
+      expect(late.err).toContain('APPROVAL_REJECTED');
+      expect(late.err).toContain('customer withdrew');
+      await client.close();
+    });
+  });
+
+  describe('when an approver approves with a reason', () => {
+    it('signs and journals it with the approval, and the action runs', async () => {
+      const { id, client, bank, approverKey, journal } = await escalated();
+      const r = await cli([
+        'approve',
+        id,
+        '--key',
+        approverKey,
+        '--reason',
+        'called the customer back',
+        '--journal',
+        journal,
+      ]);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('server: decided permit, executed: completed');
+      expect(bank.payment.PAY_STAT).toBe('RFND');
+      const approval = readFileSync(journal, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => decodeRecord(l))
+        .find((rec) => rec.type === 'approval')!;
+      expect(approval.body).toMatchObject({
+        verdict: 'approve',
+        statement: { reason: 'called the customer back' },
+      });
       await client.close();
     });
   });
 
   describe('when the command line or the key is wrong', () => {
-    it('exits 2 with USAGE, APPROVAL_NOT_FOUND or KEY_FILE_PERMISSIONS, and signs nothing', async () => {
+    it('exits 2 with USAGE, APPROVAL_NOT_FOUND or KEY_FILE_PERMISSIONS, and signs nothing (a reason must be one line)', async () => {
       const { id, client, approverKey, journal } = await escalated();
       const none = await cli(['approve', id, '--key', approverKey]);
       expect(none.code).toBe(2);
@@ -121,8 +165,21 @@ describe('edca approvals / approve / reject', () => {
       const loose = await cli(['approve', id, '--key', approverKey, '--journal', journal]);
       expect(loose.code).toBe(2);
       expect(loose.err).toContain('KEY_FILE_PERMISSIONS');
+      chmodSync(approverKey, 0o600);
       const noReason = await cli(['reject', id, '--key', approverKey, '--journal', journal]);
       expect(noReason.code).toBe(2);
+      const twoLines = await cli([
+        'reject',
+        id,
+        '--key',
+        approverKey,
+        '--reason',
+        'ok\nserver: decided permit',
+        '--journal',
+        journal,
+      ]);
+      expect(twoLines.code).toBe(2);
+      expect(twoLines.err).toContain('USAGE');
       expect((await cli(['approvals', 'list', '--journal', journal])).out).toContain(id);
       await client.close();
     });

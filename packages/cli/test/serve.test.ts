@@ -2,7 +2,7 @@
 // Streamable HTTP on loopback; approvals come from `edca approve` through the server's inbox, and
 // the journal is then verified offline with `edca audit verify --maps`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ const root = fileURLToPath(new URL('../../..', import.meta.url));
 const cliMain = join(root, 'packages/cli/src/main.ts');
 const config = join(root, 'packages/mcp/test/support/server.config.ts');
 const mapFile = join(root, 'packages/mcp/test/support/servicing-map.yaml');
+const TOKEN = '0d6b2f4e8a1c3e5f7092b4d6f8a0c2e4f6a8b0d2e4f6a8c0e2a4c6e8f0b2d4f6';
 
 let dir: string | undefined;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -140,12 +141,14 @@ describe('edca serve (child process)', () => {
   });
 
   describe('when it serves Streamable HTTP on loopback', () => {
-    it('gives each HTTP session its own edca session and executes a permitted call', async () => {
+    it('gives each HTTP session its own edca session and executes a permitted call, for clients with the bearer token only', async () => {
       dir = mkdtempSync(join(tmpdir(), 'edca-serve-http-'));
       writeServerKeys(dir);
+      const tokenFile = join(dir, 'mcp.token');
+      writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
       const child: ChildProcess = spawn(
         process.execPath,
-        ['--import', 'tsx', cliMain, 'serve', '--config', config, '--http', '0'],
+        ['--import', 'tsx', cliMain, 'serve', '--config', config, '--http', '0', '--token-file', tokenFile],
         { cwd: root, env: { ...process.env, EDCA_MCP_TEST_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
@@ -162,12 +165,14 @@ describe('edca serve (child process)', () => {
         });
         child.once('exit', () => fail(new Error(`serve exited: ${out}`)));
       });
-      const connect = async (): Promise<Client> => {
+      const connect = async (token = TOKEN): Promise<Client> => {
         const c = new Client({ name: 'http-agent', version: '1.0.0' });
-        await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+        const headers = { authorization: `Bearer ${token}` };
+        await c.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
         cleanups.push(() => c.close());
         return c;
       };
+      await expect(connect(TOKEN.replace(/^./, 'f'))).rejects.toThrow(/401|Unauthorized/);
       const a = await connect();
       const b = await connect();
       expect((await a.listTools()).tools).toHaveLength(3);
@@ -181,6 +186,35 @@ describe('edca serve (child process)', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     }, 120_000);
+  });
+
+  describe('when HTTP authentication is missing or misconfigured', () => {
+    it('refuses to start with HTTP_TOKEN_REQUIRED, TOKEN_FILE_PERMISSIONS, HTTP_TOKEN_INVALID or USAGE (exit 2), before opening the journal', async () => {
+      dir = mkdtempSync(join(tmpdir(), 'edca-serve-auth-'));
+      const tokenFile = join(dir, 'mcp.token');
+      writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+      const serve = (...extra: string[]) =>
+        cli(['serve', '--config', join(dir!, 'absent.config.ts'), '--http', '0', ...extra]);
+      const open = await serve('--host', '0.0.0.0');
+      expect(open.code).toBe(2);
+      expect(open.err).toContain('HTTP_TOKEN_REQUIRED');
+      const noHttp = await cli(['serve', '--config', config, '--token-file', tokenFile]);
+      expect(noHttp.code).toBe(2);
+      expect(noHttp.err).toContain('USAGE');
+      chmodSync(tokenFile, 0o644);
+      const loose = await serve('--host', '0.0.0.0', '--token-file', tokenFile);
+      expect(loose.code).toBe(2);
+      expect(loose.err).toContain('TOKEN_FILE_PERMISSIONS');
+      process.env['EDCA_MCP_TOKEN'] = 'hunter2';
+      try {
+        const weak = await serve('--host', '0.0.0.0');
+        expect(weak.code).toBe(2);
+        expect(weak.err).toContain('HTTP_TOKEN_INVALID');
+      } finally {
+        delete process.env['EDCA_MCP_TOKEN'];
+      }
+      expect(existsSync(join(dir, 'journal.jsonl'))).toBe(false);
+    });
   });
 
   describe('when it serves the demo bank (--demo --out DIR)', () => {

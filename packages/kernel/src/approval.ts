@@ -10,6 +10,7 @@ import {
   APPROVAL_DOMAIN,
   BASE64URL_PATTERN,
   findTrustedKey,
+  isApprovalStatementShape,
   verifyEd25519,
   type ApprovalStatement,
   type Digest,
@@ -47,7 +48,7 @@ export type ApprovalCheck =
     };
 
 /**
- * Verifies an approval strictly: shape and domain, binding to the expected escalate record and action
+ * Verifies an approval strictly: shape and domain (a `reason`, if any, well formed; no unknown member), binding to the expected escalate record and action
  * hash, a trusted key with the required role valid at `at`, and the Ed25519 signature over the
  * domain-separated bytes.
  * @example verifyApproval(signed, trust, { decision, actionHash, role: 'approver', at }).ok;
@@ -63,19 +64,7 @@ export function verifyApproval(
   },
 ): ApprovalCheck {
   const s = signed.statement;
-  if (
-    typeof s !== 'object' ||
-    s === null ||
-    s.domain !== APPROVAL_DOMAIN ||
-    (s.verdict !== 'approve' && s.verdict !== 'reject') ||
-    typeof s.approver !== 'object' ||
-    s.approver === null ||
-    typeof s.approver.kid !== 'string' ||
-    typeof s.at !== 'string' ||
-    Object.keys(s).length !== 6 ||
-    typeof signed.sig !== 'string' ||
-    !BASE64URL_PATTERN.test(signed.sig)
-  ) {
+  if (!isApprovalStatementShape(s) || typeof signed.sig !== 'string' || !BASE64URL_PATTERN.test(signed.sig)) {
     return { ok: false, code: 'APPROVAL_INVALID', message: 'malformed approval statement' };
   }
   if (s.decision !== expected.decision || s.actionHash !== expected.actionHash) {

@@ -163,6 +163,64 @@ describe('approvals', () => {
     });
   });
 
+  describe('when an approver rejects with a reason', () => {
+    it('journals the reason inside the signed statement, and a later approval is refused APPROVAL_REJECTED', async () => {
+      const { harness, decision, keys } = await escalated();
+      const [a, b] = keys.approvers as [Signer, Signer];
+      const reason = 'customer withdrew the request by phone';
+      const signed = await signApproval({ ...statement(decision, a, 'reject'), reason }, a);
+      expect(await harness.kernel.approve(signed)).toMatchObject({ code: 'APPROVAL_REJECTED' });
+      const rejection = (await records(harness)).find((r) => r.record.type === 'approval')!;
+      expect(rejection.record.body).toMatchObject({
+        verdict: 'reject',
+        statement: { reason },
+        sig: signed.sig,
+      });
+      expect(await harness.kernel.approve(await signApproval(statement(decision, b), b))).toMatchObject({
+        status: 'refused',
+        code: 'APPROVAL_REJECTED',
+      });
+      expect((await records(harness)).filter((r) => r.record.type === 'approval')).toHaveLength(1);
+    });
+
+    it.each([
+      ['an empty reason', { reason: '' }],
+      ['a reason over 1000 characters', { reason: 'x'.repeat(1001) }],
+      ['a reason with a line break', { reason: 'ok\nAPPROVED by the CFO' }],
+      ['a reason that is not text', { reason: 42 }],
+      ['an unknown member', { note: 'hello' }],
+    ])('refuses a statement with %s as APPROVAL_INVALID and journals nothing', async (_, extra) => {
+      const { harness, decision, keys } = await escalated();
+      const a = keys.approvers[0]!;
+      const before = (await records(harness)).length;
+      const signed = await signApproval(
+        { ...statement(decision, a, 'reject'), ...extra } as unknown as Parameters<typeof signApproval>[0],
+        a,
+      );
+      expect(await harness.kernel.approve(signed)).toMatchObject({
+        status: 'refused',
+        code: 'APPROVAL_INVALID',
+        message: 'malformed approval statement',
+      });
+      expect(await records(harness)).toHaveLength(before);
+    });
+
+    it('refuses a reason changed after signing (the signature covers it)', async () => {
+      const { harness, decision, keys } = await escalated();
+      const a = keys.approvers[0]!;
+      const signed = await signApproval(
+        { ...statement(decision, a, 'reject'), reason: 'fraud suspected' },
+        a,
+      );
+      const altered = { ...signed, statement: { ...signed.statement, reason: 'customer asked' } };
+      expect(await harness.kernel.approve(altered)).toMatchObject({
+        status: 'refused',
+        code: 'APPROVAL_INVALID',
+        message: 'the approval signature does not verify',
+      });
+    });
+  });
+
   describe('when nobody approves in time', () => {
     it('expires the approval and refuses with APPROVAL_EXPIRED', async () => {
       const { harness, decision, keys } = await escalated();

@@ -211,6 +211,21 @@ describe('ledger fold', () => {
       expect(approvalStatus(state.approvals.get(e2)!, T0 + 60_002)).toBe('expired');
       expect(unfinished(state).map((u) => u.kind)).toEqual(['escalation-unresolved']);
     });
+
+    it('keeps a rejection final: a later approval grants nothing and a permit naming it is APPROVAL_INVALID', () => {
+      const j = journal();
+      const e = j.escalate(T0 + 1, A);
+      j.approve(T0 + 2, e, A, 'k1', 'reject');
+      j.approve(T0 + 3, e, A, 'k2');
+      let { state, violations } = fold(j.records);
+      expect(violations).toEqual([]);
+      expect(approvalStatus(state.approvals.get(e)!, T0 + 4)).toBe('rejected');
+      const input = { proposal: { intent: 'x', params: {} }, approvals: [{ kid: 'k2', role: 'approver' }] };
+      j.permit(T0 + 5, A, [], { input, approval: e });
+      ({ state, violations } = fold(j.records));
+      expect(violations.map((v) => v.code)).toEqual(['APPROVAL_INVALID']);
+      expect(approvalStatus(state.approvals.get(e)!, T0 + 6)).toBe('rejected');
+    });
   });
 
   describe('when attempts come from several instances', () => {

@@ -13,7 +13,10 @@ import type { SignedApproval } from '@edca/kernel';
 import { parseJson, type Digest, type SignedRecord, isObject } from '@edca/records';
 import { McpError } from './errors.js';
 
-/** An escalation still waiting for approvers, as read back from the journal. */
+/** Where an escalation stands, as the journal says. */
+export type JournalApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
+
+/** An escalation as read back from the journal (`edca approvals list` shows the pending ones). */
 export interface PendingApprovalInfo {
   /** The escalate decision record's hash: the approval id. */
   readonly id: Digest;
@@ -24,6 +27,13 @@ export interface PendingApprovalInfo {
   /** Distinct approvers recorded so far. */
   readonly approvers: number;
   readonly decidedAt: string;
+  /**
+   * `rejected` once an approver's rejection is journaled (final), `approved` once enough distinct
+   * approvers agreed, `expired` once the window closed, `pending` otherwise.
+   */
+  readonly status: JournalApprovalStatus;
+  /** The rejecting approver's signed reason, when the statement carries one. */
+  readonly rejectionReason?: string;
 }
 
 function str(v: unknown): string {
@@ -31,17 +41,22 @@ function str(v: unknown): string {
 }
 
 /**
- * Folds journal records into the approvals still pending at `nowMs`: escalations with fewer
- * distinct approvers than required, no rejection, and an open window.
- * @example pendingApprovals(records, Date.now()).map((p) => p.id);
+ * Folds journal records into every escalation and where it stands at `nowMs` (a rejection is
+ * final: a later approval record does not reopen it).
+ * @example journalApprovals(records, Date.now()).filter((a) => a.status === 'rejected');
  */
-export function pendingApprovals(
+export function journalApprovals(
   records: Iterable<{ readonly record: SignedRecord; readonly hash: Digest }>,
   nowMs: number,
 ): PendingApprovalInfo[] {
   const open = new Map<
     string,
-    { info: Omit<PendingApprovalInfo, 'approvers'>; kids: Set<string>; rejected: boolean }
+    {
+      info: Omit<PendingApprovalInfo, 'approvers' | 'status' | 'rejectionReason'>;
+      kids: Set<string>;
+      rejected: boolean;
+      reason?: string;
+    }
   >();
   for (const { record, hash } of records) {
     const body = record.body;
@@ -65,52 +80,83 @@ export function pendingApprovals(
     }
     if (record.type === 'approval' && typeof body['decision'] === 'string') {
       const entry = open.get(body['decision']);
-      if (entry === undefined) continue;
-      if (body['verdict'] === 'reject') entry.rejected = true;
-      else if (isObject(body['approver'])) entry.kids.add(str(body['approver']['kid']));
+      if (entry === undefined || entry.rejected) continue;
+      if (body['verdict'] === 'reject') {
+        entry.rejected = true;
+        const statement = body['statement'];
+        if (isObject(statement) && typeof statement['reason'] === 'string')
+          entry.reason = statement['reason'];
+      } else if (isObject(body['approver'])) entry.kids.add(str(body['approver']['kid']));
     }
   }
-  const out: PendingApprovalInfo[] = [];
-  for (const { info, kids, rejected } of open.values()) {
-    if (rejected || kids.size >= info.required.count || Date.parse(info.expiresAt) <= nowMs) continue;
-    out.push({ ...info, approvers: kids.size });
-  }
-  return out;
+  return [...open.values()].map(({ info, kids, rejected, reason }) => ({
+    ...info,
+    approvers: kids.size,
+    status: rejected
+      ? 'rejected'
+      : kids.size >= info.required.count
+        ? 'approved'
+        : Date.parse(info.expiresAt) <= nowMs
+          ? 'expired'
+          : 'pending',
+    ...(reason === undefined ? {} : { rejectionReason: reason }),
+  }));
 }
 
 /**
- * Finds the one pending approval whose id starts with `idOrPrefix` (at least 8 hex digits after
- * `sha256:`, or the bare hex).
- * @throws McpError APPROVAL_NOT_FOUND, APPROVAL_AMBIGUOUS
+ * Folds journal records into the approvals still pending at `nowMs`: escalations with fewer
+ * distinct approvers than required, no rejection, and an open window.
+ * @example pendingApprovals(records, Date.now()).map((p) => p.id);
+ */
+export function pendingApprovals(
+  records: Iterable<{ readonly record: SignedRecord; readonly hash: Digest }>,
+  nowMs: number,
+): PendingApprovalInfo[] {
+  return journalApprovals(records, nowMs).filter((a) => a.status === 'pending');
+}
+
+/**
+ * Finds the one escalation whose id starts with `idOrPrefix` (at least 8 hex digits after
+ * `sha256:`, or the bare hex) and that still waits for approvers.
+ * @throws McpError APPROVAL_NOT_FOUND, APPROVAL_AMBIGUOUS; APPROVAL_REJECTED, APPROVAL_EXPIRED or
+ *   APPROVAL_CLOSED when it matched one that can no longer take a statement
  */
 export function findPendingApproval(
-  pending: readonly PendingApprovalInfo[],
+  approvals: readonly PendingApprovalInfo[],
   idOrPrefix: string,
 ): PendingApprovalInfo {
   const wanted = idOrPrefix.startsWith('sha256:') ? idOrPrefix : `sha256:${idOrPrefix}`;
   if (!/^sha256:[0-9a-f]{8,64}$/.test(wanted))
     throw new McpError('APPROVAL_NOT_FOUND', `${idOrPrefix} is not an approval id (sha256:<hex>)`);
-  const hits = pending.filter((p) => p.id.startsWith(wanted));
+  const hits = approvals.filter((p) => p.id.startsWith(wanted));
   if (hits.length === 0) throw new McpError('APPROVAL_NOT_FOUND', `no pending approval ${idOrPrefix}`);
   if (hits.length > 1)
-    throw new McpError('APPROVAL_AMBIGUOUS', `${idOrPrefix} matches ${hits.length} pending approvals`);
-  return hits[0]!;
+    throw new McpError('APPROVAL_AMBIGUOUS', `${idOrPrefix} matches ${hits.length} approvals`);
+  const hit = hits[0]!;
+  if (hit.status === 'rejected')
+    throw new McpError(
+      'APPROVAL_REJECTED',
+      `${hit.id} was rejected${hit.rejectionReason === undefined ? '' : ` (${hit.rejectionReason})`}; a rejection is final`,
+    );
+  if (hit.status === 'expired')
+    throw new McpError('APPROVAL_EXPIRED', `${hit.id} expired at ${hit.expiresAt}`);
+  if (hit.status === 'approved')
+    throw new McpError('APPROVAL_CLOSED', `${hit.id} already has the approvals it needs`);
+  return hit;
 }
 
 /**
- * Drops a signed statement (and the approver's free-text reason, which is not signed and not
- * journaled: the approval record has no field for it) into the inbox atomically (write, then rename), so the server never
- * reads half a file.
+ * Drops a signed statement into the inbox atomically (write, then rename), so the server never
+ * reads half a file. Everything the approver says, the reason included, is inside the signed
+ * statement.
  * @throws McpError INBOX_UNWRITABLE
  */
-export function writeApprovalToInbox(inbox: string, signed: SignedApproval, reason?: string): string {
+export function writeApprovalToInbox(inbox: string, signed: SignedApproval): string {
   const name = `${Date.now()}-${randomBytes(6).toString('hex')}.json`;
   try {
     mkdirSync(inbox, { recursive: true, mode: 0o700 });
     const tmp = join(inbox, `.${name}.tmp`);
-    writeFileSync(tmp, `${JSON.stringify(reason === undefined ? signed : { ...signed, reason })}\n`, {
-      mode: 0o600,
-    });
+    writeFileSync(tmp, `${JSON.stringify(signed)}\n`, { mode: 0o600 });
     renameSync(tmp, join(inbox, name));
   } catch (err) {
     throw new McpError(

@@ -25,7 +25,14 @@ export {
   type UpstreamRead,
 } from './config.js';
 export { openServerRuntime, type RuntimeOptions, type ServerRuntime } from './runtime.js';
-export { serveHttp, serveStdio, type HttpEndpoint } from './transports.js';
+export {
+  checkHttpOptions,
+  HTTP_TOKEN_PATTERN,
+  serveHttp,
+  serveStdio,
+  type HttpEndpoint,
+  type HttpOptions,
+} from './transports.js';
 export {
   createUpstreams,
   parseUpstreamRef,
@@ -37,9 +44,11 @@ export {
 } from './upstream.js';
 export {
   findPendingApproval,
+  journalApprovals,
   pendingApprovals,
   watchApprovalInbox,
   writeApprovalToInbox,
   type InboxWatcher,
+  type JournalApprovalStatus,
   type PendingApprovalInfo,
 } from './approvals.js';

@@ -157,6 +157,8 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
   // nothing and would withhold every answer: it is exempt, as in the ARP's own guard.
   const publicWords = new Set(tokenize(JSON.stringify(toolsJson)));
   const guard: LeakGuard = createLeakGuard({ terms, patterns: DEFAULT_LEAK_PATTERNS, publicWords });
+  // The tool list never changes while the server runs: it is scanned once, here, not per request.
+  const listedTools = guarded('tools/list', toolsJson) === undefined ? toolsJson : [];
   const sessions = new Set<SessionState>();
   const approvals = new Map<Digest, { state: SessionState; entry: ApprovalEntry }>();
 
@@ -166,10 +168,15 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     return hit;
   }
 
-  function toolResult(payload: Record<string, JsonValue>, isError: boolean): CallToolResult {
+  /** `text`: the payload's JSON when the caller has it already (a projected result), so it is not written twice. */
+  function toolResult(payload: Record<string, JsonValue>, isError: boolean, text?: string): CallToolResult {
     if (guarded('tools/call', payload) !== undefined)
       return refusal('LEAK_BLOCKED', REFUSAL_MESSAGES['LEAK_BLOCKED']!);
-    return { content: [{ type: 'text', text: canonicalize(payload) }], structuredContent: payload, isError };
+    return {
+      content: [{ type: 'text', text: text ?? canonicalize(payload) }],
+      structuredContent: payload,
+      isError,
+    };
   }
 
   function refusal(code: string, message: string, extra: Record<string, JsonValue> = {}): CallToolResult {
@@ -197,7 +204,7 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     arp: Arp,
     intent: string,
     execution: ExecuteResult,
-  ): Promise<{ payload: Record<string, JsonValue>; isError: boolean }> {
+  ): Promise<{ payload: Record<string, JsonValue>; isError: boolean; text?: string }> {
     if (execution.status === 'refused') {
       return {
         payload: {
@@ -224,6 +231,7 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     return {
       payload: JSON.parse(projected.json) as Record<string, JsonValue>,
       isError: execution.status !== 'completed',
+      text: projected.json,
     };
   }
 
@@ -270,8 +278,8 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     }
     if (decision.permit === undefined) return refusal('PERMIT_MISSING', 'the permit could not be issued');
     const execution = await kernel.execute(decision.permit, { session: state.session });
-    const { payload, isError } = await resultPayload(state, map, arp, name, execution);
-    return toolResult(payload, isError);
+    const { payload, isError, text } = await resultPayload(state, map, arp, name, execution);
+    return toolResult(payload, isError, text);
   }
 
   function pendingPayload(entry: ApprovalEntry): Record<string, JsonValue> {
@@ -333,10 +341,7 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     const server = new Server(options.info ?? { name: 'edca', version: '0.1.0' }, {
       capabilities: { tools: {}, resources: {} },
     });
-    server.setRequestHandler('tools/list', () => {
-      if (guarded('tools/list', toolsJson) !== undefined) return { tools: [] };
-      return { tools: toolsJson as never };
-    });
+    server.setRequestHandler('tools/list', () => ({ tools: listedTools as never }));
     server.setRequestHandler('tools/call', async (request) => {
       const s = state.current!;
       const { name, arguments: args } = request.params;
@@ -361,6 +366,14 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
       return { contents: [{ uri, mimeType: 'application/json', text }] };
     });
     return server;
+  }
+
+  // The agent learns that its pending approval moved on (approved and run, rejected, expired) and
+  // reads the resource; a client that has gone away is no reason to fail the approver.
+  function notifyUpdated(held: { state: SessionState; entry: ApprovalEntry }): void {
+    void held.state.server
+      .sendResourceUpdated({ uri: `${APPROVAL_URI_PREFIX}${held.entry.id}` })
+      .catch(() => undefined);
   }
 
   return {
@@ -404,6 +417,7 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
         ) {
           held.entry.status = answer.code === 'APPROVAL_REJECTED' ? 'rejected' : 'expired';
           approvals.delete(held.entry.id);
+          notifyUpdated(held);
         }
         return { status: 'refused', code: answer.code, message: answer.message };
       }
@@ -422,9 +436,7 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
       const arp = kernel.arps.get(held.entry.map)!;
       const { payload } = await resultPayload(held.state, held.entry.map, arp, held.entry.intent, execution);
       held.entry.result = payload;
-      void held.state.server
-        .sendResourceUpdated({ uri: `${APPROVAL_URI_PREFIX}${held.entry.id}` })
-        .catch(() => undefined);
+      notifyUpdated(held);
       return { status: 'decided', verdict: decision.verdict, reasons: decision.reasons, execution };
     },
     async close() {

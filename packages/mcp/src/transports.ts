@@ -2,7 +2,7 @@
  * Serving an {@link EdcaMcpServer} over stdio (one session per process) or Streamable HTTP (one
  * session per `Mcp-Session-Id`, each its own edca session), on 127.0.0.1 unless told otherwise.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   createServer,
   type IncomingMessage,
@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { localhostHostValidation, NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest } from '@modelcontextprotocol/server';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { McpError } from './errors.js';
 import type { EdcaMcpServer } from './server.js';
 
 /**
@@ -41,40 +42,130 @@ export interface HttpEndpoint {
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error('PAYLOAD_TOO_LARGE');
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+// Events rather than `for await`: the stream's async iterator costs more per request than the
+// whole read of a typical (one-chunk) JSON-RPC body.
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((done, fail) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.destroy();
+        fail(new Error('PAYLOAD_TOO_LARGE'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('error', fail);
+    req.once('end', () => {
+      if (size === 0) return done(undefined);
+      try {
+        const text =
+          chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+        done(JSON.parse(text) as unknown);
+      } catch (err) {
+        fail(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  });
 }
 
-function jsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+function jsonRpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  extra: { readonly data?: Record<string, string>; readonly headers?: Record<string, string> } = {},
+): void {
   if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+  res.writeHead(status, { 'content-type': 'application/json', ...extra.headers });
+  const error = extra.data === undefined ? { code, message } : { code, message, data: extra.data };
+  res.end(JSON.stringify({ jsonrpc: '2.0', error, id: null }));
+}
+
+/**
+ * A bearer token (RFC 6750 §2.1 `b64token`) of at least 32 characters: hex or base64url from a
+ * random source fits (`openssl rand -hex 32`), a short password does not.
+ */
+export const HTTP_TOKEN_PATTERN = /^[A-Za-z0-9._~+/-]{32,}=*$/;
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * The check of every HTTP request's `Authorization: Bearer <token>`. Both sides are hashed first so
+ * the comparison is constant-time whatever the presented length (`timingSafeEqual` needs equal
+ * lengths and would otherwise leak the token's).
+ */
+function bearerCheck(token: string): (req: IncomingMessage) => boolean {
+  const expected = sha256(token);
+  return (req) => {
+    const header = req.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer +(\S+) *$/i.exec(header) : null;
+    const presented = sha256(match?.[1] ?? '');
+    return timingSafeEqual(presented, expected) && match !== null;
+  };
+}
+
+/** Options of {@link serveHttp}. */
+export interface HttpOptions {
+  /** The port (0: any free port). */
+  readonly port: number;
+  /** The address to listen on; default 127.0.0.1. */
+  readonly host?: string;
+  /**
+   * The bearer token every request must carry (`Authorization: Bearer <token>`), matching
+   * {@link HTTP_TOKEN_PATTERN}. Required unless `host` is a loopback address.
+   */
+  readonly token?: string;
+}
+
+/**
+ * Refuses what {@link serveHttp} would refuse, before a host opens anything else: a host that is
+ * not loopback without a token, a token that does not match {@link HTTP_TOKEN_PATTERN}.
+ * @throws McpError HTTP_TOKEN_REQUIRED, HTTP_TOKEN_INVALID
+ * @example checkHttpOptions({ port: 8808, host: '0.0.0.0', token });
+ */
+export function checkHttpOptions(options: HttpOptions): void {
+  const host = options.host ?? '127.0.0.1';
+  if (options.token === undefined && !LOOPBACK.has(host))
+    throw new McpError(
+      'HTTP_TOKEN_REQUIRED',
+      `serving on ${host}, which is not a loopback address, needs a bearer token`,
+    );
+  if (options.token !== undefined && !HTTP_TOKEN_PATTERN.test(options.token))
+    throw new McpError(
+      'HTTP_TOKEN_INVALID',
+      'the bearer token must be at least 32 characters of A-Z a-z 0-9 - . _ ~ + / (e.g. openssl rand -hex 32)',
+    );
 }
 
 /**
  * Serves Streamable HTTP at `/mcp` on `host` (default 127.0.0.1) and `port` (0: any free port).
  * On a loopback host, requests whose `Host` header is not a loopback name are refused (DNS
- * rebinding).
- * @example const http = await serveHttp(runtime.mcp, { port: 8808 }); console.log(http.url);
+ * rebinding). With a `token`, a request without `Authorization: Bearer <token>` gets 401 and a
+ * JSON-RPC error (`data.code: 'UNAUTHORIZED'`) before anything reads its body.
+ * @throws McpError HTTP_TOKEN_REQUIRED (a host that is not loopback, without a token),
+ *   HTTP_TOKEN_INVALID (a token that does not match {@link HTTP_TOKEN_PATTERN})
+ * @example const http = await serveHttp(runtime.mcp, { port: 8808, token }); console.log(http.url);
  */
-export async function serveHttp(
-  mcp: EdcaMcpServer,
-  options: { readonly port: number; readonly host?: string },
-): Promise<HttpEndpoint> {
+export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promise<HttpEndpoint> {
+  checkHttpOptions(options);
   const host = options.host ?? '127.0.0.1';
-  const checkHost = LOOPBACK.has(host) ? localhostHostValidation() : undefined;
+  const loopback = LOOPBACK.has(host);
+  const authorized = options.token === undefined ? undefined : bearerCheck(options.token);
+  const checkHost = loopback ? localhostHostValidation() : undefined;
   const transports = new Map<string, NodeStreamableHTTPServerTransport>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (checkHost !== undefined && !checkHost(req, res)) return;
+    if (authorized !== undefined && !authorized(req)) {
+      jsonRpcError(res, 401, -32000, 'Unauthorized: a valid bearer token is required', {
+        data: { code: 'UNAUTHORIZED' },
+        headers: { 'www-authenticate': 'Bearer realm="edca"' },
+      });
+      return;
+    }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path !== '/mcp') {
       res.writeHead(404).end();

@@ -190,7 +190,7 @@ describe('approvals outside the model channel', () => {
   });
 
   describe('when an approver names an approval by id prefix', () => {
-    const info = (id: string): PendingApprovalInfo => ({
+    const info = (id: string, status: PendingApprovalInfo['status'] = 'pending'): PendingApprovalInfo => ({
       id: id as Digest,
       intent: 'refund_payment',
       actionHash: `sha256:${'0'.repeat(64)}`,
@@ -198,6 +198,7 @@ describe('approvals outside the model channel', () => {
       expiresAt: '2099-01-01T00:00:00.000Z',
       approvers: 0,
       decidedAt: '2026-01-01T00:00:00.000Z',
+      status,
     });
     const a = info(`sha256:abcdef01${'1'.repeat(56)}`);
     const b = info(`sha256:abcdef01${'2'.repeat(56)}`);
@@ -211,6 +212,17 @@ describe('approvals outside the model channel', () => {
         expect.objectContaining({ code: 'APPROVAL_AMBIGUOUS' }),
       );
       expect(() => findPendingApproval([a], 'xyz')).toThrow(McpError);
+    });
+
+    it.each([
+      ['rejected', 'APPROVAL_REJECTED'],
+      ['expired', 'APPROVAL_EXPIRED'],
+      ['approved', 'APPROVAL_CLOSED'],
+    ] as const)('refuses one that is %s with %s', (status, code) => {
+      const closed = info(`sha256:abcdef01${'3'.repeat(56)}`, status);
+      expect(() => findPendingApproval([a, closed], `abcdef01${'3'.repeat(8)}`)).toThrow(
+        expect.objectContaining({ code }),
+      );
     });
   });
 });

@@ -29,6 +29,9 @@ export {
   APPROVAL_DOMAIN,
   APPROVAL_SIGNING_PREFIX,
   approvalMessage,
+  APPROVAL_STATEMENT_MEMBERS,
+  APPROVAL_REASON_PATTERN,
+  isApprovalStatementShape,
   type ApprovalStatement,
 } from './wire.js';
 export {

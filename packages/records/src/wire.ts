@@ -57,6 +57,62 @@ export interface ApprovalStatement {
   readonly approver: { readonly kid: string; readonly role: string };
   /** RFC 3339 UTC instant the approver signed at (informational; the kernel's clock decides expiry). */
   readonly at: string;
+  /**
+   * Why the approver decided so, in their words (`edca reject --reason`): signed with the rest, so
+   * the journaled reason is the approver's and nobody else's. Optional; see
+   * {@link APPROVAL_REASON_PATTERN}.
+   */
+  readonly reason?: string;
+}
+
+/**
+ * The members an approval statement may have: the six every statement has, and `reason`. Anything
+ * else makes the statement malformed (kernel: `APPROVAL_INVALID`; audit: an `APPROVAL_INVALID`
+ * finding), so the signed bytes hold nothing a reader does not understand.
+ */
+export const APPROVAL_STATEMENT_MEMBERS: ReadonlySet<string> = new Set([
+  'domain',
+  'decision',
+  'actionHash',
+  'verdict',
+  'approver',
+  'at',
+  'reason',
+]);
+
+/**
+ * A statement's `reason`: 1 to 1000 code points with no control character (`Cc`: C0, DEL, C1)
+ * and no line or paragraph separator, so a reason printed by a tool or a report is one line and
+ * cannot rewrite the terminal.
+ */
+export const APPROVAL_REASON_PATTERN = /^[^\p{Cc}\p{Zl}\p{Zp}]{1,1000}$/u;
+
+/**
+ * Whether `value` has the shape of an {@link ApprovalStatement}: the approval domain, a verdict,
+ * string `decision`, `actionHash` and `at`, an approver `{ kid, role }` of strings, a well-formed
+ * `reason` if any, and no other member. Binding and signature are the verifier's to check.
+ * @example
+ * isApprovalStatementShape({ ...statement, reason: 'customer withdrew' }); // true
+ */
+export function isApprovalStatementShape(value: unknown): value is ApprovalStatement {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const s = value as Record<string, unknown>;
+  const approver = s['approver'];
+  const reason = s['reason'];
+  return (
+    Object.keys(s).every((k) => APPROVAL_STATEMENT_MEMBERS.has(k)) &&
+    s['domain'] === APPROVAL_DOMAIN &&
+    (s['verdict'] === 'approve' || s['verdict'] === 'reject') &&
+    typeof s['decision'] === 'string' &&
+    typeof s['actionHash'] === 'string' &&
+    typeof s['at'] === 'string' &&
+    typeof approver === 'object' &&
+    approver !== null &&
+    !Array.isArray(approver) &&
+    typeof (approver as Record<string, unknown>)['kid'] === 'string' &&
+    typeof (approver as Record<string, unknown>)['role'] === 'string' &&
+    (reason === undefined || (typeof reason === 'string' && APPROVAL_REASON_PATTERN.test(reason)))
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   approvalMessage as approvalSigningBytes,
   APPROVAL_DOMAIN,
   decodeRecord,
+  isApprovalStatementShape,
   digestValue,
   MerkleAccumulator,
   RECORD_SIGNING_PREFIX,
@@ -360,6 +361,10 @@ export async function verifyLines(
         const body = asBody<ApprovalBody>(record.body);
         const fail = (why: string): void => report('APPROVAL_INVALID', seq, line, why);
         const st = body.statement;
+        if (!isApprovalStatementShape(st))
+          return fail(
+            'the signed statement is malformed: an unknown member, or a reason that is not one line',
+          );
         if (!isBoundStatement(st, body)) {
           return fail('the signed statement is not bound to this escalation, action, verdict and approver');
         }

@@ -4,12 +4,19 @@ import type { Command } from 'commander';
 import { APPROVAL_DOMAIN, signApproval, toRfc3339, type SignedApproval } from '@edca/kernel';
 import {
   findPendingApproval,
+  journalApprovals,
   loadServerConfig,
-  pendingApprovals,
   writeApprovalToInbox,
   type PendingApprovalInfo,
 } from '@edca/mcp';
-import { decodeRecord, loadPrivateKeyFile, recordHash, RecordsError, type Signer } from '@edca/records';
+import {
+  APPROVAL_REASON_PATTERN,
+  decodeRecord,
+  loadPrivateKeyFile,
+  recordHash,
+  RecordsError,
+  type Signer,
+} from '@edca/records';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { journalSourceLines, parseJournalSource, type JournalSource } from '../journal-source.js';
@@ -64,7 +71,7 @@ async function locate(flags: SourceFlags): Promise<Where> {
   return { source: parseJournalSource(flags.store!, flags.stream), inbox: flags.inbox };
 }
 
-async function readPending(source: JournalSource): Promise<PendingApprovalInfo[]> {
+async function readApprovals(source: JournalSource): Promise<PendingApprovalInfo[]> {
   const records = [];
   const text = new TextDecoder('utf-8', { fatal: true });
   for await (const line of journalSourceLines(source)) {
@@ -77,7 +84,7 @@ async function readPending(source: JournalSource): Promise<PendingApprovalInfo[]
       throw new CliError('JOURNAL_CORRUPT', `a journal line does not decode (${code})`, EXIT.CHECK_FAILED);
     }
   }
-  return pendingApprovals(records, Date.now());
+  return journalApprovals(records, Date.now());
 }
 
 function loadKey(path: string): Signer {
@@ -126,13 +133,15 @@ async function decideOne(
   verdict: 'approve' | 'reject',
   flags: DecideFlags,
 ): Promise<void> {
+  if (flags.reason !== undefined && !APPROVAL_REASON_PATTERN.test(flags.reason))
+    throw new CliError('USAGE', '--reason needs 1 to 1000 characters on one line');
   const where = await locate(flags);
   if (where.inbox === undefined)
     throw new CliError('USAGE', 'this store needs --inbox DIR (the server config names it)');
   const signer = loadKey(flags.key);
   let pending: PendingApprovalInfo;
   try {
-    pending = findPendingApproval(await readPending(where.source), id);
+    pending = findPendingApproval(await readApprovals(where.source), id);
   } catch (err) {
     throw toCliError(err);
   }
@@ -144,12 +153,13 @@ async function decideOne(
       verdict,
       approver: { kid: signer.kid, role: pending.required.role },
       at: toRfc3339(Date.now()),
+      ...(flags.reason === undefined ? {} : { reason: flags.reason }),
     },
     signer,
   );
   let file: string;
   try {
-    file = writeApprovalToInbox(where.inbox, signed, flags.reason);
+    file = writeApprovalToInbox(where.inbox, signed);
   } catch (err) {
     throw toCliError(err);
   }
@@ -197,7 +207,7 @@ export function registerApprovals(program: Command, io: CliIo): void {
       .option('--json', 'print JSON'),
   ).action(async (flags: SourceFlags & { json?: boolean }) => {
     const where = await locate(flags);
-    const pending = await readPending(where.source);
+    const pending = (await readApprovals(where.source)).filter((a) => a.status === 'pending');
     if (flags.json === true) {
       io.stdout(`${JSON.stringify(pending, null, 2)}\n`);
       return;
@@ -219,7 +229,8 @@ export function registerApprovals(program: Command, io: CliIo): void {
       .requiredOption('--key <file>', "the approver's Ed25519 private key (PEM, mode 0600)")
       .option('--wait <seconds>', "how long to wait for the server's answer (0: do not wait)", '10');
     if (verdict === 'reject')
-      cmd.requiredOption('--reason <text>', 'why (kept with the statement in the inbox)');
+      cmd.requiredOption('--reason <text>', 'why (signed with the rejection and journaled)');
+    else cmd.option('--reason <text>', 'why, optionally (signed with the approval and journaled)');
     addSourceOptions(cmd).action(async (id: string, flags: DecideFlags) => decideOne(io, id, verdict, flags));
   }
 }

@@ -1,6 +1,8 @@
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import {
+  checkHttpOptions,
   loadServerConfig,
   McpError,
   openServerRuntime,
@@ -28,6 +30,38 @@ interface ServeFlags {
   host?: string;
   requireSignedActivation?: boolean;
   activation?: string[];
+  tokenFile?: string;
+}
+
+/** The environment variable `edca serve --http` reads its bearer token from without `--token-file`. */
+export const MCP_TOKEN_ENV = 'EDCA_MCP_TOKEN';
+
+/**
+ * The bearer token of the HTTP endpoint: the first line of `--token-file` (a file only its owner
+ * may read, like a private key), else `EDCA_MCP_TOKEN`, else none.
+ */
+function readToken(file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (file === undefined) {
+    const fromEnv = env[MCP_TOKEN_ENV];
+    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv.trim();
+  }
+  let mode: number;
+  let text: string;
+  try {
+    mode = statSync(file).mode;
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(
+      'TOKEN_FILE_UNREADABLE',
+      `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  if ((mode & 0o077) !== 0)
+    throw new CliError(
+      'TOKEN_FILE_PERMISSIONS',
+      `${file} may be read by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
+    );
+  return text.split('\n')[0]!.trim();
 }
 
 /** Opens a `postgres://` journal and kernel store for the server (many instances share them). */
@@ -95,6 +129,10 @@ export function registerServe(program: Command, io: CliIo): void {
     .option('--http <port>', 'serve Streamable HTTP at http://HOST:PORT/mcp (0: any free port)')
     .option('--host <host>', 'with --http: the address to listen on', '127.0.0.1')
     .option(
+      '--token-file <file>',
+      `with --http: the bearer token clients must send (mode 0600; default $${MCP_TOKEN_ENV}); required unless --host is loopback`,
+    )
+    .option(
       '--require-signed-activation',
       "refuse to start unless every map has its owner's signed activation",
     )
@@ -110,7 +148,21 @@ export function registerServe(program: Command, io: CliIo): void {
         throw new CliError('USAGE', '--demo needs --out DIR');
       if (flags.host !== '127.0.0.1' && flags.http === undefined)
         throw new CliError('USAGE', '--host needs --http PORT');
+      if (flags.tokenFile !== undefined && flags.http === undefined)
+        throw new CliError('USAGE', '--token-file needs --http PORT');
       const port = flags.http === undefined ? undefined : parsePort(flags.http);
+      const token = port === undefined ? undefined : readToken(flags.tokenFile, process.env);
+      if (port !== undefined) {
+        try {
+          checkHttpOptions({
+            port,
+            host: flags.host ?? '127.0.0.1',
+            ...(token === undefined ? {} : { token }),
+          });
+        } catch (err) {
+          throw toCliError(err);
+        }
+      }
       const activations = readActivationFiles(flags.activation ?? []);
       let config: ServerConfig;
       let baseDir: string;
@@ -147,10 +199,16 @@ export function registerServe(program: Command, io: CliIo): void {
         if (port === undefined) {
           await serveStdio(runtime.mcp);
         } else {
-          const endpoint = await serveHttp(runtime.mcp, {
-            port,
-            ...(flags.host === undefined ? {} : { host: flags.host }),
-          });
+          let endpoint;
+          try {
+            endpoint = await serveHttp(runtime.mcp, {
+              port,
+              ...(flags.host === undefined ? {} : { host: flags.host }),
+              ...(token === undefined ? {} : { token }),
+            });
+          } catch (err) {
+            throw toCliError(err);
+          }
           io.stdout(`edca serve: listening on ${endpoint.url}\n`);
           await waitForSignal();
           await endpoint.close();
