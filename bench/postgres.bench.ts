@@ -15,7 +15,7 @@
  *
  *   pnpm bench:postgres                       # table
  *   pnpm bench:postgres --json                # one JSON object
- *   pnpm bench:postgres --seconds 5           # shorter runs
+ *   pnpm bench:postgres --seconds 5           # shorter runs (also --seconds=5, as `pnpm bench` passes it)
  *   pnpm bench:postgres --instances 1,4       # only these instance counts
  *   pnpm bench:postgres --cpu-prof DIR        # also write each instance's V8 CPU profile into DIR
  *   pnpm bench:postgres --unix                # instances connect over the server's Unix socket
@@ -38,12 +38,17 @@ import {
 const mapFile = fileURLToPath(new URL('./fixtures/postgres-refunds.yaml', import.meta.url));
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const secondsArg = args.indexOf('--seconds');
-const seconds = secondsArg >= 0 ? Number(args[secondsArg + 1]) : 10;
-const instancesArg = args.indexOf('--instances');
-const instanceCounts = instancesArg >= 0 ? (args[instancesArg + 1] ?? '').split(',').map(Number) : [1, 2, 4];
-const profArg = args.indexOf('--cpu-prof');
-const nodeArgs = profArg >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${args[profArg + 1] ?? '.'}`] : [];
+/** `--name value` or `--name=value` (the second form passes through `pnpm bench … --save`). */
+const option = (name: string): string | undefined => {
+  const eq = args.find((a) => a.startsWith(`${name}=`));
+  if (eq !== undefined) return eq.slice(name.length + 1);
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const seconds = Number(option('--seconds') ?? 10);
+const instanceCounts = (option('--instances') ?? '1,2,4').split(',').map(Number);
+const profDir = option('--cpu-prof');
+const nodeArgs = profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
 const unix = args.includes('--unix');
 const hostBatch = args.includes('--host-batch');
 const WORKERS = 32;
