@@ -20,6 +20,7 @@
  *   pnpm bench:postgres --cpu-prof DIR        # also write each instance's V8 CPU profile into DIR
  *   pnpm bench:postgres --unix                # instances connect over the server's Unix socket
  *   pnpm bench:postgres --host-batch          # the host's row loads of concurrent requests share a statement
+ *   pnpm bench:postgres --server-functions    # also the server's time in each edca function per permit
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -51,6 +52,7 @@ const profDir = option('--cpu-prof');
 const nodeArgs = profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
 const unix = args.includes('--unix');
 const hostBatch = args.includes('--host-batch');
+const serverFunctions = args.includes('--server-functions');
 const WORKERS = 32;
 const TICKS_PER_SECOND = 100;
 
@@ -113,6 +115,52 @@ async function unixUrl(url: string): Promise<string> {
   }
 }
 
+async function sql(url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+interface FnStat {
+  readonly calls: number;
+  readonly selfMs: number;
+}
+
+/** The server's own counts of the edca functions (track_functions): calls and self time. */
+async function functionsOf(url: string): Promise<Map<string, FnStat>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ funcname: string; calls: string; self_time: number }>(
+      `SELECT funcname, calls::text AS calls, self_time FROM pg_stat_user_functions WHERE schemaname = 'edca'`,
+    );
+    return new Map(rows.map((r) => [r.funcname, { calls: Number(r.calls), selfMs: Number(r.self_time) }]));
+  } finally {
+    await client.end();
+  }
+}
+
+function perPermit(
+  before: Map<string, FnStat>,
+  after: Map<string, FnStat>,
+  permits: number,
+): Record<string, { callsPerPermit: number; selfUsPerPermit: number }> {
+  const out: Record<string, { callsPerPermit: number; selfUsPerPermit: number }> = {};
+  for (const [name, a] of after) {
+    const b = before.get(name) ?? { calls: 0, selfMs: 0 };
+    const n = Math.max(1, permits);
+    out[name] = {
+      callsPerPermit: Number(((a.calls - b.calls) / n).toFixed(3)),
+      selfUsPerPermit: Number((((a.selfMs - b.selfMs) * 1000) / n).toFixed(1)),
+    };
+  }
+  return out;
+}
+
 /** Transactions committed or rolled back in the database so far (as the statistics have them). */
 async function transactionsOf(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
@@ -146,6 +194,8 @@ export interface PostgresBenchRow {
    * statement outside an explicit transaction is one): the round trips a permit costs, all instances.
    */
   readonly transactionsPerPermit: number;
+  /** With `--server-functions`: per edca SQL function, calls and the server's own µs per permit. */
+  readonly functions?: Record<string, { callsPerPermit: number; selfUsPerPermit: number }>;
   readonly seconds: number;
 }
 
@@ -158,6 +208,9 @@ async function runRow(
   const tcpUrl = await server.createDatabase('edca_bench');
   const url = unix ? await unixUrl(tcpUrl) : tcpUrl;
   const dir = scratchDir();
+  // PL/pgSQL functions (triggers included) are timed by the server itself (pg_stat_user_functions).
+  if (serverFunctions)
+    await sql(url, `ALTER DATABASE ${new URL(tcpUrl).pathname.slice(1)} SET track_functions = 'pl'`);
   await prepareAppTables(url, instances, PAYMENTS);
   const { keyFiles } = writeKernelKeys(dir, instances);
   const children: Child[] = Array.from({ length: instances }, (_, k) =>
@@ -179,6 +232,7 @@ async function runRow(
   await Promise.all(children.map((c) => c.waitFor((l) => l['type'] === 'started')));
   const postmaster = await postmasterOf(url);
   const xacts0 = await transactionsOf(url);
+  const fns0 = serverFunctions ? await functionsOf(url) : new Map<string, FnStat>();
   const server0 = postmaster === null ? 0 : serverCpu(postmaster);
   for (const c of children) c.proc.kill('SIGUSR2');
   const done = await Promise.all(children.map((c) => c.waitFor((l) => l['type'] === 'done')));
@@ -187,6 +241,7 @@ async function runRow(
   const codes = await Promise.all(children.map((c) => c.exited));
   // Read after the instances exited: a backend reports its counts when it ends at the latest.
   const xacts1 = await transactionsOf(url);
+  const fns1 = serverFunctions ? await functionsOf(url) : new Map<string, FnStat>();
   codes.forEach((code, k) => {
     if (code !== 0) throw new Error(`instance ${k} exited ${code}: ${children[k]!.stderr().slice(-2000)}`);
   });
@@ -204,6 +259,7 @@ async function runRow(
     serverCpuUsPerPermit:
       postmaster === null ? null : Math.round(((server1 - server0) * 1e6) / Math.max(1, permits)),
     transactionsPerPermit: Number(((xacts1 - xacts0) / Math.max(1, permits)).toFixed(2)),
+    ...(serverFunctions ? { functions: perPermit(fns0, fns1, permits) } : {}),
     seconds: Number((ms / 1000).toFixed(1)),
   };
 }
