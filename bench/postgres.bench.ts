@@ -15,8 +15,12 @@
  *
  *   pnpm bench:postgres                       # table
  *   pnpm bench:postgres --json                # one JSON object
- *   pnpm bench:postgres --seconds 5           # shorter runs
+ *   pnpm bench:postgres --seconds 5           # shorter runs (also --seconds=5, as `pnpm bench` passes it)
  *   pnpm bench:postgres --instances 1,4       # only these instance counts
+ *   pnpm bench:postgres --cpu-prof DIR        # also write each instance's V8 CPU profile into DIR
+ *   pnpm bench:postgres --unix                # instances connect over the server's Unix socket
+ *   pnpm bench:postgres --host-batch          # the host's row loads of concurrent requests share a statement
+ *   pnpm bench:postgres --server-functions    # also the server's time in each edca function per permit
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -35,10 +39,20 @@ import {
 const mapFile = fileURLToPath(new URL('./fixtures/postgres-refunds.yaml', import.meta.url));
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const secondsArg = args.indexOf('--seconds');
-const seconds = secondsArg >= 0 ? Number(args[secondsArg + 1]) : 10;
-const instancesArg = args.indexOf('--instances');
-const instanceCounts = instancesArg >= 0 ? (args[instancesArg + 1] ?? '').split(',').map(Number) : [1, 2, 4];
+/** `--name value` or `--name=value` (the second form passes through `pnpm bench … --save`). */
+const option = (name: string): string | undefined => {
+  const eq = args.find((a) => a.startsWith(`${name}=`));
+  if (eq !== undefined) return eq.slice(name.length + 1);
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const seconds = Number(option('--seconds') ?? 10);
+const instanceCounts = (option('--instances') ?? '1,2,4').split(',').map(Number);
+const profDir = option('--cpu-prof');
+const nodeArgs = profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+const unix = args.includes('--unix');
+const hostBatch = args.includes('--host-batch');
+const serverFunctions = args.includes('--server-functions');
 const WORKERS = 32;
 const TICKS_PER_SECOND = 100;
 
@@ -84,6 +98,83 @@ async function postmasterOf(url: string): Promise<number | null> {
     await client.end();
   }
 }
+/** The same database over the server's (first) Unix socket directory instead of TCP. */
+async function unixUrl(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ dir: string }>(
+      "SELECT current_setting('unix_socket_directories') AS dir",
+    );
+    const dir = rows[0]!.dir.split(',')[0]!.trim();
+    const u = new URL(url);
+    u.searchParams.set('host', dir);
+    return u.toString();
+  } finally {
+    await client.end();
+  }
+}
+
+async function sql(url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+interface FnStat {
+  readonly calls: number;
+  readonly selfMs: number;
+}
+
+/** The server's own counts of the edca functions (track_functions): calls and self time. */
+async function functionsOf(url: string): Promise<Map<string, FnStat>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ funcname: string; calls: string; self_time: number }>(
+      `SELECT funcname, calls::text AS calls, self_time FROM pg_stat_user_functions WHERE schemaname = 'edca'`,
+    );
+    return new Map(rows.map((r) => [r.funcname, { calls: Number(r.calls), selfMs: Number(r.self_time) }]));
+  } finally {
+    await client.end();
+  }
+}
+
+function perPermit(
+  before: Map<string, FnStat>,
+  after: Map<string, FnStat>,
+  permits: number,
+): Record<string, { callsPerPermit: number; selfUsPerPermit: number }> {
+  const out: Record<string, { callsPerPermit: number; selfUsPerPermit: number }> = {};
+  for (const [name, a] of after) {
+    const b = before.get(name) ?? { calls: 0, selfMs: 0 };
+    const n = Math.max(1, permits);
+    out[name] = {
+      callsPerPermit: Number(((a.calls - b.calls) / n).toFixed(3)),
+      selfUsPerPermit: Number((((a.selfMs - b.selfMs) * 1000) / n).toFixed(1)),
+    };
+  }
+  return out;
+}
+
+/** Transactions committed or rolled back in the database so far (as the statistics have them). */
+async function transactionsOf(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      `SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = current_database()`,
+    );
+    return Number(rows[0]!.n);
+  } finally {
+    await client.end();
+  }
+}
+
 const PAYMENTS = 20_000;
 
 /** One measured row. */
@@ -98,6 +189,13 @@ export interface PostgresBenchRow {
   readonly kernelCpuUsPerPermit: number;
   /** PostgreSQL's CPU time (all its processes) per permit over the same run; null if not local. */
   readonly serverCpuUsPerPermit: number | null;
+  /**
+   * Transactions the server counted in the database per permit (pg_stat_database, so every
+   * statement outside an explicit transaction is one): the round trips a permit costs, all instances.
+   */
+  readonly transactionsPerPermit: number;
+  /** With `--server-functions`: per edca SQL function, calls and the server's own µs per permit. */
+  readonly functions?: Record<string, { callsPerPermit: number; selfUsPerPermit: number }>;
   readonly seconds: number;
 }
 
@@ -107,30 +205,43 @@ async function runRow(
   execute: boolean,
   streams: 'one' | 'per-instance',
 ): Promise<PostgresBenchRow> {
-  const url = await server.createDatabase('edca_bench');
+  const tcpUrl = await server.createDatabase('edca_bench');
+  const url = unix ? await unixUrl(tcpUrl) : tcpUrl;
   const dir = scratchDir();
+  // PL/pgSQL functions (triggers included) are timed by the server itself (pg_stat_user_functions).
+  if (serverFunctions)
+    await sql(url, `ALTER DATABASE ${new URL(tcpUrl).pathname.slice(1)} SET track_functions = 'pl'`);
   await prepareAppTables(url, instances, PAYMENTS);
   const { keyFiles } = writeKernelKeys(dir, instances);
   const children: Child[] = Array.from({ length: instances }, (_, k) =>
-    spawnChild({
-      ...defaultConfig(url, k, keyFiles[k]!),
-      ...(streams === 'per-instance' ? { stream: `mp-${k}` } : {}),
-      mapFile,
-      count: PAYMENTS,
-      workers: WORKERS,
-      benchMs: seconds * 1000,
-      benchExecute: execute,
-    }),
+    spawnChild(
+      {
+        ...defaultConfig(url, k, keyFiles[k]!),
+        ...(streams === 'per-instance' ? { stream: `mp-${k}` } : {}),
+        mapFile,
+        count: PAYMENTS,
+        workers: WORKERS,
+        benchMs: seconds * 1000,
+        benchExecute: execute,
+        hostBatch,
+      },
+      nodeArgs,
+    ),
   );
   // Start the clock only when every instance has started (migrated, self-tested, recovered).
   await Promise.all(children.map((c) => c.waitFor((l) => l['type'] === 'started')));
   const postmaster = await postmasterOf(url);
+  const xacts0 = await transactionsOf(url);
+  const fns0 = serverFunctions ? await functionsOf(url) : new Map<string, FnStat>();
   const server0 = postmaster === null ? 0 : serverCpu(postmaster);
   for (const c of children) c.proc.kill('SIGUSR2');
   const done = await Promise.all(children.map((c) => c.waitFor((l) => l['type'] === 'done')));
   // Read when the runs end, before the instances close (their closing checkpoints are not measured).
   const server1 = postmaster === null ? 0 : serverCpu(postmaster);
   const codes = await Promise.all(children.map((c) => c.exited));
+  // Read after the instances exited: a backend reports its counts when it ends at the latest.
+  const xacts1 = await transactionsOf(url);
+  const fns1 = serverFunctions ? await functionsOf(url) : new Map<string, FnStat>();
   codes.forEach((code, k) => {
     if (code !== 0) throw new Error(`instance ${k} exited ${code}: ${children[k]!.stderr().slice(-2000)}`);
   });
@@ -147,6 +258,8 @@ async function runRow(
     kernelCpuUsPerPermit: Math.round(cpuUs / Math.max(1, permits)),
     serverCpuUsPerPermit:
       postmaster === null ? null : Math.round(((server1 - server0) * 1e6) / Math.max(1, permits)),
+    transactionsPerPermit: Number(((xacts1 - xacts0) / Math.max(1, permits)).toFixed(2)),
+    ...(serverFunctions ? { functions: perPermit(fns0, fns1, permits) } : {}),
     seconds: Number((ms / 1000).toFixed(1)),
   };
 }
@@ -166,6 +279,8 @@ const result = {
   suite: 'postgres',
   workersPerInstance: WORKERS,
   external: server.external,
+  socket: unix ? 'unix' : 'tcp',
+  hostBatch,
   loadAverage: [Number(loadBefore.toFixed(1)), Number(loadavg()[0]!.toFixed(1))],
   rows,
 };

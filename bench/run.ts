@@ -8,6 +8,7 @@
  *   pnpm bench records journal      # only the suites whose file name contains one of the words
  *   pnpm bench kernel audit --save  # also keeps each suite's JSON in bench/results/ (raw runs, history)
  *
+ * Options with a value pass through as `--name=value` (a bare word is a suite filter).
  * `--save` runs the suites with `--json` and writes one file per suite and run,
  * `bench/results/<suite>-<UTC time>.json`: the command, the commit, the load average before and
  * after, and the suite's JSON output as it printed it. docs/benchmarks.md quotes the latest ones.
@@ -84,7 +85,7 @@ for (const file of files) {
     const path = `${resultsDir}${suite}-${stamp}.json`;
     const record = {
       suite,
-      command: `pnpm bench ${suite} --save`,
+      command: ['pnpm bench', suite, ...flags.filter((f) => f !== '--json'), '--save'].join(' '),
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       commit: commit(),

@@ -14,6 +14,7 @@ import { createKernel, systemClock, type Decision, type ExecuteResult, type Perm
 import { createNodeSigner, type SignedRecord } from '@edca/records';
 import { loadStateMap } from '@edca/semantic';
 import { postgresJournal, postgresStore } from '@edca/store-postgres';
+import { Batcher } from '../packages/store-postgres/src/internal/batcher.js';
 
 /** What the parent tells a child. */
 export interface ChildConfig {
@@ -43,6 +44,8 @@ export interface ChildConfig {
   /** Benchmark: run for this long instead of a fixed count (0: off), deciding only or also executing. */
   readonly benchMs?: number;
   readonly benchExecute?: boolean;
+  /** Benchmark: the host's row loads of concurrent requests share one statement. */
+  readonly hostBatch?: boolean;
   /** Start the workload only on the parent's go (SIGUSR2), sent once every instance has started. */
   readonly waitForGo?: boolean;
 }
@@ -83,13 +86,32 @@ interface PayRow {
   STATUS_CD: string;
   AMT_CENTS: number;
 }
-async function loadRow(id: string): Promise<PayRow | undefined> {
+async function loadOne(id: string): Promise<PayRow | undefined> {
   const { rows } = await app.query<PayRow>(
     'SELECT pay_id AS "PAY_ID", status_cd AS "STATUS_CD", amt_cents AS "AMT_CENTS" FROM mp_payments WHERE pay_id = $1',
     [id],
   );
   return rows[0];
 }
+// With `hostBatch` the host loads rows as a high-throughput host would: the loads of concurrent
+// requests share one statement (the store's own batcher, reused), so the benchmark's figures are
+// mostly the kernel's and the store's rather than the host's round trips.
+const rowLoads = new Batcher<string, PayRow | undefined>(async (ids) => {
+  const { rows } = await app.query<PayRow>({
+    name: 'mp-load-rows',
+    text: `SELECT pay_id AS "PAY_ID", status_cd AS "STATUS_CD", amt_cents AS "AMT_CENTS" FROM mp_payments
+            WHERE pay_id = ANY ($1::text[])`,
+    values: [[...new Set(ids)]],
+  });
+  const byId = new Map(rows.map((r) => [r.PAY_ID, r]));
+  // A copy each: the kernel and the loop must not share one mutable row object.
+  return ids.map((id) => {
+    const row = byId.get(id);
+    return row === undefined ? undefined : { ...row };
+  });
+});
+const loadRow = (id: string): Promise<PayRow | undefined> =>
+  config.hostBatch === true ? rowLoads.call(id) : loadOne(id);
 
 const kernel = await createKernel({
   maps: [loaded.value],

@@ -99,11 +99,16 @@ export function defaultConfig(url: string, instance: number, keyFile: string): C
   };
 }
 
-export function spawnChild(config: ChildConfig): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', childScript, JSON.stringify(config)], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Starts a child kernel; `nodeArgs` go before the script (e.g. `--cpu-prof` for a profile). */
+export function spawnChild(config: ChildConfig, nodeArgs: readonly string[] = []): Child {
+  const proc = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', childScript, JSON.stringify(config)],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: Record<string, unknown>[] = [];
   const waiters: {
     pred: (l: Record<string, unknown>) => boolean;

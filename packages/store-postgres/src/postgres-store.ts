@@ -116,18 +116,18 @@ function batchedStatements(pool: pg.Pool) {
     async (items) => {
       const { rows } = await pool.query<{ used: string }>({
         name: 'edca-usage',
-        // Each counter's held sum is scanned once per batch, at the batch's earliest `now`; a call
-        // with a later `now` subtracts only the holds that lapsed in between (a short index range).
-        text: `WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(c, n, ord)),
-               b AS (SELECT m.c, m.n0,
-                            COALESCE((SELECT k.settled FROM edca.limit_counters k WHERE k.counter = m.c), 0)
-                            + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
-                                         WHERE h.counter = m.c AND NOT h.settled AND h.hold_until > m.n0), 0) AS used0
-                       FROM (SELECT c, min(n) AS n0 FROM u GROUP BY c) AS m)
-               SELECT (b.used0 - COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
-                                           WHERE h.counter = u.c AND NOT h.settled
-                                             AND h.hold_until > b.n0 AND h.hold_until <= u.n), 0))::text AS used
-                 FROM u JOIN b ON b.c = u.c ORDER BY u.ord`,
+        // The counter's running held total (migration 7), corrected by the holds between its sweep
+        // and this call's now: a short index range on one side or the other.
+        text: `SELECT COALESCE(k.settled + k.held
+                 - COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                              WHERE h.counter = u.c AND NOT h.settled
+                                AND h.hold_until > k.swept_until AND h.hold_until <= u.n), 0)
+                 + COALESCE((SELECT sum(h.amount) FROM edca.limit_reservations h
+                              WHERE h.counter = u.c AND NOT h.settled
+                                AND h.hold_until > u.n AND h.hold_until <= k.swept_until), 0), 0)::text AS used
+                 FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(c, n, ord)
+                 LEFT JOIN edca.limit_counters k ON k.counter = u.c
+                ORDER BY u.ord`,
         values: [items.map((u) => u.counter), items.map((u) => u.now)],
       });
       return rows.map((r) => Number(r.used));
@@ -203,16 +203,10 @@ function batchedStatements(pool: pg.Pool) {
       await pool.query({ name, text, values: [[...new Set(ids)]] });
       return ids.map(() => undefined);
     });
-  // The largest bigint: a pinned hold counts until settle or release, like a settled amount.
-  const pin = byIds(
-    'edca-pin',
-    'UPDATE edca.limit_reservations SET hold_until = 9223372036854775807 WHERE id = ANY ($1::text[]) AND NOT settled',
-  );
+  // A pinned hold's hold_until becomes the largest bigint: it counts until settle or release.
+  const pin = byIds('edca-pin', 'SELECT edca.pin_many($1::text[])');
   const settle = byIds('edca-settle', 'SELECT edca.settle_many($1::text[])');
-  const release = byIds(
-    'edca-release',
-    'DELETE FROM edca.limit_reservations WHERE id = ANY ($1::text[]) AND NOT settled',
-  );
+  const release = byIds('edca-release', 'SELECT edca.release_many($1::text[])');
   return { consume, consumed, usage, reserve, pin, settle, release };
 }
 

@@ -294,7 +294,7 @@ async function reserveHolds(
 }
 
 async function releaseAll(ctx: KernelContext, holds: Holds): Promise<void> {
-  for (const r of holds.reservations) await ctx.store.release(r.id).catch(() => undefined);
+  await Promise.all(holds.reservations.map((r) => ctx.store.release(r.id).catch(() => undefined)));
 }
 
 /** Marks the approval a permit uses (atomically, across instances): it authorizes ONE permit. */

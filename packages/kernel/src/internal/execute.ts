@@ -173,7 +173,8 @@ async function consume(
   try {
     if (!(await ctx.store.consumePermit(permitHash, toRfc3339(nowMs))))
       return refusedExec('PERMIT_CONSUMED', 'the permit was already used');
-    for (const id of reservationIdsOf(ctx, permitHash, body)) await ctx.store.pin(id);
+    // Issued together, so a store that batches calls pins them with one statement.
+    await Promise.all(reservationIdsOf(ctx, permitHash, body).map((id) => ctx.store.pin(id)));
   } catch {
     return refusedExec('STORE_UNAVAILABLE', 'the kernel store does not answer');
   }
