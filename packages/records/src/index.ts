@@ -104,6 +104,7 @@ export {
   type GeneratedKeyPair,
 } from './key-file.js';
 export { parseCanonicalJson } from './canonical-parse.js';
+export type { FastPath } from './fast-path.js';
 export { startWorkerModule } from './worker-module.js';
 export {
   prepareRecord,
