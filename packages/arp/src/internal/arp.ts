@@ -1,7 +1,6 @@
 import { match } from 'ts-pattern';
 import { z } from 'zod';
-import { assertIJson, RecordsError, type JsonValue } from '@edca/records';
-import { canonicalJson } from './canonical.js';
+import { assertIJson, canonicalize as canonicalJson, RecordsError, type JsonValue } from '@edca/records';
 import type { AbstractState, CompiledMap } from '@edca/semantic';
 import { ArpError, refuse, type ArpIssue, type ArpRefusal } from './errors.js';
 import {
@@ -390,10 +389,18 @@ export function createArp(options: ArpOptions): Arp {
     // Canonical JSON of the view: `intents` sorts between `entities` and `notice`, so the
     // memoized section is spliced in at that place (RFC 8785 key order).
     const { notice, untrusted } = dynamic;
-    const json =
-      `{"display":${canonicalJson(dynamic.display)},"edca_view":1,"entities":${canonicalJson(dynamic.entities)},` +
-      `"intents":${section.json}${notice === undefined ? '' : `,"notice":${JSON.stringify(notice)}`}` +
-      `,"state":${stateJson}${untrusted === undefined ? '' : `,"untrusted":${canonicalJson(untrusted)}`}}`;
+    // Display values and free text come from the business records: the strict I-JSON check of the
+    // canonical writer refuses what no I-JSON reader takes (a lone surrogate in a string).
+    let json: string;
+    try {
+      json =
+        `{"display":${canonicalJson(dynamic.display)},"edca_view":1,"entities":${canonicalJson(dynamic.entities)},` +
+        `"intents":${section.json}${notice === undefined ? '' : `,"notice":${JSON.stringify(notice)}`}` +
+        `,"state":${stateJson}${untrusted === undefined ? '' : `,"untrusted":${canonicalJson(untrusted)}`}}`;
+    } catch (err) {
+      if (!(err instanceof RecordsError)) throw err;
+      return refuse('DISPLAY_NOT_IJSON', 'a display value of the business records is not I-JSON');
+    }
     return { ok: true, view, json, refs };
   };
 
