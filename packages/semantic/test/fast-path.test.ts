@@ -1,6 +1,6 @@
-// The native fast path must give exactly the CEL plan's answer for every condition it handles.
-import { celEnv, isCelError, plan } from '@bufbuild/cel';
-import fc from 'fast-check';
+// Which shapes the native closure specializes; that it gives exactly the CEL plan's answer is the
+// shared fast-path harness's property (test/fast-paths: semantic.condition).
+import { celEnv, plan } from '@bufbuild/cel';
 import { describe, expect, it } from 'vitest';
 import { checkCondition, T, type CelT, type CheckEnv } from '../src/internal/cel-check.js';
 import { fastPath } from '../src/internal/fast-path.js';
@@ -13,13 +13,6 @@ const vars = new Map<string, CelT>([
   ['s.x', T.double],
 ]);
 const checkEnv: CheckEnv = { vars, namespaces: new Map() };
-const norm = (r: unknown): unknown => (isCelError(r) ? 'ERROR' : r);
-const bindingsArb = fc.record({
-  's.code': fc.constantFrom('A', 'B', 'C'),
-  's.n': fc.bigInt({ min: -200n, max: 200n }),
-  's.flag': fc.boolean(),
-  's.x': fc.double({ min: -200, max: 200, noNaN: true }),
-});
 
 const SHAPES = [
   "s.code == 'A'",
@@ -57,27 +50,6 @@ describe('fastPath', () => {
     const slow = plan(env, c.parsed!) as unknown as (b: Record<string, unknown>) => unknown;
     const fast = fastPath(c.parsed!.expr, c.names, slow);
     it('is specialized', () => expect(fast).toBeDefined());
-    it('agrees with the CEL plan on any bindings (property)', () => {
-      fc.assert(
-        fc.property(bindingsArb, (b) => {
-          expect(fast!(b)).toBe(slow(b));
-        }),
-        { numRuns: 300 },
-      );
-    });
-    it('defers to CEL when names are unbound, keeping its error absorption (property)', () => {
-      const partial = bindingsArb.chain((b) =>
-        fc
-          .subarray(Object.keys(b))
-          .map((keep) => Object.fromEntries(keep.map((k) => [k, b[k as keyof typeof b]]))),
-      );
-      fc.assert(
-        fc.property(partial, (b) => {
-          expect(norm(fast!(b))).toBe(norm(slow(b)));
-        }),
-        { numRuns: 300 },
-      );
-    });
   });
 
   it.each(NOT_FAST)('leaves %s to CEL', (text) => {
