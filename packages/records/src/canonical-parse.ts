@@ -265,7 +265,7 @@ const isWs = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c
  * differ (a duplicate key is `IJSON_DUPLICATE_KEY` to the reference, merely out of canonical order
  * here).
  */
-export const canonicalParsePath: FastPath<[text: string, limits?: IJsonLimits], JsonValue> = {
+export const canonicalParsePath: FastPath<[text: string, limits: IJsonLimits | undefined], JsonValue> = {
   reference: (text, limits) => {
     const v = parseJson(text, limits);
     if (canonicalize(v, limits) !== text)

@@ -757,7 +757,7 @@ export function parseJsonStrict(text: string, maxDepth: number): JsonValue {
  * RFC 8785 text of a value. Reference: the strict I-JSON walk, then json-canonicalize. Fast: one
  * composing pass that also checks, reusing remembered texts of frozen containers.
  */
-export const canonicalTextPath: FastPath<[value: unknown, limits?: IJsonLimits], string> = {
+export const canonicalTextPath: FastPath<[value: unknown, limits: IJsonLimits | undefined], string> = {
   reference: (value, limits) => {
     assertIJson(value, limits);
     return jcs(value);
