@@ -5,20 +5,16 @@
 import { LRUCache } from 'lru-cache';
 import { digestValue, type Digest } from '@edca/records';
 import type { Proposal } from '@edca/arp';
-import type { CompiledMap, DecisionInput } from '@edca/semantic';
+import type { CompiledMap, DecisionInput, DecisionResult } from '@edca/semantic';
 import type { DecisionReason } from './types.js';
 
 /**
  * What the kernel decided for one decision key (what its cache holds): semantic's `DecisionResult`,
  * or a kernel refusal with a kernel reason code.
  */
-export interface KernelDecisionResult {
-  readonly verdict: 'permit' | 'refuse' | 'escalate';
-  readonly rule: string;
+export type KernelDecisionResult = Omit<DecisionResult, 'reasons'> & {
   readonly reasons: readonly DecisionReason[];
-  readonly accountable: string;
-  readonly approvalsRequired?: { readonly count: number; readonly role: string };
-}
+};
 
 /** A normalized proposal: `@edca/arp`'s (its intake returns it); refs are opaque strings inside params. */
 export type { Proposal };
