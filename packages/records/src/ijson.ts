@@ -154,7 +154,7 @@ export function canonicalize(value: unknown, limits?: IJsonLimits): string {
 // the decision record). It answers `undefined` on anything unusual (every input `assertIJson` or
 // json-canonicalize would refuse, an object reached twice, a size or depth near a limit), and then
 // `canonicalize` runs the slow path, which refuses with the same code and path as it always did.
-// test/canonical-fast.test.ts checks byte equality and equal refusals against the slow path.
+// The fast-path harness (records.canonicalText) checks byte equality against the slow path.
 
 /** The remembered canonical text of a deeply frozen container, with what the checks need. */
 interface Known {

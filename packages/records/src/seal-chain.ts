@@ -118,7 +118,7 @@ export function prepareRecord(draft: ChainDraft): PreparedRecord {
   };
   checkEnvelope(unsigned, false);
   const text = canonicalize(unsigned, LIMITS);
-  // The hand-written check only ever accepts (test/fast-decode.test.ts); otherwise zod decides.
+  // The hand-written check only ever accepts (held to zod by the fast-path harness); otherwise zod decides.
   if (bodyCheckPath.fast(unsigned.type, unsigned.body) !== true) bodyCheck(unsigned, checkedBodySchemas);
   const prevText = unsigned.prev === null ? 'null' : `"${PREV_PLACEHOLDER}"`;
   const mid = `,"seq":${unsigned.seq},`;
