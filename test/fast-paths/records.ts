@@ -172,7 +172,7 @@ defineFastPath({
   pair: recordsFastPaths.bodyCheck,
   arbitrary: typedBody,
   answers: validTypedBody,
-  numRuns: 20_000,
+  numRuns: 8000,
 });
 
 const pad = (n: number, w: number): string => String(n).padStart(w, '0');
