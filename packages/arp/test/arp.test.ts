@@ -286,6 +286,22 @@ describe('arp.project', () => {
     });
   });
 
+  describe('when free text of the records holds a lone surrogate', () => {
+    it('refuses with DISPLAY_NOT_IJSON instead of emitting a view with no canonical form', () => {
+      const { arp } = smallBankArp();
+      const records = loadRecords();
+      expect(
+        arp.project({ ...records, cust_msg: { msg_body: 'call me \ud800 back' } }, SESSION_A),
+      ).toMatchObject({
+        ok: false,
+        code: 'DISPLAY_NOT_IJSON',
+      });
+      expect(
+        arp.project({ ...records, cust_msg: { msg_body: 'call me \u{1f600} back' } }, SESSION_A).ok,
+      ).toBe(true);
+    });
+  });
+
   describe('when the session is malformed', () => {
     it('throws ArpError SESSION_INVALID (a host bug, not model input)', () => {
       const { arp } = smallBankArp();

@@ -20,8 +20,13 @@ export const processIo: CliIo = {
 
 /** Reads a file (or standard input for `-`) as UTF-8, turning any failure into exit code 2. */
 export function readTextInput(path: string): string {
+  return readBytes(path).toString('utf8');
+}
+
+/** Reads a file (or standard input for `-`), as IO_READ_FAILED (exit code 2) on failure. */
+export function readBytes(path: string): Buffer {
   try {
-    return readFileSync(path === '-' ? 0 : path, 'utf8');
+    return readFileSync(path === '-' ? 0 : path);
   } catch (err) {
     throw new CliError(
       'IO_READ_FAILED',

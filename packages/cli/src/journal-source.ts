@@ -3,10 +3,10 @@
  * (`postgres://…` or `postgresql://…` plus a stream name). Shared by `edca journal` and `edca audit`
  * so every command that takes a journal takes `--store postgres://...` the same way.
  */
-import { readFileSync } from 'node:fs';
 import { KernelError } from '@edca/kernel';
 import { exportJournal, PostgresStoreError } from '@edca/store-postgres';
 import { CliError, EXIT } from './exit-codes.js';
+import { readBytes } from './io.js';
 
 /** A journal location. */
 export type JournalSource =
@@ -66,7 +66,7 @@ function storeError(err: unknown, source: JournalSource): CliError {
  */
 export async function* journalSourceLines(source: JournalSource, fromSeq = 1): AsyncGenerator<Uint8Array> {
   if (source.kind === 'file') {
-    const bytes = readSourceFile(source.path);
+    const bytes = readBytes(source.path);
     let seq = 0;
     let start = 0;
     while (start < bytes.length) {
@@ -93,20 +93,9 @@ export async function* journalSourceLines(source: JournalSource, fromSeq = 1): A
  * @throws CliError as `journalSourceLines`.
  */
 export async function readJournalSourceBytes(source: JournalSource): Promise<Buffer> {
-  if (source.kind === 'file') return readSourceFile(source.path);
+  if (source.kind === 'file') return readBytes(source.path);
   const parts: Uint8Array[] = [];
   const newline = Buffer.from('\n');
   for await (const line of journalSourceLines(source)) parts.push(line, newline);
   return Buffer.concat(parts);
-}
-
-function readSourceFile(path: string): Buffer {
-  try {
-    return readFileSync(path === '-' ? 0 : path);
-  } catch (err) {
-    throw new CliError(
-      'IO_READ_FAILED',
-      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
-  }
 }

@@ -16,6 +16,8 @@ export const systemClock: Clock = { now: () => Date.now() };
 const DATE_LIMIT_MS = 8.64e15; // ECMA-262 §21.4.1.22 TimeClip: later or earlier is not a Date
 const seconds = [Number.NaN, Number.NaN];
 const prefixes = ['', ''];
+// A module cache (two remembered seconds and which one to replace next), shared by every kernel of the
+// process: it changes no result, only how often toISOString runs.
 let nextSlot = 0;
 
 /**

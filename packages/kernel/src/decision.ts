@@ -3,24 +3,21 @@
  * fail-closed wrapper around the map's `evaluate`. No I/O, no clock, no randomness.
  */
 import { LRUCache } from 'lru-cache';
-import { digestValue, type Digest, type JsonValue } from '@edca/records';
-import type { CompiledMap, DecisionInput } from '@edca/semantic';
+import { digestValue, type Digest } from '@edca/records';
+import type { Proposal } from '@edca/arp';
+import type { CompiledMap, DecisionInput, DecisionResult } from '@edca/semantic';
 import type { DecisionReason } from './types.js';
 
-/** A decision result: semantic's `DecisionResult`, or a kernel refusal with a kernel reason code. */
-export interface DecisionResult {
-  readonly verdict: 'permit' | 'refuse' | 'escalate';
-  readonly rule: string;
+/**
+ * What the kernel decided for one decision key (what its cache holds): semantic's `DecisionResult`,
+ * or a kernel refusal with a kernel reason code.
+ */
+export type KernelDecisionResult = Omit<DecisionResult, 'reasons'> & {
   readonly reasons: readonly DecisionReason[];
-  readonly accountable: string;
-  readonly approvalsRequired?: { readonly count: number; readonly role: string };
-}
+};
 
-/** A normalized proposal as `@edca/arp`'s intake returns it; refs are opaque strings inside params. */
-export interface Proposal {
-  readonly intent: string;
-  readonly params: Record<string, JsonValue>;
-}
+/** A normalized proposal: `@edca/arp`'s (its intake returns it); refs are opaque strings inside params. */
+export type { Proposal };
 
 /**
  * The decision key: SHA-256 over the RFC 8785 bytes of exactly the decision input.
@@ -41,8 +38,8 @@ export interface DecisionCacheOptions {
 
 /** A bounded cache from decision key to decision result; correct locally because decisions are pure. */
 export interface DecisionCache {
-  get(key: Digest): DecisionResult | undefined;
-  set(key: Digest, result: DecisionResult): void;
+  get(key: Digest): KernelDecisionResult | undefined;
+  set(key: Digest, result: KernelDecisionResult): void;
   /** Entries held. */
   readonly size: number;
   /** Bytes held (by the cache's size calculation). */
@@ -62,7 +59,7 @@ export function createDecisionCache(options: DecisionCacheOptions = {}): Decisio
     throw new RangeError('maxEntries must be a positive integer');
   if (!Number.isInteger(maxBytes) || maxBytes < 1)
     throw new RangeError('maxBytes must be a positive integer');
-  const lru = new LRUCache<string, DecisionResult>({
+  const lru = new LRUCache<string, KernelDecisionResult>({
     max: maxEntries,
     maxSize: maxBytes,
     sizeCalculation: (value, key) => key.length + JSON.stringify(value).length,
@@ -94,16 +91,16 @@ export function evaluateDecision(
   map: CompiledMap,
   input: DecisionInput,
   cache?: { readonly cache: DecisionCache; readonly key: Digest },
-): DecisionResult {
+): KernelDecisionResult {
   const hit = cache?.cache.get(cache.key);
   if (hit) return hit;
-  let result: DecisionResult;
+  let result: KernelDecisionResult;
   try {
     result = map.evaluate(input);
   } catch {
     // A condition that throws refuses (never guessed); the failure is not cached so that a
     // transient host fault in a custom map cannot pin a refusal.
-    return Object.freeze<DecisionResult>({
+    return Object.freeze<KernelDecisionResult>({
       verdict: 'refuse',
       rule: 'kernel.evaluate',
       reasons: ['CONDITION_ERROR'],
@@ -118,7 +115,7 @@ export function evaluateDecision(
       accountable: map.owner,
     };
   }
-  const frozen: DecisionResult = Object.freeze({
+  const frozen: KernelDecisionResult = Object.freeze({
     ...result,
     reasons: Object.freeze([...result.reasons]),
   });

@@ -33,7 +33,7 @@ export type { KernelReasonCode } from './reason-codes.js';
 export { createDecisionCache, decisionKeyOf, evaluateDecision } from './decision.js';
 /** The action hash a permit is bound to; defined in `@edca/records` so the auditor recomputes it. */
 export { actionHashOf } from '@edca/records';
-export type { DecisionCache, DecisionCacheOptions, DecisionResult, Proposal } from './decision.js';
+export type { DecisionCache, DecisionCacheOptions, KernelDecisionResult, Proposal } from './decision.js';
 export { APPROVAL_DOMAIN, approvalMessage, signApproval, verifyApproval } from './approval.js';
 export type { ApprovalCheck, ApprovalStatement, SignedApproval } from './approval.js';
 export { createKernel } from './kernel.js';

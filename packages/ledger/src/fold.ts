@@ -5,7 +5,7 @@
  * No I/O and no clock: time comes from the records.
  */
 import { isObject } from '@edca/records';
-import type { RecordType } from '@edca/records';
+import type { RecordBody, RecordType } from '@edca/records';
 import type {
   ApprovalEntry,
   AttemptEntry,
@@ -24,27 +24,31 @@ export interface ApplyResult {
   readonly violations: readonly Violation[];
 }
 
-type Obj = Readonly<Record<string, unknown>>;
+/**
+ * The body of a `T` record as the fold reads it: the member names of records' `RecordBody<T>` (so a
+ * renamed or removed field does not compile here), each value still checked before use.
+ */
+type BodyOf<T extends RecordType> = { readonly [K in keyof RecordBody<T>]?: unknown };
 
-interface Ctx {
+interface Ctx<T extends RecordType> {
   readonly state: LedgerState;
   readonly seq: number;
   readonly atMs: number;
   readonly hash: string;
   readonly kid: string;
-  readonly body: Obj;
+  readonly body: BodyOf<T>;
   readonly bytes: Uint8Array | undefined;
   readonly report: (code: ViolationCode, message: string) => void;
 }
 
-type Handler = (ctx: Ctx) => void;
+type Handler<T extends RecordType> = (ctx: Ctx<T>) => void;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 /** The role of the system key: never an approver of its own escalations. */
 const KERNEL_ROLE = 'kernel';
 
 /** A model session's record after its `session.ended` is SESSION_REOPENED; the first end is kept. */
-function applySessionRecord(ctx: Ctx, what: string, ends: boolean): void {
+function applySessionRecord(ctx: Ctx<'intake.refused' | 'session.ended'>, what: string, ends: boolean): void {
   const session = str(ctx.body['session']);
   if (session === undefined) return ctx.report('BODY_INVALID', `the ${what} names no session`);
   const endedAt = ctx.state.endedSessions.get(session);
@@ -55,7 +59,7 @@ function applySessionRecord(ctx: Ctx, what: string, ends: boolean): void {
   }
 }
 
-const handlers: { readonly [T in RecordType]: Handler } = {
+const handlers: { readonly [T in RecordType]: Handler<T> } = {
   'intake.refused': (ctx) => applySessionRecord(ctx, 'a refused model output', false),
   'session.ended': (ctx) => applySessionRecord(ctx, 'a second end', true),
   'policy.activated': applyActivation,
@@ -88,7 +92,7 @@ export function apply(state: LedgerState, appended: LedgerRecord): ApplyResult {
     violations.push({ seq, code, message });
   };
   const atMs = Date.parse(record.at);
-  const handler = (handlers as Readonly<Record<string, Handler | undefined>>)[record.type];
+  const handler = (handlers as Readonly<Record<string, Handler<RecordType> | undefined>>)[record.type];
   if (handler === undefined || !isObject(record.body) || Number.isNaN(atMs)) {
     report('BODY_INVALID', `record ${seq} is not a ${record.type} record the ledger can read`);
   } else {
@@ -107,7 +111,7 @@ export function apply(state: LedgerState, appended: LedgerRecord): ApplyResult {
  * every revision of that map before (anti-rollback; rolling back is the old content signed at a
  * higher revision). The signature and the owner's key are the auditor's to check (they need trust).
  */
-function applyActivation(ctx: Ctx): void {
+function applyActivation(ctx: Ctx<'policy.activated'>): void {
   const { state, body, report } = ctx;
   const digest = str(body['policyDigest']);
   if (digest === undefined) return report('BODY_INVALID', 'the policy activation names no digest');
@@ -144,13 +148,13 @@ function applyActivation(ctx: Ctx): void {
 }
 
 /** A candidate map's decision: never a permit, so it holds nothing and nothing may run it. */
-function applyShadow(ctx: Ctx): void {
+function applyShadow(ctx: Ctx<'shadow'>): void {
   ctx.state.shadows.add(ctx.hash);
 }
 
 // ---- decisions ---------------------------------------------------------------------------------
 
-function applyDecision(ctx: Ctx): void {
+function applyDecision(ctx: Ctx<'decision'>): void {
   const { state, body, hash, report } = ctx;
   const verdict = body['verdict'];
   const actionHash = str(body['actionHash']);
@@ -214,7 +218,7 @@ function applyDecision(ctx: Ctx): void {
   if (hold !== undefined) holdCounters(ctx, permit);
 }
 
-function openEscalation(ctx: Ctx, actionHash: string): void {
+function openEscalation(ctx: Ctx<'decision'>, actionHash: string): void {
   const { state, body, hash } = ctx;
   const pending = isObject(body['pendingApproval']) ? body['pendingApproval'] : undefined;
   const count = pending?.['count'];
@@ -245,7 +249,11 @@ const granted = (a: ApprovalEntry): boolean =>
  * Marks the approval a permit uses. Format 2 permits name it (`approval`); for older ones it is the
  * oldest granted, unused escalation of the same action. Used twice is APPROVAL_REUSED.
  */
-function useApproval(ctx: Ctx, actionHash: string, named: string | undefined): string | undefined {
+function useApproval(
+  ctx: Ctx<'decision'>,
+  actionHash: string,
+  named: string | undefined,
+): string | undefined {
   const { state, report } = ctx;
   const ids = named !== undefined ? [named] : (state.approvalsByAction.get(actionHash) ?? []);
   let used: ApprovalEntry | undefined;
@@ -267,7 +275,7 @@ function useApproval(ctx: Ctx, actionHash: string, named: string | undefined): s
 }
 
 /** Holds the permit's amounts; the fold checks the kernel never let a counter pass its max. */
-function holdCounters(ctx: Ctx, permit: PermitEntry): void {
+function holdCounters(ctx: Ctx<'decision'>, permit: PermitEntry): void {
   for (const c of permit.counters) {
     let entry = ctx.state.counters.get(c.counter);
     if (entry === undefined) {
@@ -302,7 +310,7 @@ export function usageAt(state: LedgerState, counter: string, nowMs: number): num
 
 // ---- approvals ---------------------------------------------------------------------------------
 
-function applyApproval(ctx: Ctx): void {
+function applyApproval(ctx: Ctx<'approval'>): void {
   const { state, body, report } = ctx;
   const id = str(body['decision']);
   const approver = isObject(body['approver']) ? body['approver'] : undefined;
@@ -338,7 +346,7 @@ function applyApproval(ctx: Ctx): void {
 
 // ---- attempts and outcomes ---------------------------------------------------------------------
 
-function applyAttempt(ctx: Ctx): void {
+function applyAttempt(ctx: Ctx<'attempt'>): void {
   const { state, body, report } = ctx;
   const permitHash = str(body['permit']) ?? '';
   const permit = state.permits.get(permitHash);
@@ -401,7 +409,7 @@ function applyAttempt(ctx: Ctx): void {
 
 const OUTCOMES: ReadonlySet<string> = new Set(['completed', 'failed', 'unknown', 'compensated']);
 
-function applyOutcome(ctx: Ctx): void {
+function applyOutcome(ctx: Ctx<'outcome'>): void {
   const { state, body, report } = ctx;
   const status = str(body['status']);
   if (status === undefined || !OUTCOMES.has(status))

@@ -139,7 +139,8 @@ const KEY_CACHE_MAX = 4096;
 const keyCache = new Map<string, KeyEntry>();
 
 // A verifier usually checks many records against one key object: remember the last one by
-// identity, guarded by a byte comparison so a caller mutating its array cannot confuse us.
+// identity, guarded by a byte comparison so a caller mutating its array cannot confuse us. A module
+// cache like `keyCache`: it changes no verdict, only how often a key object is built.
 let lastKey: { ref: Uint8Array; copy: Buffer; entry: KeyEntry } | undefined;
 
 function keyEntry(publicKey: Uint8Array): KeyEntry {

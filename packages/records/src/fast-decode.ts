@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FastPath } from './fast-path.js';
 import { isObject, type JsonValue } from './ijson.js';
 import { checkedBodySchemas, type RecordType } from './record-types.js';
 import {
@@ -13,8 +14,8 @@ import {
 // as the internal `checkedBodySchemas` (record-types.ts: zod strict objects, the JSON-valued
 // fields already known to be I-JSON), written out so the hot path runs no zod machinery. It only
 // ever ACCEPTS: false means "not proven here", and the caller then runs zod, which accepts or
-// refuses with the precise path and message, so it can never change a verdict.
-// test/fast-decode.test.ts checks the same accept/refuse as zod on valid and mutated bodies.
+// refuses with the precise path and message, so it can never change a verdict. The pairs at the
+// end of this file are held to zod and to the Date round trip by the shared differential harness.
 
 type Obj = Record<string, unknown>;
 const isDigest = (v: unknown): boolean => typeof v === 'string' && DIGEST_PATTERN.test(v);
@@ -35,7 +36,7 @@ const has = (o: Obj, k: string): boolean => Object.hasOwn(o, k);
 
 // The key sets come from the schemas themselves, so a field added there is never accepted here
 // unchecked: a body holding it fails `onlyKeys` until this file checks it (and the differential
-// test in test/fast-decode.test.ts draws it).
+// harness's body arbitrary draws it).
 type Shape = { readonly shape: Readonly<Record<string, unknown>> };
 const keysOf = (schema: Shape): ReadonlySet<string> => new Set(Object.keys(schema.shape));
 const inner = (schema: z.ZodType): Shape => {
@@ -253,3 +254,24 @@ export function isValidRecordInstant(at: string): boolean {
   }
   return day <= (month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31);
 }
+
+/**
+ * Whether a body passes its schema. Reference: zod (`checkedBodySchemas`). Fast: the hand-written
+ * check above, exact on every body (false there still runs zod, for its path and message).
+ */
+export const bodyCheckPath: FastPath<[type: RecordType, body: JsonValue], boolean> = {
+  reference: (type, body) => checkedBodySchemas[type].safeParse(body).success,
+  fast: bodyAcceptedFast,
+};
+
+/**
+ * Whether a text of the `at` shape names a real instant. Reference: the Date round trip. Fast:
+ * the calendar check above.
+ */
+export const recordInstantPath: FastPath<[at: string], boolean> = {
+  reference: (at) => {
+    const ms = Date.parse(at);
+    return !Number.isNaN(ms) && new Date(ms).toISOString() === at;
+  },
+  fast: isValidRecordInstant,
+};

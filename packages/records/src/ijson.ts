@@ -1,5 +1,6 @@
 import { canonicalize as jcs } from 'json-canonicalize';
 import { RecordsError, type RecordsErrorCode } from './errors.js';
+import type { FastPath } from './fast-path.js';
 
 /** A value of the JSON data model (RFC 8259) that passed the strict I-JSON check (RFC 7493). */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
@@ -26,7 +27,11 @@ export const DEFAULT_IJSON_LIMITS: Readonly<Required<IJsonLimits>> = Object.free
 });
 
 type WellFormed = { isWellFormed(): boolean };
-const isWellFormed = (s: string): boolean => (s as unknown as WellFormed).isWellFormed();
+/** `String.prototype.isWellFormed` (ES2024, in Node 20): no lone surrogate. Internal to records. */
+export const isWellFormed = (s: string): boolean => (s as unknown as WellFormed).isWellFormed();
+
+/** A JSON number token (RFC 8259 §6), sticky: set `lastIndex`, then `exec`. Internal to records. */
+export const JSON_NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
 // RFC 7493 §2.2: integers beyond ±(2^53−1) are not exact across implementations. A JS number
 // carries no literal form, so the rule is applied to the canonical (ES6, RFC 8785 §3.2.2.3)
@@ -135,10 +140,8 @@ function refuse(code: Extract<RecordsErrorCode, `IJSON_${string}`>, message: str
  * canonicalize({ b: 1, a: 'x' }); // '{"a":"x","b":1}'
  */
 export function canonicalize(value: unknown, limits?: IJsonLimits): string {
-  const fast = composeCanonical(value, limits);
-  if (fast !== undefined) return fast;
-  assertIJson(value, limits);
-  return jcs(value);
+  const fast = canonicalTextPath.fast(value, limits);
+  return fast !== undefined ? fast : canonicalTextPath.reference(value, limits);
 }
 
 // ---- the composing fast path -------------------------------------------------------------------
@@ -151,7 +154,7 @@ export function canonicalize(value: unknown, limits?: IJsonLimits): string {
 // the decision record). It answers `undefined` on anything unusual (every input `assertIJson` or
 // json-canonicalize would refuse, an object reached twice, a size or depth near a limit), and then
 // `canonicalize` runs the slow path, which refuses with the same code and path as it always did.
-// test/canonical-fast.test.ts checks byte equality and equal refusals against the slow path.
+// The fast-path harness (records.canonicalText) checks byte equality against the slow path.
 
 /** The remembered canonical text of a deeply frozen container, with what the checks need. */
 interface Known {
@@ -195,14 +198,30 @@ function rememberedOf(v: object): Known | undefined {
   return Remembered.get(v) ?? known.get(v);
 }
 
-// Per-call outputs of `compose` for the subtree it just returned (module state, single-threaded).
-let outSize = 0;
-let outHeight = -1;
-/** The subtree's containers when the whole subtree is frozen, else undefined. */
-let outFrozen: object[] | undefined;
-/** The text copyFrozen just wrote for the subtree it returned. */
-let outText = '';
 const NO_CONTAINERS: object[] = [];
+
+/**
+ * The cursor of one composing call (`composeCanonical` or `toFrozenJson`): what `compose` and
+ * `copyFrozen` report about the subtree they just returned, beside the text or copy they return.
+ */
+class Composition {
+  /** assertIJson's size estimate of the subtree. */
+  size = 0;
+  /** Deepest container below, relative (-1: the subtree is a leaf). */
+  height = -1;
+  /** The subtree's containers when the whole subtree is frozen, else undefined. */
+  frozen: object[] | undefined = NO_CONTAINERS;
+  /** The text copyFrozen just wrote for the subtree it returned. */
+  text = '';
+  /**
+   * toFrozenJson only: the `containers` of every copy it makes: a token standing for all of the
+   * copy's own containers (they are fresh, so reaching any of them twice means reaching the token
+   * twice), then the containers of the remembered parts it shares instead of copying. Sub-copies
+   * answer for the whole list: a value holding two parts of one copy takes the slow path. Correct,
+   * only slower, and the kernel never does it.
+   */
+  readonly shared: object[] = [{}];
+}
 /** `"key":` of member names seen before (the same few hundred names recur in every record). */
 const keyTexts = new Map<string, string>();
 
@@ -253,29 +272,35 @@ function quote(v: string): string | undefined {
   return isWellFormed(v) ? JSON.stringify(v) : undefined;
 }
 
-function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>): string | undefined {
+function compose(
+  v: unknown,
+  depth: number,
+  maxDepth: number,
+  seen: Set<object>,
+  out: Composition,
+): string | undefined {
   switch (typeof v) {
     case 'string':
-      outSize = v.length + 2;
-      outHeight = -1;
-      outFrozen = NO_CONTAINERS;
+      out.size = v.length + 2;
+      out.height = -1;
+      out.frozen = NO_CONTAINERS;
       return quote(v);
     case 'number':
       if (!Number.isFinite(v) || isUnsafeInteger(v)) return undefined;
-      outSize = 1;
-      outHeight = -1;
-      outFrozen = NO_CONTAINERS;
+      out.size = 1;
+      out.height = -1;
+      out.frozen = NO_CONTAINERS;
       return JSON.stringify(v);
     case 'boolean':
-      outSize = 4;
-      outHeight = -1;
-      outFrozen = NO_CONTAINERS;
+      out.size = 4;
+      out.height = -1;
+      out.frozen = NO_CONTAINERS;
       return v ? 'true' : 'false';
     case 'object': {
       if (v === null) {
-        outSize = 4;
-        outHeight = -1;
-        outFrozen = NO_CONTAINERS;
+        out.size = 4;
+        out.height = -1;
+        out.frozen = NO_CONTAINERS;
         return 'null';
       }
       const hit = rememberedOf(v);
@@ -285,9 +310,9 @@ function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>)
           if (seen.has(c)) return undefined;
           seen.add(c);
         }
-        outSize = hit.size;
-        outHeight = hit.height;
-        outFrozen = hit.containers as object[];
+        out.size = hit.size;
+        out.height = hit.height;
+        out.frozen = hit.containers as object[];
         return hit.text;
       }
       if (depth >= maxDepth || seen.has(v)) return undefined;
@@ -300,15 +325,15 @@ function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>)
         if (Object.getPrototypeOf(v) !== Array.prototype) return undefined;
         text = '[';
         for (let i = 0; i < v.length; i++) {
-          const part = compose(v[i] as unknown, depth + 1, maxDepth, seen);
+          const part = compose(v[i] as unknown, depth + 1, maxDepth, seen, out);
           if (part === undefined) return undefined;
           if (i > 0) text += ',';
           text += part;
-          size += outSize;
-          if (outHeight + 1 > height) height = outHeight + 1;
+          size += out.size;
+          if (out.height + 1 > height) height = out.height + 1;
           if (frozen !== undefined) {
-            if (outFrozen === undefined) frozen = undefined;
-            else if (outFrozen.length > 0) frozen.push(...outFrozen);
+            if (out.frozen === undefined) frozen = undefined;
+            else if (out.frozen.length > 0) frozen.push(...out.frozen);
           }
         }
         text += ']';
@@ -330,7 +355,7 @@ function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>)
           // A remembered text must not depend on a getter: only frozen data members count.
           if (frozen !== undefined && !Object.hasOwn(Object.getOwnPropertyDescriptor(obj, key)!, 'value'))
             frozen = undefined;
-          const part = compose(member, depth + 1, maxDepth, seen);
+          const part = compose(member, depth + 1, maxDepth, seen, out);
           if (part === undefined) return undefined;
           if (i > 0) text += ',';
           let keyText = keyTexts.get(key);
@@ -339,19 +364,19 @@ function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>)
             if (keyTexts.size < 4096) keyTexts.set(key, keyText);
           }
           text += keyText + part;
-          size += key.length + 3 + outSize;
-          if (outHeight + 1 > height) height = outHeight + 1;
+          size += key.length + 3 + out.size;
+          if (out.height + 1 > height) height = out.height + 1;
           if (frozen !== undefined) {
-            if (outFrozen === undefined) frozen = undefined;
-            else if (outFrozen.length > 0) frozen.push(...outFrozen);
+            if (out.frozen === undefined) frozen = undefined;
+            else if (out.frozen.length > 0) frozen.push(...out.frozen);
           }
         }
         text += '}';
       }
       if (frozen !== undefined) known.set(v, { text, size, height, containers: frozen });
-      outSize = size;
-      outHeight = height;
-      outFrozen = frozen;
+      out.size = size;
+      out.height = height;
+      out.frozen = frozen;
       return text;
     }
     case 'bigint':
@@ -380,26 +405,19 @@ function compose(v: unknown, depth: number, maxDepth: number, seen: Set<object>)
  * const copy = toFrozenJson({ b: [1], a: 'x' }); // frozen; canonicalize(copy) === '{"a":"x","b":[1]}'
  */
 export function toFrozenJson<T>(value: T): T | undefined {
-  copyShared = [{}];
-  const copy = copyFrozen(value, 0, new Set());
-  if (copy === undefined || outSize > DEFAULT_IJSON_LIMITS.maxBytes) return undefined;
+  const out = new Composition();
+  const copy = copyFrozen(value, 0, new Set(), out);
+  if (copy === undefined || out.size > DEFAULT_IJSON_LIMITS.maxBytes) return undefined;
   return copy as T;
 }
 
-// The `containers` of every copy made by one toFrozenJson call: a token standing for all of the
-// copy's own containers (they are fresh, so reaching any of them twice means reaching the token
-// twice), then the containers of the remembered parts it shares instead of copying. Sub-copies
-// answer for the whole list: a value holding two parts of one copy takes the slow path. Correct,
-// only slower, and the kernel never does it.
-let copyShared: object[] = [];
-
-function copyFrozen(v: unknown, depth: number, seen: Set<object>): unknown {
+function copyFrozen(v: unknown, depth: number, seen: Set<object>, out: Composition): unknown {
   // Leaves, and containers whose text is remembered, are kept as they are (after compose's checks).
   if (typeof v !== 'object' || v === null || rememberedOf(v) !== undefined) {
-    const text = compose(v, depth, DEFAULT_IJSON_LIMITS.maxDepth, seen);
+    const text = compose(v, depth, DEFAULT_IJSON_LIMITS.maxDepth, seen, out);
     if (text === undefined) return undefined;
-    if (outFrozen!.length > 0) copyShared.push(...outFrozen!);
-    outText = text;
+    if (out.frozen!.length > 0) out.shared.push(...out.frozen!);
+    out.text = text;
     return v;
   }
   if (depth >= DEFAULT_IJSON_LIMITS.maxDepth || seen.has(v)) return undefined;
@@ -407,7 +425,7 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>): unknown {
   let text: string;
   let size = 2;
   let height = 0;
-  let out: unknown[] | Record<string, unknown>;
+  let result: unknown[] | Record<string, unknown>;
   // Members are read once (a getter's value is copied as data), like JSON.parse(JSON.stringify(v)).
   if (Array.isArray(v)) {
     if (Object.getPrototypeOf(v) !== Array.prototype) return undefined;
@@ -415,16 +433,16 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>): unknown {
     const arr: unknown[] = [];
     text = '[';
     for (let i = 0; i < n; i++) {
-      const item = copyFrozen(v[i], depth + 1, seen); // a hole reads undefined: refused
+      const item = copyFrozen(v[i], depth + 1, seen, out); // a hole reads undefined: refused
       if (item === undefined) return undefined;
       arr.push(item);
       if (i > 0) text += ',';
-      text += outText;
-      size += outSize;
-      if (outHeight + 1 > height) height = outHeight + 1;
+      text += out.text;
+      size += out.size;
+      if (out.height + 1 > height) height = out.height + 1;
     }
     text += ']';
-    out = arr;
+    result = arr;
   } else {
     const proto: unknown = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) return undefined;
@@ -449,13 +467,13 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>): unknown {
         keyText = JSON.stringify(key) + ':';
         if (keyTexts.size < 4096) keyTexts.set(key, keyText);
       }
-      const member = copyFrozen(obj[key], depth + 1, seen);
+      const member = copyFrozen(obj[key], depth + 1, seen, out);
       if (member === undefined) return undefined;
       copy[key] = member;
-      if (parts !== undefined) parts[i] = keyText + outText;
-      else text += i > 0 ? ',' + keyText + outText : keyText + outText;
-      size += key.length + 3 + outSize;
-      if (outHeight + 1 > height) height = outHeight + 1;
+      if (parts !== undefined) parts[i] = keyText + out.text;
+      else text += i > 0 ? ',' + keyText + out.text : keyText + out.text;
+      size += key.length + 3 + out.size;
+      if (out.height + 1 > height) height = out.height + 1;
     }
     if (parts !== undefined) {
       const order = sortedOrder(keys);
@@ -465,17 +483,17 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>): unknown {
       }
     }
     text += '}';
-    out = copy;
+    result = copy;
   }
   if (size > DEFAULT_IJSON_LIMITS.maxBytes) return undefined;
-  const containers = copyShared;
-  Remembered.set(out, { text, size, height, containers });
-  Object.freeze(out);
-  outText = text;
-  outSize = size;
-  outHeight = height;
-  outFrozen = containers;
-  return out;
+  const containers = out.shared;
+  Remembered.set(result, { text, size, height, containers });
+  Object.freeze(result);
+  out.text = text;
+  out.size = size;
+  out.height = height;
+  out.frozen = containers;
+  return result;
 }
 
 /**
@@ -485,8 +503,9 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>): unknown {
 function composeCanonical(value: unknown, limits?: IJsonLimits): string | undefined {
   const maxDepth = limits?.maxDepth ?? DEFAULT_IJSON_LIMITS.maxDepth;
   const maxBytes = limits?.maxBytes ?? DEFAULT_IJSON_LIMITS.maxBytes;
-  const text = compose(value, 0, maxDepth, new Set());
-  if (text === undefined || outSize > maxBytes) return undefined;
+  const out = new Composition();
+  const text = compose(value, 0, maxDepth, new Set(), out);
+  if (text === undefined || out.size > maxBytes) return undefined;
   return text;
 }
 
@@ -516,8 +535,6 @@ export function canonicalTextWithinLimit(value: unknown, limits?: IJsonLimits): 
   return text;
 }
 
-const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-
 /**
  * Strict JSON parser (RFC 8259 grammar, I-JSON values): refuses duplicate keys, lone
  * surrogates, non-finite or unsafe-integer numbers, a BOM, and input past the limits.
@@ -531,8 +548,8 @@ export function parseJson(text: string, limits?: IJsonLimits): JsonValue {
   const maxBytes = limits?.maxBytes ?? DEFAULT_IJSON_LIMITS.maxBytes;
   if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes)
     refuse('IJSON_TOO_LARGE', `larger than ${maxBytes} bytes`, '');
-  const fast = parseJsonFast(text, maxDepth);
-  return fast !== undefined ? fast : parseJsonStrict(text, maxDepth);
+  const fast = parseJsonTextPath.fast(text, maxDepth);
+  return fast !== undefined ? fast : parseJsonTextPath.reference(text, maxDepth);
 }
 
 // ---- the native fast path of parseJson ------------------------------------------------------------
@@ -543,31 +560,42 @@ export function parseJson(text: string, limits?: IJsonLimits): JsonValue {
 // ':' characters of the text are exactly the members plus the ':' inside the strings that were
 // kept; a dropped duplicate leaves a member (and its ':') uncounted. Anything doubtful (a parse
 // error included) answers undefined, and the strict parser runs for its exact refusal.
-// test/parse-fast.test.ts checks equal outcomes against parseJsonStrict with fast-check.
 
-let fastMembers = 0;
-
-function checkParsed(v: unknown, depth: number, maxDepth: number): boolean {
+/**
+ * The ':' characters the parsed value accounts for (one per member, plus those inside its strings),
+ * or -1 when the value breaks an I-JSON rule or the depth limit.
+ */
+function colonsOf(v: unknown, depth: number, maxDepth: number): number {
   if (typeof v === 'string') {
-    if (!isWellFormed(v)) return false;
-    for (let i = v.indexOf(':'); i !== -1; i = v.indexOf(':', i + 1)) fastMembers--;
-    return true;
+    if (!isWellFormed(v)) return -1;
+    let n = 0;
+    for (let i = v.indexOf(':'); i !== -1; i = v.indexOf(':', i + 1)) n++;
+    return n;
   }
-  if (typeof v === 'number') return Number.isFinite(v) && !(Number.isInteger(v) && !Number.isSafeInteger(v));
-  if (typeof v !== 'object' || v === null) return true; // boolean or null
-  if (depth >= maxDepth) return false;
+  if (typeof v === 'number')
+    return Number.isFinite(v) && !(Number.isInteger(v) && !Number.isSafeInteger(v)) ? 0 : -1;
+  if (typeof v !== 'object' || v === null) return 0; // boolean or null
+  if (depth >= maxDepth) return -1;
+  let n = 0;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!checkParsed(v[i], depth + 1, maxDepth)) return false;
-    return true;
+    for (let i = 0; i < v.length; i++) {
+      const c = colonsOf(v[i], depth + 1, maxDepth);
+      if (c < 0) return -1;
+      n += c;
+    }
+    return n;
   }
   const obj = v as Record<string, unknown>;
   const keys = Object.keys(obj);
-  fastMembers -= keys.length;
+  n = keys.length;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    if (!checkParsed(key, depth + 1, maxDepth) || !checkParsed(obj[key], depth + 1, maxDepth)) return false;
+    const k = colonsOf(key, depth + 1, maxDepth);
+    const c = k < 0 ? -1 : colonsOf(obj[key], depth + 1, maxDepth);
+    if (c < 0) return -1;
+    n += k + c;
   }
-  return true;
+  return n;
 }
 
 function parseJsonFast(text: string, maxDepth: number): JsonValue | undefined {
@@ -580,8 +608,7 @@ function parseJsonFast(text: string, maxDepth: number): JsonValue | undefined {
   }
   let colons = 0;
   for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) colons++;
-  fastMembers = colons;
-  if (!checkParsed(value, 0, maxDepth) || fastMembers !== 0) return undefined;
+  if (colonsOf(value, 0, maxDepth) !== colons) return undefined;
   return value as JsonValue;
 }
 
@@ -705,8 +732,8 @@ export function parseJsonStrict(text: string, maxDepth: number): JsonValue {
       i += 4;
       return null;
     }
-    NUMBER.lastIndex = i;
-    const m = NUMBER.exec(text);
+    JSON_NUMBER.lastIndex = i;
+    const m = JSON_NUMBER.exec(text);
     if (m === null) return syntax('unexpected character');
     i += m[0].length;
     const n = Number(m[0]);
@@ -723,6 +750,29 @@ export function parseJsonStrict(text: string, maxDepth: number): JsonValue {
   if (i !== text.length) syntax('trailing characters');
   return result;
 }
+
+// ---- the fast paths of this module, each beside its reference (listed in internal/fast-paths.ts) --
+
+/**
+ * RFC 8785 text of a value. Reference: the strict I-JSON walk, then json-canonicalize. Fast: one
+ * composing pass that also checks, reusing remembered texts of frozen containers.
+ */
+export const canonicalTextPath: FastPath<[value: unknown, limits: IJsonLimits | undefined], string> = {
+  reference: (value, limits) => {
+    assertIJson(value, limits);
+    return jcs(value);
+  },
+  fast: composeCanonical,
+};
+
+/**
+ * Strict parse of a text already within the byte limit. Reference: the single-pass strict parser.
+ * Fast: JSON.parse, then a walk that proves no I-JSON rule was lost.
+ */
+export const parseJsonTextPath: FastPath<[text: string, maxDepth: number], JsonValue> = {
+  reference: parseJsonStrict,
+  fast: parseJsonFast,
+};
 
 /**
  * Whether `value` is a JSON object: an object that is neither null nor an array.

@@ -107,6 +107,7 @@ export {
   type GeneratedKeyPair,
 } from './key-file.js';
 export { parseCanonicalJson } from './canonical-parse.js';
+export type { FastPath } from './fast-path.js';
 export { resolveWorkerModule, startWorkerModule, type WorkerModuleFile } from './worker-module.js';
 export {
   prepareRecord,

@@ -4,7 +4,7 @@ import { cachedKidOf, verifyEd25519, type Ed25519Backend, type Signer } from './
 import { RecordsError } from './errors.js';
 import { canonicalBytes, canonicalize, type JsonValue } from './ijson.js';
 import { parseCanonicalJson } from './canonical-parse.js';
-import { bodyAcceptedFast, isValidRecordInstant } from './fast-decode.js';
+import { bodyCheckPath, recordInstantPath } from './fast-decode.js';
 import { checkedBodySchemas, isRecordType, recordBodySchemas, type RecordType } from './record-types.js';
 import {
   CANONICAL_SIG_PATTERN,
@@ -91,9 +91,7 @@ export function checkEnvelope(r: unknown, signed: boolean): asserts r is SignedR
 /** For a text of the `at` shape: it names a real instant (`new Date(at).toISOString() === at`). */
 function isRealInstant(at: string): boolean {
   // The calendar check answers true only for a real instant; otherwise the Date round trip decides.
-  if (isValidRecordInstant(at)) return true;
-  const ms = Date.parse(at);
-  return !Number.isNaN(ms) && new Date(ms).toISOString() === at;
+  return recordInstantPath.fast(at) === true || recordInstantPath.reference(at);
 }
 
 /**
@@ -259,7 +257,7 @@ function decode(line: string | Uint8Array): Decoded {
   const value = parseCanonicalJson(text, LIMITS);
   checkEnvelope(value, true);
   // The hand-written body check only ever accepts; when it does not, zod decides (and says why).
-  return { record: value, bytes, bodyChecked: bodyAcceptedFast(value.type, value.body) };
+  return { record: value, bytes, bodyChecked: bodyCheckPath.fast(value.type, value.body) === true };
 }
 
 /**

@@ -26,7 +26,7 @@ import {
 } from './ed25519.js';
 import { RecordsError } from './errors.js';
 import { canonicalize } from './ijson.js';
-import { bodyAcceptedFast } from './fast-decode.js';
+import { bodyCheckPath } from './fast-decode.js';
 import { leafHash } from './merkle.js';
 import {
   MAX_RECORD_BYTES,
@@ -118,8 +118,8 @@ export function prepareRecord(draft: ChainDraft): PreparedRecord {
   };
   checkEnvelope(unsigned, false);
   const text = canonicalize(unsigned, LIMITS);
-  // The hand-written check only ever accepts (test/fast-decode.test.ts); otherwise zod decides.
-  if (!bodyAcceptedFast(unsigned.type, unsigned.body)) bodyCheck(unsigned, checkedBodySchemas);
+  // The hand-written check only ever accepts (held to zod by the fast-path harness); otherwise zod decides.
+  if (bodyCheckPath.fast(unsigned.type, unsigned.body) !== true) bodyCheck(unsigned, checkedBodySchemas);
   const prevText = unsigned.prev === null ? 'null' : `"${PREV_PLACEHOLDER}"`;
   const mid = `,"seq":${unsigned.seq},`;
   const tail = `"stream":${JSON.stringify(unsigned.stream)},"type":${JSON.stringify(unsigned.type)}}`;

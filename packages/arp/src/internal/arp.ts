@@ -1,7 +1,6 @@
 import { match } from 'ts-pattern';
 import { z } from 'zod';
-import { assertIJson, RecordsError, type JsonValue } from '@edca/records';
-import { canonicalJson } from './canonical.js';
+import { assertIJson, canonicalize, RecordsError, type JsonValue } from '@edca/records';
 import type { AbstractState, CompiledMap } from '@edca/semantic';
 import { ArpError, refuse, type ArpIssue, type ArpRefusal } from './errors.js';
 import {
@@ -330,7 +329,7 @@ export function createArp(options: ArpOptions): Arp {
   // section and its canonical JSON per state (bounded; intentsFor is pure).
   type Section = { intents: ViewIntent[]; json: string };
   const sections = new Map<string, Section>();
-  const intentsSection = (state: AbstractState, key = canonicalJson(state)): Section => {
+  const intentsSection = (state: AbstractState, key = canonicalize(state)): Section => {
     const hit = sections.get(key);
     if (hit !== undefined) return hit;
     const { allowed, escalating } = map.intentsFor(state);
@@ -338,7 +337,7 @@ export function createArp(options: ArpOptions): Arp {
     for (const n of allowed) intents.push(viewIntents.get(`allowed:${n}`)!);
     for (const n of escalating) intents.push(viewIntents.get(`requires_approval:${n}`)!);
     intents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const section = { intents, json: canonicalJson(intents) };
+    const section = { intents, json: canonicalize(intents) };
     if (sections.size >= 1024) sections.clear();
     sections.set(key, section);
     return section;
@@ -350,7 +349,7 @@ export function createArp(options: ArpOptions): Arp {
   const stateParts = (state: AbstractState, stateHash: string) => {
     const hit = byState.get(stateHash);
     if (hit !== undefined) return hit;
-    const stateJson = canonicalJson(state);
+    const stateJson = canonicalize(state);
     const parts = { stateJson, section: intentsSection(state, stateJson), hit: guard.scan({ state }) };
     if (byState.size >= 1024) byState.clear();
     byState.set(stateHash, parts);
@@ -390,10 +389,18 @@ export function createArp(options: ArpOptions): Arp {
     // Canonical JSON of the view: `intents` sorts between `entities` and `notice`, so the
     // memoized section is spliced in at that place (RFC 8785 key order).
     const { notice, untrusted } = dynamic;
-    const json =
-      `{"display":${canonicalJson(dynamic.display)},"edca_view":1,"entities":${canonicalJson(dynamic.entities)},` +
-      `"intents":${section.json}${notice === undefined ? '' : `,"notice":${JSON.stringify(notice)}`}` +
-      `,"state":${stateJson}${untrusted === undefined ? '' : `,"untrusted":${canonicalJson(untrusted)}`}}`;
+    // Display values and free text come from the business records: the strict I-JSON check of the
+    // canonical writer refuses what no I-JSON reader takes (a lone surrogate in a string).
+    let json: string;
+    try {
+      json =
+        `{"display":${canonicalize(dynamic.display)},"edca_view":1,"entities":${canonicalize(dynamic.entities)},` +
+        `"intents":${section.json}${notice === undefined ? '' : `,"notice":${JSON.stringify(notice)}`}` +
+        `,"state":${stateJson}${untrusted === undefined ? '' : `,"untrusted":${canonicalize(untrusted)}`}}`;
+    } catch (err) {
+      if (!(err instanceof RecordsError)) throw err;
+      return refuse('DISPLAY_NOT_IJSON', 'a display value of the business records is not I-JSON');
+    }
     return { ok: true, view, json, refs };
   };
 
@@ -543,7 +550,7 @@ export function createArp(options: ArpOptions): Arp {
       const hit = guard.scan({ intent: result.intent, outcome: result.outcome, error: result.error ?? null });
       if (hit !== undefined) return record('result', input.session, hit);
       issue(input.session, pending);
-      return { ok: true, value: result, json: canonicalJson(result) };
+      return { ok: true, value: result, json: canonicalize(result) };
     },
 
     toolDefinitions(format, state) {

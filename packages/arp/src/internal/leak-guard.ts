@@ -1,3 +1,4 @@
+import type { FastPath } from '@edca/records';
 import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js';
 import { CONFUSABLE_TO_ASCII } from './confusables-data.js';
 import { ArpError } from './errors.js';
@@ -74,13 +75,40 @@ const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Pushes the lower-case tokens of `text` (already NFKC-normalized) onto `out`. */
 function pushTokens(text: string, out: string[], leafOf: number[] | undefined, leaf: number): void {
-  const re = NON_ASCII.test(text) ? TOKEN : ASCII_TOKEN;
+  pushTokensBy(NON_ASCII.test(text) ? TOKEN : ASCII_TOKEN, text, out, leafOf, leaf);
+}
+
+function pushTokensBy(
+  re: RegExp,
+  text: string,
+  out: string[],
+  leafOf: number[] | undefined,
+  leaf: number,
+): void {
   re.lastIndex = 0;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     out.push(m[0].toLowerCase());
     leafOf?.push(leaf);
   }
 }
+
+/**
+ * The lower-case tokens of NFKC-normalized text. Reference: the Unicode word rule. Fast: the same
+ * rule restricted to ASCII, for ASCII text (what {@link pushTokens} picks).
+ */
+export const tokensPath: FastPath<[text: string], string[]> = {
+  reference: (text) => {
+    const out: string[] = [];
+    pushTokensBy(TOKEN, text, out, undefined, 0);
+    return out;
+  },
+  fast: (text) => {
+    if (NON_ASCII.test(text)) return undefined;
+    const out: string[] = [];
+    pushTokensBy(ASCII_TOKEN, text, out, undefined, 0);
+    return out;
+  },
+};
 
 /** Splits text into lower-case tokens at separators, camelCase and letter/digit boundaries. */
 export function tokenize(text: string): string[] {

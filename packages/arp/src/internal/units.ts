@@ -1,3 +1,5 @@
+import type { FastPath } from '@edca/records';
+
 /** A finite JS number as an exact decimal: `mantissa × 10^exponent`, from its shortest round-trip text. */
 interface Decimal {
   readonly mantissa: bigint;
@@ -23,14 +25,8 @@ function toDecimal(n: number): Decimal | undefined {
  * not a safe integer: such a value cannot be represented in the real field and is refused.
  */
 export function scaleExact(value: number, scale: number): number | undefined {
-  // Whole numbers times a whole scale: both exact doubles, so the double product is exact whenever
-  // the exact product is a safe integer (and rounds to an unsafe one otherwise). Amounts the model
-  // writes as integers take this path; anything else takes the decimal one below.
-  if (Number.isSafeInteger(value) && Number.isSafeInteger(scale)) {
-    const product = value * scale;
-    if (Number.isSafeInteger(product)) return product === 0 ? 0 : product;
-  }
-  return scaleExactDecimal(value, scale);
+  const fast = scaleExactPath.fast(value, scale);
+  return fast !== undefined ? fast : scaleExactPath.reference(value, scale);
 }
 
 /** {@link scaleExact} by exact decimal arithmetic on every input (the reference its fast path must equal). */
@@ -50,3 +46,21 @@ export function scaleExactDecimal(value: number, scale: number): number | undefi
   const out = Number(mantissa);
   return Object.is(out, -0) ? 0 : out;
 }
+
+/**
+ * Whole numbers times a whole scale: both exact doubles, so the double product is exact whenever
+ * the exact product is a safe integer (and rounds to an unsafe one otherwise). Amounts the model
+ * writes as integers take this path; anything else is undefined and takes the decimal reference.
+ */
+function scaleWhole(value: number, scale: number): number | undefined {
+  if (!Number.isSafeInteger(value) || !Number.isSafeInteger(scale)) return undefined;
+  const product = value * scale;
+  if (!Number.isSafeInteger(product)) return undefined;
+  return product === 0 ? 0 : product;
+}
+
+/** {@link scaleExact}: exact decimal arithmetic (reference), the double product of whole numbers (fast). */
+export const scaleExactPath: FastPath<[value: number, scale: number], number | undefined> = {
+  reference: scaleExactDecimal,
+  fast: scaleWhole,
+};

@@ -1,5 +1,5 @@
 import { hash as sha256Hex } from 'node:crypto';
-import { refsOf, type JsonValue } from '@edca/records';
+import { actionHashOf, refsOf, type FastPath, type JsonValue } from '@edca/records';
 import { objectMembers } from './member-bytes.js';
 
 const REFS_MEMBER = Buffer.from(',"refs":');
@@ -31,3 +31,17 @@ export function actionHashFromInputBytes(
   ]);
   return 'sha256:' + sha256Hex('sha256', preimage, 'hex');
 }
+
+/** A recorded proposal as the action hash reads it. */
+export type RecordedProposal = Parameters<typeof actionHashOf>[0];
+
+/**
+ * The action hash of a decision's recorded proposal, given the canonical bytes of its input (when
+ * the verifier has them) and the parsed proposal. Reference: `actionHashOf` of the parsed proposal.
+ * Fast: {@link actionHashFromInputBytes}.
+ */
+export const actionHashPath: FastPath<[input: Buffer | undefined, proposal: RecordedProposal], string> = {
+  reference: (_input, proposal) => actionHashOf(proposal),
+  fast: (input, proposal) =>
+    input === undefined ? undefined : actionHashFromInputBytes(input, proposal.params),
+};

@@ -6,9 +6,10 @@
  * outcome reports. Each function returns the problems it sees, as sentences; none throws on
  * journal content.
  */
-import { actionHashOf, type JsonValue } from '@edca/records';
+import type { JsonValue } from '@edca/records';
 import { permitBody, type LedgerState, type PermitEntry } from '@edca/ledger';
 import type { AbstractState, CompiledMap } from '@edca/semantic';
+import { actionHashPath, type RecordedProposal } from './action-hash-bytes.js';
 import type { DecisionBody } from './bodies.js';
 
 type Obj = { readonly [k: string]: JsonValue };
@@ -103,16 +104,16 @@ export function decisionProblems(
   raw: Obj,
   ledger: LedgerState,
   atMs: number,
-  /** A faster way to the same `actionHashOf`, when it applies (undefined: use the reference). */
-  fastActionHash?: (params: Obj) => string | undefined,
+  /** The canonical bytes of `input` as they stand in the line, when known (for the fast action hash). */
+  inputBytes?: Buffer,
 ): string[] {
   const out: string[] = [];
   const proposal = input['proposal'];
   if (!isObj(proposal) || typeof proposal['intent'] !== 'string' || !isObj(proposal['params'])) {
     out.push('the recorded input has no proposal (an intent name and an object of params)');
   } else if (
-    (fastActionHash?.(proposal['params']) ??
-      actionHashOf({ intent: proposal['intent'], params: proposal['params'] })) !== body.actionHash
+    actionHashOfRecorded(inputBytes, { intent: proposal['intent'], params: proposal['params'] }) !==
+    body.actionHash
   ) {
     out.push('the action hash is not the hash of the recorded proposal');
   }
@@ -271,4 +272,9 @@ export function transitionProblem(
         reported['to'] === expected['to'];
   if (same) return undefined;
   return `the outcome reports transition ${JSON.stringify(reported ?? null)}, the map gives ${JSON.stringify(expected ?? null)}`;
+}
+
+function actionHashOfRecorded(inputBytes: Buffer | undefined, proposal: RecordedProposal): string {
+  const fast = actionHashPath.fast(inputBytes, proposal);
+  return fast !== undefined ? fast : actionHashPath.reference(inputBytes, proposal);
 }

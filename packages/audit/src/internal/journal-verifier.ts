@@ -29,7 +29,6 @@ import {
   type OutcomeBody,
   type SessionEndedBody,
 } from './bodies.js';
-import { actionHashFromInputBytes } from './action-hash-bytes.js';
 import {
   decisionProblems,
   KERNEL_RULE_PREFIX,
@@ -38,7 +37,7 @@ import {
 } from './decision-checks.js';
 import { KeyIndex } from './keys.js';
 import { snapshotMismatch } from './snapshot-check.js';
-import { firstObjectMember } from './member-bytes.js';
+import { decisionInputBytesPath } from './member-bytes.js';
 import type { JournalLine } from './lines.js';
 import { isCanonicalSig, recordSigAt, SIG_MEMBER_BYTES } from './messages.js';
 import { PolicyLifecycle } from './policy-lifecycle.js';
@@ -62,12 +61,9 @@ export interface VerifierSettings {
 const KERNEL_ROLE = 'kernel';
 const PROGRESS_EVERY = 1000;
 
-const INPUT_MARKER = Buffer.from('"input":');
-
 /**
- * `sha256(JCS(body.input))`, the decision key, hashed from the input's bytes in the canonical line.
- * In a decision record the members before `input` are `at`, then the body's `accountable`,
- * `actionHash`, `decisionKey` and `expiresAt`: all strings, so the first `"input":` is this one.
+ * `sha256(JCS(body.input))`, the decision key, hashed from the input's bytes in the canonical line
+ * when `decisionInputBytesPath` sliced them, else from the parsed input.
  */
 function inputDigest(slice: Buffer | undefined, body: DecisionBody): string {
   if (slice === undefined) return digestValue(body.input);
@@ -289,7 +285,7 @@ export async function verifyLines(
         fold();
         policies.decision(seq, body.policyDigest);
         const input = readDecisionInput(body.input);
-        const inputBytes = firstObjectMember(bytes, INPUT_MARKER);
+        const inputBytes = decisionInputBytesPath.fast(bytes, body.input);
         if (input === null) {
           report(
             'DECISION_INCONSISTENT',
@@ -315,11 +311,7 @@ export async function verifyLines(
         }
         if (input !== null) {
           const raw = record.body as { readonly [k: string]: JsonValue };
-          const fast =
-            inputBytes === undefined
-              ? undefined
-              : (params: typeof raw) => actionHashFromInputBytes(inputBytes, params);
-          for (const p of decisionProblems(body, raw['input'] as typeof raw, raw, ledger, atMs, fast))
+          for (const p of decisionProblems(body, raw['input'] as typeof raw, raw, ledger, atMs, inputBytes))
             report('DECISION_INCONSISTENT', seq, line, p);
         }
         if (settings.maps !== undefined) {

@@ -1,3 +1,5 @@
+import { canonicalBytes, type FastPath, type JsonValue } from '@edca/records';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_BRACE = 0x7b;
@@ -35,6 +37,18 @@ export function firstObjectMember(line: Buffer, marker: Buffer): Buffer | undefi
   }
   return undefined;
 }
+
+const INPUT_MARKER = Buffer.from('"input":');
+
+/**
+ * The canonical bytes of a decision's `input`, given its canonical record line and the parsed
+ * input. Reference: canonicalize the parsed input again. Fast: slice them out of the line (a
+ * decision body has no member before `input` that could hold an `input` key).
+ */
+export const decisionInputBytesPath: FastPath<[line: Buffer, input: JsonValue], Buffer> = {
+  reference: (_line, input) => Buffer.from(canonicalBytes(input)),
+  fast: (line) => firstObjectMember(line, INPUT_MARKER),
+};
 
 /** The index just past the JSON value that starts at `i` (a canonical value: no whitespace). */
 function skipValue(b: Buffer, i: number): number {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AuditError,
@@ -18,24 +18,12 @@ import { parseTrustFile, RecordsError, type TrustFile } from '@edca/records';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
-import { readTextInput, type CliIo } from '../io.js';
+import { readBytes, readTextInput, type CliIo } from '../io.js';
 import { capFindings, maxFindingsOption } from '../findings-cap.js';
 import { describeJournalSource, parseJournalSource, readJournalSourceBytes } from '../journal-source.js';
 import { notAJournalReason } from '../sniff.js';
 
 const PROGRESS_MIN_RECORDS = 10_000;
-
-/** Reads a file (or standard input for `-`), as IO_READ_FAILED on failure. */
-export function readBytes(path: string): Buffer {
-  try {
-    return readFileSync(path === '-' ? 0 : path);
-  } catch (err) {
-    throw new CliError(
-      'IO_READ_FAILED',
-      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
-  }
-}
 
 interface StoreFlags {
   store?: string;
@@ -114,6 +102,14 @@ function loadMaps(dir: string): ReplayMaps {
     if (err instanceof AuditError) throw new CliError(err.code, err.message);
     throw err;
   }
+}
+
+/** An AuditError of a check is the command's failure (exit 1), also as JSON with --json. */
+function checkFailed(err: unknown, json: boolean | undefined, io: CliIo): never {
+  if (!(err instanceof AuditError)) throw err;
+  if (json === true)
+    io.stdout(JSON.stringify({ ok: false, code: err.code, message: err.message }, null, 2) + '\n');
+  throw new CliError(err.code, err.message, EXIT.CHECK_FAILED);
 }
 
 function positiveInt(value: string): number {
@@ -323,12 +319,7 @@ export function registerAudit(program: Command, io: CliIo): void {
                 `is included in the ${v.treeSize}-record tree signed by checkpoint ${v.checkpoint.seq}\n`,
         );
       } catch (err) {
-        if (err instanceof AuditError) {
-          if (flags.json === true)
-            io.stdout(JSON.stringify({ ok: false, code: err.code, message: err.message }, null, 2) + '\n');
-          throw new CliError(err.code, err.message, EXIT.CHECK_FAILED);
-        }
-        throw err;
+        checkFailed(err, flags.json, io);
       }
     });
 
@@ -376,12 +367,7 @@ export function registerAudit(program: Command, io: CliIo): void {
                 `- beyond its checkpoint the newer copy was not verified here: run \`edca audit verify\` on it.\n`,
         );
       } catch (err) {
-        if (err instanceof AuditError) {
-          if (flags.json === true)
-            io.stdout(JSON.stringify({ ok: false, code: err.code, message: err.message }, null, 2) + '\n');
-          throw new CliError(err.code, err.message, EXIT.CHECK_FAILED);
-        }
-        throw err;
+        checkFailed(err, flags.json, io);
       }
     });
 }

@@ -25,7 +25,8 @@ import {
 import { InvalidArgumentError, type Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { loadTrust, readBytes } from './audit.js';
+import { readBytes } from '../io.js';
+import { loadTrust } from './audit.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 

@@ -6,7 +6,7 @@ import { digestEquals, toFrozenJson, type Digest, type JsonValue } from '@edca/r
 import type { ApprovalEntry } from '@edca/ledger';
 import type { DecisionInput } from '@edca/semantic';
 import { toRfc3339 } from '../clock.js';
-import { decisionKeyOf, type DecisionResult } from '../decision.js';
+import { decisionKeyOf, type KernelDecisionResult } from '../decision.js';
 import type { AppendedRecord } from '../journal.js';
 import type { PendingApproval } from '../store.js';
 import type { DecideContext, Decision, DecisionReason } from '../types.js';
@@ -115,7 +115,7 @@ export function decisionBody(
   settings: Settings,
   entry: MapEntry,
   input: DecisionInput,
-  result: DecisionResult,
+  result: KernelDecisionResult,
   meta: DecisionMeta,
 ): { body: Record<string, JsonValue>; pendingApproval: PendingTerms | undefined; base: DecisionBase } {
   const pendingApproval: PendingTerms | undefined =

@@ -6,7 +6,7 @@ import type { Span } from '@opentelemetry/api';
 import type { Digest, JsonValue } from '@edca/records';
 import type { CompiledIntent, DecisionInput } from '@edca/semantic';
 import { toRfc3339 } from '../clock.js';
-import { decisionKeyOf, evaluateDecision, type DecisionResult, type Proposal } from '../decision.js';
+import { decisionKeyOf, evaluateDecision, type KernelDecisionResult, type Proposal } from '../decision.js';
 import { KernelError } from '../errors.js';
 import type { AppendedRecord } from '../journal.js';
 import type { Reservation } from '../store.js';
@@ -34,7 +34,7 @@ export async function journalDecision(
   ctx: KernelContext,
   entry: MapEntry,
   input: DecisionInput,
-  result: DecisionResult,
+  result: KernelDecisionResult,
   meta: DecisionMeta,
 ): Promise<{ decision: Decision; appended: AppendedRecord | null }> {
   const { body, pendingApproval, base } = decisionBody(ctx.settings, entry, input, result, meta);
@@ -277,7 +277,7 @@ async function reserveHolds(
   ctx: KernelContext,
   req: Request,
   planned: Planned,
-  result: DecisionResult,
+  result: KernelDecisionResult,
 ): Promise<Holds | 'retry' | 'collision' | 'unavailable'> {
   const { intent, nowMs } = req;
   if (result.verdict !== 'permit' || !intent || intent.limits.length === 0)
@@ -311,7 +311,7 @@ async function journalAndHold(
   ctx: KernelContext,
   req: Request,
   planned: Planned,
-  result: DecisionResult,
+  result: KernelDecisionResult,
   cached: boolean,
   holds: Holds,
 ): Promise<Decision> {

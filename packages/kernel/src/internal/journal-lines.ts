@@ -4,7 +4,7 @@
 import type { FileHandle } from 'node:fs/promises';
 
 /** One line: its bytes without the newline, and the file offset of its first byte. */
-export interface JournalLine {
+export interface JournalFileLine {
   readonly offset: number;
   readonly bytes: Uint8Array;
   /** False only for trailing bytes with no newline after them (a torn tail). */
@@ -19,7 +19,7 @@ export async function* readJournalLines(
   file: FileHandle,
   start: number,
   end: number,
-): AsyncGenerator<JournalLine> {
+): AsyncGenerator<JournalFileLine> {
   let carry: Uint8Array = new Uint8Array(0);
   let carryOffset = start;
   let position = start;

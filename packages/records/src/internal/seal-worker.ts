@@ -116,6 +116,8 @@ function seal(m: SealRequest, prefix: Buffer, signBytes: (message: Buffer) => Bu
 const data = workerData as SealWorkerData;
 const prefix = Buffer.from(data.prefix);
 const signBytes = signerOf(data);
+// This worker's one message buffer (the prefix, then each record's bytes), grown when a record is
+// larger: per thread, and never read past what the current message wrote.
 let scratch = Buffer.allocUnsafe(1 << 16);
 prefix.copy(scratch);
 const port = parentPort;

@@ -29,6 +29,8 @@ type Loaded =
   | { readonly addon: SodiumEd25519; readonly path: string }
   | { readonly addon: undefined; readonly reason: string };
 
+// A module cache: the addon is looked for once per process (loading is the slow part, and the answer
+// cannot change while the process runs).
 let loaded: Loaded | undefined;
 
 function isAddon(value: unknown): value is SodiumEd25519 {

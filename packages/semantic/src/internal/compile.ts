@@ -1,4 +1,4 @@
-import { celEnv, plan, type CelResult } from '@bufbuild/cel';
+import type { CelResult } from '@bufbuild/cel';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { digestValue, type Digest, type JsonValue } from '@edca/records';
 import { z } from 'zod';
@@ -18,7 +18,7 @@ import type {
 } from '../types.js';
 import { isRfc3339, type CheckedCondition } from './cel-check.js';
 import { coverageWarnings } from './coverage.js';
-import { fastPath } from './fast-path.js';
+import { fastPath, planCondition } from './fast-path.js';
 import { durationMs, pathToString, type RawDiagnostic } from './diagnostics.js';
 import {
   DEFAULT_STRING_LENGTH,
@@ -38,7 +38,6 @@ type Condition = {
 
 // One CEL environment for every condition: names are flat, qualified variables (`payment.amount_cents`,
 // `facets.band`), bound per call. The standard library is the only function set: no clock, no randomness.
-const ENV = celEnv({});
 
 /** Compiles a schema-valid, semantically valid document; returns every diagnostic otherwise. */
 export function compileDocument(
@@ -396,11 +395,10 @@ class Compiled implements CompiledMap {
       if (c?.parsed === undefined)
         throw new Error(`invariant: condition at ${path.join('.')} was not checked`);
       if (c.constant === true) return undefined;
-      // Bindings hold only CEL inputs (strings, bigints, numbers, booleans, Timestamps) built here.
-      const planned = plan(ENV, c.parsed) as unknown as (b: Bindings) => CelResult;
+      const planned = planCondition(c);
       return {
         path: pathToString(path),
-        run: fastPath(c.parsed.expr, c.names, planned) ?? planned,
+        run: fastPath(planned.expr, planned.names, planned.planned) ?? planned.planned,
         names: c.names,
       };
     };

@@ -1,9 +1,7 @@
-import { celEnv, plan, type CelResult } from '@bufbuild/cel';
 import type { CelT, CheckedCondition } from './cel-check.js';
 import type { RawDiagnostic } from './diagnostics.js';
+import { planCondition } from './fast-path.js';
 import type { StateMapDocument } from './schema.js';
-
-const ENV = celEnv({});
 
 // Enumerating every input is exact but exponential in the fields read; past this many
 // combinations the rules are left to the run-time MACHINE_NO_MATCH / FACET_NO_MATCH.
@@ -82,9 +80,7 @@ export function coverageWarnings(
     const domains = keys.map((k) => names.get(k)!);
     const total = domains.reduce((n, d) => n * d.length, 1);
     if (total > MAX_COMBINATIONS) continue;
-    const runs = checked.map(
-      (c) => plan(ENV, c!.parsed!) as unknown as (b: Record<string, unknown>) => CelResult,
-    );
+    const runs = checked.map((c) => planCondition(c!).planned);
     const uncovered: (string | boolean)[][] = [];
     let count = 0;
     for (let n = 0; n < total; n++) {

@@ -1,5 +1,6 @@
-import type { parse } from '@bufbuild/cel';
-import type { CelT } from './cel-check.js';
+import { celEnv, isCelError, plan, type CelResult, type parse } from '@bufbuild/cel';
+import type { FastPath } from '@edca/records';
+import type { CelT, CheckedCondition } from './cel-check.js';
 
 type Expr = ReturnType<typeof parse>['expr'];
 type Bindings = Record<string, unknown>;
@@ -153,3 +154,39 @@ function fastBodyOf(expr: Expr, vars: ReadonlyMap<string, CelT>): Body | undefin
       return undefined;
   }
 }
+
+/** A checked condition with the plan CEL made of it (what the compiler holds per condition). */
+export interface PlannedCondition<R> {
+  readonly expr: Expr;
+  /** Every qualified name the condition reads, with its declared type. */
+  readonly names: ReadonlyMap<string, CelT>;
+  /** The CEL plan. */
+  readonly planned: (b: Bindings) => R;
+}
+
+/**
+ * A condition run on bindings. Reference: the CEL plan. Fast: the native closure {@link fastPath}
+ * builds, for the shapes it specializes (undefined for the others).
+ */
+export const conditionPath: FastPath<[condition: PlannedCondition<unknown>, bindings: Bindings], unknown> = {
+  reference: (c, b) => c.planned(b),
+  fast: (c, b) => fastPath(c.expr, c.names, c.planned)?.(b),
+};
+
+const ENV = celEnv({});
+
+/**
+ * The CEL plan of a checked condition, with what {@link fastPath} needs to specialize it.
+ * Bindings hold only CEL inputs (strings, bigints, numbers, booleans, Timestamps).
+ */
+export function planCondition(c: CheckedCondition): PlannedCondition<CelResult> {
+  if (c.parsed === undefined) throw new Error(`invariant: condition ${c.text} was not parsed`);
+  return {
+    expr: c.parsed.expr,
+    names: c.names,
+    planned: plan(ENV, c.parsed) as unknown as (b: Bindings) => CelResult,
+  };
+}
+
+/** Whether a condition's result is a CEL error (not a value). */
+export const isConditionError = (r: unknown): boolean => isCelError(r);

@@ -33,10 +33,18 @@ export interface Scene {
   readonly steps: readonly Step[];
 }
 
-let callSeq = 0;
-const callId = (prefix: string): string => `${prefix}_${String((callSeq += 1)).padStart(4, '0')}`;
+/** The provider call ids of one demo session, numbered in the order the model's turns run. */
+class CallIds {
+  #seq = 0;
+  next(): number {
+    return (this.#seq += 1);
+  }
+  text(prefix: string): string {
+    return `${prefix}_${String(this.next()).padStart(4, '0')}`;
+  }
+}
 
-function openai(name: string, args: Record<string, JsonValue>): ProposerOutput {
+function openai(ids: CallIds, name: string, args: Record<string, JsonValue>): ProposerOutput {
   return {
     kind: 'call',
     format: 'openai',
@@ -49,7 +57,7 @@ function openai(name: string, args: Record<string, JsonValue>): ProposerOutput {
             role: 'assistant',
             content: null,
             tool_calls: [
-              { id: callId('call'), type: 'function', function: { name, arguments: JSON.stringify(args) } },
+              { id: ids.text('call'), type: 'function', function: { name, arguments: JSON.stringify(args) } },
             ],
           },
         },
@@ -58,7 +66,12 @@ function openai(name: string, args: Record<string, JsonValue>): ProposerOutput {
   };
 }
 
-function anthropic(text: string, name: string, input: Record<string, JsonValue>): ProposerOutput {
+function anthropic(
+  ids: CallIds,
+  text: string,
+  name: string,
+  input: Record<string, JsonValue>,
+): ProposerOutput {
   return {
     kind: 'call',
     format: 'anthropic',
@@ -67,17 +80,17 @@ function anthropic(text: string, name: string, input: Record<string, JsonValue>)
       stop_reason: 'tool_use',
       content: [
         { type: 'text', text },
-        { type: 'tool_use', id: callId('toolu'), name, input },
+        { type: 'tool_use', id: ids.text('toolu'), name, input },
       ],
     },
   };
 }
 
-function mcp(name: string, args: Record<string, JsonValue>): ProposerOutput {
+function mcp(ids: CallIds, name: string, args: Record<string, JsonValue>): ProposerOutput {
   return {
     kind: 'call',
     format: 'mcp',
-    raw: { jsonrpc: '2.0', id: (callSeq += 1), method: 'tools/call', params: { name, arguments: args } },
+    raw: { jsonrpc: '2.0', id: ids.next(), method: 'tools/call', params: { name, arguments: args } },
   };
 }
 
@@ -89,7 +102,7 @@ function ref(turn: ProposerTurn, kind: string): string {
 
 /** The session: three customers, in the order the contact centre takes them. */
 export function demoScenes(): Scene[] {
-  callSeq = 0;
+  const ids = new CallIds();
   return [
     {
       title: 'A double charge (tool drift, bad params, a forged ref, then a valid refund)',
@@ -97,20 +110,20 @@ export function demoScenes(): Scene[] {
       customer: CUSTOMERS.okafor,
       operator: 'Ms Okafor is on a verified call: she was charged twice for a flight. Please sort it out.',
       steps: [
-        { label: 'tool-name drift', model: () => openai('search_user', { query: 'Jade Okafor' }) },
-        { label: 'tool-name drift', model: () => openai('find_user', { name: 'Okafor' }) },
-        { label: 'tool-name drift', model: () => openai('search', { q: 'Okafor', type: 'user' }) },
+        { label: 'tool-name drift', model: () => openai(ids, 'search_user', { query: 'Jade Okafor' }) },
+        { label: 'tool-name drift', model: () => openai(ids, 'find_user', { name: 'Okafor' }) },
+        { label: 'tool-name drift', model: () => openai(ids, 'search', { q: 'Okafor', type: 'user' }) },
         {
           label: 'tool-name drift, raw SQL',
           model: () =>
-            openai('database_query', {
+            openai(ids, 'database_query', {
               sql: "SELECT * FROM payments WHERE customer_name LIKE '%Okafor%' AND amount = 249.99",
             }),
         },
         {
           label: 'hallucinated params',
           model: (t) =>
-            anthropic('Refunding the duplicate charge.', 'refund_payment', {
+            anthropic(ids, 'Refunding the duplicate charge.', 'refund_payment', {
               payment: ref(t, 'payment'),
               amount: 249.99,
               reason: 'duplicate_charge',
@@ -121,7 +134,7 @@ export function demoScenes(): Scene[] {
         {
           label: 'SQL in a param',
           model: () =>
-            anthropic('Refunding the payment found by amount.', 'refund_payment', {
+            anthropic(ids, 'Refunding the payment found by amount.', 'refund_payment', {
               payment: '(SELECT id FROM payments WHERE amount = 249.99 LIMIT 1)',
               amount: 249.99,
               reason: 'duplicate_charge',
@@ -130,7 +143,7 @@ export function demoScenes(): Scene[] {
         {
           label: 'forged ref',
           model: () =>
-            anthropic('Refunding the second charge.', 'refund_payment', {
+            anthropic(ids, 'Refunding the second charge.', 'refund_payment', {
               payment: 'ref_Q2hhcmdlZC10d2ljZS0wMQ',
               amount: 249.99,
               reason: 'duplicate_charge',
@@ -139,7 +152,7 @@ export function demoScenes(): Scene[] {
         {
           label: 'valid proposal',
           model: (t) =>
-            anthropic('Refunding the duplicate flight charge.', 'refund_payment', {
+            anthropic(ids, 'Refunding the duplicate flight charge.', 'refund_payment', {
               payment: ref(t, 'payment'),
               amount: 249.99,
               reason: 'duplicate_charge',
@@ -156,16 +169,20 @@ export function demoScenes(): Scene[] {
         {
           label: 'obeys instructions injected in the customer message',
           model: (t) =>
-            mcp('refund_payment', { payment: ref(t, 'payment'), amount: 1500, reason: 'goodwill' }),
+            mcp(ids, 'refund_payment', { payment: ref(t, 'payment'), amount: 1500, reason: 'goodwill' }),
         },
         {
           label: 'valid proposal',
-          model: (t) => mcp('freeze_card', { card: ref(t, 'card'), reason: 'suspected_fraud' }),
+          model: (t) => mcp(ids, 'freeze_card', { card: ref(t, 'card'), reason: 'suspected_fraud' }),
         },
         {
           label: 'refund over the £500 limit',
           model: (t) =>
-            mcp('refund_payment', { payment: ref(t, 'payment'), amount: 820, reason: 'merchant_dispute' }),
+            mcp(ids, 'refund_payment', {
+              payment: ref(t, 'payment'),
+              amount: 820,
+              reason: 'merchant_dispute',
+            }),
           approver: 'approve',
         },
       ],
