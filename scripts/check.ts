@@ -2,10 +2,9 @@
 // the root package.json (one definition of each command), run by the shell with the workspace's
 // node_modules/.bin first on PATH, as pnpm would.
 //
-// The three static checks (eslint with type information, prettier, tsc) are single-threaded, so
-// they run side by side; their output is printed whole as each ends, never interleaved. The test
-// suites then run one after the other (the slow suite runs its files one at a time: its timings
-// and SIGKILLs must not compete with the unit suite). The first failing phase stops the run with
+// The phases run one after the other. eslint with type information and tsc each build the whole
+// program; side by side they were not faster on the shared 2-core machine (docs/benchmarks.md).
+// The slow suite runs after the unit suite: its timings and SIGKILLs must not compete with it. The first failing phase stops the run with
 // its exit code; a summary of every phase's wall time goes to stderr either way.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,34 +27,31 @@ interface Ran {
   readonly name: string;
   readonly code: number;
   readonly seconds: number;
-  readonly output: string;
 }
 
 const timings: string[] = [];
 const started = performance.now();
 
-/** Runs one step; `capture` buffers its output (for steps that run side by side). */
-function run(step: Step, capture: boolean): Promise<Ran> {
+/** Runs one step, its output going straight to ours. */
+function run(step: Step): Promise<Ran> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const command = scripts[step.script];
     if (command === undefined) {
-      resolve({ name: step.name, code: 1, seconds: 0, output: `check: no script "${step.script}"\n` });
+      process.stderr.write(`check: no script "${step.script}" in package.json\n`);
+      resolve({ name: step.name, code: 1, seconds: 0 });
       return;
     }
     const child = spawn(command, {
       cwd: root,
       shell: true,
-      stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      stdio: 'inherit',
       env: { ...process.env, PATH },
     });
-    let output = '';
-    child.stdout?.on('data', (b: Buffer) => (output += b.toString('utf8')));
-    child.stderr?.on('data', (b: Buffer) => (output += b.toString('utf8')));
     const done = (code: number): void =>
-      resolve({ name: step.name, code, seconds: (performance.now() - t0) / 1000, output });
+      resolve({ name: step.name, code, seconds: (performance.now() - t0) / 1000 });
     child.on('error', (err) => {
-      output += `check: cannot start ${command}: ${err.message}\n`;
+      process.stderr.write(`check: cannot start ${command}: ${err.message}\n`);
       done(127);
     });
     child.on('close', (code, signal) => done(code ?? (signal === null ? 1 : 128)));
@@ -74,7 +70,7 @@ function stop(code: number): never {
 
 async function sequential(step: Step): Promise<void> {
   process.stderr.write(`\ncheck: ${step.name}\n`);
-  const r = await run(step, false);
+  const r = await run(step);
   timings.push(`${r.name} ${r.seconds.toFixed(1)} s`);
   if (r.code !== 0) {
     process.stderr.write(`check: ${r.name} failed (exit ${r.code})\n`);
@@ -82,31 +78,10 @@ async function sequential(step: Step): Promise<void> {
   }
 }
 
-async function sideBySide(name: string, steps: readonly Step[]): Promise<void> {
-  process.stderr.write(`\ncheck: ${name}: ${steps.map((s) => s.name).join(', ')} side by side\n`);
-  const t0 = performance.now();
-  const ran = await Promise.all(
-    steps.map(async (s) => {
-      const r = await run(s, true);
-      process.stdout.write(`\n── ${r.name} (exit ${r.code}, ${r.seconds.toFixed(1)} s)\n${r.output}`);
-      return r;
-    }),
-  );
-  const parts = ran.map((r) => `${r.name} ${r.seconds.toFixed(1)} s`).join(', ');
-  timings.push(`${name} ${((performance.now() - t0) / 1000).toFixed(1)} s (${parts})`);
-  const failed = ran.find((r) => r.code !== 0);
-  if (failed !== undefined) {
-    process.stderr.write(`check: ${failed.name} failed (exit ${failed.code})\n`);
-    stop(failed.code);
-  }
-}
-
 await sequential({ name: 'browser', script: 'ensure-browser' });
-await sideBySide('static', [
-  { name: 'eslint', script: 'lint:eslint' },
-  { name: 'typecheck', script: 'typecheck' },
-  { name: 'prettier', script: 'lint:prettier' },
-]);
+await sequential({ name: 'eslint', script: 'lint:eslint' });
+await sequential({ name: 'prettier', script: 'lint:prettier' });
+await sequential({ name: 'typecheck', script: 'typecheck' });
 await sequential({ name: 'unit', script: 'test' });
 await sequential({ name: 'slow', script: 'test:slow' });
 stop(0);
