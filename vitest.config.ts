@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -46,6 +47,10 @@ export default defineConfig({
           exclude: ['**/*.slow.test.ts', '**/node_modules/**'],
           setupFiles: [fileURLToPath(new URL('./test/setup.ts', import.meta.url))],
           testTimeout: 30_000,
+          // Vitest's default is one worker fewer than the cores: a single worker on a 2-core
+          // machine, which leaves a core idle whenever a file waits on its child processes or
+          // PostgreSQL. The unit files are independent (own temp dirs, ports and databases).
+          maxWorkers: Math.max(2, availableParallelism() - 1),
         },
       },
       {
