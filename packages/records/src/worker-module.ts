@@ -82,31 +82,31 @@ function packageRootAbove(file: string): string | undefined {
   }
 }
 
-/** The newest and oldest modification times (ms) of the files under `dir` ending in `suffix`. */
-function mtimes(dir: string, suffix: string): { newest: number; oldest: number } | undefined {
-  let newest = -Infinity;
-  let oldest = Infinity;
+/** The `.ts` files under `dir` (recursively), or undefined when it cannot be read. */
+function sourcesUnder(dir: string): string[] | undefined {
   try {
-    for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-      if (!entry.isFile() || !entry.name.endsWith(suffix)) continue;
-      const ms = statSync(join(entry.parentPath, entry.name)).mtimeMs;
-      newest = Math.max(newest, ms);
-      oldest = Math.min(oldest, ms);
-    }
+    return readdirSync(dir, { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts'))
+      .map((e) => join(e.parentPath, e.name));
   } catch {
     return undefined;
   }
-  return oldest === Infinity ? undefined : { newest, oldest };
 }
 
 /**
- * Whether every `.js` of the package at `root`'s build is newer than every one of its `.ts`
- * sources (a build writes every output).
+ * Whether the package at `root` has a build newer than its sources: every `src/x.ts` has its
+ * `dist/x.js`, written after the newest source changed. (Outputs of deleted sources may linger in
+ * `dist`; they are not asked about.)
  */
 function builtAfterSources(root: string): boolean {
-  const sources = mtimes(join(root, 'src'), '.ts');
-  const outputs = mtimes(join(root, 'dist'), '.js');
-  return sources !== undefined && outputs !== undefined && sources.newest <= outputs.oldest;
+  const src = join(root, 'src');
+  const sources = sourcesUnder(src);
+  if (sources === undefined || sources.length === 0) return false;
+  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
+  return sources.every((f) => {
+    const out = join(root, 'dist', f.slice(src.length + 1).replace(/\.ts$/, '.js'));
+    return existsSync(out) && statSync(out).mtimeMs >= newest;
+  });
 }
 
 /** The `@edca/*` packages `root`'s package.json depends on, as their real directories. */

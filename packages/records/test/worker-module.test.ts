@@ -44,6 +44,15 @@ describe('resolveWorkerModule', () => {
     const r = resolveWorkerModule(pathToFileURL(join(dir, 'src', 'internal', 'caller.ts')).href, './w');
     expect(r.via).toBe('build');
     expect(r.url.pathname.endsWith('/dist/internal/w.js')).toBe(true);
+    // An output whose source was deleted since does not make a fresh build stale.
+    const orphaned = makePackage(root, 'o');
+    touchSources(orphaned, T);
+    build(orphaned, T + 10);
+    writeFileSync(join(orphaned, 'dist', 'internal', 'gone.js'), 'export {};\n');
+    utimesSync(join(orphaned, 'dist', 'internal', 'gone.js'), T - 10, T - 10);
+    expect(
+      resolveWorkerModule(pathToFileURL(join(orphaned, 'src', 'internal', 'caller.ts')).href, './w').via,
+    ).toBe('build');
     // No build at all: the sources.
     const unbuilt = makePackage(root, 'u');
     expect(
