@@ -229,7 +229,6 @@ class FileJournalImpl implements FileJournal {
   #durableSeq: number;
   #durableHash: Digest | null;
   #durableSize: number;
-  #closing: Promise<void> | undefined;
 
   constructor(
     options: FileJournalOptions,
@@ -293,22 +292,12 @@ class FileJournalImpl implements FileJournal {
     return this.#readRange(fromSeq, this.#durableSeq, this.#durableHash, this.#durableSize);
   }
 
+  /** Seals the journal (a final checkpoint covers every record, so a clean file ends with a signed root), then lets go of the file and its lock. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
-  }
-
-  async #close(): Promise<void> {
-    let error: Error | undefined;
-    try {
-      // Seals the journal: a final checkpoint covers every record, so a clean file ends with a signed root.
-      await this.#core.close();
-    } catch (e) {
-      error = e instanceof Error ? e : journalUnavailable(String(e));
-    }
-    await this.#handle.close();
-    await this.#lock.release();
-    if (error !== undefined) throw error;
+    return this.#core.shutdown(async () => {
+      await this.#handle.close();
+      await this.#lock.release();
+    });
   }
 
   /** The sink: one write and one fdatasync per group; then the read index and durable end move. */

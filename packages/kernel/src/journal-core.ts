@@ -213,6 +213,7 @@ export class JournalCore<A extends JournalAccumulator> {
   #wake: (() => void) | undefined;
   #failure: KernelError | undefined;
   #closed = false;
+  #shutdown: Promise<void> | undefined;
 
   constructor(options: JournalCoreOptions<A>) {
     this.stream = options.stream;
@@ -258,6 +259,25 @@ export class JournalCore<A extends JournalAccumulator> {
     return new Promise<AppendedRecord[]>((resolve, reject) => {
       this.#enqueue({ drafts: copy, closeCheckpoint: false, resolve, reject });
     });
+  }
+
+  /**
+   * A journal adapter's `close()`: once, however often it is called — {@link close}, then `release`
+   * (the adapter's file, lock or pool), which runs even when sealing failed; the sealing failure is
+   * then what every call rejects with.
+   */
+  shutdown(release: () => Promise<void>): Promise<void> {
+    this.#shutdown ??= (async () => {
+      let error: Error | undefined;
+      try {
+        await this.close();
+      } catch (e) {
+        error = e instanceof Error ? e : journalUnavailable(`closing the journal failed: ${String(e)}`);
+      }
+      await release();
+      if (error !== undefined) throw error;
+    })();
+    return this.#shutdown;
   }
 
   /**

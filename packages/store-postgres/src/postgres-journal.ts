@@ -174,7 +174,6 @@ class PostgresJournalImpl implements PostgresJournal {
   readonly #core: JournalCore<MerkleAccumulator>;
 
   #ready: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
 
   constructor(
     options: PostgresJournalOptions,
@@ -307,21 +306,11 @@ class PostgresJournalImpl implements PostgresJournal {
     return this.#read(fromSeq);
   }
 
+  /** Seals (a final checkpoint covers every record so far when this instance stops cleanly), then ends an owned pool. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
-  }
-
-  async #close(): Promise<void> {
-    let error: Error | undefined;
-    try {
-      // Seals: a final checkpoint covers every record so far when this instance stops cleanly.
-      await this.#core.close();
-    } catch (e) {
-      error = e instanceof Error ? e : unavailable('closing the journal failed', e);
-    }
-    if (this.#db.owned) await this.#db.pool.end().catch(() => {});
-    if (error !== undefined) throw error;
+    return this.#core.shutdown(async () => {
+      if (this.#db.owned) await this.#db.pool.end().catch(() => {});
+    });
   }
 
   /**
