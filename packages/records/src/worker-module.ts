@@ -4,8 +4,8 @@
  * benchmarks under tsx).
  *
  * From the sources, the worker runs the built `.js` of the same module when that build is fresh:
- * its package and every `@edca/*` package it depends on were built after their newest source file
- * was written. Otherwise the worker registers tsx itself with the workspace's tsconfig.json, whose
+ * its package and every `@edca/*` package it depends on, directly or not, were built after their
+ * newest source file was written. Otherwise the worker registers tsx itself with the workspace's tsconfig.json, whose
  * `paths` resolve `@edca/*` to their `src/index.ts`, so it never runs a stale build. Registering tsx
  * in a worker costs a loader thread and a compile of the module graph, for every worker started:
  * an audit starts a pool per journal, so a fresh build is what keeps that out of its cost.
@@ -124,11 +124,23 @@ function edcaDependencies(root: string): string[] | undefined {
   }
 }
 
+/** `root` and every `@edca/*` package it depends on, directly or not; undefined when one cannot be found. */
+function withEdcaDependencies(root: string): string[] | undefined {
+  const found = new Set<string>([root]);
+  for (const dir of found) {
+    const deps = edcaDependencies(dir);
+    if (deps === undefined) return undefined;
+    for (const d of deps) found.add(d);
+  }
+  return [...found];
+}
+
 const freshBuilds = new Map<string, string | undefined>();
 
 /**
- * The built `dist/…/x.js` of the source module `sourceFile` (`src/…/x.ts`) when it exists and it
- * and its `@edca/*` dependencies were built after their sources last changed; undefined otherwise.
+ * The built `dist/…/x.js` of the source module `sourceFile` (`src/…/x.ts`) when it exists and its
+ * package and the `@edca/*` packages that one depends on (transitively) were built after their
+ * sources last changed; undefined otherwise.
  * Checked once per module per process.
  */
 function freshBuildOf(sourceFile: string): string | undefined {
@@ -138,8 +150,8 @@ function freshBuildOf(sourceFile: string): string | undefined {
   const src = root === undefined ? undefined : join(root, 'src');
   if (root !== undefined && src !== undefined && sourceFile.startsWith(src + sep)) {
     const candidate = join(root, 'dist', sourceFile.slice(src.length + 1).replace(/\.ts$/, '.js'));
-    const deps = edcaDependencies(root);
-    if (existsSync(candidate) && deps !== undefined && [root, ...deps].every(builtAfterSources))
+    const packages = withEdcaDependencies(root);
+    if (existsSync(candidate) && packages !== undefined && packages.every(builtAfterSources))
       built = candidate;
   }
   freshBuilds.set(sourceFile, built);

@@ -80,6 +80,25 @@ describe('resolveWorkerModule', () => {
     ).toBe('tsx');
   });
 
+  it('looks at the dependencies of dependencies too', () => {
+    const root = mkdtempSync(join(tmpdir(), 'edca-wm-'));
+    roots.push(root);
+    const leaf = makePackage(root, 'leaf');
+    const mid = makePackage(root, 'mid', { '@edca/leaf': 'workspace:*' });
+    const top = makePackage(root, 'top', { '@edca/mid': 'workspace:*' });
+    const fresh = makePackage(root, 'fresh', { '@edca/mid': 'workspace:*' });
+    for (const dir of [leaf, mid, top, fresh]) {
+      touchSources(dir, T);
+      build(dir, T + 10);
+    }
+    const via = (dir: string) =>
+      resolveWorkerModule(pathToFileURL(join(dir, 'src', 'internal', 'caller.ts')).href, './w').via;
+    expect(via(fresh)).toBe('build');
+    // The leaf changed after its build: `top` reaches it only through `mid`.
+    touchSources(leaf, T + 20);
+    expect(via(top)).toBe('tsx');
+  });
+
   it('runs the .js beside a built caller', () => {
     const r = resolveWorkerModule('file:///x/dist/internal/caller.js', './w');
     expect(r).toEqual({ url: new URL('file:///x/dist/internal/w.js'), via: 'module' });
