@@ -16,7 +16,7 @@ import {
 } from '../../mcp/test/support/bank.js';
 import { writeServerKeys } from '../../mcp/test/support/keys.js';
 import { decodeRecord } from '@edca/records';
-import { runCli } from '../src/program.js';
+import { cli } from './support/cli.js';
 
 let dir: string | undefined;
 let runtime: ServerRuntime | undefined;
@@ -26,17 +26,6 @@ afterEach(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   dir = undefined;
 });
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    stdout: (t: string) => (out += t),
-    stderr: (t: string) => (err += t),
-    isTty: false,
-  });
-  return { code, out, err };
-}
 
 async function escalated(): Promise<{
   id: string;

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { decodeRecord } from '@edca/records';
 import { writeServerKeys } from '../../mcp/test/support/keys.js';
-import { runCli } from '../src/program.js';
+import { cli } from './support/cli.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const cliMain = join(root, 'packages/cli/src/main.ts');
@@ -24,17 +24,6 @@ afterEach(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   dir = undefined;
 });
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    stdout: (t: string) => (out += t),
-    stderr: (t: string) => (err += t),
-    isTty: false,
-  });
-  return { code, out, err };
-}
 
 async function startServer(
   d: string,

@@ -16,7 +16,7 @@ import {
 } from '../../mcp/test/support/bank.js';
 import { writeServerKeys } from '../../mcp/test/support/keys.js';
 import { openPostgresStorage } from '../src/commands/serve.js';
-import { runCli } from '../src/program.js';
+import { cli } from './support/cli.js';
 
 let server: PgServer;
 let dir: string;
@@ -30,17 +30,6 @@ afterAll(async () => {
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 }, PG_HOOK_TIMEOUT);
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    stdout: (t: string) => (out += t),
-    stderr: (t: string) => (err += t),
-    isTty: false,
-  });
-  return { code, out, err };
-}
 
 describe('edca serve on a PostgreSQL store', () => {
   describe('when an escalation is approved with edca approve --store', () => {

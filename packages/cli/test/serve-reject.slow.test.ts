@@ -21,7 +21,7 @@ import {
   type JsonValue,
   type Signer,
 } from '@edca/records';
-import { runCli } from '../src/program.js';
+import { cli } from './support/cli.js';
 import { writeServerKeys } from '../../mcp/test/support/keys.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -33,17 +33,6 @@ afterEach(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   dir = undefined;
 });
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    stdout: (t: string) => (out += t),
-    stderr: (t: string) => (err += t),
-    isTty: false,
-  });
-  return { code, out, err };
-}
 
 async function startServer(d: string): Promise<Client> {
   const client = new Client({ name: 'restart-agent', version: '1.0.0' });

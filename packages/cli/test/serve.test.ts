@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { runCli } from '../src/program.js';
+import { cli } from './support/cli.js';
 import { writeServerKeys } from '../../mcp/test/support/keys.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -25,17 +25,6 @@ afterEach(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   dir = undefined;
 });
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    stdout: (t: string) => (out += t),
-    stderr: (t: string) => (err += t),
-    isTty: false,
-  });
-  return { code, out, err };
-}
 
 type CallResult = Awaited<ReturnType<Client['callTool']>>;
 const body = (r: CallResult): Record<string, unknown> => r.structuredContent as Record<string, unknown>;
