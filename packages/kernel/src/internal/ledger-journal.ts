@@ -74,8 +74,8 @@ export interface LedgerJournalOptions {
 
 /**
  * Applies the records of the stream after `base` that the kernel did not append (`applied`):
- * checkpoints the journal inserted (read back only when the journal is not exclusive). Returns the head seq the ledger then folds through, or
- * undefined when another writer's record is there.
+ * checkpoints the journal inserted (read back only when the journal is not exclusive). Returns the
+ * head seq the ledger then folds through, or undefined when another writer's record is there.
  */
 async function catchUp(
   journal: Journal,
