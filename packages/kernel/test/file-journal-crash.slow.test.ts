@@ -31,8 +31,10 @@ interface Round {
 }
 
 /**
- * Runs the child, SIGKILLs it `delayMs` after it is ready (or after spawn when `early`), and
- * returns the acknowledgements from complete stdout lines.
+ * Runs the child, SIGKILLs it `delayMs` after its first acknowledged append (or after spawn when
+ * `early`), and returns the acknowledgements from complete stdout lines. Timing the kill from the
+ * first ack, not from `ready`, keeps a loaded machine (a worker signer slow to start) from turning
+ * every round into a kill before anything was acknowledged.
  */
 function runChild(
   path: string,
@@ -64,8 +66,8 @@ function runChild(
         buffer = buffer.slice(nl + 1);
         if (line.startsWith('ready')) {
           sawReady = true;
-          if (!early) setTimeout(kill, delayMs);
         } else if (line.startsWith('ack ')) {
+          if (!early && acked.size === 0) setTimeout(kill, delayMs);
           for (const pair of line.slice(4).split(' ')) {
             const [seq, hash] = [pair.slice(0, pair.indexOf(':')), pair.slice(pair.indexOf(':') + 1)];
             acked.set(Number(seq), hash);
