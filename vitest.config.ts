@@ -61,7 +61,11 @@ export default defineConfig({
           setupFiles: [fileURLToPath(new URL('./test/setup.ts', import.meta.url))],
           testTimeout: 600_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
+          // Two files at a time, as in the unit project: most slow files wait on child processes,
+          // PostgreSQL or fsync much of the time. Each file owns its temp dirs, ports and databases,
+          // and every timing in them is bounded by progress (acks, rounds), not by the clock alone,
+          // so they hold on a loaded machine (run at load averages 12–20 with two files at once).
+          maxWorkers: Math.max(2, availableParallelism() - 1),
         },
       },
     ],
