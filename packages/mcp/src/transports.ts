@@ -10,10 +10,15 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { localhostHostValidation, NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { isInitializeRequest } from '@modelcontextprotocol/server';
+import {
+  isInitializeRequest,
+  localhostAllowedHostnames,
+  validateHostHeader,
+  validateOriginHeader,
+} from '@modelcontextprotocol/server';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { McpError } from './errors.js';
+import { NodeHttpSession, writeJsonRpcError as jsonRpcError } from './http-session.js';
 import type { EdcaMcpServer } from './server.js';
 
 /**
@@ -41,6 +46,36 @@ export interface HttpEndpoint {
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+const LOOPBACK_NAMES = localhostAllowedHostnames();
+
+/**
+ * The loopback guard against DNS rebinding (MCP "Transports" §Security Warning): the `Host` must
+ * name the loopback, and a browser's `Origin`, when sent, must be a loopback page. A header value
+ * once accepted is remembered, so a session's requests do not parse the same URL again and again.
+ */
+function hostCheck(): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const accepted = new Set<string>();
+  return (req, res) => {
+    const host = req.headers.host;
+    if (host === undefined || !accepted.has(host)) {
+      const result = validateHostHeader(host, LOOPBACK_NAMES);
+      if (!result.ok) {
+        jsonRpcError(res, 403, -32000, result.message);
+        return false;
+      }
+      if (accepted.size < 64) accepted.add(host!);
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      const result = validateOriginHeader(origin, LOOPBACK_NAMES);
+      if (!result.ok) {
+        jsonRpcError(res, 403, -32000, result.message);
+        return false;
+      }
+    }
+    return true;
+  };
+}
 
 // Events rather than `for await`: the stream's async iterator costs more per request than the
 // whole read of a typical (one-chunk) JSON-RPC body.
@@ -69,19 +104,6 @@ function readBody(req: IncomingMessage): Promise<unknown> {
       }
     });
   });
-}
-
-function jsonRpcError(
-  res: ServerResponse,
-  status: number,
-  code: number,
-  message: string,
-  extra: { readonly data?: Record<string, string>; readonly headers?: Record<string, string> } = {},
-): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json', ...extra.headers });
-  const error = extra.data === undefined ? { code, message } : { code, message, data: extra.data };
-  res.end(JSON.stringify({ jsonrpc: '2.0', error, id: null }));
 }
 
 /**
@@ -154,8 +176,8 @@ export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promi
   const host = options.host ?? '127.0.0.1';
   const loopback = LOOPBACK.has(host);
   const authorized = options.token === undefined ? undefined : bearerCheck(options.token);
-  const checkHost = loopback ? localhostHostValidation() : undefined;
-  const transports = new Map<string, NodeStreamableHTTPServerTransport>();
+  const checkHost = loopback ? hostCheck() : undefined;
+  const sessions = new Map<string, NodeHttpSession>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (checkHost !== undefined && !checkHost(req, res)) return;
@@ -166,8 +188,9 @@ export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promi
       });
       return;
     }
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/mcp') {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    if ((query === -1 ? url : url.slice(0, query)) !== '/mcp') {
       res.writeHead(404).end();
       return;
     }
@@ -177,18 +200,25 @@ export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promi
     if (req.method === 'POST') {
       try {
         body = await readBody(req);
-      } catch {
-        jsonRpcError(res, 400, -32700, 'Parse error');
+      } catch (err) {
+        if (err instanceof Error && err.message === 'PAYLOAD_TOO_LARGE')
+          jsonRpcError(
+            res,
+            413,
+            -32000,
+            `Payload Too Large: Request body must not exceed ${MAX_BODY_BYTES} bytes`,
+          );
+        else jsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON');
         return;
       }
     }
     if (sessionId !== undefined) {
-      const transport = transports.get(sessionId);
-      if (transport === undefined) {
+      const session = sessions.get(sessionId);
+      if (session === undefined) {
         jsonRpcError(res, 404, -32001, 'Session not found');
         return;
       }
-      await transport.handleRequest(req, res, body);
+      session.handle(req, res, body);
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
@@ -196,21 +226,13 @@ export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promi
       return;
     }
     const id = randomUUID();
-    const transport = new NodeStreamableHTTPServerTransport({
-      sessionIdGenerator: () => id,
-      enableJsonResponse: true,
-      onsessioninitialized: (sid) => {
-        transports.set(sid, transport);
-      },
-      onsessionclosed: (sid) => {
-        transports.delete(sid);
-      },
-    });
-    transport.onclose = () => {
-      transports.delete(id);
+    const session = new NodeHttpSession(id);
+    session.onclose = () => {
+      sessions.delete(id);
     };
-    await mcp.connect(transport, id);
-    await transport.handleRequest(req, res, body);
+    await mcp.connect(session, id);
+    sessions.set(id, session);
+    session.handle(req, res, body);
   }
 
   const server: HttpServer = createServer((req, res) => {
@@ -226,8 +248,8 @@ export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promi
     url: `http://${shown}:${port}/mcp`,
     port,
     async close() {
-      const all = [...transports.values()];
-      transports.clear();
+      const all = [...sessions.values()];
+      sessions.clear();
       await Promise.allSettled(all.map((t) => t.close()));
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
