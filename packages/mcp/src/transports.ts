@@ -171,7 +171,10 @@ export function checkHttpOptions(options: HttpOptions): void {
  *   HTTP_TOKEN_INVALID (a token that does not match {@link HTTP_TOKEN_PATTERN})
  * @example const http = await serveHttp(runtime.mcp, { port: 8808, token }); console.log(http.url);
  */
-export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promise<HttpEndpoint> {
+export async function serveHttp(
+  mcp: Pick<EdcaMcpServer, 'connect'>,
+  options: HttpOptions,
+): Promise<HttpEndpoint> {
   checkHttpOptions(options);
   const host = options.host ?? '127.0.0.1';
   const loopback = LOOPBACK.has(host);
