@@ -37,21 +37,76 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 } as const;
 
-/** Answers with a JSON-RPC error that belongs to no request (`id: null`), unless already answering. */
-export function writeJsonRpcError(
+/**
+ * Why the Streamable HTTP endpoint refused a request, as `error.data.code` of the JSON-RPC error
+ * body it answers with (`id: null`); the HTTP status and JSON-RPC code are those the MCP SDK's own
+ * transports use for the same refusal.
+ */
+export const HTTP_REFUSAL_CODES = [
+  'UNAUTHORIZED',
+  'HOST_NOT_ALLOWED',
+  'ORIGIN_NOT_ALLOWED',
+  'NOT_FOUND',
+  'PARSE_ERROR',
+  'PAYLOAD_TOO_LARGE',
+  'INVALID_MESSAGE',
+  'BATCH_TOO_LARGE',
+  'NOT_ACCEPTABLE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'SESSION_REQUIRED',
+  'SESSION_NOT_FOUND',
+  'PROTOCOL_VERSION_UNSUPPORTED',
+  'ALREADY_INITIALIZED',
+  'REQUEST_ID_IN_FLIGHT',
+  'SSE_STREAM_EXISTS',
+  'METHOD_NOT_ALLOWED',
+  'INTERNAL_ERROR',
+] as const;
+/** One of {@link HTTP_REFUSAL_CODES}. */
+export type HttpRefusalCode = (typeof HTTP_REFUSAL_CODES)[number];
+
+const REFUSALS: Readonly<Record<HttpRefusalCode, readonly [status: number, rpc: number, message: string]>> = {
+  UNAUTHORIZED: [401, -32000, 'Unauthorized: a valid bearer token is required'],
+  HOST_NOT_ALLOWED: [403, -32000, 'Forbidden: the Host header does not name the loopback'],
+  ORIGIN_NOT_ALLOWED: [403, -32000, 'Forbidden: the Origin is not a loopback page'],
+  NOT_FOUND: [404, -32000, 'Not Found: the endpoint is /mcp'],
+  PARSE_ERROR: [400, -32700, 'Parse error: Invalid JSON'],
+  PAYLOAD_TOO_LARGE: [413, -32000, 'Payload Too Large: Request body must not exceed 4194304 bytes'],
+  INVALID_MESSAGE: [400, -32700, 'Parse error: Invalid JSON-RPC message'],
+  BATCH_TOO_LARGE: [400, -32600, 'Invalid Request: Batch must not exceed 100 messages'],
+  NOT_ACCEPTABLE: [406, -32000, 'Not Acceptable: Client must accept application/json and text/event-stream'],
+  UNSUPPORTED_MEDIA_TYPE: [415, -32000, 'Unsupported Media Type: Content-Type must be application/json'],
+  SESSION_REQUIRED: [400, -32000, 'Bad Request: Mcp-Session-Id header is required; start with initialize'],
+  SESSION_NOT_FOUND: [404, -32001, 'Session not found'],
+  PROTOCOL_VERSION_UNSUPPORTED: [400, -32000, 'Bad Request: Unsupported protocol version'],
+  ALREADY_INITIALIZED: [400, -32600, 'Invalid Request: Server already initialized'],
+  REQUEST_ID_IN_FLIGHT: [400, -32600, 'Invalid Request: a request with this id is already in flight'],
+  SSE_STREAM_EXISTS: [409, -32000, 'Conflict: Only one SSE stream is allowed per session'],
+  METHOD_NOT_ALLOWED: [405, -32000, 'Method not allowed.'],
+  INTERNAL_ERROR: [500, -32603, 'Internal error'],
+};
+
+/**
+ * Refuses a request with its status and a JSON-RPC error that belongs to no request (`id: null`),
+ * `data.code` being the refusal's code; nothing when the answer has already begun.
+ */
+export function refuseHttp(
   res: ServerResponse,
-  status: number,
-  code: number,
-  message: string,
-  extra: { readonly data?: Record<string, string>; readonly headers?: Record<string, string> } = {},
+  code: HttpRefusalCode,
+  options: { readonly detail?: string; readonly headers?: Record<string, string> } = {},
 ): void {
   if (res.headersSent) return;
-  const error = extra.data === undefined ? { code, message } : { code, message, data: extra.data };
-  const body = JSON.stringify({ jsonrpc: '2.0', error, id: null });
+  const [status, rpc, message] = REFUSALS[code];
+  const text = options.detail === undefined ? message : `${message}: ${options.detail}`;
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    error: { code: rpc, message: text, data: { code } },
+    id: null,
+  });
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
-    ...extra.headers,
+    ...options.headers,
   });
   res.end(body);
 }
@@ -127,7 +182,7 @@ export class NodeHttpSession implements Transport {
    * JSON (`serveHttp` reads it once, before routing).
    */
   handle(req: IncomingMessage, res: ServerResponse, body: unknown): void {
-    if (this.#closed) return writeJsonRpcError(res, 404, -32001, 'Session not found');
+    if (this.#closed) return refuseHttp(res, 'SESSION_NOT_FOUND');
     switch (req.method) {
       case 'POST':
         return this.#post(req, res, body);
@@ -137,36 +192,31 @@ export class NodeHttpSession implements Transport {
         return this.#delete(req, res);
       case undefined:
       default:
-        return writeJsonRpcError(res, 405, -32000, 'Method not allowed.', {
-          headers: { allow: 'GET, POST, DELETE' },
-        });
+        return refuseHttp(res, 'METHOD_NOT_ALLOWED', { headers: { allow: 'GET, POST, DELETE' } });
     }
   }
 
   /** The session header and the protocol version header of a request after `initialize`. */
   #checkSession(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.sessionId === undefined) {
-      writeJsonRpcError(res, 400, -32000, 'Bad Request: Server not initialized');
+      refuseHttp(res, 'SESSION_REQUIRED');
       return false;
     }
     const sid = header(req, 'mcp-session-id');
     if (sid === undefined) {
-      writeJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+      refuseHttp(res, 'SESSION_REQUIRED');
       return false;
     }
     if (sid !== this.sessionId) {
-      writeJsonRpcError(res, 404, -32001, 'Session not found');
+      refuseHttp(res, 'SESSION_NOT_FOUND');
       return false;
     }
     // Without the header the version negotiated at initialize applies (§Protocol Version Header).
     const version = header(req, 'mcp-protocol-version');
     if (version !== undefined && !this.#supported.includes(version)) {
-      writeJsonRpcError(
-        res,
-        400,
-        -32000,
-        `Bad Request: Unsupported protocol version: ${version} (supported versions: ${this.#supported.join(', ')})`,
-      );
+      refuseHttp(res, 'PROTOCOL_VERSION_UNSUPPORTED', {
+        detail: `${version} (supported versions: ${this.#supported.join(', ')})`,
+      });
       return false;
     }
     return true;
@@ -175,58 +225,27 @@ export class NodeHttpSession implements Transport {
   #post(req: IncomingMessage, res: ServerResponse, body: unknown): void {
     const accept = header(req, 'accept') ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
-      return writeJsonRpcError(
-        res,
-        406,
-        -32000,
-        'Not Acceptable: Client must accept both application/json and text/event-stream',
-      );
-    if (!isJsonContentType(header(req, 'content-type')))
-      return writeJsonRpcError(
-        res,
-        415,
-        -32000,
-        'Unsupported Media Type: Content-Type must be application/json',
-      );
+      return refuseHttp(res, 'NOT_ACCEPTABLE');
+    if (!isJsonContentType(header(req, 'content-type'))) return refuseHttp(res, 'UNSUPPORTED_MEDIA_TYPE');
     const messages = Array.isArray(body) ? (body as unknown[]) : [body];
-    if (messages.length > MAX_BATCH_MESSAGES)
-      return writeJsonRpcError(
-        res,
-        400,
-        -32600,
-        `Invalid Request: Batch must not exceed ${MAX_BATCH_MESSAGES} messages`,
-      );
+    if (messages.length > MAX_BATCH_MESSAGES) return refuseHttp(res, 'BATCH_TOO_LARGE');
     const requests: RequestId[] = [];
     let initialize = 0;
     for (const message of messages) {
       const kind = jsonRpcKind(message);
-      if (kind === undefined)
-        return writeJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON-RPC message');
+      if (kind === undefined) return refuseHttp(res, 'INVALID_MESSAGE');
       if (kind !== 'request') continue;
       const m = message as { id: RequestId; method: string };
       if (m.method === 'initialize') initialize++;
       requests.push(m.id);
     }
     if (initialize > 0) {
-      if (this.sessionId !== undefined)
-        return writeJsonRpcError(res, 400, -32600, 'Invalid Request: Server already initialized');
-      if (messages.length > 1)
-        return writeJsonRpcError(
-          res,
-          400,
-          -32600,
-          'Invalid Request: Only one initialization request is allowed',
-        );
+      if (this.sessionId !== undefined) return refuseHttp(res, 'ALREADY_INITIALIZED');
       this.sessionId = this.#id;
     } else if (!this.#checkSession(req, res)) return;
     // A request id still being answered cannot be taken again: its answer would go to either POST.
     if (requests.some((id, i) => this.#pending.has(id) || requests.indexOf(id) !== i))
-      return writeJsonRpcError(
-        res,
-        400,
-        -32600,
-        'Invalid Request: a request with this id is already in flight',
-      );
+      return refuseHttp(res, 'REQUEST_ID_IN_FLIGHT');
     const batch = messages as JSONRPCMessage[];
     if (requests.length === 0) {
       res.writeHead(202).end();
@@ -244,10 +263,9 @@ export class NodeHttpSession implements Transport {
 
   #get(req: IncomingMessage, res: ServerResponse): void {
     if (!(header(req, 'accept') ?? '').includes('text/event-stream'))
-      return writeJsonRpcError(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream');
+      return refuseHttp(res, 'NOT_ACCEPTABLE');
     if (!this.#checkSession(req, res)) return;
-    if (this.#stream !== undefined)
-      return writeJsonRpcError(res, 409, -32000, 'Conflict: Only one SSE stream is allowed per session');
+    if (this.#stream !== undefined) return refuseHttp(res, 'SSE_STREAM_EXISTS');
     res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId! });
     res.flushHeaders();
     this.#stream = res;
@@ -333,7 +351,7 @@ export class NodeHttpSession implements Transport {
     for (const exchange of waiting) {
       exchange.done = true;
       if (exchange.sse) exchange.res.end();
-      else writeJsonRpcError(exchange.res, 404, -32001, 'Session not found');
+      else refuseHttp(exchange.res, 'SESSION_NOT_FOUND');
     }
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
     this.#stream?.end();

@@ -18,7 +18,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { McpError } from './errors.js';
-import { NodeHttpSession, writeJsonRpcError as jsonRpcError } from './http-session.js';
+import { NodeHttpSession, refuseHttp } from './http-session.js';
 import type { EdcaMcpServer } from './server.js';
 
 /**
@@ -58,18 +58,16 @@ function hostCheck(): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const host = req.headers.host;
     if (host === undefined || !accepted.has(host)) {
-      const result = validateHostHeader(host, LOOPBACK_NAMES);
-      if (!result.ok) {
-        jsonRpcError(res, 403, -32000, result.message);
+      if (!validateHostHeader(host, LOOPBACK_NAMES).ok) {
+        refuseHttp(res, 'HOST_NOT_ALLOWED');
         return false;
       }
       if (accepted.size < 64) accepted.add(host!);
     }
     const origin = req.headers.origin;
     if (origin !== undefined) {
-      const result = validateOriginHeader(origin, LOOPBACK_NAMES);
-      if (!result.ok) {
-        jsonRpcError(res, 403, -32000, result.message);
+      if (!validateOriginHeader(origin, LOOPBACK_NAMES).ok) {
+        refuseHttp(res, 'ORIGIN_NOT_ALLOWED');
         return false;
       }
     }
@@ -79,17 +77,21 @@ function hostCheck(): (req: IncomingMessage, res: ServerResponse) => boolean {
 
 // Events rather than `for await`: the stream's async iterator costs more per request than the
 // whole read of a typical (one-chunk) JSON-RPC body.
+// A body over the limit is refused without keeping it: the rest is read and dropped, so the 413
+// reaches the client (destroying the socket would leave it with a broken connection instead).
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((done, fail) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const tooLarge = (): void => {
+      req.removeAllListeners('data');
+      req.resume();
+      fail(new Error('PAYLOAD_TOO_LARGE'));
+    };
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return tooLarge();
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.destroy();
-        fail(new Error('PAYLOAD_TOO_LARGE'));
-        return;
-      }
+      if (size > MAX_BODY_BYTES) return tooLarge();
       chunks.push(chunk);
     });
     req.once('error', fail);
@@ -185,16 +187,13 @@ export async function serveHttp(
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (checkHost !== undefined && !checkHost(req, res)) return;
     if (authorized !== undefined && !authorized(req)) {
-      jsonRpcError(res, 401, -32000, 'Unauthorized: a valid bearer token is required', {
-        data: { code: 'UNAUTHORIZED' },
-        headers: { 'www-authenticate': 'Bearer realm="edca"' },
-      });
+      refuseHttp(res, 'UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer realm="edca"' } });
       return;
     }
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     if ((query === -1 ? url : url.slice(0, query)) !== '/mcp') {
-      res.writeHead(404).end();
+      refuseHttp(res, 'NOT_FOUND');
       return;
     }
     const header = req.headers['mcp-session-id'];
@@ -205,27 +204,22 @@ export async function serveHttp(
         body = await readBody(req);
       } catch (err) {
         if (err instanceof Error && err.message === 'PAYLOAD_TOO_LARGE')
-          jsonRpcError(
-            res,
-            413,
-            -32000,
-            `Payload Too Large: Request body must not exceed ${MAX_BODY_BYTES} bytes`,
-          );
-        else jsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON');
+          refuseHttp(res, 'PAYLOAD_TOO_LARGE', { headers: { connection: 'close' } });
+        else refuseHttp(res, 'PARSE_ERROR');
         return;
       }
     }
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
       if (session === undefined) {
-        jsonRpcError(res, 404, -32001, 'Session not found');
+        refuseHttp(res, 'SESSION_NOT_FOUND');
         return;
       }
       session.handle(req, res, body);
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
-      jsonRpcError(res, 400, -32000, 'Bad Request: no session; start with initialize');
+      refuseHttp(res, 'SESSION_REQUIRED');
       return;
     }
     const id = randomUUID();
@@ -239,7 +233,7 @@ export async function serveHttp(
   }
 
   const server: HttpServer = createServer((req, res) => {
-    handle(req, res).catch(() => jsonRpcError(res, 500, -32603, 'Internal error'));
+    handle(req, res).catch(() => refuseHttp(res, 'INTERNAL_ERROR'));
   });
   await new Promise<void>((ready, fail) => {
     server.once('error', fail);

@@ -4,7 +4,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Server, type Transport } from '@modelcontextprotocol/server';
-import { serveHttp, type HttpEndpoint, type McpSessionHandle } from '../src/index.js';
+import {
+  HTTP_REFUSAL_CODES,
+  serveHttp,
+  type HttpEndpoint,
+  type HttpRefusalCode,
+  type McpSessionHandle,
+} from '../src/index.js';
 import { makeMcpFixture, type McpFixture } from './support/fixture.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -94,10 +100,17 @@ async function openSession(url: string): Promise<Record<string, string>> {
   return headers;
 }
 
-async function errorOf(res: Response): Promise<{ code: number; message: string }> {
-  const body = (await res.json()) as { jsonrpc: string; error: { code: number; message: string }; id: null };
+interface WireError {
+  readonly code: number;
+  readonly message: string;
+  readonly data: { readonly code: HttpRefusalCode };
+}
+
+async function errorOf(res: Response): Promise<WireError> {
+  const body = (await res.json()) as { jsonrpc: string; error: WireError; id: null };
   expect(body.jsonrpc).toBe('2.0');
   expect(body.id).toBeNull();
+  expect(HTTP_REFUSAL_CODES).toContain(body.error.data.code);
   return body.error;
 }
 
@@ -163,16 +176,29 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
 
   describe('when a POST breaks the transport rules', () => {
     it.each([
-      ['no session id', {}, 400, -32000, /Mcp-Session-Id|no session/],
-      ['an unknown session id', { 'mcp-session-id': 'nope' }, 404, -32001, /Session not found/],
-    ])('refuses a request with %s', async (_, headers, status, code, message) => {
+      ['no session id', {}, 400, -32000, 'SESSION_REQUIRED'],
+      ['an unknown session id', { 'mcp-session-id': 'nope' }, 404, -32001, 'SESSION_NOT_FOUND'],
+    ])('refuses a request with %s', async (_, headers, status, code, reason) => {
       const { http } = await serve();
       await openSession(http.url);
       const res = await post(http.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, headers);
       expect(res.status).toBe(status);
       const error = await errorOf(res);
       expect(error.code).toBe(code);
-      expect(error.message).toMatch(message);
+      expect(error.data.code).toBe(reason);
+    });
+
+    it('refuses a batch that would open a session (SESSION_REQUIRED) and a body over 4 MiB (413, PAYLOAD_TOO_LARGE)', async () => {
+      const { http } = await serve();
+      const batch = await post(http.url, [
+        initializeMessage(1),
+        { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      ]);
+      expect(batch.status).toBe(400);
+      expect((await errorOf(batch)).data.code).toBe('SESSION_REQUIRED');
+      const huge = await post(http.url, JSON.stringify({ pad: 'x'.repeat(4 * 1024 * 1024) }));
+      expect(huge.status).toBe(413);
+      expect((await errorOf(huge)).data.code).toBe('PAYLOAD_TOO_LARGE');
     });
 
     it('refuses an unsupported MCP-Protocol-Version (400), a missing Accept (406), another Content-Type (415)', async () => {
@@ -181,13 +207,15 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
       const list = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
       const version = await post(http.url, list, { ...headers, 'mcp-protocol-version': '1999-01-01' });
       expect(version.status).toBe(400);
-      expect((await errorOf(version)).message).toMatch(/Unsupported protocol version: 1999-01-01/);
+      const unsupported = await errorOf(version);
+      expect(unsupported.message).toMatch(/Unsupported protocol version: 1999-01-01/);
+      expect(unsupported.data.code).toBe('PROTOCOL_VERSION_UNSUPPORTED');
       const accept = await post(http.url, list, { ...headers, accept: 'application/json' });
       expect(accept.status).toBe(406);
-      expect((await errorOf(accept)).message).toMatch(/Not Acceptable/);
+      expect((await errorOf(accept)).data.code).toBe('NOT_ACCEPTABLE');
       const type = await post(http.url, list, { ...headers, 'content-type': 'text/plain' });
       expect(type.status).toBe(415);
-      expect((await errorOf(type)).message).toMatch(/Unsupported Media Type/);
+      expect((await errorOf(type)).data.code).toBe('UNSUPPORTED_MEDIA_TYPE');
       // The session still works after refusals.
       expect((await post(http.url, list, headers)).status).toBe(200);
     });
@@ -197,7 +225,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
       const headers = await openSession(http.url);
       const bad = await post(http.url, '{"jsonrpc":', headers);
       expect(bad.status).toBe(400);
-      expect((await errorOf(bad)).code).toBe(-32700);
+      expect(await errorOf(bad)).toMatchObject({ code: -32700, data: { code: 'PARSE_ERROR' } });
       for (const body of [
         { jsonrpc: '1.0', id: 1, method: 'tools/list' },
         { jsonrpc: '2.0', id: 1.5, method: 'tools/list' },
@@ -206,14 +234,11 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
       ]) {
         const res = await post(http.url, body, headers);
         expect(res.status, JSON.stringify(body)).toBe(400);
-        expect((await errorOf(res)).code).toBe(-32700);
+        expect(await errorOf(res)).toMatchObject({ code: -32700, data: { code: 'INVALID_MESSAGE' } });
       }
       const again = await post(http.url, initializeMessage(2), headers);
       expect(again.status).toBe(400);
-      expect(await errorOf(again)).toEqual({
-        code: -32600,
-        message: 'Invalid Request: Server already initialized',
-      });
+      expect(await errorOf(again)).toMatchObject({ code: -32600, data: { code: 'ALREADY_INITIALIZED' } });
     });
 
     it('refuses a batch over 100 messages and a request id already in flight (-32600)', async () => {
@@ -222,7 +247,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
       const many = Array.from({ length: 101 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' }));
       const big = await post(http.url, many, headers);
       expect(big.status).toBe(400);
-      expect((await errorOf(big)).code).toBe(-32600);
+      expect(await errorOf(big)).toMatchObject({ code: -32600, data: { code: 'BATCH_TOO_LARGE' } });
       const twice = await post(
         http.url,
         [
@@ -232,7 +257,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
         headers,
       );
       expect(twice.status).toBe(400);
-      expect((await errorOf(twice)).message).toMatch(/already in flight/);
+      expect(await errorOf(twice)).toMatchObject({ code: -32600, data: { code: 'REQUEST_ID_IN_FLIGHT' } });
     });
 
     it('answers other methods 405 with Allow, and other paths 404', async () => {
@@ -241,7 +266,10 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
       const put = await fetch(http.url, { method: 'PUT', headers });
       expect(put.status).toBe(405);
       expect(put.headers.get('allow')).toBe('GET, POST, DELETE');
-      expect((await fetch(http.url.replace('/mcp', '/mcpx'), { headers })).status).toBe(404);
+      expect((await errorOf(put)).data.code).toBe('METHOD_NOT_ALLOWED');
+      const other = await fetch(http.url.replace('/mcp', '/mcpx'), { headers });
+      expect(other.status).toBe(404);
+      expect((await errorOf(other)).data.code).toBe('NOT_FOUND');
     });
   });
 
@@ -249,7 +277,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     it('refuses a Host that is not a loopback name and an Origin that is not a loopback page (403)', async () => {
       const { http } = await serve();
       const { request } = await import('node:http');
-      const status = (headers: Record<string, string>): Promise<number> =>
+      const status = (headers: Record<string, string>): Promise<[number | undefined, string]> =>
         new Promise((done, fail) => {
           const req = request(
             http.url,
@@ -258,18 +286,22 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
               headers: { accept: ACCEPT_BOTH, 'content-type': 'application/json', ...headers },
             },
             (res) => {
-              res.resume();
-              done(res.statusCode ?? 0);
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => {
+                const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: WireError };
+                done([res.statusCode, body.error?.data.code ?? 'ok']);
+              });
             },
           );
           req.on('error', fail);
           req.end(JSON.stringify(initializeMessage()));
         });
-      expect(await status({ host: 'attacker.example' })).toBe(403);
-      expect(await status({ origin: 'http://attacker.example' })).toBe(403);
-      expect(await status({ origin: 'null' })).toBe(403);
-      expect(await status({ origin: 'http://localhost:5173' })).toBe(200);
-      expect(await status({ host: `localhost:${http.port}` })).toBe(200);
+      expect(await status({ host: 'attacker.example' })).toEqual([403, 'HOST_NOT_ALLOWED']);
+      expect(await status({ origin: 'http://attacker.example' })).toEqual([403, 'ORIGIN_NOT_ALLOWED']);
+      expect(await status({ origin: 'null' })).toEqual([403, 'ORIGIN_NOT_ALLOWED']);
+      expect(await status({ origin: 'http://localhost:5173' })).toEqual([200, 'ok']);
+      expect(await status({ host: `localhost:${http.port}` })).toEqual([200, 'ok']);
     });
   });
 
@@ -279,12 +311,13 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
       const headers = await openSession(http.url);
       const refused = await fetch(http.url, { headers: { ...headers, accept: 'application/json' } });
       expect(refused.status).toBe(406);
+      expect((await errorOf(refused)).data.code).toBe('NOT_ACCEPTABLE');
       const stream = await fetch(http.url, { headers: { ...headers, accept: 'text/event-stream' } });
       expect(stream.status).toBe(200);
       expect(stream.headers.get('content-type')).toBe('text/event-stream');
       const second = await fetch(http.url, { headers: { ...headers, accept: 'text/event-stream' } });
       expect(second.status).toBe(409);
-      await second.body?.cancel();
+      expect((await errorOf(second)).data.code).toBe('SSE_STREAM_EXISTS');
       await handles[0]!.server.sendResourceUpdated({ uri: 'edca://approval/sha256:00' });
       const reader = stream.body!.getReader();
       const chunk = (await reader.read()) as { value?: Uint8Array };
@@ -353,6 +386,29 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
   });
 
+  describe('when opening the session fails on the server', () => {
+    it('answers 500 with INTERNAL_ERROR and keeps serving', async () => {
+      let fail = true;
+      const fixture = await makeMcpFixture();
+      cleanups.push(() => fixture.close());
+      const http = await serveHttp(
+        {
+          connect(transport: Transport, id?: string) {
+            if (fail) return Promise.reject(new Error('no session today'));
+            return fixture.mcp.connect(transport, id);
+          },
+        },
+        { port: 0 },
+      );
+      cleanups.push(() => http.close());
+      const res = await post(http.url, initializeMessage());
+      expect(res.status).toBe(500);
+      expect(await errorOf(res)).toMatchObject({ code: -32603, data: { code: 'INTERNAL_ERROR' } });
+      fail = false;
+      await openSession(http.url);
+    });
+  });
+
   describe('when the client deletes its session', () => {
     it('answers 200, closes the edca session, and every later request of it gets 404', async () => {
       const { http, fixture } = await serve();
@@ -364,7 +420,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
       expect(await stream.text()).toBe('');
       const after = await post(http.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, headers);
       expect(after.status).toBe(404);
-      expect((await errorOf(after)).code).toBe(-32001);
+      expect(await errorOf(after)).toMatchObject({ code: -32001, data: { code: 'SESSION_NOT_FOUND' } });
       // The server forgot the session: a fresh one still works.
       await openSession(http.url);
       expect(fixture.mcp.tools.length).toBeGreaterThan(0);
