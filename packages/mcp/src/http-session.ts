@@ -248,7 +248,7 @@ export class NodeHttpSession implements Transport {
       return refuseHttp(res, 'REQUEST_ID_IN_FLIGHT');
     const batch = messages as JSONRPCMessage[];
     if (requests.length === 0) {
-      res.writeHead(202).end();
+      res.writeHead(202, { 'content-length': 0 }).end();
       for (const message of batch) this.onmessage?.(message);
       return;
     }
@@ -283,7 +283,7 @@ export class NodeHttpSession implements Transport {
 
   #delete(req: IncomingMessage, res: ServerResponse): void {
     if (!this.#checkSession(req, res)) return;
-    res.writeHead(200).end();
+    res.writeHead(200, { 'content-length': 0 }).end();
     void this.close();
   }
 
