@@ -4,20 +4,29 @@
  * - directly: `kernel.decide` + `kernel.execute` (the baseline)
  * - through the MCP server in process (linked in-memory transports): the server's own cost
  * - over stdio to a child process serving the same kernel set-up
- * - over Streamable HTTP on 127.0.0.1 (server and client in this process)
+ * - over Streamable HTTP on 127.0.0.1, the server in this process (client and server share one
+ *   thread, so each call pays both sides' CPU in turn)
+ * - over Streamable HTTP on 127.0.0.1 to a child process serving the same kernel set-up (an agent
+ *   and the server it calls are two processes, as with stdio)
  *
  * Each transport is measured in pairs interleaved with the baseline (direct, then through MCP,
  * then the other order), after a warm-up of both: on a shared machine the load drifts within
  * seconds, and two cases measured one after the other would compare two different machines.
  * "Added" is median(through MCP) − median(direct) and p99(through MCP) − p99(direct) over the
  * same stretch of time; the median of the per-pair differences is reported beside it. The load
- * average before and after each transport is part of the result.
+ * average before and after each transport is part of the result, and so is the CPU time per call
+ * of each side: this process (per pair: the direct call plus the call through MCP) and, for a
+ * child process, the child (from /proc, Linux only). For HTTP, `abortListeners` is how many abort
+ * listeners the official client's transport signal holds at the end (docs/mcp.md, Known limits).
  * Target: ≤ 1 ms added per call on loopback (median).
  *
  *   pnpm bench mcp            # a table
  *   pnpm bench mcp --json     # one JSON object
  *   EDCA_MCP_BENCH_PAIRS=3000 pnpm bench mcp   # more pairs (default 1500, after 200 warm-up pairs)
  */
+import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -30,6 +39,7 @@ const SESSION = { stream: 'bench', session: 'direct' };
 const root = fileURLToPath(new URL('../', import.meta.url));
 const PAIRS = Number(process.env['EDCA_MCP_BENCH_PAIRS'] ?? 1500);
 const WARMUP_PAIRS = 200;
+const serverScript = fileURLToPath(new URL('./fixtures/mcp-bench-server.ts', import.meta.url));
 
 async function refOf(client: Client): Promise<string> {
   const res = await client.readResource({ uri: 'edca://view/mcp-servicing' });
@@ -67,6 +77,27 @@ function row(name: string, samplesMs: readonly number[], cpuUs: number, note?: s
   };
 }
 
+/**
+ * User + system CPU of another process so far, in µs, from /proc/<pid>/stat (fields 14 and 15,
+ * in clock ticks of 10 ms on Linux); undefined where there is no /proc.
+ */
+function processCpuUs(pid: number | null | undefined): number | undefined {
+  if (pid === null || pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How many abort listeners the official HTTP client transport's own signal holds (diagnostic). */
+function abortListeners(transport: StreamableHTTPClientTransport): number {
+  const signal = (transport as unknown as { _abortController?: AbortController })._abortController?.signal;
+  return signal === undefined ? 0 : getEventListeners(signal, 'abort').length;
+}
+
 interface Paired {
   readonly rows: readonly [BenchRow, BenchRow];
   readonly added: {
@@ -76,6 +107,8 @@ interface Paired {
     readonly pairs: number;
     readonly loadBefore: number;
     readonly loadAfter: number;
+    /** The server child's CPU per call through MCP (µs), when the server runs in a child process. */
+    readonly serverCpuPerCallUs?: number;
   };
 }
 
@@ -85,6 +118,7 @@ async function paired(
   direct: () => Promise<void>,
   via: () => Promise<void>,
   pairs: number,
+  childPid?: number,
 ): Promise<Paired> {
   for (let i = 0; i < WARMUP_PAIRS; i++) {
     await direct();
@@ -94,6 +128,7 @@ async function paired(
   const d: number[] = [];
   const m: number[] = [];
   const cpu0 = process.cpuUsage();
+  const child0 = processCpuUs(childPid);
   for (let i = 0; i < pairs; i++) {
     const first = i % 2 === 0 ? direct : via;
     const second = i % 2 === 0 ? via : direct;
@@ -106,6 +141,9 @@ async function paired(
     (first === direct ? m : d).push(t2 - t1);
   }
   const cpu = process.cpuUsage(cpu0);
+  const child1 = processCpuUs(childPid);
+  const serverCpu =
+    child0 === undefined || child1 === undefined ? undefined : round((child1 - child0) / pairs);
   const cpuPerPair = (cpu.user + cpu.system) / pairs;
   const sd = [...d].sort((a, b) => a - b);
   const sm = [...m].sort((a, b) => a - b);
@@ -122,6 +160,7 @@ async function paired(
       pairs,
       loadBefore: round(loadBefore, 2),
       loadAfter: round(loadavg()[0]!, 2),
+      ...(serverCpu === undefined ? {} : { serverCpuPerCallUs: serverCpu }),
     },
   };
 }
@@ -150,32 +189,49 @@ async function main(): Promise<void> {
   await memory.connect(c);
 
   const http = await serveHttp(local.mcp, { port: 0 });
+  const httpTransport = new StreamableHTTPClientTransport(new URL(http.url));
   const httpClient = new Client({ name: 'bench', version: '1' });
-  await httpClient.connect(new StreamableHTTPClientTransport(new URL(http.url)));
+  await httpClient.connect(httpTransport);
 
+  const stdioTransport = new StdioClientTransport({
+    command: process.execPath,
+    args: ['--import', 'tsx', serverScript],
+    cwd: root,
+  });
   const stdio = new Client({ name: 'bench', version: '1' });
-  await stdio.connect(
-    new StdioClientTransport({
-      command: process.execPath,
-      args: ['--import', 'tsx', fileURLToPath(new URL('./fixtures/mcp-bench-server.ts', import.meta.url))],
-      cwd: root,
-    }),
-  );
+  await stdio.connect(stdioTransport);
 
-  const runs: [string, Client][] = [
-    ['in-memory transport', memory],
-    ['stdio (child process)', stdio],
-    ['Streamable HTTP 127.0.0.1', httpClient],
+  const httpChild = spawn(process.execPath, ['--import', 'tsx', serverScript, '--http'], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const childUrl = await new Promise<string>((done, fail) => {
+    httpChild.once('error', fail);
+    httpChild.stdout.once('data', (line: Buffer) => done(line.toString('utf8').trim()));
+  });
+  const childTransport = new StreamableHTTPClientTransport(new URL(childUrl));
+  const childClient = new Client({ name: 'bench', version: '1' });
+  await childClient.connect(childTransport);
+
+  const runs: [string, Client, number | undefined, StreamableHTTPClientTransport | undefined][] = [
+    ['in-memory transport', memory, undefined, undefined],
+    ['stdio (child process)', stdio, stdioTransport.pid ?? undefined, undefined],
+    ['Streamable HTTP 127.0.0.1, server in this process', httpClient, undefined, httpTransport],
+    ['Streamable HTTP 127.0.0.1, server in a child process', childClient, httpChild.pid, childTransport],
   ];
   const rows: BenchRow[] = [];
-  const added: Record<string, Paired['added']> = {};
-  for (const [name, client] of runs) {
-    const result = await paired(name, direct, callVia(name, client, await refOf(client)), PAIRS);
+  const added: Record<string, Paired['added'] & { abortListeners?: number }> = {};
+  for (const [name, client, pid, transport] of runs) {
+    const result = await paired(name, direct, callVia(name, client, await refOf(client)), PAIRS, pid);
     rows.push(...result.rows);
-    added[`tools/call, ${name}`] = result.added;
+    added[`tools/call, ${name}`] = {
+      ...result.added,
+      ...(transport === undefined ? {} : { abortListeners: abortListeners(transport) }),
+    };
   }
   report('mcp', rows, { addedOverDirect: added, target: 'median added ≤ 1000 µs on loopback' });
-  await Promise.allSettled([memory.close(), httpClient.close(), stdio.close()]);
+  await Promise.allSettled([memory.close(), httpClient.close(), stdio.close(), childClient.close()]);
+  httpChild.stdin.end();
   await http.close();
   await local.close();
 }

@@ -33,6 +33,7 @@ export {
   type HttpEndpoint,
   type HttpOptions,
 } from './transports.js';
+export { HTTP_REFUSAL_CODES, type HttpRefusalCode } from './http-session.js';
 export {
   createUpstreams,
   parseUpstreamRef,

@@ -10,10 +10,15 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { localhostHostValidation, NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { isInitializeRequest } from '@modelcontextprotocol/server';
+import {
+  isInitializeRequest,
+  localhostAllowedHostnames,
+  validateHostHeader,
+  validateOriginHeader,
+} from '@modelcontextprotocol/server';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { McpError } from './errors.js';
+import { NodeHttpSession, refuseHttp } from './http-session.js';
 import type { EdcaMcpServer } from './server.js';
 
 /**
@@ -41,20 +46,52 @@ export interface HttpEndpoint {
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+const LOOPBACK_NAMES = localhostAllowedHostnames();
+
+/**
+ * The loopback guard against DNS rebinding (MCP "Transports" §Security Warning): the `Host` must
+ * name the loopback, and a browser's `Origin`, when sent, must be a loopback page. A header value
+ * once accepted is remembered, so a session's requests do not parse the same URL again and again.
+ */
+function hostCheck(): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const accepted = new Set<string>();
+  return (req, res) => {
+    const host = req.headers.host;
+    if (host === undefined || !accepted.has(host)) {
+      if (!validateHostHeader(host, LOOPBACK_NAMES).ok) {
+        refuseHttp(res, 'HOST_NOT_ALLOWED');
+        return false;
+      }
+      if (accepted.size < 64) accepted.add(host!);
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      if (!validateOriginHeader(origin, LOOPBACK_NAMES).ok) {
+        refuseHttp(res, 'ORIGIN_NOT_ALLOWED');
+        return false;
+      }
+    }
+    return true;
+  };
+}
 
 // Events rather than `for await`: the stream's async iterator costs more per request than the
 // whole read of a typical (one-chunk) JSON-RPC body.
+// A body over the limit is refused without keeping it: the rest is read and dropped, so the 413
+// reaches the client (destroying the socket would leave it with a broken connection instead).
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((done, fail) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const tooLarge = (): void => {
+      req.removeAllListeners('data');
+      req.resume();
+      fail(new Error('PAYLOAD_TOO_LARGE'));
+    };
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return tooLarge();
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.destroy();
-        fail(new Error('PAYLOAD_TOO_LARGE'));
-        return;
-      }
+      if (size > MAX_BODY_BYTES) return tooLarge();
       chunks.push(chunk);
     });
     req.once('error', fail);
@@ -69,19 +106,6 @@ function readBody(req: IncomingMessage): Promise<unknown> {
       }
     });
   });
-}
-
-function jsonRpcError(
-  res: ServerResponse,
-  status: number,
-  code: number,
-  message: string,
-  extra: { readonly data?: Record<string, string>; readonly headers?: Record<string, string> } = {},
-): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json', ...extra.headers });
-  const error = extra.data === undefined ? { code, message } : { code, message, data: extra.data };
-  res.end(JSON.stringify({ jsonrpc: '2.0', error, id: null }));
 }
 
 /**
@@ -149,26 +173,27 @@ export function checkHttpOptions(options: HttpOptions): void {
  *   HTTP_TOKEN_INVALID (a token that does not match {@link HTTP_TOKEN_PATTERN})
  * @example const http = await serveHttp(runtime.mcp, { port: 8808, token }); console.log(http.url);
  */
-export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promise<HttpEndpoint> {
+export async function serveHttp(
+  mcp: Pick<EdcaMcpServer, 'connect'>,
+  options: HttpOptions,
+): Promise<HttpEndpoint> {
   checkHttpOptions(options);
   const host = options.host ?? '127.0.0.1';
   const loopback = LOOPBACK.has(host);
   const authorized = options.token === undefined ? undefined : bearerCheck(options.token);
-  const checkHost = loopback ? localhostHostValidation() : undefined;
-  const transports = new Map<string, NodeStreamableHTTPServerTransport>();
+  const checkHost = loopback ? hostCheck() : undefined;
+  const sessions = new Map<string, NodeHttpSession>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (checkHost !== undefined && !checkHost(req, res)) return;
     if (authorized !== undefined && !authorized(req)) {
-      jsonRpcError(res, 401, -32000, 'Unauthorized: a valid bearer token is required', {
-        data: { code: 'UNAUTHORIZED' },
-        headers: { 'www-authenticate': 'Bearer realm="edca"' },
-      });
+      refuseHttp(res, 'UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer realm="edca"' } });
       return;
     }
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/mcp') {
-      res.writeHead(404).end();
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    if ((query === -1 ? url : url.slice(0, query)) !== '/mcp') {
+      refuseHttp(res, 'NOT_FOUND');
       return;
     }
     const header = req.headers['mcp-session-id'];
@@ -177,44 +202,38 @@ export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promi
     if (req.method === 'POST') {
       try {
         body = await readBody(req);
-      } catch {
-        jsonRpcError(res, 400, -32700, 'Parse error');
+      } catch (err) {
+        if (err instanceof Error && err.message === 'PAYLOAD_TOO_LARGE')
+          refuseHttp(res, 'PAYLOAD_TOO_LARGE', { headers: { connection: 'close' } });
+        else refuseHttp(res, 'PARSE_ERROR');
         return;
       }
     }
     if (sessionId !== undefined) {
-      const transport = transports.get(sessionId);
-      if (transport === undefined) {
-        jsonRpcError(res, 404, -32001, 'Session not found');
+      const session = sessions.get(sessionId);
+      if (session === undefined) {
+        refuseHttp(res, 'SESSION_NOT_FOUND');
         return;
       }
-      await transport.handleRequest(req, res, body);
+      session.handle(req, res, body);
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
-      jsonRpcError(res, 400, -32000, 'Bad Request: no session; start with initialize');
+      refuseHttp(res, 'SESSION_REQUIRED');
       return;
     }
     const id = randomUUID();
-    const transport = new NodeStreamableHTTPServerTransport({
-      sessionIdGenerator: () => id,
-      enableJsonResponse: true,
-      onsessioninitialized: (sid) => {
-        transports.set(sid, transport);
-      },
-      onsessionclosed: (sid) => {
-        transports.delete(sid);
-      },
-    });
-    transport.onclose = () => {
-      transports.delete(id);
+    const session = new NodeHttpSession(id);
+    session.onclose = () => {
+      sessions.delete(id);
     };
-    await mcp.connect(transport, id);
-    await transport.handleRequest(req, res, body);
+    await mcp.connect(session, id);
+    sessions.set(id, session);
+    session.handle(req, res, body);
   }
 
   const server: HttpServer = createServer((req, res) => {
-    handle(req, res).catch(() => jsonRpcError(res, 500, -32603, 'Internal error'));
+    handle(req, res).catch(() => refuseHttp(res, 'INTERNAL_ERROR'));
   });
   await new Promise<void>((ready, fail) => {
     server.once('error', fail);
@@ -226,8 +245,8 @@ export async function serveHttp(mcp: EdcaMcpServer, options: HttpOptions): Promi
     url: `http://${shown}:${port}/mcp`,
     port,
     async close() {
-      const all = [...transports.values()];
-      transports.clear();
+      const all = [...sessions.values()];
+      sessions.clear();
       await Promise.allSettled(all.map((t) => t.close()));
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
