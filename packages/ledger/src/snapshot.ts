@@ -23,6 +23,7 @@ import type {
   PermitEntry,
 } from './state.js';
 import { emptyLedger, permitBody } from './state.js';
+import { enqueueExpiry } from './usage.js';
 
 /** The body of a `snapshot` record (docs/record-format.md, "Snapshots"). */
 export interface SnapshotBody {
@@ -268,6 +269,7 @@ function permitOf(v: JsonValue): PermitEntry {
     lastIdempotencyKey: sOpt(o['lastIdempotencyKey'], 'permit.lastIdempotencyKey'),
     lastAttempt: sOpt(o['lastAttempt'], 'permit.lastAttempt'),
     charged: oneOf(o['charged'], ['held', 'settled', 'released'], 'permit.charged'),
+    lapsed: false,
     status: oneOf(o['status'], ['outstanding', 'attempted', ...OUTCOMES], 'permit.status'),
   };
   if (o['body'] !== null) return entry;
@@ -353,16 +355,23 @@ export function restoreSnapshot(body: SnapshotBody, atMs: number): LedgerState {
   for (const v of arr(o['counters'], 'counters')) {
     const c = obj(v, 'a counter');
     const held = new Map<string, number>();
+    let heldTotal = 0;
     for (const h of arr(c['held'], 'counter.held')) {
       const [hash, amount] = arr(h, 'a hold');
-      held.set(s(hash, 'hold.permit'), n(amount, 'hold.amount'));
+      const value = n(amount, 'hold.amount');
+      held.set(s(hash, 'hold.permit'), value);
+      heldTotal += value;
     }
     state.counters.set(s(c['counter'], 'counter.counter'), {
       settled: n(c['settled'], 'counter.settled'),
       held,
+      heldTotal,
+      lapsed: 0,
       windowEnd: c['windowEnd'] === null ? null : n(c['windowEnd'], 'counter.windowEnd'),
     });
   }
+  // The expiry queue is derived: every permit by expiry, none lapsed until usage is asked for.
+  for (const p of [...state.permits.values()].sort(bySeq)) enqueueExpiry(state, p);
   for (const v of arr(o['endedSessions'], 'endedSessions')) {
     const [session, seq] = arr(v, 'an ended session');
     state.endedSessions.set(s(session, 'session'), n(seq, 'session.seq'));

@@ -279,5 +279,8 @@ function assign(target: LedgerState, source: LedgerState): void {
   refill(target.attempts, source.attempts);
   refill(target.open, source.open);
   refill(target.counters, source.counters);
+  target.expiries.items.length = 0;
+  for (const p of source.expiries.items) target.expiries.items.push(p);
+  target.expiries.head = source.expiries.head;
   refill(target.endedSessions, source.endedSessions);
 }
