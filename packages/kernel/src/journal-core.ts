@@ -42,6 +42,8 @@ export const journalCorrupt = (message: string, cause?: unknown): KernelError =>
 const CHECK_EVERY = 32;
 /** Most records per batch handed to a chain signer's worker (one round trip each). */
 const SEAL_BATCH = 64;
+/** Fewest records worth a seal round trip while a group is being made durable. */
+const SEAL_BATCH_WHILE_WRITING = 32;
 const NEWLINE = new Uint8Array([0x0a]);
 
 /** The RFC 6962 accumulator the core extends: records' `MerkleAccumulator`, or any stored form of it. */
@@ -563,7 +565,8 @@ export class JournalCore<A extends JournalAccumulator> {
   // turn), which fixes their seqs in call order. Prepared records are sealed (signed and hashed) by
   // the signer's worker in batches, one batch in flight at a time, each continuing the chain of the
   // previous one; sealed records wait for the sink, which makes them durable as one group while the
-  // worker seals the next batch and this thread prepares the batch after. A job resolves once the
+  // worker seals the next batch (once enough records wait for one, else when the sink is free) and
+  // this thread prepares the batch after. A job resolves once the
   // group holding its last record is durable. A checkpoint's seq and time are fixed when it is
   // placed, its root once every record before it is sealed. Any seal or sink failure fails closed.
 
@@ -626,6 +629,10 @@ export class JournalCore<A extends JournalAccumulator> {
   /** Sends the next batch to the signer's worker when none is in flight. */
   #pumpSeal(): void {
     if (this.#sealInFlight || this.#failure !== undefined || this.#slots.length === 0) return;
+    // While the disk is busy a batch needs to be sealed only by the time it is free: wait for a
+    // batch worth a round trip instead of sending every few records. Otherwise a faster signer
+    // means more, smaller messages (each a fixed cost on this thread) and smaller groups.
+    if (this.#diskInFlight && this.#slots.length < SEAL_BATCH_WHILE_WRITING) return;
     const batch: PreparedRecord[] = [];
     const into: (AppendedRecord[] | undefined)[] = [];
     try {
@@ -734,6 +741,7 @@ export class JournalCore<A extends JournalAccumulator> {
         this.#diskInFlight = false;
         if (this.#failure !== undefined) this.#failAll(this.#failure);
         this.#pumpDisk();
+        this.#pumpSeal();
         this.#settleIdle();
       });
   }
