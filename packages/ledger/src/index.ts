@@ -17,7 +17,7 @@ export {
   type ExpiryQueue,
 } from './state.js';
 export { apply, type ApplyResult } from './fold.js';
-export { usageAt } from './usage.js';
+export { usageAt, heldBy, heldEntries } from './usage.js';
 export {
   approvalStatus,
   approvalsByStatus,

@@ -109,7 +109,10 @@ export function prune(state: LedgerState, nowMs: number): void {
       state.open.delete(a);
     }
   }
-  for (const [name, c] of state.counters) if (!keepsCounter(c, nowMs)) state.counters.delete(name);
+  // forEach: no entry array per counter (a live state holds many).
+  state.counters.forEach((c, name) => {
+    if (!keepsCounter(c, nowMs)) state.counters.delete(name);
+  });
   for (const [id, a] of state.approvals) {
     if (keepsApproval(a, nowMs)) continue;
     state.approvals.delete(id);

@@ -23,7 +23,7 @@ import type {
   PermitEntry,
 } from './state.js';
 import { emptyLedger, permitBody } from './state.js';
-import { enqueueExpiry } from './usage.js';
+import { addHold, counterEntry, enqueueExpiry, heldEntries } from './usage.js';
 
 /** The body of a `snapshot` record (docs/record-format.md, "Snapshots"). */
 export interface SnapshotBody {
@@ -164,7 +164,9 @@ export function snapshotState(state: LedgerState, nowMs: number): JsonValue {
     .map(([counter, c]) => ({
       counter,
       settled: c.settled,
-      held: [...c.held.entries()].filter(([hash]) => kept.has(hash)).sort(byKey),
+      held: heldEntries(c)
+        .filter(([hash]) => kept.has(hash))
+        .sort(byKey),
       windowEnd: c.windowEnd,
     }));
   return {
@@ -354,21 +356,18 @@ export function restoreSnapshot(body: SnapshotBody, atMs: number): LedgerState {
   }
   for (const v of arr(o['counters'], 'counters')) {
     const c = obj(v, 'a counter');
-    const held = new Map<string, number>();
-    let heldTotal = 0;
-    for (const h of arr(c['held'], 'counter.held')) {
-      const [hash, amount] = arr(h, 'a hold');
-      const value = n(amount, 'hold.amount');
-      held.set(s(hash, 'hold.permit'), value);
-      heldTotal += value;
-    }
-    state.counters.set(s(c['counter'], 'counter.counter'), {
-      settled: n(c['settled'], 'counter.settled'),
-      held,
-      heldTotal,
-      lapsed: 0,
+    const entry = counterEntry(state, {
+      key: '',
+      counter: s(c['counter'], 'counter.counter'),
+      amount: 0,
+      max: 0,
       windowEnd: c['windowEnd'] === null ? null : n(c['windowEnd'], 'counter.windowEnd'),
     });
+    entry.settled = n(c['settled'], 'counter.settled');
+    for (const h of arr(c['held'], 'counter.held')) {
+      const [hash, amount] = arr(h, 'a hold');
+      addHold(entry, s(hash, 'hold.permit'), n(amount, 'hold.amount'));
+    }
   }
   // The expiry queue is derived: every permit by expiry, none lapsed until usage is asked for.
   for (const p of [...state.permits.values()].sort(bySeq)) enqueueExpiry(state, p);

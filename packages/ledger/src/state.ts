@@ -163,9 +163,15 @@ export interface AttemptEntry {
 /** Usage of one limit counter in one window: `settled + heldTotal - lapsed` at the last instant asked. */
 export interface CounterEntry {
   settled: number;
-  /** Permits holding an amount on this counter (outstanding or attempted, without a final outcome). */
-  readonly held: Map<string, number>;
-  /** The sum of `held`. */
+  /**
+   * The permits holding an amount on this counter (outstanding or attempted, without a final
+   * outcome): one in `holder` (most counters only ever have one: no Map for them), the others in
+   * `others`. Read them with `heldEntries`.
+   */
+  holder: string | undefined;
+  holderAmount: number;
+  others: Map<string, number> | undefined;
+  /** The sum of the held amounts. */
   heldTotal: number;
   /** The part of `heldTotal` held by permits that had expired unattempted at the last instant asked. */
   lapsed: number;

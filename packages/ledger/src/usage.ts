@@ -22,10 +22,36 @@ const expiryOf = (p: PermitEntry): number => (Number.isNaN(p.expiresAtMs) ? -Inf
 const canLapse = (state: LedgerState, p: PermitEntry): boolean =>
   p.status === 'outstanding' && p.charged === 'held' && state.permits.get(p.hash) === p;
 
+/** The amount a permit holds on a counter, or undefined when it holds none there. */
+export function heldBy(entry: CounterEntry, permitHash: string): number | undefined {
+  return entry.holder === permitHash ? entry.holderAmount : entry.others?.get(permitHash);
+}
+
+/** Every permit holding on a counter with its amount, in no particular order. */
+export function heldEntries(entry: CounterEntry): [string, number][] {
+  const out: [string, number][] = entry.holder === undefined ? [] : [[entry.holder, entry.holderAmount]];
+  if (entry.others !== undefined) for (const [hash, amount] of entry.others) out.push([hash, amount]);
+  return out;
+}
+
+function setHeld(entry: CounterEntry, permitHash: string, amount: number): void {
+  if (entry.holder === undefined || entry.holder === permitHash) {
+    entry.holder = permitHash;
+    entry.holderAmount = amount;
+  } else (entry.others ??= new Map()).set(permitHash, amount);
+}
+
+function deleteHeld(entry: CounterEntry, permitHash: string): void {
+  if (entry.holder === permitHash) {
+    entry.holder = undefined;
+    entry.holderAmount = 0;
+  } else entry.others?.delete(permitHash);
+}
+
 function addLapsed(state: LedgerState, p: PermitEntry, sign: 1 | -1): void {
   for (const c of p.counters) {
     const entry = state.counters.get(c.counter);
-    if (entry?.held.has(p.hash) === true) entry.lapsed += sign * c.amount;
+    if (entry !== undefined && heldBy(entry, p.hash) !== undefined) entry.lapsed += sign * c.amount;
   }
 }
 
@@ -79,7 +105,15 @@ export function enqueueExpiry(state: LedgerState, p: PermitEntry): void {
 export function counterEntry(state: LedgerState, c: HoldCounter): CounterEntry {
   let entry = state.counters.get(c.counter);
   if (entry === undefined) {
-    entry = { settled: 0, held: new Map(), heldTotal: 0, lapsed: 0, windowEnd: c.windowEnd };
+    entry = {
+      settled: 0,
+      holder: undefined,
+      holderAmount: 0,
+      others: undefined,
+      heldTotal: 0,
+      lapsed: 0,
+      windowEnd: c.windowEnd,
+    };
     state.counters.set(c.counter, entry);
   }
   return entry;
@@ -87,7 +121,7 @@ export function counterEntry(state: LedgerState, c: HoldCounter): CounterEntry {
 
 /** Holds `amount` of a counter for a permit. */
 export function addHold(entry: CounterEntry, permitHash: string, amount: number): void {
-  entry.held.set(permitHash, (entry.held.get(permitHash) ?? 0) + amount);
+  setHeld(entry, permitHash, (heldBy(entry, permitHash) ?? 0) + amount);
   entry.heldTotal += amount;
 }
 
@@ -95,9 +129,9 @@ export function addHold(entry: CounterEntry, permitHash: string, amount: number)
 export function dropHolds(state: LedgerState, p: PermitEntry): void {
   for (const c of p.counters) {
     const entry = state.counters.get(c.counter);
-    const amount = entry?.held.get(p.hash);
+    const amount = entry === undefined ? undefined : heldBy(entry, p.hash);
     if (entry === undefined || amount === undefined) continue;
-    entry.held.delete(p.hash);
+    deleteHeld(entry, p.hash);
     entry.heldTotal -= amount;
   }
 }

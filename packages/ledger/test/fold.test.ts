@@ -17,6 +17,7 @@ import {
   SnapshotError,
   unfinished,
   usageAt,
+  heldEntries,
   type LedgerRecord,
   type LedgerState,
   type Violation,
@@ -347,7 +348,7 @@ function usageByDefinition(state: LedgerState, counter: string, nowMs: number): 
   const entry = state.counters.get(counter);
   if (entry === undefined) return 0;
   let total = entry.settled;
-  for (const [hash, amount] of entry.held) {
+  for (const [hash, amount] of heldEntries(entry)) {
     const p = state.permits.get(hash);
     if (p !== undefined && (p.status !== 'outstanding' || p.expiresAtMs > nowMs)) total += amount;
   }
@@ -373,7 +374,7 @@ describe('incremental limit usage', () => {
                 expect(usageAt(state, c, at + offset)).toBe(usageByDefinition(state, c, at + offset));
                 const entry = state.counters.get(c);
                 if (entry !== undefined)
-                  expect(entry.heldTotal).toBe([...entry.held.values()].reduce((a, b) => a + b, 0));
+                  expect(entry.heldTotal).toBe(heldEntries(entry).reduce((a, [, b]) => a + b, 0));
               }
             }
           }

@@ -7,7 +7,7 @@
  * rebuilds them the old way, `reserveLegacy`). Consumed permits and approvals are the memory
  * store's, filled from the ledger at startup.
  */
-import { usageAt, type LedgerState } from '@edca/ledger';
+import { heldEntries, usageAt, type LedgerState } from '@edca/ledger';
 import { KernelError } from '../errors.js';
 import type { AppendedRecord } from '../journal.js';
 import { MemoryStore, run } from '../memory-store.js';
@@ -52,7 +52,7 @@ class FoldStore extends MemoryStore implements LedgerStore {
     // Pinned by execute, its attempt not applied yet: it counts even past its expiry. Rare (an
     // execute in flight on a permit that expired meanwhile), so looked for only when some hold lapsed.
     let pinnedLapsed = 0;
-    for (const [hash, amount] of entry.held) {
+    for (const [hash, amount] of heldEntries(entry)) {
       const p = this.ledger.permits.get(hash);
       if (
         p?.lapsed === true &&
