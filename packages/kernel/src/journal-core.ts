@@ -42,7 +42,7 @@ export const journalCorrupt = (message: string, cause?: unknown): KernelError =>
 const CHECK_EVERY = 32;
 /** Most records per batch handed to a chain signer's worker (one round trip each). */
 const SEAL_BATCH = 64;
-/** Fewest records worth a seal round trip while a group is being made durable. */
+/** Fewest records worth a second seal round trip while one group is being made durable. */
 const SEAL_BATCH_WHILE_WRITING = 32;
 const NEWLINE = new Uint8Array([0x0a]);
 
@@ -210,6 +210,8 @@ export class JournalCore<A extends JournalAccumulator> {
   #sealed: JournalGroup | undefined;
   #sealInFlight = false;
   #diskInFlight = false;
+  /** A batch was sent to the signer since the group being written started. */
+  #sealedDuringWrite = false;
   #scheduled = false;
   readonly #idle: (() => void)[] = [];
   #wake: (() => void) | undefined;
@@ -629,10 +631,12 @@ export class JournalCore<A extends JournalAccumulator> {
   /** Sends the next batch to the signer's worker when none is in flight. */
   #pumpSeal(): void {
     if (this.#sealInFlight || this.#failure !== undefined || this.#slots.length === 0) return;
-    // While the disk is busy a batch needs to be sealed only by the time it is free: wait for a
-    // batch worth a round trip instead of sending every few records. Otherwise a faster signer
-    // means more, smaller messages (each a fixed cost on this thread) and smaller groups.
-    if (this.#diskInFlight && this.#slots.length < SEAL_BATCH_WHILE_WRITING) return;
+    // One batch is sealed while a group is being written (the overlap); after it, more records wait
+    // until a batch's worth is there or the disk is free: they could not be durable sooner, and a
+    // fast signer would otherwise mean more, smaller round trips (each a fixed cost on this thread).
+    if (this.#diskInFlight && this.#sealedDuringWrite && this.#slots.length < SEAL_BATCH_WHILE_WRITING)
+      return;
+    if (this.#diskInFlight) this.#sealedDuringWrite = true;
     const batch: PreparedRecord[] = [];
     const into: (AppendedRecord[] | undefined)[] = [];
     try {
@@ -727,6 +731,7 @@ export class JournalCore<A extends JournalAccumulator> {
     this.#sealed = undefined;
     group.snapshot = this.#sink.snapshot?.(this.#accumulator);
     this.#diskInFlight = true;
+    this.#sealedDuringWrite = this.#sealInFlight;
     // #commit reports sink failures itself; anything it throws besides is a broken invariant: fail closed.
     void this.#commit(group)
       .catch((error: unknown) => {
