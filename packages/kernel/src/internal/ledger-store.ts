@@ -47,8 +47,9 @@ class FoldStore extends MemoryStore implements LedgerStore {
   /** Usage the fold holds for a counter at `now`, plus holds execute pinned past their expiry. */
   private foldUsage(counter: string, now: number): number {
     const used = usageAt(this.ledger, counter, now);
+    if (this.pinned.size === 0) return used;
     const entry = this.ledger.counters.get(counter);
-    if (this.pinned.size === 0 || entry === undefined || entry.lapsed === 0) return used;
+    if (entry === undefined || entry.lapsed === 0) return used;
     // Pinned by execute, its attempt not applied yet: it counts even past its expiry. Rare (an
     // execute in flight on a permit that expired meanwhile), so looked for only when some hold lapsed.
     let pinnedLapsed = 0;
