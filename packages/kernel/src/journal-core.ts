@@ -42,6 +42,8 @@ export const journalCorrupt = (message: string, cause?: unknown): KernelError =>
 const CHECK_EVERY = 32;
 /** Most records per batch handed to a chain signer's worker (one round trip each). */
 const SEAL_BATCH = 64;
+/** Fewest records worth a second seal round trip while one group is being made durable. */
+const SEAL_BATCH_WHILE_WRITING = 32;
 const NEWLINE = new Uint8Array([0x0a]);
 
 /** The RFC 6962 accumulator the core extends: records' `MerkleAccumulator`, or any stored form of it. */
@@ -208,6 +210,8 @@ export class JournalCore<A extends JournalAccumulator> {
   #sealed: JournalGroup | undefined;
   #sealInFlight = false;
   #diskInFlight = false;
+  /** A batch was sent to the signer since the group being written started. */
+  #sealedDuringWrite = false;
   #scheduled = false;
   readonly #idle: (() => void)[] = [];
   #wake: (() => void) | undefined;
@@ -563,7 +567,8 @@ export class JournalCore<A extends JournalAccumulator> {
   // turn), which fixes their seqs in call order. Prepared records are sealed (signed and hashed) by
   // the signer's worker in batches, one batch in flight at a time, each continuing the chain of the
   // previous one; sealed records wait for the sink, which makes them durable as one group while the
-  // worker seals the next batch and this thread prepares the batch after. A job resolves once the
+  // worker seals the next batch (once enough records wait for one, else when the sink is free) and
+  // this thread prepares the batch after. A job resolves once the
   // group holding its last record is durable. A checkpoint's seq and time are fixed when it is
   // placed, its root once every record before it is sealed. Any seal or sink failure fails closed.
 
@@ -626,6 +631,12 @@ export class JournalCore<A extends JournalAccumulator> {
   /** Sends the next batch to the signer's worker when none is in flight. */
   #pumpSeal(): void {
     if (this.#sealInFlight || this.#failure !== undefined || this.#slots.length === 0) return;
+    // One batch is sealed while a group is being written (the overlap); after it, more records wait
+    // until a batch's worth is there or the disk is free: they could not be durable sooner, and a
+    // fast signer would otherwise mean more, smaller round trips (each a fixed cost on this thread).
+    if (this.#diskInFlight && this.#sealedDuringWrite && this.#slots.length < SEAL_BATCH_WHILE_WRITING)
+      return;
+    if (this.#diskInFlight) this.#sealedDuringWrite = true;
     const batch: PreparedRecord[] = [];
     const into: (AppendedRecord[] | undefined)[] = [];
     try {
@@ -720,6 +731,7 @@ export class JournalCore<A extends JournalAccumulator> {
     this.#sealed = undefined;
     group.snapshot = this.#sink.snapshot?.(this.#accumulator);
     this.#diskInFlight = true;
+    this.#sealedDuringWrite = this.#sealInFlight;
     // #commit reports sink failures itself; anything it throws besides is a broken invariant: fail closed.
     void this.#commit(group)
       .catch((error: unknown) => {
@@ -734,6 +746,7 @@ export class JournalCore<A extends JournalAccumulator> {
         this.#diskInFlight = false;
         if (this.#failure !== undefined) this.#failAll(this.#failure);
         this.#pumpDisk();
+        this.#pumpSeal();
         this.#settleIdle();
       });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apply, emptyLedger, type LedgerState } from '@edca/ledger';
+import { apply, emptyLedger, heldBy, type LedgerState } from '@edca/ledger';
 import type { AppendedRecord } from '../src/journal.js';
 import { createLedgerStore, type LedgerStore } from '../src/internal/ledger-store.js';
 
@@ -67,7 +67,7 @@ describe('createLedgerStore', () => {
       expect(await store.usage(counter, 1_000)).toBe(30);
       land(ledger, store, permit(D('1'), 'h1', 1_000, 5_000));
       expect(await store.usage(counter, 1_000)).toBe(30);
-      expect(ledger.counters.get(counter)?.held.get(D('1'))).toBe(30);
+      expect(heldBy(ledger.counters.get(counter)!, D('1'))).toBe(30);
       // The fold's holds and the in-flight ones are checked together against max.
       expect(await store.reserve([reservation('h2', 5_000)], 1_000)).toEqual({ ok: true });
       expect(await store.reserve([reservation('h3', 5_000)], 1_000)).toEqual({ ok: true });

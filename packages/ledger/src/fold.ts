@@ -17,6 +17,7 @@ import type {
   Violation,
   ViolationCode,
 } from './state.js';
+import { addHold, counterEntry, dropHolds, enqueueExpiry, unlapse, usageAt } from './usage.js';
 
 /** The result of `apply`: the next state and the rules the record broke (none for a sound journal). */
 export interface ApplyResult {
@@ -207,6 +208,7 @@ function applyDecision(ctx: Ctx<'decision'>): void {
       hold !== undefined && Array.isArray(hold['counters']) ? (hold['counters'] as HoldCounter[]) : [],
     approval,
     attemptHashes: [],
+    lapsed: false,
     charged: 'held',
     attempts: 0,
     lastTry: 0,
@@ -216,6 +218,7 @@ function applyDecision(ctx: Ctx<'decision'>): void {
   };
   state.permits.set(hash, permit);
   if (hold !== undefined) holdCounters(ctx, permit);
+  enqueueExpiry(state, permit);
 }
 
 function openEscalation(ctx: Ctx<'decision'>, actionHash: string): void {
@@ -277,11 +280,7 @@ function useApproval(
 /** Holds the permit's amounts; the fold checks the kernel never let a counter pass its max. */
 function holdCounters(ctx: Ctx<'decision'>, permit: PermitEntry): void {
   for (const c of permit.counters) {
-    let entry = ctx.state.counters.get(c.counter);
-    if (entry === undefined) {
-      entry = { settled: 0, held: new Map(), windowEnd: c.windowEnd };
-      ctx.state.counters.set(c.counter, entry);
-    }
+    const entry = counterEntry(ctx.state, c);
     const used = usageAt(ctx.state, c.counter, ctx.atMs);
     if (used + c.amount > c.max) {
       ctx.report(
@@ -289,23 +288,8 @@ function holdCounters(ctx: Ctx<'decision'>, permit: PermitEntry): void {
         `counter ${c.counter} holds ${used} of ${c.max}; the permit adds ${c.amount}`,
       );
     }
-    entry.held.set(permit.hash, (entry.held.get(permit.hash) ?? 0) + c.amount);
+    addHold(entry, permit.hash, c.amount);
   }
-}
-
-/**
- * Usage of a counter at `nowMs`: settled amounts, plus the holds of permits that were attempted
- * (held until their outcome) or have not expired yet.
- */
-export function usageAt(state: LedgerState, counter: string, nowMs: number): number {
-  const entry = state.counters.get(counter);
-  if (entry === undefined) return 0;
-  let total = entry.settled;
-  for (const [hash, amount] of entry.held) {
-    const p = state.permits.get(hash);
-    if (p !== undefined && (p.status !== 'outstanding' || p.expiresAtMs > nowMs)) total += amount;
-  }
-  return total;
 }
 
 // ---- approvals ---------------------------------------------------------------------------------
@@ -404,7 +388,11 @@ function applyAttempt(ctx: Ctx<'attempt'>): void {
   permit.lastTry = tryNo;
   permit.lastIdempotencyKey = idempotencyKey;
   permit.lastAttempt = ctx.hash;
-  if (permit.status === 'outstanding') permit.status = 'attempted';
+  if (permit.status === 'outstanding') {
+    // Attempted, it holds until its outcome even past its expiry.
+    unlapse(state, permit);
+    permit.status = 'attempted';
+  }
 }
 
 const OUTCOMES: ReadonlySet<string> = new Set(['completed', 'failed', 'unknown', 'compensated']);
@@ -448,15 +436,8 @@ function applyOutcome(ctx: Ctx<'outcome'>): void {
  */
 function settle(state: LedgerState, permit: PermitEntry, status: OutcomeStatus): void {
   if (permit.charged === 'settled' || (status === 'failed' && permit.charged === 'released')) return;
-  for (const c of permit.counters) {
-    let entry = state.counters.get(c.counter);
-    if (entry === undefined) {
-      if (status === 'failed') continue;
-      entry = { settled: 0, held: new Map(), windowEnd: c.windowEnd };
-      state.counters.set(c.counter, entry);
-    }
-    entry.held.delete(permit.hash);
-    if (status !== 'failed') entry.settled += c.amount;
-  }
+  unlapse(state, permit);
+  dropHolds(state, permit);
+  if (status !== 'failed') for (const c of permit.counters) counterEntry(state, c).settled += c.amount;
   permit.charged = status === 'failed' ? 'released' : 'settled';
 }

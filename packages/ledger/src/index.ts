@@ -14,8 +14,10 @@ export {
   type ActivationEntry,
   type AttemptEntry,
   type CounterEntry,
+  type ExpiryQueue,
 } from './state.js';
-export { apply, usageAt, type ApplyResult } from './fold.js';
+export { apply, type ApplyResult } from './fold.js';
+export { usageAt, heldBy, heldEntries } from './usage.js';
 export {
   approvalStatus,
   approvalsByStatus,

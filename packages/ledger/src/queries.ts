@@ -2,7 +2,7 @@
  * Questions asked of a ledger state. Time is the caller's (`nowMs`): the state only knows the
  * instants written in its records.
  */
-import { usageAt } from './fold.js';
+import { pruneExpired, usageAt } from './usage.js';
 import { keepsApproval, keepsCounter, keepsPermit } from './snapshot.js';
 import type { ApprovalEntry, AttemptEntry, LedgerState, PermitEntry } from './state.js';
 
@@ -101,17 +101,18 @@ export function activatedPolicies(state: LedgerState): ReadonlySet<string> {
  * Audits keep everything (they do not call this).
  */
 export function prune(state: LedgerState, nowMs: number): void {
-  for (const [name, c] of state.counters) if (!keepsCounter(c, nowMs)) state.counters.delete(name);
-  for (const [hash, p] of state.permits) {
-    if (keepsPermit(p, nowMs)) continue;
-    // An unattempted expired permit's holds lapsed; a settled one's amount moved to its counter.
-    for (const c of p.counters) state.counters.get(c.counter)?.held.delete(hash);
-    state.permits.delete(hash);
+  // Permits first: a pruned permit's holds leave the counters it held, before ended windows go.
+  // An unattempted expired permit's holds lapsed; a settled one's amount moved to its counter.
+  for (const p of pruneExpired(state, nowMs, (permit) => keepsPermit(permit, nowMs))) {
     for (const a of p.attemptHashes) {
       state.attempts.delete(a);
       state.open.delete(a);
     }
   }
+  // forEach: no entry array per counter (a live state holds many).
+  state.counters.forEach((c, name) => {
+    if (!keepsCounter(c, nowMs)) state.counters.delete(name);
+  });
   for (const [id, a] of state.approvals) {
     if (keepsApproval(a, nowMs)) continue;
     state.approvals.delete(id);

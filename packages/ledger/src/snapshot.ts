@@ -23,6 +23,7 @@ import type {
   PermitEntry,
 } from './state.js';
 import { emptyLedger, permitBody } from './state.js';
+import { addHold, counterEntry, enqueueExpiry, heldEntries } from './usage.js';
 
 /** The body of a `snapshot` record (docs/record-format.md, "Snapshots"). */
 export interface SnapshotBody {
@@ -163,7 +164,9 @@ export function snapshotState(state: LedgerState, nowMs: number): JsonValue {
     .map(([counter, c]) => ({
       counter,
       settled: c.settled,
-      held: [...c.held.entries()].filter(([hash]) => kept.has(hash)).sort(byKey),
+      held: heldEntries(c)
+        .filter(([hash]) => kept.has(hash))
+        .sort(byKey),
       windowEnd: c.windowEnd,
     }));
   return {
@@ -268,6 +271,7 @@ function permitOf(v: JsonValue): PermitEntry {
     lastIdempotencyKey: sOpt(o['lastIdempotencyKey'], 'permit.lastIdempotencyKey'),
     lastAttempt: sOpt(o['lastAttempt'], 'permit.lastAttempt'),
     charged: oneOf(o['charged'], ['held', 'settled', 'released'], 'permit.charged'),
+    lapsed: false,
     status: oneOf(o['status'], ['outstanding', 'attempted', ...OUTCOMES], 'permit.status'),
   };
   if (o['body'] !== null) return entry;
@@ -352,17 +356,21 @@ export function restoreSnapshot(body: SnapshotBody, atMs: number): LedgerState {
   }
   for (const v of arr(o['counters'], 'counters')) {
     const c = obj(v, 'a counter');
-    const held = new Map<string, number>();
-    for (const h of arr(c['held'], 'counter.held')) {
-      const [hash, amount] = arr(h, 'a hold');
-      held.set(s(hash, 'hold.permit'), n(amount, 'hold.amount'));
-    }
-    state.counters.set(s(c['counter'], 'counter.counter'), {
-      settled: n(c['settled'], 'counter.settled'),
-      held,
+    const entry = counterEntry(state, {
+      key: '',
+      counter: s(c['counter'], 'counter.counter'),
+      amount: 0,
+      max: 0,
       windowEnd: c['windowEnd'] === null ? null : n(c['windowEnd'], 'counter.windowEnd'),
     });
+    entry.settled = n(c['settled'], 'counter.settled');
+    for (const h of arr(c['held'], 'counter.held')) {
+      const [hash, amount] = arr(h, 'a hold');
+      addHold(entry, s(hash, 'hold.permit'), n(amount, 'hold.amount'));
+    }
   }
+  // The expiry queue is derived: every permit by expiry, none lapsed until usage is asked for.
+  for (const p of [...state.permits.values()].sort(bySeq)) enqueueExpiry(state, p);
   for (const v of arr(o['endedSessions'], 'endedSessions')) {
     const [session, seq] = arr(v, 'an ended session');
     state.endedSessions.set(s(session, 'session'), n(seq, 'session.seq'));

@@ -99,6 +99,11 @@ export interface PermitEntry {
   lastAttempt: string | undefined;
   /** Where its amounts are: held on its counters, settled into them, or released. */
   charged: 'held' | 'settled' | 'released';
+  /**
+   * Its holds count in its counters' `lapsed`: it expired unattempted as of the last instant the
+   * state was asked about (see `expiries`). Derived: a snapshot does not write it.
+   */
+  lapsed: boolean;
   /** Status of the last attempt's outcome; `attempted` while it has none. */
   status: 'outstanding' | 'attempted' | OutcomeStatus;
 }
@@ -155,12 +160,32 @@ export interface AttemptEntry {
   superseded: boolean;
 }
 
-/** Usage of one limit counter in one window. */
+/** Usage of one limit counter in one window: `settled + heldTotal - lapsed` at the last instant asked. */
 export interface CounterEntry {
   settled: number;
-  /** Permits holding an amount on this counter (outstanding or attempted, without a final outcome). */
-  readonly held: Map<string, number>;
+  /**
+   * The permits holding an amount on this counter (outstanding or attempted, without a final
+   * outcome): one in `holder` (most counters only ever have one: no Map for them), the others in
+   * `others`. Read them with `heldEntries`.
+   */
+  holder: string | undefined;
+  holderAmount: number;
+  others: Map<string, number> | undefined;
+  /** The sum of the held amounts. */
+  heldTotal: number;
+  /** The part of `heldTotal` held by permits that had expired unattempted at the last instant asked. */
+  lapsed: number;
   readonly windowEnd: number | null;
+}
+
+/**
+ * The permits in order of expiry, and a cursor: the permits before `head` had expired as of the
+ * last instant a usage was asked for (their holds, while unattempted, are `lapsed`). Derived from
+ * the permits: a snapshot does not write it.
+ */
+export interface ExpiryQueue {
+  readonly items: PermitEntry[];
+  head: number;
 }
 
 /** The fold's state. */
@@ -191,6 +216,8 @@ export interface LedgerState {
   /** Attempts that have no outcome yet (hash → permit). */
   readonly open: Map<string, string>;
   readonly counters: Map<string, CounterEntry>;
+  /** Every permit of `permits`, in order of expiry (limit usage in O(1), pruning by expiry). */
+  readonly expiries: ExpiryQueue;
   /** Model sessions that ended (`session.ended`), with the seq of their end. */
   readonly endedSessions: Map<string, number>;
 }
@@ -215,6 +242,7 @@ export function emptyLedger(): LedgerState {
     attempts: new Map(),
     open: new Map(),
     counters: new Map(),
+    expiries: { items: [], head: 0 },
     endedSessions: new Map(),
   };
 }

@@ -16,6 +16,8 @@ import {
   snapshotState,
   SnapshotError,
   unfinished,
+  usageAt,
+  heldEntries,
   type LedgerRecord,
   type LedgerState,
   type Violation,
@@ -337,6 +339,50 @@ describe('ledger fold properties', () => {
           expect(counterUsage(pruned, c, end)).toEqual(before);
         }
       }),
+    );
+  });
+});
+
+/** Usage as the definition states it, summing every hold: what the incremental totals must equal. */
+function usageByDefinition(state: LedgerState, counter: string, nowMs: number): number {
+  const entry = state.counters.get(counter);
+  if (entry === undefined) return 0;
+  let total = entry.settled;
+  for (const [hash, amount] of heldEntries(entry)) {
+    const p = state.permits.get(hash);
+    if (p !== undefined && (p.status !== 'outstanding' || p.expiresAtMs > nowMs)) total += amount;
+  }
+  return total;
+}
+
+describe('incremental limit usage', () => {
+  it('equals the sum over every hold, asked at instants going back and forth, with prunes between (property)', () => {
+    fc.assert(
+      fc.property(
+        steps,
+        fc.array(fc.integer({ min: -2500, max: 2500 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.boolean(), { maxLength: 60 }),
+        (ops, offsets, prunes) => {
+          const { records } = build(ops);
+          const state = emptyLedger();
+          for (const [i, r] of records.entries()) {
+            apply(state, r);
+            const at = Date.parse(r.record.at);
+            if (prunes[i] === true) prune(state, at - 500);
+            for (const offset of offsets) {
+              for (const c of ['c0', 'c1', 'c2']) {
+                expect(usageAt(state, c, at + offset)).toBe(usageByDefinition(state, c, at + offset));
+                const entry = state.counters.get(c);
+                if (entry !== undefined)
+                  expect(entry.heldTotal).toBe(heldEntries(entry).reduce((a, [, b]) => a + b, 0));
+              }
+            }
+          }
+          // The queue holds exactly the live permits.
+          expect(new Set(state.expiries.items)).toEqual(new Set(state.permits.values()));
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

@@ -16,7 +16,7 @@ import type { DecideContext, KernelEvents, KernelOptions } from '../types.js';
 import { createBreaker, type Breaker } from './breaker.js';
 import { createHeldPermits, createHoldIds, type HeldPermits, type HoldIds } from './holds.js';
 import { createLedgerJournal, type LedgerJournal } from './ledger-journal.js';
-import { createLedgerStore } from './ledger-store.js';
+import { createLedgerStore, type LedgerStore } from './ledger-store.js';
 import type { MapRegistry } from './registry.js';
 import type { Settings } from './settings.js';
 import { createWitnessGate, type WitnessGate } from '../witness-gate.js';
@@ -46,6 +46,8 @@ export interface KernelContext {
    * approvals and consumed permits are filled from the ledger at startup (docs/kernel.md, "State").
    */
   readonly ownStore: boolean;
+  /** That embedded store, when it is the store (recovery seeds holds of old permits into it). */
+  readonly embedded: LedgerStore | undefined;
   readonly cache: DecisionCache;
   readonly tracer: Tracer;
   readonly ledger: LedgerState;
@@ -98,6 +100,7 @@ export function createContext(
     clock,
     store: options.store ?? embedded!,
     ownStore: embedded !== undefined,
+    embedded,
     cache: createDecisionCache(options.cache),
     tracer: trace.getTracer('@edca/kernel', VERSION),
     ledger,

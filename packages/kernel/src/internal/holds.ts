@@ -60,20 +60,23 @@ export interface HeldPermits {
 export function createHeldPermits(): HeldPermits {
   const held = new Map<string, Held>();
   /**
-   * The permits `add` took, oldest first, so that forgetting the expired ones costs only those (a
-   * scan of all of `held` would be O(permits alive)). Expiries follow the clock, so the queue is in
-   * expiry order up to clock steps back; an expired entry left behind such a step is forgotten a
-   * little later, which execute cannot tell (it refuses an expired permit before it reads `held`).
+   * The permits `add` took, oldest first (hashes and expiries side by side: no object per permit),
+   * so that forgetting the expired ones costs only those (a scan of all of `held` would be
+   * O(permits alive)). Expiries follow the clock, so the queue is in expiry order up to clock steps
+   * back; an expired entry left behind such a step is forgotten a little later, which execute
+   * cannot tell (it refuses an expired permit before it reads `held`).
    */
-  const queue: { readonly hash: string; readonly until: number }[] = [];
+  const hashes: string[] = [];
+  const untils: number[] = [];
   let head = 0;
   const forgetExpired = (nowMs: number): void => {
-    while (head < queue.length && queue[head]!.until <= nowMs) {
-      held.delete(queue[head]!.hash);
+    while (head < hashes.length && untils[head]! <= nowMs) {
+      held.delete(hashes[head]!);
       head += 1;
     }
-    if (head > 1024 && head * 2 > queue.length) {
-      queue.splice(0, head);
+    if (head > 1024 && head * 2 > hashes.length) {
+      hashes.splice(0, head);
+      untils.splice(0, head);
       head = 0;
     }
   };
@@ -82,7 +85,8 @@ export function createHeldPermits(): HeldPermits {
     restore: (hash, entry) => void held.set(hash, entry),
     add(hash, entry, nowMs) {
       held.set(hash, entry);
-      queue.push({ hash, until: entry.until });
+      hashes.push(hash);
+      untils.push(entry.until);
       forgetExpired(nowMs);
     },
     take(hash) {

@@ -141,6 +141,9 @@ export function createLedgerJournal(options: LedgerJournalOptions): LedgerJourna
   /** The seq the last snapshot (or recovery) folded through, and the seqs applied since. */
   let base = 0;
   const applied = new Set<number>();
+  /** Records applied since `base`; their seqs are remembered only when catchUp reads them. */
+  let appliedCount = 0;
+  const remember = journal.exclusive !== true;
 
   async function append(drafts: readonly RecordDraft[]): Promise<AppendedRecord[]> {
     while (gate !== undefined) await gate;
@@ -149,7 +152,8 @@ export function createLedgerJournal(options: LedgerJournalOptions): LedgerJourna
       const out = await journal.append(drafts);
       for (const appended of out) {
         fold(appended);
-        applied.add(appended.record.seq);
+        appliedCount += 1;
+        if (remember) applied.add(appended.record.seq);
       }
       sincePrune += out.length;
       if (sincePrune >= PRUNE_EVERY) {
@@ -160,7 +164,7 @@ export function createLedgerJournal(options: LedgerJournalOptions): LedgerJourna
     } finally {
       inflight -= 1;
       if (inflight === 0) for (const wake of waiting.splice(0)) wake();
-      if (snapshotEvery > 0 && !stats.foreign && gate === undefined && applied.size >= snapshotEvery)
+      if (snapshotEvery > 0 && !stats.foreign && gate === undefined && appliedCount >= snapshotEvery)
         gate = writeSnapshot();
     }
   }
@@ -197,6 +201,7 @@ export function createLedgerJournal(options: LedgerJournalOptions): LedgerJourna
   function resetBase(seq: number): void {
     base = seq;
     applied.clear();
+    appliedCount = 0;
   }
 
   return {
@@ -279,5 +284,8 @@ function assign(target: LedgerState, source: LedgerState): void {
   refill(target.attempts, source.attempts);
   refill(target.open, source.open);
   refill(target.counters, source.counters);
+  target.expiries.items.length = 0;
+  for (const p of source.expiries.items) target.expiries.items.push(p);
+  target.expiries.head = source.expiries.head;
   refill(target.endedSessions, source.endedSessions);
 }

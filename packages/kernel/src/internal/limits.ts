@@ -26,18 +26,27 @@ export function reservationsFor(
   holdId: string,
   nowMs: number,
 ): Reservation[] {
-  return intent.limits.map((limit, i) => {
-    const r: Reservation = {
-      id: `${holdId}|${limit.key}`,
-      counter: counterNames[i]!,
-      amount: amountOf(limit, input),
-      max: limit.max,
-      holdUntil,
-    };
-    return limit.windowMs > 0
-      ? { ...r, windowEnd: Math.floor(nowMs / limit.windowMs) * limit.windowMs + limit.windowMs }
-      : r;
-  });
+  const out: Reservation[] = [];
+  for (let i = 0; i < intent.limits.length; i++) {
+    const limit = intent.limits[i]!;
+    const id = `${holdId}|${limit.key}`;
+    const counter = counterNames[i]!;
+    const amount = amountOf(limit, input);
+    // Built whole rather than spread: one object of one shape per reservation.
+    out.push(
+      limit.windowMs > 0
+        ? {
+            id,
+            counter,
+            amount,
+            max: limit.max,
+            holdUntil,
+            windowEnd: Math.floor(nowMs / limit.windowMs) * limit.windowMs + limit.windowMs,
+          }
+        : { id, counter, amount, max: limit.max, holdUntil },
+    );
+  }
+  return out;
 }
 
 /** The `hold` of a permit body (format 2): its identity and the counters it holds. */

@@ -192,10 +192,8 @@ async function seedStore(ctx: KernelContext, now: number): Promise<void> {
     ).filter((r) => r.windowEnd === undefined || r.windowEnd > now);
     if (reservations.length === 0) continue;
     const holdUntil = attempted ? Number.MAX_SAFE_INTEGER : p.expiresAtMs;
-    const ok = await store.reserve(
-      reservations.map((r) => ({ ...r, max: Number.MAX_VALUE, holdUntil })),
-      now,
-    );
+    const wanted = reservations.map((r) => ({ ...r, max: Number.MAX_VALUE, holdUntil }));
+    const ok = await (ctx.embedded?.reserveLegacy(wanted, now) ?? store.reserve(wanted, now));
     if (ok.ok && p.charged === 'settled') for (const r of reservations) await store.settle(r.id);
     ctx.held.restore(p.hash, { ids: reservations.map((r) => r.id), until: holdUntil });
   }
