@@ -3,7 +3,7 @@ import { generateKeyPair, createNodeSigner, verifyEd25519 } from '@edca/records'
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../records/test/backends.js';
-import { createWorkerVerifier } from '../src/internal/signature-pool.js';
+import { createWorkerVerifier, workerExecArgv } from '../src/internal/signature-pool.js';
 
 // The pool's backends that run here (tweetnacl is not one of them).
 const POOL_BACKENDS = BACKENDS.filter((b) => b !== 'tweetnacl');
@@ -206,6 +206,28 @@ describe('createWorkerVerifier', () => {
       const { tags, verdicts, inline } = await flood(false);
       expect(verdicts).toEqual(tags.map((t) => t % 2 === 0));
       expect(inline).toBe(0);
+    });
+  });
+});
+
+describe('workerExecArgv', () => {
+  describe('when the parent runs with preloads and other options', () => {
+    it('drops every preload with its value and keeps the rest in order', () => {
+      expect(
+        workerExecArgv([
+          '--import',
+          'tsx',
+          '--max-old-space-size=100',
+          '--import=./agent.mjs',
+          '-r',
+          'dotenv/config',
+          '--require=x',
+          '--loader',
+          'ts-node/esm',
+          '--experimental-loader=y',
+          '--cpu-prof',
+        ]),
+      ).toEqual(['--max-old-space-size=100', '--cpu-prof']);
     });
   });
 });
