@@ -44,7 +44,11 @@ export interface VerifyJournalOptions {
    * not hash to its root `WITNESS_INCONSISTENT`.
    */
   readonly witnesses?: { readonly file: WitnessFile; readonly quorum?: number };
-  /** Worker threads for signature checks; default: one per core for journals of 4,000 records or more, else none. */
+  /**
+   * Worker threads for signature checks; default: one per core but the calling thread's, for
+   * journals of 4,000 records or more, else none. The calling thread verifies a batch itself
+   * whenever every worker is busy.
+   */
   readonly workers?: number;
   /**
    * Who checks Ed25519 signatures: `sodium` (libsodium, the default where `sodium-native` loads) or
@@ -158,11 +162,20 @@ async function inspectJournal(journal: JournalInput, options: VerifyJournalOptio
     maps: options.maps?.byDigest,
     expectedSize,
     notAfterMs,
-    workers: workers ?? (lines.length >= WORKER_THRESHOLD ? availableParallelism() : 0),
+    workers: workers ?? defaultWorkers(lines.length),
     backend,
     onProgress: options.onProgress,
   });
   return withWitnesses(report, lines, options);
+}
+
+/**
+ * Signature workers for a journal of `records` lines: none below the threshold (starting a
+ * worker costs more than it saves), else one per core but the calling thread's, which decodes,
+ * chains and folds every record and verifies signatures whenever the workers are busy.
+ */
+function defaultWorkers(records: number): number {
+  return records >= WORKER_THRESHOLD ? availableParallelism() - 1 : 0;
 }
 
 /** Checks a verified journal against the newest witnessed checkpoint of its stream, if any. */

@@ -2,7 +2,12 @@ import { canonicalize, type JsonValue } from '@edca/records';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { actionHashFromInputBytes } from '../src/internal/action-hash-bytes.js';
-import { firstObjectMember, objectMembers } from '../src/internal/member-bytes.js';
+import {
+  firstObjectMember,
+  hasExactMembers,
+  memberValue,
+  objectMembers,
+} from '../src/internal/member-bytes.js';
 
 const isIJson = (v: unknown): boolean => {
   try {
@@ -66,6 +71,45 @@ describe('objectMembers', () => {
       for (const text of ['[1]', '{"a":1', '{"a"1}', '{"a":1,}', '"x"'])
         expect(objectMembers(Buffer.from(text))).toBeUndefined();
       expect(objectMembers(Buffer.from('{}'))).toEqual([]);
+    });
+  });
+});
+
+describe('memberValue and hasExactMembers', () => {
+  describe('when given any bytes, canonical objects or not', () => {
+    it('answer exactly what the member list of objectMembers says', () => {
+      const texts = fc.oneof(
+        fc
+          .dictionary(
+            fc.constantFrom('intent', 'params', 'proposal', 'x', 'é'),
+            fc.jsonValue({ maxDepth: 2 }),
+          )
+          .filter(isIJson)
+          .map((o) => canonicalize(o)),
+        fc.constantFrom('[1]', '{"a":1', '{"a"1}', '{"proposal":1,}', '"x"', '{}', '{"intent":1,"params":2}'),
+      );
+      const names = ['intent', 'params', 'proposal', 'x', 'é'];
+      fc.assert(
+        fc.property(texts, (text) => {
+          const bytes = Buffer.from(text);
+          const members = objectMembers(bytes);
+          for (const name of names) {
+            const expected = members?.find((m) => m.key === name)?.value;
+            expect(memberValue(bytes, Buffer.from(name))?.toString()).toBe(expected?.toString());
+          }
+          for (const keys of [['intent', 'params'], ['x'], []]) {
+            const expected =
+              members !== undefined && JSON.stringify(members.map((m) => m.key)) === JSON.stringify(keys);
+            expect(
+              hasExactMembers(
+                bytes,
+                keys.map((k) => Buffer.from(k)),
+              ),
+            ).toBe(expected);
+          }
+        }),
+        { numRuns: 400, seed: 16 },
+      );
     });
   });
 });

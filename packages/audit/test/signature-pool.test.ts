@@ -3,7 +3,7 @@ import { generateKeyPair, createNodeSigner, verifyEd25519 } from '@edca/records'
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../records/test/backends.js';
-import { createWorkerVerifier } from '../src/internal/signature-pool.js';
+import { createWorkerVerifier, workerExecArgv } from '../src/internal/signature-pool.js';
 
 // The pool's backends that run here (tweetnacl is not one of them).
 const POOL_BACKENDS = BACKENDS.filter((b) => b !== 'tweetnacl');
@@ -147,37 +147,87 @@ describe('createWorkerVerifier', () => {
   });
 
   describe('when checks are submitted faster than they are verified', () => {
-    it('reports saturated at a bounded queue, and capacity() resolves once results came back', async () => {
+    /** Submits until the pool says saturated; every other check carries a bad signature. */
+    async function flood(
+      helpInline: boolean,
+    ): Promise<{ tags: number[]; verdicts: boolean[]; inline: number }> {
       const { privateKeyPem, publicKey } = generateKeyPair(new Uint8Array(32).fill(3));
       const signer = createNodeSigner(privateKeyPem);
       const msg = Buffer.from('bounded');
       const sig = await signer.sign(msg);
-      const verdicts: boolean[] = [];
-      const tags: number[] = [];
-      const pool = createWorkerVerifier([publicKey], 1, (v, tag) => {
-        verdicts.push(v);
-        tags.push(tag);
-      });
+      const results = new Map<number, boolean>();
+      const pool = createWorkerVerifier(
+        [publicKey],
+        1,
+        (v, tag) => {
+          expect(results.has(tag)).toBe(false);
+          results.set(tag, v);
+        },
+        undefined,
+        { helpInline },
+      );
       let submitted = 0;
+      let inline: number;
       try {
-        // 256 checks make a batch; one worker takes at most 3 batches before the pool is saturated.
-        while (!pool.saturated) {
-          pool.submit(0, msg, submitted % 2 === 0 ? sig : new Uint8Array(64), submitted);
-          submitted++;
-          expect(submitted).toBeLessThanOrEqual(3 * 256);
+        // 256 checks make a batch; one worker has at most 3 batches unanswered, so the 4th full
+        // batch finds no room unless the worker answered meanwhile.
+        const bad = new Uint8Array(64);
+        for (let round = 0; round < 3; round++) {
+          while (!pool.saturated) {
+            pool.submit(0, msg, submitted % 2 === 0 ? sig : bad, submitted);
+            submitted++;
+            expect(submitted).toBeLessThanOrEqual(64 * 256);
+          }
+          expect(submitted % 256).toBe(0);
+          await pool.capacity();
+          expect(pool.saturated).toBe(false);
         }
-        expect(submitted).toBe(3 * 256);
-        await pool.capacity();
-        expect(pool.saturated).toBe(false);
-        expect(verdicts.length).toBeGreaterThanOrEqual(256);
         await pool.drain();
+        inline = pool.inline;
       } finally {
         await pool.close();
       }
-      expect(verdicts.length).toBe(submitted);
-      // Every result comes back with its own tag: the even ones carried the good signature.
-      expect(tags).toEqual([...Array(submitted).keys()]);
+      const tags = [...results.keys()].sort((a, b) => a - b);
+      return { tags, verdicts: tags.map((t) => results.get(t)!), inline };
+    }
+
+    it('reports saturated when a full batch finds no worker with room, and verifies that batch itself', async () => {
+      const { tags, verdicts, inline } = await flood(true);
+      expect(tags).toEqual([...Array(tags.length).keys()]);
+      // Every result comes back once, with its own tag: the even ones carried the good signature.
       expect(verdicts).toEqual(tags.map((t) => t % 2 === 0));
+      // The first saturation comes long before a worker can even start, so at least that batch was
+      // verified here; later ones may have found the worker free again.
+      expect(inline).toBeGreaterThanOrEqual(256);
+      expect(inline % 256).toBe(0);
+    });
+
+    it('waits for a worker instead when helpInline is off', async () => {
+      const { tags, verdicts, inline } = await flood(false);
+      expect(verdicts).toEqual(tags.map((t) => t % 2 === 0));
+      expect(inline).toBe(0);
+    });
+  });
+});
+
+describe('workerExecArgv', () => {
+  describe('when the parent runs with preloads and other options', () => {
+    it('drops every preload with its value and keeps the rest in order', () => {
+      expect(
+        workerExecArgv([
+          '--import',
+          'tsx',
+          '--max-old-space-size=100',
+          '--import=./agent.mjs',
+          '-r',
+          'dotenv/config',
+          '--require=x',
+          '--loader',
+          'ts-node/esm',
+          '--experimental-loader=y',
+          '--cpu-prof',
+        ]),
+      ).toEqual(['--max-old-space-size=100', '--cpu-prof']);
     });
   });
 });

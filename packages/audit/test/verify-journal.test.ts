@@ -522,6 +522,34 @@ describe('verifyJournal', () => {
     }, 120_000);
   });
 
+  describe('when the journal fills many signature batches', () => {
+    it('finds every re-signed record, whichever thread verified its batch', async () => {
+      // Batches of 256 checks: with one worker the main thread verifies a batch itself whenever the
+      // worker has three waiting, so the tampered records land in batches of both kinds.
+      const big = await generateJournal({ records: 3000, checkpointEvery: 500, seed: 11 });
+      const lines = [...big.lines];
+      const tampered = [40, 300, 700, 1100, 1500, 1900, 2300, 2700, 2990].filter(
+        (seq) => !lines[seq - 1]!.includes('"type":"checkpoint"'),
+      );
+      for (const seq of tampered) {
+        const at = lines[seq - 1]!.indexOf('"sig":"') + 10;
+        const c = lines[seq - 1]![at]!;
+        lines[seq - 1] =
+          lines[seq - 1]!.slice(0, at) + (c === 'A' ? 'B' : 'A') + lines[seq - 1]!.slice(at + 1);
+      }
+      const reports: AuditReport[] = [];
+      for (const workers of [0, 1, 2]) {
+        const r = await safeVerifyJournal(lines, { trust: big.keys.trust, workers });
+        expect(r.ok).toBe(false);
+        if (!r.ok) reports.push(r.error.report!);
+      }
+      const invalid = reports[0]!.findings.filter((f) => f.code === 'SIGNATURE_INVALID').map((f) => f.seq);
+      expect(invalid).toEqual(tampered);
+      expect(reports[1]).toEqual(reports[0]);
+      expect(reports[2]).toEqual(reports[0]);
+    }, 120_000);
+  });
+
   describe('when the options are wrong', () => {
     it('throws ARGUMENT_INVALID and TRUST_INVALID instead of reporting', async () => {
       await expect(

@@ -1,9 +1,11 @@
 import { hash as sha256Hex } from 'node:crypto';
 import { actionHashOf, refsOf, type FastPath, type JsonValue } from '@edca/records';
-import { objectMembers } from './member-bytes.js';
+import { hasExactMembers, memberValue } from './member-bytes.js';
 
 const REFS_MEMBER = Buffer.from(',"refs":');
 const CLOSE = Buffer.from('}');
+const PROPOSAL = Buffer.from('proposal');
+const INTENT_PARAMS = [Buffer.from('intent'), Buffer.from('params')];
 
 /**
  * `actionHashOf(input.proposal)` (the reference, in `@edca/records`) computed from the canonical
@@ -19,10 +21,8 @@ export function actionHashFromInputBytes(
   input: Buffer,
   params: Readonly<Record<string, JsonValue>>,
 ): string | undefined {
-  const proposal = objectMembers(input)?.find((m) => m.key === 'proposal')?.value;
-  if (proposal === undefined) return undefined;
-  const members = objectMembers(proposal);
-  if (members?.length !== 2 || members[0]!.key !== 'intent' || members[1]!.key !== 'params') return undefined;
+  const proposal = memberValue(input, PROPOSAL);
+  if (proposal === undefined || !hasExactMembers(proposal, INTENT_PARAMS)) return undefined;
   const preimage = Buffer.concat([
     proposal.subarray(0, proposal.length - 1),
     REFS_MEMBER,

@@ -11,11 +11,11 @@ import {
   verifyEd25519,
   type JsonValue,
   type RecordBody,
+  type RecordType,
   type SignedRecord,
 } from '@edca/records';
 import type { CompiledMap } from '@edca/semantic';
 import { apply, emptyLedger, unfinished as unfinishedOf } from '@edca/ledger';
-import { match } from 'ts-pattern';
 import type { Finding, FindingCode } from '../findings.js';
 import type { AuditReport, KeyUse, UnfinishedAction } from '../report.js';
 import {
@@ -59,6 +59,19 @@ export interface VerifierSettings {
 }
 
 const KERNEL_ROLE = 'kernel';
+
+/** The record the verifier is on: what its handler reads besides the run's own state. */
+interface Current {
+  readonly record: SignedRecord;
+  readonly hash: string;
+  /** Index in the journal's lines. */
+  readonly i: number;
+  readonly line: number;
+  readonly seq: number;
+  readonly at: string;
+  readonly atMs: number;
+  readonly bytes: Buffer;
+}
 const PROGRESS_EVERY = 1000;
 
 /**
@@ -146,6 +159,199 @@ export async function verifyLines(
   const policies = new PolicyLifecycle(settings.trust, settings.maps);
 
   const total = lines.length;
+  // The rules of the journal's life cycle, as the ledger fold states them. Given the line, a permit
+  // keeps those bytes (a slice of the journal, already in memory) instead of its body's object tree:
+  // tens of thousands of live bodies made most young objects survive, and every scavenge copy them.
+  const fold = (c: Current): void => {
+    for (const v of apply(ledger, { record: c.record, hash: c.hash, bytes: c.bytes }).violations)
+      report(v.code, v.seq, c.line, v.message);
+  };
+  // decodeRecord has already checked the body against recordBodySchemas[type]. A handler per
+  // record type, every one required by the type (a new record type cannot be forgotten), made once
+  // for the run: a match expression and its closures per record were most of the run's garbage.
+  const handlers: { readonly [T in RecordType]: (c: Current) => void } = {
+    'policy.activated': (c) => {
+      const { record, seq, line } = c;
+      fold(c);
+      policies.activation(seq, record.body as RecordBody<'policy.activated'>, (code, message) =>
+        report(code, seq, line, message),
+      );
+    },
+    shadow: (c) => {
+      const { record, seq, line } = c;
+      fold(c);
+      policies.shadow(record.body as RecordBody<'shadow'>, (code, message) =>
+        report(code, seq, line, message),
+      );
+    },
+    'key.added': (c) => {
+      const { record, seq, line } = c;
+      const body = asBody<KeyBody>(record.body);
+      const known = keys.byKid.get(body.kid);
+      if (known !== undefined && (known.key.publicKey !== body.publicKey || known.key.role !== body.role)) {
+        report('KEY_RECORD_MISMATCH', seq, line, `key.added for ${body.kid} differs from the trust file`);
+      }
+    },
+    'key.retired': (c) => {
+      const { record, seq, line, atMs } = c;
+      const body = asBody<KeyBody>(record.body);
+      const known = keys.byKid.get(body.kid);
+      if (known !== undefined && known.key.publicKey !== body.publicKey) {
+        report('KEY_RECORD_MISMATCH', seq, line, `key.retired for ${body.kid} differs from the trust file`);
+      }
+      if (!retiredAt.has(body.kid)) retiredAt.set(body.kid, atMs);
+    },
+    decision: (c) => {
+      const { record, seq, line, at, atMs, bytes } = c;
+      const body = asBody<DecisionBody>(record.body);
+      decisions++;
+      byVerdict[body.verdict] = (byVerdict[body.verdict] ?? 0) + 1;
+      fold(c);
+      policies.decision(seq, body.policyDigest);
+      const input = readDecisionInput(body.input);
+      const inputBytes = decisionInputBytesPath.fast(bytes, body.input);
+      if (input === null) {
+        report(
+          'DECISION_INCONSISTENT',
+          seq,
+          line,
+          'the recorded input is not a decision input (an object naming its policy, with a list of approvals)',
+        );
+      } else if (input.policyDigest !== body.policyDigest) {
+        report(
+          'DECISION_INCONSISTENT',
+          seq,
+          line,
+          `the decision names policy ${body.policyDigest}, its input ${input.policyDigest}`,
+        );
+      } else if (inputDigest(inputBytes, body) !== body.decisionKey) {
+        // The decision key is sha256(JCS(input)): a changed input no longer matches it.
+        report(
+          'DECISION_INCONSISTENT',
+          seq,
+          line,
+          `the decision key is not the digest of the recorded input`,
+        );
+      }
+      if (input !== null) {
+        const raw = record.body as { readonly [k: string]: JsonValue };
+        for (const p of decisionProblems(body, raw['input'] as typeof raw, raw, ledger, atMs, inputBytes))
+          report('DECISION_INCONSISTENT', seq, line, p);
+      }
+      if (settings.maps !== undefined) {
+        const map = settings.maps.get(body.policyDigest);
+        if (input !== null && map !== undefined) {
+          const raw = (record.body as { readonly [k: string]: JsonValue })['input'];
+          for (const p of replayPreChecks(map, body, raw as { readonly [k: string]: JsonValue }, at))
+            report('REPLAY_MISMATCH', seq, line, p);
+        }
+        if (input === null) {
+          // Already a finding: an input of the wrong shape cannot be evaluated.
+        } else if (body.rule.startsWith(KERNEL_RULE_PREFIX)) {
+          // A kernel pre-check (unknown intent, failed derivation, approval expired, outcome
+          // unknown…) decided before the map's evaluate ran: evaluate has nothing to replay;
+          // what is recomputable of the pre-check itself is checked above.
+        } else if (map === undefined) {
+          if (!missingMaps.has(body.policyDigest)) {
+            missingMaps.add(body.policyDigest);
+            report(
+              'REPLAY_MAP_MISSING',
+              seq,
+              line,
+              `no state map with digest ${body.policyDigest} was given`,
+            );
+          }
+        } else {
+          replayed++;
+          const diff = replayDecision(map, body);
+          if (diff !== undefined) {
+            replayMismatches++;
+            report('REPLAY_MISMATCH', seq, line, diff);
+          }
+        }
+      }
+      const shapeProblem = decisionShapeProblem(body);
+      if (shapeProblem !== undefined) report('DECISION_INCONSISTENT', seq, line, shapeProblem);
+    },
+    approval: (c) => {
+      const { record, seq, line, atMs, i } = c;
+      const body = asBody<ApprovalBody>(record.body);
+      const fail = (why: string): void => report('APPROVAL_INVALID', seq, line, why);
+      const st = body.statement;
+      if (!isApprovalStatementShape(st))
+        return fail('the signed statement is malformed: an unknown member, or a reason that is not one line');
+      if (!isBoundStatement(st, body)) {
+        return fail('the signed statement is not bound to this escalation, action, verdict and approver');
+      }
+      const approverKey = keys.check(body.approver.kid, body.approver.role, atMs);
+      if (!approverKey.ok) return fail(`approver ${approverKey.code}: ${approverKey.message}`);
+      if (retiredAt.has(body.approver.kid))
+        return fail(`approver key ${body.approver.kid} was retired earlier in the journal`);
+      if (!isCanonicalSig(body.sig))
+        return fail("the approver's signature is not in its one canonical base64url spelling");
+      useKey(body.approver.kid, body.approver.role, approverKey.key.key.name);
+      // Counted by the fold now; a bad statement signature is reported when the check returns.
+      fold(c);
+      verifier.submit(
+        approverKey.key.index,
+        approvalSigningBytes(st),
+        Buffer.from(body.sig, 'base64url'),
+        2 * i + 1,
+      );
+    },
+    attempt: fold,
+    outcome: (c) => {
+      const { record, seq, line } = c;
+      const body = asBody<OutcomeBody>(record.body);
+      byOutcome[body.status] = (byOutcome[body.status] ?? 0) + 1;
+      fold(c);
+      if (settings.maps !== undefined && body.status === 'completed') {
+        const permit = ledger.permits.get(body.permit);
+        const map = permit === undefined ? undefined : settings.maps.get(permit.policyDigest);
+        const problem =
+          map === undefined
+            ? undefined
+            : transitionProblem(map, permit!, (record.body as { [k: string]: JsonValue })['transition']);
+        if (problem !== undefined) report('REPLAY_MISMATCH', seq, line, problem);
+      }
+    },
+    checkpoint: (c) => {
+      const { record, seq, line } = c;
+      const body = asBody<CheckpointBody>(record.body);
+      checkpointCount++;
+      if (body.size !== seq - 1 || body.size !== acc.size) {
+        report(
+          'CHECKPOINT_SIZE_MISMATCH',
+          seq,
+          line,
+          `the checkpoint covers ${body.size} records; ${acc.size} lines precede it and its seq is ${seq}`,
+        );
+      } else if (acc.root().toString('base64url') !== body.root) {
+        report('CHECKPOINT_ROOT_MISMATCH', seq, line, `the Merkle root of records 1..${body.size} differs`);
+      }
+      lastCheckpoint = { seq, size: body.size, root: body.root };
+      linesAfterCheckpoint = -1;
+    },
+    snapshot: (c) => {
+      const { record, seq, line } = c;
+      const why = snapshotMismatch(ledger, record);
+      if (why !== undefined) report('SNAPSHOT_MISMATCH', seq, line, why);
+      fold(c);
+    },
+    'intake.refused': (c) => {
+      const { record } = c;
+      const body = asBody<IntakeRefusedBody>(record.body);
+      intakeRefusals[body.code] = (intakeRefusals[body.code] ?? 0) + 1;
+      fold(c);
+    },
+    'session.ended': (c) => {
+      const { record } = c;
+      const body = asBody<SessionEndedBody>(record.body);
+      byEndReason[body.reason] = (byEndReason[body.reason] ?? 0) + 1;
+      fold(c);
+    },
+  };
+
   for (let i = 0; i < total; i++) {
     const { bytes, line } = lines[i]!;
     const hash = lineHash(bytes);
@@ -245,184 +451,7 @@ export async function verifyLines(
         );
     }
 
-    // The rules of the journal's life cycle, as the ledger fold states them.
-    const fold = (): void => {
-      for (const v of apply(ledger, { record, hash }).violations) report(v.code, v.seq, line, v.message);
-    };
-    // decodeRecord has already checked the body against recordBodySchemas[type].
-    match(record.type)
-      .with('policy.activated', () => {
-        fold();
-        policies.activation(seq, record.body as RecordBody<'policy.activated'>, (code, message) =>
-          report(code, seq, line, message),
-        );
-      })
-      .with('shadow', () => {
-        fold();
-        policies.shadow(record.body as RecordBody<'shadow'>, (code, message) =>
-          report(code, seq, line, message),
-        );
-      })
-      .with('key.added', () => {
-        const body = asBody<KeyBody>(record.body);
-        const known = keys.byKid.get(body.kid);
-        if (known !== undefined && (known.key.publicKey !== body.publicKey || known.key.role !== body.role)) {
-          report('KEY_RECORD_MISMATCH', seq, line, `key.added for ${body.kid} differs from the trust file`);
-        }
-      })
-      .with('key.retired', () => {
-        const body = asBody<KeyBody>(record.body);
-        const known = keys.byKid.get(body.kid);
-        if (known !== undefined && known.key.publicKey !== body.publicKey) {
-          report('KEY_RECORD_MISMATCH', seq, line, `key.retired for ${body.kid} differs from the trust file`);
-        }
-        if (!retiredAt.has(body.kid)) retiredAt.set(body.kid, atMs);
-      })
-      .with('decision', () => {
-        const body = asBody<DecisionBody>(record.body);
-        decisions++;
-        byVerdict[body.verdict] = (byVerdict[body.verdict] ?? 0) + 1;
-        fold();
-        policies.decision(seq, body.policyDigest);
-        const input = readDecisionInput(body.input);
-        const inputBytes = decisionInputBytesPath.fast(bytes, body.input);
-        if (input === null) {
-          report(
-            'DECISION_INCONSISTENT',
-            seq,
-            line,
-            'the recorded input is not a decision input (an object naming its policy, with a list of approvals)',
-          );
-        } else if (input.policyDigest !== body.policyDigest) {
-          report(
-            'DECISION_INCONSISTENT',
-            seq,
-            line,
-            `the decision names policy ${body.policyDigest}, its input ${input.policyDigest}`,
-          );
-        } else if (inputDigest(inputBytes, body) !== body.decisionKey) {
-          // The decision key is sha256(JCS(input)): a changed input no longer matches it.
-          report(
-            'DECISION_INCONSISTENT',
-            seq,
-            line,
-            `the decision key is not the digest of the recorded input`,
-          );
-        }
-        if (input !== null) {
-          const raw = record.body as { readonly [k: string]: JsonValue };
-          for (const p of decisionProblems(body, raw['input'] as typeof raw, raw, ledger, atMs, inputBytes))
-            report('DECISION_INCONSISTENT', seq, line, p);
-        }
-        if (settings.maps !== undefined) {
-          const map = settings.maps.get(body.policyDigest);
-          if (input !== null && map !== undefined) {
-            const raw = (record.body as { readonly [k: string]: JsonValue })['input'];
-            for (const p of replayPreChecks(map, body, raw as { readonly [k: string]: JsonValue }, at))
-              report('REPLAY_MISMATCH', seq, line, p);
-          }
-          if (input === null) {
-            // Already a finding: an input of the wrong shape cannot be evaluated.
-          } else if (body.rule.startsWith(KERNEL_RULE_PREFIX)) {
-            // A kernel pre-check (unknown intent, failed derivation, approval expired, outcome
-            // unknown…) decided before the map's evaluate ran: evaluate has nothing to replay;
-            // what is recomputable of the pre-check itself is checked above.
-          } else if (map === undefined) {
-            if (!missingMaps.has(body.policyDigest)) {
-              missingMaps.add(body.policyDigest);
-              report(
-                'REPLAY_MAP_MISSING',
-                seq,
-                line,
-                `no state map with digest ${body.policyDigest} was given`,
-              );
-            }
-          } else {
-            replayed++;
-            const diff = replayDecision(map, body);
-            if (diff !== undefined) {
-              replayMismatches++;
-              report('REPLAY_MISMATCH', seq, line, diff);
-            }
-          }
-        }
-        const shapeProblem = decisionShapeProblem(body);
-        if (shapeProblem !== undefined) report('DECISION_INCONSISTENT', seq, line, shapeProblem);
-      })
-      .with('approval', () => {
-        const body = asBody<ApprovalBody>(record.body);
-        const fail = (why: string): void => report('APPROVAL_INVALID', seq, line, why);
-        const st = body.statement;
-        if (!isApprovalStatementShape(st))
-          return fail(
-            'the signed statement is malformed: an unknown member, or a reason that is not one line',
-          );
-        if (!isBoundStatement(st, body)) {
-          return fail('the signed statement is not bound to this escalation, action, verdict and approver');
-        }
-        const approverKey = keys.check(body.approver.kid, body.approver.role, atMs);
-        if (!approverKey.ok) return fail(`approver ${approverKey.code}: ${approverKey.message}`);
-        if (retiredAt.has(body.approver.kid))
-          return fail(`approver key ${body.approver.kid} was retired earlier in the journal`);
-        if (!isCanonicalSig(body.sig))
-          return fail("the approver's signature is not in its one canonical base64url spelling");
-        useKey(body.approver.kid, body.approver.role, approverKey.key.key.name);
-        // Counted by the fold now; a bad statement signature is reported when the check returns.
-        fold();
-        verifier.submit(
-          approverKey.key.index,
-          approvalSigningBytes(st),
-          Buffer.from(body.sig, 'base64url'),
-          2 * i + 1,
-        );
-      })
-      .with('attempt', fold)
-      .with('outcome', () => {
-        const body = asBody<OutcomeBody>(record.body);
-        byOutcome[body.status] = (byOutcome[body.status] ?? 0) + 1;
-        fold();
-        if (settings.maps !== undefined && body.status === 'completed') {
-          const permit = ledger.permits.get(body.permit);
-          const map = permit === undefined ? undefined : settings.maps.get(permit.policyDigest);
-          const problem =
-            map === undefined
-              ? undefined
-              : transitionProblem(map, permit!, (record.body as { [k: string]: JsonValue })['transition']);
-          if (problem !== undefined) report('REPLAY_MISMATCH', seq, line, problem);
-        }
-      })
-      .with('checkpoint', () => {
-        const body = asBody<CheckpointBody>(record.body);
-        checkpointCount++;
-        if (body.size !== seq - 1 || body.size !== acc.size) {
-          report(
-            'CHECKPOINT_SIZE_MISMATCH',
-            seq,
-            line,
-            `the checkpoint covers ${body.size} records; ${acc.size} lines precede it and its seq is ${seq}`,
-          );
-        } else if (acc.root().toString('base64url') !== body.root) {
-          report('CHECKPOINT_ROOT_MISMATCH', seq, line, `the Merkle root of records 1..${body.size} differs`);
-        }
-        lastCheckpoint = { seq, size: body.size, root: body.root };
-        linesAfterCheckpoint = -1;
-      })
-      .with('snapshot', () => {
-        const why = snapshotMismatch(ledger, record);
-        if (why !== undefined) report('SNAPSHOT_MISMATCH', seq, line, why);
-        fold();
-      })
-      .with('intake.refused', () => {
-        const body = asBody<IntakeRefusedBody>(record.body);
-        intakeRefusals[body.code] = (intakeRefusals[body.code] ?? 0) + 1;
-        fold();
-      })
-      .with('session.ended', () => {
-        const body = asBody<SessionEndedBody>(record.body);
-        byEndReason[body.reason] = (byEndReason[body.reason] ?? 0) + 1;
-        fold();
-      })
-      .exhaustive();
+    handlers[record.type]({ record, hash, i, line, seq, at, atMs, bytes });
 
     acc.appendLine(bytes);
     linesAfterCheckpoint++;

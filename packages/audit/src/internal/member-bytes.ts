@@ -76,25 +76,75 @@ function skipValue(b: Buffer, i: number): number {
 }
 
 /**
+ * Walks the top-level members of the canonical bytes of a JSON object, in order, calling `visit`
+ * with the offsets of each key's text (between its quotes, escapes left as written) and value;
+ * false when the bytes are not an object of that form (members already visited stay visited).
+ * Builds nothing itself, so a caller looking for one member allocates nothing per member.
+ */
+function scanMembers(
+  obj: Buffer,
+  visit: (keyStart: number, keyEnd: number, valueStart: number, valueEnd: number) => void,
+): boolean {
+  if (obj[0] !== OPEN_BRACE || obj[obj.length - 1] !== CLOSE_BRACE) return false;
+  let i = 1;
+  if (obj[i] === CLOSE_BRACE) return i + 1 === obj.length;
+  for (;;) {
+    if (obj[i] !== QUOTE) return false;
+    const keyEnd = skipValue(obj, i);
+    if (obj[keyEnd] !== COLON) return false;
+    const valueEnd = skipValue(obj, keyEnd + 1);
+    if (valueEnd <= keyEnd + 1 || valueEnd > obj.length - 1) return false;
+    visit(i + 1, keyEnd - 1, keyEnd + 1, valueEnd);
+    if (obj[valueEnd] === CLOSE_BRACE) return valueEnd + 1 === obj.length;
+    if (obj[valueEnd] !== COMMA) return false;
+    i = valueEnd + 1;
+  }
+}
+
+/**
  * The top-level members of the canonical bytes of a JSON object, in order, as key text (the
  * bytes between the quotes, escapes left as written) and value slice; undefined when the bytes
  * are not an object of that form. Unlike `firstObjectMember`, a key nested in an earlier member
  * is never mistaken for a top-level one.
  */
 export function objectMembers(obj: Buffer): { key: string; value: Buffer }[] | undefined {
-  if (obj[0] !== OPEN_BRACE || obj[obj.length - 1] !== CLOSE_BRACE) return undefined;
   const out: { key: string; value: Buffer }[] = [];
-  let i = 1;
-  if (obj[i] === CLOSE_BRACE) return i + 1 === obj.length ? out : undefined;
-  for (;;) {
-    if (obj[i] !== QUOTE) return undefined;
-    const keyEnd = skipValue(obj, i);
-    if (obj[keyEnd] !== COLON) return undefined;
-    const valueEnd = skipValue(obj, keyEnd + 1);
-    if (valueEnd <= keyEnd + 1 || valueEnd > obj.length - 1) return undefined;
-    out.push({ key: obj.toString('utf8', i + 1, keyEnd - 1), value: obj.subarray(keyEnd + 1, valueEnd) });
-    if (obj[valueEnd] === CLOSE_BRACE) return valueEnd + 1 === obj.length ? out : undefined;
-    if (obj[valueEnd] !== COMMA) return undefined;
-    i = valueEnd + 1;
-  }
+  const ok = scanMembers(obj, (ks, ke, vs, ve) =>
+    out.push({ key: obj.toString('utf8', ks, ke), value: obj.subarray(vs, ve) }),
+  );
+  return ok ? out : undefined;
+}
+
+/** Whether `obj[start..end)` holds exactly the bytes of `key`. */
+const keyIs = (obj: Buffer, start: number, end: number, key: Buffer): boolean =>
+  end - start === key.length && obj.compare(key, 0, key.length, start, end) === 0;
+
+/**
+ * `objectMembers(obj)?.find((m) => m.key === key)?.value` (`key` as its UTF-8 bytes), without
+ * building the list: the value of the first top-level member named `key`.
+ */
+export function memberValue(obj: Buffer, key: Buffer): Buffer | undefined {
+  let start = -1;
+  let end = -1;
+  const ok = scanMembers(obj, (ks, ke, vs, ve) => {
+    if (start === -1 && keyIs(obj, ks, ke, key)) {
+      start = vs;
+      end = ve;
+    }
+  });
+  return ok && start !== -1 ? obj.subarray(start, end) : undefined;
+}
+
+/**
+ * Whether the object's top-level keys are exactly `keys` (UTF-8 bytes), in that order:
+ * `objectMembers(obj)?.map((m) => m.key)` equal to them, without building the list.
+ */
+export function hasExactMembers(obj: Buffer, keys: readonly Buffer[]): boolean {
+  let n = 0;
+  let same = true;
+  const ok = scanMembers(obj, (ks, ke) => {
+    const key = keys[n++];
+    if (key === undefined || !keyIs(obj, ks, ke, key)) same = false;
+  });
+  return ok && same && n === keys.length;
 }

@@ -1,5 +1,6 @@
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { isAcceptablePublicKey, isEd25519BackendAvailable, startWorkerModule } from '@edca/records';
+import { JOB_HEADER_BYTES, verifyBatch } from './batch-verify.js';
 import type { SignatureBatch, SignatureVerdicts, SignatureWorkerData } from './signature-worker.js';
 
 // Ed25519 verification split across worker threads (internal/signature-worker.ts): the main thread
@@ -41,12 +42,14 @@ export interface SignatureVerifier {
     tag: number,
   ): void;
   /**
-   * True when enough checks are queued that the caller should `await capacity()` before it
-   * submits more: the caller decodes far faster than Ed25519 verifies, and an unbounded queue
-   * keeps every pending message alive until the end (old-space garbage, long GC pauses).
+   * True when a full batch is written but no worker has room for it: the caller should
+   * `await capacity()` before it submits more, so the queue (and every message in it) stays bounded.
    */
   readonly saturated: boolean;
-  /** Resolves when the queue has room again (at once if it has); rejects if a worker dies. */
+  /**
+   * Resolves when the batch has gone: to a worker with room, else verified on the calling thread
+   * (`helpInline`), else once a worker has room. Rejects if a worker died.
+   */
   capacity(): Promise<void>;
   /** Resolves once every submitted check has reported; rejects if a worker dies. */
   drain(): Promise<void>;
@@ -54,6 +57,8 @@ export interface SignatureVerifier {
   close(): Promise<void>;
   /** How many checks were submitted. */
   readonly submitted: number;
+  /** How many of them the calling thread verified itself. */
+  readonly inline: number;
 }
 
 type Verify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
@@ -65,6 +70,9 @@ export function createInlineVerifier(
   onResult: OnSignature,
 ): SignatureVerifier {
   let submitted = 0;
+  // One message and one signature buffer for the whole run: a record's check then allocates nothing.
+  let scratch = Buffer.allocUnsafe(4096);
+  const sigBytes = Buffer.allocUnsafe(64);
   return {
     submit(keyIndex, message, signature, tag) {
       submitted++;
@@ -73,12 +81,17 @@ export function createInlineVerifier(
       onResult(key !== undefined && verify(key, bytes, signature), tag);
     },
     submitRecord(keyIndex, prefix, line, cut, skip, sig, tag) {
-      this.submit(
-        keyIndex,
-        [prefix, line.subarray(0, cut), line.subarray(cut + skip)],
-        Buffer.from(sig, 'base64url'),
-        tag,
-      );
+      submitted++;
+      const key = keys[keyIndex];
+      const length = prefix.length + line.length - skip;
+      if (length > scratch.length) scratch = Buffer.allocUnsafe(2 * length);
+      scratch.set(prefix, 0);
+      let at = prefix.length;
+      at += line.copy(scratch, at, 0, cut);
+      line.copy(scratch, at, cut + skip, line.length);
+      if (sigBytes.write(sig, 0, 64, 'base64url') !== 64)
+        throw new Error('invariant: a record sig is 86 base64url characters of 64 bytes');
+      onResult(key !== undefined && verify(key, scratch.subarray(0, length), sigBytes), tag);
     },
     saturated: false,
     capacity: () => Promise.resolve(),
@@ -87,52 +100,133 @@ export function createInlineVerifier(
     get submitted() {
       return submitted;
     },
+    get inline() {
+      return submitted;
+    },
   };
 }
 
-interface Job {
-  readonly keyIndex: number;
-  /** The message, or (with `line`) the prefix before the line. */
-  readonly message: Uint8Array | readonly Uint8Array[];
-  /** A record line whose `skip` bytes from `cut` are left out of the message. */
-  readonly line: Buffer | undefined;
-  readonly cut: number;
-  readonly skip: number;
-  readonly length: number;
-  /** Bytes, or canonical base64url text of 64 bytes. */
-  readonly signature: Uint8Array | string;
-  readonly tag: number;
-}
-
 const SIG_BYTES = 64;
-const sigLength = (s: Uint8Array | string): number => (typeof s === 'string' ? SIG_BYTES : s.length);
-
+/** Checks per batch: one message per batch each way, so the per-message cost is shared by many. */
 const BATCH = 256;
-/** Batches in flight per worker before `saturated`: one being verified, two waiting. */
+/** Room for a batch of typical records (about 1 kB each) before the buffer has to grow. */
+const BATCH_BYTES = BATCH * 1152;
+/** Batches posted per worker and not yet answered: one being verified, two waiting. */
 const IN_FLIGHT_PER_WORKER = 3;
 
+/** How the worker pool shares out the checks. */
+export interface WorkerVerifierOptions {
+  /**
+   * When every worker has its batches waiting, the calling thread verifies the next batch itself
+   * (in `capacity()` or `drain()`) instead of waiting: its spare time goes to signatures, so fewer
+   * workers keep up. Default true; false waits for a worker.
+   */
+  readonly helpInline?: boolean;
+}
+
+// Options a parent may run with that preload code into every thread it starts (a TypeScript
+// loader, an APM agent): a signature worker runs one built module of its own and needs none of it,
+// and each preload costs every worker its start-up again.
+const PRELOAD_OPTIONS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+
+/** The parent's Node options without the ones that preload modules. */
+export function workerExecArgv(parent: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < parent.length; i++) {
+    const arg = parent[i]!;
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    if (!PRELOAD_OPTIONS.has(name)) kept.push(arg);
+    else if (eq === -1) i++; // its value is the next argument
+  }
+  return kept;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  readonly replies: MessagePort;
+  inFlight: number;
+}
+
 /**
- * Verifies on `threads` worker threads, in batches of 256 checks, with libsodium (`sodium`, the
- * default where the addon loads) or node:crypto (`node`).
+ * Verifies on `threads` worker threads, in batches of 256 checks written straight into one
+ * transferable buffer per batch (which the worker hands back for reuse), with libsodium (`sodium`,
+ * the default where the addon loads) or node:crypto (`node`). With `helpInline` (the default) the
+ * calling thread verifies a batch itself whenever every worker is busy.
  */
 export function createWorkerVerifier(
   keys: readonly Uint8Array[],
   threads: number,
   onResult: OnSignature,
   backend: 'sodium' | 'node' = isEd25519BackendAvailable('sodium') ? 'sodium' : 'node',
+  options: WorkerVerifierOptions = {},
 ): SignatureVerifier {
   if (!isEd25519BackendAvailable(backend))
     throw new Error('invariant: the sodium backend was chosen but the addon did not load');
-  const workers: { worker: Worker; inFlight: number }[] = [];
-  // Only the tags stay behind once a batch is posted: its messages are in the worker's copy.
-  const pending = new Map<number, Float64Array>();
+  const helpInline = options.helpInline ?? true;
+  const slots: Slot[] = [];
+  // Only the tags stay behind once a batch is posted: its messages are in the worker's buffer.
+  const pending = new Map<number, number[]>();
   const maxInFlight = threads * IN_FLIGHT_PER_WORKER;
+  const free: Buffer[] = [];
   let roomWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  let batch: Job[] = [];
+  let waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  let failure: Error | undefined;
   let nextId = 0;
   let submitted = 0;
-  let failure: Error | undefined;
-  let waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  let inline = 0;
+
+  // The batch being written.
+  let buf: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  let used = 0;
+  let tags: number[] = [];
+
+  const workerKeys = keys.map((k) => (isAcceptablePublicKey(k) ? Uint8Array.from(k) : null));
+  const room = (): boolean => pending.size < maxInFlight;
+
+  const onReply = (slot: Slot, m: SignatureVerdicts): void => {
+    slot.inFlight--;
+    const done = pending.get(m.id);
+    pending.delete(m.id);
+    if (free.length < IN_FLIGHT_PER_WORKER) free.push(Buffer.from(m.buf));
+    if (done === undefined) return;
+    for (let j = 0; j < done.length; j++) onResult(m.out[j] === 1, done[j]!);
+  };
+  // Takes the replies already queued without waiting for the event loop: a caller that never
+  // yields (it verifies batches itself) still learns which workers have room.
+  const poll = (): void => {
+    for (const slot of slots) {
+      for (
+        let r = receiveMessageOnPort(slot.replies);
+        r !== undefined;
+        r = receiveMessageOnPort(slot.replies)
+      )
+        onReply(slot, r.message as SignatureVerdicts);
+    }
+  };
+
+  const post = (): void => {
+    const id = nextId++;
+    pending.set(id, tags);
+    let target = slots[0]!;
+    for (const s of slots) if (s.inFlight < target.inFlight) target = s;
+    target.inFlight++;
+    const message: SignatureBatch = { id, buf: buf.buffer as ArrayBuffer, length: used, count: tags.length };
+    target.worker.postMessage(message, [buf.buffer as ArrayBuffer]);
+    buf = free.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES);
+    used = 0;
+    tags = [];
+  };
+
+  const verifyHere = (): void => {
+    const out = new Uint8Array(tags.length);
+    verifyBatch(buf, tags.length, workerKeys, backend, out);
+    const done = tags;
+    inline += done.length;
+    used = 0;
+    tags = [];
+    for (let j = 0; j < done.length; j++) onResult(out[j] === 1, done[j]!);
+  };
 
   const settle = (): void => {
     if (failure !== undefined) {
@@ -141,27 +235,30 @@ export function createWorkerVerifier(
       roomWaiters = [];
       return;
     }
-    if (pending.size < maxInFlight && roomWaiters.length > 0) {
+    if (tags.length > 0 && room() && (waiters.length > 0 || (roomWaiters.length > 0 && tags.length >= BATCH)))
+      post();
+    if (tags.length < BATCH && roomWaiters.length > 0) {
       for (const w of roomWaiters) w.resolve();
       roomWaiters = [];
     }
-    if (pending.size === 0 && batch.length === 0) {
+    if (pending.size === 0 && tags.length === 0) {
       for (const w of waiters) w.resolve();
       waiters = [];
     }
   };
 
-  const workerKeys = keys.map((k) => (isAcceptablePublicKey(k) ? Uint8Array.from(k) : null));
+  const execArgv = workerExecArgv(process.execArgv);
   for (let i = 0; i < threads; i++) {
-    const workerData: SignatureWorkerData = { keys: workerKeys, backend };
-    const worker = startWorkerModule(import.meta.url, './signature-worker', { workerData });
-    const slot = { worker, inFlight: 0 };
-    worker.on('message', (m: SignatureVerdicts) => {
-      slot.inFlight--;
-      const tags = pending.get(m.id);
-      pending.delete(m.id);
-      if (tags === undefined) return;
-      for (let j = 0; j < tags.length; j++) onResult(m.out[j] === 1, tags[j]!);
+    const { port1, port2 } = new MessageChannel();
+    const workerData: SignatureWorkerData = { keys: workerKeys, backend, replies: port2 };
+    const worker = startWorkerModule(import.meta.url, './signature-worker', {
+      workerData,
+      transferList: [port2],
+      execArgv,
+    });
+    const slot: Slot = { worker, replies: port1, inFlight: 0 };
+    port1.on('message', (m: SignatureVerdicts) => {
+      onReply(slot, m);
       settle();
     });
     worker.on('error', (err) => {
@@ -174,92 +271,98 @@ export function createWorkerVerifier(
         settle();
       }
     });
-    workers.push(slot);
+    slots.push(slot);
   }
 
-  const flush = (): void => {
-    if (batch.length === 0) return;
-    const jobs = batch;
-    batch = [];
-    let size = 0;
-    for (const j of jobs) size += 12 + sigLength(j.signature) + j.length;
-    // allocUnsafeSlow: an ArrayBuffer of its own, so it can be transferred without a copy.
-    const buf = Buffer.allocUnsafeSlow(size);
-    let off = 0;
-    for (const j of jobs) {
-      buf.writeUInt32LE(j.keyIndex, off);
-      buf.writeUInt32LE(j.length, off + 4);
-      const sigLen = sigLength(j.signature);
-      buf.writeUInt32LE(sigLen, off + 8);
-      off += 12;
-      if (typeof j.signature === 'string') {
-        if (buf.write(j.signature, off, SIG_BYTES, 'base64url') !== SIG_BYTES)
-          throw new Error('invariant: a record sig is 86 base64url characters of 64 bytes');
-      } else buf.set(j.signature, off);
-      off += sigLen;
-      if (j.line !== undefined) {
-        const prefix = j.message as Uint8Array;
-        buf.set(prefix, off);
-        off += prefix.length;
-        off += j.line.copy(buf, off, 0, j.cut);
-        off += j.line.copy(buf, off, j.cut + j.skip, j.line.length);
-      } else if (j.message instanceof Uint8Array) {
-        buf.set(j.message, off);
-        off += j.message.length;
-      } else {
-        for (const part of j.message) {
-          buf.set(part, off);
-          off += part.length;
-        }
-      }
+  // Makes room for `bytes` more in the batch, keeping what is written.
+  const reserve = (bytes: number): void => {
+    if (used + bytes <= buf.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(2 * buf.length, used + bytes));
+    buf.copy(bigger, 0, 0, used);
+    buf = bigger;
+  };
+  const writeHeader = (keyIndex: number, length: number): void => {
+    buf.writeUInt32LE(keyIndex, used);
+    buf.writeUInt32LE(length, used + 4);
+    buf.writeUInt32LE(SIG_BYTES, used + 8);
+    used += JOB_HEADER_BYTES;
+  };
+  const added = (tag: number): void => {
+    submitted++;
+    tags.push(tag);
+    if (tags.length === BATCH) {
+      poll();
+      if (room()) post();
     }
-    const id = nextId++;
-    const tags = new Float64Array(jobs.length);
-    for (let j = 0; j < jobs.length; j++) tags[j] = jobs[j]!.tag;
-    pending.set(id, tags);
-    let target = workers[0]!;
-    for (const w of workers) if (w.inFlight < target.inFlight) target = w;
-    target.inFlight++;
-    const message: SignatureBatch = { id, buf: buf.buffer, count: jobs.length };
-    target.worker.postMessage(message, [buf.buffer]);
   };
 
   return {
     submit(keyIndex, message, signature, tag) {
-      submitted++;
+      const parts = message instanceof Uint8Array ? [message] : message;
       let length = 0;
-      if (message instanceof Uint8Array) length = message.length;
-      else for (const part of message) length += part.length;
-      batch.push({ keyIndex, message, line: undefined, cut: 0, skip: 0, length, signature, tag });
-      if (batch.length >= BATCH) flush();
+      for (const part of parts) length += part.length;
+      reserve(JOB_HEADER_BYTES + signature.length + length);
+      buf.writeUInt32LE(keyIndex, used);
+      buf.writeUInt32LE(length, used + 4);
+      buf.writeUInt32LE(signature.length, used + 8);
+      used += JOB_HEADER_BYTES;
+      buf.set(signature, used);
+      used += signature.length;
+      for (const part of parts) {
+        buf.set(part, used);
+        used += part.length;
+      }
+      added(tag);
     },
     submitRecord(keyIndex, prefix, line, cut, skip, sig, tag) {
-      submitted++;
       const length = prefix.length + line.length - skip;
-      batch.push({ keyIndex, message: prefix, line, cut, skip, length, signature: sig, tag });
-      if (batch.length >= BATCH) flush();
+      reserve(JOB_HEADER_BYTES + SIG_BYTES + length);
+      writeHeader(keyIndex, length);
+      if (buf.write(sig, used, SIG_BYTES, 'base64url') !== SIG_BYTES)
+        throw new Error('invariant: a record sig is 86 base64url characters of 64 bytes');
+      used += SIG_BYTES;
+      buf.set(prefix, used);
+      used += prefix.length;
+      used += line.copy(buf, used, 0, cut);
+      used += line.copy(buf, used, cut + skip, line.length);
+      added(tag);
     },
     get saturated() {
-      return pending.size >= maxInFlight;
+      return tags.length >= BATCH;
     },
     capacity() {
-      return new Promise<void>((resolve, reject) => {
-        roomWaiters.push({ resolve, reject });
-        settle();
-      });
+      if (failure !== undefined) return Promise.reject(failure);
+      if (tags.length < BATCH) return Promise.resolve();
+      poll();
+      if (room()) post();
+      else if (helpInline) verifyHere();
+      else
+        return new Promise<void>((resolve, reject) => {
+          roomWaiters.push({ resolve, reject });
+          settle();
+        });
+      return Promise.resolve();
     },
     drain() {
-      flush();
+      poll();
+      if (tags.length > 0 && failure === undefined) {
+        if (room()) post();
+        else if (helpInline) verifyHere();
+      }
       return new Promise<void>((resolve, reject) => {
         waiters.push({ resolve, reject });
         settle();
       });
     },
     async close() {
-      await Promise.all(workers.map((w) => w.worker.terminate()));
+      for (const s of slots) s.replies.close();
+      await Promise.all(slots.map((s) => s.worker.terminate()));
     },
     get submitted() {
       return submitted;
+    },
+    get inline() {
+      return inline;
     },
   };
 }

@@ -170,9 +170,10 @@ export function registerAudit(program: Command, io: CliIo): void {
       nonNegativeInt,
     )
     .addOption(
-      new Option('--workers <n>', 'signature worker threads (default: one per core)').argParser(
-        nonNegativeInt,
-      ),
+      new Option(
+        '--workers <n>',
+        "signature worker threads (default: one per core but the main thread's)",
+      ).argParser(nonNegativeInt),
     )
     .option(
       '--now <time>',
