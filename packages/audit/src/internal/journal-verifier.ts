@@ -162,9 +162,14 @@ export async function verifyLines(
   // The rules of the journal's life cycle, as the ledger fold states them. Given the line, a permit
   // keeps those bytes (a slice of the journal, already in memory) instead of its body's object tree:
   // tens of thousands of live bodies made most young objects survive, and every scavenge copy them.
+  // With maps the body is kept: each completed outcome reads its permit's input for the transition
+  // check, which from the bytes would parse the permit's line again.
+  const keepLine = settings.maps === undefined;
   const fold = (c: Current): void => {
-    for (const v of apply(ledger, { record: c.record, hash: c.hash, bytes: c.bytes }).violations)
-      report(v.code, v.seq, c.line, v.message);
+    const r = keepLine
+      ? { record: c.record, hash: c.hash, bytes: c.bytes }
+      : { record: c.record, hash: c.hash };
+    for (const v of apply(ledger, r).violations) report(v.code, v.seq, c.line, v.message);
   };
   // decodeRecord has already checked the body against recordBodySchemas[type]. A handler per
   // record type, every one required by the type (a new record type cannot be forgotten), made once
