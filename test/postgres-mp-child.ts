@@ -46,6 +46,8 @@ export interface ChildConfig {
   readonly benchExecute?: boolean;
   /** Benchmark: the host's row loads of concurrent requests share one statement. */
   readonly hostBatch?: boolean;
+  /** The store's `synchronousCommit` (the journal is on the same server); default the store's. */
+  readonly storeCommit?: 'on' | 'off';
   /** Start the workload only on the parent's go (SIGUSR2), sent once every instance has started. */
   readonly waitForGo?: boolean;
 }
@@ -77,7 +79,11 @@ const journal = postgresJournal({
   signer,
   checkpointEvery: 1000,
 });
-const store = postgresStore({ connectionString, poolSize: 8 });
+const store = postgresStore({
+  connectionString,
+  poolSize: 8,
+  ...(config.storeCommit ? { synchronousCommit: config.storeCommit } : {}),
+});
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
