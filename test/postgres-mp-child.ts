@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { pg } from '../packages/store-postgres/test/pg.js';
 import type { ArpSession } from '@edca/arp';
 import { createKernel, systemClock, type Decision, type ExecuteResult, type Permit } from '@edca/kernel';
-import { createNodeSigner, type SignedRecord } from '@edca/records';
+import { createSigner, type SignedRecord } from '@edca/records';
 import { loadStateMap } from '@edca/semantic';
 import { postgresJournal, postgresStore } from '@edca/store-postgres';
 import { Batcher } from '../packages/store-postgres/src/internal/batcher.js';
@@ -70,7 +70,8 @@ const say = (line: Record<string, unknown>): void => {
 
 const app = new pg.Pool({ connectionString, max: 8 });
 app.on('error', () => {});
-const signer = createNodeSigner(readFileSync(config.keyFile, 'utf8'));
+// The library's default signer, as a host would take it: libsodium where sodium-native loads.
+const signer = createSigner(readFileSync(config.keyFile, 'utf8'));
 const loaded = loadStateMap(readFileSync(config.mapFile, 'utf8'), config.mapFile);
 if (!loaded.ok) throw new Error('map invalid');
 const journal = postgresJournal({
