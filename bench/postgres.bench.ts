@@ -13,13 +13,20 @@
  * rows marked `per-instance`, one stream each. The server's CPU is read from /proc (the postmaster's
  * own time, its live processes' and the time of those it reaped), so it needs a local server on Linux.
  *
+ * By default the host loads rows as a busy host does (the loads of concurrent requests share one
+ * statement) and the store runs with `synchronousCommit: 'off'` (the journal is on the same server,
+ * so its synchronous appends flush the store's writes); `--host-unbatched` and `--store-sync` give
+ * the figures of a host that loads row by row and of a store that flushes every write
+ * (docs/postgres.md, "Where the time goes").
+ *
  *   pnpm bench:postgres                       # table
  *   pnpm bench:postgres --json                # one JSON object
  *   pnpm bench:postgres --seconds 5           # shorter runs (also --seconds=5, as `pnpm bench` passes it)
  *   pnpm bench:postgres --instances 1,4       # only these instance counts
  *   pnpm bench:postgres --cpu-prof DIR        # also write each instance's V8 CPU profile into DIR
  *   pnpm bench:postgres --unix                # instances connect over the server's Unix socket
- *   pnpm bench:postgres --host-batch          # the host's row loads of concurrent requests share a statement
+ *   pnpm bench:postgres --host-unbatched      # the host loads each request's rows with its own statement
+ *   pnpm bench:postgres --store-sync          # the store's writes wait for their own WAL flush
  *   pnpm bench:postgres --server-functions    # also the server's time in each edca function per permit
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -51,7 +58,9 @@ const instanceCounts = (option('--instances') ?? '1,2,4').split(',').map(Number)
 const profDir = option('--cpu-prof');
 const nodeArgs = profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
 const unix = args.includes('--unix');
-const hostBatch = args.includes('--host-batch');
+// `--host-batch` was the opt-in before batching became the default; it is still accepted.
+const hostBatch = !args.includes('--host-unbatched');
+const storeCommit: 'on' | 'off' = args.includes('--store-sync') ? 'on' : 'off';
 const serverFunctions = args.includes('--server-functions');
 const WORKERS = 32;
 const TICKS_PER_SECOND = 100;
@@ -175,6 +184,22 @@ async function transactionsOf(url: string): Promise<number> {
   }
 }
 
+/** WAL fsyncs so far, by every kind of server process (pg_stat_io, PostgreSQL 18); null before 18. */
+async function walFsyncsOf(url: string): Promise<number | null> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string | null }>(
+      `SELECT sum(fsyncs)::text AS n FROM pg_stat_io WHERE object = 'wal'`,
+    );
+    return rows[0]?.n === null || rows[0] === undefined ? null : Number(rows[0].n);
+  } catch {
+    return null;
+  } finally {
+    await client.end();
+  }
+}
+
 const PAYMENTS = 20_000;
 
 /** One measured row. */
@@ -194,6 +219,8 @@ export interface PostgresBenchRow {
    * statement outside an explicit transaction is one): the round trips a permit costs, all instances.
    */
   readonly transactionsPerPermit: number;
+  /** WAL fsyncs of the server per permit (pg_stat_io, every process kind); null when unknown. */
+  readonly walFsyncsPerPermit: number | null;
   /** With `--server-functions`: per edca SQL function, calls and the server's own µs per permit. */
   readonly functions?: Record<string, { callsPerPermit: number; selfUsPerPermit: number }>;
   readonly seconds: number;
@@ -224,6 +251,7 @@ async function runRow(
         benchMs: seconds * 1000,
         benchExecute: execute,
         hostBatch,
+        storeCommit,
       },
       nodeArgs,
     ),
@@ -232,6 +260,7 @@ async function runRow(
   await Promise.all(children.map((c) => c.waitFor((l) => l['type'] === 'started')));
   const postmaster = await postmasterOf(url);
   const xacts0 = await transactionsOf(url);
+  const fsyncs0 = await walFsyncsOf(url);
   const fns0 = serverFunctions ? await functionsOf(url) : new Map<string, FnStat>();
   const server0 = postmaster === null ? 0 : serverCpu(postmaster);
   for (const c of children) c.proc.kill('SIGUSR2');
@@ -241,6 +270,7 @@ async function runRow(
   const codes = await Promise.all(children.map((c) => c.exited));
   // Read after the instances exited: a backend reports its counts when it ends at the latest.
   const xacts1 = await transactionsOf(url);
+  const fsyncs1 = await walFsyncsOf(url);
   const fns1 = serverFunctions ? await functionsOf(url) : new Map<string, FnStat>();
   codes.forEach((code, k) => {
     if (code !== 0) throw new Error(`instance ${k} exited ${code}: ${children[k]!.stderr().slice(-2000)}`);
@@ -259,6 +289,10 @@ async function runRow(
     serverCpuUsPerPermit:
       postmaster === null ? null : Math.round(((server1 - server0) * 1e6) / Math.max(1, permits)),
     transactionsPerPermit: Number(((xacts1 - xacts0) / Math.max(1, permits)).toFixed(2)),
+    walFsyncsPerPermit:
+      fsyncs0 === null || fsyncs1 === null
+        ? null
+        : Number(((fsyncs1 - fsyncs0) / Math.max(1, permits)).toFixed(3)),
     ...(serverFunctions ? { functions: perPermit(fns0, fns1, permits) } : {}),
     seconds: Number((ms / 1000).toFixed(1)),
   };
@@ -281,6 +315,7 @@ const result = {
   external: server.external,
   socket: unix ? 'unix' : 'tcp',
   hostBatch,
+  storeCommit,
   loadAverage: [Number(loadBefore.toFixed(1)), Number(loadavg()[0]!.toFixed(1))],
   rows,
 };

@@ -125,6 +125,8 @@ describe('PostgreSQL store faults through the kernel', () => {
         workers: 8,
         // The handler sleeps before and after its write, so a kill lands inside executions.
         handlerDelayMs: 15,
+        // The killed instance's store writes skip their own WAL flush (journal on the same server).
+        ...(k === VICTIM ? { storeCommit: 'off' as const } : {}),
       });
       const others = [0, 1].map((k) => spawnChild(config(k)));
       const recoveries: Recovery[] = [];

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { pg } from '../packages/store-postgres/test/pg.js';
 import type { ArpSession } from '@edca/arp';
 import { createKernel, systemClock, type Decision, type ExecuteResult, type Permit } from '@edca/kernel';
-import { createNodeSigner, type SignedRecord } from '@edca/records';
+import { createSigner, type SignedRecord } from '@edca/records';
 import { loadStateMap } from '@edca/semantic';
 import { postgresJournal, postgresStore } from '@edca/store-postgres';
 import { Batcher } from '../packages/store-postgres/src/internal/batcher.js';
@@ -46,6 +46,8 @@ export interface ChildConfig {
   readonly benchExecute?: boolean;
   /** Benchmark: the host's row loads of concurrent requests share one statement. */
   readonly hostBatch?: boolean;
+  /** The store's `synchronousCommit` (the journal is on the same server); default the store's. */
+  readonly storeCommit?: 'on' | 'off';
   /** Start the workload only on the parent's go (SIGUSR2), sent once every instance has started. */
   readonly waitForGo?: boolean;
 }
@@ -68,7 +70,8 @@ const say = (line: Record<string, unknown>): void => {
 
 const app = new pg.Pool({ connectionString, max: 8 });
 app.on('error', () => {});
-const signer = createNodeSigner(readFileSync(config.keyFile, 'utf8'));
+// The library's default signer, as a host would take it: libsodium where sodium-native loads.
+const signer = createSigner(readFileSync(config.keyFile, 'utf8'));
 const loaded = loadStateMap(readFileSync(config.mapFile, 'utf8'), config.mapFile);
 if (!loaded.ok) throw new Error('map invalid');
 const journal = postgresJournal({
@@ -77,7 +80,11 @@ const journal = postgresJournal({
   signer,
   checkpointEvery: 1000,
 });
-const store = postgresStore({ connectionString, poolSize: 8 });
+const store = postgresStore({
+  connectionString,
+  poolSize: 8,
+  ...(config.storeCommit ? { synchronousCommit: config.storeCommit } : {}),
+});
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

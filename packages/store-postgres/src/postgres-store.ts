@@ -16,6 +16,7 @@ import type {
 import type pg from 'pg';
 import { Batcher } from './internal/batcher.js';
 import { inTransaction, openDb, sqlState, type ConnectionOptions } from './internal/db.js';
+import { PostgresStoreError } from './errors.js';
 import { leaseMethods } from './leases.js';
 import { migrate } from './migrate.js';
 
@@ -23,6 +24,15 @@ import { migrate } from './migrate.js';
 export type PostgresStoreOptions = ConnectionOptions & {
   /** Run `migrate()` before the first call (default true). */
   readonly migrate?: boolean;
+  /**
+   * `'off'`: the batched writes of the decide and execute paths (reserve, consume, pin, settle,
+   * release) commit without waiting for their WAL flush, which also frees the counters' row locks
+   * one flush earlier. Safe only when the journal writes to the same PostgreSQL server: every such
+   * write a permit or an execution depends on is followed by a journal append, whose synchronous
+   * commit flushes the WAL written before it (docs/postgres.md, "Store commits"). Default `'on'`:
+   * the server's or role's own `synchronous_commit` applies.
+   */
+  readonly synchronousCommit?: 'on' | 'off';
 };
 
 interface ApprovalRow {
@@ -84,7 +94,11 @@ type ReserveAnswer = ReserveResult | { readonly reused: true };
  * The batched statements of the store. Calls of one kind made while a statement of that kind is in
  * flight share the next one (see internal/batcher.ts); every statement is a named (prepared) query.
  */
-function batchedStatements(pool: pg.Pool) {
+function batchedStatements(pool: pg.Pool, asyncCommit: boolean) {
+  // With asyncCommit, each write statement sets synchronous_commit off for its own (implicit)
+  // transaction: set_config(…, true) is transaction-local and read when that transaction commits.
+  const noFlush = asyncCommit ? ", set_config('synchronous_commit', 'off', true) AS no_flush" : '';
+  const suffix = asyncCommit ? '-async' : '';
   const consume = new Batcher<{ hash: string; at: string }, boolean>(async (items) => {
     // Only the first of several calls for one permit in a batch can be the one that consumed it.
     const first = new Map<string, number>();
@@ -93,9 +107,11 @@ function batchedStatements(pool: pg.Pool) {
     });
     const hashes = [...first.keys()];
     const { rows } = await pool.query<{ permit_hash: string }>({
-      name: 'edca-consume-permits',
+      name: `edca-consume-permits${suffix}`,
+      // RETURNING is evaluated for every inserted row; with no row inserted nothing is written.
       text: `INSERT INTO edca.consumed_permits (permit_hash, consumed_at)
-             SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (permit_hash) DO NOTHING RETURNING permit_hash`,
+             SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (permit_hash) DO NOTHING
+             RETURNING permit_hash${noFlush}`,
       values: [hashes, hashes.map((h) => items[first.get(h)!]!.at)],
     });
     const inserted = new Set(rows.map((r) => r.permit_hash));
@@ -160,8 +176,9 @@ function batchedStatements(pool: pg.Pool) {
         out_counter: string | null;
         out_usage: string | null;
       }>({
-        name: 'edca-reserve-many',
-        text: `SELECT out_req, out_status, out_counter, out_usage::text AS out_usage
+        name: `edca-reserve-many${suffix}`,
+        // reserve_many returns at least one row, so the setting is made whenever it wrote anything.
+        text: `SELECT out_req, out_status, out_counter, out_usage::text AS out_usage${noFlush}
                  FROM edca.reserve_many($1::integer[], $2::text[], $3::text[], $4::numeric[], $5::numeric[],
                                         $6::bigint[], $7::bigint[])`,
         values,
@@ -204,9 +221,9 @@ function batchedStatements(pool: pg.Pool) {
       return ids.map(() => undefined);
     });
   // A pinned hold's hold_until becomes the largest bigint: it counts until settle or release.
-  const pin = byIds('edca-pin', 'SELECT edca.pin_many($1::text[])');
-  const settle = byIds('edca-settle', 'SELECT edca.settle_many($1::text[])');
-  const release = byIds('edca-release', 'SELECT edca.release_many($1::text[])');
+  const pin = byIds(`edca-pin${suffix}`, `SELECT edca.pin_many($1::text[])${noFlush}`);
+  const settle = byIds(`edca-settle${suffix}`, `SELECT edca.settle_many($1::text[])${noFlush}`);
+  const release = byIds(`edca-release${suffix}`, `SELECT edca.release_many($1::text[])${noFlush}`);
   return { consume, consumed, usage, reserve, pin, settle, release };
 }
 
@@ -220,8 +237,12 @@ function batchedStatements(pool: pg.Pool) {
  */
 export function postgresStore(options: PostgresStoreOptions): KernelStore {
   const db = openDb(options, 10);
+  const commit = (options as { synchronousCommit?: unknown }).synchronousCommit ?? 'on';
+  if (commit !== 'on' && commit !== 'off') {
+    throw new PostgresStoreError('PG_CONFIG_INVALID', "synchronousCommit must be 'on' or 'off'");
+  }
   const pool = db.pool;
-  const batched = batchedStatements(pool);
+  const batched = batchedStatements(pool, commit === 'off');
   let closed = false;
   let ready: Promise<void> | undefined;
 

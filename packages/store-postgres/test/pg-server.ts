@@ -15,6 +15,7 @@
  * there (`loadEmbeddedPostgres`).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import {
   chmod,
   cp,
@@ -46,6 +47,12 @@ export interface PgServer {
   createDatabase(prefix?: string): Promise<string>;
   /** Drops every database it created, stops the embedded server and removes its data directory. */
   stop(): Promise<void>;
+  /**
+   * A server crash: SIGKILLs the postmaster and every process it started (the WAL still in shared
+   * memory is lost), then starts the server again on the same data directory (crash recovery).
+   * Embedded servers only; throws for `DATABASE_URL`.
+   */
+  crash(): Promise<void>;
 }
 
 const PASSWORD = 'edca-test';
@@ -190,9 +197,11 @@ export async function startPgServer(options: StartPgServerOptions = {}): Promise
   const external = process.env.DATABASE_URL;
   let adminUrl: string;
   let shutdown: () => Promise<void>;
+  let crash: () => Promise<void>;
   if (external !== undefined && external !== '') {
     adminUrl = external;
     shutdown = async () => {};
+    crash = () => Promise.reject(new Error('cannot crash an external server (DATABASE_URL)'));
   } else {
     const port = await freePort();
     const databaseDir = join(tmpdir(), `edca-pg-${randomBytes(8).toString('hex')}`);
@@ -225,6 +234,32 @@ export async function startPgServer(options: StartPgServerOptions = {}): Promise
       await server.stop();
       await rm(databaseDir, { recursive: true, force: true });
     };
+    crash = async () => {
+      const postmaster = Number(readFileSync(join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const children = readdirSync('/proc').filter((entry) => {
+        if (!/^\d+$/.test(entry)) return false;
+        try {
+          const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+          return /^PPid:\s+(\d+)$/m.exec(status)?.[1] === String(postmaster);
+        } catch {
+          return false; // ended meanwhile
+        }
+      });
+      for (const pid of [postmaster, ...children.map(Number)]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      // A new postmaster refuses to start while a process of the old one still holds shared memory.
+      const deadline = Date.now() + 30_000;
+      while ([postmaster, ...children.map(Number)].some((pid) => existsSync(`/proc/${pid}`))) {
+        if (Date.now() > deadline) throw new Error('the killed server processes did not exit');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await server.start();
+    };
   }
   const created: string[] = [];
   return {
@@ -236,6 +271,7 @@ export async function startPgServer(options: StartPgServerOptions = {}): Promise
       created.push(name);
       return withDatabase(adminUrl, name);
     },
+    crash: () => crash(),
     async stop() {
       for (const name of created.splice(0)) {
         await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
