@@ -262,10 +262,16 @@ if ((config.benchMs ?? 0) > 0) {
         const i = config.benchExecute === true ? next++ : config.start + (next++ % config.count);
         if (i >= config.start + config.count) break;
         const row = await loadRow(`P${config.instance}-${i}`);
-        const ref = refFor(row!, session);
+        // A session issues at most 10,000 refs (ARP's cap): a new one every 5,000 rows, as a host
+        // opens a session per conversation.
+        const benchSession: ArpSession = {
+          ...session,
+          session: `${session.session}.${Math.floor(i / 5000)}`,
+        };
+        const ref = refFor(row!, benchSession);
         const d = await kernel.decide(
           { intent: 'refund_payment', params: { payment: ref, amount: 1 } },
-          { session, principal: principalFor(i), proposer },
+          { session: benchSession, principal: principalFor(i), proposer },
         );
         if (!d.permit) {
           count(`decision.${d.verdict}.${d.reasons.join('+')}`);
@@ -273,7 +279,7 @@ if ((config.benchMs ?? 0) > 0) {
         }
         permits += 1;
         if (config.benchExecute === true) {
-          const r = await kernel.execute(d.permit, { session });
+          const r = await kernel.execute(d.permit, { session: benchSession });
           if (r.status === 'completed') executions += 1;
           else count(`execute.${r.status}`);
         }
