@@ -17,6 +17,7 @@ import {
   testClock,
   type Bank,
   type TestClock,
+  bankLoaders,
 } from '../../kernel/test/support/harness.js';
 import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
 
@@ -262,13 +263,7 @@ async function kernelOn(
   const store = postgresStore({ connectionString: url });
   const kernel = await createKernel({
     maps: [loadTestMap()],
-    loaders: {
-      'kernel-refunds': ({ refs }) => {
-        const id = refs['PAY_ID']?.id;
-        const row = id === undefined ? undefined : bank.rows.get(id);
-        return Promise.resolve(row ? { tbl_pay: { ...row } } : {});
-      },
-    },
+    loaders: bankLoaders(bank),
     refKey: REF_KEY,
     signer,
     journal,

@@ -11,6 +11,7 @@ import {
   REF_KEY,
   testClock,
   type Bank,
+  bankLoaders,
 } from '../../kernel/test/support/harness.js';
 import { loadLedgerMap } from '../../kernel/test/support/ledger-map.js';
 import {
@@ -47,13 +48,7 @@ async function pgLife(
     const store = postgresStore({ connectionString: url });
     const kernel = await createKernel({
       maps: [map],
-      loaders: {
-        'kernel-refunds': ({ refs }) => {
-          const id = refs['PAY_ID']?.id;
-          const row = id === undefined ? undefined : bank.rows.get(id);
-          return Promise.resolve(row ? { tbl_pay: { ...row } } : {});
-        },
-      },
+      loaders: bankLoaders(bank),
       refKey: REF_KEY,
       signer,
       journal,

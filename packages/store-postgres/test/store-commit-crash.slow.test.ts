@@ -14,6 +14,7 @@ import {
   loadTestMap,
   REF_KEY,
   testClock,
+  bankLoaders,
 } from '../../kernel/test/support/harness.js';
 import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
 
@@ -46,13 +47,7 @@ describe("synchronousCommit: 'off' and a server crash", () => {
       const store = postgresStore({ connectionString: url, synchronousCommit: 'off' });
       const kernel: Kernel = await createKernel({
         maps: [loadTestMap()],
-        loaders: {
-          'kernel-refunds': ({ refs }) => {
-            const id = refs['PAY_ID']?.id;
-            const row = id === undefined ? undefined : bank.rows.get(id);
-            return Promise.resolve(row ? { tbl_pay: { ...row } } : {});
-          },
-        },
+        loaders: bankLoaders(bank),
         refKey: REF_KEY,
         signer,
         journal,

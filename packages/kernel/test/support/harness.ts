@@ -91,6 +91,17 @@ function bankHandler(bank: Bank, name: string, next: BankRow['STATUS_CD']): ArpH
   };
 }
 
+/** The loader of the test map (`kernel-refunds`): a payment's row from the bank, by its PAY_ID ref. */
+export function bankLoaders(bank: Bank): KernelOptions['loaders'] {
+  return {
+    'kernel-refunds': ({ refs }) => {
+      const id = refs['PAY_ID']?.id;
+      const row = id === undefined ? undefined : bank.rows.get(id);
+      return Promise.resolve(row ? { tbl_pay: { ...row } } : {});
+    },
+  };
+}
+
 export function bankHandlers(bank: Bank): Record<string, ArpHandler> {
   return {
     'pay.hold': bankHandler(bank, 'pay.hold', 'HOLD'),
@@ -153,13 +164,7 @@ export async function makeHarness(options: HarnessOptions = {}): Promise<Harness
   // in the same folder finds the single-writer lock held.
   const kernel = await createKernel({
     maps: options.maps ?? [map],
-    loaders: {
-      'kernel-refunds': ({ refs }) => {
-        const id = refs['PAY_ID']?.id;
-        const row = id === undefined ? undefined : bank.rows.get(id);
-        return Promise.resolve(row ? { tbl_pay: { ...row } } : {});
-      },
-    },
+    loaders: bankLoaders(bank),
     refKey: REF_KEY,
     signer,
     journal,
