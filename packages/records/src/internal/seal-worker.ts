@@ -20,11 +20,16 @@ export interface SealWorkerData {
   readonly publicKey: Uint8Array;
 }
 
-/** One chain to seal: per record its `head`, `mid` and `tail` (see `PreparedRecord`). */
+/**
+ * One chain to seal (see `PreparedRecord`): the records' heads as UTF-8, one after the other in
+ * `heads` (record i ends at `headEnds[i]`), and per record its `mid` and `tail` in `rest`.
+ */
 export interface SealRequest {
   readonly id: number;
   readonly prev: string | null;
-  readonly parts: readonly string[];
+  readonly heads: ArrayBuffer;
+  readonly headEnds: Uint32Array;
+  readonly rest: readonly string[];
 }
 
 /** The worker's answer: either `error`, or the sealed lines and per record sig, hash and leaf. */
@@ -67,29 +72,35 @@ function signerOf(data: SealWorkerData): (message: Buffer) => Buffer {
 
 /** Seals one request: what `sealChain` does inline, into one transferable buffer. */
 function seal(m: SealRequest, prefix: Buffer, signBytes: (message: Buffer) => Buffer): SealReply {
-  const parts = m.parts;
-  const n = parts.length / 3;
+  const n = m.headEnds.length;
+  if (m.rest.length !== 2 * n) throw new Error('request does not have a mid and a tail per head');
+  const heads = Buffer.from(m.heads);
   const sigs = new Array<string>(n);
   const hashes = new Array<string>(n);
   const lengths = new Uint32Array(n);
   const leaves = Buffer.allocUnsafeSlow(32 * n);
-  let room = 0;
-  for (const part of parts) room += Buffer.byteLength(part, 'utf8');
+  let room = n === 0 ? 0 : m.headEnds[n - 1]!;
+  for (const part of m.rest) room += Buffer.byteLength(part, 'utf8');
   const out = Buffer.allocUnsafeSlow(room + EXTRA_ROOM * n);
   let prev = m.prev;
   let off = 0;
+  let headStart = 0;
   for (let i = 0; i < n; i++) {
-    const head = parts[3 * i]!;
-    const mid = parts[3 * i + 1]!;
-    const tail = parts[3 * i + 2]!;
-    const unsigned = head + (prev === null ? 'null' : `"${prev}"`) + mid + tail;
+    const headEnd = m.headEnds[i]!;
+    if (headEnd < headStart || headEnd > heads.length) throw new Error('head bounds out of range');
+    const head = heads.subarray(headStart, headEnd);
+    headStart = headEnd;
+    const mid = m.rest[2 * i]!;
+    const tail = m.rest[2 * i + 1]!;
+    const after = (prev === null ? 'null' : `"${prev}"`) + mid + tail;
     // The signed message: prefix, then the unsigned line; grown when a record needs more room.
-    const max = prefix.length + 3 * unsigned.length;
+    const max = prefix.length + head.length + 3 * after.length;
     if (max > scratch.length) {
       scratch = Buffer.allocUnsafe(max);
       prefix.copy(scratch);
     }
-    const length = scratch.write(unsigned, prefix.length, 'utf8');
+    head.copy(scratch, prefix.length);
+    const length = head.length + scratch.write(after, prefix.length + head.length, 'utf8');
     const signature = signBytes(scratch.subarray(0, prefix.length + length));
     if (signature.length !== 64) throw new Error('signature is not 64 bytes');
     const sig = signature.toString('base64url');
