@@ -8,7 +8,9 @@
  * small JSON-RPC POST on loopback that is several times the CPU of the HTTP exchange itself
  * (docs/benchmarks.md). This one sends the request with `http.request`, answers with a real
  * `Response` whose body is a stream fed by the socket (an SSE answer is read as it arrives), and
- * drops its `abort` listener as soon as the exchange ends.
+ * drops its `abort` listener as soon as the exchange ends. Not the `node-fetch` package: its
+ * `Response` body is a Node stream, and the client reads an SSE answer with the web stream's
+ * `pipeThrough`.
  *
  * What it does not do: cookies, caches, CORS, credentials modes, `Request` objects as input,
  * `FormData` bodies, `Accept-Encoding` negotiation (it asks for nothing, and decodes a `gzip`,
