@@ -8,7 +8,13 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Server, type Transport } from '@modelcontextprotocol/server';
-import { nodeHttpFetch, serveHttp, type HttpEndpoint, type McpSessionHandle } from '../src/index.js';
+import {
+  createUpstreams,
+  nodeHttpFetch,
+  serveHttp,
+  type HttpEndpoint,
+  type McpSessionHandle,
+} from '../src/index.js';
 import { makeMcpFixture } from './support/fixture.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -184,6 +190,26 @@ describe('nodeHttpFetch', () => {
       await expect(
         denied.connect(new StreamableHTTPClientTransport(new URL(http.url), { fetch: nodeHttpFetch() })),
       ).rejects.toThrow();
+    });
+  });
+
+  describe('as the gateway’s connection to an HTTP upstream', () => {
+    it('calls the upstream tool, and a call past its timeout fails UPSTREAM_TIMEOUT while the next succeeds', async () => {
+      let calls = 0;
+      let release: (() => void) | undefined;
+      const http = await serveTool(async () => {
+        calls++;
+        if (calls === 2) await new Promise<void>((done) => (release = done));
+        return JSON.stringify({ answer: calls });
+      });
+      const ups = createUpstreams({ core: { url: http.url } }, { timeoutMs: 5000, refs: ['mcp:core/read'] });
+      cleanups.push(() => ups.close());
+      expect(await ups.call('mcp:core/read', {})).toEqual({ answer: 1 });
+      await expect(ups.call('mcp:core/read', {}, { timeoutMs: 100 })).rejects.toMatchObject({
+        code: 'UPSTREAM_TIMEOUT',
+      });
+      release?.();
+      expect(await ups.call('mcp:core/read', {})).toEqual({ answer: 3 });
     });
   });
 
