@@ -36,6 +36,15 @@ export interface NodeHttpFetchOptions {
 const MAX_REDIRECTS = 20;
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** How long an idle kept-alive connection is kept when the server announces no shorter time. */
+const IDLE_SOCKET_MS = 60_000;
+
+/** The request went out on a reused connection that the server had closed; nothing came back. */
+class StaleConnection extends TypeError {
+  constructor(cause: Error) {
+    super('fetch failed', { cause });
+  }
+}
 
 /**
  * A `fetch` on `node:http` with keep-alive connections, for the official MCP client on Node:
@@ -48,8 +57,10 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: nodeHttpFetch() });
  */
 export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch {
-  const agent = options.agent ?? new HttpAgent({ keepAlive: true });
-  const httpsAgent = options.httpsAgent ?? new HttpsAgent({ keepAlive: true });
+  // With a `timeout`, Node's agent honours the server's `Keep-Alive: timeout=N` hint and drops an
+  // idle connection a second before the server would (without one it ignores the hint).
+  const agent = options.agent ?? new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
+  const httpsAgent = options.httpsAgent ?? new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
   return async (input, init = {}) => {
     if (typeof input !== 'string' && !(input instanceof URL))
       throw new TypeError('nodeHttpFetch takes a URL or a string, not a Request');
@@ -64,7 +75,14 @@ export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch
     const redirect = init.redirect ?? 'follow';
     let current = { url, method, body, headers };
     for (let followed = 0; ; followed++) {
-      const response = await exchange(current, init.signal ?? undefined, agent, httpsAgent);
+      const response = await exchange(current, init.signal ?? undefined, agent, httpsAgent).catch(
+        (err: unknown) => {
+          // A kept-alive connection the server closed as the request went out: nothing was
+          // answered, so the request goes once more on a new connection (a stream body cannot).
+          if (!(err instanceof StaleConnection) || current.body instanceof Readable) throw err;
+          return exchange(current, init.signal ?? undefined, agent, httpsAgent);
+        },
+      );
       const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
       if (location === null || redirect === 'manual') return response;
       await response.body?.cancel();
@@ -188,11 +206,12 @@ function exchange(
       };
       signal.addEventListener('abort', onAbort, { once: true });
     }
-    req.once('error', (err) => {
+    req.once('error', (err: NodeJS.ErrnoException) => {
       stopListening();
       if (settled) return;
       settled = true;
-      reject(new TypeError('fetch failed', { cause: err }));
+      const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      reject(stale ? new StaleConnection(err) : new TypeError('fetch failed', { cause: err }));
     });
     req.once('response', (res) => {
       settled = true;

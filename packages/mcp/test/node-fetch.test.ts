@@ -287,6 +287,32 @@ describe('nodeHttpFetch', () => {
       await expect(nodeHttpFetch()('ftp://127.0.0.1/')).rejects.toThrow(TypeError);
     });
 
+    it('sends a request once more when the kept-alive connection it went out on was closed by the server', async () => {
+      let connections = 0;
+      const base = await plainServer((req, res) => {
+        const socket = req.socket as typeof req.socket & { served?: number };
+        if (socket.served === undefined) connections++;
+        socket.served = (socket.served ?? 0) + 1;
+        // The server drops each connection when a second request arrives on it, unanswered.
+        if (socket.served > 1) return void socket.destroy();
+        void readAll(req).then((body) => res.end(`answer to ${body}`));
+      });
+      const fetchNode = nodeHttpFetch();
+      expect(await (await fetchNode(base, { method: 'POST', body: 'one' })).text()).toBe('answer to one');
+      expect(await (await fetchNode(base, { method: 'POST', body: 'two' })).text()).toBe('answer to two');
+      expect(connections).toBe(2);
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('three'));
+          c.close();
+        },
+      });
+      await expect(fetchNode(base, { method: 'POST', body: stream, duplex: 'half' })).rejects.toMatchObject({
+        message: 'fetch failed',
+        cause: { code: 'ECONNRESET' },
+      });
+    });
+
     it('decodes a gzip answer, gives 204 a null body, and follows, returns or refuses a redirect', async () => {
       const base = await plainServer((req, res) => {
         if (req.url === '/gz') {
