@@ -29,9 +29,9 @@
  */
 import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -285,6 +285,7 @@ async function main(): Promise<void> {
   httpChild.stdin.end();
   await http.close();
   await local.close();
+  rmSync(dirname(serverScript), { recursive: true, force: true });
 }
 
 await main();
