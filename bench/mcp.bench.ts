@@ -3,11 +3,14 @@
  * same permitted `freeze_card` decided, journaled (no fsync) and executed by a no-op handler,
  * - directly: `kernel.decide` + `kernel.execute` (the baseline)
  * - through the MCP server in process (linked in-memory transports): the server's own cost
- * - over stdio to a child process serving the same kernel set-up
+ * - over stdio to a child process serving the same kernel set-up (from the packages' `dist`,
+ *   without a TypeScript loader: `pnpm run build` first)
  * - over Streamable HTTP on 127.0.0.1, the server in this process (client and server share one
  *   thread, so each call pays both sides' CPU in turn)
  * - over Streamable HTTP on 127.0.0.1 to a child process serving the same kernel set-up (an agent
  *   and the server it calls are two processes, as with stdio)
+ * The two HTTP cases run twice: the official client with its default `fetch` (Node's undici), and
+ * the same client given `nodeHttpFetch()` from `@edca/mcp` (keep-alive `node:http`).
  *
  * Each transport is measured in pairs interleaved with the baseline (direct, then through MCP,
  * then the other order), after a warm-up of both: on a shared machine the load drifts within
@@ -26,12 +29,14 @@
  */
 import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { serveHttp } from '@edca/mcp';
+import { nodeHttpFetch, serveHttp } from '@edca/mcp';
 import { makeBenchServer, type BenchServer } from './fixtures/mcp-bench-server.js';
 import { report, type BenchRow } from './harness.js';
 
@@ -39,7 +44,33 @@ const SESSION = { stream: 'bench', session: 'direct' };
 const root = fileURLToPath(new URL('../', import.meta.url));
 const PAIRS = Number(process.env['EDCA_MCP_BENCH_PAIRS'] ?? 1500);
 const WARMUP_PAIRS = 200;
-const serverScript = fileURLToPath(new URL('./fixtures/mcp-bench-server.ts', import.meta.url));
+if (!existsSync(fileURLToPath(new URL('../packages/mcp/dist/node-fetch.js', import.meta.url)))) {
+  console.error('bench mcp: the server process runs from dist; run `pnpm run build` first');
+  process.exit(2);
+}
+
+/**
+ * The server process's script: `fixtures/mcp-bench-child.ts` with its types stripped and its
+ * `@edca/*` imports pointed at the packages' `dist`, so the child runs without a TypeScript loader.
+ */
+function childScript(): string {
+  const source = readFileSync(new URL('./fixtures/mcp-bench-child.ts', import.meta.url), 'utf8');
+  const js = ts
+    .transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    })
+    .outputText.replace(/from '@edca\/([a-z-]+)'/g, (_m, pkg: string) => {
+      return `from '${new URL(`../packages/${pkg}/dist/index.js`, import.meta.url).href}'`;
+    });
+  const path = join(mkdtempSync(join(tmpdir(), 'edca-mcp-bench-child-')), 'server.mjs');
+  writeFileSync(path, js);
+  return path;
+}
+const serverScript = childScript();
+const mapArgs = [
+  '--map',
+  fileURLToPath(new URL('../packages/mcp/test/support/servicing-map.yaml', import.meta.url)),
+];
 
 async function refOf(client: Client): Promise<string> {
   const res = await client.readResource({ uri: 'edca://view/mcp-servicing' });
@@ -192,16 +223,19 @@ async function main(): Promise<void> {
   const httpTransport = new StreamableHTTPClientTransport(new URL(http.url));
   const httpClient = new Client({ name: 'bench', version: '1' });
   await httpClient.connect(httpTransport);
+  const nodeTransport = new StreamableHTTPClientTransport(new URL(http.url), { fetch: nodeHttpFetch() });
+  const nodeClient = new Client({ name: 'bench', version: '1' });
+  await nodeClient.connect(nodeTransport);
 
   const stdioTransport = new StdioClientTransport({
     command: process.execPath,
-    args: ['--import', 'tsx', serverScript],
+    args: [serverScript, ...mapArgs],
     cwd: root,
   });
   const stdio = new Client({ name: 'bench', version: '1' });
   await stdio.connect(stdioTransport);
 
-  const httpChild = spawn(process.execPath, ['--import', 'tsx', serverScript, '--http'], {
+  const httpChild = spawn(process.execPath, [serverScript, ...mapArgs, '--http'], {
     cwd: root,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -212,12 +246,27 @@ async function main(): Promise<void> {
   const childTransport = new StreamableHTTPClientTransport(new URL(childUrl));
   const childClient = new Client({ name: 'bench', version: '1' });
   await childClient.connect(childTransport);
+  const childNodeTransport = new StreamableHTTPClientTransport(new URL(childUrl), { fetch: nodeHttpFetch() });
+  const childNodeClient = new Client({ name: 'bench', version: '1' });
+  await childNodeClient.connect(childNodeTransport);
 
   const runs: [string, Client, number | undefined, StreamableHTTPClientTransport | undefined][] = [
     ['in-memory transport', memory, undefined, undefined],
     ['stdio (child process)', stdio, stdioTransport.pid ?? undefined, undefined],
     ['Streamable HTTP 127.0.0.1, server in this process', httpClient, undefined, httpTransport],
+    [
+      'Streamable HTTP 127.0.0.1, server in this process, nodeHttpFetch',
+      nodeClient,
+      undefined,
+      nodeTransport,
+    ],
     ['Streamable HTTP 127.0.0.1, server in a child process', childClient, httpChild.pid, childTransport],
+    [
+      'Streamable HTTP 127.0.0.1, server in a child process, nodeHttpFetch',
+      childNodeClient,
+      httpChild.pid,
+      childNodeTransport,
+    ],
   ];
   const rows: BenchRow[] = [];
   const added: Record<string, Paired['added'] & { abortListeners?: number }> = {};
@@ -230,10 +279,13 @@ async function main(): Promise<void> {
     };
   }
   report('mcp', rows, { addedOverDirect: added, target: 'median added ≤ 1000 µs on loopback' });
-  await Promise.allSettled([memory.close(), httpClient.close(), stdio.close(), childClient.close()]);
+  await Promise.allSettled(
+    [memory, httpClient, nodeClient, stdio, childClient, childNodeClient].map((c) => c.close()),
+  );
   httpChild.stdin.end();
   await http.close();
   await local.close();
+  rmSync(dirname(serverScript), { recursive: true, force: true });
 }
 
 await main();

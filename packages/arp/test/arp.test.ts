@@ -424,6 +424,23 @@ describe('arp.projectResult', () => {
       expect(arp.projectResult({ ...base, error: 'HANDLER_TIMEOUT' }).ok).toBe(true);
     });
 
+    it('writes a failed result with its error code and the view as canonical JSON', () => {
+      const { arp } = smallBankArp();
+      const out = arp.projectResult({
+        session: SESSION_A,
+        intent: 'freeze_card',
+        outcome: 'failed',
+        error: 'HANDLER_TIMEOUT',
+        records: loadRecords(),
+      });
+      if (!out.ok) throw new Error(out.code);
+      expect(out.value.view).toBeDefined();
+      expect(out.json).toBe(canonicalize(out.value));
+      const bare = arp.projectResult({ session: SESSION_A, intent: 'freeze_card', outcome: 'completed' });
+      if (!bare.ok) throw new Error(bare.code);
+      expect(bare.json).toBe(canonicalize(bare.value));
+    });
+
     it('refuses an error code that names a private word with LEAK_DETECTED and records it', () => {
       const { arp, incidents } = smallBankArp();
       const r = arp.projectResult({

@@ -34,6 +34,7 @@ export {
   type HttpOptions,
 } from './transports.js';
 export { HTTP_REFUSAL_CODES, type HttpRefusalCode } from './http-session.js';
+export { nodeHttpFetch, type NodeHttpFetch, type NodeHttpFetchOptions } from './node-fetch.js';
 export {
   createUpstreams,
   parseUpstreamRef,

@@ -19,6 +19,8 @@ import {
   type ArpSession,
   type LeakGuard,
   type LeakHit,
+  type ModelResult,
+  type ModelView,
   type PrivateTerm,
 } from '@edca/arp';
 import type { Decision, ExecuteResult, Kernel, SignedApproval } from '@edca/kernel';
@@ -168,15 +170,50 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     return hit;
   }
 
-  /** `text`: the payload's JSON when the caller has it already (a projected result), so it is not written twice. */
-  function toolResult(payload: Record<string, JsonValue>, isError: boolean, text?: string): CallToolResult {
+  // The intents a view offers are the ARP's own objects, one per intent and disposition, reused
+  // by every view and result of the map: the guard's verdict on each is kept, so a result costs a
+  // scan of what changes from call to call (state, display values, refs, outcome) and not of the
+  // same descriptions and schemas again.
+  const intentVerdicts = new WeakMap<object, LeakHit | null>();
+
+  function scanIntents(intents: ModelView['intents']): LeakHit | undefined {
+    for (let i = 0; i < intents.length; i++) {
+      const intent = intents[i]!;
+      let verdict = intentVerdicts.get(intent);
+      if (verdict === undefined) {
+        const hit = guard.scan(intent);
+        verdict = hit === undefined ? null : { ...hit, path: `/view/intents/${i}${hit.path}` };
+        intentVerdicts.set(intent, verdict);
+      }
+      if (verdict !== null) return verdict;
+    }
+    return undefined;
+  }
+
+  /** The guard over a projected result: every part each time, the view's intents once per intent. */
+  function guardedResult(result: ModelResult): LeakHit | undefined {
+    const view = result.view;
+    const hit =
+      view === undefined
+        ? guard.scan(result)
+        : (scanIntents(view.intents) ?? guard.scan({ ...result, view: { ...view, intents: [] } }));
+    if (hit !== undefined) options.onLeak?.({ where: 'tools/call', hit });
+    return hit;
+  }
+
+  function toolResult(payload: Record<string, JsonValue>, isError: boolean): CallToolResult {
     if (guarded('tools/call', payload) !== undefined)
       return refusal('LEAK_BLOCKED', REFUSAL_MESSAGES['LEAK_BLOCKED']!);
-    return {
-      content: [{ type: 'text', text: text ?? canonicalize(payload) }],
-      structuredContent: payload,
-      isError,
-    };
+    return { content: [{ type: 'text', text: canonicalize(payload) }], structuredContent: payload, isError };
+  }
+
+  /** A projected result, sent with the ARP's own canonical JSON as its text (not written twice). */
+  function projectedResult(result: ModelResult, json: string, isError: boolean): CallToolResult {
+    if (guardedResult(result) !== undefined)
+      return refusal('LEAK_BLOCKED', REFUSAL_MESSAGES['LEAK_BLOCKED']!);
+    // A copy: the projection shares the ARP's intent objects with every later view, and an
+    // in-process client gets this very object.
+    return { content: [{ type: 'text', text: json }], structuredContent: copyJson(result), isError };
   }
 
   function refusal(code: string, message: string, extra: Record<string, JsonValue> = {}): CallToolResult {
@@ -198,13 +235,18 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     }
   }
 
+  /** What an execution shows the model: a refusal payload, or the ARP's projected result and its JSON. */
+  type Shown =
+    | { readonly payload: Record<string, JsonValue>; readonly isError: true }
+    | { readonly projected: ModelResult; readonly json: string; readonly isError: boolean };
+
   async function resultPayload(
     state: SessionState,
     map: string,
     arp: Arp,
     intent: string,
     execution: ExecuteResult,
-  ): Promise<{ payload: Record<string, JsonValue>; isError: boolean; text?: string }> {
+  ): Promise<Shown> {
     if (execution.status === 'refused') {
       return {
         payload: {
@@ -228,11 +270,13 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
         payload: { edca_refusal: projected.code, message: 'the result could not be shown' },
         isError: true,
       };
-    return {
-      payload: JSON.parse(projected.json) as Record<string, JsonValue>,
-      isError: execution.status !== 'completed',
-      text: projected.json,
-    };
+    return { projected: projected.value, json: projected.json, isError: execution.status !== 'completed' };
+  }
+
+  function shownResult(shown: Shown): CallToolResult {
+    return 'projected' in shown
+      ? projectedResult(shown.projected, shown.json, shown.isError)
+      : toolResult(shown.payload, shown.isError);
   }
 
   async function callTool(
@@ -278,8 +322,7 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     }
     if (decision.permit === undefined) return refusal('PERMIT_MISSING', 'the permit could not be issued');
     const execution = await kernel.execute(decision.permit, { session: state.session });
-    const { payload, isError, text } = await resultPayload(state, map, arp, name, execution);
-    return toolResult(payload, isError, text);
+    return shownResult(await resultPayload(state, map, arp, name, execution));
   }
 
   function pendingPayload(entry: ApprovalEntry): Record<string, JsonValue> {
@@ -434,8 +477,8 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
       held.entry.status = 'approved';
       const execution = await kernel.execute(decision.permit, { session: held.state.session });
       const arp = kernel.arps.get(held.entry.map)!;
-      const { payload } = await resultPayload(held.state, held.entry.map, arp, held.entry.intent, execution);
-      held.entry.result = payload;
+      const shown = await resultPayload(held.state, held.entry.map, arp, held.entry.intent, execution);
+      held.entry.result = 'projected' in shown ? copyJson(shown.projected) : shown.payload;
       notifyUpdated(held);
       return { status: 'decided', verdict: decision.verdict, reasons: decision.reasons, execution };
     },
@@ -448,3 +491,16 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
 }
 
 class ResourceMissing extends Error {}
+
+/** A deep copy of a JSON object tree (plain objects, arrays, primitives), cheaper than a JSON round trip. */
+function copyJson<T extends object>(value: T): Record<string, JsonValue> {
+  return copyValue(value) as Record<string, JsonValue>;
+}
+
+function copyValue(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyValue);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = copyValue((value as Record<string, unknown>)[key]);
+  return out;
+}

@@ -9,6 +9,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { ArpHandler } from '@edca/arp';
 import { McpError } from './errors.js';
+import { nodeHttpFetch } from './node-fetch.js';
 
 /** An upstream MCP server: a command run over stdio, or a Streamable HTTP URL. */
 export type UpstreamSpec =
@@ -63,6 +64,9 @@ export function createUpstreams(
 ): Upstreams {
   const clients = new Map<string, Promise<Client>>();
   let closed = false;
+  // Node's own fetch keeps an abort listener per request on the transport's signal until garbage
+  // collection and costs more CPU than the exchange (docs/mcp.md, Known limits).
+  const fetchUpstream = nodeHttpFetch();
 
   async function open(name: string): Promise<Client> {
     const spec = specs[name];
@@ -70,7 +74,7 @@ export function createUpstreams(
     const client = new Client({ name: 'edca-gateway', version: '0.1.0' });
     const transport =
       'url' in spec
-        ? new StreamableHTTPClientTransport(new URL(spec.url))
+        ? new StreamableHTTPClientTransport(new URL(spec.url), { fetch: fetchUpstream })
         : new StdioClientTransport({
             command: spec.command,
             args: [...(spec.args ?? [])],

@@ -204,6 +204,29 @@ describe('the edca MCP server (official client, in-memory transports)', () => {
     });
   });
 
+  describe('when a permitted call returns its projected result', () => {
+    it('sends the ARP projection as text and structured content, and a client changing it changes no later result', async () => {
+      fx = await makeMcpFixture();
+      const client = await fx.connect();
+      const view = await readView(client);
+      const first = await client.callTool({
+        name: 'freeze_card',
+        arguments: { card: view.entities['card']! },
+      });
+      const text = (first.content as { type: string; text: string }[])[0]!.text;
+      expect(JSON.parse(text)).toEqual(first.structuredContent);
+      const shown = payload(first) as { view: { intents: { name: string; description: string }[] } };
+      expect(shown.view.intents.map((i) => i.name)).toEqual(['refund_payment', 'unfreeze_card']);
+      for (const intent of shown.view.intents) intent.description = 'changed by the client';
+      const second = await client.callTool({
+        name: 'refund_payment',
+        arguments: { payment: view.entities['payment']!, amount: 50 },
+      });
+      const again = payload(second) as { view: { intents: { description: string }[] } };
+      expect(again.view.intents.map((i) => i.description)).toEqual(['Unfreeze a frozen debit card.']);
+    });
+  });
+
   describe('when an outbound message would carry a private word', () => {
     it('never echoes a private field name the model sent back in a refusal', async () => {
       fx = await makeMcpFixture();
@@ -243,6 +266,35 @@ describe('the edca MCP server (official client, in-memory transports)', () => {
       expect(payload(result)['edca_refusal']).toBe('LEAK_BLOCKED');
       expect(JSON.stringify(result)).not.toContain('completed');
       expect(fx.bank.card.CRD_STAT).toBe('BLK');
+    });
+
+    it('withholds every result whose offered intents carry a private term, not only the first', async () => {
+      const leaks: { where: string; path: string }[] = [];
+      fx = await makeMcpFixture({
+        privateTerms: ['frozen debit'],
+        onLeak: (i) => leaks.push({ where: i.where, path: i.hit.path }),
+      });
+      const client = await fx.connect();
+      const view = await readView(client);
+      // Only a frozen card offers unfreeze_card ("Unfreeze a frozen debit card."): both results do.
+      const frozen = await client.callTool({
+        name: 'freeze_card',
+        arguments: { card: view.entities['card']! },
+      });
+      const refunded = await client.callTool({
+        name: 'refund_payment',
+        arguments: { payment: view.entities['payment']!, amount: 50 },
+      });
+      for (const result of [frozen, refunded]) {
+        expect(payload(result)['edca_refusal']).toBe('LEAK_BLOCKED');
+        expect(JSON.stringify(result)).not.toMatch(/frozen debit/i);
+      }
+      expect(fx.bank.card.CRD_STAT).toBe('BLK');
+      expect(fx.bank.payment.PAY_STAT).toBe('RFND');
+      expect(leaks.filter((l) => l.where === 'tools/call')).toEqual([
+        { where: 'tools/call', path: expect.stringMatching(/^\/view\/intents\/\d+\//) as unknown },
+        { where: 'tools/call', path: expect.stringMatching(/^\/view\/intents\/\d+\//) as unknown },
+      ]);
     });
 
     it('withholds a view resource that carries a private term', async () => {

@@ -533,10 +533,12 @@ export function createArp(options: ArpOptions): Arp {
         created.push({ kind: target.kind, ref });
       }
       let view: ModelView | undefined;
+      let viewJson = '';
       if (input.records !== undefined) {
         const built = buildView(input.records, input.session, 'result', input.now);
         if (!built.ok) return built;
         view = built.view;
+        viewJson = built.json;
         pending.push(...built.refs);
       }
       const result: ModelResult = {
@@ -550,7 +552,12 @@ export function createArp(options: ArpOptions): Arp {
       const hit = guard.scan({ intent: result.intent, outcome: result.outcome, error: result.error ?? null });
       if (hit !== undefined) return record('result', input.session, hit);
       issue(input.session, pending);
-      return { ok: true, value: result, json: canonicalize(result) };
+      // `view` sorts after every other key of a result (RFC 8785 order), so the view's canonical
+      // JSON, already written by buildView, is appended instead of being written again.
+      const { view: _view, ...head } = result;
+      const headJson = canonicalize(head);
+      const json = view === undefined ? headJson : `${headJson.slice(0, -1)},"view":${viewJson}}`;
+      return { ok: true, value: result, json };
     },
 
     toolDefinitions(format, state) {

@@ -1,0 +1,343 @@
+// nodeHttpFetch as the official MCP client's fetch against edca's own Streamable HTTP server
+// (sessions, tool calls, the GET stream, a POST answered as SSE, an aborted call, a bearer
+// token), and as a plain fetch against a small node:http server for what MCP does not exercise.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getEventListeners } from 'node:events';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Server, type Transport } from '@modelcontextprotocol/server';
+import {
+  createUpstreams,
+  nodeHttpFetch,
+  serveHttp,
+  type HttpEndpoint,
+  type McpSessionHandle,
+} from '../src/index.js';
+import { makeMcpFixture } from './support/fixture.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function serveEdca(token?: string): Promise<{ http: HttpEndpoint; handles: McpSessionHandle[] }> {
+  const fixture = await makeMcpFixture();
+  cleanups.push(() => fixture.close());
+  const handles: McpSessionHandle[] = [];
+  const http = await serveHttp(
+    {
+      async connect(transport: Transport, id?: string) {
+        const handle = await fixture.mcp.connect(transport, id);
+        handles.push(handle);
+        return handle;
+      },
+    },
+    { port: 0, ...(token === undefined ? {} : { token }) },
+  );
+  cleanups.push(() => http.close());
+  return { http, handles };
+}
+
+/** A plain SDK server whose `tools/call` is `onCall` (what edca's own tools never do: log, hang). */
+async function serveTool(
+  onCall: (ctx: { notify: (data: string) => Promise<void> }) => Promise<string>,
+): Promise<HttpEndpoint> {
+  const http = await serveHttp(
+    {
+      async connect(transport: Transport) {
+        const server = new Server({ name: 't', version: '1' }, { capabilities: { tools: {}, logging: {} } });
+        server.setRequestHandler('tools/call', async (_request, ctx) => {
+          const text = await onCall({
+            notify: (data) =>
+              ctx.mcpReq.notify({ method: 'notifications/message', params: { level: 'info', data } }),
+          });
+          return { content: [{ type: 'text', text }] };
+        });
+        await server.connect(transport);
+        return { session: { stream: 's', session: 's' }, server, close: () => server.close() };
+      },
+    },
+    { port: 0 },
+  );
+  cleanups.push(() => http.close());
+  return http;
+}
+
+async function connect(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: nodeHttpFetch(),
+    requestInit: init,
+  });
+  const client = new Client({ name: 'agent', version: '1' });
+  await client.connect(transport);
+  cleanups.push(() => client.close());
+  return { client, transport };
+}
+
+/** A node:http server answering each request with `handler`; its base URL. */
+async function plainServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server = createServer(handler);
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  cleanups.push(
+    () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function readAll(req: IncomingMessage): Promise<string> {
+  return new Promise((done) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+describe('nodeHttpFetch', () => {
+  describe('as the official client’s fetch against edca’s Streamable HTTP server', () => {
+    it('opens a session, lists tools, reads the view and calls a tool; no abort listener is left behind', async () => {
+      const { http } = await serveEdca();
+      const { client, transport } = await connect(http.url);
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(['freeze_card', 'refund_payment', 'unfreeze_card']);
+      const view = await client.readResource({ uri: 'edca://view/mcp-servicing' });
+      const card = (
+        JSON.parse((view.contents[0] as { text: string }).text) as {
+          entities: Record<string, string>;
+        }
+      ).entities['card']!;
+      const result = await client.callTool({ name: 'freeze_card', arguments: { card } });
+      expect(result.isError).toBe(false);
+      expect(result.structuredContent).toMatchObject({ edca_result: 1, outcome: 'completed' });
+      for (let i = 0; i < 30; i++) await client.listTools();
+      const signal = (transport as unknown as { _abortController: AbortController })._abortController.signal;
+      // At most the one of the GET stream, which stays open for the session's lifetime.
+      expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
+    });
+
+    it('receives a message on the GET stream (SSE) that the server sends unprompted', async () => {
+      const { http, handles } = await serveEdca();
+      const client = new Client({ name: 'agent', version: '1' });
+      const updated = new Promise<string>((done) => {
+        client.setNotificationHandler('notifications/resources/updated', (n) => done(n.params.uri));
+      });
+      await client.connect(new StreamableHTTPClientTransport(new URL(http.url), { fetch: nodeHttpFetch() }));
+      cleanups.push(() => client.close());
+      // The client opens its GET stream after `initialized`; the update is sent until it is there.
+      const timer = setInterval(
+        () => void handles[0]!.server.sendResourceUpdated({ uri: 'edca://view/x' }),
+        20,
+      );
+      try {
+        expect(await updated).toBe('edca://view/x');
+      } finally {
+        clearInterval(timer);
+      }
+    });
+
+    it('reads a POST answered as an SSE stream: the log message first, then the result', async () => {
+      const http = await serveTool(async ({ notify }) => {
+        await notify('working');
+        return 'done';
+      });
+      const { client } = await connect(http.url);
+      const logged: unknown[] = [];
+      client.setNotificationHandler('notifications/message', (n) => {
+        logged.push(n.params.data);
+      });
+      const result = await client.callTool({ name: 'anything', arguments: {} });
+      expect(result.content).toEqual([{ type: 'text', text: 'done' }]);
+      expect(logged).toEqual(['working']);
+    });
+
+    it('rejects a call whose signal aborts while the server works, and the session goes on', async () => {
+      let release: (() => void) | undefined;
+      let arrived: (() => void) | undefined;
+      const http = await serveTool(async () => {
+        arrived?.();
+        await new Promise<void>((done) => (release = done));
+        return 'late';
+      });
+      const { client } = await connect(http.url);
+      const abort = new AbortController();
+      const inHandler = new Promise<void>((done) => (arrived = done));
+      const call = client.callTool({ name: 'slow', arguments: {} }, { signal: abort.signal });
+      await inHandler;
+      abort.abort(new Error('the user gave up'));
+      await expect(call).rejects.toThrow(/gave up/);
+      release?.();
+      const next = new Promise<void>((done) => (arrived = done));
+      const again = client.callTool({ name: 'slow', arguments: {} });
+      await next;
+      release?.();
+      expect((await again).content).toEqual([{ type: 'text', text: 'late' }]);
+    });
+
+    it('sends the bearer token of requestInit headers; without it the server answers 401', async () => {
+      const token = 'a'.repeat(40);
+      const { http } = await serveEdca(token);
+      const { client } = await connect(http.url, { headers: { authorization: `Bearer ${token}` } });
+      expect((await client.listTools()).tools).toHaveLength(3);
+      const denied = new Client({ name: 'agent', version: '1' });
+      await expect(
+        denied.connect(new StreamableHTTPClientTransport(new URL(http.url), { fetch: nodeHttpFetch() })),
+      ).rejects.toThrow();
+    });
+  });
+
+  describe('as the gateway’s connection to an HTTP upstream', () => {
+    it('calls the upstream tool, and a call past its timeout fails UPSTREAM_TIMEOUT while the next succeeds', async () => {
+      let calls = 0;
+      let release: (() => void) | undefined;
+      const http = await serveTool(async () => {
+        calls++;
+        if (calls === 2) await new Promise<void>((done) => (release = done));
+        return JSON.stringify({ answer: calls });
+      });
+      const ups = createUpstreams({ core: { url: http.url } }, { timeoutMs: 5000, refs: ['mcp:core/read'] });
+      cleanups.push(() => ups.close());
+      expect(await ups.call('mcp:core/read', {})).toEqual({ answer: 1 });
+      await expect(ups.call('mcp:core/read', {}, { timeoutMs: 100 })).rejects.toMatchObject({
+        code: 'UPSTREAM_TIMEOUT',
+      });
+      release?.();
+      expect(await ups.call('mcp:core/read', {})).toEqual({ answer: 3 });
+    });
+  });
+
+  describe('as a plain fetch', () => {
+    it('sends method, headers and a streamed body; answers status, headers and body', async () => {
+      const base = await plainServer((req, res) => {
+        void readAll(req).then((body) => {
+          res.writeHead(201, 'Made', {
+            'content-type': 'application/json',
+            'x-seen': req.headers['x-mine'] ?? '',
+          });
+          res.end(
+            JSON.stringify({ method: req.method, url: req.url, body, type: req.headers['content-type'] }),
+          );
+        });
+      });
+      const fetchNode = nodeHttpFetch();
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('one,'));
+          c.enqueue(new TextEncoder().encode('two'));
+          c.close();
+        },
+      });
+      const res = await fetchNode(`${base}/p?q=1`, {
+        method: 'put',
+        headers: new Headers({ 'x-mine': 'yes', 'content-type': 'text/csv' }),
+        body: stream,
+        duplex: 'half',
+      });
+      expect(res.status).toBe(201);
+      expect(res.statusText).toBe('Made');
+      expect(res.ok).toBe(true);
+      expect(res.headers.get('x-seen')).toBe('yes');
+      expect(res.url).toBe(`${base}/p?q=1`);
+      expect(await res.json()).toEqual({ method: 'PUT', url: '/p?q=1', body: 'one,two', type: 'text/csv' });
+      const plain = await fetchNode(base, { method: 'POST', body: 'hi' });
+      expect(await plain.json()).toMatchObject({ body: 'hi', type: 'text/plain;charset=UTF-8' });
+      await expect(fetchNode(base, { method: 'GET', body: 'x' })).rejects.toThrow(TypeError);
+    });
+
+    it('streams a body as it arrives, and aborting while it is read errors the stream', async () => {
+      let finish: (() => void) | undefined;
+      const base = await plainServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: first\n\n');
+        finish = () => res.end('data: last\n\n');
+      });
+      const fetchNode = nodeHttpFetch();
+      const whole = await fetchNode(base);
+      const reader = whole.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe('data: first\n\n');
+      finish!();
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe('data: last\n\n');
+      expect((await reader.read()).done).toBe(true);
+      const abort = new AbortController();
+      const open = await fetchNode(base, { signal: abort.signal });
+      const openReader = open.body!.getReader();
+      await openReader.read();
+      abort.abort();
+      await expect(openReader.read()).rejects.toMatchObject({ name: 'AbortError' });
+      expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
+      await expect(fetchNode(base, { signal: abort.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    });
+
+    it('rejects with TypeError "fetch failed" and Node’s error as cause when nothing listens', async () => {
+      const base = await plainServer(() => undefined);
+      const port = new URL(base).port;
+      await cleanups.pop()!();
+      await expect(nodeHttpFetch()(`http://127.0.0.1:${port}/`)).rejects.toMatchObject({
+        name: 'TypeError',
+        message: 'fetch failed',
+        cause: { code: 'ECONNREFUSED' },
+      });
+      await expect(nodeHttpFetch()('ftp://127.0.0.1/')).rejects.toThrow(TypeError);
+    });
+
+    it('sends a request once more when the kept-alive connection it went out on was closed by the server', async () => {
+      let connections = 0;
+      const base = await plainServer((req, res) => {
+        const socket = req.socket as typeof req.socket & { served?: number };
+        if (socket.served === undefined) connections++;
+        socket.served = (socket.served ?? 0) + 1;
+        // The server drops each connection when a second request arrives on it, unanswered.
+        if (socket.served > 1) return void socket.destroy();
+        void readAll(req).then((body) => res.end(`answer to ${body}`));
+      });
+      const fetchNode = nodeHttpFetch();
+      expect(await (await fetchNode(base, { method: 'POST', body: 'one' })).text()).toBe('answer to one');
+      expect(await (await fetchNode(base, { method: 'POST', body: 'two' })).text()).toBe('answer to two');
+      expect(connections).toBe(2);
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('three'));
+          c.close();
+        },
+      });
+      await expect(fetchNode(base, { method: 'POST', body: stream, duplex: 'half' })).rejects.toMatchObject({
+        message: 'fetch failed',
+        cause: { code: 'ECONNRESET' },
+      });
+    });
+
+    it('decodes a gzip answer, gives 204 a null body, and follows, returns or refuses a redirect', async () => {
+      const base = await plainServer((req, res) => {
+        if (req.url === '/gz') {
+          res.writeHead(200, { 'content-encoding': 'gzip' });
+          res.end(gzipSync('unzipped'));
+        } else if (req.url === '/none') {
+          res.writeHead(204).end();
+        } else if (req.url === '/moved') {
+          res.writeHead(303, { location: '/there' }).end();
+        } else {
+          void readAll(req).then((body) => res.end(`${req.method} ${req.url} ${body}`));
+        }
+      });
+      const fetchNode = nodeHttpFetch();
+      expect(await (await fetchNode(`${base}/gz`)).text()).toBe('unzipped');
+      const none = await fetchNode(`${base}/none`);
+      expect(none.status).toBe(204);
+      expect(none.body).toBeNull();
+      expect(await (await fetchNode(`${base}/moved`, { method: 'POST', body: 'x' })).text()).toBe(
+        'GET /there ',
+      );
+      const manual = await fetchNode(`${base}/moved`, { redirect: 'manual' });
+      expect(manual.status).toBe(303);
+      expect(manual.headers.get('location')).toBe('/there');
+      await expect(fetchNode(`${base}/moved`, { redirect: 'error' })).rejects.toThrow(TypeError);
+    });
+  });
+});
