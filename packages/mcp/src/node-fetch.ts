@@ -39,6 +39,9 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** How long an idle kept-alive connection is kept when the server announces no shorter time. */
 const IDLE_SOCKET_MS = 60_000;
 
+/** Methods a server may receive twice with the effect of once (RFC 9110 §9.2.2). */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 /** The request went out on a reused connection that the server had closed; nothing came back. */
 class StaleConnection extends TypeError {
   constructor(cause: Error) {
@@ -78,8 +81,11 @@ export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch
       const response = await exchange(current, init.signal ?? undefined, agent, httpsAgent).catch(
         (err: unknown) => {
           // A kept-alive connection the server closed as the request went out: nothing was
-          // answered, so the request goes once more on a new connection (a stream body cannot).
-          if (!(err instanceof StaleConnection) || current.body instanceof Readable) throw err;
+          // answered, but the server may have acted on the request, so only an idempotent one
+          // goes once more on a new connection (a POST's tools/call could execute twice; a
+          // stream body cannot be sent again).
+          if (!(err instanceof StaleConnection) || !IDEMPOTENT_METHODS.has(current.method)) throw err;
+          if (current.body instanceof Readable) throw err;
           return exchange(current, init.signal ?? undefined, agent, httpsAgent);
         },
       );

@@ -287,30 +287,32 @@ describe('nodeHttpFetch', () => {
       await expect(nodeHttpFetch()('ftp://127.0.0.1/')).rejects.toThrow(TypeError);
     });
 
-    it('sends a request once more when the kept-alive connection it went out on was closed by the server', async () => {
+    it('sends an idempotent request once more when the kept-alive connection it went out on was closed by the server, never a POST', async () => {
       let connections = 0;
+      const received: string[] = [];
       const base = await plainServer((req, res) => {
         const socket = req.socket as typeof req.socket & { served?: number };
         if (socket.served === undefined) connections++;
         socket.served = (socket.served ?? 0) + 1;
-        // The server drops each connection when a second request arrives on it, unanswered.
-        if (socket.served > 1) return void socket.destroy();
-        void readAll(req).then((body) => res.end(`answer to ${body}`));
+        void readAll(req).then((body) => {
+          received.push(`${req.method} ${body}`);
+          // The server drops each connection when a second request arrives on it, unanswered:
+          // the request reached it, so only an idempotent one may be sent again.
+          if (socket.served! > 1) return void socket.destroy();
+          res.end(`answer to ${req.method} ${body}`);
+        });
       });
       const fetchNode = nodeHttpFetch();
-      expect(await (await fetchNode(base, { method: 'POST', body: 'one' })).text()).toBe('answer to one');
-      expect(await (await fetchNode(base, { method: 'POST', body: 'two' })).text()).toBe('answer to two');
+      expect(await (await fetchNode(base, { method: 'PUT', body: 'one' })).text()).toBe('answer to PUT one');
+      expect(await (await fetchNode(base, { method: 'DELETE' })).text()).toBe('answer to DELETE ');
       expect(connections).toBe(2);
-      const stream = new ReadableStream<Uint8Array>({
-        start(c) {
-          c.enqueue(new TextEncoder().encode('three'));
-          c.close();
-        },
-      });
-      await expect(fetchNode(base, { method: 'POST', body: stream, duplex: 'half' })).rejects.toMatchObject({
+      expect(received).toEqual(['PUT one', 'DELETE ', 'DELETE ']);
+      // A POST (an MCP tools/call) that may have been acted on is not sent twice.
+      await expect(fetchNode(base, { method: 'POST', body: 'two' })).rejects.toMatchObject({
         message: 'fetch failed',
         cause: { code: 'ECONNRESET' },
       });
+      expect(received.filter((r) => r === 'POST two')).toHaveLength(1);
     });
 
     it('decodes a gzip answer, gives 204 a null body, and follows, returns or refuses a redirect', async () => {
