@@ -87,6 +87,13 @@ interface ReserveCall {
   readonly now: number;
 }
 
+/** One `consumeAndPin` call waiting for its batch. */
+interface ConsumePinCall {
+  readonly hash: string;
+  readonly at: string;
+  readonly ids: readonly string[];
+}
+
 /** What `edca.reserve_many` said of one call. */
 type ReserveAnswer = ReserveResult | { readonly reused: true };
 
@@ -116,6 +123,34 @@ function batchedStatements(pool: pg.Pool, asyncCommit: boolean) {
     });
     const inserted = new Set(rows.map((r) => r.permit_hash));
     return items.map((c, i) => first.get(c.hash) === i && inserted.has(c.hash));
+  });
+
+  // Consume and pin in one statement (migration 9): a call pins its holds only if it consumed.
+  const consumePin = new Batcher<ConsumePinCall, boolean>(async (items) => {
+    const first = new Map<string, number>();
+    items.forEach((c, i) => {
+      if (!first.has(c.hash)) first.set(c.hash, i);
+    });
+    const hashes: string[] = [];
+    const ats: string[] = [];
+    const ids: string[] = [];
+    const owners: string[] = [];
+    for (const [hash, i] of first) {
+      const call = items[i]!;
+      hashes.push(hash);
+      ats.push(call.at);
+      for (const id of new Set(call.ids)) {
+        ids.push(id);
+        owners.push(hash);
+      }
+    }
+    const { rows } = await pool.query<{ won: string }>({
+      name: `edca-consume-pin${suffix}`,
+      text: `SELECT won${noFlush} FROM edca.consume_pin_many($1::text[], $2::text[], $3::text[], $4::text[]) AS won`,
+      values: [hashes, ats, ids, owners],
+    });
+    const won = new Set(rows.map((r) => r.won));
+    return items.map((c, i) => first.get(c.hash) === i && won.has(c.hash));
   });
 
   const consumed = new Batcher<string, boolean>(async (hashes) => {
@@ -224,7 +259,7 @@ function batchedStatements(pool: pg.Pool, asyncCommit: boolean) {
   const pin = byIds(`edca-pin${suffix}`, `SELECT edca.pin_many($1::text[])${noFlush}`);
   const settle = byIds(`edca-settle${suffix}`, `SELECT edca.settle_many($1::text[])${noFlush}`);
   const release = byIds(`edca-release${suffix}`, `SELECT edca.release_many($1::text[])${noFlush}`);
-  return { consume, consumed, usage, reserve, pin, settle, release };
+  return { consume, consumePin, consumed, usage, reserve, pin, settle, release };
 }
 
 /**
@@ -285,6 +320,10 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
     // The primary key makes a consume true for exactly one caller across all instances.
     consumePermit: (permitHash, at) =>
       run('consumePermit', () => batched.consume.call({ hash: permitHash, at })),
+
+    // One statement for both: the holds are pinned only by the call that consumed the permit.
+    consumeAndPin: (permitHash, at, reservationIds) =>
+      run('consumeAndPin', () => batched.consumePin.call({ hash: permitHash, at, ids: reservationIds })),
 
     isPermitConsumed: (permitHash) => run('isPermitConsumed', () => batched.consumed.call(permitHash)),
 

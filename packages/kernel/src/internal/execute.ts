@@ -170,11 +170,18 @@ async function consume(
   body: PermitBody,
   nowMs: number,
 ): Promise<Refused | undefined> {
+  const { store } = ctx;
+  const ids = reservationIdsOf(ctx, permitHash, body);
   try {
-    if (!(await ctx.store.consumePermit(permitHash, toRfc3339(nowMs))))
+    if (store.consumeAndPin !== undefined) {
+      if (!(await store.consumeAndPin(permitHash, toRfc3339(nowMs), ids)))
+        return refusedExec('PERMIT_CONSUMED', 'the permit was already used');
+      return undefined;
+    }
+    if (!(await store.consumePermit(permitHash, toRfc3339(nowMs))))
       return refusedExec('PERMIT_CONSUMED', 'the permit was already used');
     // Issued together, so a store that batches calls pins them with one statement.
-    await Promise.all(reservationIdsOf(ctx, permitHash, body).map((id) => ctx.store.pin(id)));
+    await Promise.all(ids.map((id) => store.pin(id)));
   } catch {
     return refusedExec('STORE_UNAVAILABLE', 'the kernel store does not answer');
   }
@@ -240,6 +247,10 @@ async function finish(
   const drafts: RecordDraft[] = [{ type: 'outcome', at: toRfc3339(ctx.clock.now()), body: outcomeBody }];
   if (status === 'unknown') drafts.push(unknownEscalation(ctx, body, permit.hash));
   let outcome: Digest | null = null;
+  // The holds end whether or not the outcome becomes durable (a failed append leaves the attempt to
+  // recovery, whose settle is idempotent and whose release finds nothing), so the settle or release
+  // does not wait for the append: both round trips run at once.
+  const ended = settleHeld(ctx, permit.hash, status, body).catch(() => undefined);
   try {
     const appended = await ctx.append(drafts);
     outcome = appended[0]!.hash;
@@ -247,7 +258,7 @@ async function finish(
   } catch {
     // The outcome is not durable; startup recovery resolves this attempt (check or unknown).
   }
-  await settleHeld(ctx, permit.hash, status, body).catch(() => undefined);
+  await ended;
   return {
     status,
     permit: permit.hash,
