@@ -19,6 +19,8 @@ import { inTransaction, openDb, sqlState, type ConnectionOptions } from './inter
 import { PostgresStoreError } from './errors.js';
 import { leaseMethods } from './leases.js';
 import { migrate } from './migrate.js';
+import { RIDER_CARRIER, type RiderCarrier } from './internal/riders.js';
+import type { PostgresJournal } from './postgres-journal.js';
 
 /** Options of `postgresStore`: a connection (URL or pool) and whether to migrate the schema first. */
 export type PostgresStoreOptions = ConnectionOptions & {
@@ -33,6 +35,13 @@ export type PostgresStoreOptions = ConnectionOptions & {
    * the server's or role's own `synchronous_commit` applies.
    */
   readonly synchronousCommit?: 'on' | 'off';
+  /**
+   * A `postgresJournal` on the same database: the settles and releases that end executions' holds
+   * are then written by the statement of its next append (the outcome's, as the kernel issues them)
+   * instead of one of their own, when an append is under way; otherwise, or if that append fails,
+   * by the store's own statement. docs/postgres.md, "Store writes on journal appends".
+   */
+  readonly journal?: PostgresJournal;
 };
 
 interface ApprovalRow {
@@ -278,6 +287,17 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
   }
   const pool = db.pool;
   const batched = batchedStatements(pool, commit === 'off');
+  let carrier: RiderCarrier | undefined;
+  if (options.journal !== undefined) {
+    carrier = (options.journal as Partial<Record<typeof RIDER_CARRIER, RiderCarrier>>)[RIDER_CARRIER];
+    if (carrier === undefined)
+      throw new PostgresStoreError('PG_CONFIG_INVALID', 'journal must be a postgresJournal of this package');
+  }
+  // A settle or release rides on the journal's next append when one is under way.
+  const ending = (kind: 'settle' | 'release', id: string): Promise<void> => {
+    const alone = (): Promise<void> => batched[kind].call(id);
+    return carrier?.ride(kind, id, alone) ?? alone();
+  };
   let closed = false;
   let ready: Promise<void> | undefined;
 
@@ -413,9 +433,9 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
 
     pin: (reservationId) => run('pin', () => batched.pin.call(reservationId)),
 
-    settle: (reservationId) => run('settle', () => batched.settle.call(reservationId)),
+    settle: (reservationId) => run('settle', () => ending('settle', reservationId)),
 
-    release: (reservationId) => run('release', () => batched.release.call(reservationId)),
+    release: (reservationId) => run('release', () => ending('release', reservationId)),
 
     usage: (counter, now) => run('usage', () => batched.usage.call({ counter, now })),
 

@@ -247,10 +247,6 @@ async function finish(
   const drafts: RecordDraft[] = [{ type: 'outcome', at: toRfc3339(ctx.clock.now()), body: outcomeBody }];
   if (status === 'unknown') drafts.push(unknownEscalation(ctx, body, permit.hash));
   let outcome: Digest | null = null;
-  // The holds end whether or not the outcome becomes durable (a failed append leaves the attempt to
-  // recovery, whose settle is idempotent and whose release finds nothing), so the settle or release
-  // does not wait for the append: both round trips run at once.
-  const ended = settleHeld(ctx, permit.hash, status, body).catch(() => undefined);
   try {
     const appended = await ctx.append(drafts);
     outcome = appended[0]!.hash;
@@ -258,7 +254,7 @@ async function finish(
   } catch {
     // The outcome is not durable; startup recovery resolves this attempt (check or unknown).
   }
-  await ended;
+  await settleHeld(ctx, permit.hash, status, body).catch(() => undefined);
   return {
     status,
     permit: permit.hash,

@@ -323,5 +323,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'instance-leases', sql: LEASES_MIGRATION },
   { version: 7, name: 'held-totals', sql: HELD_TOTALS_MIGRATION },
   { version: 8, name: 'reserve-statements-per-batch', sql: RESERVE_ARRAYS_MIGRATION },
-  { version: 9, name: 'consume-and-pin', sql: CONSUME_PIN_MIGRATION },
+  { version: 9, name: 'execution-round-trips', sql: CONSUME_PIN_MIGRATION },
 ];
