@@ -306,6 +306,8 @@ class PostgresJournalImpl implements PostgresJournal {
     this.#outstanding += 1;
     const done = (): void => {
       this.#outstanding -= 1;
+      // A failed journal rejects its queued appends without a commit: their riders must not wait.
+      if (this.#outstanding === 0) this.#strandedAlone();
     };
     appended.then(done, done);
     return appended;
@@ -365,11 +367,16 @@ class PostgresJournalImpl implements PostgresJournal {
       this.#committing = false;
       // Riders that came after this commit took its own wait for the next one; when none starts
       // (the appends they saw were this commit's), the store writes them itself.
-      if (this.#riders.length > 0)
-        setImmediate(() => {
-          if (!this.#committing && this.#riders.length > 0) runAlone(this.#riders.splice(0));
-        });
+      this.#strandedAlone();
     }
+  }
+
+  /** Hands riders back to the store when no commit has started by the next turn of the loop. */
+  #strandedAlone(): void {
+    if (this.#riders.length === 0) return;
+    setImmediate(() => {
+      if (!this.#committing && this.#riders.length > 0) runAlone(this.#riders.splice(0));
+    });
   }
 
   async #commitCarrying(

@@ -7,6 +7,7 @@ import { createNodeSigner, generateKeyPair } from '@edca/records';
 import { suiteDraft } from '@edca/kernel/testing';
 import { postgresJournal, postgresStore, type PostgresJournal } from '@edca/store-postgres';
 import { postgresJournalWith } from '../src/postgres-journal.js';
+import { RIDER_CARRIER, type RiderCarrier } from '../src/internal/riders.js';
 import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
 
 let server: PgServer;
@@ -98,6 +99,32 @@ describe('postgresStore({ journal }): store writes on journal appends', () => {
     await Promise.all(ends);
     expect((await t.hold('h1'))?.settled).toBe(true);
     expect(await t.hold('h2')).toBeNull();
+    await t.close();
+  });
+
+  it('writes them with its own statement when the journal has failed and takes no more commits', async () => {
+    const t = await setup((url) =>
+      postgresJournalWith(
+        { connectionString: url, signer: signer() },
+        {
+          beforeCommit: () => Promise.reject(new Error('injected: the commit fails')),
+        },
+      ),
+    );
+    await expect(t.journal.append([suiteDraft('breaks it')])).rejects.toMatchObject({
+      code: 'JOURNAL_UNAVAILABLE',
+    });
+    // The failed journal refuses this append without a commit; a rider taken while it was under way
+    // (in the same turn, as the store's settle can be) is still written, by the store.
+    const carrier = (t.journal as unknown as Record<typeof RIDER_CARRIER, RiderCarrier>)[RIDER_CARRIER];
+    const appended = t.journal.append([suiteDraft('refused')]);
+    let wrote = false;
+    const ridden = carrier.ride('settle', 'h1', () => t.store.settle('h1').then(() => void (wrote = true)));
+    expect(ridden).toBeInstanceOf(Promise);
+    await expect(appended).rejects.toMatchObject({ code: 'JOURNAL_UNAVAILABLE' });
+    await ridden;
+    expect(wrote).toBe(true);
+    expect((await t.hold('h1'))?.settled).toBe(true);
     await t.close();
   });
 
