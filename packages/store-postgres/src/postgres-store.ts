@@ -37,8 +37,8 @@ export type PostgresStoreOptions = ConnectionOptions & {
   readonly synchronousCommit?: 'on' | 'off';
   /**
    * A `postgresJournal` on the same database: the settles and releases that end executions' holds
-   * are then written by the statement of its next append (the outcome's, as the kernel issues them)
-   * instead of one of their own, when an append is under way; otherwise, or if that append fails,
+   * are then written by the statement of its next append instead of one of their own, when an
+   * append is under way; otherwise, or if that append fails,
    * by the store's own statement. docs/postgres.md, "Store writes on journal appends".
    */
   readonly journal?: PostgresJournal;

@@ -1,8 +1,9 @@
 /**
  * Store writes that ride on a journal append: the settles and releases that end an execution's
  * holds, written by the same statement (and transaction) as the next journal group, instead of a
- * statement of their own. `execute` ends the holds beside the outcome's append, so under load they
- * are carried by the very group that holds the outcome: one round trip for both.
+ * statement of their own. `execute` ends the holds once the outcome is durable; under load the
+ * journal's next group (other executions' attempts and outcomes, decisions) is already on its way
+ * and carries them.
  *
  * A rider is only ever a write whose outcome does not depend on the journal: if no commit takes it
  * (the journal is idle, failed or closed), or the commit that took it fails, the store runs it with
