@@ -57,9 +57,9 @@ async function setup(journalOf: (url: string) => PostgresJournal) {
 const signer = () => createNodeSigner(generateKeyPair().privateKeyPem);
 
 describe('postgresStore({ journal }): store writes on journal appends', () => {
-  it('writes a settle and a release issued beside an append in that append’s transaction', async () => {
+  it('writes a settle and a release issued while an append is under way in that append’s transaction', async () => {
     const t = await setup((url) => postgresJournal({ connectionString: url, signer: signer() }));
-    // As execute issues them: the holds' end first, then the outcome's append, in one turn.
+    // Issued while an append is on its way (another execution's, under load): it carries them.
     const ends = [t.store.settle('h1'), t.store.release('h2')];
     const [rec] = await t.journal.append([suiteDraft('outcome')]);
     await Promise.all(ends);
