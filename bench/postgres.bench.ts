@@ -27,6 +27,7 @@
  *   pnpm bench:postgres --unix                # instances connect over the server's Unix socket
  *   pnpm bench:postgres --host-unbatched      # the host loads each request's rows with its own statement
  *   pnpm bench:postgres --store-sync          # the store's writes wait for their own WAL flush
+ *   pnpm bench:postgres --store-rides         # the store's settles and releases ride on journal appends
  *   pnpm bench:postgres --server-functions    # also the server's time in each edca function per permit
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -61,6 +62,8 @@ const unix = args.includes('--unix');
 // `--host-batch` was the opt-in before batching became the default; it is still accepted.
 const hostBatch = !args.includes('--host-unbatched');
 const storeCommit: 'on' | 'off' = args.includes('--store-sync') ? 'on' : 'off';
+// `--store-rides`: the store's settles and releases ride on the journal's appends (postgresStore({ journal })).
+const storeRides = args.includes('--store-rides');
 const serverFunctions = args.includes('--server-functions');
 const WORKERS = 32;
 const TICKS_PER_SECOND = 100;
@@ -252,6 +255,7 @@ async function runRow(
         benchExecute: execute,
         hostBatch,
         storeCommit,
+        storeRides,
       },
       nodeArgs,
     ),
@@ -265,8 +269,10 @@ async function runRow(
   const server0 = postmaster === null ? 0 : serverCpu(postmaster);
   for (const c of children) c.proc.kill('SIGUSR2');
   const done = await Promise.all(children.map((c) => c.waitFor((l) => l['type'] === 'done')));
-  // Read when the runs end, before the instances close (their closing checkpoints are not measured).
+  // Read when the runs end, before the instances close (their closing checkpoints are not measured):
+  // they wait for this second signal to close.
   const server1 = postmaster === null ? 0 : serverCpu(postmaster);
+  for (const c of children) c.proc.kill('SIGUSR2');
   const codes = await Promise.all(children.map((c) => c.exited));
   // Read after the instances exited: a backend reports its counts when it ends at the latest.
   const xacts1 = await transactionsOf(url);
@@ -316,6 +322,7 @@ const result = {
   socket: unix ? 'unix' : 'tcp',
   hostBatch,
   storeCommit,
+  storeRides,
   loadAverage: [Number(loadBefore.toFixed(1)), Number(loadavg()[0]!.toFixed(1))],
   rows,
 };

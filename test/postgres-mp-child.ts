@@ -48,6 +48,8 @@ export interface ChildConfig {
   readonly hostBatch?: boolean;
   /** The store's `synchronousCommit` (the journal is on the same server); default the store's. */
   readonly storeCommit?: 'on' | 'off';
+  /** False: the store ends holds with its own statements, not on the journal's appends. */
+  readonly storeRides?: boolean;
   /** Start the workload only on the parent's go (SIGUSR2), sent once every instance has started. */
   readonly waitForGo?: boolean;
 }
@@ -80,10 +82,12 @@ const journal = postgresJournal({
   signer,
   checkpointEvery: 1000,
 });
+// The journal on the same database carries the settles and releases of executions (docs/postgres.md).
 const store = postgresStore({
   connectionString,
   poolSize: 8,
   ...(config.storeCommit ? { synchronousCommit: config.storeCommit } : {}),
+  ...(config.storeRides === false ? {} : { journal }),
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -297,6 +301,9 @@ if ((config.benchMs ?? 0) > 0) {
     ms,
     cpuUs: cpu.user + cpu.system,
   });
+  // Stay connected until the parent has read the server's CPU: a backend that exits meanwhile takes
+  // its time out of the live processes before the postmaster has it among its reaped children's.
+  await new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
   await shutdown(0);
 }
 

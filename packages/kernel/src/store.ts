@@ -92,6 +92,14 @@ export interface KernelStore {
   consumePermit(permitHash: string, at: string): Promise<boolean>;
   /** Whether the permit was consumed. @throws KernelError STORE_UNAVAILABLE */
   isPermitConsumed(permitHash: string): Promise<boolean>;
+  /**
+   * Optional: `consumePermit`, then `pin` of every id in `reservationIds` only if this call consumed
+   * the permit, as one atomic step (a store on a server does both in one round trip). Resolves as
+   * `consumePermit` does; when it rejects, neither happened. Without it the kernel calls
+   * `consumePermit` and then `pin`.
+   * @throws KernelError STORE_UNAVAILABLE
+   */
+  consumeAndPin?(permitHash: string, at: string, reservationIds: readonly string[]): Promise<boolean>;
 
   /**
    * Creates a pending approval; idempotent for the same id (returns the stored one unchanged).

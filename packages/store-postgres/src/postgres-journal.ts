@@ -34,6 +34,7 @@ import type pg from 'pg';
 import { PostgresStoreError } from './errors.js';
 import { lease, openDb, type ConnectionOptions, type Db } from './internal/db.js';
 import { migrate } from './migrate.js';
+import { idsOf, RIDER_CARRIER, runAlone, type Rider, type RiderCarrier } from './internal/riders.js';
 
 /** Options of `postgresJournal`. */
 export type PostgresJournalOptions = ConnectionOptions & {
@@ -71,6 +72,10 @@ const READ_PAGE = 500;
 
 const APPEND_SQL = `SELECT out_moved, out_seq, out_hash, out_last_at, out_frontier, out_since
   FROM edca.journal_append($1, $2, $3, $4, $5, $6, $7, $8::bigint[], $9::text[], $10::text[], $11::bytea[])`;
+// The same append with store writes riding on it (migration 9): applied only if the group is written.
+const APPEND_ENDING_SQL = `SELECT out_moved, out_seq, out_hash, out_last_at, out_frontier, out_since
+  FROM edca.journal_append_ending($1, $2, $3, $4, $5, $6, $7, $8::bigint[], $9::text[], $10::text[],
+                                  $11::bytea[], $12::text[], $13::text[])`;
 const LOCK_SQL = `SELECT seq::text AS seq, hash, last_at, frontier, since_checkpoint FROM edca.journal_heads
   WHERE stream = $1 FOR UPDATE`;
 
@@ -174,6 +179,23 @@ class PostgresJournalImpl implements PostgresJournal {
   readonly #core: JournalCore<MerkleAccumulator>;
 
   #ready: Promise<void> | undefined;
+  /** Appends called and not yet settled: while there are some, a commit is coming. */
+  #outstanding = 0;
+  /** True while `#commit` runs (one at a time: the sink is shared). */
+  #committing = false;
+  /** Store writes waiting for the next commit (see internal/riders.ts). */
+  #riders: Rider[] = [];
+
+  /** How a `postgresStore` given this journal hands it the writes that may ride on its next commit. */
+  readonly [RIDER_CARRIER]: RiderCarrier = {
+    ride: (kind, id, alone) => {
+      // Only when an append is under way: otherwise no commit may come to take the rider.
+      if (this.#core.closed || this.#outstanding === 0) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        this.#riders.push({ kind, id, alone, resolve, reject });
+      });
+    },
+  };
 
   constructor(
     options: PostgresJournalOptions,
@@ -280,7 +302,15 @@ class PostgresJournalImpl implements PostgresJournal {
   }
 
   append(drafts: readonly RecordDraft[]): Promise<AppendedRecord[]> {
-    return this.#core.append(drafts);
+    const appended = this.#core.append(drafts);
+    this.#outstanding += 1;
+    const done = (): void => {
+      this.#outstanding -= 1;
+      // A failed journal rejects its queued appends without a commit: their riders must not wait.
+      if (this.#outstanding === 0) this.#strandedAlone();
+    };
+    appended.then(done, done);
+    return appended;
   }
 
   async head(): Promise<JournalHead> {
@@ -323,6 +353,37 @@ class PostgresJournalImpl implements PostgresJournal {
     group: JournalGroup,
     rebase: (stored: StoredChain<MerkleAccumulator>) => Promise<JournalGroup>,
   ): Promise<JournalGroup> {
+    this.#committing = true;
+    const riders = this.#riders.splice(0);
+    try {
+      const written = await this.#commitCarrying(group, rebase, riders);
+      for (const r of riders) r.resolve();
+      return written;
+    } catch (err) {
+      // Nothing of this transaction happened: the store writes its riders itself.
+      runAlone(riders);
+      throw err;
+    } finally {
+      this.#committing = false;
+      // Riders that came after this commit took its own wait for the next one; when none starts
+      // (the appends they saw were this commit's), the store writes them itself.
+      this.#strandedAlone();
+    }
+  }
+
+  /** Hands riders back to the store when no commit has started by the next turn of the loop. */
+  #strandedAlone(): void {
+    if (this.#riders.length === 0) return;
+    setImmediate(() => {
+      if (!this.#committing && this.#riders.length > 0) runAlone(this.#riders.splice(0));
+    });
+  }
+
+  async #commitCarrying(
+    group: JournalGroup,
+    rebase: (stored: StoredChain<MerkleAccumulator>) => Promise<JournalGroup>,
+    riders: readonly Rider[],
+  ): Promise<JournalGroup> {
     await this.#ensureReady();
     const l = await lease(this.#db.pool);
     const client = l.client;
@@ -330,7 +391,7 @@ class PostgresJournalImpl implements PostgresJournal {
     let ended = true;
     try {
       if (this.#hooks.beforeCommit === undefined) {
-        const moved = await this.#write(client, group);
+        const moved = await this.#write(client, group, riders);
         if (moved === undefined) return group;
       }
       ended = false;
@@ -347,7 +408,7 @@ class PostgresJournalImpl implements PostgresJournal {
       const stored = this.#stored(head.seq, head.hash, head.last_at, head.frontier, head.since_checkpoint);
       const same = stored.seq === group.base.seq && stored.hash === group.base.hash;
       const written = same ? group : await rebase(stored);
-      if ((await this.#write(client, written)) !== undefined) {
+      if ((await this.#write(client, written, riders)) !== undefined) {
         throw unavailable(`journal stream ${this.stream}: the head moved under its row lock`);
       }
       await this.#hooks.beforeCommit?.(client);
@@ -374,14 +435,16 @@ class PostgresJournalImpl implements PostgresJournal {
   async #write(
     client: pg.PoolClient,
     group: JournalGroup,
+    riders: readonly Rider[],
   ): Promise<StoredChain<MerkleAccumulator> | undefined> {
     const { tip, base, records, snapshot } = group;
     if (tip.hash === null || tip.at === null || snapshot === undefined) {
       throw new Error('invariant: a group to write has records and a frontier');
     }
+    const carrying = riders.length > 0;
     const { rows } = await client.query<AppendRow>({
-      name: 'edca-journal-append',
-      text: APPEND_SQL,
+      name: carrying ? 'edca-journal-append-ending' : 'edca-journal-append',
+      text: carrying ? APPEND_ENDING_SQL : APPEND_SQL,
       values: [
         this.stream,
         base.seq,
@@ -394,6 +457,7 @@ class PostgresJournalImpl implements PostgresJournal {
         records.map((r) => r.record.type),
         records.map((r) => r.hash),
         records.map((r) => Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength)),
+        ...(carrying ? [idsOf(riders, 'settle'), idsOf(riders, 'release')] : []),
       ],
     });
     const row = rows[0];

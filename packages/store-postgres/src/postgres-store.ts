@@ -19,6 +19,8 @@ import { inTransaction, openDb, sqlState, type ConnectionOptions } from './inter
 import { PostgresStoreError } from './errors.js';
 import { leaseMethods } from './leases.js';
 import { migrate } from './migrate.js';
+import { RIDER_CARRIER, type RiderCarrier } from './internal/riders.js';
+import type { PostgresJournal } from './postgres-journal.js';
 
 /** Options of `postgresStore`: a connection (URL or pool) and whether to migrate the schema first. */
 export type PostgresStoreOptions = ConnectionOptions & {
@@ -33,6 +35,13 @@ export type PostgresStoreOptions = ConnectionOptions & {
    * the server's or role's own `synchronous_commit` applies.
    */
   readonly synchronousCommit?: 'on' | 'off';
+  /**
+   * A `postgresJournal` on the same database: the settles and releases that end executions' holds
+   * are then written by the statement of its next append instead of one of their own, when an
+   * append is under way; otherwise, or if that append fails,
+   * by the store's own statement. docs/postgres.md, "Store writes on journal appends".
+   */
+  readonly journal?: PostgresJournal;
 };
 
 interface ApprovalRow {
@@ -87,6 +96,13 @@ interface ReserveCall {
   readonly now: number;
 }
 
+/** One `consumeAndPin` call waiting for its batch. */
+interface ConsumePinCall {
+  readonly hash: string;
+  readonly at: string;
+  readonly ids: readonly string[];
+}
+
 /** What `edca.reserve_many` said of one call. */
 type ReserveAnswer = ReserveResult | { readonly reused: true };
 
@@ -116,6 +132,34 @@ function batchedStatements(pool: pg.Pool, asyncCommit: boolean) {
     });
     const inserted = new Set(rows.map((r) => r.permit_hash));
     return items.map((c, i) => first.get(c.hash) === i && inserted.has(c.hash));
+  });
+
+  // Consume and pin in one statement (migration 9): a call pins its holds only if it consumed.
+  const consumePin = new Batcher<ConsumePinCall, boolean>(async (items) => {
+    const first = new Map<string, number>();
+    items.forEach((c, i) => {
+      if (!first.has(c.hash)) first.set(c.hash, i);
+    });
+    const hashes: string[] = [];
+    const ats: string[] = [];
+    const ids: string[] = [];
+    const owners: string[] = [];
+    for (const [hash, i] of first) {
+      const call = items[i]!;
+      hashes.push(hash);
+      ats.push(call.at);
+      for (const id of new Set(call.ids)) {
+        ids.push(id);
+        owners.push(hash);
+      }
+    }
+    const { rows } = await pool.query<{ won: string }>({
+      name: `edca-consume-pin${suffix}`,
+      text: `SELECT won${noFlush} FROM edca.consume_pin_many($1::text[], $2::text[], $3::text[], $4::text[]) AS won`,
+      values: [hashes, ats, ids, owners],
+    });
+    const won = new Set(rows.map((r) => r.won));
+    return items.map((c, i) => first.get(c.hash) === i && won.has(c.hash));
   });
 
   const consumed = new Batcher<string, boolean>(async (hashes) => {
@@ -224,7 +268,7 @@ function batchedStatements(pool: pg.Pool, asyncCommit: boolean) {
   const pin = byIds(`edca-pin${suffix}`, `SELECT edca.pin_many($1::text[])${noFlush}`);
   const settle = byIds(`edca-settle${suffix}`, `SELECT edca.settle_many($1::text[])${noFlush}`);
   const release = byIds(`edca-release${suffix}`, `SELECT edca.release_many($1::text[])${noFlush}`);
-  return { consume, consumed, usage, reserve, pin, settle, release };
+  return { consume, consumePin, consumed, usage, reserve, pin, settle, release };
 }
 
 /**
@@ -243,6 +287,17 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
   }
   const pool = db.pool;
   const batched = batchedStatements(pool, commit === 'off');
+  let carrier: RiderCarrier | undefined;
+  if (options.journal !== undefined) {
+    carrier = (options.journal as Partial<Record<typeof RIDER_CARRIER, RiderCarrier>>)[RIDER_CARRIER];
+    if (carrier === undefined)
+      throw new PostgresStoreError('PG_CONFIG_INVALID', 'journal must be a postgresJournal of this package');
+  }
+  // A settle or release rides on the journal's next append when one is under way.
+  const ending = (kind: 'settle' | 'release', id: string): Promise<void> => {
+    const alone = (): Promise<void> => batched[kind].call(id);
+    return carrier?.ride(kind, id, alone) ?? alone();
+  };
   let closed = false;
   let ready: Promise<void> | undefined;
 
@@ -285,6 +340,10 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
     // The primary key makes a consume true for exactly one caller across all instances.
     consumePermit: (permitHash, at) =>
       run('consumePermit', () => batched.consume.call({ hash: permitHash, at })),
+
+    // One statement for both: the holds are pinned only by the call that consumed the permit.
+    consumeAndPin: (permitHash, at, reservationIds) =>
+      run('consumeAndPin', () => batched.consumePin.call({ hash: permitHash, at, ids: reservationIds })),
 
     isPermitConsumed: (permitHash) => run('isPermitConsumed', () => batched.consumed.call(permitHash)),
 
@@ -374,9 +433,9 @@ export function postgresStore(options: PostgresStoreOptions): KernelStore {
 
     pin: (reservationId) => run('pin', () => batched.pin.call(reservationId)),
 
-    settle: (reservationId) => run('settle', () => batched.settle.call(reservationId)),
+    settle: (reservationId) => run('settle', () => ending('settle', reservationId)),
 
-    release: (reservationId) => run('release', () => batched.release.call(reservationId)),
+    release: (reservationId) => run('release', () => ending('release', reservationId)),
 
     usage: (counter, now) => run('usage', () => batched.usage.call({ counter, now })),
 

@@ -145,6 +145,47 @@ describe('postgresStore', () => {
     });
   });
 
+  describe('when executions consume and pin in one statement (consumeAndPin)', () => {
+    it('consumes each permit for exactly one call across instances and pins only that call’s holds', async () => {
+      const url = await server.createDatabase();
+      const a = postgresStore({ connectionString: url, poolSize: 2 });
+      const b = postgresStore({ connectionString: url, poolSize: 2 });
+      const t = Date.parse('2026-01-01T00:00:00.000Z');
+      const holdUntil = t + 1_000;
+      const counter = 'refund.rate|p:a|0';
+      for (let p = 0; p < 6; p += 1) {
+        const reserved = await a.reserve([{ id: `h${p}`, counter, amount: 1, max: 100, holdUntil }], t);
+        expect(reserved.ok).toBe(true);
+      }
+      // Permit 5 was consumed the old way before: a later consumeAndPin must neither win nor pin.
+      expect(await a.consumePermit('sha256:p5', 't')).toBe(true);
+      const calls = Array.from({ length: 60 }, (_, i) => {
+        const p = i % 6;
+        return { p, won: (i % 2 === 0 ? a : b).consumeAndPin!(`sha256:p${p}`, 't', [`h${p}`]) };
+      });
+      const results = await Promise.all(calls.map(async (c) => ({ p: c.p, won: await c.won })));
+      for (let p = 0; p < 6; p += 1) {
+        expect(results.filter((r) => r.p === p && r.won)).toHaveLength(p === 5 ? 0 : 1);
+        expect(await b.isPermitConsumed(`sha256:p${p}`)).toBe(true);
+      }
+      // Past the holds' end only the pinned ones still count: permits 0-4, not 5.
+      expect(await a.usage(counter, holdUntil + 1)).toBe(5);
+      // A call that lost never pins: another permit's call naming h5 does not win, h5 stays unpinned.
+      expect(await b.consumeAndPin!('sha256:p0', 't', ['h5'])).toBe(false);
+      expect(await b.usage(counter, holdUntil + 1)).toBe(5);
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('refuses mismatched arrays in the server function (invalid_parameter_value)', async () => {
+      const pool = new pg.Pool({ connectionString: await server.createDatabase(), max: 1 });
+      await migrate(pool);
+      await expect(
+        pool.query(`SELECT * FROM edca.consume_pin_many('{a}', '{}', '{}', '{}')`),
+      ).rejects.toMatchObject({ code: '22023' });
+      await pool.end();
+    });
+  });
+
   describe('when amounts are decimal', () => {
     it('checks them in exact decimal arithmetic', async () => {
       const url = await server.createDatabase();

@@ -170,11 +170,18 @@ async function consume(
   body: PermitBody,
   nowMs: number,
 ): Promise<Refused | undefined> {
+  const { store } = ctx;
+  const ids = reservationIdsOf(ctx, permitHash, body);
   try {
-    if (!(await ctx.store.consumePermit(permitHash, toRfc3339(nowMs))))
+    if (store.consumeAndPin !== undefined) {
+      if (!(await store.consumeAndPin(permitHash, toRfc3339(nowMs), ids)))
+        return refusedExec('PERMIT_CONSUMED', 'the permit was already used');
+      return undefined;
+    }
+    if (!(await store.consumePermit(permitHash, toRfc3339(nowMs))))
       return refusedExec('PERMIT_CONSUMED', 'the permit was already used');
     // Issued together, so a store that batches calls pins them with one statement.
-    await Promise.all(reservationIdsOf(ctx, permitHash, body).map((id) => ctx.store.pin(id)));
+    await Promise.all(ids.map((id) => store.pin(id)));
   } catch {
     return refusedExec('STORE_UNAVAILABLE', 'the kernel store does not answer');
   }

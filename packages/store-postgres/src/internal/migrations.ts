@@ -1,6 +1,7 @@
 import { LEASES_MIGRATION } from '../leases.js';
 import { HELD_TOTALS_MIGRATION } from './held-totals.js';
 import { RESERVE_ARRAYS_MIGRATION } from './reserve-arrays.js';
+import { CONSUME_PIN_MIGRATION } from './consume-pin.js';
 /**
  * The schema, as ordered migrations shipped inside the package (strings, so `dist/` needs no data
  * files). A migration is never edited once released: its SHA-256 is recorded in
@@ -322,4 +323,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'instance-leases', sql: LEASES_MIGRATION },
   { version: 7, name: 'held-totals', sql: HELD_TOTALS_MIGRATION },
   { version: 8, name: 'reserve-statements-per-batch', sql: RESERVE_ARRAYS_MIGRATION },
+  { version: 9, name: 'execution-round-trips', sql: CONSUME_PIN_MIGRATION },
 ];
