@@ -224,6 +224,21 @@ class Composition {
 }
 /** `"key":` of member names seen before (the same few hundred names recur in every record). */
 const keyTexts = new Map<string, string>();
+/** A character past Latin-1 (a string with none fits one byte per character). */
+const PAST_LATIN1 = /[\u0100-\uffff]/;
+
+/**
+ * `"key":` for a member name, remembered. Kept in one byte per character when it fits: a name cut
+ * out of a text with a character past Latin-1 (a map read from YAML) is a two-byte string however
+ * plain its characters, and a text with one two-byte part is two-byte as a whole, twice the memory
+ * and a slower UTF-8 encoding for every record that names it.
+ */
+function keyTextOf(key: string): string {
+  let text = JSON.stringify(key) + ':';
+  if (!PAST_LATIN1.test(text)) text = Buffer.from(text, 'latin1').toString('latin1');
+  if (keyTexts.size < 4096) keyTexts.set(key, text);
+  return text;
+}
 
 /**
  * Object.keys sorted by UTF-16 code units (RFC 8785 §3.2.3), as Array.prototype.sort's default
@@ -358,11 +373,7 @@ function compose(
           const part = compose(member, depth + 1, maxDepth, seen, out);
           if (part === undefined) return undefined;
           if (i > 0) text += ',';
-          let keyText = keyTexts.get(key);
-          if (keyText === undefined) {
-            keyText = JSON.stringify(key) + ':';
-            if (keyTexts.size < 4096) keyTexts.set(key, keyText);
-          }
+          const keyText = keyTexts.get(key) ?? keyTextOf(key);
           text += keyText + part;
           size += key.length + 3 + out.size;
           if (out.height + 1 > height) height = out.height + 1;
@@ -464,8 +475,7 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>, out: Compositi
       let keyText = keyTexts.get(key);
       if (keyText === undefined) {
         if (!isWellFormed(key)) return undefined;
-        keyText = JSON.stringify(key) + ':';
-        if (keyTexts.size < 4096) keyTexts.set(key, keyText);
+        keyText = keyTextOf(key);
       }
       const member = copyFrozen(obj[key], depth + 1, seen, out);
       if (member === undefined) return undefined;
