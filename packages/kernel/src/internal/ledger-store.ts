@@ -65,11 +65,9 @@ class FoldStore extends MemoryStore implements LedgerStore {
   }
 
   private usageNow(counter: string, now: number): number {
-    return (
-      this.foldUsage(counter, now) +
-      (this.inflightByCounter.get(counter) ?? 0) +
-      this.reservations.usage(counter, now)
-    );
+    const own = this.reservations.held.size === 0 ? 0 : this.reservations.usage(counter, now);
+    const inflight = this.inflightByCounter.size === 0 ? 0 : (this.inflightByCounter.get(counter) ?? 0);
+    return this.foldUsage(counter, now) + inflight + own;
   }
 
   override usage(counter: string, now: number): Promise<number> {
