@@ -17,7 +17,7 @@ import type {
   Violation,
   ViolationCode,
 } from './state.js';
-import { addHold, counterEntry, dropHolds, enqueueExpiry, unlapse, usageAt } from './usage.js';
+import { addHold, counterEntry, dropHolds, enqueueExpiry, entryUsageAt, unlapse } from './usage.js';
 
 /** The result of `apply`: the next state and the rules the record broke (none for a sound journal). */
 export interface ApplyResult {
@@ -281,7 +281,7 @@ function useApproval(
 function holdCounters(ctx: Ctx<'decision'>, permit: PermitEntry): void {
   for (const c of permit.counters) {
     const entry = counterEntry(ctx.state, c);
-    const used = usageAt(ctx.state, c.counter, ctx.atMs);
+    const used = entryUsageAt(ctx.state, entry, ctx.atMs);
     if (used + c.amount > c.max) {
       ctx.report(
         'LIMIT_OVERRUN',

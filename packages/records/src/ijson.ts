@@ -281,9 +281,23 @@ function sortedOrder(keys: readonly string[]): number[] {
 // (RFC 8785 §3.2.2.2), and it is well formed. Most strings of a record are like that.
 const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
+/**
+ * Whether `v` is printable ASCII without `"` and `\` (what PLAIN_ASCII matches). A loop for the
+ * short strings a record is made of: a regular expression test is a call into the runtime, which
+ * costs more than looking at a few dozen characters here.
+ */
+function isPlainAscii(v: string): boolean {
+  if (v.length > 256) return PLAIN_ASCII.test(v);
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
 /** JSON.stringify of a well-formed string; undefined for a lone surrogate (refused by I-JSON). */
 function quote(v: string): string | undefined {
-  if (PLAIN_ASCII.test(v)) return '"' + v + '"';
+  if (isPlainAscii(v)) return '"' + v + '"';
   return isWellFormed(v) ? JSON.stringify(v) : undefined;
 }
 
@@ -305,7 +319,8 @@ function compose(
       out.size = 1;
       out.height = -1;
       out.frozen = NO_CONTAINERS;
-      return JSON.stringify(v);
+      // JSON.stringify of a finite number is its ECMAScript ToString (-0 included: both give "0").
+      return String(v);
     case 'boolean':
       out.size = 4;
       out.height = -1;
@@ -364,7 +379,12 @@ function compose(
         text = '{';
         for (let i = 0; i < keys.length; i++) {
           const key = keys[i]!;
-          if (!isWellFormed(key)) return undefined;
+          // A remembered name was checked well formed when it was first seen.
+          let keyText = keyTexts.get(key);
+          if (keyText === undefined) {
+            if (!isWellFormed(key)) return undefined;
+            keyText = keyTextOf(key);
+          }
           const member = obj[key];
           if (member === undefined) return undefined;
           // A remembered text must not depend on a getter: only frozen data members count.
@@ -373,7 +393,6 @@ function compose(
           const part = compose(member, depth + 1, maxDepth, seen, out);
           if (part === undefined) return undefined;
           if (i > 0) text += ',';
-          const keyText = keyTexts.get(key) ?? keyTextOf(key);
           text += keyText + part;
           size += key.length + 3 + out.size;
           if (out.height + 1 > height) height = out.height + 1;

@@ -356,6 +356,8 @@ class Compiled implements CompiledMap {
     { readonly allowed: readonly string[]; readonly escalating: readonly string[] }
   >();
   readonly #sources: readonly CompiledSource[];
+  /** Some facet counts items in a time window: only then does derive read its `now`. */
+  readonly #countsInWindows: boolean;
   readonly #facets: readonly (
     | (RuleSet<'FACET_NO_MATCH'> & { readonly name: string; readonly kind: 'rules' })
     | {
@@ -459,6 +461,9 @@ class Compiled implements CompiledMap {
         fallback: f.default,
       };
     });
+    this.#countsInWindows = this.#facets.some(
+      (f) => f.kind === 'bands' && f.from.aggregate?.windowMs !== undefined,
+    );
     this.#machineRules = Object.entries(doc.machines).map(([mname, m]) => ({
       name: mname,
       initial: m.initial,
@@ -593,7 +598,9 @@ class Compiled implements CompiledMap {
     }
     // Only a time-windowed count with items to count needs `now` (checked where it is needed).
     const now = options?.now;
-    const nowMs = typeof now === 'string' && isRfc3339(now) ? Date.parse(now) : undefined;
+    // Parsed only for a map that counts in windows (numberOf reads it for nothing else).
+    const nowMs =
+      this.#countsInWindows && typeof now === 'string' && isRfc3339(now) ? Date.parse(now) : undefined;
     const b: Bindings = {};
     for (const src of this.#sources) {
       const raw = records[src.name];
