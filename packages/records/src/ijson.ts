@@ -222,20 +222,32 @@ class Composition {
    */
   readonly shared: object[] = [{}];
 }
-/** `"key":` of member names seen before (the same few hundred names recur in every record). */
-const keyTexts = new Map<string, string>();
+/** A member name's text: `"key":` as the first member, `,"key":` after another. */
+interface KeyText {
+  readonly first: string;
+  readonly next: string;
+}
+
+/** The texts of member names seen before (the same few hundred names recur in every record). */
+const keyTexts = new Map<string, KeyText>();
 /** A character past Latin-1 (a string with none fits one byte per character). */
 const PAST_LATIN1 = /[\u0100-\uffff]/;
 
 /**
- * `"key":` for a member name, remembered. Kept in one byte per character when it fits: a name cut
- * out of a text with a character past Latin-1 (a map read from YAML) is a two-byte string however
- * plain its characters, and a text with one two-byte part is two-byte as a whole, twice the memory
- * and a slower UTF-8 encoding for every record that names it.
+ * The texts of a well-formed member name, remembered. Kept in one byte per character when they
+ * fit: a name cut out of a text with a character past Latin-1 (a map read from YAML) is a two-byte
+ * string however plain its characters, and a text with one two-byte part is two-byte as a whole,
+ * twice the memory and a slower UTF-8 encoding for every record that names it. The leading comma
+ * is part of the text so that a member costs one concatenation less.
  */
-function keyTextOf(key: string): string {
-  let text = JSON.stringify(key) + ':';
-  if (!PAST_LATIN1.test(text)) text = Buffer.from(text, 'latin1').toString('latin1');
+function keyTextOf(key: string): KeyText {
+  let first = JSON.stringify(key) + ':';
+  if (!PAST_LATIN1.test(first)) first = Buffer.from(first, 'latin1').toString('latin1');
+  const next = ',' + first;
+  const text: KeyText = {
+    first,
+    next: PAST_LATIN1.test(next) ? next : Buffer.from(next, 'latin1').toString('latin1'),
+  };
   if (keyTexts.size < 4096) keyTexts.set(key, text);
   return text;
 }
@@ -392,8 +404,7 @@ function compose(
             frozen = undefined;
           const part = compose(member, depth + 1, maxDepth, seen, out);
           if (part === undefined) return undefined;
-          if (i > 0) text += ',';
-          text += keyText + part;
+          text += (i === 0 ? keyText.first : keyText.next) + part;
           size += key.length + 3 + out.size;
           if (out.height + 1 > height) height = out.height + 1;
           if (frozen !== undefined) {
@@ -499,8 +510,8 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>, out: Compositi
       const member = copyFrozen(obj[key], depth + 1, seen, out);
       if (member === undefined) return undefined;
       copy[key] = member;
-      if (parts !== undefined) parts[i] = keyText + out.text;
-      else text += i > 0 ? ',' + keyText + out.text : keyText + out.text;
+      if (parts !== undefined) parts[i] = keyText.first + out.text;
+      else text += (i > 0 ? keyText.next : keyText.first) + out.text;
       size += key.length + 3 + out.size;
       if (out.height + 1 > height) height = out.height + 1;
     }

@@ -356,6 +356,8 @@ class Compiled implements CompiledMap {
     { readonly allowed: readonly string[]; readonly escalating: readonly string[] }
   >();
   readonly #sources: readonly CompiledSource[];
+  /** The CEL bindings of `#derive`, reused by every call (see there). */
+  readonly #bindings: Bindings = {};
   /** Some facet counts items in a time window: only then does derive read its `now`. */
   readonly #countsInWindows: boolean;
   readonly #facets: readonly (
@@ -601,7 +603,10 @@ class Compiled implements CompiledMap {
     // Parsed only for a map that counts in windows (numberOf reads it for nothing else).
     const nowMs =
       this.#countsInWindows && typeof now === 'string' && isRfc3339(now) ? Date.parse(now) : undefined;
-    const b: Bindings = {};
+    // Every derive sets the same names (each source's fields), so one bindings object serves them
+    // all: built afresh it is a dictionary of a few dozen names, grown on every call. Derive is
+    // synchronous and the bindings never leave it, so no call sees another's values.
+    const b = this.#bindings;
     for (const src of this.#sources) {
       const raw = records[src.name];
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
