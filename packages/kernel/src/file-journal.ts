@@ -303,7 +303,11 @@ class FileJournalImpl implements FileJournal {
   /** The sink: one write and one fdatasync per group; then the read index and durable end move. */
   async #commit(group: JournalGroup): Promise<JournalGroup> {
     try {
-      await this.#file.write(Buffer.concat(group.chunks, group.byteLength));
+      // A group is most often one sealed batch: written from its own buffer rather than a copy.
+      const only = group.chunks.length === 1 ? group.chunks[0]! : undefined;
+      await this.#file.write(
+        only?.length === group.byteLength ? only : Buffer.concat(group.chunks, group.byteLength),
+      );
       if (this.#fsync) await this.#file.sync();
     } catch (error) {
       throw journalUnavailable(

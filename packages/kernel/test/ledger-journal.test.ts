@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emptyLedger } from '@edca/ledger';
+import { emptyLedger, type PermitEntry } from '@edca/ledger';
 import { createNodeSigner, generateKeyPair } from '@edca/records';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileJournal, type Journal, type RecordDraft } from '../src/index.js';
@@ -73,5 +73,50 @@ describe('a ledger journal writing a snapshot', () => {
     const snapshots = (x: typeof alone) => x.records.filter((r) => r.type === 'snapshot').map((r) => r.body);
     expect(snapshots(alone)).toEqual(snapshots(shared));
     expect(alone.ledger.seq).toBe(shared.ledger.seq);
+  });
+});
+
+describe('a ledger journal whose state cannot fit one snapshot record', () => {
+  it('skips the snapshot without holding appends back behind those in flight', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edca-lj-'));
+    try {
+      const clock = { now: () => T0 + 1_000 };
+      const signer = createNodeSigner(generateKeyPair().privateKeyPem);
+      const file = await openFileJournal({ path: join(dir, 'j.jsonl'), stream: 's', signer, clock });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const slow = activation(2);
+      const journal: Journal = {
+        stream: file.stream,
+        exclusive: true,
+        append: (d) => (d[0] === slow ? held.then(() => file.append(d)) : file.append(d)),
+        head: () => file.head(),
+        read: (from) => file.read(from),
+        close: () => file.close(),
+      };
+      // Live permits past what one record holds (the size floor counts them without a fold).
+      const ledger = emptyLedger();
+      for (let i = 0; i < 6_000; i++)
+        ledger.permits.set(digest(1_000_000 + i), {
+          expiresAtMs: T0 + 3_600_000,
+          status: 'outstanding',
+        } as PermitEntry);
+      const writer = createLedgerJournal({ journal, ledger, clock, snapshotEvery: 2, pruneGraceMs: 0 });
+      await writer.append([activation(1)]);
+      const inFlight = writer.append([slow]);
+      await writer.append([activation(3)]); // the second applied record: a snapshot is due
+      expect(writer.stats.tooLarge).toBe(1);
+      // Not held back behind the append still in flight, as writing a snapshot would have been.
+      const next = writer.append([activation(4)]).then(() => 'appended');
+      const waited = new Promise((resolve) => setTimeout(() => resolve('held back'), 2_000));
+      expect(await Promise.race([next, waited])).toBe('appended');
+      release();
+      await inFlight;
+      await writer.idle();
+      expect(writer.stats.written).toBe(0);
+      await file.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -17,7 +17,7 @@ import type {
   Violation,
   ViolationCode,
 } from './state.js';
-import { addHold, counterEntry, dropHolds, enqueueExpiry, unlapse, usageAt } from './usage.js';
+import { addHold, counterEntry, dropHolds, enqueueExpiry, entryUsageAt, unlapse } from './usage.js';
 
 /** The result of `apply`: the next state and the rules the record broke (none for a sound journal). */
 export interface ApplyResult {
@@ -87,12 +87,13 @@ const handlers: { readonly [T in RecordType]: Handler<T> } = {
  */
 export function apply(state: LedgerState, appended: LedgerRecord): ApplyResult {
   const { record, hash } = appended;
-  const violations: Violation[] = [];
+  // Made only when a rule is broken: a sound record (nearly all of them) allocates no list.
+  let violations: Violation[] | undefined;
   const seq = record.seq;
   const report = (code: ViolationCode, message: string): void => {
-    violations.push({ seq, code, message });
+    (violations ??= []).push({ seq, code, message });
   };
-  const atMs = Date.parse(record.at);
+  const atMs = recordTimes.parse(record.at);
   const handler = (handlers as Readonly<Record<string, Handler<RecordType> | undefined>>)[record.type];
   if (handler === undefined || !isObject(record.body) || Number.isNaN(atMs)) {
     report('BODY_INVALID', `record ${seq} is not a ${record.type} record the ledger can read`);
@@ -101,8 +102,30 @@ export function apply(state: LedgerState, appended: LedgerRecord): ApplyResult {
   }
   state.seq = seq;
   if (atMs > state.atMs) state.atMs = atMs;
-  return { state, violations };
+  return { state, violations: violations ?? NO_VIOLATIONS };
 }
+
+const NO_VIOLATIONS: readonly Violation[] = Object.freeze([]);
+
+/**
+ * `Date.parse` that remembers the last text it parsed: records appended together mostly share
+ * their millisecond, and permits their expiry, so most calls are a string comparison.
+ */
+function lastParsed(): { parse(text: string): number } {
+  let last: string | undefined;
+  let lastMs = Number.NaN;
+  return {
+    parse(text) {
+      if (text !== last) {
+        lastMs = Date.parse(text);
+        last = text;
+      }
+      return lastMs;
+    },
+  };
+}
+const recordTimes = lastParsed();
+const expiryTimes = lastParsed();
 
 // ---- policies ----------------------------------------------------------------------------------
 
@@ -197,7 +220,7 @@ function applyDecision(ctx: Ctx<'decision'>): void {
     hash,
     seq: ctx.seq,
     atMs: ctx.atMs,
-    expiresAtMs: expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(expiresAt),
+    expiresAtMs: expiresAt === undefined ? Number.POSITIVE_INFINITY : expiryTimes.parse(expiresAt),
     actionHash,
     policyDigest,
     intent: str(proposal['intent']) ?? '',
@@ -281,7 +304,7 @@ function useApproval(
 function holdCounters(ctx: Ctx<'decision'>, permit: PermitEntry): void {
   for (const c of permit.counters) {
     const entry = counterEntry(ctx.state, c);
-    const used = usageAt(ctx.state, c.counter, ctx.atMs);
+    const used = entryUsageAt(ctx.state, entry, ctx.atMs);
     if (used + c.amount > c.max) {
       ctx.report(
         'LIMIT_OVERRUN',

@@ -142,7 +142,11 @@ export function dropHolds(state: LedgerState, p: PermitEntry): void {
  */
 export function usageAt(state: LedgerState, counter: string, nowMs: number): number {
   const entry = state.counters.get(counter);
-  if (entry === undefined) return 0;
+  return entry === undefined ? 0 : entryUsageAt(state, entry, nowMs);
+}
+
+/** {@link usageAt} of a counter whose entry the caller holds already (one look-up, not two). */
+export function entryUsageAt(state: LedgerState, entry: CounterEntry, nowMs: number): number {
   lapseAt(state, nowMs);
   return entry.settled + entry.heldTotal - entry.lapsed;
 }

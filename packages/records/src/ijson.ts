@@ -222,8 +222,35 @@ class Composition {
    */
   readonly shared: object[] = [{}];
 }
-/** `"key":` of member names seen before (the same few hundred names recur in every record). */
-const keyTexts = new Map<string, string>();
+/** A member name's text: `"key":` as the first member, `,"key":` after another. */
+interface KeyText {
+  readonly first: string;
+  readonly next: string;
+}
+
+/** The texts of member names seen before (the same few hundred names recur in every record). */
+const keyTexts = new Map<string, KeyText>();
+/** A character past Latin-1 (a string with none fits one byte per character). */
+const PAST_LATIN1 = /[\u0100-\uffff]/;
+
+/**
+ * The texts of a well-formed member name, remembered. Kept in one byte per character when they
+ * fit: a name cut out of a text with a character past Latin-1 (a map read from YAML) is a two-byte
+ * string however plain its characters, and a text with one two-byte part is two-byte as a whole,
+ * twice the memory and a slower UTF-8 encoding for every record that names it. The leading comma
+ * is part of the text so that a member costs one concatenation less.
+ */
+function keyTextOf(key: string): KeyText {
+  let first = JSON.stringify(key) + ':';
+  if (!PAST_LATIN1.test(first)) first = Buffer.from(first, 'latin1').toString('latin1');
+  const next = ',' + first;
+  const text: KeyText = {
+    first,
+    next: PAST_LATIN1.test(next) ? next : Buffer.from(next, 'latin1').toString('latin1'),
+  };
+  if (keyTexts.size < 4096) keyTexts.set(key, text);
+  return text;
+}
 
 /**
  * Object.keys sorted by UTF-16 code units (RFC 8785 §3.2.3), as Array.prototype.sort's default
@@ -266,9 +293,23 @@ function sortedOrder(keys: readonly string[]): number[] {
 // (RFC 8785 §3.2.2.2), and it is well formed. Most strings of a record are like that.
 const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
+/**
+ * Whether `v` is printable ASCII without `"` and `\` (what PLAIN_ASCII matches). A loop for the
+ * short strings a record is made of: a regular expression test is a call into the runtime, which
+ * costs more than looking at a few dozen characters here.
+ */
+function isPlainAscii(v: string): boolean {
+  if (v.length > 256) return PLAIN_ASCII.test(v);
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
 /** JSON.stringify of a well-formed string; undefined for a lone surrogate (refused by I-JSON). */
 function quote(v: string): string | undefined {
-  if (PLAIN_ASCII.test(v)) return '"' + v + '"';
+  if (isPlainAscii(v)) return '"' + v + '"';
   return isWellFormed(v) ? JSON.stringify(v) : undefined;
 }
 
@@ -290,7 +331,8 @@ function compose(
       out.size = 1;
       out.height = -1;
       out.frozen = NO_CONTAINERS;
-      return JSON.stringify(v);
+      // JSON.stringify of a finite number is its ECMAScript ToString (-0 included: both give "0").
+      return String(v);
     case 'boolean':
       out.size = 4;
       out.height = -1;
@@ -349,7 +391,12 @@ function compose(
         text = '{';
         for (let i = 0; i < keys.length; i++) {
           const key = keys[i]!;
-          if (!isWellFormed(key)) return undefined;
+          // A remembered name was checked well formed when it was first seen.
+          let keyText = keyTexts.get(key);
+          if (keyText === undefined) {
+            if (!isWellFormed(key)) return undefined;
+            keyText = keyTextOf(key);
+          }
           const member = obj[key];
           if (member === undefined) return undefined;
           // A remembered text must not depend on a getter: only frozen data members count.
@@ -357,13 +404,7 @@ function compose(
             frozen = undefined;
           const part = compose(member, depth + 1, maxDepth, seen, out);
           if (part === undefined) return undefined;
-          if (i > 0) text += ',';
-          let keyText = keyTexts.get(key);
-          if (keyText === undefined) {
-            keyText = JSON.stringify(key) + ':';
-            if (keyTexts.size < 4096) keyTexts.set(key, keyText);
-          }
-          text += keyText + part;
+          text += (i === 0 ? keyText.first : keyText.next) + part;
           size += key.length + 3 + out.size;
           if (out.height + 1 > height) height = out.height + 1;
           if (frozen !== undefined) {
@@ -464,14 +505,13 @@ function copyFrozen(v: unknown, depth: number, seen: Set<object>, out: Compositi
       let keyText = keyTexts.get(key);
       if (keyText === undefined) {
         if (!isWellFormed(key)) return undefined;
-        keyText = JSON.stringify(key) + ':';
-        if (keyTexts.size < 4096) keyTexts.set(key, keyText);
+        keyText = keyTextOf(key);
       }
       const member = copyFrozen(obj[key], depth + 1, seen, out);
       if (member === undefined) return undefined;
       copy[key] = member;
-      if (parts !== undefined) parts[i] = keyText + out.text;
-      else text += i > 0 ? ',' + keyText + out.text : keyText + out.text;
+      if (parts !== undefined) parts[i] = keyText.first + out.text;
+      else text += (i > 0 ? keyText.next : keyText.first) + out.text;
       size += key.length + 3 + out.size;
       if (out.height + 1 > height) height = out.height + 1;
     }

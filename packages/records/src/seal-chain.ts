@@ -265,12 +265,22 @@ export interface WorkerSignerOptions {
  * The request for the sealing worker: the records' heads as UTF-8 in one buffer, handed over (not
  * copied), and their short `mid` and `tail` texts. Posting the heads as strings made the structured
  * clone copy the largest part of every record on this thread, where writing it as UTF-8 once costs
- * less, and the worker then needs the bytes anyway.
+ * less, and the worker then needs the bytes anyway. The buffer is `spare` (the one the worker handed
+ * back with its last reply) when it is large enough: a fresh buffer of this size is fresh memory
+ * from the system, and its first write page-faults on every page of it.
  */
-function sealRequest(id: number, prev: Digest | null, records: readonly PreparedRecord[]): SealRequest {
+function sealRequest(
+  id: number,
+  prev: Digest | null,
+  records: readonly PreparedRecord[],
+  spare: ArrayBuffer | undefined,
+): SealRequest {
   let room = 0;
   for (const r of records) room += 3 * r.head.length;
-  const heads = Buffer.allocUnsafeSlow(room);
+  const heads =
+    spare !== undefined && spare.byteLength >= room
+      ? Buffer.from(spare)
+      : Buffer.allocUnsafeSlow(Math.max(room, HEADS_ROOM));
   const headEnds = new Uint32Array(records.length);
   const rest: string[] = [];
   let end = 0;
@@ -281,6 +291,8 @@ function sealRequest(id: number, prev: Digest | null, records: readonly Prepared
   }
   return { id, prev, heads: heads.buffer, headEnds, rest };
 }
+/** The least room of a heads buffer: a batch's worth, so one buffer goes back and forth. */
+const HEADS_ROOM = 1 << 18;
 
 /**
  * A {@link ChainSigner} for an Ed25519 private key (PEM or KeyObject): `sign` runs on the calling
@@ -317,6 +329,8 @@ export function createWorkerSigner(
     }
   >();
   let nextId = 0;
+  /** The heads buffer the worker handed back, reused by the next request. */
+  let spare: ArrayBuffer | undefined;
   let failure: Error | undefined;
   let worker: Worker | undefined;
 
@@ -342,6 +356,8 @@ export function createWorkerSigner(
         job.reject(new RecordsError('SIGNER_UNAVAILABLE', `the sealing worker failed: ${m.error}`));
         return;
       }
+      // The heads buffer comes back for the next request (it may be absent: then one is made).
+      if (m.heads !== undefined && m.heads.byteLength > (spare?.byteLength ?? 0)) spare = m.heads;
       try {
         if (m.lengths.length !== job.records.length || m.used > m.buf.byteLength)
           throw new Error('reply does not match the request');
@@ -386,7 +402,8 @@ export function createWorkerSigner(
       if (records.length === 0) return Promise.resolve({ records: [], lines: new Uint8Array(0) });
       worker ??= start();
       const w = worker;
-      const request = sealRequest(nextId++, prev, records);
+      const request = sealRequest(nextId++, prev, records, spare);
+      if (request.heads === spare) spare = undefined;
       return new Promise<SealedChain>((resolve, reject) => {
         pending.set(request.id, { prev, records, resolve, reject });
         w.ref();

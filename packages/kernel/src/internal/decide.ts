@@ -214,8 +214,12 @@ async function decideUnderLimits(ctx: KernelContext, req: Request, span: Span): 
   for (let round = 0; round < 16; round += 1) {
     const counters: Record<string, number> = {};
     try {
-      // Asked together, so a store that batches calls answers them in one statement.
-      const used = await Promise.all(req.counterNames.map((name) => ctx.store.usage(name, req.nowMs)));
+      // Asked together, so a store that batches calls answers them in one statement; the embedded
+      // store answers at once.
+      const used =
+        ctx.embedded !== undefined
+          ? ctx.embedded.usageOf(req.counterNames, req.nowMs)
+          : await Promise.all(req.counterNames.map((name) => ctx.store.usage(name, req.nowMs)));
       for (let i = 0; i < limits.length; i++) counters[limits[i]!.key] = used[i]!;
     } catch {
       return refusal('kernel.store', ['STORE_UNAVAILABLE'], { policyDigest: entry.map.digest, stateHash });

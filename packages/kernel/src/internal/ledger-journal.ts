@@ -124,6 +124,24 @@ function snapshotDraft(
 }
 
 /**
+ * Whether a snapshot of `ledger` (pruned as `snapshotDraft` prunes it) cannot fit one record; then
+ * the skip is counted in `stats`. Writing a snapshot first waits for every append in flight and
+ * holds new ones back; a state past one record now is past it after them too (they only add
+ * permits), so the wait can be skipped. Only for an exclusive journal: nothing but this kernel's
+ * appends and checkpoints come between.
+ */
+function skipsTooLarge(
+  ledger: LedgerState,
+  nowMs: number,
+  pruneGraceMs: number,
+  stats: SnapshotStats,
+): boolean {
+  if (snapshotSizeFloor(ledger, nowMs - pruneGraceMs) <= MAX_RECORD_BYTES - ENVELOPE_BYTES) return false;
+  stats.tooLarge += 1;
+  return true;
+}
+
+/**
  * Wraps a journal so the kernel's ledger moves with every record appended.
  * @example const lj = createLedgerJournal({ journal, ledger, clock, snapshotEvery: 10_000, pruneGraceMs: 60_000 });
  */
@@ -164,8 +182,10 @@ export function createLedgerJournal(options: LedgerJournalOptions): LedgerJourna
     } finally {
       inflight -= 1;
       if (inflight === 0) for (const wake of waiting.splice(0)) wake();
-      if (snapshotEvery > 0 && !stats.foreign && gate === undefined && appliedCount >= snapshotEvery)
-        gate = writeSnapshot();
+      if (snapshotEvery > 0 && !stats.foreign && gate === undefined && appliedCount >= snapshotEvery) {
+        if (!remember && skipsTooLarge(ledger, clock.now(), pruneGraceMs, stats)) appliedCount = 0;
+        else gate = writeSnapshot();
+      }
     }
   }
 

@@ -23,6 +23,11 @@ export interface LedgerStore extends KernelStore {
    * the fold cannot file them under their counters.
    */
   reserveLegacy(wanted: readonly Reservation[], now: number): Promise<ReserveResult>;
+  /**
+   * `usage` of several counters, answered at once: the store is in this process, so decide reads
+   * it without a promise per counter. Throws (`STORE_UNAVAILABLE`) where `usage` would reject.
+   */
+  usageOf(counters: readonly string[], now: number): number[];
 }
 
 /** Creates the embedded store over a kernel's ledger. */
@@ -65,11 +70,14 @@ class FoldStore extends MemoryStore implements LedgerStore {
   }
 
   private usageNow(counter: string, now: number): number {
-    return (
-      this.foldUsage(counter, now) +
-      (this.inflightByCounter.get(counter) ?? 0) +
-      this.reservations.usage(counter, now)
-    );
+    const own = this.reservations.held.size === 0 ? 0 : this.reservations.usage(counter, now);
+    const inflight = this.inflightByCounter.size === 0 ? 0 : (this.inflightByCounter.get(counter) ?? 0);
+    return this.foldUsage(counter, now) + inflight + own;
+  }
+
+  usageOf(counters: readonly string[], now: number): number[] {
+    this.open();
+    return counters.map((counter) => this.usageNow(counter, now));
   }
 
   override usage(counter: string, now: number): Promise<number> {

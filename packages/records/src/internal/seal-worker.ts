@@ -45,6 +45,8 @@ export type SealReply =
       readonly buf: ArrayBuffer;
       /** Bytes of `buf` in use. */
       readonly used: number;
+      /** The request's heads buffer, handed back for the next request. */
+      readonly heads: ArrayBuffer;
     };
 
 // Per record, room beyond its parts: `null` or a quoted digest (73), the sig member (95), a newline.
@@ -121,7 +123,16 @@ function seal(m: SealRequest, prefix: Buffer, signBytes: (message: Buffer) => Bu
     off = at + 1;
     prev = digest;
   }
-  return { id: m.id, sigs, hashes, lengths, leaves: leaves.buffer, buf: out.buffer, used: off };
+  return {
+    id: m.id,
+    sigs,
+    hashes,
+    lengths,
+    leaves: leaves.buffer,
+    buf: out.buffer,
+    used: off,
+    heads: m.heads,
+  };
 }
 
 const data = workerData as SealWorkerData;
@@ -142,5 +153,5 @@ port.on('message', (m: SealRequest) => {
     return;
   }
   if (reply.error === undefined)
-    port.postMessage(reply, [reply.lengths.buffer as ArrayBuffer, reply.leaves, reply.buf]);
+    port.postMessage(reply, [reply.lengths.buffer as ArrayBuffer, reply.leaves, reply.buf, reply.heads]);
 });

@@ -356,6 +356,10 @@ class Compiled implements CompiledMap {
     { readonly allowed: readonly string[]; readonly escalating: readonly string[] }
   >();
   readonly #sources: readonly CompiledSource[];
+  /** The CEL bindings of `#derive`, reused by every call (see there). */
+  readonly #bindings: Bindings = {};
+  /** Some facet counts items in a time window: only then does derive read its `now`. */
+  readonly #countsInWindows: boolean;
   readonly #facets: readonly (
     | (RuleSet<'FACET_NO_MATCH'> & { readonly name: string; readonly kind: 'rules' })
     | {
@@ -459,6 +463,9 @@ class Compiled implements CompiledMap {
         fallback: f.default,
       };
     });
+    this.#countsInWindows = this.#facets.some(
+      (f) => f.kind === 'bands' && f.from.aggregate?.windowMs !== undefined,
+    );
     this.#machineRules = Object.entries(doc.machines).map(([mname, m]) => ({
       name: mname,
       initial: m.initial,
@@ -593,8 +600,13 @@ class Compiled implements CompiledMap {
     }
     // Only a time-windowed count with items to count needs `now` (checked where it is needed).
     const now = options?.now;
-    const nowMs = typeof now === 'string' && isRfc3339(now) ? Date.parse(now) : undefined;
-    const b: Bindings = {};
+    // Parsed only for a map that counts in windows (numberOf reads it for nothing else).
+    const nowMs =
+      this.#countsInWindows && typeof now === 'string' && isRfc3339(now) ? Date.parse(now) : undefined;
+    // Every derive sets the same names (each source's fields), so one bindings object serves them
+    // all: built afresh it is a dictionary of a few dozen names, grown on every call. Derive is
+    // synchronous and the bindings never leave it, so no call sees another's values.
+    const b = this.#bindings;
     for (const src of this.#sources) {
       const raw = records[src.name];
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {

@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from 'yaml';
 import type { Diagnostic } from '../errors.js';
 import { pathToString, type RawDiagnostic } from './diagnostics.js';
 
@@ -40,6 +40,7 @@ export function parseText(text: string): ParsedText {
           : (e.message.split('\n')[0] ?? e.message),
     });
   }
+  if (errors.length === 0) compactScalars(doc);
   const value: unknown = errors.length === 0 ? doc.toJS({ maxAliasCount: 50 }) : undefined;
 
   const locate = (d: RawDiagnostic): { line: number; col: number } | undefined => {
@@ -72,6 +73,29 @@ export function parseText(text: string): ParsedText {
     return { line: pos.line, col: pos.col };
   };
   return { value, errors, errorPositions, locate };
+}
+
+/** A character past Latin-1 (a string with none fits one byte per character). */
+const PAST_LATIN1 = /[\u0100-\uffff]/;
+
+/**
+ * Re-makes every string scalar that has only Latin-1 characters as a one-byte string, before the
+ * document becomes JavaScript values. A text with one character past Latin-1 (a `£` is in it, a
+ * `—` is not) is held in two bytes per character, and so is every string the parser cuts out of
+ * it: the map's names and enum values, which every decision copies into its state, its record and
+ * the hashes of both. V8 keeps a string joined from a two-byte part in two bytes, and a member name
+ * stays as it was first interned (the same name written in code then IS the map's two-byte one),
+ * so one such name doubled every record text and sent every UTF-8 encoding of it down the slow
+ * path. Same characters, same document: only the representation changes.
+ */
+function compactScalars(doc: ReturnType<typeof parseDocument>): void {
+  visit(doc, {
+    Scalar(_key, node) {
+      const v = node.value;
+      if (typeof v === 'string' && !PAST_LATIN1.test(v))
+        node.value = Buffer.from(v, 'latin1').toString('latin1');
+    },
+  });
 }
 
 /**
