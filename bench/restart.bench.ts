@@ -206,9 +206,15 @@ async function child(path: string, pem: string): Promise<void> {
   console.log(JSON.stringify(out));
 }
 
+/** The version of the cached journals' generation (see main). */
+const CACHE_VERSION = 2;
+
 async function main(): Promise<void> {
   const mode = argValue('--child');
-  const dir = join(tmpdir(), `edca-bench-restart-${RECORDS}-v1`);
+  // The journals are kept between runs; a new cache version regenerates them. Bump it whenever the
+  // record or snapshot format changes (the snapshot row below refuses to report a restart that did
+  // not start from a snapshot, which is what a stale cache gives).
+  const dir = join(tmpdir(), `edca-bench-restart-${RECORDS}-v${CACHE_VERSION}`);
   const pemPath = join(dir, 'signer.pem');
   const paths = { before: join(dir, 'plain.jsonl'), after: join(dir, 'snapshots.jsonl') };
   if (mode !== undefined) {
@@ -236,6 +242,11 @@ async function main(): Promise<void> {
     );
     if (r.status !== 0) throw new Error(`restart child failed: ${r.stderr}`);
     const measured = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Measured;
+    if (which === 'after' && measured.fromSnapshot === 0)
+      throw new Error(
+        `the restart folded every record of ${paths.after} instead of starting from its last snapshot: ` +
+          `the snapshots there do not restore (a journal cached by an older format? delete ${dir})`,
+      );
     rows.push({
       case: which === 'before' ? 'no snapshots' : `snapshot every ${SNAPSHOT_EVERY}`,
       fileMb: Math.round(statSync(paths[which]).size / 1e5) / 10,
