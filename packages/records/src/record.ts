@@ -1,6 +1,12 @@
 import { toBase64url } from './base64url.js';
 import { digestBytes, isDigest, type Digest } from './digest.js';
-import { cachedKidOf, verifyEd25519, type Ed25519Backend, type Signer } from './ed25519.js';
+import {
+  cachedKidOf,
+  defaultEd25519Backend,
+  verifyEd25519,
+  type Ed25519Backend,
+  type Signer,
+} from './ed25519.js';
 import { RecordsError } from './errors.js';
 import { canonicalBytes, canonicalize, type JsonValue } from './ijson.js';
 import { parseCanonicalJson } from './canonical-parse.js';
@@ -299,7 +305,7 @@ function checkSignature(
 export function verifyRecord(
   record: SignedRecord,
   publicKey: Uint8Array,
-  backend: Ed25519Backend = 'node',
+  backend: Ed25519Backend = defaultEd25519Backend(),
 ): void {
   checkEnvelope(record, true);
   const message = Buffer.concat([RECORD_SIGNING_PREFIX, canonicalBytes(unsignedOf(record), LIMITS)]);
@@ -314,7 +320,7 @@ export function verifyRecord(
 export function safeVerifyRecord(
   record: SignedRecord,
   publicKey: Uint8Array,
-  backend: Ed25519Backend = 'node',
+  backend: Ed25519Backend = defaultEd25519Backend(),
 ): Result<SignedRecord> {
   try {
     verifyRecord(record, publicKey, backend);
@@ -339,7 +345,7 @@ export type KeyChoice = Uint8Array | ((record: SignedRecord) => Uint8Array | und
 export function verifyRecordLine(
   line: string | Uint8Array,
   key: KeyChoice,
-  backend: Ed25519Backend = 'node',
+  backend: Ed25519Backend = defaultEd25519Backend(),
 ): SealedRecord {
   const { record, bytes, bodyChecked } = decode(line);
   if (!bodyChecked) bodyCheck(record, checkedBodySchemas);
@@ -367,7 +373,7 @@ export function verifyRecordLine(
 export function safeVerifyRecordLine(
   line: string | Uint8Array,
   key: KeyChoice,
-  backend: Ed25519Backend = 'node',
+  backend: Ed25519Backend = defaultEd25519Backend(),
 ): Result<SealedRecord> {
   try {
     return { ok: true, value: verifyRecordLine(line, key, backend) };
