@@ -3,17 +3,12 @@
 // client for sessions, the GET stream and a request answered as an SSE stream.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { Server, type Transport } from '@modelcontextprotocol/server';
-import {
-  HTTP_REFUSAL_CODES,
-  serveHttp,
-  type HttpEndpoint,
-  type HttpRefusalCode,
-  type McpSessionHandle,
-} from '../src/index.js';
-import { makeMcpFixture, type McpFixture } from './support/fixture.js';
+import type { Transport } from '@modelcontextprotocol/server';
+import { HTTP_REFUSAL_CODES, serveHttp, type HttpRefusalCode } from '../src/index.js';
+import { makeMcpFixture } from './support/fixture.js';
+import { serveEdca, serveTool, type Cleanups } from './support/http-servers.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
@@ -28,55 +23,6 @@ function initializeMessage(id: number | string = 1): Record<string, unknown> {
     method: 'initialize',
     params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: 'wire', version: '1' } },
   };
-}
-
-interface Served {
-  readonly fixture: McpFixture;
-  readonly http: HttpEndpoint;
-  readonly handles: McpSessionHandle[];
-}
-
-async function serve(): Promise<Served> {
-  const fixture = await makeMcpFixture();
-  cleanups.push(() => fixture.close());
-  const handles: McpSessionHandle[] = [];
-  const http = await serveHttp(
-    {
-      async connect(transport: Transport, id?: string) {
-        const handle = await fixture.mcp.connect(transport, id);
-        handles.push(handle);
-        return handle;
-      },
-    },
-    { port: 0 },
-  );
-  cleanups.push(() => http.close());
-  return { fixture, http, handles };
-}
-
-/** Serves a plain SDK server whose `tools/call` is `onCall` (for what edca's own tools never do). */
-async function serveTool(
-  onCall: (ctx: { notify: (data: string) => Promise<void> }) => Promise<string>,
-): Promise<HttpEndpoint> {
-  const http = await serveHttp(
-    {
-      async connect(transport: Transport) {
-        const server = new Server({ name: 't', version: '1' }, { capabilities: { tools: {}, logging: {} } });
-        server.setRequestHandler('tools/call', async (_request, ctx) => {
-          const text = await onCall({
-            notify: (data) =>
-              ctx.mcpReq.notify({ method: 'notifications/message', params: { level: 'info', data } }),
-          });
-          return { content: [{ type: 'text', text }] };
-        });
-        await server.connect(transport);
-        return { session: { stream: 's', session: 's' }, server, close: () => server.close() };
-      },
-    },
-    { port: 0 },
-  );
-  cleanups.push(() => http.close());
-  return http;
 }
 
 function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
@@ -117,7 +63,7 @@ async function errorOf(res: Response): Promise<WireError> {
 describe('serveHttp (Streamable HTTP session transport)', () => {
   describe('when a client initializes and calls over POST', () => {
     it('answers each POST with one application/json body carrying Mcp-Session-Id, and 202 for notifications', async () => {
-      const { http } = await serve();
+      const { http } = await serveEdca(cleanups);
       const init = await post(http.url, initializeMessage(7));
       expect(init.status).toBe(200);
       expect(init.headers.get('content-type')).toBe('application/json');
@@ -139,7 +85,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
 
     it('answers a batch of requests with an array of their responses, in the batch order', async () => {
-      const { http } = await serve();
+      const { http } = await serveEdca(cleanups);
       const headers = await openSession(http.url);
       const res = await post(
         http.url,
@@ -158,7 +104,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
 
     it('gives each initialize its own session: the official client gets a different Mcp-Session-Id and edca session', async () => {
-      const { http, handles } = await serve();
+      const { http, handles } = await serveEdca(cleanups);
       const a = new Client({ name: 'a', version: '1' });
       const b = new Client({ name: 'b', version: '1' });
       const ta = new StreamableHTTPClientTransport(new URL(http.url));
@@ -179,7 +125,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
       ['no session id', {}, 400, -32000, 'SESSION_REQUIRED'],
       ['an unknown session id', { 'mcp-session-id': 'nope' }, 404, -32001, 'SESSION_NOT_FOUND'],
     ])('refuses a request with %s', async (_, headers, status, code, reason) => {
-      const { http } = await serve();
+      const { http } = await serveEdca(cleanups);
       await openSession(http.url);
       const res = await post(http.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, headers);
       expect(res.status).toBe(status);
@@ -189,7 +135,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
 
     it('refuses a batch that would open a session (SESSION_REQUIRED) and a body over 4 MiB (413, PAYLOAD_TOO_LARGE)', async () => {
-      const { http } = await serve();
+      const { http } = await serveEdca(cleanups);
       const batch = await post(http.url, [
         initializeMessage(1),
         { jsonrpc: '2.0', id: 2, method: 'tools/list' },
@@ -202,7 +148,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
 
     it('refuses an unsupported MCP-Protocol-Version (400), a missing Accept (406), another Content-Type (415)', async () => {
-      const { http } = await serve();
+      const { http } = await serveEdca(cleanups);
       const headers = await openSession(http.url);
       const list = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
       const version = await post(http.url, list, { ...headers, 'mcp-protocol-version': '1999-01-01' });
@@ -221,7 +167,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
 
     it('refuses bad JSON and non-JSON-RPC bodies with -32700, and a second initialize with -32600', async () => {
-      const { http } = await serve();
+      const { http } = await serveEdca(cleanups);
       const headers = await openSession(http.url);
       const bad = await post(http.url, '{"jsonrpc":', headers);
       expect(bad.status).toBe(400);
@@ -242,7 +188,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
 
     it('refuses a batch over 100 messages and a request id already in flight (-32600)', async () => {
-      const { http } = await serve();
+      const { http } = await serveEdca(cleanups);
       const headers = await openSession(http.url);
       const many = Array.from({ length: 101 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' }));
       const big = await post(http.url, many, headers);
@@ -261,7 +207,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
 
     it('answers other methods 405 with Allow, and other paths 404', async () => {
-      const { http } = await serve();
+      const { http } = await serveEdca(cleanups);
       const headers = await openSession(http.url);
       const put = await fetch(http.url, { method: 'PUT', headers });
       expect(put.status).toBe(405);
@@ -275,7 +221,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
 
   describe('when the request comes from elsewhere than the loopback (DNS rebinding, a web page)', () => {
     it('refuses a Host that is not a loopback name and an Origin that is not a loopback page (403)', async () => {
-      const { http } = await serve();
+      const { http } = await serveEdca(cleanups);
       const { request } = await import('node:http');
       const status = (headers: Record<string, string>): Promise<[number | undefined, string]> =>
         new Promise((done, fail) => {
@@ -307,7 +253,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
 
   describe('when the client opens the GET stream', () => {
     it('delivers messages unrelated to a request there as SSE, allows one stream per session (409)', async () => {
-      const { http, handles } = await serve();
+      const { http, handles } = await serveEdca(cleanups);
       const headers = await openSession(http.url);
       const refused = await fetch(http.url, { headers: { ...headers, accept: 'application/json' } });
       expect(refused.status).toBe(406);
@@ -333,7 +279,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
 
     it('the official client receives a resource update through it', async () => {
-      const { http, handles } = await serve();
+      const { http, handles } = await serveEdca(cleanups);
       const client = new Client({ name: 'agent', version: '1' });
       const updated = new Promise<string>((done) => {
         client.setNotificationHandler('notifications/resources/updated', (n) => done(n.params.uri));
@@ -355,7 +301,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
 
   describe('when a message about a request is sent before its response', () => {
     it('answers that POST as an SSE stream: the message, then the response', async () => {
-      const http = await serveTool(async ({ notify }) => {
+      const http = await serveTool(cleanups, async ({ notify }) => {
         await notify('working');
         return 'done';
       });
@@ -411,7 +357,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
 
   describe('when the client deletes its session', () => {
     it('answers 200, closes the edca session, and every later request of it gets 404', async () => {
-      const { http, fixture } = await serve();
+      const { http, fixture } = await serveEdca(cleanups);
       const headers = await openSession(http.url);
       const stream = await fetch(http.url, { headers: { ...headers, accept: 'text/event-stream' } });
       const del = await fetch(http.url, { method: 'DELETE', headers });
@@ -431,7 +377,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     it('forgets the request: the same id can be sent again on the session', async () => {
       let release: (() => void) | undefined;
       let arrived: (() => void) | undefined;
-      const http = await serveTool(async () => {
+      const http = await serveTool(cleanups, async () => {
         arrived?.();
         await new Promise<void>((done) => (release = done));
         return 'late';

@@ -7,63 +7,13 @@ import { getEventListeners } from 'node:events';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { Server, type Transport } from '@modelcontextprotocol/server';
-import {
-  createUpstreams,
-  nodeHttpFetch,
-  serveHttp,
-  type HttpEndpoint,
-  type McpSessionHandle,
-} from '../src/index.js';
-import { makeMcpFixture } from './support/fixture.js';
+import { createUpstreams, nodeHttpFetch } from '../src/index.js';
+import { serveEdca, serveTool, type Cleanups } from './support/http-servers.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-async function serveEdca(token?: string): Promise<{ http: HttpEndpoint; handles: McpSessionHandle[] }> {
-  const fixture = await makeMcpFixture();
-  cleanups.push(() => fixture.close());
-  const handles: McpSessionHandle[] = [];
-  const http = await serveHttp(
-    {
-      async connect(transport: Transport, id?: string) {
-        const handle = await fixture.mcp.connect(transport, id);
-        handles.push(handle);
-        return handle;
-      },
-    },
-    { port: 0, ...(token === undefined ? {} : { token }) },
-  );
-  cleanups.push(() => http.close());
-  return { http, handles };
-}
-
-/** A plain SDK server whose `tools/call` is `onCall` (what edca's own tools never do: log, hang). */
-async function serveTool(
-  onCall: (ctx: { notify: (data: string) => Promise<void> }) => Promise<string>,
-): Promise<HttpEndpoint> {
-  const http = await serveHttp(
-    {
-      async connect(transport: Transport) {
-        const server = new Server({ name: 't', version: '1' }, { capabilities: { tools: {}, logging: {} } });
-        server.setRequestHandler('tools/call', async (_request, ctx) => {
-          const text = await onCall({
-            notify: (data) =>
-              ctx.mcpReq.notify({ method: 'notifications/message', params: { level: 'info', data } }),
-          });
-          return { content: [{ type: 'text', text }] };
-        });
-        await server.connect(transport);
-        return { session: { stream: 's', session: 's' }, server, close: () => server.close() };
-      },
-    },
-    { port: 0 },
-  );
-  cleanups.push(() => http.close());
-  return http;
-}
 
 async function connect(
   url: string,
@@ -104,7 +54,7 @@ function readAll(req: IncomingMessage): Promise<string> {
 describe('nodeHttpFetch', () => {
   describe('as the official client’s fetch against edca’s Streamable HTTP server', () => {
     it('opens a session, lists tools, reads the view and calls a tool; no abort listener is left behind', async () => {
-      const { http } = await serveEdca();
+      const { http } = await serveEdca(cleanups);
       const { client, transport } = await connect(http.url);
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual(['freeze_card', 'refund_payment', 'unfreeze_card']);
@@ -124,7 +74,7 @@ describe('nodeHttpFetch', () => {
     });
 
     it('receives a message on the GET stream (SSE) that the server sends unprompted', async () => {
-      const { http, handles } = await serveEdca();
+      const { http, handles } = await serveEdca(cleanups);
       const client = new Client({ name: 'agent', version: '1' });
       const updated = new Promise<string>((done) => {
         client.setNotificationHandler('notifications/resources/updated', (n) => done(n.params.uri));
@@ -144,7 +94,7 @@ describe('nodeHttpFetch', () => {
     });
 
     it('reads a POST answered as an SSE stream: the log message first, then the result', async () => {
-      const http = await serveTool(async ({ notify }) => {
+      const http = await serveTool(cleanups, async ({ notify }) => {
         await notify('working');
         return 'done';
       });
@@ -161,7 +111,7 @@ describe('nodeHttpFetch', () => {
     it('rejects a call whose signal aborts while the server works, and the session goes on', async () => {
       let release: (() => void) | undefined;
       let arrived: (() => void) | undefined;
-      const http = await serveTool(async () => {
+      const http = await serveTool(cleanups, async () => {
         arrived?.();
         await new Promise<void>((done) => (release = done));
         return 'late';
@@ -183,7 +133,7 @@ describe('nodeHttpFetch', () => {
 
     it('sends the bearer token of requestInit headers; without it the server answers 401', async () => {
       const token = 'a'.repeat(40);
-      const { http } = await serveEdca(token);
+      const { http } = await serveEdca(cleanups, token);
       const { client } = await connect(http.url, { headers: { authorization: `Bearer ${token}` } });
       expect((await client.listTools()).tools).toHaveLength(3);
       const denied = new Client({ name: 'agent', version: '1' });
@@ -197,7 +147,7 @@ describe('nodeHttpFetch', () => {
     it('calls the upstream tool, and a call past its timeout fails UPSTREAM_TIMEOUT while the next succeeds', async () => {
       let calls = 0;
       let release: (() => void) | undefined;
-      const http = await serveTool(async () => {
+      const http = await serveTool(cleanups, async () => {
         calls++;
         if (calls === 2) await new Promise<void>((done) => (release = done));
         return JSON.stringify({ answer: calls });
