@@ -37,7 +37,7 @@ import ts from 'typescript';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { nodeHttpFetch, serveHttp } from '@edca/mcp';
-import { makeBenchServer, type BenchServer } from './fixtures/mcp-bench-server.js';
+import { benchRecords, makeBenchServer, type BenchServer } from './fixtures/mcp-bench-server.js';
 import { report, type BenchRow } from './harness.js';
 
 const SESSION = { stream: 'bench', session: 'direct' };
@@ -70,6 +70,8 @@ const serverScript = childScript();
 const mapArgs = [
   '--map',
   fileURLToPath(new URL('../packages/mcp/test/support/servicing-map.yaml', import.meta.url)),
+  '--records',
+  JSON.stringify(benchRecords()),
 ];
 
 async function refOf(client: Client): Promise<string> {
