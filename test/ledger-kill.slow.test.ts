@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { safeVerifyJournal } from '@edca/audit';
 import type { Permit } from '@edca/kernel';
 import { createNodeSigner, generateKeyPair, toBase64url, type TrustFile } from '@edca/records';
 import { pg } from '../packages/store-postgres/test/pg.js';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../packages/store-postgres/test/pg-server.js';
+import { PG_HOOK_TIMEOUT } from '../packages/store-postgres/test/pg-server.js';
+import { usePgServer } from '../packages/store-postgres/test/use-pg-server.js';
 import type { Escalation, KillAnswer, KillChildConfig, KillCommand } from './ledger-kill-child.js';
 
 const RUNS = Number(process.env['EDCA_KILL_RUNS'] ?? 2);
@@ -187,12 +188,8 @@ async function runSteps(list: readonly Step[], config: KillChildConfig, kills: b
 }
 
 const dirs: string[] = [];
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPgServer();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
+const server = usePgServer();
+afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }, PG_HOOK_TIMEOUT);
 

@@ -8,11 +8,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '@edca/cli';
 import { decodeRecord, recordHash, type SignedRecord } from '@edca/records';
 import { exportJournal } from '@edca/store-postgres';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../packages/store-postgres/test/pg-server.js';
+import { usePgServer } from '../packages/store-postgres/test/use-pg-server.js';
 import { pg } from '../packages/store-postgres/test/pg.js';
 import {
   defaultConfig,
@@ -29,13 +29,7 @@ const INSTANCES = 3;
 const PER_INSTANCE = 300;
 const VICTIM = 2;
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPgServer();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
-}, PG_HOOK_TIMEOUT);
+const server = usePgServer();
 
 interface Recovery {
   records: number;

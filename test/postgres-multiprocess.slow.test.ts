@@ -10,10 +10,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pg } from '../packages/store-postgres/test/pg.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '@edca/cli';
 import { decodeRecord, type SignedRecord } from '@edca/records';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../packages/store-postgres/test/pg-server.js';
+import { usePgServer } from '../packages/store-postgres/test/use-pg-server.js';
 import {
   defaultConfig,
   mapDir,
@@ -30,14 +30,8 @@ const PER_INSTANCE = 2000;
 const RATE_MAX = 3000; // refund.rate per principal (the map)
 const BUDGET_MAX = 6000; // refund.budget per principal, in pounds (the map)
 
-let server: PgServer;
+const server = usePgServer();
 let unsettledIds: string[] | undefined;
-beforeAll(async () => {
-  server = await startPgServer();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
-}, PG_HOOK_TIMEOUT);
 
 const sum = (tallies: Record<string, number>[], pred: (key: string) => boolean): number =>
   tallies.reduce((n, t) => n + Object.entries(t).reduce((m, [k, v]) => m + (pred(k) ? v : 0), 0), 0);

@@ -11,12 +11,13 @@ import {
 } from '@edca/records';
 import { openPostgresJournal } from '@edca/store-postgres';
 import type { AppendedRecord } from '@edca/kernel';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../../store-postgres/test/pg-server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PG_HOOK_TIMEOUT } from '../../store-postgres/test/pg-server.js';
+import { usePgServer } from '../../store-postgres/test/use-pg-server.js';
 import { pg } from '../../store-postgres/test/pg.js';
 import { captureIo } from '../../../test/helpers/cli-io.js';
 
-let server: PgServer;
+const server = usePgServer();
 let url: string;
 /** A trust file that lists the test journal's signer as the kernel key. */
 const kernelTrustFile = (): string =>
@@ -28,7 +29,6 @@ const kernelTrustFile = (): string =>
 let signer: Signer;
 let written: AppendedRecord[];
 beforeAll(async () => {
-  server = await startPgServer();
   url = await server.createDatabase();
   signer = createNodeSigner(generateKeyPair().privateKeyPem);
   const journal = await openPostgresJournal({
@@ -45,9 +45,6 @@ beforeAll(async () => {
     })),
   );
   await journal.close();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
 }, PG_HOOK_TIMEOUT);
 
 describe('edca journal export', () => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { openServerRuntime } from '@edca/mcp';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from '../../store-postgres/test/pg-server.js';
+import { usePgServer } from '../../store-postgres/test/use-pg-server.js';
 import {
   createServicingBank,
   MAP_PATH,
@@ -18,18 +18,16 @@ import { writeServerKeys } from '../../mcp/test/support/keys.js';
 import { openPostgresStorage } from '../src/commands/serve.js';
 import { cli } from './support/cli.js';
 
-let server: PgServer;
+const server = usePgServer();
 let dir: string;
 
-beforeAll(async () => {
-  server = await startPgServer();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'edca-serve-pg-'));
-}, PG_HOOK_TIMEOUT);
+});
 
-afterAll(async () => {
-  await server?.stop();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-}, PG_HOOK_TIMEOUT);
+});
 
 describe('edca serve on a PostgreSQL store', () => {
   describe('when an escalation is approved with edca approve --store', () => {

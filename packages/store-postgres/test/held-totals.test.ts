@@ -4,7 +4,7 @@
 // store restarts and instances reserving at once.
 import fc from 'fast-check';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNodeSigner, generateKeyPair } from '@edca/records';
 import { createKernel, type Kernel, type KernelStore, type Reservation } from '@edca/kernel';
 import { migrate, postgresJournal, postgresStore } from '@edca/store-postgres';
@@ -19,15 +19,9 @@ import {
   type TestClock,
   bankLoaders,
 } from '../../kernel/test/support/harness.js';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
+import { usePgServer } from './use-pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPgServer();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
-}, PG_HOOK_TIMEOUT);
+const server = usePgServer();
 
 /** Counters whose running total differs from the sum of the holds it stands for (expected: none). */
 async function drift(pool: pg.Pool): Promise<{ counter: string; held: string; sum: string }[]> {

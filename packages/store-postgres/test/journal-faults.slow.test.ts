@@ -8,23 +8,18 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNodeSigner, fromBase64url, generateKeyPair, verifyRecord, type Signer } from '@edca/records';
 import type { RecordDraft } from '@edca/kernel';
 import { openPostgresJournal, type PostgresJournal } from '@edca/store-postgres';
 import { expectLinearStream, readAll } from './journal-checks.js';
-import { PG_HOOK_TIMEOUT, startPgServer, withDatabase, type PgServer } from './pg-server.js';
+import { withDatabase } from './pg-server.js';
+import { usePgServer } from './use-pg-server.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const child = fileURLToPath(new URL('./fixtures/journal-append-child.ts', import.meta.url));
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPgServer();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
-}, PG_HOOK_TIMEOUT);
+const server = usePgServer();
 
 /** A small deterministic PRNG (mulberry32) so a failing run can be repeated. */
 function prng(seed: number): () => number {

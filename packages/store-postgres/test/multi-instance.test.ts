@@ -1,6 +1,6 @@
 // Several kernel instances on one PostgreSQL database (issue 13): every attempt names its instance,
 // and an instance's startup recovery resolves only its own attempts left without an outcome.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNodeSigner, generateKeyPair } from '@edca/records';
 import { createKernel, type Kernel } from '@edca/kernel';
 import { postgresJournal, postgresStore } from '@edca/store-postgres';
@@ -14,15 +14,9 @@ import {
   type Bank,
   bankLoaders,
 } from '../../kernel/test/support/harness.js';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
+import { usePgServer } from './use-pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPgServer();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
-}, PG_HOOK_TIMEOUT);
+const server = usePgServer();
 
 interface Instance {
   readonly kernel: Kernel;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createNodeSigner,
   generateKeyPair,
@@ -14,16 +14,13 @@ import { openPostgresJournal, postgresJournal } from '@edca/store-postgres';
 import { expectLinearStream, readAll } from './journal-checks.js';
 import { postgresJournalWith } from '../src/postgres-journal.js';
 import { runJournalSuite, suiteDraft } from '@edca/kernel/testing';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
+import { PG_HOOK_TIMEOUT } from './pg-server.js';
+import { usePgServer } from './use-pg-server.js';
 
-let server: PgServer;
+const server = usePgServer();
 let url: string;
 beforeAll(async () => {
-  server = await startPgServer();
   url = await server.createDatabase();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
 }, PG_HOOK_TIMEOUT);
 
 // Every test gets its own stream on one database: streams are independent chains.

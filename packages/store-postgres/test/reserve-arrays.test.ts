@@ -8,12 +8,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '@edca/store-postgres';
 import { HELD_TOTALS_MIGRATION } from '../src/internal/held-totals.js';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
+import { PG_HOOK_TIMEOUT } from './pg-server.js';
+import { usePgServer } from './use-pg-server.js';
 
-let server: PgServer;
+const server = usePgServer();
 let pool: pg.Pool;
 beforeAll(async () => {
-  server = await startPgServer();
   pool = new pg.Pool({ connectionString: await server.createDatabase('reserve_arrays'), max: 2 });
   await migrate(pool);
   // Migration 7's reserve_many, as it was shipped, under another name.
@@ -26,7 +26,6 @@ beforeAll(async () => {
 }, PG_HOOK_TIMEOUT);
 afterAll(async () => {
   await pool?.end();
-  await server.stop();
 }, PG_HOOK_TIMEOUT);
 
 const COUNTERS = ['a', 'b', 'c'];

@@ -1,6 +1,6 @@
 // Restart equivalence on PostgreSQL (issue 13): the scenarios of the kernel's file-journal property
 // test, with the journal and the store in one database; a restart closes the kernel and its pools.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createNodeSigner, generateKeyPair } from '@edca/records';
 import { createKernel } from '@edca/kernel';
@@ -22,15 +22,9 @@ import {
   type Life,
   type RunTrace,
 } from '../../kernel/test/support/restart-model.js';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
+import { usePgServer } from './use-pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPgServer();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
-}, PG_HOOK_TIMEOUT);
+const server = usePgServer();
 
 async function pgLife(
   bank: Bank,

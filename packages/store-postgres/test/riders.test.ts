@@ -2,21 +2,15 @@
 // transaction as the group when an append is under way, by the store's own statement otherwise, and
 // by the store's own statement when the append that took them fails.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNodeSigner, generateKeyPair } from '@edca/records';
 import { suiteDraft } from '@edca/kernel/testing';
 import { postgresJournal, postgresStore, type PostgresJournal } from '@edca/store-postgres';
 import { postgresJournalWith } from '../src/postgres-journal.js';
 import { RIDER_CARRIER, type RiderCarrier } from '../src/internal/riders.js';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
+import { usePgServer } from './use-pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPgServer();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
-}, PG_HOOK_TIMEOUT);
+const server = usePgServer();
 
 const T = Date.parse('2026-01-01T00:00:00.000Z');
 const COUNTER = 'refund.rate|p:a|0';

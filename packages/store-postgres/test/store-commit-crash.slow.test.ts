@@ -4,7 +4,7 @@
 // after the server's processes are SIGKILLed mid-run (the WAL still in shared memory is lost) and
 // the server recovers, every permit in the journal must still have every reservation it names.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKernel, type Kernel } from '@edca/kernel';
 import { createNodeSigner, decodeRecord, generateKeyPair } from '@edca/records';
 import { postgresJournal, postgresStore } from '@edca/store-postgres';
@@ -16,15 +16,9 @@ import {
   testClock,
   bankLoaders,
 } from '../../kernel/test/support/harness.js';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
+import { usePgServer } from './use-pg-server.js';
 
-let server: PgServer;
-beforeAll(async () => {
-  server = await startPgServer();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
-}, PG_HOOK_TIMEOUT);
+const server = usePgServer();
 
 const SESSION = { stream: 'crash', session: 's-1' };
 const ROUNDS = 3;

@@ -3,22 +3,19 @@
 // 'wal') count the WAL fsyncs each kind of process made: with the option, the client backends that
 // ran the store's writes made none of them (the WAL writer flushes in the background).
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { KernelStore } from '@edca/kernel';
 import { migrate, postgresStore, PostgresStoreError } from '@edca/store-postgres';
-import { PG_HOOK_TIMEOUT, startPgServer, type PgServer } from './pg-server.js';
+import { PG_HOOK_TIMEOUT } from './pg-server.js';
+import { usePgServer } from './use-pg-server.js';
 
-let server: PgServer;
+const server = usePgServer();
 let url: string;
 beforeAll(async () => {
-  server = await startPgServer();
   url = await server.createDatabase('store_commit');
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   await migrate(pool);
   await pool.end();
-}, PG_HOOK_TIMEOUT);
-afterAll(async () => {
-  await server.stop();
 }, PG_HOOK_TIMEOUT);
 
 /** WAL fsyncs made by client backends so far (their statistics are flushed when they exit). */
