@@ -2,6 +2,9 @@
  * What a `tools/call` through MCP adds over calling the kernel directly (issue 15, item 8): the
  * same permitted `freeze_card` decided, journaled (no fsync) and executed by a no-op handler,
  * - directly: `kernel.decide` + `kernel.execute` (the baseline)
+ * All kernels and servers, in this process and in the children, are `fixtures/mcp-bench-child.ts`
+ * run from the packages' `dist` on the same map file and records: the baseline and the calls
+ * through MCP run the same code with the same set-up.
  * - through the MCP server in process (linked in-memory transports): the server's own cost
  * - over stdio to a child process serving the same kernel set-up (from the packages' `dist`,
  *   without a TypeScript loader: `pnpm run build` first)
@@ -32,12 +35,13 @@ import { getEventListeners } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { nodeHttpFetch, serveHttp } from '@edca/mcp';
-import { benchRecords, makeBenchServer, type BenchServer } from './fixtures/mcp-bench-server.js';
+import type * as EdcaMcp from '@edca/mcp';
+import type * as BenchChild from './fixtures/mcp-bench-child.js';
+import { benchRecords } from './fixtures/mcp-bench-server.js';
 import { report, type BenchRow } from './harness.js';
 
 const SESSION = { stream: 'bench', session: 'direct' };
@@ -67,12 +71,14 @@ function childScript(): string {
   return path;
 }
 const serverScript = childScript();
-const mapArgs = [
-  '--map',
-  fileURLToPath(new URL('../packages/mcp/test/support/servicing-map.yaml', import.meta.url)),
-  '--records',
-  JSON.stringify(benchRecords()),
-];
+const mapPath = fileURLToPath(new URL('../packages/mcp/test/support/servicing-map.yaml', import.meta.url));
+const recordsJson = JSON.stringify(benchRecords());
+const mapArgs = ['--map', mapPath, '--records', recordsJson];
+// The same module (and so the same `@edca/*` dist modules) the server processes run.
+const { startBenchServer } = (await import(pathToFileURL(serverScript).href)) as typeof BenchChild;
+const { nodeHttpFetch, serveHttp } = (await import(
+  new URL('../packages/mcp/dist/index.js', import.meta.url).href
+)) as typeof EdcaMcp;
 
 async function refOf(client: Client): Promise<string> {
   const res = await client.readResource({ uri: 'edca://view/mcp-servicing' });
@@ -199,7 +205,7 @@ async function paired(
 }
 
 async function main(): Promise<void> {
-  const local: BenchServer = await makeBenchServer();
+  const local = await startBenchServer(mapPath, recordsJson);
   const arp = local.kernel.arps.get('mcp-servicing')!;
   const view = arp.project(local.records, SESSION);
   if (!view.ok) throw new Error(view.code);
