@@ -28,7 +28,12 @@
  *
  *   pnpm bench mcp            # a table
  *   pnpm bench mcp --json     # one JSON object
- *   EDCA_MCP_BENCH_PAIRS=3000 pnpm bench mcp   # more pairs (default 1500, after 200 warm-up pairs)
+ *   EDCA_MCP_BENCH_PAIRS=3000 pnpm bench mcp   # more pairs (default 1500, after the warm-up)
+ *
+ * The warm-up runs until the calls through MCP stop getting faster (see `warmUp`): a server
+ * process that has just started, and a client on a transport it has not used yet, take thousands
+ * of calls to reach their steady per-call cost (the JIT compiling the per-call path), and a
+ * fixed 200 pairs measured part of that start-up as if every call paid it.
  */
 import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
@@ -47,7 +52,10 @@ import { report, type BenchRow } from './harness.js';
 const SESSION = { stream: 'bench', session: 'direct' };
 const root = fileURLToPath(new URL('../', import.meta.url));
 const PAIRS = Number(process.env['EDCA_MCP_BENCH_PAIRS'] ?? 1500);
-const WARMUP_PAIRS = 200;
+/** Warm-up blocks of this many pairs, at least MIN_WARMUP_BLOCKS, at most MAX_WARMUP_BLOCKS. */
+const WARMUP_BLOCK = 250;
+const MIN_WARMUP_BLOCKS = 4;
+const MAX_WARMUP_BLOCKS = 24;
 if (!existsSync(fileURLToPath(new URL('../packages/mcp/dist/node-fetch.js', import.meta.url)))) {
   console.error('bench mcp: the server process runs from dist; run `pnpm run build` first');
   process.exit(2);
@@ -144,11 +152,39 @@ interface Paired {
     readonly p99AddedUs: number;
     readonly pairedMedianAddedUs: number;
     readonly pairs: number;
+    /** Pairs run before measuring, until the calls through MCP stopped getting faster. */
+    readonly warmupPairs: number;
     readonly loadBefore: number;
     readonly loadAfter: number;
     /** The server child's CPU per call through MCP (µs), when the server runs in a child process. */
     readonly serverCpuPerCallUs?: number;
   };
+}
+
+/**
+ * Runs pairs of both in blocks until the calls through MCP reach their steady cost: at least
+ * MIN_WARMUP_BLOCKS blocks, then until a block's median is no more than 3 % below the best median
+ * before it (no longer improving), at most MAX_WARMUP_BLOCKS blocks. Returns the pairs it ran.
+ */
+async function warmUp(direct: () => Promise<void>, via: () => Promise<void>): Promise<number> {
+  let best = Number.POSITIVE_INFINITY;
+  for (let block = 1; block <= MAX_WARMUP_BLOCKS; block++) {
+    const times: number[] = [];
+    for (let i = 0; i < WARMUP_BLOCK; i++) {
+      await direct();
+      const t0 = performance.now();
+      await via();
+      times.push(performance.now() - t0);
+    }
+    const median = quantile(
+      times.sort((a, b) => a - b),
+      0.5,
+    );
+    const improving = median < best * 0.97;
+    best = Math.min(best, median);
+    if (block >= MIN_WARMUP_BLOCKS && !improving) return block * WARMUP_BLOCK;
+  }
+  return MAX_WARMUP_BLOCKS * WARMUP_BLOCK;
 }
 
 /** `pairs` calls of each, interleaved (alternating which goes first), after a warm-up of both. */
@@ -159,10 +195,7 @@ async function paired(
   pairs: number,
   childPid?: number,
 ): Promise<Paired> {
-  for (let i = 0; i < WARMUP_PAIRS; i++) {
-    await direct();
-    await via();
-  }
+  const warmupPairs = await warmUp(direct, via);
   const loadBefore = loadavg()[0]!;
   const d: number[] = [];
   const m: number[] = [];
@@ -197,6 +230,7 @@ async function paired(
       p99AddedUs: round((quantile(sm, 0.99) - quantile(sd, 0.99)) * 1000),
       pairedMedianAddedUs: round(quantile(diffs, 0.5) * 1000),
       pairs,
+      warmupPairs,
       loadBefore: round(loadBefore, 2),
       loadAfter: round(loadavg()[0]!, 2),
       ...(serverCpu === undefined ? {} : { serverCpuPerCallUs: serverCpu }),
