@@ -54,7 +54,7 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 const PAIRS = Number(process.env['EDCA_MCP_BENCH_PAIRS'] ?? 1500);
 /** Warm-up blocks of this many pairs, at least MIN_WARMUP_BLOCKS, at most MAX_WARMUP_BLOCKS. */
 const WARMUP_BLOCK = 250;
-const MIN_WARMUP_BLOCKS = 4;
+const MIN_WARMUP_BLOCKS = 10;
 const MAX_WARMUP_BLOCKS = 24;
 if (!existsSync(fileURLToPath(new URL('../packages/mcp/dist/node-fetch.js', import.meta.url)))) {
   console.error('bench mcp: the server process runs from dist; run `pnpm run build` first');
