@@ -154,6 +154,8 @@ interface Paired {
     readonly pairs: number;
     /** Pairs run before measuring, until the calls through MCP stopped getting faster. */
     readonly warmupPairs: number;
+    /** The median call through MCP (µs) of each warm-up block of 250 pairs, in order. */
+    readonly warmupBlockMediansUs: readonly number[];
     readonly loadBefore: number;
     readonly loadAfter: number;
     /** The server child's CPU per call through MCP (µs), when the server runs in a child process. */
@@ -164,9 +166,14 @@ interface Paired {
 /**
  * Runs pairs of both in blocks until the calls through MCP reach their steady cost: at least
  * MIN_WARMUP_BLOCKS blocks, then until a block's median is no more than 3 % below the best median
- * before it (no longer improving), at most MAX_WARMUP_BLOCKS blocks. Returns the pairs it ran.
+ * before it (no longer improving), at most MAX_WARMUP_BLOCKS blocks. Returns the pairs it ran and
+ * each block's median call through MCP (µs): how the cost fell while the process warmed up.
  */
-async function warmUp(direct: () => Promise<void>, via: () => Promise<void>): Promise<number> {
+async function warmUp(
+  direct: () => Promise<void>,
+  via: () => Promise<void>,
+): Promise<{ pairs: number; blockMediansUs: number[] }> {
+  const blockMediansUs: number[] = [];
   let best = Number.POSITIVE_INFINITY;
   for (let block = 1; block <= MAX_WARMUP_BLOCKS; block++) {
     const times: number[] = [];
@@ -180,11 +187,12 @@ async function warmUp(direct: () => Promise<void>, via: () => Promise<void>): Pr
       times.sort((a, b) => a - b),
       0.5,
     );
+    blockMediansUs.push(round(median * 1000));
     const improving = median < best * 0.97;
     best = Math.min(best, median);
-    if (block >= MIN_WARMUP_BLOCKS && !improving) return block * WARMUP_BLOCK;
+    if (block >= MIN_WARMUP_BLOCKS && !improving) return { pairs: block * WARMUP_BLOCK, blockMediansUs };
   }
-  return MAX_WARMUP_BLOCKS * WARMUP_BLOCK;
+  return { pairs: MAX_WARMUP_BLOCKS * WARMUP_BLOCK, blockMediansUs };
 }
 
 /** `pairs` calls of each, interleaved (alternating which goes first), after a warm-up of both. */
@@ -195,7 +203,7 @@ async function paired(
   pairs: number,
   childPid?: number,
 ): Promise<Paired> {
-  const warmupPairs = await warmUp(direct, via);
+  const warm = await warmUp(direct, via);
   const loadBefore = loadavg()[0]!;
   const d: number[] = [];
   const m: number[] = [];
@@ -230,7 +238,8 @@ async function paired(
       p99AddedUs: round((quantile(sm, 0.99) - quantile(sd, 0.99)) * 1000),
       pairedMedianAddedUs: round(quantile(diffs, 0.5) * 1000),
       pairs,
-      warmupPairs,
+      warmupPairs: warm.pairs,
+      warmupBlockMediansUs: warm.blockMediansUs,
       loadBefore: round(loadBefore, 2),
       loadAfter: round(loadavg()[0]!, 2),
       ...(serverCpu === undefined ? {} : { serverCpuPerCallUs: serverCpu }),
