@@ -4,7 +4,8 @@
  * - directly: `kernel.decide` + `kernel.execute` (the baseline)
  * All kernels and servers, in this process and in the children, are `fixtures/mcp-bench-child.ts`
  * run from the packages' `dist` on the same map file and records: the baseline and the calls
- * through MCP run the same code with the same set-up.
+ * through MCP run the same code with the same set-up (this process runs itself again with
+ * bench/tsconfig.dist.json, so that tsx maps `@edca/*` to the dist, not to the sources).
  * - through the MCP server in process (linked in-memory transports): the server's own cost
  * - over stdio to a child process serving the same kernel set-up (from the packages' `dist`,
  *   without a TypeScript loader: `pnpm run build` first)
@@ -35,7 +36,7 @@
  * of calls to reach their steady per-call cost (the JIT compiling the per-call path), and a
  * fixed 200 pairs measured part of that start-up as if every call paid it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -51,6 +52,21 @@ import { report, type BenchRow } from './harness.js';
 
 const SESSION = { stream: 'bench', session: 'direct' };
 const root = fileURLToPath(new URL('../', import.meta.url));
+
+// This process's kernel must run the packages' dist as the server processes do, but tsx maps every
+// `@edca/*` import, the dist's own included, to the sources through tsconfig.json's `paths`: run
+// again with bench/tsconfig.dist.json, whose `paths` name the dist.
+if (process.env['TSX_TSCONFIG_PATH'] === undefined) {
+  const again = spawnSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'bench', 'tsconfig.dist.json') },
+    },
+  );
+  process.exit(again.status ?? 1);
+}
 const PAIRS = Number(process.env['EDCA_MCP_BENCH_PAIRS'] ?? 1500);
 /** Warm-up blocks of this many pairs, at least MIN_WARMUP_BLOCKS, at most MAX_WARMUP_BLOCKS. */
 const WARMUP_BLOCK = 250;
