@@ -2,6 +2,10 @@
  * What a `tools/call` through MCP adds over calling the kernel directly (issue 15, item 8): the
  * same permitted `freeze_card` decided, journaled (no fsync) and executed by a no-op handler,
  * - directly: `kernel.decide` + `kernel.execute` (the baseline)
+ * All kernels and servers, in this process and in the children, are `fixtures/mcp-bench-child.ts`
+ * run from the packages' `dist` on the same map file and records: the baseline and the calls
+ * through MCP run the same code with the same set-up (this process runs itself again with
+ * bench/tsconfig.dist.json, so that tsx maps `@edca/*` to the dist, not to the sources).
  * - through the MCP server in process (linked in-memory transports): the server's own cost
  * - over stdio to a child process serving the same kernel set-up (from the packages' `dist`,
  *   without a TypeScript loader: `pnpm run build` first)
@@ -25,25 +29,49 @@
  *
  *   pnpm bench mcp            # a table
  *   pnpm bench mcp --json     # one JSON object
- *   EDCA_MCP_BENCH_PAIRS=3000 pnpm bench mcp   # more pairs (default 1500, after 200 warm-up pairs)
+ *   EDCA_MCP_BENCH_PAIRS=3000 pnpm bench mcp   # more pairs (default 1500, after the warm-up)
+ *
+ * The warm-up runs until the calls through MCP stop getting faster (see `warmUp`): a server
+ * process that has just started, and a client on a transport it has not used yet, take thousands
+ * of calls to reach their steady per-call cost (the JIT compiling the per-call path), and a
+ * fixed 200 pairs measured part of that start-up as if every call paid it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { nodeHttpFetch, serveHttp } from '@edca/mcp';
-import { benchRecords, makeBenchServer, type BenchServer } from './fixtures/mcp-bench-server.js';
+import type * as EdcaMcp from '@edca/mcp';
+import type * as BenchChild from './fixtures/mcp-bench-child.js';
+import { benchRecords } from './fixtures/mcp-bench-server.js';
 import { report, type BenchRow } from './harness.js';
 
 const SESSION = { stream: 'bench', session: 'direct' };
 const root = fileURLToPath(new URL('../', import.meta.url));
+
+// This process's kernel must run the packages' dist as the server processes do, but tsx maps every
+// `@edca/*` import, the dist's own included, to the sources through tsconfig.json's `paths`: run
+// again with bench/tsconfig.dist.json, whose `paths` name the dist.
+if (process.env['TSX_TSCONFIG_PATH'] === undefined) {
+  const again = spawnSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'bench', 'tsconfig.dist.json') },
+    },
+  );
+  process.exit(again.status ?? 1);
+}
 const PAIRS = Number(process.env['EDCA_MCP_BENCH_PAIRS'] ?? 1500);
-const WARMUP_PAIRS = 200;
+/** Warm-up blocks of this many pairs, at least MIN_WARMUP_BLOCKS, at most MAX_WARMUP_BLOCKS. */
+const WARMUP_BLOCK = 250;
+const MIN_WARMUP_BLOCKS = 10;
+const MAX_WARMUP_BLOCKS = 24;
 if (!existsSync(fileURLToPath(new URL('../packages/mcp/dist/node-fetch.js', import.meta.url)))) {
   console.error('bench mcp: the server process runs from dist; run `pnpm run build` first');
   process.exit(2);
@@ -67,12 +95,14 @@ function childScript(): string {
   return path;
 }
 const serverScript = childScript();
-const mapArgs = [
-  '--map',
-  fileURLToPath(new URL('../packages/mcp/test/support/servicing-map.yaml', import.meta.url)),
-  '--records',
-  JSON.stringify(benchRecords()),
-];
+const mapPath = fileURLToPath(new URL('../packages/mcp/test/support/servicing-map.yaml', import.meta.url));
+const recordsJson = JSON.stringify(benchRecords());
+const mapArgs = ['--map', mapPath, '--records', recordsJson];
+// The same module (and so the same `@edca/*` dist modules) the server processes run.
+const { startBenchServer } = (await import(pathToFileURL(serverScript).href)) as typeof BenchChild;
+const { nodeHttpFetch, serveHttp } = (await import(
+  new URL('../packages/mcp/dist/index.js', import.meta.url).href
+)) as typeof EdcaMcp;
 
 async function refOf(client: Client): Promise<string> {
   const res = await client.readResource({ uri: 'edca://view/mcp-servicing' });
@@ -138,11 +168,47 @@ interface Paired {
     readonly p99AddedUs: number;
     readonly pairedMedianAddedUs: number;
     readonly pairs: number;
+    /** Pairs run before measuring, until the calls through MCP stopped getting faster. */
+    readonly warmupPairs: number;
+    /** The median call through MCP (µs) of each warm-up block of 250 pairs, in order. */
+    readonly warmupBlockMediansUs: readonly number[];
     readonly loadBefore: number;
     readonly loadAfter: number;
     /** The server child's CPU per call through MCP (µs), when the server runs in a child process. */
     readonly serverCpuPerCallUs?: number;
   };
+}
+
+/**
+ * Runs pairs of both in blocks until the calls through MCP reach their steady cost: at least
+ * MIN_WARMUP_BLOCKS blocks, then until a block's median is no more than 3 % below the best median
+ * before it (no longer improving), at most MAX_WARMUP_BLOCKS blocks. Returns the pairs it ran and
+ * each block's median call through MCP (µs): how the cost fell while the process warmed up.
+ */
+async function warmUp(
+  direct: () => Promise<void>,
+  via: () => Promise<void>,
+): Promise<{ pairs: number; blockMediansUs: number[] }> {
+  const blockMediansUs: number[] = [];
+  let best = Number.POSITIVE_INFINITY;
+  for (let block = 1; block <= MAX_WARMUP_BLOCKS; block++) {
+    const times: number[] = [];
+    for (let i = 0; i < WARMUP_BLOCK; i++) {
+      await direct();
+      const t0 = performance.now();
+      await via();
+      times.push(performance.now() - t0);
+    }
+    const median = quantile(
+      times.sort((a, b) => a - b),
+      0.5,
+    );
+    blockMediansUs.push(round(median * 1000));
+    const improving = median < best * 0.97;
+    best = Math.min(best, median);
+    if (block >= MIN_WARMUP_BLOCKS && !improving) return { pairs: block * WARMUP_BLOCK, blockMediansUs };
+  }
+  return { pairs: MAX_WARMUP_BLOCKS * WARMUP_BLOCK, blockMediansUs };
 }
 
 /** `pairs` calls of each, interleaved (alternating which goes first), after a warm-up of both. */
@@ -153,10 +219,7 @@ async function paired(
   pairs: number,
   childPid?: number,
 ): Promise<Paired> {
-  for (let i = 0; i < WARMUP_PAIRS; i++) {
-    await direct();
-    await via();
-  }
+  const warm = await warmUp(direct, via);
   const loadBefore = loadavg()[0]!;
   const d: number[] = [];
   const m: number[] = [];
@@ -191,6 +254,8 @@ async function paired(
       p99AddedUs: round((quantile(sm, 0.99) - quantile(sd, 0.99)) * 1000),
       pairedMedianAddedUs: round(quantile(diffs, 0.5) * 1000),
       pairs,
+      warmupPairs: warm.pairs,
+      warmupBlockMediansUs: warm.blockMediansUs,
       loadBefore: round(loadBefore, 2),
       loadAfter: round(loadavg()[0]!, 2),
       ...(serverCpu === undefined ? {} : { serverCpuPerCallUs: serverCpu }),
@@ -199,7 +264,7 @@ async function paired(
 }
 
 async function main(): Promise<void> {
-  const local: BenchServer = await makeBenchServer();
+  const local = await startBenchServer(mapPath, recordsJson);
   const arp = local.kernel.arps.get('mcp-servicing')!;
   const view = arp.project(local.records, SESSION);
   if (!view.ok) throw new Error(view.code);

@@ -34,6 +34,13 @@ export {
   type HttpOptions,
 } from './transports.js';
 export { HTTP_REFUSAL_CODES, type HttpRefusalCode } from './http-session.js';
+export {
+  MAX_STDIO_LINE_BYTES,
+  STDIO_REFUSAL_CODES,
+  StdioSession,
+  type StdioRefusalCode,
+  type StdioSessionOptions,
+} from './stdio-session.js';
 export { nodeHttpFetch, type NodeHttpFetch, type NodeHttpFetchOptions } from './node-fetch.js';
 export {
   createUpstreams,

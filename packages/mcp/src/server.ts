@@ -136,7 +136,7 @@ function publicMessage(code: string, fallback: string): string {
  * @throws McpError VIEW_LOADER_MISSING (a map without a view loader)
  * @example
  * const mcp = createEdcaMcpServer({ kernel, stream: 'bank', principal, views: { cards: loadView } });
- * await mcp.connect(new StdioServerTransport());
+ * await mcp.connect(new StdioSession()); // or serveStdio(mcp)
  */
 export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServer {
   const { kernel } = options;

@@ -10,29 +10,33 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import {
   isInitializeRequest,
   localhostAllowedHostnames,
   validateHostHeader,
   validateOriginHeader,
 } from '@modelcontextprotocol/server';
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { McpError } from './errors.js';
 import { NodeHttpSession, refuseHttp } from './http-session.js';
 import type { EdcaMcpServer } from './server.js';
+import { StdioSession } from './stdio-session.js';
 
 /**
- * Serves one session on this process's stdin/stdout; resolves when the client hangs up.
+ * Serves one session on this process's stdin/stdout (or the given streams) through a
+ * {@link StdioSession}; resolves when the client hangs up (stdin ends).
  * @example await serveStdio(runtime.mcp);
  */
-export async function serveStdio(mcp: EdcaMcpServer): Promise<void> {
-  const transport = new StdioServerTransport();
+export async function serveStdio(
+  mcp: Pick<EdcaMcpServer, 'connect'>,
+  input: Readable = process.stdin,
+  output: Writable = process.stdout,
+): Promise<void> {
+  const transport = new StdioSession(input, output);
   const closed = new Promise<void>((done) => {
     transport.onclose = () => done();
   });
   await mcp.connect(transport);
-  // The SDK's stdio transport does not notice stdin's end on its own in every runtime.
-  process.stdin.once('end', () => void transport.close());
   await closed;
 }
 
