@@ -13,8 +13,9 @@
  * rows marked `per-instance`, one stream each. The server's CPU is read from /proc (the postmaster's
  * own time, its live processes' and the time of those it reaped), so it needs a local server on Linux.
  *
- * By default the host loads rows as a busy host does (the loads of concurrent requests share one
- * statement) and the store runs with `synchronousCommit: 'off'` (the journal is on the same server,
+ * By default the host loads and writes rows as a busy host does (the loads of concurrent requests
+ * share one statement, and so do the handlers' writes: one commit for a group, each handler resolving
+ * once its row is committed) and the store runs with `synchronousCommit: 'off'` (the journal is on the same server,
  * so its synchronous appends flush the store's writes); `--host-unbatched` and `--store-sync` give
  * the figures of a host that loads row by row and of a store that flushes every write
  * (docs/postgres.md, "Where the time goes").
@@ -23,9 +24,11 @@
  *   pnpm bench:postgres --json                # one JSON object
  *   pnpm bench:postgres --seconds 5           # shorter runs (also --seconds=5, as `pnpm bench` passes it)
  *   pnpm bench:postgres --instances 1,4       # only these instance counts
+ *   pnpm bench:postgres --modes execute       # only the decide+execute rows (or `decide`)
  *   pnpm bench:postgres --cpu-prof DIR        # also write each instance's V8 CPU profile into DIR
  *   pnpm bench:postgres --unix                # instances connect over the server's Unix socket
- *   pnpm bench:postgres --host-unbatched      # the host loads each request's rows with its own statement
+ *   pnpm bench:postgres --host-unbatched      # the host loads and writes each request's rows with its own statement
+ *   pnpm bench:postgres --host-write-unbatched # only the handler writes one statement (and commit) each
  *   pnpm bench:postgres --store-sync          # the store's writes wait for their own WAL flush
  *   pnpm bench:postgres --store-rides         # the store's settles and releases ride on journal appends
  *   pnpm bench:postgres --server-functions    # also the server's time in each edca function per permit
@@ -56,11 +59,16 @@ const option = (name: string): string | undefined => {
 };
 const seconds = Number(option('--seconds') ?? 10);
 const instanceCounts = (option('--instances') ?? '1,2,4').split(',').map(Number);
+// `--modes decide`, `--modes execute`: only the decide or only the decide+execute rows.
+const modes = (option('--modes') ?? 'decide,execute').split(',');
 const profDir = option('--cpu-prof');
 const nodeArgs = profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
 const unix = args.includes('--unix');
 // `--host-batch` was the opt-in before batching became the default; it is still accepted.
 const hostBatch = !args.includes('--host-unbatched');
+// The handler writes of concurrent executions share one transaction (the host's group commit);
+// `--host-unbatched` (the old model entirely) or `--host-write-unbatched` (writes only) turn it off.
+const hostWriteBatch = hostBatch && !args.includes('--host-write-unbatched');
 const storeCommit: 'on' | 'off' = args.includes('--store-sync') ? 'on' : 'off';
 // `--store-rides`: the store's settles and releases ride on the journal's appends (postgresStore({ journal })).
 const storeRides = args.includes('--store-rides');
@@ -254,6 +262,7 @@ async function runRow(
         benchMs: seconds * 1000,
         benchExecute: execute,
         hostBatch,
+        hostWriteBatch,
         storeCommit,
         storeRides,
       },
@@ -309,6 +318,7 @@ const rows: PostgresBenchRow[] = [];
 const loadBefore = loadavg()[0]!;
 try {
   for (const execute of [false, true]) {
+    if (!modes.includes(execute ? 'execute' : 'decide')) continue;
     for (const n of instanceCounts) rows.push(await runRow(server, n, execute, 'one'));
     for (const n of instanceCounts) if (n > 1) rows.push(await runRow(server, n, execute, 'per-instance'));
   }
@@ -321,6 +331,7 @@ const result = {
   external: server.external,
   socket: unix ? 'unix' : 'tcp',
   hostBatch,
+  hostWriteBatch,
   storeCommit,
   storeRides,
   loadAverage: [Number(loadBefore.toFixed(1)), Number(loadavg()[0]!.toFixed(1))],
