@@ -223,6 +223,11 @@ export interface PostgresBenchRow {
   readonly executionsPerSec: number;
   /** Node CPU time of the kernel processes per permit (PostgreSQL's own CPU not included). */
   readonly kernelCpuUsPerPermit: number;
+  /**
+   * The part of `kernelCpuUsPerPermit` spent in the operating system's kernel (system time: mostly
+   * the sockets' sends and receives, and on a loopback connection the delivery to the server).
+   */
+  readonly kernelSystemCpuUsPerPermit: number;
   /** PostgreSQL's CPU time (all its processes) per permit over the same run; null if not local. */
   readonly serverCpuUsPerPermit: number | null;
   /**
@@ -301,6 +306,9 @@ async function runRow(
     permitsPerSec: Math.round((permits * 1000) / ms),
     executionsPerSec: Math.round((executions * 1000) / ms),
     kernelCpuUsPerPermit: Math.round(cpuUs / Math.max(1, permits)),
+    kernelSystemCpuUsPerPermit: Math.round(
+      done.reduce((n, d) => n + Number(d['cpuSystemUs']), 0) / Math.max(1, permits),
+    ),
     serverCpuUsPerPermit:
       postmaster === null ? null : Math.round(((server1 - server0) * 1e6) / Math.max(1, permits)),
     transactionsPerPermit: Number(((xacts1 - xacts0) / Math.max(1, permits)).toFixed(2)),

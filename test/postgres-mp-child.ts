@@ -343,6 +343,7 @@ if ((config.benchMs ?? 0) > 0) {
     executions,
     ms,
     cpuUs: cpu.user + cpu.system,
+    cpuSystemUs: cpu.system,
   });
   // Stay connected until the parent has read the server's CPU: a backend that exits meanwhile takes
   // its time out of the live processes before the postmaster has it among its reaped children's.
