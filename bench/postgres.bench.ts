@@ -32,6 +32,7 @@
  *   pnpm bench:postgres --store-sync          # the store's writes wait for their own WAL flush
  *   pnpm bench:postgres --store-rides         # the store's settles and releases ride on journal appends
  *   pnpm bench:postgres --server-functions    # also the server's time in each edca function per permit
+ *   pnpm bench:postgres --pg-set plan_cache_mode=force_generic_plan  # database settings for an experiment
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -252,6 +253,13 @@ async function runRow(
   const url = unix ? await unixUrl(tcpUrl) : tcpUrl;
   const dir = scratchDir();
   // PL/pgSQL functions (triggers included) are timed by the server itself (pg_stat_user_functions).
+  // `--pg-set name=value[,name=value]`: database-level settings for an experiment (e.g. plan_cache_mode).
+  for (const setting of (option('--pg-set') ?? '').split(',').filter((x) => x !== '')) {
+    const [name, value] = setting.split('=');
+    if (!/^[a-z_]+$/.test(name ?? '') || !/^[A-Za-z0-9_.]+$/.test(value ?? ''))
+      throw new Error(`--pg-set: expected name=value, got ${setting}`);
+    await sql(url, `ALTER DATABASE ${new URL(tcpUrl).pathname.slice(1)} SET ${name} = '${value}'`);
+  }
   if (serverFunctions)
     await sql(url, `ALTER DATABASE ${new URL(tcpUrl).pathname.slice(1)} SET track_functions = 'pl'`);
   await prepareAppTables(url, instances, PAYMENTS);
