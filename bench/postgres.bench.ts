@@ -24,6 +24,7 @@
  *   pnpm bench:postgres --json                # one JSON object
  *   pnpm bench:postgres --seconds 5           # shorter runs (also --seconds=5, as `pnpm bench` passes it)
  *   pnpm bench:postgres --instances 1,4       # only these instance counts
+ *   pnpm bench:postgres --workers 128         # requests in flight per instance (default 32)
  *   pnpm bench:postgres --modes execute       # only the decide+execute rows (or `decide`)
  *   pnpm bench:postgres --cpu-prof DIR        # also write each instance's V8 CPU profile into DIR
  *   pnpm bench:postgres --unix                # instances connect over the server's Unix socket
@@ -74,7 +75,9 @@ const storeCommit: 'on' | 'off' = args.includes('--store-sync') ? 'on' : 'off';
 // `--store-rides`: the store's settles and releases ride on the journal's appends (postgresStore({ journal })).
 const storeRides = args.includes('--store-rides');
 const serverFunctions = args.includes('--server-functions');
-const WORKERS = 32;
+// Requests in flight per instance (`--workers N`): the batches' sizes follow it.
+const WORKERS = Number(option('--workers') ?? 32);
+if (!Number.isSafeInteger(WORKERS) || WORKERS < 1) throw new Error('--workers: expected a positive integer');
 const TICKS_PER_SECOND = 100;
 
 /** CPU seconds of a process from /proc/<pid>/stat: its own and (withChildren) its reaped children's. */
