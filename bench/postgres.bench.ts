@@ -13,8 +13,9 @@
  * rows marked `per-instance`, one stream each. The server's CPU is read from /proc (the postmaster's
  * own time, its live processes' and the time of those it reaped), so it needs a local server on Linux.
  *
- * By default the host loads rows as a busy host does (the loads of concurrent requests share one
- * statement) and the store runs with `synchronousCommit: 'off'` (the journal is on the same server,
+ * By default the host loads and writes rows as a busy host does (the loads of concurrent requests
+ * share one statement, and so do the handlers' writes: one commit for a group, each handler resolving
+ * once its row is committed) and the store runs with `synchronousCommit: 'off'` (the journal is on the same server,
  * so its synchronous appends flush the store's writes); `--host-unbatched` and `--store-sync` give
  * the figures of a host that loads row by row and of a store that flushes every write
  * (docs/postgres.md, "Where the time goes").
@@ -23,12 +24,16 @@
  *   pnpm bench:postgres --json                # one JSON object
  *   pnpm bench:postgres --seconds 5           # shorter runs (also --seconds=5, as `pnpm bench` passes it)
  *   pnpm bench:postgres --instances 1,4       # only these instance counts
+ *   pnpm bench:postgres --workers 128         # requests in flight per instance (default 32)
+ *   pnpm bench:postgres --modes execute       # only the decide+execute rows (or `decide`)
  *   pnpm bench:postgres --cpu-prof DIR        # also write each instance's V8 CPU profile into DIR
  *   pnpm bench:postgres --unix                # instances connect over the server's Unix socket
- *   pnpm bench:postgres --host-unbatched      # the host loads each request's rows with its own statement
+ *   pnpm bench:postgres --host-unbatched      # the host loads and writes each request's rows with its own statement
+ *   pnpm bench:postgres --host-write-unbatched # only the handler writes one statement (and commit) each
  *   pnpm bench:postgres --store-sync          # the store's writes wait for their own WAL flush
  *   pnpm bench:postgres --store-rides         # the store's settles and releases ride on journal appends
  *   pnpm bench:postgres --server-functions    # also the server's time in each edca function per permit
+ *   pnpm bench:postgres --pg-set plan_cache_mode=force_generic_plan  # database settings for an experiment
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -56,16 +61,23 @@ const option = (name: string): string | undefined => {
 };
 const seconds = Number(option('--seconds') ?? 10);
 const instanceCounts = (option('--instances') ?? '1,2,4').split(',').map(Number);
+// `--modes decide`, `--modes execute`: only the decide or only the decide+execute rows.
+const modes = (option('--modes') ?? 'decide,execute').split(',');
 const profDir = option('--cpu-prof');
 const nodeArgs = profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
 const unix = args.includes('--unix');
 // `--host-batch` was the opt-in before batching became the default; it is still accepted.
 const hostBatch = !args.includes('--host-unbatched');
+// The handler writes of concurrent executions share one transaction (the host's group commit);
+// `--host-unbatched` (the old model entirely) or `--host-write-unbatched` (writes only) turn it off.
+const hostWriteBatch = hostBatch && !args.includes('--host-write-unbatched');
 const storeCommit: 'on' | 'off' = args.includes('--store-sync') ? 'on' : 'off';
 // `--store-rides`: the store's settles and releases ride on the journal's appends (postgresStore({ journal })).
 const storeRides = args.includes('--store-rides');
 const serverFunctions = args.includes('--server-functions');
-const WORKERS = 32;
+// Requests in flight per instance (`--workers N`): the batches' sizes follow it.
+const WORKERS = Number(option('--workers') ?? 32);
+if (!Number.isSafeInteger(WORKERS) || WORKERS < 1) throw new Error('--workers: expected a positive integer');
 const TICKS_PER_SECOND = 100;
 
 /** CPU seconds of a process from /proc/<pid>/stat: its own and (withChildren) its reaped children's. */
@@ -215,6 +227,11 @@ export interface PostgresBenchRow {
   readonly executionsPerSec: number;
   /** Node CPU time of the kernel processes per permit (PostgreSQL's own CPU not included). */
   readonly kernelCpuUsPerPermit: number;
+  /**
+   * The part of `kernelCpuUsPerPermit` spent in the operating system's kernel (system time: mostly
+   * the sockets' sends and receives, and on a loopback connection the delivery to the server).
+   */
+  readonly kernelSystemCpuUsPerPermit: number;
   /** PostgreSQL's CPU time (all its processes) per permit over the same run; null if not local. */
   readonly serverCpuUsPerPermit: number | null;
   /**
@@ -239,6 +256,13 @@ async function runRow(
   const url = unix ? await unixUrl(tcpUrl) : tcpUrl;
   const dir = scratchDir();
   // PL/pgSQL functions (triggers included) are timed by the server itself (pg_stat_user_functions).
+  // `--pg-set name=value[,name=value]`: database-level settings for an experiment (e.g. plan_cache_mode).
+  for (const setting of (option('--pg-set') ?? '').split(',').filter((x) => x !== '')) {
+    const [name, value] = setting.split('=');
+    if (!/^[a-z_]+$/.test(name ?? '') || !/^[A-Za-z0-9_.]+$/.test(value ?? ''))
+      throw new Error(`--pg-set: expected name=value, got ${setting}`);
+    await sql(url, `ALTER DATABASE ${new URL(tcpUrl).pathname.slice(1)} SET ${name} = '${value}'`);
+  }
   if (serverFunctions)
     await sql(url, `ALTER DATABASE ${new URL(tcpUrl).pathname.slice(1)} SET track_functions = 'pl'`);
   await prepareAppTables(url, instances, PAYMENTS);
@@ -254,6 +278,7 @@ async function runRow(
         benchMs: seconds * 1000,
         benchExecute: execute,
         hostBatch,
+        hostWriteBatch,
         storeCommit,
         storeRides,
       },
@@ -292,6 +317,9 @@ async function runRow(
     permitsPerSec: Math.round((permits * 1000) / ms),
     executionsPerSec: Math.round((executions * 1000) / ms),
     kernelCpuUsPerPermit: Math.round(cpuUs / Math.max(1, permits)),
+    kernelSystemCpuUsPerPermit: Math.round(
+      done.reduce((n, d) => n + Number(d['cpuSystemUs']), 0) / Math.max(1, permits),
+    ),
     serverCpuUsPerPermit:
       postmaster === null ? null : Math.round(((server1 - server0) * 1e6) / Math.max(1, permits)),
     transactionsPerPermit: Number(((xacts1 - xacts0) / Math.max(1, permits)).toFixed(2)),
@@ -309,6 +337,7 @@ const rows: PostgresBenchRow[] = [];
 const loadBefore = loadavg()[0]!;
 try {
   for (const execute of [false, true]) {
+    if (!modes.includes(execute ? 'execute' : 'decide')) continue;
     for (const n of instanceCounts) rows.push(await runRow(server, n, execute, 'one'));
     for (const n of instanceCounts) if (n > 1) rows.push(await runRow(server, n, execute, 'per-instance'));
   }
@@ -321,6 +350,7 @@ const result = {
   external: server.external,
   socket: unix ? 'unix' : 'tcp',
   hostBatch,
+  hostWriteBatch,
   storeCommit,
   storeRides,
   loadAverage: [Number(loadBefore.toFixed(1)), Number(loadavg()[0]!.toFixed(1))],

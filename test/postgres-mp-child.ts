@@ -46,6 +46,11 @@ export interface ChildConfig {
   readonly benchExecute?: boolean;
   /** Benchmark: the host's row loads of concurrent requests share one statement. */
   readonly hostBatch?: boolean;
+  /**
+   * Benchmark: the handler writes of concurrent executions share one transaction (the host's group
+   * commit); each handler still returns only after its row is committed.
+   */
+  readonly hostWriteBatch?: boolean;
   /** The store's `synchronousCommit` (the journal is on the same server); default the store's. */
   readonly storeCommit?: 'on' | 'off';
   /** False: the store ends holds with its own statements, not on the journal's appends. */
@@ -124,6 +129,46 @@ const rowLoads = new Batcher<string, PayRow | undefined>(async (ids) => {
 const loadRow = (id: string): Promise<PayRow | undefined> =>
   config.hostBatch === true ? rowLoads.call(id) : loadOne(id);
 
+interface Effect {
+  readonly key: string;
+  // As the map gives them (pg serializes them, in the array of a batch too).
+  readonly payId: unknown;
+  readonly cents: unknown;
+}
+const EFFECT_SQL = `WITH e AS (
+     INSERT INTO mp_effects (idempotency_key, pay_id, cents, instance) VALUES ($1, $2, $3, $4) RETURNING pay_id
+   )
+   UPDATE mp_payments SET status_cd = 'RFND' WHERE pay_id = (SELECT pay_id FROM e)`;
+// With `hostWriteBatch` the handler writes of concurrent executions are one statement, one
+// transaction and one WAL flush, as a host that group-commits its writes; a handler's promise still
+// resolves only once its own row is committed, so the kernel's order (attempt durable, handler,
+// outcome) is the same as with a statement per write.
+const effectWrites = new Batcher<Effect, null>(async (effects) => {
+  await app.query({
+    name: 'mp-write-effects',
+    text: `WITH e AS (
+             INSERT INTO mp_effects (idempotency_key, pay_id, cents, instance)
+             SELECT k, p, c, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(k, p, c)
+             RETURNING pay_id
+           )
+           UPDATE mp_payments SET status_cd = 'RFND' WHERE pay_id IN (SELECT pay_id FROM e)`,
+    values: [
+      effects.map((e) => e.key),
+      effects.map((e) => e.payId),
+      effects.map((e) => e.cents),
+      config.instance,
+    ],
+  });
+  return effects.map(() => null);
+});
+async function writeEffect(effect: Effect): Promise<void> {
+  if (config.hostWriteBatch === true) {
+    await effectWrites.call(effect);
+    return;
+  }
+  await app.query(EFFECT_SQL, [effect.key, effect.payId, effect.cents, config.instance]);
+}
+
 const kernel = await createKernel({
   maps: [loaded.value],
   loaders: {
@@ -146,13 +191,11 @@ const kernel = await createKernel({
     // permit that ran twice shows up as two rows.
     'pay.refund': async (call, context) => {
       if (config.handlerDelayMs > 0) await sleep(config.handlerDelayMs);
-      await app.query(
-        `WITH e AS (
-           INSERT INTO mp_effects (idempotency_key, pay_id, cents, instance) VALUES ($1, $2, $3, $4) RETURNING pay_id
-         )
-         UPDATE mp_payments SET status_cd = 'RFND' WHERE pay_id = (SELECT pay_id FROM e)`,
-        [context.idempotencyKey, call.realParams['PAY_ID'], call.realParams['AMT_CENTS'], config.instance],
-      );
+      await writeEffect({
+        key: context.idempotencyKey,
+        payId: call.realParams['PAY_ID'],
+        cents: call.realParams['AMT_CENTS'],
+      });
       if (config.handlerDelayMs > 0) await sleep(config.handlerDelayMs);
       return { refunded: true };
     },
@@ -300,6 +343,7 @@ if ((config.benchMs ?? 0) > 0) {
     executions,
     ms,
     cpuUs: cpu.user + cpu.system,
+    cpuSystemUs: cpu.system,
   });
   // Stay connected until the parent has read the server's CPU: a backend that exits meanwhile takes
   // its time out of the live processes before the postmaster has it among its reaped children's.
