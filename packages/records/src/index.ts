@@ -64,6 +64,7 @@ export {
   safeVerifyRecord,
   verifyRecordLine,
   safeVerifyRecordLine,
+  verifyRecordHash,
   recordHash,
   encodeRecord,
   decodeRecord,

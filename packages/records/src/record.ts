@@ -351,18 +351,39 @@ export function verifyRecordLine(
   if (!bodyChecked) bodyCheck(record, checkedBodySchemas);
   const publicKey = typeof key === 'function' ? key(record) : key;
   if (publicKey === undefined) throw new RecordsError('KEY_UNTRUSTED', `no trusted key for ${record.kid}`);
+  checkSignature(record, publicKey, signingMessageOfLine(record, bytes), backend);
+  return { record, bytes, hash: digestBytes(bytes) };
+}
+
+/**
+ * The signing message of a record from its canonical line bytes: the `sig` member cut out (it sits
+ * right before the `stream` and `type` tail), behind the signing prefix.
+ */
+function signingMessageOfLine(record: SignedRecord, bytes: Buffer): Buffer {
   const tailLength = Buffer.byteLength(tailOf(record), 'utf8');
   const member = `"sig":"${record.sig}",`;
   const cut = bytes.length - tailLength - member.length;
   if (bytes.toString('latin1', cut, cut + member.length) !== member)
     throw new Error('invariant: canonical record has no sig member before stream and type');
-  const message = Buffer.concat([
-    RECORD_SIGNING_PREFIX,
-    bytes.subarray(0, cut),
-    bytes.subarray(cut + member.length),
-  ]);
-  checkSignature(record, publicKey, message, backend);
-  return { record, bytes, hash: digestBytes(bytes) };
+  return Buffer.concat([RECORD_SIGNING_PREFIX, bytes.subarray(0, cut), bytes.subarray(cut + member.length)]);
+}
+
+/**
+ * {@link verifyRecord} and {@link recordHash} in one: the record is canonicalized once, its
+ * signature checked over those bytes with `sig` cut out, and their hash returned.
+ * @throws RecordsError like {@link verifyRecord}
+ * @example
+ * const hash = verifyRecordHash(permit.record, signer.publicKey);
+ */
+export function verifyRecordHash(
+  record: SignedRecord,
+  publicKey: Uint8Array,
+  backend: Ed25519Backend = defaultEd25519Backend(),
+): Digest {
+  const encoded = encodeRecord(record);
+  const bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.length);
+  checkSignature(record, publicKey, signingMessageOfLine(record, bytes), backend);
+  return digestBytes(bytes);
 }
 
 /**

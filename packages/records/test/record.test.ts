@@ -16,6 +16,7 @@ import {
   signRecord,
   verifyEd25519,
   verifyRecord,
+  verifyRecordHash,
   verifyRecordLine,
   type RecordsErrorCode,
   type SignedRecord,
@@ -182,6 +183,34 @@ describe('verifyRecord', () => {
       const malleated = { ...record, sig: sig.toString('base64url') };
       expect(await codeOf(() => verifyRecord(malleated, signer.publicKey))).toBe('SIG_INVALID');
       expect(await codeOf(() => verifyRecord(malleated, signer.publicKey, 'tweetnacl'))).toBe('SIG_INVALID');
+    });
+  });
+});
+
+describe('verifyRecordHash', () => {
+  describe('when the record is untouched', () => {
+    it('returns its record hash, on both backends, for any stream text', async () => {
+      const sealed = await sealRecord({ ...permitRecord(signer.kid), stream: 'ström-€-😀' }, signer);
+      expect(verifyRecordHash(sealed.record, signer.publicKey)).toBe(sealed.hash);
+      expect(verifyRecordHash(sealed.record, signer.publicKey, 'tweetnacl')).toBe(recordHash(sealed.record));
+    });
+  });
+  describe('when the record or key is wrong', () => {
+    it('refuses as verifyRecord does: a changed field, another key, a non-canonical value', async () => {
+      const record = await signRecord(permitRecord(signer.kid), signer);
+      const cases: [SignedRecord, Uint8Array][] = [
+        [{ ...record, seq: 3 }, signer.publicKey],
+        [{ ...record, body: { ...(record.body as object), verdict: 'refuse' } }, signer.publicKey],
+        [{ ...record, stream: 'bank-eu-2' }, signer.publicKey],
+        [record, other.publicKey],
+        [{ ...record, body: { ...(record.body as object), amount: Number.NaN } }, signer.publicKey],
+        [{ ...record, sig: 'A'.repeat(86) }, signer.publicKey],
+      ];
+      for (const [c, key] of cases) {
+        const expected = await codeOf(() => verifyRecord(c, key));
+        expect(expected).not.toBe('NO_ERROR');
+        expect(await codeOf(() => verifyRecordHash(c, key))).toBe(expected);
+      }
     });
   });
 });

@@ -4,7 +4,7 @@
  * after. A handler that throws or hangs yields an outcome, never an exception.
  */
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
-import { digestEquals, recordHash, safeVerifyRecord, type Digest, type JsonValue } from '@edca/records';
+import { digestEquals, RecordsError, verifyRecordHash, type Digest, type JsonValue } from '@edca/records';
 import type { ArpHandler, ArpSession, PrivateCall } from '@edca/arp';
 import { toRfc3339 } from '../clock.js';
 import { isFinalHandlerError } from '../handler-error.js';
@@ -30,13 +30,12 @@ export function readPermit(ctx: KernelContext, permit: Permit): { readonly body:
   const record = permit?.record;
   if (!isObject(record) || record.type !== 'decision' || record.kid !== ctx.signer.kid)
     return refusedExec('PERMIT_INVALID', 'not a decision record signed by this kernel');
-  if (!safeVerifyRecord(record, ctx.signer.publicKey).ok)
-    return refusedExec('PERMIT_INVALID', 'the permit signature does not verify');
   let hash: Digest;
   try {
-    hash = recordHash(record);
-  } catch {
-    return refusedExec('PERMIT_INVALID', 'the permit is not canonical');
+    hash = verifyRecordHash(record, ctx.signer.publicKey);
+  } catch (error) {
+    if (!(error instanceof RecordsError)) throw error;
+    return refusedExec('PERMIT_INVALID', 'the permit signature does not verify');
   }
   if (typeof permit.hash !== 'string' || !digestEquals(hash, permit.hash))
     return refusedExec('PERMIT_INVALID', 'the permit hash does not match its record');
