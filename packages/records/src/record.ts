@@ -178,8 +178,7 @@ export function signingMessage(unsigned: UnsignedRecord): Uint8Array {
 export async function sealRecord(unsigned: UnsignedRecord, signer: Signer): Promise<SealedRecord> {
   checkEnvelope(unsigned, false);
   const text = canonicalize(unsigned, LIMITS); // the strict I-JSON check of every field
-  // The hand-written check only ever accepts (held to zod by the fast-path harness); otherwise zod decides.
-  if (bodyCheckPath.fast(unsigned.type, unsigned.body) !== true) bodyCheck(unsigned, checkedBodySchemas);
+  bodyCheck(unsigned, checkedBodySchemas);
   if (unsigned.kid !== signer.kid)
     throw new RecordsError(
       'RECORD_KID_MISMATCH',
