@@ -75,6 +75,30 @@ describe('createLedgerStore', () => {
     });
   });
 
+  describe("when the kernel reserves a permit's holds under its hold id (reserveHold)", () => {
+    it('counts them once: beside the fold until the record lands, then from the fold', async () => {
+      const { ledger, store } = setup();
+      expect(await store.reserveHold('h1', [reservation('h1', 5_000)], 1_000)).toEqual({ ok: true });
+      expect(await store.usage(counter, 1_000)).toBe(30);
+      land(ledger, store, permit(D('1'), 'h1', 1_000, 5_000));
+      expect(await store.usage(counter, 1_000)).toBe(30);
+      expect(await store.reserveHold('h2', [reservation('h2', 5_000)], 1_000)).toEqual({ ok: true });
+      expect(await store.reserveHold('h3', [reservation('h3', 5_000)], 1_000)).toEqual({ ok: true });
+      expect(await store.reserveHold('h4', [reservation('h4', 5_000)], 1_000)).toMatchObject({
+        ok: false,
+        usage: 90,
+      });
+      // Released before its record landed (the journal refused it), then the same hold id lands:
+      // nothing is dropped twice, and the fold alone counts it.
+      await store.release('h2|refund.budget');
+      expect(await store.usage(counter, 1_000)).toBe(60);
+      land(ledger, store, permit(D('3'), 'h3', 1_000, 5_000));
+      expect(await store.usage(counter, 1_000)).toBe(60);
+      land(ledger, store, permit(D('2'), 'h2', 1_000, 5_000));
+      expect(await store.usage(counter, 1_000)).toBe(90);
+    });
+  });
+
   describe('when a permit expires while execute has pinned it but its attempt has not landed', () => {
     it('keeps counting its hold, and the attempt takes over', async () => {
       const { ledger, store } = setup();

@@ -215,6 +215,50 @@ describe('sealChain', () => {
       }
     });
 
+    it('prepareRecord agrees with sealRecord at the depth and size limits, either way', async () => {
+      const base = good();
+      const withInput = (input: JsonValue): ChainDraft => ({
+        ...base,
+        body: { ...(base.body as object), input },
+      });
+      const nested = (depth: number): JsonValue =>
+        JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as JsonValue;
+      const seals = (draft: ChainDraft): Promise<boolean> =>
+        sealRecord({ ...draft, prev: D('a') }, plain).then(
+          () => true,
+          () => false,
+        );
+      // The longest string input sealRecord takes (bisected): the byte limit is right after it.
+      let lo = 1_040_000;
+      let hi = 1_048_576;
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (await seals(withInput('x'.repeat(mid)))) lo = mid;
+        else hi = mid;
+      }
+      const drafts: ChainDraft[] = [
+        ...[60, 61, 62, 63, 64].map((d) => withInput(nested(d))),
+        ...[-1, 0, 1, 2].map((k) => withInput('x'.repeat(lo + k))),
+        { ...base, stream: 'ströme-\u{1F600}' },
+      ];
+      const outcomes: boolean[] = [];
+      for (const draft of drafts) {
+        const sealed = await sealRecord({ ...draft, prev: D('a') }, plain).then(
+          (r) => r,
+          (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+        );
+        outcomes.push(!(sealed instanceof Error));
+        if (sealed instanceof Error) {
+          expect(await codeOf(() => prepareRecord(draft))).toBe(await codeOf(Promise.reject(sealed)));
+          continue;
+        }
+        const chain = await sealChain(D('a'), [prepareRecord(draft)], plain);
+        expect(Buffer.from(chain.records[0]!.bytes).equals(Buffer.from(sealed.bytes))).toBe(true);
+      }
+      // Both sides of each limit were reached.
+      expect(outcomes).toEqual([true, true, true, false, false, true, true, false, false, true]);
+    });
+
     it('sealChain refuses a broken chain, a foreign kid and hand-made records', async () => {
       const a = prepareRecord({ ...good(), seq: 2 });
       const c = prepareRecord({ ...good(), seq: 4 });

@@ -290,7 +290,10 @@ async function reserveHolds(
   const holdUntil = nowMs + ctx.settings.permitTtlMs;
   const reservations = reservationsFor(intent, planned.input, req.counterNames, holdUntil, holdId, nowMs);
   try {
-    const reserved = await ctx.store.reserve(reservations, nowMs);
+    const reserved =
+      ctx.embedded !== undefined
+        ? await ctx.embedded.reserveHold(holdId, reservations, nowMs)
+        : await ctx.store.reserve(reservations, nowMs);
     return reserved.ok ? { holdId, reservations } : 'retry';
   } catch (error) {
     return error instanceof KernelError && error.code === 'STORE_MISUSE' ? 'collision' : 'unavailable';

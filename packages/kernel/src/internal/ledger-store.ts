@@ -24,6 +24,11 @@ export interface LedgerStore extends KernelStore {
    */
   reserveLegacy(wanted: readonly Reservation[], now: number): Promise<ReserveResult>;
   /**
+   * `reserve` for a permit's holds, filed under its hold id as well: when its record lands, the
+   * reservations are found by the hold id its body carries instead of by each `<hold id>|<key>`.
+   */
+  reserveHold(holdId: string, wanted: readonly Reservation[], now: number): Promise<ReserveResult>;
+  /**
    * `usage` of several counters, answered at once: the store is in this process, so decide reads
    * it without a promise per counter. Throws (`STORE_UNAVAILABLE`) where `usage` would reject.
    */
@@ -36,12 +41,16 @@ export function createLedgerStore(ledger: LedgerState): LedgerStore {
 }
 
 const reservationId = (holdId: string, key: string): string => `${holdId}|${key}`;
+/** The hold id of a reservation id `<hold id>|<key>` (limit keys hold no `|`). */
+const holdIdOf = (reservationId: string): string => reservationId.slice(0, reservationId.lastIndexOf('|'));
 
 class FoldStore extends MemoryStore implements LedgerStore {
   /** Reservations taken by `reserve` whose permit's record is not applied yet, by id. */
   private readonly inflight = new Map<string, Reservation>();
   /** The amounts of `inflight` by counter. */
   private readonly inflightByCounter = new Map<string, number>();
+  /** The reservations `reserveHold` took, by hold id, until their permit's record lands. */
+  private readonly inflightByHold = new Map<string, readonly Reservation[]>();
   /** Reservations of journaled permits pinned before their attempt is applied (`<hold id>|<key>`). */
   private readonly pinned = new Set<string>();
 
@@ -88,30 +97,40 @@ class FoldStore extends MemoryStore implements LedgerStore {
   }
 
   override reserve(wanted: readonly Reservation[], now: number): Promise<ReserveResult> {
+    return run(() => this.reserveNow(wanted, now));
+  }
+
+  reserveHold(holdId: string, wanted: readonly Reservation[], now: number): Promise<ReserveResult> {
     return run(() => {
-      this.open();
-      for (let i = 0; i < wanted.length; i++) {
-        const r = wanted[i]!;
-        if (this.inflight.has(r.id) || this.reservations.held.has(r.id))
-          throw new KernelError('STORE_MISUSE', `reservation id ${r.id} reused`);
-        if (!(r.amount >= 0) || !Number.isFinite(r.amount))
-          throw new KernelError('STORE_MISUSE', `reservation ${r.id} has a bad amount`);
-        // What the same call reserves before this one on the same counter (calls hold a few).
-        let pending = 0;
-        for (let j = 0; j < i; j++) {
-          const w = wanted[j]!;
-          if (w.id === r.id) throw new KernelError('STORE_MISUSE', `reservation id ${r.id} reused`);
-          if (w.counter === r.counter) pending += w.amount;
-        }
-        const usage = this.usageNow(r.counter, now) + pending;
-        if (usage + r.amount > r.max) return { ok: false, counter: r.counter, usage };
-      }
-      for (const r of wanted) {
-        this.inflight.set(r.id, r);
-        this.inflightByCounter.set(r.counter, (this.inflightByCounter.get(r.counter) ?? 0) + r.amount);
-      }
-      return { ok: true };
+      const result = this.reserveNow(wanted, now);
+      if (result.ok) this.inflightByHold.set(holdId, wanted);
+      return result;
     });
+  }
+
+  private reserveNow(wanted: readonly Reservation[], now: number): ReserveResult {
+    this.open();
+    for (let i = 0; i < wanted.length; i++) {
+      const r = wanted[i]!;
+      if (this.inflight.has(r.id) || this.reservations.held.has(r.id))
+        throw new KernelError('STORE_MISUSE', `reservation id ${r.id} reused`);
+      if (!(r.amount >= 0) || !Number.isFinite(r.amount))
+        throw new KernelError('STORE_MISUSE', `reservation ${r.id} has a bad amount`);
+      // What the same call reserves before this one on the same counter (calls hold a few).
+      let pending = 0;
+      for (let j = 0; j < i; j++) {
+        const w = wanted[j]!;
+        if (w.id === r.id) throw new KernelError('STORE_MISUSE', `reservation id ${r.id} reused`);
+        if (w.counter === r.counter) pending += w.amount;
+      }
+      const usage = this.usageNow(r.counter, now) + pending;
+      if (usage + r.amount > r.max) return { ok: false, counter: r.counter, usage };
+    }
+    for (const r of wanted) {
+      this.inflight.set(r.id, r);
+      this.inflightByCounter.set(r.counter, (this.inflightByCounter.get(r.counter) ?? 0) + r.amount);
+    }
+    return { ok: true };
   }
 
   reserveLegacy(wanted: readonly Reservation[], now: number): Promise<ReserveResult> {
@@ -146,7 +165,13 @@ class FoldStore extends MemoryStore implements LedgerStore {
   override release(reservationId: string): Promise<void> {
     this.pinned.delete(reservationId);
     // Before its record landed (the journal refused it): the hold never existed.
-    if (this.dropInflight(reservationId)) return run(() => this.open());
+    if (this.dropInflight(reservationId)) {
+      const holdId = holdIdOf(reservationId);
+      const held = this.inflightByHold.get(holdId);
+      if (held !== undefined && held.every((r) => !this.inflight.has(r.id)))
+        this.inflightByHold.delete(holdId);
+      return run(() => this.open());
+    }
     return super.release(reservationId);
   }
 
@@ -156,6 +181,18 @@ class FoldStore extends MemoryStore implements LedgerStore {
       if (this.inflight.size === 0 || !isObject(body) || !isObject(body['hold'])) return;
       const { id, counters } = body['hold'];
       if (typeof id !== 'string' || !Array.isArray(counters)) return;
+      const held = this.inflightByHold.get(id);
+      // The body's hold names the counters reserveHold took, in their order (holdOf): then no
+      // reservation id needs building. Anything else is looked up by its ids.
+      if (held !== undefined) this.inflightByHold.delete(id);
+      if (
+        held !== undefined &&
+        held.length === counters.length &&
+        held.every((r, i) => isObject(counters[i]) && counters[i]['counter'] === r.counter)
+      ) {
+        for (const r of held) this.dropInflight(r.id);
+        return;
+      }
       for (const c of counters)
         if (isObject(c) && typeof c['key'] === 'string') this.dropInflight(reservationId(id, c['key']));
     } else if (type === 'attempt' && this.pinned.size > 0 && isObject(body)) {
