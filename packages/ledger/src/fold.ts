@@ -196,8 +196,10 @@ function applyDecision(ctx: Ctx<'decision'>): void {
     openEscalation(ctx, actionHash);
     return;
   }
-  // A permit or a refusal for an action answers every escalation of that action.
-  for (const id of state.approvalsByAction.get(actionHash) ?? []) state.approvals.get(id)!.resolved = true;
+  // A permit or a refusal for an action answers every escalation of that action (looked up only
+  // when some escalation is on record: hashing the action hash is a cost of its own).
+  if (state.approvalsByAction.size > 0)
+    for (const id of state.approvalsByAction.get(actionHash) ?? []) state.approvals.get(id)!.resolved = true;
   if (verdict !== 'permit') {
     state.nonPermits.add(hash);
     return;

@@ -25,7 +25,7 @@ import {
   type Signer,
 } from './ed25519.js';
 import { RecordsError } from './errors.js';
-import { canonicalize } from './ijson.js';
+import { DEFAULT_IJSON_LIMITS, canonicalize } from './ijson.js';
 import { bodyCheckPath } from './fast-decode.js';
 import { leafHash } from './merkle.js';
 import {
@@ -117,17 +117,11 @@ export function prepareRecord(draft: ChainDraft): PreparedRecord {
     kid: draft.kid,
   };
   checkEnvelope(unsigned, false);
-  const text = canonicalize(unsigned, LIMITS);
-  // The hand-written check only ever accepts (held to zod by the fast-path harness); otherwise zod decides.
-  if (bodyCheckPath.fast(unsigned.type, unsigned.body) !== true) bodyCheck(unsigned, checkedBodySchemas);
   const prevText = unsigned.prev === null ? 'null' : `"${PREV_PLACEHOLDER}"`;
   const mid = `,"seq":${unsigned.seq},`;
-  const tail = `"stream":${JSON.stringify(unsigned.stream)},"type":${JSON.stringify(unsigned.type)}}`;
-  const headLength = text.length - tail.length - mid.length - prevText.length;
-  const head = text.slice(0, headLength);
-  // RFC 8785 orders the members at, body, kid, prev, seq, (sig,) stream, type.
-  if (!head.endsWith('"prev":') || text.slice(headLength) !== prevText + mid + tail)
-    throw new Error('invariant: canonical record does not have the at…type member order');
+  const head = headOf(unsigned, prevText.length + mid.length) ?? checkedHead(unsigned, prevText, mid);
+  // The hand-written check only ever accepts (held to zod by the fast-path harness); otherwise zod decides.
+  if (bodyCheckPath.fast(unsigned.type, unsigned.body) !== true) bodyCheck(unsigned, checkedBodySchemas);
   const fixed: ChainDraft = Object.freeze({
     type: unsigned.type,
     stream: unsigned.stream,
@@ -136,7 +130,56 @@ export function prepareRecord(draft: ChainDraft): PreparedRecord {
     body: unsigned.body,
     kid: unsigned.kid,
   });
-  return new Prepared(fixed, head, mid, tail);
+  return new Prepared(fixed, head.head, mid, head.tail);
+}
+
+/** A record's `head` and `tail` texts (see {@link PreparedRecord}). */
+interface HeadAndTail {
+  readonly head: string;
+  readonly tail: string;
+}
+
+// The body composed alone sits one level higher than in its record; two levels of margin keep the
+// short path to bodies the whole record's canonicalization surely accepts.
+const BODY_LIMITS = { maxBytes: MAX_RECORD_BYTES, maxDepth: DEFAULT_IJSON_LIMITS.maxDepth - 2 } as const;
+
+/** A cache: the last stream and its canonical text (a journal appends to one stream). */
+let streamText: { readonly stream: string; readonly text: string } | undefined;
+
+/**
+ * The head and tail of a record whose envelope `checkEnvelope` accepted, composed from the body's
+ * canonical text alone: RFC 8785 orders the members at, body, kid, prev, seq, stream, type, and
+ * `at`, `kid` and `type` are plain ASCII by their patterns. Undefined whenever the body or the
+ * stream is refused, or the record's length is anywhere near the limit: the caller then
+ * canonicalizes the whole record, which refuses exactly as `sealRecord` does. (The limit is on
+ * I-JSON's size estimate of the record, which is at most its text's length.)
+ */
+function headOf(unsigned: UnsignedRecord, middle: number): HeadAndTail | undefined {
+  let body: string;
+  let stream: string;
+  try {
+    body = canonicalize(unsigned.body, BODY_LIMITS);
+    if (streamText?.stream !== unsigned.stream)
+      streamText = { stream: unsigned.stream, text: canonicalize(unsigned.stream) };
+    stream = streamText.text;
+  } catch {
+    return undefined;
+  }
+  const head = '{"at":"' + unsigned.at + '","body":' + body + ',"kid":"' + unsigned.kid + '","prev":';
+  const tail = '"stream":' + stream + ',"type":"' + unsigned.type + '"}';
+  if (head.length + middle + tail.length > MAX_RECORD_BYTES) return undefined;
+  return { head, tail };
+}
+
+/** The head and tail cut out of the whole record's canonical text (every check, every refusal). */
+function checkedHead(unsigned: UnsignedRecord, prevText: string, mid: string): HeadAndTail {
+  const text = canonicalize(unsigned, LIMITS);
+  const tail = `"stream":${JSON.stringify(unsigned.stream)},"type":${JSON.stringify(unsigned.type)}}`;
+  const headLength = text.length - tail.length - mid.length - prevText.length;
+  const head = text.slice(0, headLength);
+  if (!head.endsWith('"prev":') || text.slice(headLength) !== prevText + mid + tail)
+    throw new Error('invariant: canonical record does not have the at…type member order');
+  return { head, tail };
 }
 
 /**

@@ -126,26 +126,30 @@ export function decisionBody(
           expiresAt: toRfc3339(meta.nowMs + settings.approvalTtlMs),
         }
       : undefined;
-  const body: Record<string, JsonValue> = {
-    verdict: result.verdict,
-    decisionKey: meta.decisionKey,
-    policyDigest: entry.map.digest,
-    stateHash: meta.stateHash,
-    actionHash: meta.actionHash,
-    input: input as unknown as JsonValue,
-    rule: result.rule,
-    reasons: [...result.reasons],
-    accountable: result.accountable,
-    principal: meta.context.principal.id,
-    proposer: {
-      modelId: meta.context.proposer.modelId,
-      promptTemplateDigest: meta.context.proposer.promptTemplateDigest,
-    },
-  };
-  // Assigned, not spread in: a conditional spread copies through the slow generic path.
+  // Members assigned in RFC 8785 order (the record's canonical text sorts them): the writer's sort
+  // then finds them in place. Assigned one by one, not spread in: a conditional spread copies
+  // through the slow generic path.
+  const extra = meta.extra;
+  const body: Record<string, JsonValue> = {};
+  body['accountable'] = result.accountable;
+  body['actionHash'] = meta.actionHash;
+  if (extra?.['approval'] !== undefined) body['approval'] = extra['approval'];
+  body['decisionKey'] = meta.decisionKey;
   if (result.verdict === 'permit') body['expiresAt'] = toRfc3339(meta.nowMs + settings.permitTtlMs);
+  if (extra?.['hold'] !== undefined) body['hold'] = extra['hold'];
+  body['input'] = input as unknown as JsonValue;
   if (pendingApproval) body['pendingApproval'] = { ...pendingApproval };
-  if (meta.extra) for (const k in meta.extra) body[k] = meta.extra[k]!;
+  body['policyDigest'] = entry.map.digest;
+  body['principal'] = meta.context.principal.id;
+  body['proposer'] = {
+    modelId: meta.context.proposer.modelId,
+    promptTemplateDigest: meta.context.proposer.promptTemplateDigest,
+  };
+  body['reasons'] = [...result.reasons];
+  body['rule'] = result.rule;
+  body['stateHash'] = meta.stateHash;
+  body['verdict'] = result.verdict;
+  if (extra) for (const k in extra) if (k !== 'approval' && k !== 'hold') body[k] = extra[k]!;
   const base: DecisionBase = {
     verdict: result.verdict,
     rule: result.rule,

@@ -55,15 +55,16 @@ export function holdOf(
   intent: CompiledIntent,
   holdId: string,
 ): JsonValue {
+  // Members in RFC 8785 order, as the record's canonical text sorts them.
   return {
-    id: holdId,
     counters: reservations.map((r, i) => ({
-      key: intent.limits[i]!.key,
-      counter: r.counter,
       amount: r.amount,
+      counter: r.counter,
+      key: intent.limits[i]!.key,
       max: r.max,
       windowEnd: r.windowEnd ?? null,
     })),
+    id: holdId,
   };
 }
 
