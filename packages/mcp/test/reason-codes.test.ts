@@ -10,46 +10,22 @@ const tests = readdirSync(testDir)
   .map((f) => readFileSync(new URL(f, testDir), 'utf8'))
   .join('\n');
 
-describe('McpError codes', () => {
-  describe('when the catalogue is read', () => {
-    it('documents every code in docs/reason-codes.md and docs/mcp.md', () => {
-      for (const code of MCP_ERROR_CODES) {
-        expect(docs, code).toContain(`\`${code}\``);
-        expect(mcpDoc, code).toContain(`\`${code}\``);
-      }
-    });
-    it('asserts every code in at least one @edca/mcp test', () => {
-      const untested = MCP_ERROR_CODES.filter((code) => !tests.includes(`'${code}'`));
-      expect(untested).toEqual([]);
-    });
-  });
-});
+const catalogues: readonly (readonly [string, readonly string[]])[] = [
+  ['McpError codes', MCP_ERROR_CODES],
+  ['HTTP refusal codes (error.data.code of the Streamable HTTP endpoint)', HTTP_REFUSAL_CODES],
+  ['stdio refusal codes (error.data.code of the line serveStdio writes back)', STDIO_REFUSAL_CODES],
+];
 
-describe('HTTP refusal codes (error.data.code of the Streamable HTTP endpoint)', () => {
+describe.each(catalogues)('%s', (_name, codes) => {
   describe('when the catalogue is read', () => {
     it('documents every code in docs/reason-codes.md and docs/mcp.md', () => {
-      for (const code of HTTP_REFUSAL_CODES) {
+      for (const code of codes) {
         expect(docs, code).toContain(`\`${code}\``);
         expect(mcpDoc, code).toContain(`\`${code}\``);
       }
     });
     it('asserts every code in at least one @edca/mcp test', () => {
-      const untested = HTTP_REFUSAL_CODES.filter((code) => !tests.includes(`'${code}'`));
-      expect(untested).toEqual([]);
-    });
-  });
-});
-
-describe('stdio refusal codes (error.data.code of the line serveStdio writes back)', () => {
-  describe('when the catalogue is read', () => {
-    it('documents every code in docs/reason-codes.md and docs/mcp.md', () => {
-      for (const code of STDIO_REFUSAL_CODES) {
-        expect(docs, code).toContain(`\`${code}\``);
-        expect(mcpDoc, code).toContain(`\`${code}\``);
-      }
-    });
-    it('asserts every code in at least one @edca/mcp test', () => {
-      const untested = STDIO_REFUSAL_CODES.filter((code) => !tests.includes(`'${code}'`));
+      const untested = codes.filter((code) => !tests.includes(`'${code}'`));
       expect(untested).toEqual([]);
     });
   });
