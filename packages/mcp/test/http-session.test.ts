@@ -6,7 +6,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import type { Transport } from '@modelcontextprotocol/server';
 import { HTTP_REFUSAL_CODES, serveHttp, type HttpRefusalCode } from '../src/index.js';
 import { makeMcpFixture } from './support/fixture.js';
-import { serveEdca, serveTool, type Cleanups } from './support/http-servers.js';
+import { resourceUpdateOverHttp, serveEdca, serveTool, type Cleanups } from './support/http-servers.js';
 
 const cleanups: Cleanups = [];
 afterEach(async () => {
@@ -279,23 +279,7 @@ describe('serveHttp (Streamable HTTP session transport)', () => {
     });
 
     it('the official client receives a resource update through it', async () => {
-      const { http, handles } = await serveEdca(cleanups);
-      const client = new Client({ name: 'agent', version: '1' });
-      const updated = new Promise<string>((done) => {
-        client.setNotificationHandler('notifications/resources/updated', (n) => done(n.params.uri));
-      });
-      await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
-      cleanups.push(() => client.close());
-      // The client opens its GET stream after `initialized`; the update is sent until it is there.
-      const timer = setInterval(
-        () => void handles[0]!.server.sendResourceUpdated({ uri: 'edca://view/x' }),
-        20,
-      );
-      try {
-        expect(await updated).toBe('edca://view/x');
-      } finally {
-        clearInterval(timer);
-      }
+      expect(await resourceUpdateOverHttp(cleanups)).toBe('edca://view/x');
     });
   });
 

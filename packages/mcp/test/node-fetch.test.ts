@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createUpstreams, nodeHttpFetch } from '../src/index.js';
-import { serveEdca, serveTool, type Cleanups } from './support/http-servers.js';
+import { resourceUpdateOverHttp, serveEdca, serveTool, type Cleanups } from './support/http-servers.js';
 
 const cleanups: Cleanups = [];
 afterEach(async () => {
@@ -74,23 +74,7 @@ describe('nodeHttpFetch', () => {
     });
 
     it('receives a message on the GET stream (SSE) that the server sends unprompted', async () => {
-      const { http, handles } = await serveEdca(cleanups);
-      const client = new Client({ name: 'agent', version: '1' });
-      const updated = new Promise<string>((done) => {
-        client.setNotificationHandler('notifications/resources/updated', (n) => done(n.params.uri));
-      });
-      await client.connect(new StreamableHTTPClientTransport(new URL(http.url), { fetch: nodeHttpFetch() }));
-      cleanups.push(() => client.close());
-      // The client opens its GET stream after `initialized`; the update is sent until it is there.
-      const timer = setInterval(
-        () => void handles[0]!.server.sendResourceUpdated({ uri: 'edca://view/x' }),
-        20,
-      );
-      try {
-        expect(await updated).toBe('edca://view/x');
-      } finally {
-        clearInterval(timer);
-      }
+      expect(await resourceUpdateOverHttp(cleanups, nodeHttpFetch())).toBe('edca://view/x');
     });
 
     it('reads a POST answered as an SSE stream: the log message first, then the result', async () => {

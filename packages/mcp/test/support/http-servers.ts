@@ -1,6 +1,7 @@
 // Streamable HTTP servers for the wire tests (http-session, node-fetch): edca's own, on the test
 // fixture, and a plain SDK server for what edca's tools never do. Each registers its closing in
 // the caller's `cleanups`, which the test file's afterEach runs.
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Server, type Transport } from '@modelcontextprotocol/server';
 import { serveHttp, type HttpEndpoint, type McpSessionHandle } from '../../src/index.js';
 import { makeMcpFixture, type McpFixture } from './fixture.js';
@@ -56,4 +57,31 @@ export async function serveTool(
   );
   cleanups.push(() => http.close());
   return http;
+}
+
+/**
+ * Connects the official client to edca's server over HTTP (with `fetch` when given) and has the
+ * server send `notifications/resources/updated` until the client's GET stream carries one; returns
+ * the URI the client received.
+ */
+export async function resourceUpdateOverHttp(
+  cleanups: Cleanups,
+  fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>,
+): Promise<string> {
+  const { http, handles } = await serveEdca(cleanups);
+  const client = new Client({ name: 'agent', version: '1' });
+  const updated = new Promise<string>((done) => {
+    client.setNotificationHandler('notifications/resources/updated', (n) => done(n.params.uri));
+  });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(http.url), fetch === undefined ? {} : { fetch }),
+  );
+  cleanups.push(() => client.close());
+  // The client opens its GET stream after `initialized`; the update is sent until it is there.
+  const timer = setInterval(() => void handles[0]!.server.sendResourceUpdated({ uri: 'edca://view/x' }), 20);
+  try {
+    return await updated;
+  } finally {
+    clearInterval(timer);
+  }
 }
