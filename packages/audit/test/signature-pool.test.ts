@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { generateKeyPair, createNodeSigner, verifyEd25519 } from '@edca/records';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -229,5 +231,25 @@ describe('workerExecArgv', () => {
         ]),
       ).toEqual(['--max-old-space-size=100', '--cpu-prof']);
     });
+  });
+});
+
+describe('a pool started by a process with options a worker may not set', () => {
+  it('starts its workers without them and verifies on them', () => {
+    // `node --max-old-space-size=…` (an auditor raising the heap for a large journal) made every
+    // worker start throw ERR_WORKER_INVALID_EXEC_ARGV, so `edca audit verify` failed.
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--max-old-space-size=512',
+        '--stack-size=900',
+        '--import',
+        'tsx',
+        'packages/audit/test/signature-pool-child.ts',
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(JSON.parse(out)).toEqual({ verdicts: [true, false], inline: 0 });
   });
 });

@@ -142,6 +142,40 @@ export function workerExecArgv(parent: readonly string[]): string[] {
   return kept;
 }
 
+// Whether Node refused the parent's options in a worker: it does for V8 and per-process flags
+// (`--max-old-space-size`, `--stack-size`, `--perf-basic-prof`), which a worker cannot set for
+// itself. Once refused, every later worker starts without them.
+let parentOptionsRefused = false;
+
+/**
+ * Starts one signature worker and the port its verdicts come back on: with the parent's Node
+ * options less its preloads, or with none when Node refuses some of them in a worker (a signature
+ * worker needs none; an auditor who raised the heap limit must still get a verification).
+ */
+function startSignatureWorker(
+  keys: readonly (Uint8Array | null)[],
+  backend: 'sodium' | 'node',
+): { worker: Worker; replies: MessagePort } {
+  for (;;) {
+    const { port1, port2 } = new MessageChannel();
+    const workerData: SignatureWorkerData = { keys, backend, replies: port2 };
+    const execArgv = parentOptionsRefused ? [] : workerExecArgv(process.execArgv);
+    try {
+      const worker = startWorkerModule(import.meta.url, './signature-worker', {
+        workerData,
+        transferList: [port2],
+        execArgv,
+      });
+      return { worker, replies: port1 };
+    } catch (err) {
+      port1.close();
+      if (parentOptionsRefused || (err as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV')
+        throw err;
+      parentOptionsRefused = true;
+    }
+  }
+}
+
 interface Slot {
   readonly worker: Worker;
   readonly replies: MessagePort;
@@ -247,17 +281,10 @@ export function createWorkerVerifier(
     }
   };
 
-  const execArgv = workerExecArgv(process.execArgv);
   for (let i = 0; i < threads; i++) {
-    const { port1, port2 } = new MessageChannel();
-    const workerData: SignatureWorkerData = { keys: workerKeys, backend, replies: port2 };
-    const worker = startWorkerModule(import.meta.url, './signature-worker', {
-      workerData,
-      transferList: [port2],
-      execArgv,
-    });
-    const slot: Slot = { worker, replies: port1, inFlight: 0 };
-    port1.on('message', (m: SignatureVerdicts) => {
+    const { worker, replies } = startSignatureWorker(workerKeys, backend);
+    const slot: Slot = { worker, replies, inFlight: 0 };
+    replies.on('message', (m: SignatureVerdicts) => {
       onReply(slot, m);
       settle();
     });
