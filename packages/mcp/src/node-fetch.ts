@@ -8,14 +8,14 @@
  * small JSON-RPC POST on loopback that is several times the CPU of the HTTP exchange itself
  * (docs/benchmarks.md). This one sends the request with `http.request`, answers with a real
  * `Response`, and drops its `abort` listener as soon as the exchange ends. An answer that says
- * its length (`Content-Length`, up to {@link MAX_BUFFERED_BYTES}) and is not an SSE stream — the
- * JSON body of every MCP request answered without SSE — is read whole before the `Response` is
- * handed over, and its `json()` and `text()` decode those bytes directly: a web `ReadableStream`
- * for a body that is already in memory, and the Fetch body-reading steps over it, cost more CPU
- * per call than the rest of the client's handling of the answer. Any other answer (SSE, no
- * length, compressed) gets a body stream fed by the socket as data arrives. Not the `node-fetch`
- * package: its `Response` body is a Node stream, and the client reads an SSE answer with the web
- * stream's `pipeThrough`.
+ * its length (`Content-Length`, up to 4 MiB) and is not an SSE stream nor compressed — the JSON
+ * body of every MCP request answered without SSE — is read whole before the `Response` is handed
+ * over, and its `json()` and `text()` decode those bytes directly: a web `ReadableStream` for a
+ * body that is already in memory, and the Fetch body-reading steps over it, cost more CPU per
+ * call than the rest of the client's handling of the answer. Any other answer (SSE, no length,
+ * compressed) gets a body stream fed by the socket as data arrives. Not the `node-fetch` package:
+ * its `Response` body is a Node stream, and the client reads an SSE answer with the web stream's
+ * `pipeThrough`.
  *
  * What it does not do: cookies, caches, CORS, credentials modes, `Request` objects as input,
  * `FormData` bodies, `Accept-Encoding` negotiation (it asks for nothing, and decodes a `gzip`,
@@ -45,7 +45,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * The largest answer read whole before the `Response` is handed over (a JSON-RPC answer is a few
  * KB); a longer one is streamed as it arrives.
  */
-export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** How long an idle kept-alive connection is kept when the server announces no shorter time. */
 const IDLE_SOCKET_MS = 60_000;
 
