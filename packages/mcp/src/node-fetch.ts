@@ -62,10 +62,12 @@ class StaleConnection extends TypeError {
 /**
  * A `fetch` on `node:http` with keep-alive connections, for the official MCP client on Node:
  * methods, headers, string / bytes / `URLSearchParams` / `Blob` / `ReadableStream` request bodies,
- * streamed response bodies (SSE), `AbortSignal`s (before and during the exchange, and while the
- * body is read), `redirect: 'follow' | 'manual' | 'error'`. A network failure rejects with
- * `TypeError('fetch failed')` whose `cause` is Node's error (`code: 'ECONNREFUSED'`, …), an abort
- * with the signal's reason, as `fetch` does.
+ * streamed response bodies (SSE, answers without a length), answers with a `Content-Length` of
+ * up to 4 MiB read whole before the promise resolves, `AbortSignal`s (before and during the
+ * exchange, and while the body is read), `redirect: 'follow' | 'manual' | 'error'`. A network
+ * failure rejects with `TypeError('fetch failed')` whose `cause` is Node's error (`code:
+ * 'ECONNREFUSED'`, …), an abort with the signal's reason, as `fetch` does; a connection that
+ * breaks before a whole answer arrived, with `TypeError('terminated')`.
  * @example
  * const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: nodeHttpFetch() });
  */
