@@ -7,9 +7,14 @@
  * keeps an `abort` listener on the caller's signal until the `Request` is garbage-collected; for a
  * small JSON-RPC POST on loopback that is several times the CPU of the HTTP exchange itself
  * (docs/benchmarks.md). This one sends the request with `http.request`, answers with a real
- * `Response` whose body is a stream fed by the socket (an SSE answer is read as it arrives), and
- * drops its `abort` listener as soon as the exchange ends. Not the `node-fetch` package: its
- * `Response` body is a Node stream, and the client reads an SSE answer with the web stream's
+ * `Response`, and drops its `abort` listener as soon as the exchange ends. An answer that says
+ * its length (`Content-Length`, up to 4 MiB) and is not an SSE stream nor compressed — the JSON
+ * body of every MCP request answered without SSE — is read whole before the `Response` is handed
+ * over, and its `json()` and `text()` decode those bytes directly: a web `ReadableStream` for a
+ * body that is already in memory, and the Fetch body-reading steps over it, cost more CPU per
+ * call than the rest of the client's handling of the answer. Any other answer (SSE, no length,
+ * compressed) gets a body stream fed by the socket as data arrives. Not the `node-fetch` package:
+ * its `Response` body is a Node stream, and the client reads an SSE answer with the web stream's
  * `pipeThrough`.
  *
  * What it does not do: cookies, caches, CORS, credentials modes, `Request` objects as input,
@@ -36,6 +41,11 @@ export interface NodeHttpFetchOptions {
 const MAX_REDIRECTS = 20;
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/**
+ * The largest answer read whole before the `Response` is handed over (a JSON-RPC answer is a few
+ * KB); a longer one is streamed as it arrives.
+ */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** How long an idle kept-alive connection is kept when the server announces no shorter time. */
 const IDLE_SOCKET_MS = 60_000;
 
@@ -52,10 +62,12 @@ class StaleConnection extends TypeError {
 /**
  * A `fetch` on `node:http` with keep-alive connections, for the official MCP client on Node:
  * methods, headers, string / bytes / `URLSearchParams` / `Blob` / `ReadableStream` request bodies,
- * streamed response bodies (SSE), `AbortSignal`s (before and during the exchange, and while the
- * body is read), `redirect: 'follow' | 'manual' | 'error'`. A network failure rejects with
- * `TypeError('fetch failed')` whose `cause` is Node's error (`code: 'ECONNREFUSED'`, …), an abort
- * with the signal's reason, as `fetch` does.
+ * streamed response bodies (SSE, answers without a length), answers with a `Content-Length` of
+ * up to 4 MiB read whole before the promise resolves, `AbortSignal`s (before and during the
+ * exchange, and while the body is read), `redirect: 'follow' | 'manual' | 'error'`. A network
+ * failure rejects with `TypeError('fetch failed')` whose `cause` is Node's error (`code:
+ * 'ECONNREFUSED'`, …), an abort with the signal's reason, as `fetch` does; a connection that
+ * breaks before a whole answer arrived, with `TypeError('terminated')`.
  * @example
  * const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: nodeHttpFetch() });
  */
@@ -91,7 +103,7 @@ export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch
       );
       const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
       if (location === null || redirect === 'manual') return response;
-      await response.body?.cancel();
+      if (!(response instanceof BufferedResponse)) await response.body?.cancel();
       if (redirect === 'error') throw new TypeError('fetch failed', { cause: new Error('redirect refused') });
       if (followed === MAX_REDIRECTS)
         throw new TypeError('fetch failed', { cause: new Error('too many redirects') });
@@ -220,6 +232,31 @@ function exchange(
       reject(stale ? new StaleConnection(err) : new TypeError('fetch failed', { cause: err }));
     });
     req.once('response', (res) => {
+      if (readsWhole(res, out.method)) {
+        // The promise settles when the body has arrived; until then an abort rejects it (onAbort).
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.once('end', () => {
+          if (settled) return;
+          settled = true;
+          stopListening();
+          const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          try {
+            resolve(new BufferedResponse(bytes, responseInit(res), out.url.href).asResponse());
+          } catch (err) {
+            // A status `Response` cannot carry (above 599).
+            reject(new TypeError('fetch failed', { cause: err }));
+          }
+        });
+        // The connection closed before the whole message arrived.
+        res.once('close', () => {
+          if (settled || res.complete) return;
+          settled = true;
+          stopListening();
+          reject(new TypeError('terminated', { cause: new Error('other side closed') }));
+        });
+        return;
+      }
       settled = true;
       let response: Response;
       try {
@@ -253,6 +290,112 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
+/** Whether the answer is read whole before its `Response` is handed over (see the module's TSDoc). */
+function readsWhole(res: IncomingMessage, method: string): boolean {
+  if (method === 'HEAD' || NULL_BODY_STATUSES.has(res.statusCode ?? 0)) return false;
+  const length = res.headers['content-length'];
+  if (length === undefined || Number(length) > MAX_BUFFERED_BYTES) return false;
+  if (res.headers['content-encoding'] !== undefined) return false;
+  const type = res.headers['content-type'];
+  return type === undefined || !/^\s*text\/event-stream\b/i.test(type);
+}
+
+function responseInit(res: IncomingMessage): { status: number; statusText: string; headers: Headers } {
+  const headers = new Headers();
+  const raw = res.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  return { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers };
+}
+
+const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
+
+// Node's types declare `Response`'s members as properties, which a subclass may not redefine as
+// methods or accessors; at run time they are the prototype's methods and getters, as in any class.
+const ResponseBase = Response as unknown as new (body: null, init: ResponseInit) => object;
+type FullResponse = Response & { bytes(): Promise<Uint8Array> };
+
+/**
+ * A `Response` whose body has been read whole. `text()` and `json()` decode the bytes directly
+ * (UTF-8, a leading BOM dropped, as the Fetch standard's `text()` does); `body`, `arrayBuffer()`,
+ * `blob()`, `bytes()`, `formData()` go through an ordinary `Response` made from the bytes on first
+ * use. A body is read once: a second read rejects with a `TypeError`, as `fetch`'s does.
+ */
+class BufferedResponse extends ResponseBase {
+  readonly #bytes: Buffer;
+  readonly #init: ResponseInit;
+  readonly #url: string;
+  #used = false;
+  /** The ordinary `Response` over the bytes, once something other than text()/json() asked for it. */
+  #full: FullResponse | undefined;
+
+  constructor(bytes: Buffer, init: ResponseInit, url: string) {
+    super(null, init);
+    this.#bytes = bytes;
+    this.#init = init;
+    this.#url = url;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    return this.#whole().body;
+  }
+
+  get bodyUsed(): boolean {
+    return this.#full === undefined ? this.#used : this.#full.bodyUsed;
+  }
+
+  text(): Promise<string> {
+    if (this.#full !== undefined) return this.#full.text();
+    if (this.#used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+    this.#used = true;
+    const b = this.#bytes;
+    const bom = b.length >= 3 && b[0] === UTF8_BOM[0] && b[1] === UTF8_BOM[1] && b[2] === UTF8_BOM[2];
+    return Promise.resolve(b.toString('utf8', bom ? 3 : 0));
+  }
+
+  json(): Promise<unknown> {
+    return this.text().then((text) => JSON.parse(text) as unknown);
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#whole().arrayBuffer();
+  }
+
+  blob(): Promise<Blob> {
+    return this.#whole().blob();
+  }
+
+  bytes(): Promise<Uint8Array> {
+    return this.#whole().bytes();
+  }
+
+  formData(): Promise<FormData> {
+    return this.#whole().formData();
+  }
+
+  clone(): Response {
+    if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
+    return new BufferedResponse(this.#bytes, this.#init, this.#url).asResponse();
+  }
+
+  /** This object as what it is at run time (a `Response`), for the types. */
+  asResponse(): Response {
+    return this as unknown as Response;
+  }
+
+  #whole(): FullResponse {
+    if (this.#full === undefined) {
+      this.#full = new Response(this.#bytes, this.#init) as FullResponse;
+      // Read already (text() or json()): the ordinary Response's body is used up as well.
+      if (this.#used) void this.#full.arrayBuffer();
+    }
+    return this.#full;
+  }
+}
+
 function decoderFor(encoding: string | undefined): Transform | undefined {
   switch (encoding?.trim().toLowerCase()) {
     case 'gzip':
@@ -280,10 +423,8 @@ function toResponse(
   stopListening: () => void,
   onBodyAbort: (stop: (reason: unknown) => void) => void,
 ): Response {
-  const headers = new Headers();
-  const raw = res.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  const status = res.statusCode ?? 0;
+  const init = responseInit(res);
+  const status = init.status;
   let body: ReadableStream<Uint8Array> | null = null;
   if (out.method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
     res.resume();
@@ -332,7 +473,7 @@ function toResponse(
       },
     });
   }
-  const response = new Response(body, { status, statusText: res.statusMessage ?? '', headers });
+  const response = new Response(body, init);
   Object.defineProperty(response, 'url', { value: out.url.href });
   return response;
 }

@@ -209,6 +209,73 @@ describe('nodeHttpFetch', () => {
       await expect(fetchNode(base, { signal: abort.signal })).rejects.toMatchObject({ name: 'AbortError' });
     });
 
+    it('reads an answer with Content-Length whole before it resolves; its body is read once, as text, JSON, bytes or a stream', async () => {
+      let rest: (() => void) | undefined;
+      const json = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { text: 'é'.repeat(3000) } });
+      const bytes = Buffer.from(json);
+      const base = await plainServer((req, res) => {
+        if (req.url === '/bom') {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': 5 });
+          return void res.end(Buffer.from([0xef, 0xbb, 0xbf, 0x34, 0x32]));
+        }
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': bytes.length });
+        if (req.url === '/whole') return void res.end(bytes);
+        // Half of the body, cut inside a two-byte character, the rest later.
+        res.write(bytes.subarray(0, 1001));
+        rest = () => res.end(bytes.subarray(1001));
+      });
+      const fetchNode = nodeHttpFetch();
+      let resolved = false;
+      const pending = fetchNode(`${base}/half`).then((r) => {
+        resolved = true;
+        return r;
+      });
+      await new Promise((done) => setTimeout(done, 50));
+      expect(resolved).toBe(false);
+      rest!();
+      const res = await pending;
+      expect(res).toBeInstanceOf(Response);
+      expect(res.url).toBe(`${base}/half`);
+      expect(res.headers.get('content-length')).toBe(String(bytes.length));
+      const copy = res.clone();
+      expect(res.bodyUsed).toBe(false);
+      expect(await res.json()).toEqual(JSON.parse(json));
+      expect(res.bodyUsed).toBe(true);
+      await expect(res.text()).rejects.toThrow(TypeError);
+      await expect(res.arrayBuffer()).rejects.toThrow(TypeError);
+      expect(() => res.clone()).toThrow(TypeError);
+      expect(await copy.text()).toBe(json);
+      const streamed = await fetchNode(`${base}/whole`);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of streamed.body! as AsyncIterable<Uint8Array>) chunks.push(chunk);
+      expect(Buffer.concat(chunks).toString('utf8')).toBe(json);
+      expect(streamed.bodyUsed).toBe(true);
+      await expect(streamed.json()).rejects.toThrow(TypeError);
+      expect(Buffer.from(await (await fetchNode(`${base}/whole`)).arrayBuffer()).equals(bytes)).toBe(true);
+      expect(await (await fetchNode(`${base}/bom`)).text()).toBe('42');
+      await expect((await fetchNode(`${base}/bom`)).json()).resolves.toBe(42);
+    });
+
+    it('rejects while an answer with Content-Length arrives: with the signal’s reason on abort, TypeError when the connection breaks', async () => {
+      const base = await plainServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });
+        res.write('{"partial":');
+        if (req.url === '/break') setTimeout(() => res.socket?.destroy(), 20);
+      });
+      const fetchNode = nodeHttpFetch();
+      const abort = new AbortController();
+      const aborted = fetchNode(`${base}/hang`, { signal: abort.signal });
+      setTimeout(() => abort.abort(), 20);
+      await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+      expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
+      const other = new AbortController();
+      await expect(fetchNode(`${base}/break`, { signal: other.signal })).rejects.toMatchObject({
+        name: 'TypeError',
+        message: 'terminated',
+      });
+      expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
+    });
+
     it('rejects with TypeError "fetch failed" and Node’s error as cause when nothing listens', async () => {
       const base = await plainServer(() => undefined);
       const port = new URL(base).port;
