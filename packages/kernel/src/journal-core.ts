@@ -50,6 +50,11 @@ const SEAL_BATCH_WHILE_WRITING = 32;
 export interface JournalAccumulator {
   readonly size: number;
   append(leaf: Uint8Array): void;
+  /**
+   * Appends the leaf of a record's line (`append(leafHash(line))`) without allocating the leaf's
+   * input and hash per line, as `MerkleAccumulator.appendLine` does; optional.
+   */
+  appendLine?(line: Uint8Array): void;
   root(): Uint8Array;
 }
 
@@ -500,7 +505,8 @@ export class JournalCore<A extends JournalAccumulator> {
     const { record, hash } = sealed;
     const line = this.#lines.add(sealed.bytes);
     const bytes = line.bytes;
-    this.#accumulator.append(leafHash(bytes));
+    if (this.#accumulator.appendLine) this.#accumulator.appendLine(bytes);
+    else this.#accumulator.append(leafHash(bytes));
     this.#tipSeq = record.seq;
     this.#tipHash = hash;
     this.#tipAt = time.at;
