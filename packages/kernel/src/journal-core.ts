@@ -25,6 +25,7 @@ import {
 
 import { systemClock, type Clock } from './clock.js';
 import { KernelError } from './errors.js';
+import { LineArena, pushContiguous } from './internal/line-arena.js';
 import { assertDraftEnvelopes, type AppendedRecord, type RecordDraft } from './journal.js';
 
 /** A `checkpoint` follows every N-th non-checkpoint record unless a journal is told otherwise. */
@@ -44,12 +45,16 @@ const CHECK_EVERY = 32;
 const SEAL_BATCH = 64;
 /** Fewest records worth a second seal round trip while one group is being made durable. */
 const SEAL_BATCH_WHILE_WRITING = 32;
-const NEWLINE = new Uint8Array([0x0a]);
 
 /** The RFC 6962 accumulator the core extends: records' `MerkleAccumulator`, or any stored form of it. */
 export interface JournalAccumulator {
   readonly size: number;
   append(leaf: Uint8Array): void;
+  /**
+   * Appends the leaf of a record's line (`append(leafHash(line))`) without allocating the leaf's
+   * input and hash per line, as `MerkleAccumulator.appendLine` does; optional.
+   */
+  appendLine?(line: Uint8Array): void;
   root(): Uint8Array;
 }
 
@@ -191,6 +196,8 @@ export class JournalCore<A extends JournalAccumulator> {
   readonly #clock: Clock;
   readonly #sink: JournalSink<A>;
   #accumulator: A;
+  /** Where lines signed on this thread are kept (see internal/line-arena.ts). */
+  readonly #lines = new LineArena();
 
   // The chain tip: includes records signed but not yet durable.
   #tipSeq: number;
@@ -494,15 +501,19 @@ export class JournalCore<A extends JournalAccumulator> {
       body,
       kid: this.#signer.kid,
     };
-    const { record, bytes, hash } = await sealRecord(unsigned, this.#signer);
-    this.#accumulator.append(leafHash(bytes));
+    const sealed = await sealRecord(unsigned, this.#signer);
+    const { record, hash } = sealed;
+    const line = this.#lines.add(sealed.bytes);
+    const bytes = line.bytes;
+    if (this.#accumulator.appendLine) this.#accumulator.appendLine(bytes);
+    else this.#accumulator.append(leafHash(bytes));
     this.#tipSeq = record.seq;
     this.#tipHash = hash;
     this.#tipAt = time.at;
     this.#tipAtMs = time.atMs;
     const appended: AppendedRecord = { record, hash, bytes };
     group.records.push(appended);
-    group.chunks.push(bytes, NEWLINE);
+    pushContiguous(group.chunks, line.withNewline);
     group.byteLength += bytes.length + 1;
     return appended;
   }

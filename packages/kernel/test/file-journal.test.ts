@@ -128,6 +128,38 @@ describe.each(SIGNERS)('openFileJournal with a %s', (_kind, makeSigner) => {
       expect((await j.head()).seq).toBe(40);
     }, 10_000);
 
+    it('keeps lines apart from Node’s buffer pool and writes a group’s lines from their own memory', async () => {
+      // The ledger keeps live permits' lines for minutes: a line in a pool slab would pin the slab
+      // and the short-lived buffers beside it.
+      const written: Uint8Array[] = [];
+      const j = await openFileJournalWith(
+        { path, stream, signer },
+        {
+          wrapFile: (file) => ({
+            write: (data) => {
+              written.push(data);
+              return file.write(data);
+            },
+            sync: () => file.sync(),
+          }),
+        },
+      );
+      open.push(j);
+      const out = await j.append([suiteDraft('a'), suiteDraft('b'), suiteDraft('c')]);
+      expect(written).toHaveLength(1);
+      const data = written[0]!;
+      for (const r of out) {
+        expect(r.bytes.buffer).toBe(data.buffer);
+        expect(r.bytes.buffer.byteLength).not.toBe(Buffer.poolSize);
+      }
+      for (const [i, r] of out.entries()) {
+        if (i === 0) continue;
+        const before = out[i - 1]!.bytes;
+        expect(r.bytes.byteOffset).toBe(before.byteOffset + before.length + 1);
+      }
+      expect(Buffer.from(data).equals(await readFile(path))).toBe(true);
+    });
+
     it('shares one fdatasync among appends that arrive while a sync is in flight', async () => {
       let syncs = 0;
       const j = await openFileJournalWith(

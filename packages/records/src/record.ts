@@ -185,8 +185,14 @@ export async function sealRecord(unsigned: UnsignedRecord, signer: Signer): Prom
       'RECORD_KID_MISMATCH',
       `record kid ${unsigned.kid} is not the signer's ${signer.kid}`,
     );
-  const unsignedBytes = Buffer.from(text, 'utf8');
-  const signature = await signer.sign(Buffer.concat([RECORD_SIGNING_PREFIX, unsignedBytes]));
+  // The text is encoded once, straight after the prefix: the signing message and the unsigned line
+  // share one buffer, and the line is assembled into one more (no intermediate copies).
+  const prefixLength = RECORD_SIGNING_PREFIX.length;
+  const message = Buffer.allocUnsafe(prefixLength + Buffer.byteLength(text, 'utf8'));
+  message.set(RECORD_SIGNING_PREFIX, 0);
+  message.write(text, prefixLength, 'utf8');
+  const unsignedBytes = message.subarray(prefixLength);
+  const signature = await signer.sign(message);
   if (!(signature instanceof Uint8Array) || signature.length !== 64)
     throw new RecordsError('SIG_INVALID', 'the signer returned a signature that is not 64 bytes');
   const sig = toBase64url(signature);
@@ -194,11 +200,11 @@ export async function sealRecord(unsigned: UnsignedRecord, signer: Signer): Prom
   const tail = tailOf(unsigned);
   if (!text.endsWith(tail)) throw new Error('invariant: canonical record does not end with stream and type');
   const cut = unsignedBytes.length - Buffer.byteLength(tail, 'utf8');
-  const bytes = Buffer.concat([
-    unsignedBytes.subarray(0, cut),
-    Buffer.from(`"sig":"${sig}",`, 'latin1'),
-    unsignedBytes.subarray(cut),
-  ]);
+  const sigMember = `"sig":"${sig}",`;
+  const bytes = Buffer.allocUnsafe(unsignedBytes.length + sigMember.length);
+  unsignedBytes.copy(bytes, 0, 0, cut);
+  bytes.write(sigMember, cut, 'latin1');
+  unsignedBytes.copy(bytes, cut + sigMember.length, cut);
   return { record, bytes, hash: digestBytes(bytes) };
 }
 
