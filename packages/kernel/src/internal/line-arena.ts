@@ -9,8 +9,13 @@
  * the worker signer's batches do, and consecutive lines form one view the sink writes as it is.
  */
 
-/** Size of a fresh chunk; a longer line gets a chunk of its own length. */
-export const LINE_CHUNK_BYTES = 64 * 1024;
+/**
+ * Size of a fresh chunk; a longer line gets a chunk of its own length. A chunk stays alive while
+ * any line in it does, so one long-lived permit among short-lived records pins a whole chunk: a
+ * few records' worth (about seven permits) bounds that, and still writes most of a group as one
+ * buffer.
+ */
+export const LINE_CHUNK_BYTES = 16 * 1024;
 
 const NEWLINE = 0x0a;
 
