@@ -26,6 +26,7 @@
  *   pnpm bench:postgres --instances 1,4       # only these instance counts
  *   pnpm bench:postgres --workers 128         # requests in flight per instance (default 32)
  *   pnpm bench:postgres --modes execute       # only the decide+execute rows (or `decide`)
+ *   pnpm bench:postgres --streams per-instance # only the rows with a stream per instance (or `one`)
  *   pnpm bench:postgres --cpu-prof DIR        # also write each instance's V8 CPU profile into DIR
  *   pnpm bench:postgres --unix                # instances connect over the server's Unix socket
  *   pnpm bench:postgres --host-unbatched      # the host loads and writes each request's rows with its own statement
@@ -63,6 +64,8 @@ const seconds = Number(option('--seconds') ?? 10);
 const instanceCounts = (option('--instances') ?? '1,2,4').split(',').map(Number);
 // `--modes decide`, `--modes execute`: only the decide or only the decide+execute rows.
 const modes = (option('--modes') ?? 'decide,execute').split(',');
+// `--streams one`, `--streams per-instance`: only the rows with one shared stream or a stream each.
+const streamKinds = (option('--streams') ?? 'one,per-instance').split(',');
 const profDir = option('--cpu-prof');
 const nodeArgs = profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
 const unix = args.includes('--unix');
@@ -338,8 +341,10 @@ const loadBefore = loadavg()[0]!;
 try {
   for (const execute of [false, true]) {
     if (!modes.includes(execute ? 'execute' : 'decide')) continue;
-    for (const n of instanceCounts) rows.push(await runRow(server, n, execute, 'one'));
-    for (const n of instanceCounts) if (n > 1) rows.push(await runRow(server, n, execute, 'per-instance'));
+    for (const n of instanceCounts)
+      if (streamKinds.includes('one') || n === 1) rows.push(await runRow(server, n, execute, 'one'));
+    if (streamKinds.includes('per-instance'))
+      for (const n of instanceCounts) if (n > 1) rows.push(await runRow(server, n, execute, 'per-instance'));
   }
 } finally {
   await server.stop();
