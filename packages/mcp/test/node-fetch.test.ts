@@ -304,15 +304,21 @@ describe('nodeHttpFetch', () => {
         });
       });
       const fetchNode = nodeHttpFetch();
+      // undici's pool opens another connection for a request sent while the last one is still
+      // being checked for a close that came in while it was idle: wait until it is idle.
+      const idle = (): Promise<void> => new Promise((done) => setTimeout(done, 20));
       expect(await (await fetchNode(base, { method: 'PUT', body: 'one' })).text()).toBe('answer to PUT one');
+      await idle();
       expect(await (await fetchNode(base, { method: 'DELETE' })).text()).toBe('answer to DELETE ');
       expect(connections).toBe(2);
       expect(received).toEqual(['PUT one', 'DELETE ', 'DELETE ']);
       // A POST (an MCP tools/call) that may have been acted on is not sent twice.
+      await idle();
       await expect(fetchNode(base, { method: 'POST', body: 'two' })).rejects.toMatchObject({
         message: 'fetch failed',
-        cause: { code: 'ECONNRESET' },
+        cause: { code: 'UND_ERR_SOCKET', message: 'other side closed' },
       });
+      await idle();
       expect(received.filter((r) => r === 'POST two')).toHaveLength(1);
     });
 
