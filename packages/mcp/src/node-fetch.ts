@@ -260,7 +260,9 @@ function exchange(out: Outgoing, signal: AbortSignal | undefined, dispatcher: Di
         resolve(response);
       },
       onResponseData(_ctl, chunk) {
-        sink?.data(chunk);
+        // undici hands over an empty chunk when it resumes a paused message; pausing again on it
+        // would stall the body (each resume would yield one more empty chunk).
+        if (chunk.length > 0) sink?.data(chunk);
       },
       onResponseEnd() {
         sink?.end();
