@@ -3,7 +3,8 @@
  * `tools/call` result) to a small JSON request, from a child process, over
  * - a pipe, one line each way (what stdio carries),
  * - `node:http` POST on 127.0.0.1 with a keep-alive agent (the floor for HTTP on Node),
- * - `nodeHttpFetch()` from `@edca/mcp` (dist: `pnpm run build` first) to the same server,
+ * - `nodeHttpFetch()` from `@edca/mcp` (undici's dispatcher; dist: `pnpm run build` first) to the
+ *   same server,
  * - Node's `fetch` to the same server.
  * The four run interleaved (one call of each in turn) after 2,000 calls of each; then each runs a
  * block alone to read the child's CPU per call from /proc (Linux). Not a suite of `pnpm bench`:

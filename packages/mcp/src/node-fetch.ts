@@ -1,40 +1,44 @@
 /**
- * A `fetch` for Node hosts written on `node:http` / `node:https` with keep-alive agents, to hand
- * to the official MCP client's Streamable HTTP transport (`new StreamableHTTPClientTransport(url,
- * { fetch: nodeHttpFetch() })`).
+ * A `fetch` for Node hosts written on the dispatcher API of `undici` (an `Agent` keeping
+ * connections alive), to hand to the official MCP client's Streamable HTTP transport (`new
+ * StreamableHTTPClientTransport(url, { fetch: nodeHttpFetch() })`).
  *
- * Why: Node's own `fetch` (undici) builds a WHATWG `Request`, runs the Fetch standard's steps and
- * keeps an `abort` listener on the caller's signal until the `Request` is garbage-collected; for a
- * small JSON-RPC POST on loopback that is several times the CPU of the HTTP exchange itself
- * (docs/benchmarks.md). This one sends the request with `http.request`, answers with a real
- * `Response`, and drops its `abort` listener as soon as the exchange ends. An answer that says
- * its length (`Content-Length`, up to 4 MiB) and is not an SSE stream nor compressed — the JSON
- * body of every MCP request answered without SSE — is read whole before the `Response` is handed
- * over, and its `json()` and `text()` decode those bytes directly: a web `ReadableStream` for a
- * body that is already in memory, and the Fetch body-reading steps over it, cost more CPU per
- * call than the rest of the client's handling of the answer. Any other answer (SSE, no length,
- * compressed) gets a body stream fed by the socket as data arrives. Not the `node-fetch` package:
- * its `Response` body is a Node stream, and the client reads an SSE answer with the web stream's
- * `pipeThrough`.
+ * Why: Node's own `fetch` (undici's `fetch`) builds a WHATWG `Request`, runs the Fetch standard's
+ * steps and keeps an `abort` listener on the caller's signal until the `Request` is
+ * garbage-collected; for a small JSON-RPC POST on loopback that is several times the CPU of the
+ * HTTP exchange itself (docs/benchmarks.md). This one hands the request to undici's
+ * `Dispatcher.dispatch` with a handler of its own — the HTTP/1.1 client under Node's `fetch`
+ * without the Fetch steps, and with less CPU per exchange than `node:http` — answers with a real
+ * `Response`, and drops its `abort` listener as soon as the exchange ends. An answer that says its
+ * length (`Content-Length`, up to 4 MiB) and is not an SSE stream nor compressed — the JSON body of
+ * every MCP request answered without SSE — is read whole before the `Response` is handed over,
+ * and its `json()` and `text()` decode those bytes directly: a web `ReadableStream` for a body
+ * that is already in memory, and the Fetch body-reading steps over it, cost more CPU per call
+ * than the rest of the client's handling of the answer. Any other answer (SSE, no length,
+ * compressed) gets a body stream fed by the connection as data arrives.
  *
  * What it does not do: cookies, caches, CORS, credentials modes, `Request` objects as input,
  * `FormData` bodies, `Accept-Encoding` negotiation (it asks for nothing, and decodes a `gzip`,
- * `deflate` or `br` answer a server sends anyway).
+ * `deflate` or `br` answer a server sends anyway), retries of its dispatcher (undici's core sends
+ * a request at most once; only this module re-sends, and only an idempotent one).
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { Agent, type Dispatcher } from 'undici';
 
 /** The `fetch` signature the MCP client's transports take (`FetchLike`). */
 export type NodeHttpFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
 /** Options of {@link nodeHttpFetch}. */
 export interface NodeHttpFetchOptions {
-  /** The agent for `http:` URLs; default: a new keep-alive agent of this fetch's own. */
-  readonly agent?: HttpAgent;
-  /** The agent for `https:` URLs; default: a new keep-alive agent of this fetch's own. */
-  readonly httpsAgent?: HttpsAgent;
+  /**
+   * The undici dispatcher (`Agent`, `Pool`, `ProxyAgent`, …) every request goes through, for
+   * `http:` and `https:` URLs alike (TLS options go to its `connect`); default: a keep-alive
+   * `Agent` of this fetch's own, with no headers or body timeout (a caller bounds a call with
+   * its `signal`, as with `fetch`). A dispatcher set to retry (undici's `RetryAgent` or retry
+   * interceptor) would defeat the rule that a POST is sent once: give one that does not.
+   */
+  readonly dispatcher?: Dispatcher;
 }
 
 /** As many redirects as the Fetch standard follows before it fails. */
@@ -52,7 +56,11 @@ const IDLE_SOCKET_MS = 60_000;
 /** Methods a server may receive twice with the effect of once (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-/** The request went out on a reused connection that the server had closed; nothing came back. */
+/**
+ * The connection broke (closed or reset by the server) after the request went out and before
+ * any of its answer came back: typically a kept-alive connection the server closed as the request
+ * was written.
+ */
 class StaleConnection extends TypeError {
   constructor(cause: Error) {
     super('fetch failed', { cause });
@@ -72,10 +80,11 @@ class StaleConnection extends TypeError {
  * const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: nodeHttpFetch() });
  */
 export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch {
-  // With a `timeout`, Node's agent honours the server's `Keep-Alive: timeout=N` hint and drops an
-  // idle connection a second before the server would (without one it ignores the hint).
-  const agent = options.agent ?? new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
-  const httpsAgent = options.httpsAgent ?? new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
+  // undici honours the server's `Keep-Alive: timeout=N` hint (less a margin) and keeps an idle
+  // connection IDLE_SOCKET_MS when there is none. No headers/body timeout: a tool call may take
+  // long and an SSE stream may stay silent; the caller's signal bounds a call.
+  const dispatcher =
+    options.dispatcher ?? new Agent({ keepAliveTimeout: IDLE_SOCKET_MS, headersTimeout: 0, bodyTimeout: 0 });
   return async (input, init = {}) => {
     if (typeof input !== 'string' && !(input instanceof URL))
       throw new TypeError('nodeHttpFetch takes a URL or a string, not a Request');
@@ -90,17 +99,15 @@ export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch
     const redirect = init.redirect ?? 'follow';
     let current = { url, method, body, headers };
     for (let followed = 0; ; followed++) {
-      const response = await exchange(current, init.signal ?? undefined, agent, httpsAgent).catch(
-        (err: unknown) => {
-          // A kept-alive connection the server closed as the request went out: nothing was
-          // answered, but the server may have acted on the request, so only an idempotent one
-          // goes once more on a new connection (a POST's tools/call could execute twice; a
-          // stream body cannot be sent again).
-          if (!(err instanceof StaleConnection) || !IDEMPOTENT_METHODS.has(current.method)) throw err;
-          if (current.body instanceof Readable) throw err;
-          return exchange(current, init.signal ?? undefined, agent, httpsAgent);
-        },
-      );
+      const response = await exchange(current, init.signal ?? undefined, dispatcher).catch((err: unknown) => {
+        // A connection that broke before any answer (a kept-alive one the server closed as
+        // the request went out): the server may have acted on the request, so only an
+        // idempotent one goes once more on a new connection (a POST's tools/call could execute
+        // twice; a stream body cannot be sent again).
+        if (!(err instanceof StaleConnection) || !IDEMPOTENT_METHODS.has(current.method)) throw err;
+        if (current.body instanceof Readable) throw err;
+        return exchange(current, init.signal ?? undefined, dispatcher);
+      });
       const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
       if (location === null || redirect === 'manual') return response;
       if (!(response instanceof BufferedResponse)) await response.body?.cancel();
@@ -181,109 +188,138 @@ interface Outgoing {
   readonly headers: Record<string, string>;
 }
 
-/** One HTTP exchange: resolves with the `Response` once the head has arrived. */
-function exchange(
-  out: Outgoing,
-  signal: AbortSignal | undefined,
-  agent: HttpAgent,
-  httpsAgent: HttpsAgent,
-): Promise<Response> {
+/** Error codes of a connection that closed or was reset under a request. */
+const BROKEN_CONNECTION_CODES: ReadonlySet<string> = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * One HTTP exchange: resolves with the `Response` once the head has arrived (once the whole body
+ * has, for an answer read whole).
+ */
+function exchange(out: Outgoing, signal: AbortSignal | undefined, dispatcher: Dispatcher): Promise<Response> {
   return new Promise((resolve, reject) => {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- fetch rejects with the signal's reason as given
     if (signal?.aborted === true) return reject(abortReason(signal));
-    const https = out.url.protocol === 'https:';
-    const headers = { ...out.headers };
-    if (typeof out.body === 'string') headers['content-length'] ??= String(Buffer.byteLength(out.body));
-    else if (out.body instanceof Uint8Array) headers['content-length'] ??= String(out.body.byteLength);
-    const req = (https ? httpsRequest : httpRequest)({
-      protocol: out.url.protocol,
-      hostname: out.url.hostname.startsWith('[') ? out.url.hostname.slice(1, -1) : out.url.hostname,
-      port: out.url.port,
-      path: `${out.url.pathname}${out.url.search}`,
-      method: out.method,
-      headers,
-      agent: https ? httpsAgent : agent,
-    });
-    // Whatever is running when the signal fires (the request, or the reading of the body).
-    let onAbort: (() => void) | undefined;
+    let controller: Dispatcher.DispatchController | undefined;
+    /** The signal's reason once it fired: what the promise or the body stream fails with. */
+    let abortedWith: unknown;
+    /** Whether the promise has settled (or the body stream is the one to fail). */
     let settled = false;
-    const stopListening = (): void => {
-      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-      onAbort = undefined;
+    /** Where the answer's body goes once its head has arrived. */
+    let sink: BodySink | undefined;
+    const onAbort = (): void => {
+      abortedWith = abortReason(signal!);
+      // Before the request has a connection there is no controller yet: onRequestStart aborts.
+      controller?.abort(abortedWith as Error);
     };
-    if (signal !== undefined) {
-      onAbort = () => {
-        stopListening();
-        const reason = abortReason(signal);
-        req.destroy();
-        if (!settled) {
-          settled = true;
-          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- as above
-          reject(reason);
-        }
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    req.once('error', (err: NodeJS.ErrnoException) => {
+    const stopListening = (): void => signal?.removeEventListener('abort', onAbort);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const fail = (err: unknown): void => {
       stopListening();
       if (settled) return;
       settled = true;
-      const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
-      reject(stale ? new StaleConnection(err) : new TypeError('fetch failed', { cause: err }));
-    });
-    req.once('response', (res) => {
-      if (readsWhole(res, out.method)) {
-        // The promise settles when the body has arrived; until then an abort rejects it (onAbort).
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.once('end', () => {
-          if (settled) return;
-          settled = true;
-          stopListening();
-          const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          try {
-            resolve(new BufferedResponse(bytes, responseInit(res), out.url.href).asResponse());
-          } catch (err) {
-            // A status `Response` cannot carry (above 599).
-            reject(new TypeError('fetch failed', { cause: err }));
-          }
-        });
-        // The connection closed before the whole message arrived.
-        res.once('close', () => {
-          if (settled || res.complete) return;
-          settled = true;
-          stopListening();
-          reject(new TypeError('terminated', { cause: new Error('other side closed') }));
-        });
-        return;
-      }
-      settled = true;
-      let response: Response;
-      try {
-        response = toResponse(res, out, signal, stopListening, (stop) => {
-          // From now on an abort errors the body stream instead of the (settled) promise.
-          if (signal === undefined) return;
-          signal.removeEventListener('abort', onAbort!);
-          onAbort = () => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- as above
+      reject(err);
+    };
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(ctl) {
+        controller = ctl;
+        if (abortedWith !== undefined) ctl.abort(abortedWith as Error);
+      },
+      onResponseStart(ctl, statusCode, rawHeaders, statusMessage) {
+        let init: ReturnType<typeof responseInit>;
+        try {
+          init = responseInit(statusCode, statusMessage ?? '', rawHeaders);
+        } catch (err) {
+          return ctl.abort(new TypeError('fetch failed', { cause: err }));
+        }
+        if (readsWhole(init, out.method)) {
+          sink = wholeBody((bytes) => {
+            if (settled) return;
+            settled = true;
             stopListening();
-            req.destroy();
-            stop(abortReason(signal));
-          };
-          signal.addEventListener('abort', onAbort, { once: true });
-        });
-      } catch (err) {
-        // A status `Response` cannot carry (below 200 or above 599).
-        stopListening();
-        req.destroy();
-        return reject(new TypeError('fetch failed', { cause: err }));
-      }
-      resolve(response);
-    });
-    if (out.body instanceof Readable) {
-      out.body.once('error', (err) => req.destroy(err));
-      out.body.pipe(req);
-    } else req.end(out.body);
+            try {
+              resolve(new BufferedResponse(bytes, init, out.url.href).asResponse());
+            } catch (err) {
+              // A status `Response` cannot carry (above 599).
+              reject(new TypeError('fetch failed', { cause: err }));
+            }
+          });
+          return;
+        }
+        let response: Response;
+        try {
+          const streamed = streamedBody(ctl, init, out.method, stopListening);
+          response = new Response(streamed.body, init);
+          sink = streamed.sink;
+        } catch (err) {
+          // A status `Response` cannot carry (above 599).
+          return ctl.abort(new TypeError('fetch failed', { cause: err }));
+        }
+        Object.defineProperty(response, 'url', { value: out.url.href });
+        settled = true;
+        resolve(response);
+      },
+      onResponseData(_ctl, chunk) {
+        // undici hands over an empty chunk when it resumes a paused message; pausing again on it
+        // would stall the body (each resume would yield one more empty chunk).
+        if (chunk.length > 0) sink?.data(chunk);
+      },
+      onResponseEnd() {
+        sink?.end();
+      },
+      onResponseError(_ctl, err) {
+        if (abortedWith !== undefined) {
+          sink?.fail(abortedWith);
+          return fail(abortedWith);
+        }
+        if (sink !== undefined) {
+          // The head had arrived: the message broke before its end.
+          const terminated = new TypeError('terminated', { cause: err });
+          sink.fail(terminated);
+          return fail(terminated);
+        }
+        if (err instanceof TypeError && err.message === 'fetch failed') return fail(err);
+        const code = (err as NodeJS.ErrnoException).code;
+        fail(
+          code !== undefined && BROKEN_CONNECTION_CODES.has(code)
+            ? new StaleConnection(err)
+            : new TypeError('fetch failed', { cause: err }),
+        );
+      },
+    };
+    try {
+      dispatcher.dispatch(
+        {
+          origin: out.url.origin,
+          path: `${out.url.pathname}${out.url.search}`,
+          method: out.method,
+          headers: out.headers,
+          body: out.body ?? null,
+        },
+        handler,
+      );
+    } catch (err) {
+      // Options undici refuses (a header value it cannot send, …).
+      fail(new TypeError('fetch failed', { cause: err }));
+    }
   });
+}
+
+/** What the handler feeds an answer's body into. */
+interface BodySink {
+  data(chunk: Buffer): void;
+  end(): void;
+  fail(reason: unknown): void;
+}
+
+/** A body gathered whole, handed to `done` at its end. */
+function wholeBody(done: (bytes: Buffer) => void): BodySink {
+  const chunks: Buffer[] = [];
+  return {
+    data: (chunk) => void chunks.push(chunk),
+    end: () => done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)),
+    fail: () => undefined,
+  };
 }
 
 function abortReason(signal: AbortSignal): unknown {
@@ -291,20 +327,27 @@ function abortReason(signal: AbortSignal): unknown {
 }
 
 /** Whether the answer is read whole before its `Response` is handed over (see the module's TSDoc). */
-function readsWhole(res: IncomingMessage, method: string): boolean {
-  if (method === 'HEAD' || NULL_BODY_STATUSES.has(res.statusCode ?? 0)) return false;
-  const length = res.headers['content-length'];
-  if (length === undefined || Number(length) > MAX_BUFFERED_BYTES) return false;
-  if (res.headers['content-encoding'] !== undefined) return false;
-  const type = res.headers['content-type'];
-  return type === undefined || !/^\s*text\/event-stream\b/i.test(type);
+function readsWhole(init: { status: number; headers: Headers }, method: string): boolean {
+  if (method === 'HEAD' || NULL_BODY_STATUSES.has(init.status)) return false;
+  const length = init.headers.get('content-length');
+  if (length === null || Number(length) > MAX_BUFFERED_BYTES) return false;
+  if (init.headers.has('content-encoding')) return false;
+  const type = init.headers.get('content-type');
+  return type === null || !/^\s*text\/event-stream\b/i.test(type);
 }
 
-function responseInit(res: IncomingMessage): { status: number; statusText: string; headers: Headers } {
+function responseInit(
+  status: number,
+  statusText: string,
+  raw: Record<string, string | string[] | undefined>,
+): { status: number; statusText: string; headers: Headers } {
   const headers = new Headers();
-  const raw = res.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  return { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers };
+  for (const name in raw) {
+    const value = raw[name];
+    if (typeof value === 'string') headers.append(name, value);
+    else if (value !== undefined) for (const v of value) headers.append(name, v);
+  }
+  return { status, statusText, headers };
 }
 
 const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
@@ -412,68 +455,73 @@ function decoderFor(encoding: string | undefined): Transform | undefined {
 }
 
 /**
- * The `Response` of an exchange whose head has arrived: its body a byte stream fed by the socket
- * as data comes (paused while the reader is behind), ending when the message ends, erroring when
- * the connection breaks before the end or the signal aborts.
+ * The body of an answer whose head has arrived, as a byte stream fed as data comes (the
+ * connection paused while the reader is behind), ending when the message ends, erroring when
+ * the connection breaks before the end or the signal aborts; `null` for HEAD and null-body
+ * statuses.
  */
-function toResponse(
-  res: IncomingMessage,
-  out: Outgoing,
-  signal: AbortSignal | undefined,
+function streamedBody(
+  ctl: Dispatcher.DispatchController,
+  init: { status: number; headers: Headers },
+  method: string,
   stopListening: () => void,
-  onBodyAbort: (stop: (reason: unknown) => void) => void,
-): Response {
-  const init = responseInit(res);
-  const status = init.status;
-  let body: ReadableStream<Uint8Array> | null = null;
-  if (out.method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
-    res.resume();
+): { body: ReadableStream<Uint8Array> | null; sink: BodySink } {
+  if (method === 'HEAD' || NULL_BODY_STATUSES.has(init.status))
+    return { body: null, sink: { data: () => undefined, end: stopListening, fail: () => undefined } };
+  const decoder = decoderFor(init.headers.get('content-encoding') ?? undefined);
+  let stream!: ReadableStreamDefaultController<Uint8Array>;
+  let done = false;
+  const finish = (reason?: unknown): void => {
+    if (done) return;
+    done = true;
     stopListening();
-  } else {
-    const decoder = decoderFor(res.headers['content-encoding']);
-    const source: Readable = decoder === undefined ? res : res.pipe(decoder);
-    if (decoder !== undefined) res.once('error', (err) => decoder.destroy(err));
-    let done = false;
-    body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        const stop = (reason: unknown): void => {
-          if (done) return;
-          done = true;
-          stopListening();
-          controller.error(reason);
-          source.destroy();
-        };
-        onBodyAbort(stop);
-        if (signal?.aborted === true) return stop(abortReason(signal));
-        source.on('data', (chunk: Buffer) => {
-          if (done) return;
-          controller.enqueue(chunk);
-          if ((controller.desiredSize ?? 1) <= 0) source.pause();
-        });
-        source.once('end', () => {
-          if (done) return;
-          done = true;
-          stopListening();
-          controller.close();
-        });
-        source.once('error', (err) => stop(new TypeError('terminated', { cause: err })));
-        // The connection closed before the whole message arrived.
-        res.once('close', () => {
-          if (!res.complete) stop(new TypeError('terminated', { cause: new Error('other side closed') }));
-        });
+    if (reason === undefined) stream.close();
+    else stream.error(reason);
+  };
+  const enqueue = (chunk: Buffer): void => {
+    if (done) return;
+    stream.enqueue(chunk);
+    if ((stream.desiredSize ?? 1) <= 0) {
+      if (decoder === undefined) ctl.pause();
+      else decoder.pause();
+    }
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      stream = c;
+    },
+    pull() {
+      if (decoder === undefined) ctl.resume();
+      else decoder.resume();
+    },
+    cancel() {
+      done = true;
+      stopListening();
+      decoder?.destroy();
+      ctl.abort(new Error('body cancelled'));
+    },
+  });
+  if (decoder === undefined) return { body, sink: { data: enqueue, end: () => finish(), fail: finish } };
+  // Compressed: the connection feeds the decoder (paused while the decoder is full), the decoder
+  // the stream (paused while the reader is behind).
+  decoder.on('data', enqueue);
+  decoder.once('end', () => finish());
+  decoder.once('error', (err) => {
+    finish(new TypeError('terminated', { cause: err }));
+    ctl.abort(err);
+  });
+  decoder.on('drain', () => ctl.resume());
+  return {
+    body,
+    sink: {
+      data: (chunk) => {
+        if (!decoder.write(chunk)) ctl.pause();
       },
-      pull() {
-        source.resume();
+      end: () => void decoder.end(),
+      fail: (reason) => {
+        finish(reason);
+        decoder.destroy();
       },
-      cancel() {
-        done = true;
-        stopListening();
-        source.destroy();
-        res.destroy();
-      },
-    });
-  }
-  const response = new Response(body, init);
-  Object.defineProperty(response, 'url', { value: out.url.href });
-  return response;
+    },
+  };
 }

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { getEventListeners } from 'node:events';
 import { gzipSync } from 'node:zlib';
+import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createUpstreams, nodeHttpFetch } from '../src/index.js';
@@ -304,16 +305,106 @@ describe('nodeHttpFetch', () => {
         });
       });
       const fetchNode = nodeHttpFetch();
+      // undici's pool opens another connection for a request sent while the last one is still
+      // being checked for a close that came in while it was idle: wait until it is idle.
+      const idle = (): Promise<void> => new Promise((done) => setTimeout(done, 20));
       expect(await (await fetchNode(base, { method: 'PUT', body: 'one' })).text()).toBe('answer to PUT one');
+      await idle();
       expect(await (await fetchNode(base, { method: 'DELETE' })).text()).toBe('answer to DELETE ');
       expect(connections).toBe(2);
       expect(received).toEqual(['PUT one', 'DELETE ', 'DELETE ']);
       // A POST (an MCP tools/call) that may have been acted on is not sent twice.
+      await idle();
       await expect(fetchNode(base, { method: 'POST', body: 'two' })).rejects.toMatchObject({
         message: 'fetch failed',
-        cause: { code: 'ECONNRESET' },
+        cause: { code: 'UND_ERR_SOCKET', message: 'other side closed' },
       });
+      await idle();
       expect(received.filter((r) => r === 'POST two')).toHaveLength(1);
+    });
+
+    it('sends a POST once when its connection breaks before any answer, new or kept-alive; an idempotent request once more', async () => {
+      const received: string[] = [];
+      let getsDropped = 0;
+      const base = await plainServer((req, res) => {
+        void readAll(req).then((body) => {
+          received.push(`${req.method} ${req.url} ${body}`);
+          if (req.method === 'POST' || (req.url === '/once' && getsDropped++ === 0))
+            return void req.socket.destroy();
+          res.end(`answer to ${req.method}`);
+        });
+      });
+      const fetchNode = nodeHttpFetch();
+      // On a new connection: nothing to reuse yet.
+      await expect(fetchNode(`${base}/call`, { method: 'POST', body: 'a' })).rejects.toMatchObject({
+        name: 'TypeError',
+        message: 'fetch failed',
+      });
+      expect(await (await fetchNode(`${base}/once`)).text()).toBe('answer to GET');
+      expect(await (await fetchNode(`${base}/after`)).text()).toBe('answer to GET');
+      // On the kept-alive connection that answered the last GET.
+      await new Promise((done) => setTimeout(done, 20));
+      await expect(fetchNode(`${base}/call`, { method: 'POST', body: 'b' })).rejects.toThrow('fetch failed');
+      await new Promise((done) => setTimeout(done, 50));
+      expect(received).toEqual(['POST /call a', 'GET /once ', 'GET /once ', 'GET /after ', 'POST /call b']);
+    });
+
+    it('sends every request through the dispatcher it is given', async () => {
+      const base = await plainServer((req, res) => res.end(`${req.method} ${req.url}`));
+      const seen: string[] = [];
+      const agent = new Agent();
+      cleanups.push(() => agent.close());
+      const counted = agent.compose((dispatch) => (opts, handler) => {
+        seen.push(`${opts.method} ${opts.path}`);
+        return dispatch(opts, handler);
+      });
+      const fetchNode = nodeHttpFetch({ dispatcher: counted });
+      expect(await (await fetchNode(`${base}/a?b=1`, { method: 'DELETE' })).text()).toBe('DELETE /a?b=1');
+      expect(seen).toEqual(['DELETE /a?b=1']);
+    });
+
+    it('streams a long answer with no length, plain or gzip, to a slow reader whole and in order; a break errors the stream', async () => {
+      // Different bytes in every 64 KiB piece, so a lost, doubled or reordered piece shows.
+      const pieces = Array.from({ length: 40 }, (_, i) => Buffer.alloc(64 * 1024, `piece ${i};`));
+      const whole = Buffer.concat(pieces);
+      const base = await plainServer((req, res) => {
+        const zipped = req.url === '/gz';
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          ...(zipped ? { 'content-encoding': 'gzip' } : {}),
+        });
+        if (req.url === '/break') {
+          res.write(pieces[0]);
+          return void setTimeout(() => res.socket?.destroy(), 20);
+        }
+        const bytes = zipped ? gzipSync(whole) : whole;
+        for (let at = 0; at < bytes.length; at += 64 * 1024) res.write(bytes.subarray(at, at + 64 * 1024));
+        res.end();
+      });
+      const fetchNode = nodeHttpFetch();
+      for (const path of ['/plain', '/gz']) {
+        const res = await fetchNode(`${base}${path}`);
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of res.body! as AsyncIterable<Uint8Array>) {
+          chunks.push(chunk);
+          // A reader slower than the connection: the body must pause it, not drop or reorder.
+          if (chunks.length % 8 === 0) await new Promise((done) => setTimeout(done, 2));
+        }
+        expect(Buffer.concat(chunks).equals(whole)).toBe(true);
+      }
+      const broken = await fetchNode(`${base}/break`);
+      const reader = broken.body!.getReader();
+      await reader.read();
+      let failure: unknown;
+      for (;;) {
+        const next = await reader.read().catch((err: unknown) => err);
+        if (!('done' in (next as object))) {
+          failure = next;
+          break;
+        }
+        if ((next as { done: boolean }).done) break;
+      }
+      expect(failure).toMatchObject({ name: 'TypeError', message: 'terminated' });
     });
 
     it('decodes a gzip answer, gives 204 a null body, and follows, returns or refuses a redirect', async () => {
