@@ -5,6 +5,7 @@
  *
  *   import { runCases, report, isMain } from './harness.js';
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { resolveWorkerModule } from '@edca/records';
@@ -155,3 +156,18 @@ export function report(suite: string, rows: readonly BenchRow[], extra: Record<s
 
 /** Whether the module with this `import.meta.url` is the script node was started with. */
 export const isMain = (metaUrl: string): boolean => process.argv[1] === fileURLToPath(metaUrl);
+
+/** The q-quantile (0..1) of ascending samples, nearest rank. */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/**
+ * User + system CPU in µs of the process or thread whose `/proc/…/stat` is at `statPath` (Linux;
+ * clock ticks of 10 ms). Throws if the file is gone (the process or thread ended).
+ */
+export function procStatCpuUs(statPath: string): number {
+  const stat = readFileSync(statPath, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}

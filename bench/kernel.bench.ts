@@ -38,7 +38,7 @@ import {
   openFileJournal,
   systemClock,
 } from '../packages/kernel/src/index.js';
-import { jsonMode, machine, runCases, type BenchRow } from './harness.js';
+import { jsonMode, machine, procStatCpuUs, runCases, type BenchRow } from './harness.js';
 
 const root = new URL('..', import.meta.url);
 const loaded = loadStateMap(
@@ -153,10 +153,7 @@ function threadCpuUs(): Map<string, number> {
   if (!existsSync('/proc/self/task')) return out;
   for (const tid of readdirSync('/proc/self/task')) {
     try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime and stime, in clock ticks of 10 ms.
-      out.set(tid, (Number(fields[11]) + Number(fields[12])) * 10_000);
+      out.set(tid, procStatCpuUs(`/proc/self/task/${tid}/stat`));
     } catch {
       // the thread ended
     }

@@ -14,12 +14,12 @@
  *   EDCA_HOP_CALLS=10000 node --import tsx bench/mcp-hop.ts
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type * as EdcaMcp from '@edca/mcp';
+import { procStatCpuUs, quantile } from './harness.js';
 
 const ANSWER = JSON.stringify({
   jsonrpc: '2.0',
@@ -60,12 +60,8 @@ function servePipeChild(): void {
   });
 }
 
-/** User + system CPU of a process so far, in µs (/proc/<pid>/stat, clock ticks of 10 ms). */
-function processCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
+/** User + system CPU of a process so far, in µs. */
+const processCpuUs = (pid: number): number => procStatCpuUs(`/proc/${pid}/stat`);
 
 async function main(): Promise<void> {
   const { nodeHttpFetch } = (await import(
@@ -164,8 +160,8 @@ async function main(): Promise<void> {
     const sorted = times[k]!.sort((a, b) => a - b);
     rows.push({
       case: name,
-      medianUs: Math.round(sorted[sorted.length >> 1]! * 1000),
-      p99Us: Math.round(sorted[Math.ceil(sorted.length * 0.99) - 1]! * 1000),
+      medianUs: Math.round(quantile(sorted, 0.5) * 1000),
+      p99Us: Math.round(quantile(sorted, 0.99) * 1000),
       clientCpuUs: Math.round(cpu[k]! / calls),
       serverCpuUs: Math.round(serverCpu),
     });

@@ -48,7 +48,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type * as EdcaMcp from '@edca/mcp';
 import type * as BenchChild from './fixtures/mcp-bench-child.js';
 import { benchRecords } from './fixtures/mcp-bench-server.js';
-import { report, type BenchRow } from './harness.js';
+import { quantile, report, type BenchRow } from './harness.js';
 
 const SESSION = { stream: 'bench', session: 'direct' };
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -118,11 +118,6 @@ function callVia(name: string, client: Client, card: string): () => Promise<void
 }
 
 const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
-
-/** The q-quantile (0..1) of sorted samples, nearest rank. */
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 function row(name: string, samplesMs: readonly number[], cpuUs: number, note?: string): BenchRow {
   const sorted = [...samplesMs].sort((a, b) => a - b);
