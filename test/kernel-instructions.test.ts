@@ -1,0 +1,47 @@
+// bench/kernel-instructions.ts counts instructions per permit of bench/fixtures/permit-loop.ts under
+// valgrind (minutes per round, not run here). What can break without anyone noticing is the loop
+// itself (it drives the kernel through its public API, on any checkout's sources) and the runner's
+// refusal of bad arguments: both are checked here, natively and in seconds.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function tsx(args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('the fixed-count permit loop', () => {
+  it('issues exactly the permits asked for, on this checkout’s sources', () => {
+    const r = tsx(['bench/fixtures/permit-loop.ts', root, '20', '300']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toEqual({ warm: 20, count: 300 });
+  });
+  it('refuses to run without the checkout to load', () => {
+    const r = tsx(['bench/fixtures/permit-loop.ts']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/usage: permit-loop\.ts ROOT WARM COUNT/);
+  });
+});
+
+describe('bench/kernel-instructions.ts', () => {
+  it.each([
+    ['--rounds=0', /--rounds must be a positive integer/],
+    ['--count=-5', /--count must be a positive integer/],
+    ['--warm=x', /--warm must be a non-negative integer/],
+    ['--bogus', /Unknown option '--bogus'/],
+    ['--against=/nonexistent', /\/nonexistent is not an edca checkout/],
+  ])('refuses %s with exit code 2', (arg, message) => {
+    const r = tsx(['bench/kernel-instructions.ts', arg]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^kernel-instructions: /);
+    expect(r.stderr).toMatch(message);
+  });
+});
