@@ -12,12 +12,17 @@
  *
  *   node --import tsx bench/kernel-instructions.ts --against /path/to/old-checkout
  *   node --import tsx bench/kernel-instructions.ts --rounds 3 --count 10000 --warm 2000 --json
+ *
+ * `--save` also writes the JSON to `bench/results/kernel-instructions-<UTC time>.json`, as
+ * `pnpm bench --save` does for the suites.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { commitOf, saveResult } from './harness.js';
 
 function parseOptions() {
   return parseArgs({
@@ -27,6 +32,7 @@ function parseOptions() {
       count: { type: 'string', default: '10000' },
       warm: { type: 'string', default: '2000' },
       json: { type: 'boolean', default: false },
+      save: { type: 'boolean', default: false },
     },
   });
 }
@@ -104,14 +110,15 @@ function instructions(root: string, n: number): Promise<number> {
   });
 }
 
+const loadBefore = loadavg();
+const startedAt = new Date();
 const perPermit = new Map<string, number[]>(trees.map((t) => [t.root, []]));
-const started = Date.now();
 for (let r = 1; r <= rounds; r++) {
   // The base runs (0 extra permits) of both trees side by side, then the counted runs.
   const base = await Promise.all(trees.map((t) => instructions(t.root, 0)));
   const full = await Promise.all(trees.map((t) => instructions(t.root, count)));
   trees.forEach((t, i) => perPermit.get(t.root)!.push(Math.round((full[i]! - base[i]!) / count)));
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const minutes = ((Date.now() - startedAt.getTime()) / 60_000).toFixed(1);
   console.error(
     `round ${r}/${rounds} (${minutes} min): ` +
       trees.map((t) => `${t.name} ${perPermit.get(t.root)!.at(-1)!.toLocaleString('en')}`).join(', ') +
@@ -127,10 +134,22 @@ const result = {
   rounds,
   trees: trees.map((t) => ({
     root: t.root,
+    commit: commitOf(t.root),
     instructionsPerPermit: perPermit.get(t.root)!,
     mean: mean(perPermit.get(t.root)!),
   })),
 };
+if (values.save) {
+  const command = ['node --import tsx bench/kernel-instructions.ts', ...process.argv.slice(2)].join(' ');
+  const path = saveResult({
+    suite: 'kernel-instructions',
+    command,
+    startedAt,
+    loadBefore,
+    results: [result],
+  });
+  console.error(`saved ${path}`);
+}
 if (values.json) console.log(JSON.stringify(result));
 else {
   for (const t of result.trees)

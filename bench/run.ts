@@ -14,12 +14,12 @@
  * after, and the suite's JSON output as it printed it. docs/benchmarks.md quotes the latest ones.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { readdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { saveResult } from './harness.js';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
-const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 const args = process.argv.slice(2);
 const save = args.includes('--save');
 const flags = args.filter((a) => a.startsWith('-') && a !== '--save');
@@ -34,13 +34,6 @@ if (files.length === 0) {
   console.error(`no bench/*.bench.ts file matches ${words.join(', ')}`);
   process.exit(2);
 }
-
-const commit = (): string | null => {
-  const r = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' });
-  if (r.status !== 0) return null;
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' });
-  return `${r.stdout.trim()}${dirty.stdout.trim() === '' ? '' : '+dirty'}`;
-};
 
 /** The JSON objects a suite printed, one a line (other lines are ignored). */
 function jsonLines(stdout: string): unknown[] {
@@ -80,21 +73,13 @@ for (const file of files) {
       console.error(`bench/${file} printed no JSON with --json: nothing saved`);
       continue;
     }
-    mkdirSync(resultsDir, { recursive: true });
-    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-    const path = `${resultsDir}${suite}-${stamp}.json`;
-    const record = {
+    const path = saveResult({
       suite,
       command: ['pnpm bench', suite, ...flags.filter((f) => f !== '--json'), '--save'].join(' '),
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      commit: commit(),
-      machine: { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length },
-      loadAverageBefore: loadBefore.map((l) => Number(l.toFixed(2))),
-      loadAverageAfter: loadavg().map((l) => Number(l.toFixed(2))),
+      startedAt,
+      loadBefore,
       results,
-    };
-    writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
+    });
     console.error(`saved ${path}`);
   }
 }
