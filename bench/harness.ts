@@ -5,8 +5,7 @@
  *
  *   import { runCases, report, isMain } from './harness.js';
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { resolveWorkerModule } from '@edca/records';
@@ -171,45 +170,4 @@ export function procStatCpuUs(statPath: string): number {
   const stat = readFileSync(statPath, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-/** The commit of the checkout at `dir`, `+dirty` when a tracked file differs; null outside git. */
-export function commitOf(dir = process.cwd()): string | null {
-  const r = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: dir, encoding: 'utf8' });
-  if (r.status !== 0) return null;
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-    cwd: dir,
-    encoding: 'utf8',
-  });
-  return `${r.stdout.trim()}${dirty.stdout.trim() === '' ? '' : '+dirty'}`;
-}
-
-/**
- * Writes one run's JSON to `bench/results/<suite>-<UTC time>.json` (what `--save` keeps): the
- * command, the commit, the machine, the load average before and now, and the results as printed.
- * Returns the file's path.
- */
-export function saveResult(run: {
-  readonly suite: string;
-  readonly command: string;
-  readonly startedAt: Date;
-  readonly loadBefore: readonly number[];
-  readonly results: readonly unknown[];
-}): string {
-  const dir = fileURLToPath(new URL('./results/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const path = `${dir}${run.suite}-${run.startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
-  const record = {
-    suite: run.suite,
-    command: run.command,
-    startedAt: run.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    commit: commitOf(),
-    machine: { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length },
-    loadAverageBefore: run.loadBefore.map((l) => Number(l.toFixed(2))),
-    loadAverageAfter: loadavg().map((l) => Number(l.toFixed(2))),
-    results: run.results,
-  };
-  writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
-  return path;
 }

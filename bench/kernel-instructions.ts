@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { commitOf, saveResult } from './harness.js';
+import { commitOf, saveResult } from './save.js';
 
 function parseOptions() {
   return parseArgs({
