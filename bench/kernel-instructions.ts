@@ -1,7 +1,8 @@
 /**
  * Instructions per permit, counted by valgrind: a measure of the kernel's permit path that the
- * machine's load does not move (wall-clock permit rates on a shared 2-core machine differ by up to a
- * quarter between runs of one build; instruction counts by a few percent). It runs
+ * machine's load moves far less than it moves time (wall-clock permit rates on a shared 2-core
+ * machine differ by up to a quarter between runs of one build; instruction counts by a few
+ * percent, so compare trees side by side over several rounds). It runs
  * `bench/fixtures/permit-loop.ts` under `valgrind --tool=cachegrind` twice per round, with WARM
  * permits and then 0 or COUNT more, and reports (I(COUNT) − I(0)) / COUNT: start-up, compilation
  * and warm-up cancel out. Every thread of the process is counted (the kernel's, V8's collector
@@ -62,7 +63,14 @@ for (const [name, n] of [
 const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const loop = fileURLToPath(new URL('fixtures/permit-loop.ts', import.meta.url));
 const trees = [{ name: 'this checkout', root: here }];
-if (values.against !== undefined) trees.push({ name: values.against, root: resolve(values.against) });
+if (values.against !== undefined) {
+  const root = resolve(values.against);
+  if (root === here) {
+    console.error('kernel-instructions: --against names this checkout; give another one');
+    process.exit(2);
+  }
+  trees.push({ name: values.against, root });
+}
 for (const t of trees) {
   if (!existsSync(join(t.root, 'packages/kernel/src/index.ts'))) {
     console.error(`kernel-instructions: ${t.root} is not an edca checkout (no packages/kernel/src/index.ts)`);

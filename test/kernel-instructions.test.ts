@@ -24,8 +24,8 @@ describe('the fixed-count permit loop', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout.trim())).toEqual({ warm: 20, count: 300 });
   });
-  it('refuses to run without the checkout to load', () => {
-    const r = tsx(['bench/fixtures/permit-loop.ts']);
+  it.each([[[]], [[root, 'x', '10']], [[root, '10', '-1']]])('refuses arguments %j it cannot run', (args) => {
+    const r = tsx(['bench/fixtures/permit-loop.ts', ...args]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/usage: permit-loop\.ts ROOT WARM COUNT/);
   });
@@ -38,6 +38,7 @@ describe('bench/kernel-instructions.ts', () => {
     ['--warm=x', /--warm must be a non-negative integer/],
     ['--bogus', /Unknown option '--bogus'/],
     ['--against=/nonexistent', /\/nonexistent is not an edca checkout/],
+    [`--against=${root}`, /--against names this checkout/],
   ])('refuses %s with exit code 2', (arg, message) => {
     const r = tsx(['bench/kernel-instructions.ts', arg]);
     expect(r.code).toBe(2);
