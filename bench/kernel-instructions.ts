@@ -140,15 +140,22 @@ const result = {
   warm,
   count,
   rounds,
-  trees: trees.map((t) => ({
-    root: t.root,
+  // Which tree and its commit, not its path: a saved result names no folder of the machine.
+  trees: trees.map((t, i) => ({
+    tree: i === 0 ? 'this checkout' : 'against',
     commit: commitOf(t.root),
     instructionsPerPermit: perPermit.get(t.root)!,
     mean: mean(perPermit.get(t.root)!),
   })),
 };
 if (values.save) {
-  const command = ['node --import tsx bench/kernel-instructions.ts', ...process.argv.slice(2)].join(' ');
+  const against = result.trees[1];
+  const command = [
+    'node --import tsx bench/kernel-instructions.ts',
+    ...(against === undefined ? [] : [`--against <a checkout of ${against.commit ?? 'another commit'}>`]),
+    `--rounds ${rounds} --count ${count} --warm ${warm} --save`,
+    ...(values.json ? ['--json'] : []),
+  ].join(' ');
   const path = saveResult({
     suite: 'kernel-instructions',
     command,
@@ -160,9 +167,9 @@ if (values.save) {
 }
 if (values.json) console.log(JSON.stringify(result));
 else {
-  for (const t of result.trees)
+  for (const [i, t] of result.trees.entries())
     console.log(
-      `${t.root}: ${t.mean.toLocaleString('en')} instructions per permit (rounds: ${t.instructionsPerPermit.map((n) => n.toLocaleString('en')).join(', ')})`,
+      `${trees[i]!.name} (${t.commit ?? 'no commit'}): ${t.mean.toLocaleString('en')} instructions per permit (rounds: ${t.instructionsPerPermit.map((n) => n.toLocaleString('en')).join(', ')})`,
     );
   if (result.trees.length === 2) {
     const [a, b] = result.trees;
