@@ -66,6 +66,28 @@ const instanceCounts = (option('--instances') ?? '1,2,4').split(',').map(Number)
 const modes = (option('--modes') ?? 'decide,execute').split(',');
 // `--streams one`, `--streams per-instance`: only the rows with one shared stream or a stream each.
 const streamKinds = (option('--streams') ?? 'one,per-instance').split(',');
+/** Exits 2 with a message naming the option when `ok` is false: a typo must not run other rows. */
+function requireOption(ok: boolean, name: string, expected: string): void {
+  if (ok) return;
+  console.error(`postgres bench: ${name} must be ${expected}, got ${String(option(name))}`);
+  process.exit(2);
+}
+requireOption(Number.isFinite(seconds) && seconds > 0, '--seconds', 'a positive number');
+requireOption(
+  instanceCounts.every((n) => Number.isSafeInteger(n) && n >= 1),
+  '--instances',
+  'a comma-separated list of positive integers',
+);
+requireOption(
+  modes.every((m) => m === 'decide' || m === 'execute'),
+  '--modes',
+  'decide, execute or both, comma-separated',
+);
+requireOption(
+  streamKinds.every((k) => k === 'one' || k === 'per-instance'),
+  '--streams',
+  'one, per-instance or both, comma-separated',
+);
 const profDir = option('--cpu-prof');
 const nodeArgs = profDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
 const unix = args.includes('--unix');

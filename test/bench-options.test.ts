@@ -1,0 +1,25 @@
+// The benchmarks refuse a mistyped option before they start anything: a typo in `--streams` used
+// to run a different set of rows without a word. Checked natively, in a second each.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+describe('bench/postgres.bench.ts', () => {
+  it.each([
+    ['--streams=foo', /--streams must be one, per-instance or both/],
+    ['--modes=x', /--modes must be decide, execute or both/],
+    ['--instances=0,a', /--instances must be a comma-separated list of positive integers/],
+    ['--seconds=-1', /--seconds must be a positive number/],
+  ])('refuses %s with exit code 2 before starting a server', (arg, message) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/postgres.bench.ts', arg], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^postgres bench: /);
+    expect(r.stderr).toMatch(message);
+  });
+});
