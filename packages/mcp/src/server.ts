@@ -115,7 +115,40 @@ interface ApprovalEntry {
   readonly required: { count: number; role: string };
   readonly expiresAt: string;
   status: 'pending' | 'approved' | 'rejected' | 'expired' | 'refused';
-  result?: Record<string, JsonValue>;
+  /** What the approved action showed: the payload sent, and what the leak guard reads of it. */
+  result?: { readonly payload: Record<string, JsonValue>; readonly scanned: Scanned };
+}
+
+/**
+ * What the leak guard reads of an outbound message. Refs and approval ids are edca's own MAC and
+ * hash output and carry nothing private; scanning them would only risk a chance match on random
+ * letters (a ref that spells a private code) and withhold a session's every view. As in the ARP's
+ * own guard, an entity's kind is scanned in place of its ref. The intents a view offers are kept
+ * apart: the guard's verdict on each is memoized.
+ */
+interface Scanned {
+  readonly body: unknown;
+  readonly intents: ModelView['intents'];
+}
+
+function scannedView(view: ModelView): Scanned {
+  return { body: { ...view, entities: Object.keys(view.entities), intents: [] }, intents: view.intents };
+}
+
+function scannedResult(result: ModelResult): Scanned {
+  const view = result.view === undefined ? undefined : scannedView(result.view);
+  return {
+    body: {
+      ...result,
+      ...(result.created === undefined ? {} : { created: result.created.map((c) => c.kind) }),
+      ...(view === undefined ? {} : { view: view.body }),
+    },
+    intents: view?.intents ?? [],
+  };
+}
+
+function scannedAs(body: unknown): Scanned {
+  return { body, intents: [] };
 }
 
 const EMPTY_TEMPLATE_DIGEST = digestBytes('');
@@ -190,26 +223,26 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     return undefined;
   }
 
-  /** The guard over a projected result: every part each time, the view's intents once per intent. */
-  function guardedResult(result: ModelResult): LeakHit | undefined {
-    const view = result.view;
-    const hit =
-      view === undefined
-        ? guard.scan(result)
-        : (scanIntents(view.intents) ?? guard.scan({ ...result, view: { ...view, intents: [] } }));
-    if (hit !== undefined) options.onLeak?.({ where: 'tools/call', hit });
+  /** The guard over what a message shows: every part each time, a view's intents once per intent. */
+  function guardedShown(where: string, scanned: Scanned): LeakHit | undefined {
+    const hit = scanIntents(scanned.intents) ?? guard.scan(scanned.body);
+    if (hit !== undefined) options.onLeak?.({ where, hit });
     return hit;
   }
 
-  function toolResult(payload: Record<string, JsonValue>, isError: boolean): CallToolResult {
-    if (guarded('tools/call', payload) !== undefined)
+  function toolResult(
+    payload: Record<string, JsonValue>,
+    isError: boolean,
+    scanned: Scanned = scannedAs(payload),
+  ): CallToolResult {
+    if (guardedShown('tools/call', scanned) !== undefined)
       return refusal('LEAK_BLOCKED', REFUSAL_MESSAGES['LEAK_BLOCKED']!);
     return { content: [{ type: 'text', text: canonicalize(payload) }], structuredContent: payload, isError };
   }
 
   /** A projected result, sent with the ARP's own canonical JSON as its text (not written twice). */
   function projectedResult(result: ModelResult, json: string, isError: boolean): CallToolResult {
-    if (guardedResult(result) !== undefined)
+    if (guardedShown('tools/call', scannedResult(result)) !== undefined)
       return refusal('LEAK_BLOCKED', REFUSAL_MESSAGES['LEAK_BLOCKED']!);
     // A copy: the projection shares the ARP's intent objects with every later view, and an
     // in-process client gets this very object.
@@ -318,7 +351,7 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
       };
       state.approvals.set(entry.id, entry);
       approvals.set(entry.id, { state, entry });
-      return toolResult(pendingPayload(entry), false);
+      return toolResult(pendingPayload(entry), false, pendingScanned(entry));
     }
     if (decision.permit === undefined) return refusal('PERMIT_MISSING', 'the permit could not be issued');
     const execution = await kernel.execute(decision.permit, { session: state.session });
@@ -334,8 +367,16 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
       expires_at: entry.expiresAt,
       status: entry.status,
       resource: `${APPROVAL_URI_PREFIX}${entry.id}`,
-      ...(entry.result === undefined ? {} : { result: entry.result }),
+      ...(entry.result === undefined ? {} : { result: entry.result.payload }),
     };
+  }
+
+  /** The pending payload as the guard reads it: without the approval id, which is a record hash. */
+  function pendingScanned(entry: ApprovalEntry): Scanned {
+    const { approval: _id, resource: _uri, result: _result, ...rest } = pendingPayload(entry);
+    if (entry.result === undefined) return scannedAs(rest);
+    const { body, intents } = entry.result.scanned;
+    return { body: { ...rest, result: body }, intents };
   }
 
   function resourceList(
@@ -356,28 +397,36 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     return [...views, ...pending];
   }
 
-  async function readResource(state: SessionState, uri: string): Promise<string> {
+  /** A resource's text and what the guard reads of it. */
+  async function readResource(state: SessionState, uri: string): Promise<{ text: string; scanned: Scanned }> {
     if (uri.startsWith(VIEW_URI_PREFIX)) {
       const map = uri.slice(VIEW_URI_PREFIX.length);
       const arp = kernel.arps.get(map);
       if (arp === undefined) throw new ResourceMissing();
       const records = await viewRecords(state, map);
       if (records === undefined)
-        return canonicalize({
+        return payloadResource({
           edca_refusal: 'VIEW_UNAVAILABLE',
           message: publicMessage('VIEW_UNAVAILABLE', ''),
         });
       const projected = arp.project(records, state.session);
       if (!projected.ok)
-        return canonicalize({ edca_refusal: projected.code, message: 'the current view could not be shown' });
-      return projected.json;
+        return payloadResource({
+          edca_refusal: projected.code,
+          message: 'the current view could not be shown',
+        });
+      return { text: projected.json, scanned: scannedView(projected.value) };
     }
     if (uri.startsWith(APPROVAL_URI_PREFIX)) {
       const entry = state.approvals.get(uri.slice(APPROVAL_URI_PREFIX.length) as Digest);
       if (entry === undefined) throw new ResourceMissing();
-      return canonicalize(pendingPayload(entry));
+      return { text: canonicalize(pendingPayload(entry)), scanned: pendingScanned(entry) };
     }
     throw new ResourceMissing();
+  }
+
+  function payloadResource(payload: Record<string, JsonValue>): { text: string; scanned: Scanned } {
+    return { text: canonicalize(payload), scanned: scannedAs(payload) };
   }
 
   function buildServer(state: { current?: SessionState }): Server {
@@ -392,19 +441,24 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     });
     server.setRequestHandler('resources/list', () => {
       const resources = resourceList(state.current!);
-      if (guarded('resources/list', resources) !== undefined) return { resources: [] };
+      // An approval's URI names its id (a record hash): the guard reads the prefix in its place.
+      const scanned = resources.map((r) =>
+        r.uri.startsWith(APPROVAL_URI_PREFIX) ? { ...r, uri: APPROVAL_URI_PREFIX } : r,
+      );
+      if (guarded('resources/list', scanned) !== undefined) return { resources: [] };
       return { resources };
     });
     server.setRequestHandler('resources/read', async (request) => {
       const uri = request.params.uri;
-      let text: string;
+      let read: { text: string; scanned: Scanned };
       try {
-        text = await readResource(state.current!, uri);
+        read = await readResource(state.current!, uri);
       } catch (err) {
         if (err instanceof ResourceMissing) throw new ResourceNotFoundError(uri);
         throw err;
       }
-      if (guarded('resources/read', text) !== undefined)
+      let text = read.text;
+      if (guardedShown('resources/read', read.scanned) !== undefined)
         text = canonicalize({ edca_refusal: 'LEAK_BLOCKED', message: REFUSAL_MESSAGES['LEAK_BLOCKED']! });
       return { contents: [{ uri, mimeType: 'application/json', text }] };
     });
@@ -478,7 +532,10 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
       const execution = await kernel.execute(decision.permit, { session: held.state.session });
       const arp = kernel.arps.get(held.entry.map)!;
       const shown = await resultPayload(held.state, held.entry.map, arp, held.entry.intent, execution);
-      held.entry.result = 'projected' in shown ? copyJson(shown.projected) : shown.payload;
+      held.entry.result =
+        'projected' in shown
+          ? { payload: copyJson(shown.projected), scanned: scannedResult(shown.projected) }
+          : { payload: shown.payload, scanned: scannedAs(shown.payload) };
       notifyUpdated(held);
       return { status: 'decided', verdict: decision.verdict, reasons: decision.reasons, execution };
     },

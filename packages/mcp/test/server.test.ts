@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { signApproval, toRfc3339 } from '@edca/kernel';
-import { makeMcpFixture, type McpFixture } from './support/fixture.js';
+import { createLeakGuard, createRefMinter, tokenize } from '@edca/arp';
+import { createServicingBank } from './support/bank.js';
+import { FIXTURE_REF_KEY, FIXTURE_STREAM, makeMcpFixture, type McpFixture } from './support/fixture.js';
 
 const VIEW = 'edca://view/mcp-servicing';
 const PRIVATE = [
@@ -306,6 +308,60 @@ describe('the edca MCP server (official client, in-memory transports)', () => {
       expect(text).not.toContain('debit card');
     });
 
+    it('does not read refs as words: views, results and approvals whose ref spells a configured private word still go out', async () => {
+      // Refs are random MAC letters: one in a few hundred spells a given three-letter code, as
+      // `ref_…BLK…` once withheld a whole session's view. A session whose card ref spells a word
+      // the guard would stop (the first found, so the test is deterministic) is shown everything.
+      const guardOf = (term: string) => createLeakGuard({ terms: [{ term, category: 'configured' }] });
+      const spelled = findSpellingSession((ref) =>
+        tokenize(ref).find((t) => /^[a-z]{3,}$/.test(t) && t !== 'ref' && guardOf(t).scan(ref) !== undefined),
+      );
+      const leaks: { where: string; path: string }[] = [];
+      fx = await makeMcpFixture({
+        privateTerms: [spelled.word],
+        onLeak: (i) => leaks.push({ where: i.where, path: i.hit.path }),
+      });
+      const client = await fx.connect(spelled.sessionId);
+      const view = await readView(client);
+      expect(view.entities['card']).toBe(spelled.ref);
+      const frozen = await client.callTool({ name: 'freeze_card', arguments: { card: spelled.ref } });
+      expect(payload(frozen)).toMatchObject({
+        outcome: 'completed',
+        view: { entities: { card: spelled.ref } },
+      });
+      const escalated = await client.callTool({
+        name: 'refund_payment',
+        arguments: { payment: view.entities['payment']!, amount: 249.99 },
+      });
+      const pending = payload(escalated) as {
+        edca_pending: string;
+        approval: `sha256:${string}`;
+        resource: string;
+      };
+      expect(pending.edca_pending).toBe('approval');
+      const decisions = await collectDecisions(fx);
+      const signed = await signApproval(
+        {
+          domain: 'edca-approval-v1',
+          decision: pending.approval,
+          actionHash: decisions.find((d) => d.hash === pending.approval)!.actionHash as `sha256:${string}`,
+          verdict: 'approve',
+          approver: { kid: fx.approver.kid, role: 'approver' },
+          at: toRfc3339(Date.now()),
+        },
+        fx.approver,
+      );
+      expect(await fx.mcp.approve(signed)).toMatchObject({ execution: { status: 'completed' } });
+      const { resources } = await client.listResources();
+      expect(resources.map((r) => r.uri)).toContain(pending.resource);
+      const res = await client.readResource({ uri: pending.resource });
+      expect(JSON.parse((res.contents[0] as { text: string }).text)).toMatchObject({
+        status: 'approved',
+        result: { outcome: 'completed', view: { entities: { card: spelled.ref } } },
+      });
+      expect(leaks).toEqual([]);
+    });
+
     it('withholds the tool list when a configured private term appears in it', async () => {
       const leaks: string[] = [];
       fx = await makeMcpFixture({
@@ -319,6 +375,26 @@ describe('the edca MCP server (official client, in-memory transports)', () => {
     });
   });
 });
+
+/**
+ * The first session id `spelled-<n>` whose card ref holds a word `pick` returns, with the ref the
+ * fixture will show that session (same key, stream and card token).
+ */
+function findSpellingSession(pick: (ref: string) => string | undefined): {
+  sessionId: string;
+  ref: string;
+  word: string;
+} {
+  const minter = createRefMinter(FIXTURE_REF_KEY);
+  const card = { kind: 'card', id: createServicingBank().card.CRD_TOKEN };
+  for (let n = 0; n < 100_000; n++) {
+    const sessionId = `spelled-${n}`;
+    const ref = minter.mint({ stream: FIXTURE_STREAM, session: `mcp-${sessionId}` }, card);
+    const word = pick(ref);
+    if (word !== undefined) return { sessionId, ref, word };
+  }
+  throw new Error('no session id in 100,000 gives a card ref that spells a word');
+}
 
 async function collectDecisions(f: McpFixture): Promise<{ hash: string; actionHash: string }[]> {
   const out: { hash: string; actionHash: string }[] = [];

@@ -23,12 +23,16 @@ export interface McpFixture {
   readonly approver: Signer;
   readonly trust: TrustFile;
   readonly dir: string;
-  /** Connects a new official MCP client over a linked in-memory pair (a new edca session). */
-  connect(): Promise<Client>;
+  /** Connects a new official MCP client over a linked in-memory pair (a new edca session, `mcp-<sessionId>`). */
+  connect(sessionId?: string): Promise<Client>;
   close(): Promise<void>;
 }
 
 export const PRINCIPAL = { id: 'agent-7', attributes: {} };
+/** The fixture's ref key: a test can mint the refs a session will be shown. */
+export const FIXTURE_REF_KEY = new Uint8Array(32).fill(7);
+/** The journal stream of the fixture: the `stream` half of its edca sessions. */
+export const FIXTURE_STREAM = 'mcp-test';
 
 export async function makeMcpFixture(extra: Partial<EdcaMcpServerOptions> = {}): Promise<McpFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'edca-mcp-'));
@@ -45,14 +49,14 @@ export async function makeMcpFixture(extra: Partial<EdcaMcpServerOptions> = {}):
   const map = loadServicingMap();
   const journal = await openFileJournal({
     path: join(dir, 'journal.jsonl'),
-    stream: 'mcp-test',
+    stream: FIXTURE_STREAM,
     signer,
     fsync: false,
   });
   const kernel = await createKernel({
     maps: [map],
     loaders: { [map.name]: () => Promise.resolve(servicingRecords(bank)) },
-    refKey: new Uint8Array(32).fill(7),
+    refKey: FIXTURE_REF_KEY,
     signer,
     journal,
     clock: systemClock,
@@ -61,7 +65,7 @@ export async function makeMcpFixture(extra: Partial<EdcaMcpServerOptions> = {}):
   });
   const mcp = createEdcaMcpServer({
     kernel,
-    stream: 'mcp-test',
+    stream: FIXTURE_STREAM,
     principal: PRINCIPAL,
     views: { [map.name]: () => Promise.resolve(servicingRecords(bank)) },
     ...extra,
@@ -75,9 +79,9 @@ export async function makeMcpFixture(extra: Partial<EdcaMcpServerOptions> = {}):
     approver,
     trust,
     dir,
-    async connect() {
+    async connect(sessionId) {
       const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-      await mcp.connect(serverSide);
+      await mcp.connect(serverSide, sessionId);
       const client = new Client({ name: 'fixture-agent', version: '1.0.0' });
       await client.connect(clientSide);
       clients.push(client);
