@@ -38,6 +38,7 @@ import {
   openFileJournal,
   systemClock,
 } from '../packages/kernel/src/index.js';
+import { setUpPermitLoop } from './fixtures/permit-setup.js';
 import { jsonMode, machine, procStatCpuUs, runCases, type BenchRow } from './harness.js';
 
 const root = new URL('..', import.meta.url);
@@ -182,36 +183,16 @@ async function permitsPerSecond(
         ? createSodiumSigner(pem)
         : createNodeSigner(pem);
   const journal = await openFileJournal({ path: join(dir, 'journal.jsonl'), stream: 'bench', signer });
-  const handlers = Object.fromEntries(
-    Object.values(map.document.routes).map((r) => [r.handler, () => ({ ok: true })]),
-  );
-  const refKey = new Uint8Array(32).fill(5);
-  // The loader (in memory) gives every request a new customer, so per-customer limits never refuse.
-  let customers = 0;
-  const recordsFor = (id: string): Record<string, unknown> => ({
-    ...goodStanding,
-    customer: { ...goodStanding['customer'], CUST_ID: `C-${customers++}` },
-    payment: { ...goodStanding['payment'], PMT_ID: id },
-  });
-  const kernel = await createKernel({
-    maps: [map],
-    loaders: { [map.name]: ({ refs }) => Promise.resolve(recordsFor(refs['pmt_id']?.id ?? 'x')) },
-    refKey,
+  const loop = await setUpPermitLoop({
+    createKernel,
+    systemClock,
+    map,
+    goodStanding,
     signer,
     journal,
-    clock: systemClock,
-    handlers,
+    concurrency,
   });
-  const arp = kernel.arps.get(map.name)!;
-  const sessions = Array.from({ length: concurrency }, (_, i) => ({ stream: 'bench', session: `s${i}` }));
-  const principal = { id: 'agent-42', attributes: { role: 'agent', strong_auth: true } };
-  const proposer = { modelId: 'bench', promptTemplateDigest: `sha256:${'0'.repeat(64)}` };
-  // Refs are issued (projection) before the clock starts: projecting a view is not part of decide.
-  const refs = sessions.map((session, i) => {
-    const view = arp.project(recordsFor(`PMT-${i}`), session);
-    if (!view.ok) throw new Error(view.code);
-    return view.value.entities['payment']!;
-  });
+  const { kernel } = loop;
   let permits = 0;
   let other = 0;
   const deadline = performance.now() + seconds * 1000;
@@ -219,12 +200,9 @@ async function permitsPerSecond(
   const threads0 = threadCpuUs();
   const t0 = performance.now();
   await Promise.all(
-    sessions.map(async (session, i) => {
+    Array.from({ length: concurrency }, async (_, i) => {
       while (performance.now() < deadline) {
-        const d = await kernel.decide(
-          { intent: 'refund_payment', params: { payment: refs[i]!, amount: 25, reason: 'duplicate_charge' } },
-          { session, principal, proposer },
-        );
+        const d = await loop.decide(i);
         if (d.verdict === 'permit') permits++;
         else other++;
       }
