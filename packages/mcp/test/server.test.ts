@@ -309,9 +309,10 @@ describe('the edca MCP server (official client, in-memory transports)', () => {
     });
 
     it('does not read refs as words: views, results and approvals whose ref spells a configured private word still go out', async () => {
-      // Refs are random MAC letters: one in a few hundred spells a given three-letter code, as
-      // `ref_…BLK…` once withheld a whole session's view. A session whose card ref spells a word
-      // the guard would stop (the first found, so the test is deterministic) is shown everything.
+      // Refs are random MAC letters: with this map's codes (`act`, `blk`, `rfnd`, `setl`, …) about
+      // one session in 2,500 has a ref that spells one (8 of 20,000 measured), and the guard then
+      // withheld every view of that session. A session whose card ref spells a word the guard would
+      // stop (the first found, so the test is deterministic) is shown everything.
       const guardOf = (term: string) => createLeakGuard({ terms: [{ term, category: 'configured' }] });
       const spelled = findSpellingSession((ref) =>
         tokenize(ref).find((t) => /^[a-z]{3,}$/.test(t) && t !== 'ref' && guardOf(t).scan(ref) !== undefined),
