@@ -351,7 +351,8 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
       };
       state.approvals.set(entry.id, entry);
       approvals.set(entry.id, { state, entry });
-      return toolResult(pendingPayload(entry), false, pendingScanned(entry));
+      const payload = pendingPayload(entry);
+      return toolResult(payload, false, pendingScanned(entry, payload));
     }
     if (decision.permit === undefined) return refusal('PERMIT_MISSING', 'the permit could not be issued');
     const execution = await kernel.execute(decision.permit, { session: state.session });
@@ -371,9 +372,9 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     };
   }
 
-  /** The pending payload as the guard reads it: without the approval id, which is a record hash. */
-  function pendingScanned(entry: ApprovalEntry): Scanned {
-    const { approval: _id, resource: _uri, result: _result, ...rest } = pendingPayload(entry);
+  /** `pendingPayload(entry)` as the guard reads it: without the approval id, which is a record hash. */
+  function pendingScanned(entry: ApprovalEntry, payload: Record<string, JsonValue>): Scanned {
+    const { approval: _id, resource: _uri, result: _result, ...rest } = payload;
     if (entry.result === undefined) return scannedAs(rest);
     const { body, intents } = entry.result.scanned;
     return { body: { ...rest, result: body }, intents };
@@ -420,7 +421,8 @@ export function createEdcaMcpServer(options: EdcaMcpServerOptions): EdcaMcpServe
     if (uri.startsWith(APPROVAL_URI_PREFIX)) {
       const entry = state.approvals.get(uri.slice(APPROVAL_URI_PREFIX.length) as Digest);
       if (entry === undefined) throw new ResourceMissing();
-      return { text: canonicalize(pendingPayload(entry)), scanned: pendingScanned(entry) };
+      const payload = pendingPayload(entry);
+      return { text: canonicalize(payload), scanned: pendingScanned(entry, payload) };
     }
     throw new ResourceMissing();
   }
