@@ -24,11 +24,45 @@ describe('the fixed-count permit loop', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout.trim())).toEqual({ warm: 20, count: 300 });
   });
-  it.each([[[]], [[root, 'x', '10']], [[root, '10', '-1']]])('refuses arguments %j it cannot run', (args) => {
-    const r = tsx(['bench/fixtures/permit-loop.ts', ...args]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/usage: permit-loop\.ts ROOT WARM COUNT/);
+  it('signs on a worker thread with --signer worker, and stops at each mark until told to go on', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/fixtures/permit-loop.ts',
+        root,
+        '20',
+        '300',
+        '--marks',
+        '--signer',
+        'worker',
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 120_000, input: 'go\ngo\n' },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 2)).toEqual(['mark', 'mark']);
+    expect(JSON.parse(lines[2]!)).toEqual({ warm: 20, count: 300 });
   });
+  it('fails at a mark when its input ends instead of going on unmeasured', () => {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'bench/fixtures/permit-loop.ts', root, '20', '30', '--marks'],
+      { cwd: root, encoding: 'utf8', timeout: 120_000, input: '' },
+    );
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/standard input closed at a mark/);
+  });
+  it.each([[[]], [[root, 'x', '10']], [[root, '10', '-1']], [[root, '10', '10', '--signer', 'sodium']]])(
+    'refuses arguments %j it cannot run',
+    (args) => {
+      const r = tsx(['bench/fixtures/permit-loop.ts', ...args]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/usage: permit-loop\.ts ROOT WARM COUNT/);
+    },
+  );
 });
 
 describe('bench/kernel-instructions.ts', () => {
@@ -37,6 +71,7 @@ describe('bench/kernel-instructions.ts', () => {
     ['--count=-5', /--count must be a positive integer/],
     ['--warm=x', /--warm must be a non-negative integer/],
     ['--bogus', /Unknown option '--bogus'/],
+    ['--signer=sodium', /--signer must be node or worker/],
     ['--against=/nonexistent', /\/nonexistent is not an edca checkout/],
     [`--against=${root}`, /--against names this checkout/],
   ])('refuses %s with exit code 2', (arg, message) => {
