@@ -98,13 +98,15 @@ if (spawnSync('valgrind', ['--version']).status !== 0 || spawnSync('callgrind_co
 interface Counted {
   readonly kernelThread: number;
   readonly allThreads: number;
+  /** The journal's fdatasync calls (one per group of records written) during the counted permits. */
+  readonly syncs: number;
 }
 
 /**
  * The totals of callgrind's first dump, one file per thread (`<out>.1-01` is the process's first
  * thread, the kernel's).
  */
-function readDump(dir: string): Counted {
+function readDump(dir: string): Omit<Counted, 'syncs'> {
   let kernelThread: number | undefined;
   let allThreads = 0;
   for (const name of readdirSync(dir)) {
@@ -187,7 +189,13 @@ function instructions(root: string): Promise<Counted> {
         if (code !== 0 || marks !== 2 || !printed.includes('"count"'))
           throw new Error(`the permit loop failed on ${root} (exit ${code}):\n${err.slice(-2000)}`);
         const counted = readDump(dumps);
-        done({ kernelThread: counted.kernelThread / count, allThreads: counted.allThreads / count });
+        const reported = JSON.parse(printed.trim().split('\n').at(-1)!) as { syncs?: unknown };
+        if (typeof reported.syncs !== 'number') throw new Error('the permit loop reported no syncs');
+        done({
+          kernelThread: counted.kernelThread / count,
+          allThreads: counted.allThreads / count,
+          syncs: reported.syncs,
+        });
       } catch (e) {
         fail(asError(e));
       } finally {
@@ -208,7 +216,10 @@ for (let r = 1; r <= rounds; r++) {
   console.error(
     `round ${r}/${rounds} (${minutes} min), instructions per permit (kernel thread / all threads): ` +
       trees
-        .map((t, i) => `${t.name} ${fmt(round[i]!.kernelThread)} / ${fmt(round[i]!.allThreads)}`)
+        .map(
+          (t, i) =>
+            `${t.name} ${fmt(round[i]!.kernelThread)} / ${fmt(round[i]!.allThreads)} (${round[i]!.syncs} fdatasync)`,
+        )
         .join(', '),
   );
 }
@@ -239,6 +250,8 @@ const result = {
     commit: commitOf(t.root),
     kernelThread: summary(counts.get(t.root)!.map((c) => c.kernelThread)),
     allThreads: summary(counts.get(t.root)!.map((c) => c.allThreads)),
+    // Groups written during the counted permits: trees compare best when they grouped alike.
+    fdatasyncPerRound: counts.get(t.root)!.map((c) => c.syncs),
   })),
 };
 if (values.save) {

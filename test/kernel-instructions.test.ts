@@ -22,7 +22,10 @@ describe('the fixed-count permit loop', () => {
     const r = tsx(['bench/fixtures/permit-loop.ts', root, '20', '300']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout.trim())).toEqual({ warm: 20, count: 300 });
+    const out = JSON.parse(r.stdout.trim()) as { warm: number; count: number; syncs: number };
+    expect(out).toMatchObject({ warm: 20, count: 300 });
+    // The counted permits were written in groups, each made durable by one fdatasync.
+    expect(Number.isSafeInteger(out.syncs) && out.syncs > 0).toBe(true);
   });
   it('signs on a worker thread with --signer worker, and stops at each mark until told to go on', () => {
     const r = spawnSync(
@@ -44,7 +47,9 @@ describe('the fixed-count permit loop', () => {
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines.slice(0, 2)).toEqual(['mark', 'mark']);
-    expect(JSON.parse(lines[2]!)).toEqual({ warm: 20, count: 300 });
+    const out = JSON.parse(lines[2]!) as { warm: number; count: number; syncs: number };
+    expect(out).toMatchObject({ warm: 20, count: 300 });
+    expect(out.syncs).toBeGreaterThan(0);
   });
   it('fails at a mark when its input ends instead of going on unmeasured', () => {
     const r = spawnSync(
