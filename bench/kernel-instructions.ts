@@ -189,12 +189,21 @@ function instructions(root: string): Promise<Counted> {
         if (code !== 0 || marks !== 2 || !printed.includes('"count"'))
           throw new Error(`the permit loop failed on ${root} (exit ${code}):\n${err.slice(-2000)}`);
         const counted = readDump(dumps);
-        const reported = JSON.parse(printed.trim().split('\n').at(-1)!) as { syncs?: unknown };
-        if (typeof reported.syncs !== 'number') throw new Error('the permit loop reported no syncs');
+        const last = printed.trim().split('\n').at(-1)!;
+        let syncs: unknown;
+        try {
+          ({ syncs } = JSON.parse(last) as { syncs?: unknown });
+        } catch (cause) {
+          throw new Error(`the permit loop on ${root} ended with a line that is not JSON: ${last}`, {
+            cause,
+          });
+        }
+        if (typeof syncs !== 'number' || !Number.isSafeInteger(syncs))
+          throw new Error(`the permit loop on ${root} reported no fdatasync count: ${last}`);
         done({
           kernelThread: counted.kernelThread / count,
           allThreads: counted.allThreads / count,
-          syncs: reported.syncs,
+          syncs,
         });
       } catch (e) {
         fail(asError(e));
