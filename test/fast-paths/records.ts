@@ -32,10 +32,41 @@ const limits: fc.Arbitrary<IJsonLimits | undefined> = fc.option(
   { nil: undefined },
 );
 
+/**
+ * Strings of every length around where ijson checks plainness by a loop or by a regular expression
+ * (12 characters) and past it: mostly plain ASCII, sometimes one character that is not (a quote, a
+ * backslash, a control, DEL, Latin-1, a lone or paired surrogate) at any place.
+ */
+const plainUnit = fc.constantFrom('a', 'Z', '0', ' ', '~', ':', '|', '_', '-', '.');
+const oddUnit = fc.constantFrom(
+  '"',
+  '\\',
+  '\u0000',
+  '\u001f',
+  '\u007f',
+  'é',
+  '\u2028',
+  '\ud800',
+  '\udc00',
+  '\u{1f600}',
+);
+const aroundThreshold: fc.Arbitrary<string> = fc
+  .tuple(fc.string({ unit: plainUnit, minLength: 0, maxLength: 80 }), fc.option(oddUnit), fc.nat())
+  .map(([plain, odd, at]) => {
+    if (odd === null) return plain;
+    const i = at % (plain.length + 1);
+    return plain.slice(0, i) + odd + plain.slice(i);
+  });
+const stringsAroundThreshold: fc.Arbitrary<unknown> = fc.oneof(
+  aroundThreshold,
+  fc.array(aroundThreshold, { maxLength: 4 }),
+  fc.dictionary(aroundThreshold, aroundThreshold, { maxKeys: 4 }),
+);
+
 defineFastPath({
   name: 'records.canonicalText',
   pair: recordsFastPaths.canonicalText,
-  arbitrary: fc.tuple(fc.oneof(ijsonValue, withRememberedParts, anything), limits),
+  arbitrary: fc.tuple(fc.oneof(ijsonValue, withRememberedParts, anything, stringsAroundThreshold), limits),
   answers: fc.tuple(ijsonValue, fc.constant(undefined)),
   numRuns: 3000,
 });

@@ -292,14 +292,19 @@ function sortedOrder(keys: readonly string[]): number[] {
 // Printable ASCII without `"` and `\`: JSON.stringify writes such a string between quotes as it is
 // (RFC 8785 §3.2.2.2), and it is well formed. Most strings of a record are like that.
 const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+/** The longest string {@link isPlainAscii} checks by a loop. */
+const PLAIN_LOOP_MAX = 12;
 
 /**
- * Whether `v` is printable ASCII without `"` and `\` (what PLAIN_ASCII matches). A loop for the
- * short strings a record is made of: a regular expression test is a call into the runtime, which
- * costs more than looking at a few dozen characters here.
+ * Whether `v` is printable ASCII without `"` and `\` (what PLAIN_ASCII matches). A loop for short
+ * strings, where a regular expression's fixed cost per call dominates; the regular expression past
+ * {@link PLAIN_LOOP_MAX} characters. Measured on Node 20 here: the loop costs about 4 ns a
+ * character (each charCodeAt dispatches on the string's representation), the expression about 1 ns
+ * a character plus 40 ns a call, so a digest (71 characters) is checked about three times faster
+ * by the expression.
  */
 function isPlainAscii(v: string): boolean {
-  if (v.length > 256) return PLAIN_ASCII.test(v);
+  if (v.length > PLAIN_LOOP_MAX) return PLAIN_ASCII.test(v);
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
     if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
