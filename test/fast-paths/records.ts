@@ -51,7 +51,12 @@ const oddUnit = fc.constantFrom(
   '\u{1f600}',
 );
 const aroundThreshold: fc.Arbitrary<string> = fc
-  .tuple(fc.string({ unit: plainUnit, minLength: 0, maxLength: 80 }), fc.option(oddUnit), fc.nat())
+  .tuple(
+    // Every length equally likely: fast-check's default size keeps strings near ten characters.
+    fc.integer({ min: 0, max: 80 }).chain((n) => fc.string({ unit: plainUnit, minLength: n, maxLength: n })),
+    fc.option(oddUnit),
+    fc.nat(),
+  )
   .map(([plain, odd, at]) => {
     if (odd === null) return plain;
     const i = at % (plain.length + 1);
