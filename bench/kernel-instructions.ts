@@ -153,6 +153,9 @@ function instructions(root: string): Promise<Counted> {
     const control = (...args: string[]): void => {
       execFileSync('callgrind_control', [...args, String(child.pid)], { stdio: 'ignore' });
     };
+    // A loop that dies between a mark and our answer closes its input: writing then fails with EPIPE,
+    // and the 'close' handler below reports the loop's exit instead.
+    child.stdin.on('error', () => undefined);
     let err = '';
     let printed = '';
     let marks = 0;
