@@ -168,6 +168,10 @@ function headOf(unsigned: UnsignedRecord, middle: number): HeadAndTail | undefin
   const head = '{"at":"' + unsigned.at + '","body":' + body + ',"kid":"' + unsigned.kid + '","prev":';
   const tail = '"stream":' + stream + ',"type":"' + unsigned.type + '"}';
   if (head.length + middle + tail.length > MAX_RECORD_BYTES) return undefined;
+  // Reading a character flattens the composed head (many small pieces) into one string now, while
+  // its pieces are young; left as pieces until the batch is written for the worker, they are
+  // copied by every scavenge meanwhile and flattened from scattered memory then.
+  if (head.charCodeAt(0) !== 0x7b) throw new Error('invariant: a record head starts with {');
   return { head, tail };
 }
 
