@@ -22,10 +22,20 @@ describe('the fixed-count permit loop', () => {
     const r = tsx(['bench/fixtures/permit-loop.ts', root, '20', '300']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout.trim()) as { warm: number; count: number; syncs: number };
+    const out = JSON.parse(r.stdout.trim()) as {
+      warm: number;
+      count: number;
+      syncs: number;
+      seconds: number;
+      cpuSeconds: number;
+    };
     expect(out).toMatchObject({ warm: 20, count: 300 });
     // The counted permits were written in groups, each made durable by one fdatasync.
     expect(Number.isSafeInteger(out.syncs) && out.syncs > 0).toBe(true);
+    // Their wall and CPU time: 300 permits take some milliseconds, and far less than the whole run.
+    expect(out.seconds).toBeGreaterThan(0);
+    expect(out.seconds).toBeLessThan(30);
+    expect(out.cpuSeconds).toBeGreaterThan(0);
   });
   it('signs on a worker thread with --signer worker, and stops at each mark until told to go on', () => {
     const r = spawnSync(
