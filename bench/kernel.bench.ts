@@ -11,7 +11,8 @@
  * process, two threads busy); the same run with the signer on the kernel's thread is reported too.
  * Each is run once per Ed25519 backend that loads here, interleaved, in the same process: libsodium
  * (`sodium`, the default where sodium-native loads) and node:crypto (`node`), under `byBackend`.
- * The top-level figures are the default backend's.
+ * The top-level figures are the default backend's. Each measured permit run lasts 5 s
+ * (EDCA_KERNEL_BENCH_SECONDS=N: N seconds). bench/kernel-pairs.ts compares this bench on two checkouts.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -240,6 +241,10 @@ async function permitsPerSecond(
 }
 type PermitRun = Awaited<ReturnType<typeof permitsPerSecond>>;
 const backends: Backend[] = isEd25519BackendAvailable('sodium') ? ['sodium', 'node'] : ['node'];
+/** Seconds of each measured permit run: 5, or EDCA_KERNEL_BENCH_SECONDS (a quick check of the bench itself). */
+const PERMIT_SECONDS = Number(process.env['EDCA_KERNEL_BENCH_SECONDS'] ?? 5);
+if (!(PERMIT_SECONDS > 0 && PERMIT_SECONDS <= 600))
+  throw new Error('EDCA_KERNEL_BENCH_SECONDS must be a number of seconds above 0 and at most 600');
 const runs = new Map<string, PermitRun>();
 // Each configuration first runs once unmeasured: the first run in a process otherwise pays for
 // compiling the whole permit path, and the backend measured first would look slower for it.
@@ -248,7 +253,7 @@ for (const kind of ['worker', 'inline'] as const)
 // Interleaved, so a change in the machine's load during the run hits both backends alike.
 for (const kind of ['worker', 'inline'] as const)
   for (const backend of backends)
-    runs.set(`${kind} ${backend}`, await permitsPerSecond(5, 256, kind, backend));
+    runs.set(`${kind} ${backend}`, await permitsPerSecond(PERMIT_SECONDS, 256, kind, backend));
 const run = (kind: 'worker' | 'inline', backend: Backend): PermitRun => runs.get(`${kind} ${backend}`)!;
 const defaultBackend = defaultEd25519Backend();
 const e2e = run('worker', defaultBackend);
