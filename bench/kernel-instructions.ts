@@ -27,7 +27,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { commitOf, saveResult } from './save.js';
+import { commitOf, saveAndSay } from './save.js';
 
 function parseOptions() {
   return parseArgs({
@@ -274,14 +274,13 @@ if (values.save) {
     `--rounds ${rounds} --count ${count} --warm ${warm} --signer ${signer} --save`,
     ...(values.json ? ['--json'] : []),
   ].join(' ');
-  const path = saveResult({
+  saveAndSay({
     suite: 'kernel-instructions',
     command,
     startedAt,
     loadBefore,
     results: [result],
   });
-  console.error(`saved ${path}`);
 }
 if (values.json) console.log(JSON.stringify(result));
 else {

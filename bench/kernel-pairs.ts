@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pairedRatio } from './paired.js';
-import { commitOf, saveResult } from './save.js';
+import { commitOf, saveAndSay } from './save.js';
 
 function parseOptions() {
   return parseArgs({
@@ -173,7 +173,7 @@ const result = {
   ),
 };
 if (values.save) {
-  const path = saveResult({
+  saveAndSay({
     suite: 'kernel-pairs',
     command:
       `node --import tsx bench/kernel-pairs.ts --against <a checkout of ${result.trees[1]!.commit ?? 'another commit'}> ` +
@@ -182,7 +182,6 @@ if (values.save) {
     loadBefore,
     results: [result],
   });
-  console.error(`saved ${path}`);
 }
 if (values.json) console.log(JSON.stringify(result));
 else {

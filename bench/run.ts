@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { saveResult } from './save.js';
+import { saveAndSay } from './save.js';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const args = process.argv.slice(2);
@@ -73,14 +73,13 @@ for (const file of files) {
       console.error(`bench/${file} printed no JSON with --json: nothing saved`);
       continue;
     }
-    const path = saveResult({
+    saveAndSay({
       suite,
       command: ['pnpm bench', suite, ...flags.filter((f) => f !== '--json'), '--save'].join(' '),
       startedAt,
       loadBefore,
       results,
     });
-    console.error(`saved ${path}`);
   }
 }
 process.exitCode = failed === 0 ? 0 : 1;

@@ -53,3 +53,8 @@ export function saveResult(run: {
   writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
   return path;
 }
+
+/** {@link saveResult}, then says on stderr where the file went (`saved <path>`). */
+export function saveAndSay(run: Parameters<typeof saveResult>[0]): void {
+  console.error(`saved ${saveResult(run)}`);
+}
