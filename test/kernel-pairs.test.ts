@@ -24,7 +24,7 @@ describe('pairedRatio', () => {
     expect(r.ratio).toBeCloseTo(1, 12);
     expect(r.above).toBe(1);
   });
-  it('narrows with more pairs of the same spread (t for 11 degrees of freedom is 2.201)', () => {
+  it('takes t for 11 degrees of freedom (2.201) with twelve pairs', () => {
     const mine = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 110 : 90));
     const theirs = Array.from({ length: 12 }, () => 100);
     const r = pairedRatio(mine, theirs);
