@@ -15,7 +15,8 @@
  * (`pnpm install && pnpm run build`: its signing worker starts from its `dist`). `--against` may
  * name this checkout too: an A/A run, which shows how far pairs of one build differ. A run takes
  * about 20 s, so a pair takes about 40 s. `--save` writes the JSON to
- * `bench/results/kernel-pairs-<UTC time>.json`.
+ * `bench/results/kernel-pairs-<UTC time>.json`. A run that fails ends the series: the pairs made
+ * before it are still summarized (and saved), with `failure` and `pairsAsked`, and the exit code is 1.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -122,23 +123,42 @@ const loadBefore = loadavg();
 const startedAt = new Date();
 const mine: Run[] = [];
 const theirs: Run[] = [];
-for (let p = 1; p <= pairs; p++) {
-  // The other tree first in odd pairs, this one first in even pairs.
-  if (p % 2 === 1) {
-    theirs.push(benchRun(other));
-    mine.push(benchRun(here));
-  } else {
-    mine.push(benchRun(here));
-    theirs.push(benchRun(other));
+// A run that fails ends the series; the pairs made before it are still summarized (and saved).
+let failure: string | undefined;
+for (let p = 1; p <= pairs && failure === undefined; p++) {
+  let a: Run | undefined;
+  let b: Run | undefined;
+  try {
+    // The other tree first in odd pairs, this one first in even pairs.
+    if (p % 2 === 1) {
+      b = benchRun(other);
+      a = benchRun(here);
+    } else {
+      a = benchRun(here);
+      b = benchRun(other);
+    }
+  } catch (err) {
+    // The saved result says which tree, not its folder; the details (paths, stderr) go to stderr.
+    const tree = (p % 2 === 1 ? b === undefined : a !== undefined) ? 'the other checkout' : 'this checkout';
+    failure = `the bench failed on ${tree} in pair ${p}`;
+    console.error(`kernel-pairs: ${failure}: ${(err as Error).message}`);
+    break;
   }
-  const a = mine.at(-1)!;
-  const b = theirs.at(-1)!;
+  mine.push(a);
+  theirs.push(b);
   console.error(
     `pair ${p}/${pairs}: permits/s (worker signer) ${a.permitsPerSec} against ${b.permitsPerSec}, ` +
       `inline ${a.inlineSignerPermitsPerSec} against ${b.inlineSignerPermitsPerSec}; ` +
       `kernel thread ${a.mainThreadCpuUsPerPermit} against ${b.mainThreadCpuUsPerPermit} µs per permit`,
   );
 }
+
+const made = mine.length;
+if (made === 0) {
+  console.error('kernel-pairs: no pair was made, nothing to compare');
+  process.exit(1);
+}
+if (failure !== undefined) process.exitCode = 1;
 
 const mean = (xs: readonly number[]): number =>
   Number((xs.reduce((s, x) => s + x, 0) / xs.length).toFixed(1));
@@ -147,7 +167,9 @@ const result = {
   suite: 'kernel-pairs',
   method: 'bench/kernel.bench.ts --json in each tree, alternating; ratios this checkout / the other',
   backend,
-  pairs,
+  pairs: made,
+  // Set when a run failed: the pairs before it are the ones summarized.
+  ...(failure === undefined ? {} : { pairsAsked: pairs, failure }),
   trees: [
     { tree: 'this checkout', commit: commitOf(here), runs: mine },
     // Which commit, not its path: a saved result names no folder of the machine.
@@ -191,7 +213,7 @@ else {
     const interval = s.interval95 === null ? '' : ` (95% ${s.interval95[0]}–${s.interval95[1]})`;
     console.log(
       `${m}: ${s.thisCheckout} against ${s.against} (means); ${commits} ${s.ratio}${interval}, ` +
-        `higher in ${s.pairsAbove} of ${pairs} pairs`,
+        `higher in ${s.pairsAbove} of ${made} pairs`,
     );
   }
 }

@@ -43,6 +43,10 @@ import { setUpPermitLoop } from './fixtures/permit-setup.js';
 import { jsonMode, machine, procStatCpuUs, runCases, type BenchRow } from './harness.js';
 
 const root = new URL('..', import.meta.url);
+/** Seconds of each measured permit run: 5, or EDCA_KERNEL_BENCH_SECONDS (a quick check of the bench itself). */
+const PERMIT_SECONDS = Number(process.env['EDCA_KERNEL_BENCH_SECONDS'] ?? 5);
+if (!(PERMIT_SECONDS > 0 && PERMIT_SECONDS <= 600))
+  throw new Error('EDCA_KERNEL_BENCH_SECONDS must be a number of seconds above 0 and at most 600');
 const loaded = loadStateMap(
   readFileSync(new URL('fixtures/maps/retail-banking.yaml', root), 'utf8'),
   'retail-banking.yaml',
@@ -241,10 +245,6 @@ async function permitsPerSecond(
 }
 type PermitRun = Awaited<ReturnType<typeof permitsPerSecond>>;
 const backends: Backend[] = isEd25519BackendAvailable('sodium') ? ['sodium', 'node'] : ['node'];
-/** Seconds of each measured permit run: 5, or EDCA_KERNEL_BENCH_SECONDS (a quick check of the bench itself). */
-const PERMIT_SECONDS = Number(process.env['EDCA_KERNEL_BENCH_SECONDS'] ?? 5);
-if (!(PERMIT_SECONDS > 0 && PERMIT_SECONDS <= 600))
-  throw new Error('EDCA_KERNEL_BENCH_SECONDS must be a number of seconds above 0 and at most 600');
 const runs = new Map<string, PermitRun>();
 // Each configuration first runs once unmeasured: the first run in a process otherwise pays for
 // compiling the whole permit path, and the backend measured first would look slower for it.

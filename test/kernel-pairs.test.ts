@@ -44,6 +44,20 @@ describe('pairedRatio', () => {
 });
 
 describe('bench/kernel-pairs.ts', () => {
+  it('says which tree’s bench failed in which pair, and exits 1 when no pair was made', () => {
+    // The bench refuses a zero-second permit run before it measures anything.
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/kernel-pairs.ts', '--against', root], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, EDCA_KERNEL_BENCH_SECONDS: '0' },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^kernel-pairs: the bench failed on the other checkout in pair 1: /m);
+    expect(r.stderr).toMatch(/EDCA_KERNEL_BENCH_SECONDS must be a number of seconds/);
+    expect(r.stderr).toMatch(/^kernel-pairs: no pair was made, nothing to compare$/m);
+    expect(r.stdout).toBe('');
+  });
   it.each([
     [[], /--against DIR is required/],
     [['--against', root, '--pairs=0'], /--pairs must be a positive integer/],
