@@ -125,22 +125,27 @@ const mine: Run[] = [];
 const theirs: Run[] = [];
 // A run that fails ends the series; the pairs made before it are still summarized (and saved).
 let failure: string | undefined;
-for (let p = 1; p <= pairs && failure === undefined; p++) {
-  let a: Run | undefined;
-  let b: Run | undefined;
+/** Which tree is running, for the failure: the saved result names the tree, never its folder. */
+let running = '';
+const runOn = (tree: 'this checkout' | 'the other checkout'): Run => {
+  running = tree;
+  return benchRun(tree === 'this checkout' ? here : other);
+};
+for (let p = 1; p <= pairs; p++) {
+  let a: Run;
+  let b: Run;
   try {
     // The other tree first in odd pairs, this one first in even pairs.
     if (p % 2 === 1) {
-      b = benchRun(other);
-      a = benchRun(here);
+      b = runOn('the other checkout');
+      a = runOn('this checkout');
     } else {
-      a = benchRun(here);
-      b = benchRun(other);
+      a = runOn('this checkout');
+      b = runOn('the other checkout');
     }
   } catch (err) {
-    // The saved result says which tree, not its folder; the details (paths, stderr) go to stderr.
-    const tree = (p % 2 === 1 ? b === undefined : a !== undefined) ? 'the other checkout' : 'this checkout';
-    failure = `the bench failed on ${tree} in pair ${p}`;
+    failure = `the bench failed on ${running} in pair ${p}`;
+    // The details (paths, the bench's stderr) go to stderr only.
     console.error(`kernel-pairs: ${failure}: ${(err as Error).message}`);
     break;
   }
