@@ -207,8 +207,26 @@ const kernel = await createKernel({
     },
   },
 });
-// Benchmark runs wait for the parent's go; the handler is in place before `started` is printed.
-const go = new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
+// The parent signals with SIGUSR2: the go of a benchmark run, then (after `done`) that it has read
+// the server's CPU. One listener for the process's whole life: while a process has no SIGUSR2
+// listener Node leaves the signal's default action, which ends the process, so a second signal
+// arriving between two `once` listeners (the parent answers `done` at once) killed the instance.
+const signalWaiters: Array<() => void> = [];
+let signalsUnclaimed = 0;
+process.on('SIGUSR2', () => {
+  const waiter = signalWaiters.shift();
+  if (waiter === undefined) signalsUnclaimed += 1;
+  else waiter();
+});
+const nextSignal = (): Promise<void> => {
+  if (signalsUnclaimed > 0) {
+    signalsUnclaimed -= 1;
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve) => signalWaiters.push(resolve));
+};
+// Benchmark runs wait for the parent's go; the listener is in place before `started` is printed.
+const go = nextSignal();
 say({ type: 'started', instance: config.instance, recovery: kernel.recovery, kid: signer.kid });
 
 const tally: Record<string, number> = {};
@@ -347,7 +365,7 @@ if ((config.benchMs ?? 0) > 0) {
   });
   // Stay connected until the parent has read the server's CPU: a backend that exits meanwhile takes
   // its time out of the live processes before the postmaster has it among its reaped children's.
-  await new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
+  await nextSignal();
   await shutdown(0);
 }
 
