@@ -8,7 +8,8 @@
  *   pnpm bench records journal      # only the suites whose file name contains one of the words
  *   pnpm bench kernel audit --save  # also keeps each suite's JSON in bench/results/ (raw runs, history)
  *
- * Options with a value pass through as `--name=value` (a bare word is a suite filter).
+ * Options with a value pass through as `--name=value`; a bare word is a suite filter, and one that
+ * matches no suite is refused (exit code 2).
  * `--save` runs the suites with `--json` and writes one file per suite and run,
  * `bench/results/<suite>-<UTC time>.json`: the command, the commit, the load average before and
  * after, and the suite's JSON output as it printed it. docs/benchmarks.md quotes the latest ones.
@@ -30,8 +31,16 @@ const files = readdirSync(dir)
   .filter((f) => words.length === 0 || words.some((w) => f.includes(w)))
   .sort();
 
-if (files.length === 0) {
-  console.error(`no bench/*.bench.ts file matches ${words.join(', ')}`);
+// A word that names no suite is refused, not ignored: it is most often the value of an option
+// written as two words (`--cpu-prof DIR`), which would otherwise be dropped without a word.
+const unmatched = words.filter(
+  (w) => !readdirSync(dir).some((f) => f.endsWith('.bench.ts') && f.includes(w)),
+);
+if (files.length === 0 || unmatched.length > 0) {
+  console.error(
+    `no bench/*.bench.ts file matches ${(unmatched.length > 0 ? unmatched : words).join(', ')}` +
+      ' (an option with a value is written --name=value)',
+  );
   process.exit(2);
 }
 

@@ -23,3 +23,22 @@ describe('bench/postgres.bench.ts', () => {
     expect(r.stderr).toMatch(message);
   });
 });
+
+describe('bench/run.ts (`pnpm bench`)', () => {
+  it.each([
+    [
+      ['postgres', '--cpu-prof', '/tmp/profiles'],
+      /no bench\/\*\.bench\.ts file matches \/tmp\/profiles \(an option with a value is written --name=value\)/,
+    ],
+    [['nosuchsuite'], /no bench\/\*\.bench\.ts file matches nosuchsuite/],
+  ])('refuses %j with exit code 2 before running a suite', (args, message) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).not.toMatch(/=== bench\//);
+  });
+});
