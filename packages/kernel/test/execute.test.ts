@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeSigner, generateKeyPair, sealRecord } from '@edca/records';
 import type { AppendedRecord, Permit } from '@edca/kernel';
+import type { KernelContext } from '../src/internal/context.js';
+import { readPermit } from '../src/internal/execute.js';
+import { createHeldPermits } from '../src/internal/holds.js';
 import { agent, makeHarness, type Harness } from './support/harness.js';
 
 let h: Harness | undefined;
@@ -148,6 +151,20 @@ describe('execute', () => {
       });
     });
 
+    it('refuses a permit whose signature was changed, its body and hash kept, with PERMIT_INVALID', async () => {
+      h = await makeHarness();
+      const permit = await permitFor(h);
+      const sig = permit.record.sig;
+      const flipped = `${sig.slice(0, 10)}${sig[10] === 'A' ? 'B' : 'A'}${sig.slice(11)}`;
+      const forged: Permit = { record: { ...permit.record, sig: flipped }, hash: permit.hash };
+      expect(await h.kernel.execute(forged, { session: h.session })).toMatchObject({
+        status: 'refused',
+        code: 'PERMIT_INVALID',
+      });
+      // The genuine permit still runs: the forgery consumed nothing.
+      expect(await h.kernel.execute(permit, { session: h.session })).toMatchObject({ status: 'completed' });
+    });
+
     it('refuses a permit whose hash does not match with PERMIT_INVALID', async () => {
       h = await makeHarness();
       const a = await permitFor(h, 'P-1');
@@ -158,6 +175,47 @@ describe('execute', () => {
         status: 'refused',
         code: 'PERMIT_INVALID',
       });
+    });
+  });
+
+  describe('reading a permit (readPermit)', () => {
+    // A kernel context whose key is not the one the permit was signed with: only the bytes this
+    // process journaled for the permit (`held`) can make it read as genuine.
+    async function withWrongKey(): Promise<{ permit: Permit; line: Uint8Array; ctx: KernelContext }> {
+      h = await makeHarness();
+      const permit = await permitFor(h);
+      const line = (await records(h)).find((r) => r.hash === permit.hash)!.bytes;
+      const ctx = {
+        signer: { kid: permit.record.kid, publicKey: generateKeyPair().publicKey },
+        held: createHeldPermits(),
+      } as unknown as KernelContext;
+      return { permit, line, ctx };
+    }
+
+    it('takes a permit presented with exactly the line this process journaled for it without checking its signature again', async () => {
+      const { permit, line, ctx } = await withWrongKey();
+      expect(readPermit(ctx, permit)).toMatchObject({ status: 'refused', code: 'PERMIT_INVALID' });
+      ctx.held.add(permit.hash, { ids: [], until: Number.MAX_SAFE_INTEGER, line }, 0);
+      expect(readPermit(ctx, permit)).toMatchObject({ body: { verdict: 'permit' } });
+      // The same record after a trip through JSON: the same bytes.
+      const copy = JSON.parse(JSON.stringify(permit)) as Permit;
+      expect(readPermit(ctx, copy)).toMatchObject({ body: { verdict: 'permit' } });
+    });
+
+    it('checks the signature of any other bytes presented under that permit hash', async () => {
+      const { permit, line, ctx } = await withWrongKey();
+      ctx.held.add(permit.hash, { ids: [], until: Number.MAX_SAFE_INTEGER, line }, 0);
+      const body = {
+        ...(permit.record.body as Record<string, unknown>),
+        expiresAt: '2099-01-01T00:00:00.000Z',
+      };
+      const changed: Permit = { record: { ...permit.record, body }, hash: permit.hash };
+      expect(readPermit(ctx, changed)).toMatchObject({ status: 'refused', code: 'PERMIT_INVALID' });
+      // Under its own key the same changed record is refused too (the full check), and the
+      // unchanged one reads as genuine without `held`.
+      const own = { signer: h!.signer, held: createHeldPermits() } as unknown as KernelContext;
+      expect(readPermit(own, changed)).toMatchObject({ status: 'refused', code: 'PERMIT_INVALID' });
+      expect(readPermit(own, permit)).toMatchObject({ body: { verdict: 'permit' } });
     });
   });
 

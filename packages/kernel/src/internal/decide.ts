@@ -358,7 +358,11 @@ async function journalAndHold(
   if (result.verdict === 'permit') {
     const until = req.nowMs + ctx.settings.permitTtlMs;
     const ids = holds.reservations.map((r) => r.id);
-    ctx.held.add(appended.hash, { ids, until, session: req.context.session }, req.nowMs);
+    ctx.held.add(
+      appended.hash,
+      { ids, until, session: req.context.session, line: appended.bytes },
+      req.nowMs,
+    );
   }
   if (result.verdict === 'escalate') {
     try {

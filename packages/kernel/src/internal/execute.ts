@@ -4,7 +4,14 @@
  * after. A handler that throws or hangs yields an outcome, never an exception.
  */
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
-import { digestEquals, RecordsError, verifyRecordHash, type Digest, type JsonValue } from '@edca/records';
+import {
+  digestEquals,
+  encodeRecord,
+  RecordsError,
+  verifyRecordHash,
+  type Digest,
+  type JsonValue,
+} from '@edca/records';
 import type { ArpHandler, ArpSession, PrivateCall } from '@edca/arp';
 import { toRfc3339 } from '../clock.js';
 import { isFinalHandlerError } from '../handler-error.js';
@@ -25,18 +32,36 @@ const refusedExec = (code: ExecuteRefusalCode, message: string): Refused => ({
   message,
 });
 
+/**
+ * The hash of a permit's record, once its bytes are known to be signed by this kernel: either they
+ * are exactly the line this process signed and journaled for that permit hash (`held`), or its
+ * signature verifies under the kernel's key. Undefined when neither holds.
+ */
+function signedHashOf(ctx: KernelContext, permit: Permit): Digest | undefined {
+  const record = permit.record;
+  try {
+    const own = typeof permit.hash === 'string' ? ctx.held.get(permit.hash)?.line : undefined;
+    if (own !== undefined) {
+      // The bytes this process sealed under permit.hash: equal bytes are that signed record, so the
+      // signature check (an Ed25519 verify, the costliest step of `execute`'s own work) would only
+      // repeat what sealing them did. Any other bytes take the full check below.
+      const bytes = encodeRecord(record);
+      if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(own)) return permit.hash;
+    }
+    return verifyRecordHash(record, ctx.signer.publicKey);
+  } catch (error) {
+    if (!(error instanceof RecordsError)) throw error;
+    return undefined;
+  }
+}
+
 /** Verifies that a permit is a permit record signed by this kernel, bound to its action. */
 export function readPermit(ctx: KernelContext, permit: Permit): { readonly body: PermitBody } | Refused {
   const record = permit?.record;
   if (!isObject(record) || record.type !== 'decision' || record.kid !== ctx.signer.kid)
     return refusedExec('PERMIT_INVALID', 'not a decision record signed by this kernel');
-  let hash: Digest;
-  try {
-    hash = verifyRecordHash(record, ctx.signer.publicKey);
-  } catch (error) {
-    if (!(error instanceof RecordsError)) throw error;
-    return refusedExec('PERMIT_INVALID', 'the permit signature does not verify');
-  }
+  const hash = signedHashOf(ctx, permit);
+  if (hash === undefined) return refusedExec('PERMIT_INVALID', 'the permit signature does not verify');
   if (typeof permit.hash !== 'string' || !digestEquals(hash, permit.hash))
     return refusedExec('PERMIT_INVALID', 'the permit hash does not match its record');
   const body = record.body;

@@ -43,6 +43,12 @@ export interface Held {
   readonly session?: ArpSession;
   /** Epoch ms after which the permit can no longer run (its holds lapse in the store too). */
   readonly until: number;
+  /**
+   * The permit's signed line as this process journaled it (absent for a permit recovery found). A
+   * permit presented with exactly these bytes is this kernel's own: `execute` then need not check
+   * its signature again.
+   */
+  readonly line?: Uint8Array;
 }
 
 /** The permits of this process, by permit hash, forgotten once they expire unused. */
