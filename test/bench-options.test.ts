@@ -1,10 +1,7 @@
 // The benchmarks refuse a mistyped option before they start anything: a typo in `--streams` used
 // to run a different set of rows without a word. Checked natively, in a second each.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
+import { runScript } from './helpers/run-script.js';
 
 describe('bench/postgres.bench.ts', () => {
   it.each([
@@ -13,12 +10,8 @@ describe('bench/postgres.bench.ts', () => {
     ['--instances=0,a', /--instances must be a comma-separated list of positive integers/],
     ['--seconds=-1', /--seconds must be a positive number/],
   ])('refuses %s with exit code 2 before starting a server', (arg, message) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/postgres.bench.ts', arg], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(r.status).toBe(2);
+    const r = runScript(['bench/postgres.bench.ts', arg]);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^postgres bench: /);
     expect(r.stderr).toMatch(message);
   });
@@ -32,12 +25,8 @@ describe('bench/run.ts (`pnpm bench`)', () => {
     ],
     [['nosuchsuite'], /no bench\/\*\.bench\.ts file matches nosuchsuite/],
   ])('refuses %j with exit code 2 before running a suite', (args, message) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(r.status).toBe(2);
+    const r = runScript(['bench/run.ts', ...args]);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).not.toMatch(/=== bench\//);
   });

@@ -2,20 +2,11 @@
 // valgrind (minutes per round, not run here). What can break without anyone noticing is the loop
 // itself (it drives the kernel through its public API, on any checkout's sources) and the runner's
 // refusal of bad arguments: both are checked here, natively and in seconds.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { repoRoot as root, runScript } from './helpers/run-script.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-function tsx(args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const tsx = (args: readonly string[], input?: string) =>
+  runScript(args, { timeoutMs: 120_000, ...(input === undefined ? {} : { input }) });
 
 describe('the fixed-count permit loop', () => {
   it('issues exactly the permits asked for, on this checkout’s sources', () => {
@@ -38,23 +29,12 @@ describe('the fixed-count permit loop', () => {
     expect(out.cpuSeconds).toBeGreaterThan(0);
   });
   it('signs on a worker thread with --signer worker, and stops at each mark until told to go on', () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'bench/fixtures/permit-loop.ts',
-        root,
-        '20',
-        '300',
-        '--marks',
-        '--signer',
-        'worker',
-      ],
-      { cwd: root, encoding: 'utf8', timeout: 120_000, input: 'go\ngo\n' },
+    const r = tsx(
+      ['bench/fixtures/permit-loop.ts', root, '20', '300', '--marks', '--signer', 'worker'],
+      'go\ngo\n',
     );
     expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines.slice(0, 2)).toEqual(['mark', 'mark']);
     const out = JSON.parse(lines[2]!) as { warm: number; count: number; syncs: number };
@@ -62,12 +42,8 @@ describe('the fixed-count permit loop', () => {
     expect(out.syncs).toBeGreaterThan(0);
   });
   it('fails at a mark when its input ends instead of going on unmeasured', () => {
-    const r = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', 'bench/fixtures/permit-loop.ts', root, '20', '30', '--marks'],
-      { cwd: root, encoding: 'utf8', timeout: 120_000, input: '' },
-    );
-    expect(r.status).not.toBe(0);
+    const r = tsx(['bench/fixtures/permit-loop.ts', root, '20', '30', '--marks'], '');
+    expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/standard input closed at a mark/);
   });
   it.each([[[]], [[root, 'x', '10']], [[root, '10', '-1']], [[root, '10', '10', '--signer', 'sodium']]])(

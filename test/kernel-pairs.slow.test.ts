@@ -1,23 +1,14 @@
 // One real pair of bench/kernel-pairs.ts: `bench/kernel.bench.ts --json` run twice on this checkout
 // (an A/A comparison), with permit runs shortened to half a second, and its JSON summary read back.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
+import { repoRoot as root, runScript } from './helpers/run-script.js';
 
 it('runs the kernel bench once in each tree and reports the paired ratios', () => {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', 'bench/kernel-pairs.ts', '--against', root, '--pairs', '1', '--json'],
-    {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 180_000,
-      env: { ...process.env, EDCA_KERNEL_BENCH_SECONDS: '0.5' },
-    },
-  );
-  expect(r.status, r.stderr).toBe(0);
+  const r = runScript(['bench/kernel-pairs.ts', '--against', root, '--pairs', '1', '--json'], {
+    timeoutMs: 180_000,
+    env: { ...process.env, EDCA_KERNEL_BENCH_SECONDS: '0.5' },
+  });
+  expect(r.code, r.stderr).toBe(0);
   expect(r.stderr).toMatch(/^pair 1\/1: permits\/s \(worker signer\) \d+ against \d+/m);
   const out = JSON.parse(r.stdout.trim()) as {
     suite: string;

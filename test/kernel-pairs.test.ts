@@ -1,12 +1,9 @@
 // bench/kernel-pairs.ts runs `pnpm bench:kernel` on two checkouts in alternating pairs (minutes; a
 // real pair runs in the slow suite, test/kernel-pairs.slow.test.ts). Here: the paired statistics it
 // reports, and its refusal of arguments it cannot run.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { pairedRatio } from '../bench/paired.js';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
+import { repoRoot as root, runScript } from './helpers/run-script.js';
 
 describe('pairedRatio', () => {
   it('is the geometric mean of the pairs’ ratios, with a Student t interval on their logarithms', () => {
@@ -46,13 +43,10 @@ describe('pairedRatio', () => {
 describe('bench/kernel-pairs.ts', () => {
   it('says which tree’s bench failed in which pair, and exits 1 when no pair was made', () => {
     // The bench refuses a zero-second permit run before it measures anything.
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/kernel-pairs.ts', '--against', root], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 60_000,
+    const r = runScript(['bench/kernel-pairs.ts', '--against', root], {
       env: { ...process.env, EDCA_KERNEL_BENCH_SECONDS: '0' },
     });
-    expect(r.status).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^kernel-pairs: the bench failed on the other checkout in pair 1: /m);
     expect(r.stderr).toMatch(/EDCA_KERNEL_BENCH_SECONDS must be a number of seconds/);
     expect(r.stderr).toMatch(/^kernel-pairs: no pair was made, nothing to compare$/m);
@@ -66,12 +60,8 @@ describe('bench/kernel-pairs.ts', () => {
     [['--against=/nonexistent'], /\/nonexistent is not an edca checkout/],
     [['--bogus'], /Unknown option '--bogus'/],
   ])('refuses %j with exit code 2', (args, message) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/kernel-pairs.ts', ...args], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(r.status).toBe(2);
+    const r = runScript(['bench/kernel-pairs.ts', ...args]);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^kernel-pairs: /);
     expect(r.stderr).toMatch(message);
   });
