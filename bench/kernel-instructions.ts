@@ -26,29 +26,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
+import { refuse, runnerArgs } from './runner-args.js';
 import { commitOf, saveAndSay } from './save.js';
 
-function parseOptions() {
-  return parseArgs({
-    options: {
-      against: { type: 'string' },
-      rounds: { type: 'string', default: '3' },
-      count: { type: 'string', default: '10000' },
-      warm: { type: 'string', default: '2000' },
-      signer: { type: 'string', default: 'node' },
-      json: { type: 'boolean', default: false },
-      save: { type: 'boolean', default: false },
-    },
-  });
+function usage(message: string): never {
+  return refuse('kernel-instructions', message);
 }
-let values: ReturnType<typeof parseOptions>['values'];
-try {
-  ({ values } = parseOptions());
-} catch (err) {
-  console.error(`kernel-instructions: ${(err as Error).message}`);
-  process.exit(2);
-}
+const values = runnerArgs('kernel-instructions', {
+  against: { type: 'string' },
+  rounds: { type: 'string', default: '3' },
+  count: { type: 'string', default: '10000' },
+  warm: { type: 'string', default: '2000' },
+  signer: { type: 'string', default: 'node' },
+  json: { type: 'boolean', default: false },
+  save: { type: 'boolean', default: false },
+});
 const rounds = Number(values.rounds);
 const count = Number(values.count);
 const warm = Number(values.warm);
@@ -57,18 +49,13 @@ for (const [name, n] of [
   ['count', count],
   ['warm', warm],
 ] as const) {
-  if (!Number.isSafeInteger(n) || n < (name === 'warm' ? 0 : 1)) {
-    console.error(
-      `kernel-instructions: --${name} must be a ${name === 'warm' ? 'non-negative' : 'positive'} integer`,
-    );
-    process.exit(2);
-  }
+  if (!Number.isSafeInteger(n) || n < (name === 'warm' ? 0 : 1))
+    usage(`--${name} must be a ${name === 'warm' ? 'non-negative' : 'positive'} integer`);
 }
 
 const signer = values.signer;
 if (signer !== 'node' && signer !== 'worker') {
-  console.error('kernel-instructions: --signer must be node or worker');
-  process.exit(2);
+  usage('--signer must be node or worker');
 }
 
 const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -77,21 +64,18 @@ const trees = [{ name: 'this checkout', root: here }];
 if (values.against !== undefined) {
   const root = resolve(values.against);
   if (root === here) {
-    console.error('kernel-instructions: --against names this checkout; give another one');
-    process.exit(2);
+    usage('--against names this checkout; give another one');
   }
   trees.push({ name: values.against, root });
 }
 for (const t of trees) {
   if (!existsSync(join(t.root, 'packages/kernel/src/index.ts'))) {
-    console.error(`kernel-instructions: ${t.root} is not an edca checkout (no packages/kernel/src/index.ts)`);
-    process.exit(2);
+    usage(`${t.root} is not an edca checkout (no packages/kernel/src/index.ts)`);
   }
 }
 
 if (spawnSync('valgrind', ['--version']).status !== 0 || spawnSync('callgrind_control', ['-h']).error) {
-  console.error('kernel-instructions: valgrind is not installed (Debian: apt install valgrind)');
-  process.exit(2);
+  usage('valgrind is not installed (Debian: apt install valgrind)');
 }
 
 /** Instructions of the counted permits of one run, on the kernel's thread and on all threads. */

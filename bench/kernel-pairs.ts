@@ -23,31 +23,20 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { pairedRatio } from './paired.js';
+import { refuse, runnerArgs } from './runner-args.js';
 import { commitOf, saveAndSay } from './save.js';
 
-function parseOptions() {
-  return parseArgs({
-    options: {
-      against: { type: 'string' },
-      pairs: { type: 'string', default: '12' },
-      backend: { type: 'string', default: 'node' },
-      json: { type: 'boolean', default: false },
-      save: { type: 'boolean', default: false },
-    },
-  });
-}
 function usage(message: string): never {
-  console.error(`kernel-pairs: ${message}`);
-  process.exit(2);
+  return refuse('kernel-pairs', message);
 }
-let values: ReturnType<typeof parseOptions>['values'];
-try {
-  ({ values } = parseOptions());
-} catch (err) {
-  usage((err as Error).message);
-}
+const values = runnerArgs('kernel-pairs', {
+  against: { type: 'string' },
+  pairs: { type: 'string', default: '12' },
+  backend: { type: 'string', default: 'node' },
+  json: { type: 'boolean', default: false },
+  save: { type: 'boolean', default: false },
+});
 const pairs = Number(values.pairs);
 if (!Number.isSafeInteger(pairs) || pairs < 1) usage('--pairs must be a positive integer');
 const backend = values.backend;
