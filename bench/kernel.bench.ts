@@ -45,8 +45,12 @@ import { jsonMode, machine, procStatCpuUs, runCases, type BenchRow } from './har
 const root = new URL('..', import.meta.url);
 /** Seconds of each measured permit run: 5, or EDCA_KERNEL_BENCH_SECONDS (a quick check of the bench itself). */
 const PERMIT_SECONDS = Number(process.env['EDCA_KERNEL_BENCH_SECONDS'] ?? 5);
-if (!(PERMIT_SECONDS > 0 && PERMIT_SECONDS <= 600))
-  throw new Error('EDCA_KERNEL_BENCH_SECONDS must be a number of seconds above 0 and at most 600');
+if (!(PERMIT_SECONDS > 0 && PERMIT_SECONDS <= 600)) {
+  console.error(
+    `kernel bench: EDCA_KERNEL_BENCH_SECONDS must be a number of seconds above 0 and at most 600, got ${process.env['EDCA_KERNEL_BENCH_SECONDS']}`,
+  );
+  process.exit(2);
+}
 const loaded = loadStateMap(
   readFileSync(new URL('fixtures/maps/retail-banking.yaml', root), 'utf8'),
   'retail-banking.yaml',

@@ -31,3 +31,22 @@ describe('bench/run.ts (`pnpm bench`)', () => {
     expect(r.stdout).not.toMatch(/=== bench\//);
   });
 });
+
+describe('bench/kernel.bench.ts', () => {
+  it.each(['0', 'x', '601'])(
+    'refuses EDCA_KERNEL_BENCH_SECONDS=%s with exit code 2 before it measures',
+    (seconds) => {
+      const r = runScript(['bench/kernel.bench.ts', '--json'], {
+        env: { ...process.env, EDCA_KERNEL_BENCH_SECONDS: seconds },
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^kernel bench: EDCA_KERNEL_BENCH_SECONDS must be a number of seconds above 0 and at most 600, got ${seconds}$`,
+          'm',
+        ),
+      );
+      expect(r.stdout).toBe('');
+    },
+  );
+});
