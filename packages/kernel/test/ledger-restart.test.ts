@@ -202,6 +202,36 @@ describe('a journal means the same after a restart', () => {
     });
   });
 
+  describe('a permit decided before the restart', () => {
+    it('has its signature checked by the new process: a changed copy is refused, the genuine one runs', async () => {
+      const w = world();
+      const first = await start(w);
+      const d = await first.kernel.decide(credit(first, 'P-6', 100), ctx(first));
+      expect(d.verdict).toBe('permit');
+      await stop(first);
+      const second = await start(w);
+      const permit = d.permit!;
+      const body = {
+        ...(permit.record.body as Record<string, unknown>),
+        expiresAt: '2099-01-01T00:00:00.000Z',
+      };
+      expect(
+        await second.kernel.execute(
+          { record: { ...permit.record, body }, hash: permit.hash },
+          { session: second.session },
+        ),
+      ).toMatchObject({ status: 'refused', code: 'PERMIT_INVALID' });
+      second.refFor('P-6'); // the new session is issued the entity's ref again, as a view would
+      expect(await second.kernel.execute(permit, { session: second.session })).toMatchObject({
+        status: 'completed',
+      });
+      expect(await second.kernel.execute(permit, { session: second.session })).toMatchObject({
+        status: 'refused',
+        code: 'PERMIT_CONSUMED',
+      });
+    });
+  });
+
   describe('when a permit expires while its handler runs', () => {
     it('keeps its hold, so no new permit takes the headroom and the budget is never exceeded', async () => {
       const w = world();
