@@ -258,9 +258,10 @@ const popcount = (n: number): number => {
  * range", one root per set bit of the size, largest first): append is amortized O(1) hashes,
  * root() is O(log n). The journals, the PostgreSQL frontier and the auditor all use this one.
  *
- * The roots live in one buffer allocated with the accumulator, and every hash is taken as base64
- * text written straight into its slot: node's one-shot hash with a Buffer result allocates an
- * ArrayBuffer per call, and the auditor takes about two hashes per journal line.
+ * The roots live in one buffer allocated with the accumulator, and every hash is taken as latin1
+ * text (`'binary'`: one character per byte) written straight into its slot: node's one-shot hash
+ * with a Buffer result allocates an ArrayBuffer per call, base64 text costs more to decode, and the
+ * auditor takes about two hashes per journal line.
  * @example
  * const acc = new MerkleAccumulator(); acc.append(leafHash(line)); acc.root();
  */
@@ -319,17 +320,17 @@ export class MerkleAccumulator {
     node[0] = 1;
     let h = '';
     if (leaf !== undefined) node.set(leaf, 1 + HASH_BYTES);
-    else h = oneShotHash('sha256', leafInput, 'base64');
+    else h = oneShotHash('sha256', leafInput, 'binary');
     for (let s = this.#size; s % 2 === 1; s = Math.floor(s / 2)) {
       this.#levels--;
       const at = this.#levels * HASH_BYTES;
       this.#stack.copy(node, 1, at, at + HASH_BYTES);
-      if (h !== '') node.write(h, 1 + HASH_BYTES, HASH_BYTES, 'base64');
-      h = oneShotHash('sha256', node, 'base64');
+      if (h !== '') node.write(h, 1 + HASH_BYTES, HASH_BYTES, 'latin1');
+      h = oneShotHash('sha256', node, 'binary');
     }
     const at = this.#levels * HASH_BYTES;
     if (h === '') this.#stack.set(leaf as Uint8Array, at);
-    else this.#stack.write(h, at, HASH_BYTES, 'base64');
+    else this.#stack.write(h, at, HASH_BYTES, 'latin1');
     this.#levels++;
     this.#size++;
   }
@@ -346,7 +347,7 @@ export class MerkleAccumulator {
       at = i * HASH_BYTES;
       this.#stack.copy(node, 1, at, at + HASH_BYTES);
       r.copy(node, 1 + HASH_BYTES);
-      r.write(oneShotHash('sha256', node, 'base64'), 0, HASH_BYTES, 'base64');
+      r.write(oneShotHash('sha256', node, 'binary'), 0, HASH_BYTES, 'latin1');
     }
     return r;
   }
