@@ -23,7 +23,6 @@ import {
   type UnsignedRecord,
 } from '@edca/records';
 
-import { setImmediate as nextTurn } from 'node:timers';
 import { systemClock, type Clock } from './clock.js';
 import { KernelError } from './errors.js';
 import { LineArena, pushContiguous } from './internal/line-arena.js';
@@ -46,16 +45,6 @@ const CHECK_EVERY = 32;
 const SEAL_BATCH = 64;
 /** Fewest records worth a second seal round trip while one group is being made durable. */
 const SEAL_BATCH_WHILE_WRITING = 32;
-/**
- * Most calls the chain-signer pipeline resolves per turn of the event loop once their group is
- * durable. A group holds up to hundreds of calls, and each caller goes on in the same run of
- * microtasks (a kernel's caller decides its next request up to its next append): resolved all at
- * once, they kept this thread from the event loop for 10–15 ms at a time, while the signer's sealed
- * batch and the next disk write waited for it, and then the thread idled while those ran. The
- * inline loop (and a shared sink) still resolves a group at once: there the callers arriving
- * together is what lets a store batch their statements (PostgreSQL executions were slower paced).
- */
-const RESOLVE_PER_TURN = 16;
 
 /** The RFC 6962 accumulator the core extends: records' `MerkleAccumulator`, or any stored form of it. */
 export interface JournalAccumulator {
@@ -232,9 +221,6 @@ export class JournalCore<A extends JournalAccumulator> {
   #sealedDuringWrite = false;
   #scheduled = false;
   readonly #idle: (() => void)[] = [];
-  /** Durable calls not resolved yet, in order (see `RESOLVE_PER_TURN`). */
-  readonly #durable: { job: JournalJob; records: AppendedRecord[] }[] = [];
-  #resolving = false;
   #wake: (() => void) | undefined;
   #failure: KernelError | undefined;
   #closed = false;
@@ -320,8 +306,6 @@ export class JournalCore<A extends JournalAccumulator> {
       });
     }
     await this.#pump;
-    // Every durable call acknowledged before close() resolves.
-    await this.#drain();
   }
 
   #enqueue(job: JournalJob): void {
@@ -378,7 +362,7 @@ export class JournalCore<A extends JournalAccumulator> {
         group.tip = this.#tip();
         group.snapshot = this.#sink.snapshot?.(this.#accumulator);
         const flight = { promise: Promise.resolve(), done: false };
-        flight.promise = this.#commit(group, false).finally(() => {
+        flight.promise = this.#commit(group).finally(() => {
           flight.done = true;
         });
         inFlight = flight;
@@ -534,11 +518,8 @@ export class JournalCore<A extends JournalAccumulator> {
     return appended;
   }
 
-  /**
-   * Makes one group durable and acknowledges its jobs, `paced` (see `RESOLVE_PER_TURN`) or all at
-   * once; any failure fails the journal closed.
-   */
-  async #commit(group: JournalGroup, paced: boolean): Promise<void> {
+  /** Makes one group durable and acknowledges its jobs; any failure fails the journal closed. */
+  async #commit(group: JournalGroup): Promise<void> {
     let written: JournalGroup;
     try {
       written = await this.#sink.commit(group, (stored) => this.#rebase(group, stored));
@@ -556,29 +537,8 @@ export class JournalCore<A extends JournalAccumulator> {
     }
     this.#durableSeq = written.tip.seq;
     this.#durableHash = written.tip.hash;
-    if (!paced) {
-      for (const { job, records } of written.jobs) job.resolve(records);
-      return;
-    }
-    for (const done of written.jobs) this.#durable.push(done);
-    if (!this.#resolving && this.#durable.length > 0) {
-      this.#resolving = true;
-      nextTurn(this.#resolveSome);
-    }
+    for (const { job, records } of written.jobs) job.resolve(records);
   }
-
-  /**
-   * Resolves the next `RESOLVE_PER_TURN` durable calls and leaves the rest to the next turn of the
-   * event loop, so sealed batches and finished writes are taken up in between. `node:timers`' own
-   * function: a host's fake timers (which replace the global) do not hold acknowledgements back.
-   */
-  readonly #resolveSome = (): void => {
-    const some = this.#durable.splice(0, RESOLVE_PER_TURN);
-    if (this.#durable.length > 0) nextTurn(this.#resolveSome);
-    else this.#resolving = false;
-    for (const { job, records } of some) job.resolve(records);
-    if (!this.#resolving) this.#settleIdle();
-  };
 
   /**
    * Re-signs a group's calls onto the chain as stored (another writer appended since this core last
@@ -784,7 +744,7 @@ export class JournalCore<A extends JournalAccumulator> {
     this.#diskInFlight = true;
     this.#sealedDuringWrite = this.#sealInFlight;
     // #commit reports sink failures itself; anything it throws besides is a broken invariant: fail closed.
-    void this.#commit(group, true)
+    void this.#commit(group)
       .catch((error: unknown) => {
         const failure = journalUnavailable(
           'journal commit failed; the journal refuses appends until reopened',
@@ -820,8 +780,7 @@ export class JournalCore<A extends JournalAccumulator> {
       !this.#diskInFlight &&
       this.#sealed === undefined &&
       (this.#slots.length === 0 || this.#failure !== undefined) &&
-      this.#waiting.length === 0 &&
-      this.#durable.length === 0
+      this.#waiting.length === 0
     );
   }
 
@@ -830,7 +789,7 @@ export class JournalCore<A extends JournalAccumulator> {
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 
-  /** Resolves once nothing is queued, sealing, being written or waiting to be acknowledged. */
+  /** Resolves once nothing is queued, sealing or being written. */
   #drain(): Promise<void> {
     if (this.#pipelineIdle()) return Promise.resolve();
     return new Promise<void>((resolve) => this.#idle.push(resolve));
