@@ -41,16 +41,16 @@ import {
 } from '../packages/kernel/src/index.js';
 import { setUpPermitLoop } from './fixtures/permit-setup.js';
 import { jsonMode, machine, procStatCpuUs, runCases, type BenchRow } from './harness.js';
+import { refuse } from './runner-args.js';
 
 const root = new URL('..', import.meta.url);
 /** Seconds of each measured permit run: 5, or EDCA_KERNEL_BENCH_SECONDS (a quick check of the bench itself). */
 const PERMIT_SECONDS = Number(process.env['EDCA_KERNEL_BENCH_SECONDS'] ?? 5);
-if (!(PERMIT_SECONDS > 0 && PERMIT_SECONDS <= 600)) {
-  console.error(
-    `kernel bench: EDCA_KERNEL_BENCH_SECONDS must be a number of seconds above 0 and at most 600, got ${process.env['EDCA_KERNEL_BENCH_SECONDS']}`,
+if (!(PERMIT_SECONDS > 0 && PERMIT_SECONDS <= 600))
+  refuse(
+    'kernel bench',
+    `EDCA_KERNEL_BENCH_SECONDS must be a number of seconds above 0 and at most 600, got ${process.env['EDCA_KERNEL_BENCH_SECONDS']}`,
   );
-  process.exit(2);
-}
 const loaded = loadStateMap(
   readFileSync(new URL('fixtures/maps/retail-banking.yaml', root), 'utf8'),
   'retail-banking.yaml',

@@ -26,16 +26,14 @@ const save = args.includes('--save');
 const flags = args.filter((a) => a.startsWith('-') && a !== '--save');
 if (save && !flags.includes('--json')) flags.push('--json');
 const words = args.filter((a) => !a.startsWith('-'));
-const files = readdirSync(dir)
+const suites = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.ts'))
-  .filter((f) => words.length === 0 || words.some((w) => f.includes(w)))
   .sort();
+const files = suites.filter((f) => words.length === 0 || words.some((w) => f.includes(w)));
 
 // A word that names no suite is refused, not ignored: it is most often the value of an option
 // written as two words (`--cpu-prof DIR`), which would otherwise be dropped without a word.
-const unmatched = words.filter(
-  (w) => !readdirSync(dir).some((f) => f.endsWith('.bench.ts') && f.includes(w)),
-);
+const unmatched = words.filter((w) => !suites.some((f) => f.includes(w)));
 if (files.length === 0 || unmatched.length > 0) {
   console.error(
     `no bench/*.bench.ts file matches ${(unmatched.length > 0 ? unmatched : words).join(', ')}` +

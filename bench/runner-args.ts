@@ -1,7 +1,8 @@
 /**
  * Command-line parsing of the bench runners that are not `pnpm bench` suites
  * (`kernel-pairs.ts`, `kernel-instructions.ts`): an unknown option or a bad value is refused with
- * `<runner>: <message>` on stderr and exit code 2, before anything is measured.
+ * `<runner>: <message>` on stderr and exit code 2, before anything is measured (`refuse` also
+ * refuses a suite's bad setting, such as kernel.bench.ts's `EDCA_KERNEL_BENCH_SECONDS`).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
