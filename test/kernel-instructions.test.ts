@@ -19,6 +19,8 @@ describe('the fixed-count permit loop', () => {
       syncs: number;
       seconds: number;
       cpuSeconds: number;
+      mainThreadCpuUsPerPermit: number;
+      signedOnKernelThread: number;
     };
     expect(out).toMatchObject({ warm: 20, count: 300 });
     // The counted permits were written in groups, each made durable by one fdatasync.
@@ -27,6 +29,24 @@ describe('the fixed-count permit loop', () => {
     expect(out.seconds).toBeGreaterThan(0);
     expect(out.seconds).toBeLessThan(30);
     expect(out.cpuSeconds).toBeGreaterThan(0);
+    // The kernel thread's share of it, from /proc (this suite runs on Linux).
+    expect(out.mainThreadCpuUsPerPermit).toBeGreaterThan(0);
+    expect(out.mainThreadCpuUsPerPermit).toBeLessThan((out.cpuSeconds * 1e6) / 300 + 1);
+    // node:crypto on the kernel's thread (the default): at least one signature per counted permit.
+    expect(out.signedOnKernelThread).toBeGreaterThanOrEqual(300);
+  });
+  it('runs with no signing after the kernel starts with --signer off', () => {
+    const r = tsx(['bench/fixtures/permit-loop.ts', root, '20', '300', '--signer', 'off']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout.trim()) as {
+      count: number;
+      mainThreadCpuUsPerPermit: number;
+      signedOnKernelThread: number;
+    };
+    expect(out.count).toBe(300);
+    expect(out.signedOnKernelThread).toBe(0);
+    expect(out.mainThreadCpuUsPerPermit).toBeGreaterThan(0);
   });
   it('signs on a worker thread with --signer worker, and stops at each mark until told to go on', () => {
     const r = tsx(
@@ -38,7 +58,7 @@ describe('the fixed-count permit loop', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines.slice(0, 2)).toEqual(['mark', 'mark']);
     const out = JSON.parse(lines[2]!) as { warm: number; count: number; syncs: number };
-    expect(out).toMatchObject({ warm: 20, count: 300 });
+    expect(out).toMatchObject({ warm: 20, count: 300, signedOnKernelThread: 0 });
     expect(out.syncs).toBeGreaterThan(0);
   });
   it('fails at a mark when its input ends instead of going on unmeasured', () => {
