@@ -8,20 +8,28 @@ import { repoRoot as root, runScript } from './helpers/run-script.js';
 const tsx = (args: readonly string[], input?: string) =>
   runScript(args, { timeoutMs: 120_000, ...(input === undefined ? {} : { input }) });
 
+/** What the loop prints at the end, as one line of JSON. */
+interface LoopResult {
+  warm: number;
+  count: number;
+  syncs: number;
+  seconds: number;
+  cpuSeconds: number;
+  mainThreadCpuUsPerPermit: number;
+  signedOnKernelThread: number;
+}
+
+/** Runs the loop on this checkout with `args` after ROOT; it must succeed silently. */
+function loop(args: readonly string[]): LoopResult {
+  const r = tsx(['bench/fixtures/permit-loop.ts', root, ...args]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout.trim()) as LoopResult;
+}
+
 describe('the fixed-count permit loop', () => {
   it('issues exactly the permits asked for, on this checkout’s sources', () => {
-    const r = tsx(['bench/fixtures/permit-loop.ts', root, '20', '300']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout.trim()) as {
-      warm: number;
-      count: number;
-      syncs: number;
-      seconds: number;
-      cpuSeconds: number;
-      mainThreadCpuUsPerPermit: number;
-      signedOnKernelThread: number;
-    };
+    const out = loop(['20', '300']);
     expect(out).toMatchObject({ warm: 20, count: 300 });
     // The counted permits were written in groups, each made durable by one fdatasync.
     expect(Number.isSafeInteger(out.syncs) && out.syncs > 0).toBe(true);
@@ -39,14 +47,7 @@ describe('the fixed-count permit loop', () => {
     expect(out.signedOnKernelThread).toBeGreaterThanOrEqual(300);
   });
   it('runs with no signing after the kernel starts with --signer off', () => {
-    const r = tsx(['bench/fixtures/permit-loop.ts', root, '20', '300', '--signer', 'off']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout.trim()) as {
-      count: number;
-      mainThreadCpuUsPerPermit: number;
-      signedOnKernelThread: number;
-    };
+    const out = loop(['20', '300', '--signer', 'off']);
     expect(out.count).toBe(300);
     expect(out.signedOnKernelThread).toBe(0);
     expect(typeof out.mainThreadCpuUsPerPermit).toBe('number');
